@@ -1,0 +1,4 @@
+"""muxlab's headless half: the user-space API, the kernel model, the live engine, scenarios.
+
+Never imports textual: everything here runs in CI, in scripts and under ``--headless``.
+"""

@@ -1,0 +1,251 @@
+"""The user-space API both kernels speak: Linux constant values, `KEvent`, the `Kernel` protocol.
+
+Everything that drives a kernel -- scenario steps, the TUI, users' scripts, the test suite -- goes
+through `Kernel`. `simulator.kernel.ModelKernel` (the deterministic model) and
+`simulator.live.LiveKernel` (real syscalls in a child process) both implement it, so the same
+sequence of calls can be run on both and the results compared.
+
+Names and argument order mirror the C calls (see the man pages); values are Linux's
+(``include/uapi/linux/eventpoll.h``, ``include/uapi/asm-generic/poll.h``) and FreeBSD's
+``sys/sys/event.h`` for kqueue. Errors are exactly what CPython raises on the real kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+# --- epoll event bits (uapi eventpoll.h) ------------------------------------------------------
+EPOLLIN = 0x001
+EPOLLPRI = 0x002
+EPOLLOUT = 0x004
+EPOLLERR = 0x008
+EPOLLHUP = 0x010
+EPOLLNVAL = 0x020
+EPOLLRDNORM = 0x040
+EPOLLRDBAND = 0x080
+EPOLLWRNORM = 0x100
+EPOLLWRBAND = 0x200
+EPOLLMSG = 0x400
+EPOLLRDHUP = 0x2000
+EPOLLEXCLUSIVE = 1 << 28
+EPOLLWAKEUP = 1 << 29
+EPOLLONESHOT = 1 << 30
+EPOLLET = 1 << 31
+
+#: Input-only bits that never describe readiness (kernel ``EP_PRIVATE_BITS``).
+EP_PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE
+#: Bits allowed together with EPOLLEXCLUSIVE (kernel ``EPOLLEXCLUSIVE_OK_BITS``).
+EPOLLEXCLUSIVE_OK_BITS = (
+    EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE
+)
+
+EPOLL_CTL_ADD = 1
+EPOLL_CTL_DEL = 2
+EPOLL_CTL_MOD = 3
+
+# --- poll(2) bits: the same numbers as the epoll ones on Linux --------------------------------
+POLLIN = EPOLLIN
+POLLPRI = EPOLLPRI
+POLLOUT = EPOLLOUT
+POLLERR = EPOLLERR
+POLLHUP = EPOLLHUP
+POLLNVAL = EPOLLNVAL
+POLLRDNORM = EPOLLRDNORM
+POLLRDBAND = EPOLLRDBAND
+POLLWRNORM = EPOLLWRNORM
+POLLWRBAND = EPOLLWRBAND
+POLLMSG = EPOLLMSG
+POLLRDHUP = EPOLLRDHUP
+
+#: select(2)'s fd_set capacity; CPython rejects any fd at or above it.
+FD_SETSIZE = 1024
+
+# --- shutdown(2) ------------------------------------------------------------------------------
+SHUT_RD = 0
+SHUT_WR = 1
+SHUT_RDWR = 2
+
+# --- kqueue (FreeBSD sys/sys/event.h; CPython's select.KQ_* names) ----------------------------
+KQ_FILTER_READ = -1
+KQ_FILTER_WRITE = -2
+KQ_FILTER_TIMER = -7
+
+KQ_EV_ADD = 0x0001
+KQ_EV_DELETE = 0x0002
+KQ_EV_ENABLE = 0x0004
+KQ_EV_DISABLE = 0x0008
+KQ_EV_ONESHOT = 0x0010
+KQ_EV_CLEAR = 0x0020
+KQ_EV_RECEIPT = 0x0040
+KQ_EV_DISPATCH = 0x0080
+KQ_EV_SYSFLAGS = 0xF000
+KQ_EV_ERROR = 0x4000
+KQ_EV_EOF = 0x8000
+
+KQ_NOTE_SECONDS = 0x0001
+KQ_NOTE_MSECONDS = 0x0002
+KQ_NOTE_USECONDS = 0x0004
+KQ_NOTE_NSECONDS = 0x0008
+
+#: Event-bit names as scenario files and the TUI write them (prefix dropped).
+EPOLL_EVENT_NAMES: dict[str, int] = {
+    "IN": EPOLLIN,
+    "PRI": EPOLLPRI,
+    "OUT": EPOLLOUT,
+    "ERR": EPOLLERR,
+    "HUP": EPOLLHUP,
+    "NVAL": EPOLLNVAL,
+    "RDNORM": EPOLLRDNORM,
+    "RDBAND": EPOLLRDBAND,
+    "WRNORM": EPOLLWRNORM,
+    "WRBAND": EPOLLWRBAND,
+    "MSG": EPOLLMSG,
+    "RDHUP": EPOLLRDHUP,
+    "EXCLUSIVE": EPOLLEXCLUSIVE,
+    "WAKEUP": EPOLLWAKEUP,
+    "ONESHOT": EPOLLONESHOT,
+    "ET": EPOLLET,
+}
+
+KQ_FILTER_NAMES: dict[str, int] = {
+    "READ": KQ_FILTER_READ,
+    "WRITE": KQ_FILTER_WRITE,
+    "TIMER": KQ_FILTER_TIMER,
+}
+
+KQ_FLAG_NAMES: dict[str, int] = {
+    "ADD": KQ_EV_ADD,
+    "DELETE": KQ_EV_DELETE,
+    "ENABLE": KQ_EV_ENABLE,
+    "DISABLE": KQ_EV_DISABLE,
+    "ONESHOT": KQ_EV_ONESHOT,
+    "CLEAR": KQ_EV_CLEAR,
+    "RECEIPT": KQ_EV_RECEIPT,
+    "DISPATCH": KQ_EV_DISPATCH,
+    "ERROR": KQ_EV_ERROR,
+    "EOF": KQ_EV_EOF,
+}
+
+
+def event_names(mask: int, names: dict[str, int] = EPOLL_EVENT_NAMES) -> list[str]:
+    """Decode a bit mask into names, in table order; unknown bits become hex literals.
+
+    >>> event_names(EPOLLIN | EPOLLRDNORM | (1 << 20))
+    ['IN', 'RDNORM', '0x100000']
+    """
+    out = [name for name, bit in names.items() if bit and mask & bit == bit]
+    rest = mask & ~sum(names.values())
+    if rest:
+        out.append(hex(rest))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class KEvent:
+    """One kqueue change or event: the fields of ``struct kevent`` (and ``select.kevent``).
+
+    `ident` is an fd for the READ/WRITE filters and an arbitrary number for TIMER; `data` is
+    bytes available (READ), buffer space (WRITE) or expirations (TIMER) on the way out.
+    """
+
+    ident: int
+    filter: int = KQ_FILTER_READ
+    flags: int = KQ_EV_ADD
+    fflags: int = 0
+    data: int = 0
+    udata: int = 0
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    """The syscall surface shared by the model and the live kernel.
+
+    All sockets are non-blocking. Every call returns only once the kernel is quiescent
+    (loopback delivery done), so results never depend on timing. A failing call raises what
+    CPython raises on the real kernel (an ``OSError`` subclass with the real errno, or
+    ``ValueError`` where CPython checks arguments itself).
+    """
+
+    # descriptors and sockets
+    def socketpair(self) -> tuple[int, int]:
+        """An AF_UNIX stream pair."""
+        ...
+
+    def tcp_listen(self, backlog: int = 128) -> int:
+        """A TCP listener on 127.0.0.1, ephemeral port."""
+        ...
+
+    def tcp_connect(self, listen_fd: int) -> int:
+        """A TCP client connected to that listener (handshake completed on return)."""
+        ...
+
+    def accept(self, listen_fd: int) -> int: ...
+
+    def open_file(self) -> int:
+        """A regular file (epoll refuses it with EPERM; poll/select call it always ready)."""
+        ...
+
+    def send(self, fd: int, nbytes: int) -> int:
+        """Send `nbytes` bytes; returns the number accepted."""
+        ...
+
+    def fill(self, fd: int) -> int:
+        """Send until the send buffer is full; returns the bytes accepted."""
+        ...
+
+    def recv(self, fd: int, nbytes: int) -> int:
+        """Read up to `nbytes`; returns the number read, 0 at end of stream."""
+        ...
+
+    def shutdown(self, fd: int, how: int) -> None: ...
+
+    def close(self, fd: int) -> None: ...
+
+    def dup(self, fd: int) -> int: ...
+
+    def abort(self, fd: int) -> None:
+        """Close with SO_LINGER {1, 0}: a TCP reset."""
+        ...
+
+    def setrlimit_nofile(self, soft: int) -> None:
+        """Set this process's soft RLIMIT_NOFILE."""
+        ...
+
+    # multiplexers
+    def epoll_create(self) -> int: ...
+
+    def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None: ...
+
+    def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]: ...
+
+    def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]: ...
+
+    def select(
+        self,
+        rlist: Sequence[int],
+        wlist: Sequence[int],
+        xlist: Sequence[int],
+        timeout_s: float | None,
+    ) -> tuple[list[int], list[int], list[int]]: ...
+
+    def kqueue(self) -> int: ...
+
+    def kevent(
+        self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
+    ) -> list[KEvent]: ...
+
+    def close_all(self) -> None:
+        """Release every descriptor (and, for the live kernel, the child process)."""
+        ...
+
+    def __enter__(self) -> Kernel: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
