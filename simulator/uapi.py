@@ -143,6 +143,19 @@ def event_names(mask: int, names: dict[str, int] = EPOLL_EVENT_NAMES) -> list[st
     return out
 
 
+#: How long (seconds) the live kernel lets an infinite wait (-1/None) block before giving up.
+LIVE_WAIT_BOUND_S = 2.0
+
+
+class WaitForeverError(RuntimeError):
+    """A wait with an infinite timeout that nothing will ever end.
+
+    The real call would sleep forever. The model raises this when nothing is ready and no
+    event is pending; the live kernel raises it when its bounded wait (`LIVE_WAIT_BOUND_S`)
+    expires. Not an errno: no real syscall returns it.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class KEvent:
     """One kqueue change or event: the fields of ``struct kevent`` (and ``select.kevent``).
