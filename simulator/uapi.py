@@ -262,3 +262,7 @@ class Kernel(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+#: `Kernel.fill` sends chunks of this many bytes until the kernel says EAGAIN.
+FILL_CHUNK = 65536

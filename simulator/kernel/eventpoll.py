@@ -1,0 +1,369 @@
+"""eventpoll: the model of ``fs/eventpoll.c``, to be read beside it.
+
+One `EventPoll` per epoll instance, hanging off an anonymous ``[eventpoll]`` file:
+
+* ``rbr`` -- the *interest list*: a red-black tree of `EpItem`, keyed by ``(file, fd)``
+  (``ep_cmp_ffd``). ``epoll_ctl`` finds, inserts and erases here: O(log n).
+* ``rdllist`` -- the *ready list*: a doubly linked list of epitems with pending events, fed by
+  `ep_poll_callback`, which the target's wait queue calls from the wake-up path (for TCP: the
+  NIC interrupt's softirq). ``epoll_wait`` only ever looks here: O(ready), not O(registered).
+* ``ovflist`` -- where callbacks park items while ``ep_send_events`` owns ``rdllist``
+  (None here stands for the kernel's ``EP_UNACTIVE_PTR``: no transfer running).
+* ``wq`` -- threads sleeping in ``epoll_wait`` (exclusive entries: one wake-up, one thread);
+  ``poll_wait`` -- whoever polls the epoll fd itself (another epoll, poll or select).
+
+Ordering rules, flags and errors follow KERNEL_SPEC EP-1..EP-27; each method names the kernel
+function it models.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+from simulator.kernel.dlist import DList, ListNode
+from simulator.kernel.rbtree import RBNode, RBTree
+from simulator.kernel.trace import TraceKind
+from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
+from simulator.kernel.waitqueue import WaitEntry, WaitQueue
+from simulator.uapi import (
+    EP_PRIVATE_BITS,
+    EPOLL_CTL_ADD,
+    EPOLL_CTL_DEL,
+    EPOLL_CTL_MOD,
+    EPOLLERR,
+    EPOLLET,
+    EPOLLEXCLUSIVE,
+    EPOLLEXCLUSIVE_OK_BITS,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLONESHOT,
+    EPOLLOUT,
+    EPOLLRDNORM,
+    EPOLLWAKEUP,
+)
+
+#: Longest allowed chain of nested epoll instances, counted in instances (EP_MAX_NESTS + 1).
+EP_MAX_CHAIN = 5
+
+
+class EpItem:
+    """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
+
+    `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
+    fired), `data` the 64-bit user data (CPython stores the fd number). `rdllink` is the node
+    that links the item into ``rdllist``; `ovf_next` chains it on ``ovflist`` (`_UNCHAINED`
+    when not chained); `pwqlist` holds the wait-queue entries the target's ->poll installed.
+    """
+
+    __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbn", "rdllink")
+
+    def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: int) -> None:
+        self.ep = ep
+        self.file = file
+        self.fd = fd
+        self.events = events
+        self.data = data
+        self.rdllink: ListNode[EpItem] = ListNode(self)
+        self.ovf_chained = False
+        self.pwqlist: list[WaitEntry] = []
+        self.rbn: RBNode[tuple[int, int], EpItem] | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """The interest-tree key: (file identity, fd number)."""
+        return (self.file.file_id, self.fd)
+
+    @property
+    def ready(self) -> bool:
+        """Is the item on the ready list?"""
+        return self.rdllink.linked
+
+    def __repr__(self) -> str:
+        return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
+
+
+class EventPoll(File):
+    """``struct eventpoll`` and the anonymous file it hangs off."""
+
+    kind = "epoll"
+    has_poll = True
+
+    def __init__(self, fs: FileSystem, label: str, watches: Callable[[int], None]) -> None:
+        super().__init__(fs, label)
+        tracer = fs.tracer
+        self.rbr: RBTree[tuple[int, int], EpItem] = RBTree(tracer, f"{label}.rbr")
+        self.rdllist: DList[EpItem] = DList(tracer, f"{label}.rdllist")
+        self.ovflist: list[EpItem] | None = None
+        # File.wq is where ->poll registers; for an epoll that is ep->poll_wait.
+        self.poll_wait = self.wq
+        self.poll_wait.name = f"{label}.poll_wait"
+        self.wq = WaitQueue(tracer, f"{label}.wq")
+        self._watches = watches  # charges the per-user watch quota (+1/-1)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def ep_find(self, file: File, fd: int) -> EpItem | None:
+        """``ep_find``: O(log n) descent of the interest tree."""
+        node = self.rbr.find((file.file_id, fd))
+        return None if node is None else node.value
+
+    def items(self) -> list[EpItem]:
+        """Every epitem, in tree (key) order -- the order of /proc/<pid>/fdinfo/<epfd>."""
+        return [node.value for node in self.rbr]
+
+    def ready_items(self) -> list[EpItem]:
+        """The ready list, head first."""
+        return list(self.rdllist)
+
+    # -- the callback --------------------------------------------------------------------------
+    def ep_poll_callback(self, entry: WaitEntry, key: int) -> bool:
+        """``ep_poll_callback``: queue the item on the ready list and wake a waiter (EP-4)."""
+        epi: EpItem = entry.owner  # type: ignore[assignment]
+        tracer = self.fs.tracer
+        if not epi.events & ~EP_PRIVATE_BITS:
+            tracer.emit(TraceKind.CALLBACK, self.label, f"fd {epi.fd}: disarmed (ONESHOT)")
+            return False
+        if key and not key & epi.events:
+            tracer.emit(TraceKind.CALLBACK, self.label, f"fd {epi.fd}: key {key:#x} not wanted")
+            return False
+        if self.ovflist is not None:
+            if not epi.ovf_chained:
+                epi.ovf_chained = True
+                self.ovflist.append(epi)
+                tracer.emit(TraceKind.LIST_APPEND, f"{self.label}.ovflist", f"fd {epi.fd}")
+        elif not epi.rdllink.linked:
+            self.rdllist.append(epi.rdllink)
+        ewake = False
+        if self.wq:
+            if epi.events & EPOLLEXCLUSIVE:
+                inout = key & (EPOLLIN | EPOLLOUT)
+                if inout == EPOLLIN:
+                    ewake = bool(epi.events & EPOLLIN)
+                elif inout == EPOLLOUT:
+                    ewake = bool(epi.events & EPOLLOUT)
+                elif inout == 0:
+                    ewake = True
+            self.wq.wake_up(0)
+        if self.poll_wait:
+            self.ep_poll_safewake()
+        if not epi.events & EPOLLEXCLUSIVE:
+            ewake = True
+        return ewake
+
+    def ep_poll_safewake(self) -> None:
+        """Tell whoever polls this epoll fd that it may be readable (readiness climbs a nest)."""
+        self.poll_wait.wake_up(EPOLLIN)
+
+    def _queue_proc(self, epi: EpItem) -> Callable[[File, WaitQueue], None]:
+        """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
+
+        def queue(_file: File, whead: WaitQueue) -> None:
+            entry = WaitEntry(self.ep_poll_callback, epi, f"{self.label}:fd{epi.fd}")
+            if epi.events & EPOLLEXCLUSIVE:
+                whead.add_exclusive(entry)
+            else:
+                whead.add(entry)
+            self.fs.tracer.cost.list_op += 1
+            epi.pwqlist.append(entry)
+
+        return queue
+
+    def ep_item_poll(self, epi: EpItem, pt: PollTable | None, depth: int = 1) -> int:
+        """``ep_item_poll``: the target's current readiness, masked by what the item wants."""
+        self.fs.tracer.emit(TraceKind.FILE_POLL, epi.file.label, f"fd {epi.fd}")
+        if isinstance(epi.file, EventPoll):
+            mask = epi.file.eventpoll_poll(pt, depth)
+        else:
+            mask = epi.file.poll(pt)
+        return mask & epi.events
+
+    # -- epoll_ctl -----------------------------------------------------------------------------
+    def insert(self, events: int, file: File, fd: int) -> None:
+        """``ep_insert``: new epitem into the tree, hooked on the target, queued if ready."""
+        self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
+        epi = EpItem(self, file, fd, events, fd)
+        file.f_ep.append(epi)
+        epi.rbn = self.rbr.insert(epi.key, epi)
+        pt = PollTable(self._queue_proc(epi), events)
+        revents = self.ep_item_poll(epi, pt)
+        if revents and not epi.rdllink.linked:
+            self.rdllist.append(epi.rdllink)
+            if self.wq:
+                self.wq.wake_up(0)
+            if self.poll_wait:
+                self.ep_poll_safewake()
+
+    def modify(self, epi: EpItem, events: int) -> None:
+        """``ep_modify``: new mask, then re-poll: ready and unlinked -> tail of the ready list."""
+        epi.events = events
+        epi.data = epi.fd
+        if self.ep_item_poll(epi, None) and not epi.rdllink.linked:
+            self.rdllist.append(epi.rdllink)
+            if self.wq:
+                self.wq.wake_up(0)
+            if self.poll_wait:
+                self.ep_poll_safewake()
+
+    def remove(self, epi: EpItem) -> None:
+        """``ep_remove``: unhook from the target, the file's list, the tree and the ready list."""
+        for entry in epi.pwqlist:
+            if entry.queue is not None:
+                entry.queue.remove(entry)
+                self.fs.tracer.cost.list_op += 1
+        epi.pwqlist.clear()
+        epi.file.f_ep.remove(epi)
+        assert epi.rbn is not None
+        self.rbr.erase(epi.rbn)
+        epi.rbn = None
+        if epi.rdllink.linked:
+            self.rdllist.remove(epi.rdllink)
+        if epi.ovf_chained and self.ovflist is not None:
+            self.ovflist.remove(epi)
+            epi.ovf_chained = False
+        self._watches(-1)
+
+    # -- the transfer --------------------------------------------------------------------------
+    def start_scan(self) -> DList[EpItem]:
+        """``ep_start_scan``: take the whole ready list; callbacks now go to ``ovflist``."""
+        txlist: DList[EpItem] = DList(self.fs.tracer, f"{self.label}.txlist")
+        self.rdllist.splice_init(txlist, at_head=True)
+        self.ovflist = []
+        return txlist
+
+    def done_scan(self, txlist: DList[EpItem]) -> None:
+        """``ep_done_scan``: ovflist arrivals to the head (LIFO reversed into FIFO), then the
+        unprocessed remainder of the batch in front of them; wake the next waiter if any."""
+        assert self.ovflist is not None
+        for epi in reversed(self.ovflist):  # the kernel walks its LIFO chain newest first
+            epi.ovf_chained = False
+            if not epi.rdllink.linked:
+                self.rdllist.prepend(epi.rdllink)
+        self.ovflist = None
+        txlist.splice_init(self.rdllist, at_head=True)
+        if self.rdllist and self.wq:
+            self.wq.wake_up(0)
+
+    def send_events(self, maxevents: int) -> list[tuple[int, int]]:
+        """``ep_send_events``: re-poll each ready item, copy out, re-queue LT, disarm ONESHOT."""
+        tracer = self.fs.tracer
+        out: list[tuple[int, int]] = []
+        txlist = self.start_scan()
+        while txlist and len(out) < maxevents:
+            node = txlist.first()
+            assert node is not None
+            epi = node.owner
+            txlist.remove(node)
+            revents = self.ep_item_poll(epi, None)
+            if not revents:
+                continue  # no longer ready: dropped until a callback queues it again
+            out.append((epi.data, revents))
+            tracer.cost.copy_out += 1
+            tracer.emit(TraceKind.COPY_OUT, self.label, f"fd {epi.data}: {revents:#x}")
+            if epi.events & EPOLLONESHOT:
+                epi.events &= EP_PRIVATE_BITS
+            elif not epi.events & EPOLLET:
+                self.rdllist.append(epi.rdllink)
+        self.done_scan(txlist)
+        return out
+
+    def eventpoll_poll(self, pt: PollTable | None, depth: int = 0) -> int:
+        """``__ep_eventpoll_poll``: readable if any queued item is really ready; never OUT.
+
+        Items found not ready are dropped from the ready list, but nothing is *consumed*: ET
+        items stay queued (EP-12).
+        """
+        if pt is not None and pt.queue_proc is not None:
+            pt.queue_proc(self, self.poll_wait)
+        res = 0
+        txlist = self.start_scan()
+        for epi in list(txlist):
+            if self.ep_item_poll(epi, None, depth + 1):
+                res = EPOLLIN | EPOLLRDNORM
+                break
+            txlist.remove(epi.rdllink)
+        self.done_scan(txlist)
+        return res
+
+    def poll(self, pt: PollTable | None) -> int:
+        return self.eventpoll_poll(pt)
+
+    def release(self) -> None:
+        """``ep_clear_and_put``: wake pollers of this fd, then drop every registration."""
+        if self.poll_wait:
+            self.ep_poll_safewake()
+        for epi in self.items():
+            self.remove(epi)
+
+    # -- nesting -------------------------------------------------------------------------------
+    def watched_epolls(self) -> list[EventPoll]:
+        """Epoll instances this one watches directly."""
+        return [epi.file for epi in self.items() if isinstance(epi.file, EventPoll)]
+
+    def watching_epolls(self) -> list[EventPoll]:
+        """Epoll instances that watch this one directly."""
+        return [epi.ep for epi in self.f_ep]
+
+    def depth_down(self) -> int:
+        """Instances in the longest chain starting here and going into watched epolls."""
+        return 1 + max((ep.depth_down() for ep in self.watched_epolls()), default=0)
+
+    def depth_up(self) -> int:
+        """Instances in the longest chain ending here, coming from watching epolls."""
+        return 1 + max((ep.depth_up() for ep in self.watching_epolls()), default=0)
+
+    def reaches(self, target: EventPoll) -> bool:
+        """Is `target` reachable by following watched epolls from here (or is it us)?"""
+        if self is target:
+            return True
+        return any(ep.reaches(target) for ep in self.watched_epolls())
+
+    def loop_check(self, to: EventPoll) -> bool:
+        """``ep_loop_check``: would watching `to` close a cycle or exceed the nesting limit?"""
+        if to.reaches(self):
+            return True
+        return self.depth_up() + to.depth_down() > EP_MAX_CHAIN
+
+
+#: Bits ``do_epoll_ctl`` ORs into every ADD/MOD mask (EP-18).
+ALWAYS_MONITORED = EPOLLERR | EPOLLHUP
+
+
+def do_epoll_ctl(fdt: FdTable, epfd: int, op: int, fd: int, events: int) -> None:
+    """``do_epoll_ctl``: the checks in the kernel's order (EP-25), then insert/remove/modify."""
+    epfile = fdt.get(epfd)  # EBADF
+    tfile = fdt.get(fd)  # EBADF
+    if not tfile.has_poll:
+        raise oserror(errno.EPERM)  # regular files cannot be watched
+    has_event = op != EPOLL_CTL_DEL
+    if has_event:
+        # ep_take_care_of_epollwakeup: stripped, the reference kernel lacks CONFIG_PM_SLEEP (EP-23).
+        events &= ~EPOLLWAKEUP
+    if epfile is tfile or not isinstance(epfile, EventPoll):
+        raise oserror(errno.EINVAL)
+    if has_event and events & EPOLLEXCLUSIVE:
+        if op == EPOLL_CTL_MOD:
+            raise oserror(errno.EINVAL)
+        if op == EPOLL_CTL_ADD and (
+            isinstance(tfile, EventPoll) or events & ~EPOLLEXCLUSIVE_OK_BITS
+        ):
+            raise oserror(errno.EINVAL)
+    ep = epfile
+    if op == EPOLL_CTL_ADD and isinstance(tfile, EventPoll) and ep.loop_check(tfile):
+        raise oserror(errno.ELOOP)
+    epi = ep.ep_find(tfile, fd)
+    if op == EPOLL_CTL_ADD:
+        if epi is not None:
+            raise oserror(errno.EEXIST)
+        ep.insert(events | ALWAYS_MONITORED, tfile, fd)
+    elif op == EPOLL_CTL_DEL:
+        if epi is None:
+            raise oserror(errno.ENOENT)
+        ep.remove(epi)
+    elif op == EPOLL_CTL_MOD:
+        if epi is None:
+            raise oserror(errno.ENOENT)
+        if epi.events & EPOLLEXCLUSIVE:
+            raise oserror(errno.EINVAL)
+        ep.modify(epi, events | ALWAYS_MONITORED)
+    else:
+        raise oserror(errno.EINVAL)

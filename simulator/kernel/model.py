@@ -1,0 +1,492 @@
+"""`ModelKernel`: the deterministic kernel model behind the `Kernel` protocol.
+
+One simulated process on one simulated machine: an fd table with RLIMIT_NOFILE, a file count
+against file-max, AF_UNIX and TCP sockets, the loopback NIC, epoll, poll and select, all on a
+virtual clock. Each protocol method is a syscall: it opens a trace frame (`trace`,
+`last_cost`), does what the kernel does, and lets pending work (segments in flight) settle
+before it returns, so results never depend on timing and every run repeats exactly.
+
+Argument checks that CPython performs before the syscall are reproduced here too, so a caller
+gets exactly what ``select.epoll``/``select.poll``/``select.select`` would raise on Linux.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+from simulator.kernel.clock import Clock
+from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
+from simulator.kernel.nic import Nic
+from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
+from simulator.kernel.sockets import (
+    TCP_ESTABLISHED,
+    TCP_LISTEN,
+    TCP_SYN_SENT,
+    Socket,
+    TcpSocket,
+    UnixSocket,
+)
+from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
+from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
+from simulator.kernel.waitqueue import WaitEntry
+from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError
+
+#: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
+EP_MAX_EVENTS = 0x7FFFFFFF // 12
+#: ``/proc/sys/net/core/somaxconn``: listen() backlogs are clipped to it.
+SOMAXCONN = 4096
+
+
+class ModelKernel:
+    """The model kernel. Parameters are the machine's tunables; all are optional.
+
+    * `nofile`, `nofile_hard`: RLIMIT_NOFILE soft and hard limits (EMFILE).
+    * `file_max`: ``fs.file-max``, the system-wide open-file limit (ENFILE). The model
+      enforces it for everyone; the real kernel exempts root.
+    * `unix_sndbuf`: SO_SNDBUF of AF_UNIX sockets (bounds a stream, SK-4).
+    * `tcp_sndbuf`, `tcp_rcvbuf`: payload bytes a TCP socket queues for sending and accepts
+      into its receive queue. The defaults make `fill` on TCP accept what Linux 6.18 accepted on
+      the reference machine (3,910,656 bytes in 64 KiB chunks); the real split between the two
+      queues depends on autotuning and is not modelled byte for byte.
+    * `nic_latency_ns`: time a segment spends on the loopback "wire".
+    * `max_user_watches`: ``fs.epoll.max_user_watches`` (ENOSPC).
+    * `trace`: record trace events (costs are always counted).
+    """
+
+    def __init__(
+        self,
+        *,
+        nofile: int = 1024,
+        nofile_hard: int = 1_048_576,
+        file_max: int = 2**63 - 1,
+        unix_sndbuf: int = 212_992,
+        tcp_sndbuf: int = 3_420_000,
+        tcp_rcvbuf: int = 490_656,
+        nic_latency_ns: int = 5_000,
+        max_user_watches: int = 5_491_511,
+        trace: bool = True,
+    ) -> None:
+        for name, value in (
+            ("nofile", nofile),
+            ("nofile_hard", nofile_hard),
+            ("file_max", file_max),
+            ("unix_sndbuf", unix_sndbuf),
+            ("tcp_sndbuf", tcp_sndbuf),
+            ("tcp_rcvbuf", tcp_rcvbuf),
+            ("max_user_watches", max_user_watches),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if nic_latency_ns < 0:
+            raise ValueError(f"nic_latency_ns must not be negative, got {nic_latency_ns}")
+        if nofile > nofile_hard:
+            raise ValueError(f"nofile ({nofile}) exceeds nofile_hard ({nofile_hard})")
+        self.clock = Clock()
+        self.tracer = Tracer(enabled=trace, clock=self.clock)
+        self.fs = FileSystem(self.tracer, file_max)
+        self.fdt = FdTable(self.fs, nofile, nofile_hard)
+        self.nic = Nic(self.clock, self.tracer, nic_latency_ns)
+        self.unix_sndbuf = unix_sndbuf
+        self.tcp_sndbuf = tcp_sndbuf
+        self.tcp_rcvbuf = tcp_rcvbuf
+        self.max_user_watches = max_user_watches
+        self.user_watches = 0
+        self._labels = 0
+        self.calls = 0
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def trace(self) -> list[TraceEvent]:
+        """The micro-steps of the last call (empty when tracing is off)."""
+        return self.tracer.events
+
+    @property
+    def last_cost(self) -> Cost:
+        """The work of the last call, by category."""
+        return self.tracer.cost
+
+    @property
+    def tracing(self) -> bool:
+        """Whether trace events are recorded (switch off for bulk work)."""
+        return self.tracer.enabled
+
+    @tracing.setter
+    def tracing(self, on: bool) -> None:
+        self.tracer.enabled = on
+
+    @property
+    def now_ns(self) -> int:
+        """The virtual clock."""
+        return self.clock.now_ns
+
+    def file(self, fd: int) -> File | None:
+        """The open file description at `fd`, or None."""
+        return self.fdt.lookup(fd)
+
+    def fds(self) -> dict[int, File]:
+        """The fd table: descriptor -> file, in fd order."""
+        return {fd: f for fd, f in sorted(self.fdt.slots.items()) if self.fdt.lookup(fd)}
+
+    def epoll(self, epfd: int) -> EventPoll:
+        """The eventpoll behind `epfd` (for views); EBADF/EINVAL like the syscalls."""
+        file = self.fdt.get(epfd)
+        if not isinstance(file, EventPoll):
+            raise oserror(errno.EINVAL)
+        return file
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _begin(self, name: str) -> None:
+        self.calls += 1
+        self.tracer.begin_call(name)
+
+    def _settle(self) -> None:
+        """Let every segment in flight arrive: the kernel is quiescent when a call returns."""
+        self.clock.settle()
+
+    def _label(self, kind: str) -> str:
+        self._labels += 1
+        return f"{kind}{self._labels}"
+
+    def _new_fd(self, file: File) -> int:
+        """Reserve a number (EMFILE), then account the file (ENFILE), then install it."""
+        fd = self.fdt.alloc_fd()
+        try:
+            self.fs.check_file_max()
+        except OSError:
+            self.fdt.put_unused_fd(fd)
+            raise
+        self.fdt.install(fd, self.fs.get_file(file))
+        return fd
+
+    def _socket(self, fd: int) -> Socket:
+        file = self.fdt.get(fd)
+        if not isinstance(file, Socket):
+            raise oserror(errno.ENOTSOCK)
+        return file
+
+    def _charge_watch(self, delta: int) -> None:
+        if delta > 0 and self.user_watches >= self.max_user_watches:
+            raise oserror(errno.ENOSPC)
+        self.user_watches += delta
+
+    def sleep_until(self, deadline_ns: int | None, woken: Callable[[], bool], label: str) -> None:
+        """Block the calling task until `woken()` or the deadline, running pending events.
+
+        Raises WaitForeverError when there is no deadline and nothing left that could wake us.
+        """
+        self.tracer.cost.context_switch += 1
+        self.tracer.emit(TraceKind.THREAD_SLEEP, label, "task sleeps")
+        self.clock.run_until(deadline_ns, stop=woken)
+        if woken():
+            self.tracer.cost.context_switch += 1
+            self.tracer.emit(TraceKind.THREAD_WAKE, label, "task runs again")
+        elif deadline_ns is None:
+            raise WaitForeverError(f"{label} would block forever: nothing can wake it")
+        else:
+            self.tracer.emit(TraceKind.TIMER, label, "timed out")
+
+    def _deadline(self, timeout_ns: int | None) -> int | None:
+        return None if timeout_ns is None else self.clock.now_ns + timeout_ns
+
+    # -- descriptors and sockets -------------------------------------------------------------
+    def socketpair(self) -> tuple[int, int]:
+        """``socketpair(AF_UNIX, SOCK_STREAM)``: two connected sockets."""
+        self._begin("socketpair")
+        fds = self.fdt.alloc_fds(2)
+        try:
+            self.fs.check_file_max(2)
+        except OSError:
+            for fd in fds:
+                self.fdt.put_unused_fd(fd)
+            raise
+        a = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
+        b = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
+        a.peer, b.peer = b, a
+        self.fdt.install(fds[0], self.fs.get_file(a))
+        self.fdt.install(fds[1], self.fs.get_file(b))
+        return fds[0], fds[1]
+
+    def tcp_listen(self, backlog: int = 128) -> int:
+        """``socket`` + ``bind(127.0.0.1:0)`` + ``listen(backlog)``."""
+        self._begin("tcp_listen")
+        sock = TcpSocket(self.fs, self.nic, self._label("listen"), self.tcp_sndbuf, self.tcp_rcvbuf)
+        fd = self._new_fd(sock)
+        sock.state = TCP_LISTEN
+        sock.backlog = min(max(backlog, 0), SOMAXCONN)
+        return fd
+
+    def tcp_connect(self, listen_fd: int) -> int:
+        """A new client socket connected to the listener at `listen_fd`; handshake done."""
+        self._begin("tcp_connect")
+        listener = self._socket(listen_fd)
+        client = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
+        fd = self._new_fd(client)
+        if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
+            self.fdt.close(fd)
+            raise oserror(errno.ECONNREFUSED)
+        client.state = TCP_SYN_SENT
+        if len(listener.accept_queue) > listener.backlog:  # sk_acceptq_is_full: SYN dropped
+            self.fdt.close(fd)
+            raise oserror(errno.ETIMEDOUT)
+        child = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
+        child.state = TCP_ESTABLISHED
+        child.peer, client.peer = client, child
+        # The three-way handshake crosses the NIC; the child joins the accept queue when the
+        # final ACK lands, which wakes the listener (sk_data_ready).
+        self.nic.transmit(client, listener, "SYN", 0)
+        self._settle()
+        client.state = TCP_ESTABLISHED
+        listener.accept_queue.append(child)
+        self.nic.transmit(client, child, "ACK", 0)
+        self._settle()
+        listener.sk_data_ready()
+        return fd
+
+    def accept(self, listen_fd: int) -> int:
+        """``accept4``: the descriptor is reserved *before* the queue is looked at (SK-5)."""
+        self._begin("accept")
+        listener = self.fdt.get(listen_fd)
+        fd = self.fdt.alloc_fd()
+        try:
+            if not isinstance(listener, Socket):
+                raise oserror(errno.ENOTSOCK)
+            self.fs.check_file_max()
+            if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
+                raise oserror(errno.EINVAL)
+            if not listener.accept_queue:
+                raise oserror(errno.EAGAIN)
+        except OSError:
+            self.fdt.put_unused_fd(fd)
+            raise
+        child = listener.accept_queue.popleft()
+        self.fdt.install(fd, self.fs.get_file(child))
+        return fd
+
+    def open_file(self) -> int:
+        """``open`` of a regular file."""
+        self._begin("open_file")
+        return self._new_fd(RegularFile(self.fs, self._label("file")))
+
+    def send(self, fd: int, nbytes: int) -> int:
+        """``send``: bytes accepted (EAGAIN when nothing fits)."""
+        self._begin("send")
+        _check_size(nbytes)
+        sent = self._socket(fd).send(nbytes)
+        self._settle()
+        return sent
+
+    def fill(self, fd: int) -> int:
+        """Send `FILL_CHUNK`-byte chunks until EAGAIN; the total accepted."""
+        self._begin("fill")
+        sock = self._socket(fd)
+        total = 0
+        while True:
+            try:
+                sent = sock.send(FILL_CHUNK)
+            except BlockingIOError:
+                break
+            finally:
+                self._settle()
+            total += sent
+        return total
+
+    def recv(self, fd: int, nbytes: int) -> int:
+        """``recv``: bytes read; 0 at end of stream."""
+        self._begin("recv")
+        _check_size(nbytes)
+        got = self._socket(fd).recv(nbytes)
+        self._settle()
+        return got
+
+    def shutdown(self, fd: int, how: int) -> None:
+        self._begin("shutdown")
+        self._socket(fd).shutdown(how)
+        self._settle()
+
+    def close(self, fd: int) -> None:
+        self._begin("close")
+        self.fdt.close(fd)
+        self._settle()
+
+    def dup(self, fd: int) -> int:
+        """``dup``: a new number for the same open file description."""
+        self._begin("dup")
+        file = self.fdt.get(fd)
+        new = self.fdt.alloc_fd()
+        file.f_count += 1
+        self.fdt.install(new, file)
+        return new
+
+    def abort(self, fd: int) -> None:
+        """Close with SO_LINGER {1, 0}: TCP sends a reset instead of a FIN."""
+        self._begin("abort")
+        self._socket(fd).set_linger_zero()
+        self.fdt.close(fd)
+        self._settle()
+
+    def setrlimit_nofile(self, soft: int) -> None:
+        """``setrlimit(RLIMIT_NOFILE, (soft, hard))``, as CPython's resource module reports it."""
+        self._begin("setrlimit_nofile")
+        if soft < 0 or soft > self.fdt.nofile_hard:
+            raise ValueError("current limit exceeds maximum limit")
+        self.fdt.nofile = soft
+
+    # -- epoll -------------------------------------------------------------------------------
+    def epoll_create(self) -> int:
+        """``epoll_create1(EPOLL_CLOEXEC)``, as ``select.epoll()`` calls it."""
+        self._begin("epoll_create")
+        fd = self.fdt.alloc_fd()
+        try:
+            self.fs.check_file_max()
+        except OSError:
+            self.fdt.put_unused_fd(fd)
+            raise
+        ep = EventPoll(self.fs, f"epoll{fd}", self._charge_watch)
+        self.fdt.install(fd, self.fs.get_file(ep))
+        return fd
+
+    def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
+        """``epoll_ctl``; `events` is taken modulo 2**32 like CPython's bitwise converter."""
+        self._begin("epoll_ctl")
+        if fd < 0:
+            raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+        self.tracer.cost.copy_in += 1
+        self.tracer.emit(TraceKind.COPY_IN, "epoll_ctl", "struct epoll_event")
+        do_epoll_ctl(self.fdt, epfd, op, fd, events & 0xFFFFFFFF)
+        self._settle()
+
+    def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
+        """``ep_poll``: harvest, else sleep on ``ep->wq`` until woken or timed out (EP-10)."""
+        self._begin("epoll_wait")
+        if maxevents == -1:
+            maxevents = FD_SETSIZE - 1
+        elif maxevents < 1:
+            raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
+        if maxevents > EP_MAX_EVENTS:
+            raise oserror(errno.EINVAL)
+        file = self.fdt.get(epfd)
+        if not isinstance(file, EventPoll):
+            raise oserror(errno.EINVAL)
+        ep = file
+        deadline = self._deadline(None if timeout_ms < 0 else timeout_ms * 1_000_000)
+        timed_out = timeout_ms == 0
+        while True:
+            events = ep.send_events(maxevents)
+            if events or timed_out:
+                self._settle()
+                return events
+            if not self._ep_sleep(ep, deadline):
+                return []
+
+    def _ep_sleep(self, ep: EventPoll, deadline: int | None) -> bool:
+        """Sleep exclusively on ``ep->wq``; True if a callback woke us, False on timeout."""
+        woken = False
+
+        def wake(entry: WaitEntry, _key: int) -> bool:
+            nonlocal woken
+            woken = True  # ep_autoremove_wake_function: off the queue as we wake
+            ep.wq.remove(entry)
+            return True
+
+        entry = WaitEntry(wake, "task", "epoll_wait")
+        ep.wq.add_exclusive(entry)
+        try:
+            self.sleep_until(deadline, lambda: woken, ep.label)
+        finally:
+            ep.wq.remove(entry)
+        return woken
+
+    # -- poll and select ---------------------------------------------------------------------
+    def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
+        """``select.poll()``: register each entry (later masks overwrite), then ``poll(2)``."""
+        self._begin("poll")
+        table: dict[int, int] = {}
+        for fd, events in fds:
+            if fd < 0:
+                raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+            if events < 0:
+                raise ValueError("value must be positive")
+            if events > 0xFFFF:
+                raise OverflowError("Python int too large for C unsigned short")
+            table[fd] = events
+        entries = list(table.items())
+        self.tracer.cost.fd_scan += len(entries)  # CPython builds the pollfd array
+        deadline = self._deadline(None if timeout_ms < 0 else timeout_ms * 1_000_000)
+        revents = do_poll(self.fdt, self, entries, deadline, timeout_ms == 0)
+        self.tracer.cost.fd_scan += len(entries)  # ...and walks it for the results
+        self._settle()
+        return [(fd, mask) for (fd, _), mask in zip(entries, revents, strict=True) if mask]
+
+    def select(
+        self,
+        rlist: Sequence[int],
+        wlist: Sequence[int],
+        xlist: Sequence[int],
+        timeout_s: float | None,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """``select.select``: CPython's checks, ``select(2)``, results in input order."""
+        self._begin("select")
+        timeout_ns: int | None = None
+        if timeout_s is not None:
+            if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+                raise TypeError("timeout must be a float or None")
+            if math.isnan(timeout_s):
+                raise ValueError("Invalid value NaN (not a number)")
+            timeout_us = math.ceil(timeout_s * 1_000_000)  # _PyTime_ROUND_TIMEOUT
+            if timeout_us < 0:
+                raise ValueError("timeout must be non-negative")
+            timeout_ns = timeout_us * 1000
+        sets = (
+            select_fd_list(self.tracer, rlist),
+            select_fd_list(self.tracer, wlist),
+            select_fd_list(self.tracer, xlist),
+        )
+        nfds = max((max(s) for s in sets if s), default=-1) + 1
+        res = do_select(self.fdt, self, nfds, sets, self._deadline(timeout_ns), timeout_ns == 0)
+        n = min(nfds, self.fdt.capacity)
+        # Bits above the table's capacity were never copied back: they are still set (PS-4).
+        results = tuple(r | {fd for fd in s if fd >= n} for r, s in zip(res, sets, strict=True))
+        self.tracer.cost.fd_scan += len(rlist) + len(wlist) + len(xlist)  # set2list
+        self._settle()
+        return (
+            [fd for fd in rlist if fd in results[0]],
+            [fd for fd in wlist if fd in results[1]],
+            [fd for fd in xlist if fd in results[2]],
+        )
+
+    # -- kqueue ------------------------------------------------------------------------------
+    def kqueue(self) -> int:
+        raise oserror(errno.ENOSYS)
+
+    def kevent(
+        self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
+    ) -> list[KEvent]:
+        raise oserror(errno.ENOSYS)
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def close_all(self) -> None:
+        """Close every descriptor above stderr, lowest first."""
+        for fd in sorted(self.fdt.slots):
+            if fd > 2 and self.fdt.lookup(fd) is not None:
+                self.fdt.close(fd)
+        self._settle()
+
+    def __enter__(self) -> ModelKernel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close_all()
+
+
+def _check_size(nbytes: int) -> None:
+    """CPython rejects negative buffer sizes before any syscall."""
+    if nbytes < 0:
+        raise ValueError("negative buffersize in recv")
