@@ -1,0 +1,330 @@
+"""One step on one kernel: names in, a call, and the result (or error) back in names.
+
+A scenario speaks names (``fd = "a"``, ``events = ["IN"]``); a kernel speaks numbers. `Bindings`
+holds one kernel's name -> fd map, `invoke` makes the call, and an `Outcome` keeps the result in
+both forms: ``raw`` (JSON numbers, what a recording stores, portable between machines) and
+``result`` (names, what people read and what verdicts compare). The model and the live kernel
+each have their own `Bindings`, so if they ever hand out different fd numbers the step that did
+it is flagged, and later steps are still compared name by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator import uapi
+from simulator.scenario import vocabulary
+from simulator.scenario.format import CallSpec, ResultKind, StepBase
+from simulator.scenario.loader import argument_refs
+
+#: A JSON value (what ``json.dumps`` accepts).
+Json = Any
+
+#: Exceptions a kernel raises *as its answer* (the real kernel, through CPython, raises the same).
+ANSWER_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    OverflowError,
+    uapi.WaitForeverError,
+)
+
+UNBOUND = "UNBOUND"
+"""Error name of a step that could not run because a name it uses was never bound (the step
+that should have bound it failed on this kernel)."""
+
+
+class UnboundName(LookupError):
+    """A name used by a step has no fd on this kernel."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass
+class Bindings:
+    """One kernel's names: name -> fd, and fd -> the name most recently bound to it."""
+
+    fds: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def bind(self, name: str, fd: int) -> None:
+        """Give `fd` the name `name` (a name can be rebound; the fd's older name stays usable)."""
+        self.fds[name] = fd
+        self.names[fd] = name
+
+    def resolve(self, ref: str | int) -> int:
+        """A name or raw number -> fd number; `UnboundName` if the name has none here."""
+        if isinstance(ref, int):
+            return ref
+        try:
+            return self.fds[ref]
+        except KeyError:
+            raise UnboundName(ref) from None
+
+    def name(self, fd: int) -> str:
+        """How an fd is shown: its latest name, else ``fd<N>``."""
+        return self.names.get(fd, f"fd{fd}")
+
+    def copy(self) -> Bindings:
+        return Bindings(dict(self.fds), dict(self.names))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one kernel answered to one step: a result, or an error (by name, with its message).
+
+    `result` is in names; `raw` is the same in numbers (fds, masks). An error is an errno name
+    (``EEXIST``) or an exception class name (``ValueError``, ``WaitForeverError``).
+    """
+
+    result: Json = None
+    raw: Json = None
+    error: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Json]:
+        if self.error is not None:
+            return {"error": self.error, "message": self.message}
+        return {"result": self.result, "raw": self.raw}
+
+    def to_recording(self) -> dict[str, Json]:
+        """What a recording keeps: numbers only (names are re-derived on replay)."""
+        if self.error is not None:
+            return {"error": self.error, "message": self.message}
+        return {"raw": self.raw}
+
+
+def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
+    """The keyword arguments of the `Kernel` call for `step`, names resolved to numbers."""
+    args = step.arguments
+    values: dict[str, Any] = dict(args)
+    r = bindings.resolve
+    for name in ("fd", "epfd", "listen_fd", "kq"):
+        if name in values:
+            values[name] = r(values[name])
+    if "op" in values:
+        values["op"] = vocabulary.lookup(values["op"], vocabulary.EPOLL_OPS, "op")
+    if "how" in values:
+        values["how"] = vocabulary.lookup(values["how"], vocabulary.SHUTDOWN_HOWS, "how")
+    if "events" in values:
+        values["events"] = vocabulary.events_mask(values["events"])
+    if "fds" in values:
+        values["fds"] = [(r(fd), vocabulary.events_mask(ev)) for fd, ev in values["fds"]]
+    for name in ("rlist", "wlist", "xlist"):
+        if name in values:
+            values[name] = [r(fd) for fd in values[name]]
+    if "changes" in values:
+        values["changes"] = [_kevent(change, bindings) for change in values["changes"]]
+    return values
+
+
+def _kevent(change: Any, bindings: Bindings) -> uapi.KEvent:
+    filt = vocabulary.lookup(change.filter, uapi.KQ_FILTER_NAMES, "filter")
+    ident = bindings.resolve(change.ident) if isinstance(change.ident, str) else change.ident
+    return uapi.KEvent(
+        ident=ident,
+        filter=filt,
+        flags=vocabulary.kq_flags_mask(change.flags),
+        fflags=change.fflags,
+        data=change.data,
+        udata=change.udata,
+    )
+
+
+def step_names(step: StepBase) -> Iterator[str]:
+    """Every fd name a step's arguments use (to know which kernel can run it)."""
+    for _, ref in argument_refs(step):
+        if isinstance(ref, str):
+            yield ref
+
+
+def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
+    """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names.
+
+    Exceptions in `ANSWER_EXCEPTIONS` become error outcomes. Anything else propagates (on the
+    model it is a bug; on the live kernel, a broken engine), except `UnboundName`, which becomes
+    the `UNBOUND` outcome without calling the kernel.
+    """
+    spec = step.call
+    try:
+        kwargs = kernel_arguments(step, bindings)
+    except UnboundName as exc:
+        return Outcome(
+            error=UNBOUND,
+            message=f"{exc.name!r} has no fd here: the step that should have bound it failed",
+        )
+    try:
+        value = getattr(kernel, spec.name)(**kwargs)
+    except ANSWER_EXCEPTIONS as exc:
+        return Outcome(error=vocabulary.exception_name(exc), message=str(exc) or type(exc).__name__)
+    return settle(spec, step, raw_of(spec, value), bindings)
+
+
+def settle(spec: CallSpec, step: StepBase, raw: Json, bindings: Bindings) -> Outcome:
+    """Bind the step's names to a successful raw result and translate it into names."""
+    if spec.result is ResultKind.FD and step.names:
+        bindings.bind(step.names[0], raw)
+    elif spec.result is ResultKind.PAIR and step.names:
+        for name, fd in zip(step.names, raw, strict=True):
+            bindings.bind(name, fd)
+    return Outcome(result=named(spec.result, raw, bindings), raw=raw)
+
+
+def replay(step: StepBase, recorded: dict[str, Json], bindings: Bindings) -> Outcome:
+    """An outcome from a recording (numbers only), re-bound and re-named like a live call."""
+    if "error" in recorded:
+        return Outcome(error=recorded["error"], message=recorded.get("message"))
+    return settle(step.call, step, recorded.get("raw"), bindings)
+
+
+def raw_of(spec: CallSpec, value: Any) -> Json:
+    """A kernel's return value as plain JSON numbers."""
+    kind = spec.result
+    if kind is ResultKind.PAIR:
+        return [int(value[0]), int(value[1])]
+    if kind is ResultKind.EVENTS:
+        return [[int(fd), int(mask)] for fd, mask in value]
+    if kind is ResultKind.SELECT:
+        return [[int(fd) for fd in fds] for fds in value]
+    if kind is ResultKind.KEVENTS:
+        return [
+            {
+                "ident": ev.ident,
+                "filter": ev.filter,
+                "flags": ev.flags,
+                "fflags": ev.fflags,
+                "data": ev.data,
+                "udata": ev.udata,
+            }
+            for ev in value
+        ]
+    if kind is ResultKind.NONE:
+        return None
+    return int(value)
+
+
+def named(kind: ResultKind, raw: Json, bindings: Bindings) -> Json:
+    """Raw numbers -> the names people read (fds by binding, masks by bit name)."""
+    name = bindings.name
+    if kind is ResultKind.FD:
+        return name(raw)
+    if kind is ResultKind.PAIR:
+        return [name(fd) for fd in raw]
+    if kind is ResultKind.EVENTS:
+        return [[name(fd), uapi.event_names(mask)] for fd, mask in raw]
+    if kind is ResultKind.SELECT:
+        return [[name(fd) for fd in fds] for fds in raw]
+    if kind is ResultKind.KEVENTS:
+        return [_named_kevent(ev, bindings) for ev in raw]
+    if kind is ResultKind.NONE:
+        return "ok"
+    return raw
+
+
+def _named_kevent(ev: dict[str, int], bindings: Bindings) -> dict[str, Json]:
+    fd_filter = ev["filter"] in (uapi.KQ_FILTER_READ, uapi.KQ_FILTER_WRITE)
+    return {
+        "ident": bindings.name(ev["ident"]) if fd_filter else ev["ident"],
+        "filter": vocabulary.filter_name(ev["filter"]),
+        "flags": uapi.event_names(ev["flags"], uapi.KQ_FLAG_NAMES),
+        "fflags": ev["fflags"],
+        "data": ev["data"],
+        "udata": ev["udata"],
+    }
+
+
+def expected(kind: ResultKind, value: Json, bindings: Bindings) -> Json:
+    """An ``expect``/``choices`` value normalised like a result, through `bindings`.
+
+    Fd references go name -> number -> latest name, so a stale name and the new name of the
+    same number compare equal. Raises `UnboundName` if a name has no fd on this kernel.
+    """
+    if isinstance(value, dict) and "error" in value:
+        return {"error": vocabulary.error_name(value["error"])}
+
+    def fd(ref: str | int) -> str:
+        return bindings.name(bindings.resolve(ref))
+
+    if kind is ResultKind.FD:
+        return fd(value)
+    if kind is ResultKind.PAIR:
+        return [fd(v) for v in value]
+    if kind is ResultKind.EVENTS:
+        return [[fd(f), uapi.event_names(vocabulary.events_mask(ev))] for f, ev in value]
+    if kind is ResultKind.SELECT:
+        return [[fd(f) for f in fds] for fds in value]
+    if kind is ResultKind.KEVENTS:
+        out = []
+        for ev in value:
+            item = dict(ev)
+            filt = vocabulary.lookup(item.get("filter", "READ"), uapi.KQ_FILTER_NAMES, "filter")
+            if "ident" in item and filt in (uapi.KQ_FILTER_READ, uapi.KQ_FILTER_WRITE):
+                item["ident"] = fd(item["ident"])
+            if "filter" in item:
+                item["filter"] = vocabulary.filter_name(filt)
+            if "flags" in item:
+                mask = vocabulary.kq_flags_mask(item["flags"])
+                item["flags"] = uapi.event_names(mask, uapi.KQ_FLAG_NAMES)
+            out.append(item)
+        return out
+    return value
+
+
+def satisfies(outcome: Outcome, want: Json, kind: ResultKind) -> bool:
+    """Whether an outcome is what a normalised expectation describes."""
+    if isinstance(want, dict) and "error" in want:
+        return outcome.error == str(want["error"])
+    if not outcome.ok:
+        return False
+    if kind is ResultKind.KEVENTS:
+        got = outcome.result
+        return len(got) == len(want) and all(
+            all(g.get(k) == v for k, v in w.items()) for g, w in zip(got, want, strict=True)
+        )
+    result: Json = outcome.result
+    return bool(result == want)
+
+
+def same(model: Outcome, live: Outcome, kind: ResultKind, compare_fds: bool) -> bool:
+    """Whether two kernels agree: same error name, or same result in names (and, for calls
+    that allocate descriptors, the same numbers while the fd tables are comparable)."""
+    if model.error != live.error:
+        return False
+    if model.error is not None:
+        return True
+    if model.result != live.result:
+        return False
+    return not (compare_fds and kind in (ResultKind.FD, ResultKind.PAIR) and model.raw != live.raw)
+
+
+def show(outcome: Outcome | None) -> str:
+    """A short one-line text of an outcome: ``[a IN|RDNORM]``, ``EEXIST``, ``3``."""
+    if outcome is None:
+        return "(not run)"
+    if outcome.error is not None:
+        return outcome.error
+    return show_value(outcome.result)
+
+
+def show_value(value: Json) -> str:
+    """Render a names-form value compactly (event lists as ``fd IN|OUT``)."""
+    if isinstance(value, list) and all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[1], list) for v in value
+    ):
+        return "[" + ", ".join(f"{fd} {'|'.join(ev) or '0'}" for fd, ev in value) + "]"
+    if isinstance(value, dict) and "error" in value:
+        return str(value["error"])
+    if isinstance(value, list):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={show_value(v)}" for k, v in value.items()) + "}"
+    return str(value)

@@ -1,0 +1,487 @@
+"""The scenario file format: pydantic models of a TOML document, one per table.
+
+A scenario is ``[scenario]`` (metadata), an optional ``[model]`` (keyword arguments of
+``ModelKernel``), then ``[[step]]`` tables. Each step names a `simulator.uapi.Kernel` method in
+``do`` and its keyword arguments in ``args``, with descriptors given by the names earlier steps
+bound with ``as`` and bit masks given by name. The models here check *shape* (types, known keys,
+known flag names, sane sizes); `simulator.scenario.loader` adds what needs the whole file
+(names bound before use, ``expect`` matching the call's result, line numbers in errors).
+
+Everything a user can write is bounded (`MAX_*`), so a hostile or mistyped file cannot make a run
+allocate gigabytes or sleep for hours. ``muxlab schema`` prints `Scenario`'s JSON Schema.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+)
+
+from simulator import uapi
+from simulator.scenario import vocabulary
+
+# --- caps -----------------------------------------------------------------------------------
+MAX_FILE_BYTES = 1 << 20  #: a scenario file larger than this is refused unread
+MAX_STEPS = 10_000
+MAX_NBYTES = 64 << 20  #: send/recv sizes
+MAX_TIMEOUT_MS = 10_000  #: a step may block (really, on the live kernel) at most this long
+MAX_LIST = 4096  #: entries in a poll/select/kevent list (room for select's FD_SETSIZE wall)
+MAX_EVENTS = 1 << 16  #: maxevents / max_events (the live kernel allocates this many slots)
+MAX_TEXT = 20_000  #: characters of narration or a question
+MAX_NOFILE = 1 << 20
+MAX_BUFFER = 64 << 20  #: socket buffer sizes in [model]
+INT32 = (-(1 << 31), (1 << 31) - 1)
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_UNNAMED = re.compile(r"fd[0-9]+")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a name (a string), got {_show(value)}")
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a usable name: use letters, digits and '_', "
+            "not starting with a digit, at most 32 characters"
+        )
+    if _UNNAMED.fullmatch(value):
+        raise ValueError(f"{value!r} is reserved: 'fd<N>' is how unnamed descriptors are shown")
+    return value
+
+
+def _check_fd(value: object) -> str | int:
+    if _is_int(value):
+        assert isinstance(value, int)
+        if not INT32[0] <= value <= INT32[1]:
+            raise ValueError(f"fd number {value} is outside the C int range")
+        return value
+    if isinstance(value, str):
+        return _check_name(value)
+    raise ValueError(f"expected an fd name (a string) or number, got {_show(value)}")
+
+
+def _check_mask(value: object, table: dict[str, int], kind: str, bits: int) -> list[str] | int:
+    if _is_int(value):
+        assert isinstance(value, int)
+        if not 0 <= value < (1 << bits):
+            raise ValueError(f"{value} does not fit an unsigned {bits}-bit mask")
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if len(value) > len(table):
+            raise ValueError(f"{len(value)} names; there are only {len(table)} {kind}s")
+        vocabulary.mask_of(value, table, kind)
+        return list(value)
+    raise ValueError(f"expected a list of {kind}s or an integer, got {_show(value)}")
+
+
+def _check_events(value: object) -> list[str] | int:
+    return _check_mask(value, uapi.EPOLL_EVENT_NAMES, "event name", 32)
+
+
+def _check_kq_flags(value: object) -> list[str] | int:
+    return _check_mask(value, uapi.KQ_FLAG_NAMES, "kqueue flag", 16)
+
+
+def _one_of(table: dict[str, int], kind: str) -> Any:
+    def check(value: object) -> str | int:
+        if _is_int(value):
+            assert isinstance(value, int)
+            if not INT32[0] <= value <= INT32[1]:
+                raise ValueError(f"{value} is outside the C int range")
+            return value
+        if isinstance(value, str):
+            vocabulary.lookup(value, table, kind)
+            return value
+        names = ", ".join(table)
+        raise ValueError(f"expected a {kind} ({names}) or an integer, got {_show(value)}")
+
+    return check
+
+
+def _check_timeout_s(value: object) -> float | None:
+    if value == "forever":
+        return None
+    if (_is_int(value) or isinstance(value, float)) and not isinstance(value, bool):
+        assert isinstance(value, int | float)
+        if value > MAX_TIMEOUT_MS / 1000:
+            raise ValueError(f"{value} s is beyond the cap of {MAX_TIMEOUT_MS / 1000:g} s per step")
+        return float(value)
+    raise ValueError(f'expected seconds (a number) or "forever", got {_show(value)}')
+
+
+def _show(value: object) -> str:
+    kind = {bool: "a boolean", str: "a string", int: "an integer", float: "a number"}.get(
+        type(value), "a list" if isinstance(value, list) else "a table"
+    )
+    text = repr(value)
+    return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
+_INT_OR_NAMES = {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "integer"}]}
+
+FdName = Annotated[
+    str,
+    PlainValidator(_check_name),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"}),
+]
+#: A descriptor: a name bound by an earlier step's ``as``, or a raw fd number.
+FdRef = Annotated[
+    str | int,
+    PlainValidator(_check_fd),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+]
+#: epoll/poll events: ``["IN", "ET"]`` (names from `uapi.EPOLL_EVENT_NAMES`) or an integer.
+Events = Annotated[
+    list[str] | int,
+    PlainValidator(_check_events),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"enum": list(uapi.EPOLL_EVENT_NAMES)}},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+KqFlags = Annotated[
+    list[str] | int,
+    PlainValidator(_check_kq_flags),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"enum": list(uapi.KQ_FLAG_NAMES)}},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+Op = Annotated[
+    str | int,
+    PlainValidator(_one_of(vocabulary.EPOLL_OPS, "epoll_ctl op")),
+    WithJsonSchema({"anyOf": [{"enum": list(vocabulary.EPOLL_OPS)}, {"type": "integer"}]}),
+]
+How = Annotated[
+    str | int,
+    PlainValidator(_one_of(vocabulary.SHUTDOWN_HOWS, "shutdown mode")),
+    WithJsonSchema({"anyOf": [{"enum": list(vocabulary.SHUTDOWN_HOWS)}, {"type": "integer"}]}),
+]
+KqFilter = Annotated[
+    str | int,
+    PlainValidator(_one_of(uapi.KQ_FILTER_NAMES, "kqueue filter")),
+    WithJsonSchema({"anyOf": [{"enum": list(uapi.KQ_FILTER_NAMES)}, {"type": "integer"}]}),
+]
+#: Seconds for select/kevent; ``"forever"`` is an infinite wait (None in the protocol).
+TimeoutS = Annotated[
+    float | None,
+    PlainValidator(_check_timeout_s),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number", "maximum": MAX_TIMEOUT_MS / 1000}, {"const": "forever"}]}
+    ),
+]
+#: Milliseconds for epoll_wait/poll; negative is an infinite wait, as in C.
+TimeoutMs = Annotated[StrictInt, Field(ge=INT32[0], le=MAX_TIMEOUT_MS)]
+NBytes = Annotated[StrictInt, Field(ge=0, le=MAX_NBYTES)]
+MaxEvents = Annotated[StrictInt, Field(ge=INT32[0], le=MAX_EVENTS)]
+Int32 = Annotated[StrictInt, Field(ge=INT32[0], le=INT32[1])]
+
+
+class _Table(BaseModel):
+    """Every table refuses keys it does not know: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+# --- arguments, one model per call shape ------------------------------------------------------
+class NoArgs(_Table):
+    """No arguments."""
+
+
+class TcpListenArgs(_Table):
+    backlog: Annotated[StrictInt, Field(ge=0, le=4096)] = 128
+
+
+class ListenFdArgs(_Table):
+    listen_fd: FdRef
+
+
+class FdArgs(_Table):
+    fd: FdRef
+
+
+class SizeArgs(_Table):
+    fd: FdRef
+    nbytes: NBytes
+
+
+class ShutdownArgs(_Table):
+    fd: FdRef
+    how: How
+
+
+class SetrlimitArgs(_Table):
+    soft: Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)]
+
+
+class EpollCtlArgs(_Table):
+    epfd: FdRef
+    op: Op
+    fd: FdRef
+    events: Events = 0
+
+
+class EpollWaitArgs(_Table):
+    epfd: FdRef
+    maxevents: MaxEvents = 64
+    timeout_ms: TimeoutMs = 0
+
+
+class PollArgs(_Table):
+    fds: Annotated[list[tuple[FdRef, Events]], Field(max_length=MAX_LIST)]
+    timeout_ms: TimeoutMs = 0
+
+
+class SelectArgs(_Table):
+    rlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
+    wlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
+    xlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
+    timeout_s: TimeoutS = 0.0
+
+
+class KEventChange(_Table):
+    """One entry of a kevent changelist (``struct kevent``); ``ident`` is an fd for READ/WRITE."""
+
+    ident: FdRef
+    filter: KqFilter = "READ"
+    flags: KqFlags = ["ADD"]
+    fflags: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)] = 0
+    data: Int32 = 0
+    udata: Int32 = 0
+
+
+class KeventArgs(_Table):
+    kq: FdRef
+    changes: Annotated[list[KEventChange], Field(max_length=MAX_LIST)] = []
+    max_events: MaxEvents = 64
+    timeout_s: TimeoutS = 0.0
+
+
+class ResultKind(enum.Enum):
+    """What a call returns, which decides how results and ``expect`` are written."""
+
+    NONE = "none"  #: nothing: written "ok"
+    COUNT = "count"  #: a byte count
+    FD = "fd"  #: a new descriptor, bound by ``as = "name"``
+    PAIR = "pair"  #: two descriptors, bound by ``as = ["a", "b"]``
+    EVENTS = "events"  #: ``[[fd, [names]], ...]`` (epoll_wait, poll)
+    SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
+    KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """One `Kernel` method as scenarios see it."""
+
+    name: str
+    args: type[_Table]
+    result: ResultKind
+    summary: str
+
+    @property
+    def binds(self) -> bool:
+        """Whether ``as`` can name what it returns."""
+        return self.result in (ResultKind.FD, ResultKind.PAIR)
+
+
+_R = ResultKind
+CALLS: dict[str, CallSpec] = {
+    spec.name: spec
+    for spec in (
+        CallSpec("socketpair", NoArgs, _R.PAIR, "an AF_UNIX stream pair"),
+        CallSpec("tcp_listen", TcpListenArgs, _R.FD, "a TCP listener on 127.0.0.1"),
+        CallSpec("tcp_connect", ListenFdArgs, _R.FD, "a TCP client connected to a listener"),
+        CallSpec("accept", ListenFdArgs, _R.FD, "accept a pending connection"),
+        CallSpec("open_file", NoArgs, _R.FD, "a regular file"),
+        CallSpec("send", SizeArgs, _R.COUNT, "send nbytes; returns bytes accepted"),
+        CallSpec("fill", FdArgs, _R.COUNT, "send until the send buffer is full"),
+        CallSpec("recv", SizeArgs, _R.COUNT, "read up to nbytes; 0 at end of stream"),
+        CallSpec("shutdown", ShutdownArgs, _R.NONE, "shut down one or both directions"),
+        CallSpec("close", FdArgs, _R.NONE, "close a descriptor"),
+        CallSpec("dup", FdArgs, _R.FD, "duplicate a descriptor"),
+        CallSpec("abort", FdArgs, _R.NONE, "close with SO_LINGER 0 (TCP reset)"),
+        CallSpec("setrlimit_nofile", SetrlimitArgs, _R.NONE, "set the soft RLIMIT_NOFILE"),
+        CallSpec("epoll_create", NoArgs, _R.FD, "a new epoll instance"),
+        CallSpec("epoll_ctl", EpollCtlArgs, _R.NONE, "add, modify or delete an interest"),
+        CallSpec("epoll_wait", EpollWaitArgs, _R.EVENTS, "collect ready events"),
+        CallSpec("poll", PollArgs, _R.EVENTS, "poll a list of descriptors"),
+        CallSpec("select", SelectArgs, _R.SELECT, "select on three fd sets"),
+        CallSpec("kqueue", NoArgs, _R.FD, "a new kqueue"),
+        CallSpec("kevent", KeventArgs, _R.KEVENTS, "apply changes, then collect events"),
+    )
+}
+
+_EXPECT_SCHEMA: dict[str, Any] = {
+    "description": (
+        'The expected result, written like the result: an fd name, a count, "ok", '
+        '[["fd", ["IN"]]] for epoll_wait/poll, [[r], [w], [x]] for select, a list of kevent '
+        'tables; or { error = "EEXIST" } (an errno name or ValueError, TypeError, KeyError, '
+        "OverflowError, OSError, WaitForeverError)."
+    ),
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {"error": {"type": "string"}},
+            "required": ["error"],
+            "additionalProperties": False,
+        },
+        {"type": "string"},
+        {"type": "integer"},
+        {"type": "array"},
+    ],
+}
+Expectation = Annotated[Any, WithJsonSchema(_EXPECT_SCHEMA)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
+
+class StepBase(_Table):
+    """What every step may carry besides ``do`` and ``args``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    as_: FdName | Annotated[list[FdName], Field(min_length=2, max_length=2)] | None = Field(
+        None, alias="as", description="name(s) for the returned descriptor(s)"
+    )
+    say: Text | None = Field(default=None, description="narration (Markdown)")
+    expect: Expectation | None = None
+    ask: Text | None = Field(
+        default=None, description="a question to predict before the result shows"
+    )
+    choices: Annotated[list[Expectation], Field(min_length=2, max_length=8)] | None = Field(
+        None, description="possible answers, written like `expect`; the real result decides"
+    )
+    model_only: StrictBool = Field(default=False, description="run on the model only")
+
+    @property
+    def call(self) -> CallSpec:
+        """The `Kernel` method this step calls."""
+        return CALLS[getattr(self, "do")]  # noqa: B009 -- `do` is declared by each subclass
+
+    @property
+    def arguments(self) -> _Table:
+        """The validated ``args`` table."""
+        args: _Table = getattr(self, "args")  # noqa: B009 -- declared by each subclass
+        return args
+
+    @property
+    def names(self) -> list[str]:
+        """The names ``as`` binds, in order."""
+        if self.as_ is None:
+            return []
+        return [self.as_] if isinstance(self.as_, str) else list(self.as_)
+
+
+def _step_model(spec: CallSpec) -> type[StepBase]:
+    camel = "".join(part.title() for part in spec.name.split("_"))
+    required = any(f.is_required() for f in spec.args.model_fields.values())
+    args_field: Any = (spec.args, ...) if required else (spec.args, spec.args())
+    model: type[StepBase] = create_model(
+        f"{camel}Step",
+        __base__=StepBase,
+        __doc__=f"``{spec.name}``: {spec.summary}.",
+        do=(Literal[spec.name], ...),  # type: ignore[arg-type]
+        args=args_field,
+    )
+    return model
+
+
+STEP_MODELS: dict[str, type[StepBase]] = {name: _step_model(spec) for name, spec in CALLS.items()}
+
+if TYPE_CHECKING:
+    Step = StepBase
+else:
+    #: Any step: the union of the per-call models, told apart by ``do``.
+    Step = Annotated[Union[tuple(STEP_MODELS.values())], Field(discriminator="do")]  # noqa: UP007
+
+
+class Meta(_Table):
+    """``[scenario]``: what the scenario is about."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: Text | None = None
+    mechanism: Literal["epoll", "poll", "select", "kqueue"] | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+    lesson: Annotated[str, Field(max_length=300)] | None = Field(
+        None, description="path of a Markdown text shown beside the scenario"
+    )
+
+    @field_validator("lesson")
+    @classmethod
+    def _relative_markdown(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in value.split("/")):
+            raise ValueError("a lesson is a relative path inside the project, without '..'")
+        return value
+
+
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)]
+Buffer = Annotated[StrictInt, Field(ge=256, le=MAX_BUFFER)]
+
+
+class ModelParams(BaseModel):
+    """``[model]``: keyword arguments of ``ModelKernel``.
+
+    The documented ones are typed and capped here; once ``ModelKernel`` is importable the loader
+    also checks every key against its signature, so a parameter the model does not take is
+    reported instead of crashing the run.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
+
+    nofile: Count | None = Field(
+        default=None, description="soft RLIMIT_NOFILE (also set on the live side)"
+    )
+    nofile_hard: Count | None = Field(default=None, description="hard RLIMIT_NOFILE")
+    file_max: Count | None = Field(default=None, description="system-wide open-file limit (ENFILE)")
+    unix_sndbuf: Buffer | None = Field(default=None, description="AF_UNIX SO_SNDBUF in bytes")
+    tcp_sndbuf: Buffer | None = Field(default=None, description="TCP SO_SNDBUF in bytes")
+    tcp_rcvbuf: Buffer | None = Field(default=None, description="TCP SO_RCVBUF in bytes")
+    nic_latency_ns: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
+    max_user_watches: Annotated[StrictInt, Field(ge=0, le=INT32[1])] | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """The parameters that were set, ready for ``ModelKernel(**kwargs)``."""
+        return self.model_dump(exclude_none=True)
+
+
+class Scenario(_Table):
+    """A whole scenario file."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        title="muxlab scenario",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    scenario: Meta
+    model: ModelParams = ModelParams()
+    steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] = Field(alias="step")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the format (what ``muxlab schema`` prints)."""
+    return Scenario.model_json_schema(by_alias=True)

@@ -1,0 +1,479 @@
+"""Reading scenario files: TOML in, a checked `Scenario` out, or one readable `ScenarioError`.
+
+Checking runs in three layers, and every problem found is reported with the file, the line (when
+it can be recovered), the step number and the field:
+
+1. the file itself: exists, is a regular file, at most `MAX_FILE_BYTES`, UTF-8, valid TOML
+   (`tomllib` gives the line and column of syntax errors);
+2. shape, by the pydantic models of `simulator.scenario.format`;
+3. what needs the whole file: every fd name is bound by an earlier ``as`` before it is used,
+   ``as`` fits what the call returns, ``expect`` and ``choices`` are written like the call's
+   result, and ``[model]`` keys are parameters ``ModelKernel`` really takes.
+
+pydantic knows the *path* of a bad value (``step -> 3 -> args -> events``) but not its line, so
+`SourceMap` finds the line by scanning for the ``[[step]]`` headers and then the keys inside the
+step's block.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+
+from simulator.scenario import vocabulary
+from simulator.scenario.format import (
+    CALLS,
+    MAX_FILE_BYTES,
+    Events,
+    FdRef,
+    Int32,
+    KqFilter,
+    KqFlags,
+    ResultKind,
+    Scenario,
+    StepBase,
+)
+
+_MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, located as precisely as we can."""
+
+    message: str
+    line: int | None = None
+    step: int | None = None  #: 1-based, as a reader counts
+    call: str | None = None
+    field: str | None = None
+
+    def render(self, path: str) -> str:
+        """``path:line: step N (call), field F: message``."""
+        where = f"{path}:{self.line}" if self.line else path
+        parts = []
+        if self.step is not None:
+            parts.append(f"step {self.step}" + (f" ({self.call})" if self.call else ""))
+        if self.field:
+            parts.append(f"field {self.field}")
+        context = ", ".join(parts)
+        return f"{where}: {context}: {self.message}" if context else f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; `str()` is the whole report, ready to print."""
+
+    def __init__(self, path: str | Path, problems: Sequence[Problem]) -> None:
+        self.path = str(path)
+        self.problems = tuple(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        """Every problem on its own line (at most 20, then a count of the rest)."""
+        lines = [p.render(self.path) for p in self.problems[:_MAX_REPORTED]]
+        if len(self.problems) > _MAX_REPORTED:
+            lines.append(f"{self.path}: ... and {len(self.problems) - _MAX_REPORTED} more problems")
+        return "\n".join(lines)
+
+
+class SourceMap:
+    """Finds the line of a value from its path in the document, by scanning the text."""
+
+    _STEP = re.compile(r"\s*\[\[\s*step\s*\]\]")
+    _TABLE = re.compile(r"\s*\[\s*([A-Za-z_]+)\s*\]")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.steps = [n for n, line in enumerate(self.lines) if self._STEP.match(line)]
+        self.tables: dict[str, int] = {}
+        for n, line in enumerate(self.lines):
+            m = self._TABLE.match(line)
+            if m and not line.lstrip().startswith("[["):
+                self.tables.setdefault(m.group(1), n)
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """1-based line of the value at `loc` (a pydantic-style path), or the nearest enclosing
+        table's header line, or None."""
+        if not loc:
+            return None
+        head, rest = loc[0], list(loc[1:])
+        if head == "step" and rest and isinstance(rest[0], int):
+            index = int(rest.pop(0))
+            if index >= len(self.steps):
+                return None
+            start = self.steps[index]
+            later = [n for n in self.steps if n > start]
+            later += [n for n in self.tables.values() if n > start]
+            end = min(later, default=len(self.lines))
+        elif isinstance(head, str) and head in self.tables:
+            start = self.tables[head]
+            later = [n for n in [*self.tables.values(), *self.steps] if n > start]
+            end = min(later, default=len(self.lines))
+        else:
+            return self._find_key(str(head), 0, len(self.lines))
+        line = start
+        for key in rest:
+            if not isinstance(key, str):
+                continue
+            found = self._find_key(key, line, end)
+            if found is None:
+                break
+            line = found - 1
+        return line + 1
+
+    def _find_key(self, key: str, start: int, end: int) -> int | None:
+        quoted = re.escape(key)
+        assign = re.compile(rf"""(^|[{{,\s])["']?{quoted}["']?\s*=""")
+        header = re.compile(rf"\s*\[\[?\s*[A-Za-z_.]*\b{quoted}\s*\]")
+        for n in range(start, end):
+            text = self.lines[n].split("#", 1)[0] if "#" in self.lines[n] else self.lines[n]
+            if assign.search(text) or header.match(text):
+                return n + 1
+        return None
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or a `ScenarioError` saying plainly why it cannot be read."""
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(path, [Problem(message)])
+
+    try:
+        if path.is_dir():
+            raise fail("is a directory, not a scenario file")
+        if not path.exists():
+            raise fail("no such file")
+        if not path.is_file():
+            raise fail("is not a regular file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise fail(f"is {size} bytes; scenario files are capped at {MAX_FILE_BYTES} bytes")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise fail(f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise fail(f"is larger than the cap of {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "is it a binary file?"
+        ) from None
+    if "\x00" in text:
+        raise fail(f"contains a NUL byte at offset {text.index(chr(0))}; is it a binary file?")
+    return text
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and check one scenario file. Raises `ScenarioError` (never anything else for bad
+    input)."""
+    path = Path(path)
+    return parse_scenario(read_text(path), path)
+
+
+def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
+    """Check scenario `text`; `path` only names it in errors."""
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        raise ScenarioError(path, [Problem("is empty; a scenario needs [scenario] and [[step]]")])
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else None
+        raise ScenarioError(path, [Problem(f"TOML syntax error: {exc}", line=line)]) from None
+    source = SourceMap(text)
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError(path, _shape_problems(exc, document, source)) from None
+    problems = [*check_model_params(scenario, source), *check_steps(scenario, source)]
+    if problems:
+        raise ScenarioError(path, problems)
+    return scenario
+
+
+# --- layer 2: pydantic's errors, reworded ------------------------------------------------------
+def _shape_problems(exc: ValidationError, document: Any, source: SourceMap) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        step = call = None
+        if len(loc) >= 2 and loc[0] == "step" and isinstance(loc[1], int):
+            step = loc[1] + 1
+            if error["type"].startswith("union_tag") and len(loc) == 2:
+                loc.append("do")
+            raw = _get(document, ["step", loc[1]])
+            tag = raw.get("do") if isinstance(raw, dict) else None
+            call = tag if isinstance(tag, str) else None
+            # The discriminated union puts the tag into the path: step.3.epoll_ctl.args.fd
+            if len(loc) >= 3 and loc[2] == call:
+                del loc[2]
+        field = _field_path(loc[2:] if step is not None else loc)
+        message = _reword(error, call)
+        if step is None and field and loc[0] in ("scenario", "model"):
+            field = f"[{loc[0]}] {_field_path(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
+        problems.append(
+            Problem(message, line=source.line_of(loc), step=step, call=call, field=field or None)
+        )
+    return problems
+
+
+def _reword(error: Any, call: str | None) -> str:
+    kind: str = error["type"]
+    msg: str = error["msg"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = error["loc"][-1]
+        loc = error["loc"]
+        if call and len(loc) >= 4 and loc[3] == "args":
+            takes = ", ".join(CALLS[call].args.model_fields) or "no arguments"
+            return f"unknown argument {key!r}; {call} takes: {takes}"
+        return f"unknown key {key!r}"
+    if kind == "missing":
+        return f"missing required field {error['loc'][-1]!r}"
+    if kind == "union_tag_invalid":
+        tag = str(ctx.get("tag"))
+        close = difflib.get_close_matches(tag, list(CALLS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown call do = {tag!r}{hint}; known calls: {', '.join(CALLS)}"
+    if kind == "union_tag_not_found":
+        return "missing `do` (the name of the Kernel method to call)"
+    if kind == "model_type" or kind == "dict_type":
+        return f"expected a table, got {type(error['input']).__name__}"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _get(document: Any, path: Sequence[str | int]) -> Any:
+    for key in path:
+        try:
+            document = document[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return document
+
+
+# --- layer 3: what needs the whole file --------------------------------------------------------
+def model_kernel_parameters() -> set[str] | None:
+    """The keyword parameters ``ModelKernel`` accepts, or None while it cannot be imported."""
+    try:
+        from simulator.kernel import ModelKernel  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    params = inspect.signature(ModelKernel).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def check_model_params(scenario: Scenario, source: SourceMap) -> list[Problem]:
+    """``[model]`` keys against ``ModelKernel``'s signature (or the documented set)."""
+    accepted = model_kernel_parameters()
+    documented = set(type(scenario.model).model_fields)
+    problems = []
+    for key, value in scenario.model.kwargs().items():
+        field = f"[model] {key}"
+        line = source.line_of(["model", key])
+        if accepted is not None and key not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
+            message = f"ModelKernel takes no parameter {key!r}; it takes: {known}"
+            problems.append(Problem(message, line, field=field))
+        elif accepted is None and key not in documented:
+            problems.append(
+                Problem(
+                    f"unknown model parameter {key!r}; known: {', '.join(sorted(documented))}",
+                    line,
+                    field=field,
+                )
+            )
+        elif key not in documented and (
+            isinstance(value, bool) or not isinstance(value, int | float | str)
+        ):
+            problems.append(Problem("expected a number or a string", line, field=field))
+    return problems
+
+
+class _KEventExpect(BaseModel):
+    """An expected kevent: the fields given must match, the ones left out are not compared."""
+
+    model_config = ConfigDict(extra="forbid")
+    ident: FdRef | None = None
+    filter: KqFilter | None = None
+    flags: KqFlags | None = None
+    fflags: StrictInt | None = None
+    data: Int32 | None = None
+    udata: Int32 | None = None
+
+
+class _ErrorExpect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error: str
+
+
+_RESULT_SHAPES: dict[ResultKind, TypeAdapter[Any]] = {
+    ResultKind.NONE: TypeAdapter(Annotated[str, Field(pattern="^ok$")]),
+    ResultKind.COUNT: TypeAdapter(Annotated[StrictInt, Field(ge=0)]),
+    ResultKind.FD: TypeAdapter(FdRef),
+    ResultKind.PAIR: TypeAdapter(tuple[FdRef, FdRef]),
+    ResultKind.EVENTS: TypeAdapter(list[tuple[FdRef, Events]]),
+    ResultKind.SELECT: TypeAdapter(tuple[list[FdRef], list[FdRef], list[FdRef]]),
+    ResultKind.KEVENTS: TypeAdapter(list[_KEventExpect]),
+}
+
+_SHAPE_HINTS: dict[ResultKind, str] = {
+    ResultKind.NONE: '"ok"',
+    ResultKind.COUNT: "a byte count",
+    ResultKind.FD: "an fd name or number",
+    ResultKind.PAIR: '["a", "b"]',
+    ResultKind.EVENTS: '[["fd", ["IN", ...]], ...]',
+    ResultKind.SELECT: "[[readable], [writable], [exceptional]]",
+    ResultKind.KEVENTS: '[{ ident = "a", filter = "READ", ... }, ...]',
+}
+
+
+def expected_refs(kind: ResultKind, value: Any) -> list[tuple[str, Any]]:
+    """The fd references inside an already shape-checked expected value, with their paths."""
+    if isinstance(value, dict) and "error" in value:
+        return []
+    if kind is ResultKind.FD:
+        return [("", value)]
+    if kind is ResultKind.PAIR:
+        return [(f"[{i}]", v) for i, v in enumerate(value)]
+    if kind is ResultKind.EVENTS:
+        return [(f"[{i}][0]", entry[0]) for i, entry in enumerate(value)]
+    if kind is ResultKind.SELECT:
+        return [(f"[{i}][{j}]", v) for i, fds in enumerate(value) for j, v in enumerate(fds)]
+    if kind is ResultKind.KEVENTS:
+        return [
+            (f"[{i}].ident", ev["ident"])
+            for i, ev in enumerate(value)
+            if "ident" in ev and _fd_filter(ev.get("filter", "READ"))
+        ]
+    return []
+
+
+def _fd_filter(value: str | int) -> bool:
+    return value in ("READ", "WRITE", -1, -2)
+
+
+def check_expected(kind: ResultKind, value: Any, field: str) -> list[tuple[str, str]]:
+    """Shape problems of an ``expect`` or ``choices`` value as (field, message) pairs."""
+    if isinstance(value, dict) and "error" in value:
+        try:
+            error = _ErrorExpect.model_validate(value)
+            vocabulary.error_name(error.error)
+        except ValidationError as exc:
+            return [(f"{field}{_suffix(e['loc'])}", _reword(e, None)) for e in exc.errors()]
+        except vocabulary.VocabularyError as exc:
+            return [(f"{field}.error", str(exc))]
+        return []
+    if kind is ResultKind.NONE and value != "ok":
+        return [(field, 'this call returns nothing: write "ok" or { error = "..." }')]
+    try:
+        _RESULT_SHAPES[kind].validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = _reword(first, None)
+        return [(f"{field}{_suffix(first['loc'])}", f"{message} (expected {_SHAPE_HINTS[kind]})")]
+    return []
+
+
+def _suffix(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
+    """Every fd reference in a step's arguments, with its field path."""
+    args = step.arguments
+    refs: list[tuple[str, str | int]] = []
+    for name in ("fd", "epfd", "listen_fd", "kq"):
+        if name in type(args).model_fields:
+            refs.append((name, getattr(args, name)))
+    if "fds" in type(args).model_fields:
+        refs += [(f"fds[{i}][0]", fd) for i, (fd, _) in enumerate(getattr(args, "fds"))]  # noqa: B009
+    for name in ("rlist", "wlist", "xlist"):
+        if name in type(args).model_fields:
+            refs += [(f"{name}[{i}]", fd) for i, fd in enumerate(getattr(args, name))]
+    for i, change in enumerate(getattr(args, "changes", ())):
+        if _fd_filter(change.filter):
+            refs.append((f"changes[{i}].ident", change.ident))
+    return refs
+
+
+def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
+    """Names bound before use, ``as`` fitting the result, ``expect``/``choices`` shapes."""
+    problems: list[Problem] = []
+    bound: list[str] = []
+
+    def report(index: int, step: StepBase, field: str, message: str) -> None:
+        keys = re.findall(r"[A-Za-z_]\w*", field)[:2]
+        problems.append(
+            Problem(
+                message,
+                line=source.line_of(["step", index, *keys]),
+                step=index + 1,
+                call=step.call.name,
+                field=field,
+            )
+        )
+
+    def unknown(name: str, known: list[str]) -> str:
+        so_far = ", ".join(dict.fromkeys(known)) or "none yet"
+        return f"unknown fd name {name!r}; names bound before this step: {so_far}"
+
+    for index, step in enumerate(scenario.steps):
+        spec = step.call
+        for field, ref in argument_refs(step):
+            if isinstance(ref, str) and ref not in bound:
+                report(index, step, f"args.{field}", unknown(ref, bound))
+        for i, change in enumerate(getattr(step.arguments, "changes", ())):
+            if not _fd_filter(change.filter) and isinstance(change.ident, str):
+                report(index, step, f"args.changes[{i}].ident", "a TIMER ident is a number")
+        if step.as_ is not None:
+            if not spec.binds:
+                report(index, step, "as", f"{spec.name} returns no descriptor to name")
+            elif spec.result is ResultKind.PAIR and isinstance(step.as_, str):
+                report(index, step, "as", f'{spec.name} returns two descriptors: as = ["a", "b"]')
+            elif spec.result is ResultKind.FD and not isinstance(step.as_, str):
+                report(index, step, "as", f'{spec.name} returns one descriptor: as = "name"')
+        after = [*bound, *step.names]
+        checks: list[tuple[str, Any]] = []
+        if step.expect is not None:
+            checks.append(("expect", step.expect))
+        for i, choice in enumerate(step.choices or ()):
+            checks.append((f"choices[{i}]", choice))
+        for field, value in checks:
+            shape = check_expected(spec.result, value, field)
+            for where, message in shape:
+                report(index, step, where, message)
+            if not shape:
+                for where, ref in expected_refs(spec.result, value):
+                    if isinstance(ref, str) and ref not in after:
+                        report(index, step, f"{field}{where}", unknown(ref, after))
+        if (step.ask is None) != (step.choices is None):
+            missing = "choices" if step.choices is None else "ask"
+            report(index, step, missing, "`ask` and `choices` go together")
+        bound = after
+    return problems

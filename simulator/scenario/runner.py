@@ -1,0 +1,529 @@
+"""The lockstep runner: one scenario, two kernels, a verdict per step, and time travel.
+
+`Runner` executes each step on the model and on the live kernel, translates both answers back
+into the scenario's names, and yields a `StepRecord` with the verdict:
+
+* **agree** -- both kernels answered the same (and every ``expect`` held);
+* **diverge** -- they answered differently; `StepRecord.diff` says how. The real kernel is the
+  judge: a divergence is a bug in the model (or a platform difference worth a lesson);
+* **expect_failed** -- they agree, but not with what the scenario expected (or no ``choices``
+  entry matches the real result);
+* **model_only** -- only the model ran: a ``model_only`` step, a mechanism the platform lacks
+  (the live kernel raises ``OSError(ENOSYS)``: kqueue on Linux, epoll on macOS), a descriptor
+  that exists only in the model, or a run without a live kernel. Never counted as agreement.
+
+Time travel follows rr and Redux DevTools: only the live kernel's answers are recorded (they are
+the only non-deterministic input); the model is checkpointed with `copy.deepcopy` every
+`checkpoint_every` steps, and `seek` restores the nearest checkpoint at or before the target and
+re-runs the model forward, replaying recorded live answers. Going back never touches a socket.
+Checkpoints are bounded: when there are more than `max_checkpoints`, every other one is dropped
+and the interval doubles.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+
+from simulator import uapi
+from simulator.kernel.trace import Cost, TraceEvent
+from simulator.scenario import calls
+from simulator.scenario.calls import Bindings, Json, Outcome
+from simulator.scenario.format import ResultKind, Scenario, StepBase
+from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
+
+ModelFactory = Callable[..., uapi.Kernel]
+LiveFactory = Callable[[], uapi.Kernel]
+
+_ENOSYS = errno.errorcode[errno.ENOSYS]
+_FD_TABLE_CALLS = frozenset(
+    {
+        "socketpair",
+        "tcp_listen",
+        "tcp_connect",
+        "accept",
+        "open_file",
+        "dup",
+        "epoll_create",
+        "kqueue",
+        "close",
+        "abort",
+    }
+)
+
+
+class Verdict(StrEnum):
+    """How a step came out; see the module docstring."""
+
+    AGREE = "agree"
+    DIVERGE = "diverge"
+    EXPECT_FAILED = "expect_failed"
+    MODEL_ONLY = "model_only"
+
+
+class ScenarioRunError(Exception):
+    """A run that cannot go on: a kernel would not start, refused the scenario's set-up, or the
+    live engine broke. Reported for this scenario only; other scenarios still run."""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Everything that happened at one step, for the TUI, ``--headless`` and ``--json``."""
+
+    index: int  #: 0-based position in the scenario
+    step: StepBase  #: the step as written
+    call: str  #: the call as text: ``epoll_ctl(epfd=ep, op=ADD, fd=a, events=IN|ET)``
+    model: Outcome
+    live: Outcome | None  #: None when the live kernel did not run this step
+    verdict: Verdict
+    diff: str | None = None  #: how the kernels differ (diverge only)
+    expect_failures: tuple[str, ...] = ()
+    answer: int | None = None  #: which of ``choices`` the real result is
+    note: str | None = None  #: why a step is model only, or what went oddly
+    trace: tuple[TraceEvent, ...] = ()  #: the model's micro-steps for this call
+    cost: Cost | None = None  #: the model's work for this call
+    say: str | None = None
+
+    @property
+    def number(self) -> int:
+        """1-based step number, as a reader counts."""
+        return self.index + 1
+
+    def to_json(self) -> dict[str, Json]:
+        """A JSON-ready dict (one line of ``muxlab play --json``)."""
+        return {
+            "index": self.index,
+            "step": self.step.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            | {"do": self.step.call.name},
+            "call": self.call,
+            "model": self.model.to_json(),
+            "live": None if self.live is None else self.live.to_json(),
+            "verdict": self.verdict.value,
+            "diff": self.diff,
+            "expect_failures": list(self.expect_failures),
+            "answer": self.answer,
+            "note": self.note,
+            "say": self.say,
+            "cost": None if self.cost is None else self.cost.as_dict(),
+            "trace": [
+                {
+                    "seq": e.seq,
+                    "time_ns": e.time_ns,
+                    "kind": str(e.kind),
+                    "where": e.where,
+                    "detail": e.detail,
+                }
+                for e in self.trace
+            ],
+        }
+
+
+def render_call(step: StepBase) -> str:
+    """The call as a reader writes it, names kept: ``send(fd=b, nbytes=5)``."""
+    parts = []
+    for name, value in step.arguments:
+        parts.append(f"{name}={_render_arg(name, value)}")
+    return f"{step.call.name}({', '.join(parts)})"
+
+
+def _render_arg(name: str, value: Any) -> str:
+    if name == "events" or name == "flags":
+        return "|".join(value) or "0" if isinstance(value, list) else str(value)
+    if name == "fds":
+        inner = ", ".join(f"{fd}:{_render_arg('events', ev)}" for fd, ev in value)
+        return f"[{inner}]"
+    if name == "changes":
+        return "[" + ", ".join(_render_change(c) for c in value) + "]"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if value is None:
+        return "forever"
+    return str(value)
+
+
+def _render_change(change: Any) -> str:
+    flags = _render_arg("flags", change.flags)
+    extra = "".join(
+        f", {k}={getattr(change, k)}" for k in ("fflags", "data", "udata") if getattr(change, k)
+    )
+    return f"{{{change.ident} {change.filter} {flags}{extra}}}"
+
+
+def default_model_factory(**params: Any) -> uapi.Kernel:
+    """``ModelKernel(**params)``, imported when first needed."""
+    from simulator.kernel import ModelKernel  # type: ignore[attr-defined,unused-ignore]
+
+    kernel: uapi.Kernel = ModelKernel(**params)
+    return kernel
+
+
+def default_live_factory() -> uapi.Kernel:
+    """``LiveKernel()``, imported when first needed."""
+    from simulator.live import LiveKernel  # type: ignore[attr-defined,unused-ignore]
+
+    kernel: uapi.Kernel = LiveKernel()
+    return kernel
+
+
+@dataclass
+class _State:
+    """What the model side needs to go on from step `position` (checkpointed by deepcopy)."""
+
+    position: int
+    model: uapi.Kernel
+    model_names: Bindings = field(default_factory=Bindings)
+    live_names: Bindings = field(default_factory=Bindings)
+    model_only_names: set[str] = field(default_factory=set)
+    fds_comparable: bool = True
+
+
+class Runner:
+    """Runs `scenario` on a model (and a live kernel, or a recording of one) in lockstep.
+
+    ``model_factory(**scenario.model.kwargs())`` builds the model; ``live_factory()`` the live
+    kernel, started when the first step runs and closed by `close`. Give a `recording` instead
+    of a live factory to replay a saved run. Iterating runs the remaining steps; `advance` runs
+    one; `seek` moves to any position. Raises `ScenarioRunError` when a run cannot go on, and
+    `RecordingError` for a recording of another scenario.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        model_factory: ModelFactory = default_model_factory,
+        live_factory: LiveFactory | None = None,
+        recording: Recording | None = None,
+        *,
+        checkpoint_every: int = 16,
+        max_checkpoints: int = 32,
+    ) -> None:
+        if live_factory is not None and recording is not None:
+            raise ValueError("give a live kernel factory or a recording, not both")
+        if checkpoint_every < 1 or max_checkpoints < 2:
+            raise ValueError("checkpoint_every must be >= 1 and max_checkpoints >= 2")
+        if recording is not None:
+            recording.check(scenario)
+        self.scenario = scenario
+        self.steps: tuple[StepBase, ...] = tuple(scenario.steps)
+        self._live_factory = live_factory
+        self._live: uapi.Kernel | None = None
+        self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
+        self._replaying = recording is not None
+        self._platform = dict(recording.platform) if recording else this_platform()
+        self._records: list[StepRecord] = []
+        self._checkpoint_every = checkpoint_every
+        self._max_checkpoints = max_checkpoints
+        try:
+            model = model_factory(**scenario.model.kwargs())
+        except Exception as exc:
+            raise ScenarioRunError(
+                f"the model would not start: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._state = _State(0, model)
+        self._checkpoints: dict[int, _State] = {0: copy.deepcopy(self._state)}
+
+    # --- public surface ---------------------------------------------------------------------
+    @property
+    def position(self) -> int:
+        """How many steps have run (0 = before the first step)."""
+        return self._state.position
+
+    @property
+    def done(self) -> bool:
+        return self._state.position >= len(self.steps)
+
+    @property
+    def model(self) -> uapi.Kernel:
+        """The model in its state at `position` (read its views for pictures)."""
+        return self._state.model
+
+    @property
+    def bindings(self) -> Bindings:
+        """The model's names at `position`."""
+        return self._state.model_names
+
+    @property
+    def records(self) -> tuple[StepRecord, ...]:
+        """Records of every step run so far, including any beyond `position` after a seek back."""
+        return tuple(self._records)
+
+    @property
+    def checkpoints(self) -> tuple[int, ...]:
+        """Positions that have a model checkpoint (for tests and the TUI's timeline)."""
+        return tuple(sorted(self._checkpoints))
+
+    def __iter__(self) -> Iterator[StepRecord]:
+        while not self.done:
+            yield self.advance()
+
+    def advance(self) -> StepRecord:
+        """Run the next step; `IndexError` at the end."""
+        if self.done:
+            raise IndexError("the scenario has no more steps")
+        record = self._run_step()
+        if record.index < len(self._records):
+            self._records[record.index] = record
+        else:
+            self._records.append(record)
+        self._maybe_checkpoint()
+        return record
+
+    def seek(self, n: int) -> uapi.Kernel:
+        """Move to the state after `n` steps (0 = the start) and return the model there.
+
+        Backwards (and forwards over steps already run) only the model runs, from a checkpoint,
+        with recorded live answers; the live kernel is asked only about steps never run before.
+        """
+        if not 0 <= n <= len(self.steps):
+            raise IndexError(f"position {n} is outside 0..{len(self.steps)}")
+        if n < self._state.position:
+            start = max(p for p in self._checkpoints if p <= n)
+            self._state = copy.deepcopy(self._checkpoints[start])
+        while self._state.position < n:
+            self.advance()
+        return self._state.model
+
+    def recording(self) -> Recording:
+        """The live answers so far, to save and replay without a live kernel."""
+        return Recording(
+            scenario_hash(self.scenario),
+            self.scenario.scenario.title,
+            tuple(self._live_log),
+            dict(self._platform),
+        )
+
+    def close(self) -> None:
+        """Release the live kernel (its child process) and the model's descriptors."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.close_all()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- one step ---------------------------------------------------------------------------
+    def _run_step(self) -> StepRecord:
+        state = self._state
+        index = state.position
+        step = self.steps[index]
+        spec = step.call
+
+        model_outcome, model_note = self._run_model(step)
+        trace = tuple(getattr(state.model, "trace", ()) or ())
+        cost = getattr(state.model, "last_cost", None)
+        cost = copy.copy(cost) if isinstance(cost, Cost) else None
+
+        live_outcome, note = self._run_live(step, index)
+        note = model_note or note
+        if live_outcome is not None and live_outcome.error == _ENOSYS:
+            note = note or "the live kernel lacks this mechanism (ENOSYS)"
+        model_only = live_outcome is None or live_outcome.error == _ENOSYS
+        if model_only and model_outcome.ok:
+            state.model_only_names.update(step.names)
+            if spec.name in _FD_TABLE_CALLS:
+                # The model's fd table moved and the live one did not: numbers may now differ.
+                state.fds_comparable = False
+
+        failures: list[str] = []
+        failures += self._check_expect(step, "model", model_outcome, state.model_names)
+        if not model_only and live_outcome is not None:
+            failures += self._check_expect(step, "live", live_outcome, state.live_names)
+        real, real_names = (
+            (model_outcome, state.model_names) if model_only else (live_outcome, state.live_names)
+        )
+        assert real is not None
+        answer = self._answer(step, real, real_names, failures)
+
+        diff = None
+        if model_only or live_outcome is None:
+            verdict = Verdict.MODEL_ONLY
+        elif not calls.same(model_outcome, live_outcome, spec.result, state.fds_comparable):
+            verdict = Verdict.DIVERGE
+            diff = describe_difference(model_outcome, live_outcome, spec.result)
+        else:
+            verdict = Verdict.AGREE
+        if failures and verdict is not Verdict.DIVERGE:
+            verdict = Verdict.EXPECT_FAILED
+
+        state.position += 1
+        return StepRecord(
+            index=index,
+            step=step,
+            call=render_call(step),
+            model=model_outcome,
+            live=live_outcome,
+            verdict=verdict,
+            diff=diff,
+            expect_failures=tuple(failures),
+            answer=answer,
+            note=note,
+            trace=trace,
+            cost=cost,
+            say=step.say,
+        )
+
+    def _run_model(self, step: StepBase) -> tuple[Outcome, str | None]:
+        try:
+            return calls.invoke(self._state.model, step, self._state.model_names), None
+        except Exception as exc:
+            # Not an answer the real kernel could give: a bug in the model. Show it, go on.
+            name = type(exc).__name__
+            note = f"the model raised {name}, which no real kernel raises here (a model bug)"
+            return Outcome(error=name, message=str(exc)), note
+
+    def _run_live(self, step: StepBase, index: int) -> tuple[Outcome | None, str | None]:
+        """The live answer: replayed if this step ran before, else asked of the live kernel."""
+        skip = self._live_skip_reason(step)
+        if index < len(self._live_log):
+            recorded = self._live_log[index]
+            if recorded is None:
+                return None, skip or "the live kernel did not run this step"
+            return calls.replay(step, recorded, self._state.live_names), None
+        outcome = None
+        if skip is None:
+            live = self._live_kernel()
+            if live is None and self._replaying:
+                skip = "the recording ends before this step"
+            elif live is None:
+                skip = "no live kernel"
+            else:
+                try:
+                    outcome = calls.invoke(live, step, self._state.live_names)
+                except Exception as exc:
+                    raise ScenarioRunError(
+                        f"the live kernel failed at step {index + 1} ({step.call.name}): "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+        self._live_log.append(None if outcome is None else outcome.to_recording())
+        return outcome, skip
+
+    def _live_skip_reason(self, step: StepBase) -> str | None:
+        """Why the live kernel must not run `step`, or None."""
+        if step.model_only:
+            return "a model_only step"
+        only = [n for n in calls.step_names(step) if n in self._state.model_only_names]
+        if only and (self._live_factory is not None or self._replaying):
+            return f"{only[0]!r} exists only in the model"
+        return None
+
+    def _live_kernel(self) -> uapi.Kernel | None:
+        if self._live is None and self._live_factory is not None:
+            if self._live_log:
+                # Only a fresh run (position 0 at the live frontier) may start the live kernel.
+                raise ScenarioRunError("the live kernel cannot join a run that has started")
+            try:
+                self._live = self._live_factory()
+            except Exception as exc:
+                raise ScenarioRunError(
+                    f"the live kernel would not start: {type(exc).__name__}: {exc}"
+                ) from exc
+            nofile = self.scenario.model.nofile
+            if nofile is not None:
+                try:
+                    self._live.setrlimit_nofile(nofile)
+                except Exception as exc:
+                    raise ScenarioRunError(
+                        f"this machine refused [model] nofile = {nofile}: {exc}"
+                    ) from exc
+        return self._live
+
+    def _check_expect(
+        self, step: StepBase, side: str, outcome: Outcome, names: Bindings
+    ) -> list[str]:
+        if step.expect is None:
+            return []
+        kind = step.call.result
+        try:
+            want = calls.expected(kind, step.expect, names)
+        except calls.UnboundName as exc:
+            return [f"{side}: expect names {exc.name!r}, which has no descriptor here"]
+        if calls.satisfies(outcome, want, kind):
+            return []
+        return [f"{side}: expected {calls.show_value(want)}, got {_show_full(outcome)}"]
+
+    def _answer(
+        self, step: StepBase, real: Outcome, names: Bindings, failures: list[str]
+    ) -> int | None:
+        if not step.choices:
+            return None
+        kind = step.call.result
+        for i, choice in enumerate(step.choices):
+            try:
+                if calls.satisfies(real, calls.expected(kind, choice, names), kind):
+                    return i
+            except calls.UnboundName:
+                continue
+        failures.append(f"no choice matches the real result {_show_full(real)}")
+        return None
+
+    def _maybe_checkpoint(self) -> None:
+        position = self._state.position
+        if position % self._checkpoint_every or position in self._checkpoints:
+            return
+        self._checkpoints[position] = copy.deepcopy(self._state)
+        if len(self._checkpoints) > self._max_checkpoints:
+            self._checkpoint_every *= 2
+            self._checkpoints = {
+                p: s for p, s in self._checkpoints.items() if p % self._checkpoint_every == 0
+            }
+
+
+def _show_full(outcome: Outcome) -> str:
+    if outcome.error is not None:
+        return f"{outcome.error} ({outcome.message})" if outcome.message else outcome.error
+    return calls.show(outcome)
+
+
+def describe_difference(model: Outcome, live: Outcome, kind: ResultKind) -> str:
+    """A readable account of how two outcomes differ, for a diverging step."""
+    lines = [f"model: {_show_full(model)}", f"live:  {_show_full(live)}"]
+    if model.ok and live.ok and kind is ResultKind.EVENTS:
+        ours = {fd: ev for fd, ev in model.result}
+        theirs = {fd: ev for fd, ev in live.result}
+        for fd in theirs.keys() - ours.keys():
+            lines.append(f"  {fd}: reported by the live kernel only ({'|'.join(theirs[fd])})")
+        for fd in ours.keys() - theirs.keys():
+            lines.append(f"  {fd}: reported by the model only ({'|'.join(ours[fd])})")
+        for fd in ours.keys() & theirs.keys():
+            if ours[fd] != theirs[fd]:
+                extra = sorted(set(theirs[fd]) - set(ours[fd]))
+                missing = sorted(set(ours[fd]) - set(theirs[fd]))
+                detail = []
+                if extra:
+                    detail.append(f"live also has {'|'.join(extra)}")
+                if missing:
+                    detail.append(f"model also has {'|'.join(missing)}")
+                lines.append(f"  {fd}: {'; '.join(detail)}")
+        if ours == theirs:
+            lines.append("  same events, different order")
+    elif model.ok and live.ok and model.result == live.result and model.raw != live.raw:
+        lines.append(f"  same names, different fd numbers: model {model.raw}, live {live.raw}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "LiveFactory",
+    "ModelFactory",
+    "RecordingError",
+    "Runner",
+    "ScenarioRunError",
+    "StepRecord",
+    "Verdict",
+    "default_live_factory",
+    "default_model_factory",
+    "describe_difference",
+    "render_call",
+]

@@ -1,0 +1,343 @@
+"""The scenario format: loading, checking, and one clean message for every kind of bad input.
+
+Also holds the small TOML writer and the known-good document the CLI tests reuse: the standard
+library reads TOML but does not write it, and documents built as dicts are easy to mutate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.scenario.format import MAX_FILE_BYTES, MAX_NBYTES, json_schema
+from simulator.scenario.loader import ScenarioError, load_scenario, parse_scenario
+from tui.cli import main
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(key: str) -> str:
+    return key if _BARE.fullmatch(key) else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def to_toml(document: dict[str, Any]) -> str:
+    """Write a scenario-shaped document: top-level scalars, tables, and arrays of tables."""
+    lines = [
+        f"{_key(k)} = {_value(v)}"
+        for k, v in document.items()
+        if not (isinstance(v, dict) or _is_table_array(v))
+    ]
+    for key, value in document.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{_key(key)}]"]
+            lines += [f"{_key(k)} = {_value(v)}" for k, v in value.items()]
+        elif _is_table_array(value):
+            for table in value:
+                lines += ["", f"[[{_key(key)}]]"]
+                lines += [f"{_key(k)} = {_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def good_document() -> dict[str, Any]:
+    """A valid scenario exercising most of the format."""
+    return {
+        "scenario": {"title": "Edge-triggered stall", "mechanism": "epoll", "tags": ["epoll"]},
+        "model": {"nofile": 64},
+        "step": [
+            {"do": "socketpair", "as": ["a", "b"], "say": "Two ends."},
+            {"do": "epoll_create", "as": "ep"},
+            {
+                "do": "epoll_ctl",
+                "args": {"epfd": "ep", "op": "ADD", "fd": "a", "events": ["IN", "ET"]},
+                "expect": "ok",
+            },
+            {"do": "send", "args": {"fd": "b", "nbytes": 10}, "expect": 10},
+            {
+                "do": "epoll_wait",
+                "args": {"epfd": "ep", "maxevents": 8, "timeout_ms": 0},
+                "expect": [["a", ["IN"]]],
+                "ask": "What is ready?",
+                "choices": [[], [["a", ["IN"]]]],
+            },
+            {"do": "poll", "args": {"fds": [["a", ["IN"]], ["b", 4]]}},
+            {"do": "select", "args": {"rlist": ["a"], "wlist": [], "timeout_s": 0}},
+            {"do": "shutdown", "args": {"fd": "b", "how": "SHUT_WR"}},
+            {
+                "do": "kevent",
+                "args": {"kq": 3, "changes": [{"ident": "a", "filter": "READ", "flags": ["ADD"]}]},
+                "model_only": True,
+            },
+            {"do": "close", "args": {"fd": "a"}, "expect": {"error": "EBADF"}},
+        ],
+    }
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """Run ``muxlab ARGV`` in-process; returns (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def problems_of(text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, "x.toml")
+    return str(info.value)
+
+
+# --- the good path --------------------------------------------------------------------------
+def test_good_document_loads() -> None:
+    scenario = parse_scenario(to_toml(good_document()), "good.toml")
+    assert scenario.scenario.title == "Edge-triggered stall"
+    assert [s.call.name for s in scenario.steps][:3] == ["socketpair", "epoll_create", "epoll_ctl"]
+    assert scenario.steps[0].names == ["a", "b"]
+    assert scenario.model.kwargs() == {"nofile": 64}
+
+
+def test_schema_is_json_schema_of_the_format() -> None:
+    schema = json_schema()
+    assert schema["title"] == "muxlab scenario"
+    assert set(schema["properties"]) == {"scenario", "model", "step"}
+    assert "EpollCtlStep" in schema["$defs"]
+    status, out, _ = run_cli("schema")
+    assert status == 0 and json.loads(out) == schema
+
+
+# --- one message, located -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["step"][2]["args"].update(events=["IN", "EDGE"]), "unknown event name 'EDGE'"),
+        (lambda d: d["step"][2]["args"].update(events=["EPOLLIN"]), "write 'IN'"),
+        (lambda d: d["step"][2].update(do="epol_ctl"), "did you mean 'epoll_ctl'"),
+        (lambda d: d["step"][3]["args"].update(size=3), "unknown argument 'size'"),
+        (lambda d: d["step"][3]["args"].update(nbytes="ten"), "field args.nbytes"),
+        (lambda d: d["step"][3]["args"].update(nbytes=MAX_NBYTES + 1), "less than or equal"),
+        (lambda d: d["step"][3]["args"].update(fd="nope"), "unknown fd name 'nope'"),
+        (lambda d: d["step"][3].update(colour="red"), "unknown key 'colour'"),
+        (lambda d: d["step"][2]["args"].update(op="ADDD"), "unknown epoll_ctl op 'ADDD'"),
+        (lambda d: d["step"][7]["args"].update(how="WR"), "unknown shutdown mode 'WR'"),
+        (lambda d: d["step"][4].update(expect=[["zz", ["IN"]]]), "unknown fd name 'zz'"),
+        (lambda d: d["step"][4].update(expect={"error": "EEXISTS"}), "did you mean 'EEXIST'"),
+        (lambda d: d["step"][4].pop("choices"), "`ask` and `choices` go together"),
+        (lambda d: d["step"][0].update({"as": "a"}), "two descriptors"),
+        (lambda d: d["step"][3].update({"as": "x"}), "returns no descriptor"),
+        (lambda d: d["scenario"].pop("title"), "missing required field 'title'"),
+        (lambda d: d["scenario"].update(mechanism="kqueues"), "[scenario] mechanism"),
+        (lambda d: d["model"].update(nofile=-1), "[model] nofile"),
+        (lambda d: d["model"].update(colour=1), "colour"),
+        (lambda d: d.update(extra={"a": 1}), "unknown key 'extra'"),
+        (lambda d: d["step"][8]["args"]["changes"][0].update(filter="RD"), "kqueue filter"),
+        (lambda d: d["step"][2]["args"].update(fd="fd7"), "reserved"),
+    ],
+)
+def test_bad_documents_name_file_step_and_field(mutate: Any, expected: str) -> None:
+    document = good_document()
+    mutate(document)
+    message = problems_of(to_toml(document))
+    assert expected in message
+    assert all(line.startswith("x.toml:") for line in message.splitlines())
+
+
+def test_errors_carry_the_line_of_the_bad_value() -> None:
+    document = good_document()
+    document["step"][3]["args"]["fd"] = "nope"
+    text = to_toml(document)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if '"nope"' in t)
+    assert problems_of(text).startswith(f"x.toml:{line}: step 4 (send), field args.fd:")
+
+
+def test_toml_syntax_error_has_line() -> None:
+    assert problems_of('[scenario]\ntitle = "x"\n\n[[step]]\ndo = \n').startswith(
+        "x.toml:5: TOML syntax error"
+    )
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# just a comment\n"])
+def test_empty_file(text: str) -> None:
+    assert "is empty" in problems_of(text)
+
+
+def test_files_that_are_not_scenarios(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.toml"
+    binary.write_bytes(bytes(range(256)))
+    nul = tmp_path / "nul.toml"
+    nul.write_text('title = "a\x00"')
+    big = tmp_path / "big.toml"
+    big.write_text("#" * (MAX_FILE_BYTES + 1))
+    cases = {
+        binary: "binary",
+        nul: "NUL byte",
+        big: "capped",
+        tmp_path / "missing.toml": "no such file",
+        tmp_path: "is a directory",
+    }
+    for path, expected in cases.items():
+        with pytest.raises(ScenarioError, match=expected):
+            load_scenario(path)
+
+
+def test_steps_are_capped() -> None:
+    document = good_document()
+    document["step"] = [{"do": "socketpair"}] * 10_001
+    assert "at most 10000" in problems_of(to_toml(document))
+
+
+# --- validate on generated malformed input --------------------------------------------------
+_BAD_VALUES = st.one_of(
+    st.text(max_size=8),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.sampled_from(["x", "error", "fd"]), st.integers(), max_size=2),
+)
+_SYNTAX_BREAKERS = ["= 1", "[[step", 'x = "unterminated', "a = [1, 2", "key", "[scenario]"]
+
+
+def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value in the document (tables and arrays included)."""
+    out = [prefix] if prefix else []
+    items = document.items() if isinstance(document, dict) else enumerate(document)
+    for key, value in items:
+        if isinstance(value, dict | list):
+            out += _paths(value, (*prefix, key))
+        else:
+            out.append((*prefix, key))
+    return out
+
+
+@st.composite
+def malformed(draw: st.DrawFn) -> bytes:
+    """A scenario file that must be refused: a good document with one damaging mutation."""
+    document = good_document()
+    kind = draw(
+        st.sampled_from(
+            [
+                "unknown_key",
+                "wrong_value",
+                "unknown_do",
+                "unknown_name",
+                "unknown_flag",
+                "drop",
+                "syntax",
+                "bytes",
+                "cap",
+            ]
+        )
+    )
+    steps = document["step"]
+    index = draw(st.integers(0, len(steps) - 1))
+    if kind == "unknown_key":
+        where = draw(st.sampled_from(["top", "scenario", "step", "args"]))
+        key = "z" + draw(st.text("abcdefgh_", min_size=1, max_size=6))
+        {
+            "top": document,
+            "scenario": document["scenario"],
+            "step": steps[index],
+            "args": steps[index].setdefault("args", {}),
+        }[where][key] = 1
+    elif kind == "wrong_value":
+        paths = [p for p in _paths(document) if p[0] == "step" and len(p) >= 3]
+        path = draw(st.sampled_from(paths))
+        value = draw(_BAD_VALUES)
+        target = document
+        for key in path[:-1]:
+            target = target[key]
+        original = target[path[-1]]
+        # Skip the (rare) draws that happen to be valid in that position.
+        if type(value) is type(original) and not isinstance(original, dict | list):
+            value = [value, {"bad": True}]
+        target[path[-1]] = value
+        if path[-1] in ("say", "ask"):  # free text: any string is fine there
+            target[path[-1]] = [1]
+    elif kind == "unknown_do":
+        steps[index]["do"] = draw(
+            st.text(min_size=1, max_size=12).filter(lambda s: s != "socketpair")
+        )
+        steps[index].pop("args", None)
+        if steps[index]["do"] in {"epoll_create", "open_file", "kqueue", "tcp_listen"}:
+            steps[index]["do"] += "!"
+    elif kind == "unknown_name":
+        steps[3]["args"]["fd"] = draw(st.sampled_from(["c", "zz", "srv", "A"]))
+    elif kind == "unknown_flag":
+        flag = draw(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8))
+        steps[2]["args"]["events"] = ["IN", flag + "X"]
+    elif kind == "drop":
+        target = draw(st.sampled_from(["title", "do", "steps", "scenario", "epfd"]))
+        if target == "title":
+            del document["scenario"]["title"]
+        elif target == "do":
+            del steps[index]["do"]
+        elif target == "steps":
+            del document["step"]
+        elif target == "scenario":
+            del document["scenario"]
+        else:
+            del steps[2]["args"]["epfd"]
+    elif kind == "cap":
+        steps[3]["args"]["nbytes"] = draw(st.integers(MAX_NBYTES + 1, 2**62))
+    text = to_toml(document)
+    if kind == "syntax":
+        lines = text.splitlines()
+        at = draw(st.integers(0, len(lines)))
+        lines.insert(at, draw(st.sampled_from(_SYNTAX_BREAKERS)))
+        text = "\n".join(lines)
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    return text.encode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(malformed())
+def test_validate_refuses_malformed_documents_cleanly(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case.toml"
+        path.write_bytes(data)
+        status, out, err = run_cli("validate", str(path))
+    assert status == 1, err
+    assert out == ""
+    assert err.strip(), "no message"
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert all(line.startswith(str(path)) for line in lines), err
+
+
+def test_validate_reports_each_file_and_goes_on(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(to_toml(good_document()))
+    status, out, err = run_cli("validate", str(tmp_path / "missing.toml"), str(good), str(tmp_path))
+    assert status == 1
+    assert out == f"{good}: ok (10 steps)\n"
+    assert err.splitlines() == [
+        f"{tmp_path / 'missing.toml'}: no such file",
+        f"{tmp_path}: is a directory, not a scenario file",
+    ]

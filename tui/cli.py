@@ -1,0 +1,182 @@
+"""The ``muxlab`` command line: check, validate, schema, play.
+
+Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
+exit status, never a traceback; tracebacks are kept for our own bugs. Exit statuses: 0 all good,
+1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario),
+2 usage errors and what is not built yet, 130 interrupted.
+
+Heavy imports (the kernels, rich) happen inside the commands that need them, so ``muxlab schema``
+and ``muxlab validate`` stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_TUI_MISSING = (
+    "muxlab: the interactive app (the lesson menu and `play` without --headless) is not built "
+    "yet.\nUse `muxlab play FILE --headless`, `muxlab check`, `muxlab validate FILE` or "
+    "`muxlab schema`."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are returned as exit status 2 instead of raising SystemExit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = _Parser(
+        prog="muxlab",
+        description="Watch Unix I/O multiplexing happen: a kernel model in lockstep with "
+        "the real kernel. Without a command, opens the lesson menu.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser(
+        "check",
+        help="run scenarios on the model and the real kernel; fail on any divergence",
+        description="Run scenarios in lockstep (default: the shipped ones). One line per "
+        "scenario and a summary; exit status 1 if any step diverged or failed its expectation.",
+    )
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    check.add_argument(
+        "--no-live", action="store_true", help="run the model only (every step is model only)"
+    )
+
+    validate = commands.add_parser(
+        "validate", help="check scenario files against the format without running them"
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    play = commands.add_parser("play", help="play a scenario (--headless: print it)")
+    play.add_argument("file", type=Path, metavar="FILE")
+    play.add_argument(
+        "--headless", action="store_true", help="print every step to stdout instead of the app"
+    )
+    play.add_argument("--json", action="store_true", help="with --headless: JSON lines")
+    play.add_argument("--no-live", action="store_true", help="run the model only")
+    play.add_argument(
+        "--replay", type=Path, metavar="RECORDING", help="use a saved recording, not the kernel"
+    )
+    play.add_argument(
+        "--record", type=Path, metavar="RECORDING", help="save the live answers to this file"
+    )
+    play.add_argument("--width", type=int, metavar="COLUMNS", help="output width (default: auto)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script passes it to exit)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        if args.command is None:
+            print(_TUI_MISSING, file=sys.stderr)
+            return EXIT_USAGE
+        if args.command == "schema":
+            return cmd_schema(sys.stdout)
+        if args.command == "validate":
+            return cmd_validate(args.files, sys.stdout, sys.stderr)
+        if args.command == "check":
+            return cmd_check(args.paths, live=not args.no_live, out=sys.stdout)
+        if args.command == "play":
+            return cmd_play(args)
+    except KeyboardInterrupt:
+        print("muxlab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `muxlab play x --headless | head`
+        return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def cmd_schema(out: TextIO) -> int:
+    from simulator.scenario.format import json_schema
+
+    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
+    from simulator.scenario.loader import ScenarioError, load_scenario
+
+    status = EXIT_OK
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            print(exc.report(), file=err)
+            status = EXIT_FAILED
+        else:
+            print(f"{path}: ok ({len(scenario.steps)} steps)", file=out)
+    return status
+
+
+def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
+    from simulator.scenario.check import check_files
+    from simulator.scenario.library import scenario_files, shipped_dir
+
+    if not paths:
+        shipped = shipped_dir()
+        if shipped is None:
+            print("muxlab: this installation has no shipped scenarios", file=sys.stderr)
+            return EXIT_FAILED
+        paths = [shipped]
+    files, empty = scenario_files(list(paths))
+    for folder in empty:
+        print(f"muxlab: no scenario files (*.toml) in {folder}", file=sys.stderr)
+    if not files:
+        return EXIT_FAILED
+    summary = check_files(files, live=live, out=out)
+    return EXIT_FAILED if summary.failed or empty else EXIT_OK
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    if not args.headless:
+        if args.json:
+            print("muxlab: --json needs --headless", file=sys.stderr)
+            return EXIT_USAGE
+        print(_TUI_MISSING, file=sys.stderr)
+        return EXIT_USAGE
+    if args.replay and (args.record or args.no_live):
+        print("muxlab: --replay cannot be combined with --record or --no-live", file=sys.stderr)
+        return EXIT_USAGE
+    if args.width is not None and not 40 <= args.width <= 1000:
+        print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.headless import play
+
+    return play(
+        args.file,
+        as_json=args.json,
+        live=not args.no_live,
+        replay=args.replay,
+        record=args.record,
+        width=args.width,
+    )

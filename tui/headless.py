@@ -1,0 +1,107 @@
+"""``muxlab play FILE --headless``: every step printed with rich, or as JSON lines.
+
+For slides, CI logs and screen readers: plain words carry the meaning (colour only decorates,
+and ``NO_COLOR`` or a pipe turns it off), and nothing depends on the terminal's size unless
+asked (``--width``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from rich.console import Console, RenderableType
+from rich.markdown import Markdown
+from rich.text import Text
+
+from simulator.kernel import ModelKernel
+from simulator.scenario.loader import ScenarioError, load_scenario
+from simulator.scenario.recording import Recording, RecordingError
+from simulator.scenario.runner import (
+    Runner,
+    ScenarioRunError,
+    Verdict,
+    default_live_factory,
+    default_model_factory,
+)
+from tui.render.model_state import ModelStateView
+from tui.render.step import StepView
+
+# Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
+# width, which is noise in logs and golden files.
+_TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+def _print(console: Console, renderable: RenderableType) -> None:
+    with console.capture() as captured:
+        console.print(renderable)
+    sys.stdout.write(_TRAILING.sub(r"\1", captured.get()))
+
+
+def play(
+    path: Path,
+    *,
+    as_json: bool = False,
+    live: bool = True,
+    replay: Path | None = None,
+    record: Path | None = None,
+    width: int | None = None,
+) -> int:
+    """Play a scenario to stdout; returns the exit status (1 on any divergence or failed
+    expectation, or a file or run that could not be used)."""
+    try:
+        scenario = load_scenario(path)
+        recording = Recording.load(replay) if replay is not None else None
+        runner = Runner(
+            scenario,
+            default_model_factory,
+            default_live_factory if live and recording is None else None,
+            recording,
+        )
+    except (ScenarioError, RecordingError, ScenarioRunError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
+    bad = False
+    with runner:
+        if not as_json:
+            meta = scenario.scenario
+            _print(console, Text(meta.title, style="bold underline"))
+            if meta.summary:
+                _print(console, Markdown(meta.summary))
+            source = f"recording {replay}" if replay else "live kernel" if live else "model only"
+            _print(console, Text(f"{path} -- model vs {source}\n", style="dim"))
+        try:
+            for step in runner:
+                bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
+                if as_json:
+                    sys.stdout.write(json.dumps(step.to_json()) + "\n")
+                    continue
+                model = runner.model
+                state = None
+                if isinstance(model, ModelKernel):
+                    state = ModelStateView(model, runner.bindings)
+                _print(console, StepView(step, len(runner.steps), state))
+        except ScenarioRunError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            return 1
+        if not as_json:
+            counts = {v: sum(1 for r in runner.records if r.verdict is v) for v in Verdict}
+            _print(
+                console,
+                Text(
+                    f"{len(runner.records)} steps: {counts[Verdict.AGREE]} agree, "
+                    f"{counts[Verdict.DIVERGE]} diverge, "
+                    f"{counts[Verdict.EXPECT_FAILED]} expectation failed, "
+                    f"{counts[Verdict.MODEL_ONLY]} model only"
+                ),
+            )
+    if record is not None:
+        try:
+            runner.recording().save(record)
+        except OSError as exc:
+            print(f"muxlab: cannot write the recording {record}: {exc.strerror}", file=sys.stderr)
+            return 1
+    return 1 if bad else 0
