@@ -1,0 +1,341 @@
+"""The interest-list tree (`simulator.kernel.rbtree`) against `sortedcontainers.SortedDict`.
+
+Every operation is followed by `RBTree._check`, so a broken invariant is caught at the step
+that broke it. The same state machine runs without a tracer, with tracing off and with tracing
+on, because tracing takes different branches through the rebalancing code.
+"""
+
+from __future__ import annotations
+
+import doctest
+import math
+import random
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sortedcontainers import SortedDict
+
+from simulator.kernel import rbtree
+from simulator.kernel.rbtree import RBNode, RBTree
+from simulator.kernel.trace import TraceKind, Tracer
+
+# A small key range makes duplicates, erasing the root and emptying the tree common.
+keys = st.integers(min_value=0, max_value=60)
+
+
+class TreeMachine(RuleBasedStateMachine):
+    """Insert, find and erase on an RBTree and a SortedDict; they must always agree."""
+
+    tracer_mode = "off"  # "none": no tracer; "off": tracer.enabled False; "on": tracing
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracer = None if self.tracer_mode == "none" else Tracer(self.tracer_mode == "on")
+        self.tree: RBTree[int, str] = RBTree(self.tracer)
+        self.model: SortedDict[int, str] = SortedDict()
+        self.nodes: dict[int, RBNode[int, str]] = {}
+        self.erased: list[RBNode[int, str]] = []
+
+    def _compares(self) -> int:
+        return 0 if self.tracer is None else self.tracer.cost.tree_compare
+
+    @rule(key=keys)
+    def insert(self, key: int) -> None:
+        path = self.tree.lookup_path(key)
+        before = self._compares()
+        if key in self.model:
+            with pytest.raises(KeyError):
+                self.tree.insert(key, f"again {key}")
+            return
+        node = self.tree.insert(key, f"v{key}")
+        self.model[key] = f"v{key}"
+        self.nodes[key] = node
+        assert (node.key, node.value) == (key, f"v{key}")
+        if self.tracer is not None:
+            # One comparison per node on the descent, which is the lookup path of an absent key.
+            assert self.tracer.cost.tree_compare - before == len(path)
+
+    @rule(key=keys)
+    def find(self, key: int) -> None:
+        before = self._compares()
+        node = self.tree.find(key)
+        path = self.tree.lookup_path(key)
+        if key in self.model:
+            assert node is self.nodes[key]
+            assert path[-1] is node
+        else:
+            assert node is None
+        if self.tracer is not None:
+            assert self.tracer.cost.tree_compare - before == len(path)
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data())
+    def erase(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(list(self.model)))
+        node = self.nodes.pop(key)
+        before = self._compares()
+        self.tree.erase(node)
+        del self.model[key]
+        self.erased.append(node)
+        assert self._compares() == before, "erasing compares no keys"
+
+    @precondition(lambda self: bool(self.erased))
+    @rule(data=st.data())
+    def erase_again(self, data: st.DataObject) -> None:
+        node = data.draw(st.sampled_from(self.erased))
+        with pytest.raises(ValueError, match="already erased"):
+            self.tree.erase(node)
+
+    @invariant()
+    def agrees_with_model(self) -> None:
+        self.tree._check()
+        assert list(self.tree.keys()) == list(self.model)
+        assert [node.value for node in self.tree] == list(self.model.values())
+        assert len(self.tree) == len(self.model)
+        first = self.tree.first()
+        assert (first.key if first else None) == (self.model.keys()[0] if self.model else None)
+        assert (self.tree.root is None) == (not self.model)
+        assert self.tree.height() <= 2 * math.log2(len(self.model) + 1)
+        if self.tracer is not None and not self.tracer.enabled:
+            assert self.tracer.events == []
+
+
+class NoTracerMachine(TreeMachine):
+    tracer_mode = "none"
+
+
+class TracingOnMachine(TreeMachine):
+    tracer_mode = "on"
+
+
+machine_settings = settings(max_examples=100, stateful_step_count=60, deadline=None)
+TestTreeTracingOff = TreeMachine.TestCase
+TestTreeTracingOff.settings = machine_settings
+TestTreeWithoutTracer = NoTracerMachine.TestCase
+TestTreeWithoutTracer.settings = machine_settings
+TestTreeTracingOn = TracingOnMachine.TestCase
+TestTreeTracingOn.settings = machine_settings
+
+
+def test_seeded_random_operations_keep_every_invariant() -> None:
+    """A long seeded sequence, bigger than hypothesis explores, checked after every step."""
+    rng = random.Random(20240607)
+    tree: RBTree[int, int] = RBTree(Tracer(enabled=False))
+    model: SortedDict[int, int] = SortedDict()
+    nodes: dict[int, RBNode[int, int]] = {}
+    for step in range(3000):
+        key = rng.randrange(400)
+        if key in model and rng.random() < 0.6:
+            tree.erase(nodes.pop(key))
+            del model[key]
+        elif key not in model:
+            nodes[key] = tree.insert(key, step)
+            model[key] = step
+        tree._check()
+        assert list(tree.keys()) == list(model), f"diverged at step {step}"
+
+
+def events(tracer: Tracer) -> list[tuple[TraceKind, str]]:
+    return [(event.kind, event.detail) for event in tracer.events]
+
+
+def test_ascending_inserts_trace_the_exact_rebalancing() -> None:
+    tracer = Tracer()
+    tree: RBTree[int, None] = RBTree(tracer, name="ep.rbr")
+    tree.insert(1, None)
+    assert events(tracer) == [
+        (TraceKind.TREE_INSERT, "1"),
+        (TraceKind.TREE_RECOLOR, "1 black"),  # the root is always black
+    ]
+    tracer.begin_call("epoll_ctl")
+    tree.insert(2, None)
+    assert events(tracer)[1:] == [
+        (TraceKind.TREE_COMPARE, "2 vs 1: right"),
+        (TraceKind.TREE_INSERT, "2"),
+    ]
+    tracer.begin_call("epoll_ctl")
+    tree.insert(3, None)
+    assert events(tracer)[1:] == [
+        (TraceKind.TREE_COMPARE, "3 vs 1: right"),
+        (TraceKind.TREE_COMPARE, "3 vs 2: right"),
+        (TraceKind.TREE_INSERT, "3"),
+        (TraceKind.TREE_RECOLOR, "2 black"),
+        (TraceKind.TREE_RECOLOR, "1 red"),
+        (TraceKind.TREE_ROTATE, "left at 1"),
+    ]
+    assert {event.where for event in tracer.events[1:]} == {"ep.rbr"}
+    assert tracer.cost.tree_compare == 2
+    root = tree.root
+    assert root is not None and root.key == 2 and not root.red
+    assert root.left is not None and root.left.key == 1 and root.left.red
+    assert root.right is not None and root.right.key == 3 and root.right.red
+
+
+def test_zig_zag_insert_rotates_twice() -> None:
+    tracer = Tracer()
+    tree: RBTree[int, None] = RBTree(tracer)
+    tree.insert(3, None)
+    tree.insert(1, None)
+    tracer.begin_call("epoll_ctl")
+    tree.insert(2, None)
+    rotations = [e.detail for e in tracer.events if e.kind is TraceKind.TREE_ROTATE]
+    assert rotations == ["left at 1", "right at 3"]
+    assert [node.key for node in tree] == [1, 2, 3]
+    assert tree.root is not None and tree.root.key == 2
+
+
+def test_many_ascending_inserts_stay_balanced() -> None:
+    tracer = Tracer(enabled=False)
+    tree: RBTree[int, None] = RBTree(tracer)
+    n = 1000
+    for key in range(n):
+        tree.insert(key, None)
+    tree._check()
+    assert tree.height() <= 2 * math.log2(n + 1)
+    # An unbalanced tree would need n(n-1)/2 comparisons for ascending inserts.
+    assert tracer.cost.tree_compare < n * 2 * math.log2(n + 1)
+    assert tracer.events == []
+
+
+def test_find_traces_one_compare_per_visited_node() -> None:
+    tracer = Tracer()
+    tree: RBTree[int, str] = RBTree(tracer)
+    for key in (50, 20, 80, 10, 30):
+        tree.insert(key, str(key))
+    tracer.begin_call("epoll_ctl")
+    node = tree.find(30)
+    assert node is not None and node.value == "30"
+    assert [node.key for node in tree.lookup_path(30)] == [50, 20, 30]
+    assert events(tracer)[1:] == [
+        (TraceKind.TREE_COMPARE, "30 vs 50: left"),
+        (TraceKind.TREE_COMPARE, "30 vs 20: right"),
+        (TraceKind.TREE_COMPARE, "30 vs 30: found"),
+    ]
+    assert tracer.cost.tree_compare == 3
+    tracer.begin_call("epoll_ctl")
+    assert tree.find(25) is None
+    assert tracer.cost.tree_compare == 3  # 50, 20, 30, then the empty left of 30
+
+
+def test_lookup_path_of_an_absent_key_ends_at_its_future_parent() -> None:
+    tree: RBTree[int, None] = RBTree()
+    for key in (50, 20, 80, 10, 30, 90):
+        tree.insert(key, None)
+    path = tree.lookup_path(60)
+    assert [node.key for node in path] == [50, 80]
+    node = tree.insert(60, None)  # under a black parent: no rebalancing moves it
+    assert node.parent is path[-1]
+    assert path[-1].left is node
+    assert RBTree[int, None]().lookup_path(1) == []
+
+
+def test_duplicate_insert_raises_and_changes_nothing() -> None:
+    tree: RBTree[int, str] = RBTree()
+    for key in (2, 1, 3):
+        tree.insert(key, "first")
+    for key in (1, 2, 3):
+        with pytest.raises(KeyError):
+            tree.insert(key, "second")
+    tree._check()
+    assert [(node.key, node.value) for node in tree] == [(1, "first"), (2, "first"), (3, "first")]
+
+
+def test_erase_traces_and_keeps_other_nodes_valid() -> None:
+    tracer = Tracer()
+    tree: RBTree[int, str] = RBTree(tracer, name="rbr")
+    nodes = {key: tree.insert(key, str(key)) for key in range(10)}
+    tracer.begin_call("epoll_ctl")
+    tree.erase(nodes[3])  # an inner node with two children
+    assert tracer.events[1].kind is TraceKind.TREE_ERASE
+    assert tracer.events[1].detail == "3"
+    assert tracer.cost.tree_compare == 0
+    tree._check()
+    for key, node in nodes.items():
+        if key != 3:
+            assert tree.find(key) is node
+    assert nodes[3].parent is nodes[3]  # RB_CLEAR_NODE
+
+
+def test_erasing_the_leftmost_updates_first() -> None:
+    tree: RBTree[int, None] = RBTree()
+    nodes = [tree.insert(key, None) for key in (5, 3, 8, 1, 4)]
+    assert tree.first() is nodes[3]
+    tree.erase(nodes[3])
+    first = tree.first()
+    assert first is not None and first.key == 3
+    tree._check()
+
+
+def test_erasing_a_node_of_another_tree_is_refused() -> None:
+    mine: RBTree[int, None] = RBTree(name="mine")
+    theirs: RBTree[int, None] = RBTree(name="theirs")
+    mine.insert(1, None)
+    stranger = theirs.insert(1, None)
+    with pytest.raises(ValueError, match="not in mine"):
+        mine.erase(stranger)
+    mine._check()
+    theirs._check()
+    assert len(mine) == len(theirs) == 1
+
+
+def test_tuple_keys_order_by_file_then_fd() -> None:
+    """eventpoll's key (EP-2): the file first, then the fd number."""
+    tree: RBTree[tuple[int, int], str] = RBTree()
+    for key in ((2, 5), (1, 9), (2, 3), (1, 4)):
+        tree.insert(key, "epi")
+    assert list(tree.keys()) == [(1, 4), (1, 9), (2, 3), (2, 5)]
+    assert tree.find((2, 3)) is not None
+    assert tree.find((3, 2)) is None
+    tree._check()
+
+
+def test_tracing_off_still_charges_costs() -> None:
+    tracer = Tracer(enabled=False)
+    tree: RBTree[int, None] = RBTree(tracer)
+    for key in (2, 1, 3):
+        tree.insert(key, None)
+    assert tracer.cost.tree_compare == 2
+    tree.find(3)
+    assert tracer.cost.tree_compare == 4
+    assert tracer.events == []
+
+
+def test_check_detects_broken_invariants() -> None:
+    def fresh() -> tuple[RBTree[int, None], list[RBNode[int, None]]]:
+        tree: RBTree[int, None] = RBTree()
+        return tree, [tree.insert(key, None) for key in range(7)]
+
+    tree, nodes = fresh()
+    tree._check()
+    assert tree.root is not None
+    tree.root.red = True
+    with pytest.raises(AssertionError, match=r"root .* is red"):
+        tree._check()
+
+    tree, nodes = fresh()
+    leaf = nodes[6]
+    assert leaf.red and leaf.parent is not None
+    leaf.parent.red = True
+    with pytest.raises(AssertionError, match=r"red .* under red|black height"):
+        tree._check()
+
+    tree, nodes = fresh()
+    nodes[0].key, nodes[6].key = nodes[6].key, nodes[0].key
+    with pytest.raises(AssertionError, match="out of order"):
+        tree._check()
+
+    tree, nodes = fresh()
+    nodes[6].parent = nodes[0]
+    with pytest.raises(AssertionError, match="parent"):
+        tree._check()
+
+    tree, nodes = fresh()
+    tree._size += 1
+    with pytest.raises(AssertionError, match="size"):
+        tree._check()
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(rbtree).failed == 0
