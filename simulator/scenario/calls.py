@@ -151,8 +151,9 @@ def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
     """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names.
 
     Exceptions in `ANSWER_EXCEPTIONS` become error outcomes. Anything else propagates (on the
-    model it is a bug; on the live kernel, a broken engine), except `UnboundName`, which becomes
-    the `UNBOUND` outcome without calling the kernel.
+    model it is a bug; on the live kernel, a broken engine -- including ``ChildProcessError``,
+    LiveKernel's report that its child died, although it is an OSError). A name with no fd on
+    this kernel gives the `UNBOUND` outcome without calling the kernel.
     """
     spec = step.call
     try:
@@ -164,6 +165,9 @@ def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
         )
     try:
         value = getattr(kernel, spec.name)(**kwargs)
+    except ChildProcessError:
+        # LiveKernel's "the child process is gone": an OSError, but never a kernel's answer.
+        raise
     except ANSWER_EXCEPTIONS as exc:
         return Outcome(error=vocabulary.exception_name(exc), message=str(exc) or type(exc).__name__)
     return settle(spec, step, raw_of(spec, value), bindings)
