@@ -1,0 +1,107 @@
+"""The wheel carries everything the installed program needs at run time.
+
+Builds a wheel from this checkout, installs it (without dependencies) into a fresh venv whose
+only other import path is the test environment's site-packages -- so textual, rich and friends
+resolve, but the editable install of this checkout does not (its .pth hook is not processed
+there) -- and runs the installed console script from an empty directory.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=tmp,
+    )
+    wheel = next((tmp / "dist").glob("muxlab-*.whl"))
+    env_dir = tmp / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    purelib = subprocess.run(
+        [
+            str(env_dir / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env_dir / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        cwd=tmp,
+    )
+    return env_dir
+
+
+def _run(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [str(env_dir / "bin" / "muxlab"), *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def test_installed_console_script_runs(installed: Path, tmp_path: Path) -> None:
+    out = _run(installed, "--help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "muxlab" in out.stdout
+
+
+def test_installed_program_uses_its_own_files_and_ships_the_scenarios(
+    installed: Path, tmp_path: Path
+) -> None:
+    probe = subprocess.run(
+        [
+            str(installed / "bin" / "python"),
+            "-c",
+            "import simulator, tui; print(simulator.__file__); print(tui.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    for line in probe.stdout.split():
+        assert str(installed) in line, f"imported from the checkout, not the wheel: {line}"
+    listed = _run(installed, "check", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    shipped = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+    for name in shipped:
+        assert name in listed.stdout, f"{name} missing from the installed scenarios"
