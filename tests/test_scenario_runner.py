@@ -269,9 +269,7 @@ def test_seek_returns_the_model_state_after_n_steps() -> None:
 
 
 def test_checkpoints_stay_bounded() -> None:
-    steps = "\n".join(
-        '[[step]]\ndo = "send"\nargs = { fd = "b", nbytes = 1 }' for _ in range(300)
-    )
+    steps = "\n".join('[[step]]\ndo = "send"\nargs = { fd = "b", nbytes = 1 }' for _ in range(300))
     text = f'[scenario]\ntitle = "long"\n[[step]]\ndo = "socketpair"\nas = ["a", "b"]\n{steps}'
     with Runner(
         scenario(text), FakeKernel, Lives(), checkpoint_every=2, max_checkpoints=8
@@ -290,7 +288,10 @@ def test_recording_round_trip(tmp_path: Path) -> None:
         fresh = as_json(runner)
         runner.recording().save(tmp_path / "run.json")
     recording = Recording.load(tmp_path / "run.json")
-    assert recording.live[4] == {"error": "ENOSYS", "message": "[Errno 38] Function not implemented"}
+    assert recording.live[4] == {
+        "error": "ENOSYS",
+        "message": "[Errno 38] Function not implemented",
+    }
     with Runner(scenario(), FakeKernel, recording=recording) as replayed:
         assert as_json(replayed) == fresh
 

@@ -215,9 +215,9 @@ def _shape_problems(exc: ValidationError, document: Any, source: SourceMap) -> l
                 loc.append("do")
             raw = _get(document, ["step", loc[1]])
             tag = raw.get("do") if isinstance(raw, dict) else None
-            call = tag if isinstance(tag, str) else None
+            call = tag if isinstance(tag, str) and tag in CALLS else None
             # The discriminated union puts the tag into the path: step.3.epoll_ctl.args.fd
-            if len(loc) >= 3 and loc[2] == call:
+            if len(loc) >= 3 and call is not None and loc[2] == call:
                 del loc[2]
         field = _field_path(loc[2:] if step is not None else loc)
         message = _reword(error, call)
@@ -259,7 +259,12 @@ def _reword(error: Any, call: str | None) -> str:
 def _field_path(loc: Sequence[Any]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        # Keys come from the user's file: quote anything that is not a plain identifier.
+        key = str(part) if str(part).isidentifier() else repr(part)
+        out += f".{key}" if out else key
     return out
 
 
@@ -398,10 +403,8 @@ def check_expected(kind: ResultKind, value: Any, field: str) -> list[tuple[str, 
 
 
 def _suffix(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
+    path = _field_path(list(loc))
+    return path if not path or path.startswith("[") else f".{path}"
 
 
 def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:

@@ -321,15 +321,22 @@ class Runner:
         step = self.steps[index]
         spec = step.call
 
+        trace_before = getattr(state.model, "trace", None)
+        cost_before = getattr(state.model, "last_cost", None)
         model_outcome, model_note = self._run_model(step)
-        trace = tuple(getattr(state.model, "trace", ()) or ())
-        cost = getattr(state.model, "last_cost", None)
-        cost = copy.copy(cost) if isinstance(cost, Cost) else None
+        # A call opens a new trace frame (new list, new Cost); if the objects did not change, the
+        # call returned before opening one and what is there belongs to the previous step.
+        trace_after = getattr(state.model, "trace", None)
+        cost_after = getattr(state.model, "last_cost", None)
+        fresh = trace_after is not trace_before or cost_after is not cost_before
+        trace = tuple(trace_after or ()) if fresh else ()
+        cost = copy.copy(cost_after) if fresh and isinstance(cost_after, Cost) else None
 
         live_outcome, note = self._run_live(step, index)
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
-            note = note or "the live kernel lacks this mechanism (ENOSYS)"
+            lacks = "neither kernel has" if model_outcome.error == _ENOSYS else "the live kernel lacks"
+            note = note or f"{lacks} this mechanism here (ENOSYS)"
         model_only = live_outcome is None or live_outcome.error == _ENOSYS
         if model_only and model_outcome.ok:
             state.model_only_names.update(step.names)
