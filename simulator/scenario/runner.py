@@ -335,7 +335,8 @@ class Runner:
         live_outcome, note = self._run_live(step, index)
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
-            lacks = "neither kernel has" if model_outcome.error == _ENOSYS else "the live kernel lacks"
+            both = model_outcome.error == _ENOSYS
+            lacks = "neither kernel has" if both else "the live kernel lacks"
             note = note or f"{lacks} this mechanism here (ENOSYS)"
         model_only = live_outcome is None or live_outcome.error == _ENOSYS
         if model_only and model_outcome.ok:
