@@ -1,0 +1,618 @@
+"""The live kernel's child process: executes protocol calls on real descriptors.
+
+Run as ``python -m simulator.live._child`` by `LiveKernel`, with requests on fd 0 and replies on
+fd 1 (see `simulator.live._wire`). Its descriptor table is the thing being observed, so the
+child is careful about it:
+
+- Everything it will ever need is imported before the first request (an import opens files,
+  which would take the lowest free fd numbers and could grow the fd table).
+- At start-up it re-creates its fd table (`_fresh_fd_table`), so the table has the kernel's
+  initial capacity of 64 slots whatever the parent had open when it forked (select(2) clips to
+  that capacity: KERNEL_SPEC PS-4).
+- Afterwards it allocates a descriptor only when a request asks for one, and closes one only
+  when a request says so. epoll objects are kept in `_Engine._owners` because a
+  ``select.epoll`` closes its fd when collected.
+- ``sys.stdout`` is pointed at stderr: nothing but replies is ever written to fd 1.
+
+It dies with its parent (``PR_SET_PDEATHSIG`` = SIGKILL) and exits when fd 0 reaches EOF.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import math
+import mmap
+import os
+import pickle
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from simulator import uapi
+from simulator.live import _libc, _wire
+
+_INT_MIN = -(2**31)
+_INT_MAX = 2**31 - 1
+#: CPython's select() rejects a timeout whose nanoseconds do not fit a signed 64-bit integer.
+_SELECT_TIMEOUT_MAX_S = (2**63 - 1) // 10**9
+_BOUND_MS = math.ceil(uapi.LIVE_WAIT_BOUND_S * 1000)
+
+#: How long tcp_connect waits for the handshake (loopback takes microseconds).
+HANDSHAKE_BOUND_S = 1.0
+#: How long a call waits for TCP loopback to go quiet (see `_Engine._settle`): more than the
+#: longest delayed ACK (TCP_DELACK_MAX, 200 ms).
+SETTLE_BOUND_S = 0.25
+_SETTLE_POLL_S = 0.0002
+_FILL_CHUNK = bytes(65536)
+
+_LINGER_ABORT = struct.pack("ii", 1, 0)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@contextmanager
+def _borrowed(fd: int) -> Iterator[socket.socket]:
+    """A ``socket.socket`` on `fd` that gives the fd back (``detach``) instead of closing it.
+
+    Building it runs getsockopt(SO_TYPE) etc., so a closed fd raises EBADF and a file or an
+    epoll fd raises ENOTSOCK -- what send(2), recv(2) and shutdown(2) themselves answer.
+    """
+    sock = socket.socket(fileno=fd)
+    try:
+        yield sock
+    finally:
+        sock.detach()
+
+
+def _fildes(obj: object) -> int:
+    """CPython's ``fildes`` converter (PyObject_AsFileDescriptor) for a plain number."""
+    if not isinstance(obj, int):
+        raise TypeError("argument must be an int, or have a fileno() method.")
+    if not _INT_MIN <= obj <= _INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    if obj < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({obj})")
+    return obj
+
+
+def _c_int(obj: object) -> int:
+    """CPython's ``int`` argument converter: __index__, then the C int range."""
+    value = _index(obj)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    return value
+
+
+def _index(obj: object) -> int:
+    if isinstance(obj, int):
+        return obj
+    raise TypeError(f"'{type(obj).__name__}' object cannot be interpreted as an integer")
+
+
+def _epoll_timeout_ms(timeout: object) -> int | None:
+    """Milliseconds for epoll_wait, None for infinite; CPython's checks on ``epoll.poll``."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, float):
+        if math.isnan(timeout):
+            raise ValueError("Invalid value NaN (not a number)")
+        if math.isinf(timeout):
+            raise OverflowError("timeout is too large")
+        # epoll_wait() has a resolution of 1 ms: round up to wait at least that long.
+        timeout = math.ceil(timeout)
+    if not isinstance(timeout, int):
+        raise TypeError("timeout must be an integer or None")
+    if not _INT_MIN <= timeout <= _INT_MAX:
+        raise OverflowError("timeout is too large")
+    return None if timeout < 0 else timeout
+
+
+def _forever(call: str) -> uapi.WaitForeverError:
+    return uapi.WaitForeverError(
+        f"{call} with an infinite timeout: nothing became ready within "
+        f"{uapi.LIVE_WAIT_BOUND_S} s, so the real call would sleep forever"
+    )
+
+
+def _ioctl_int(fd: int, request: int) -> int:
+    value: int = struct.unpack("i", fcntl.ioctl(fd, request, bytes(4)))[0]
+    return value
+
+
+class _Engine:
+    """The protocol calls, on this process's real descriptors.
+
+    Bookkeeping, all exact because every descriptor is created and closed here:
+    `_owners` maps an fd to the Python object that owns it (select.epoll, select.kqueue), and
+    `_tcp` holds the fd numbers that are TCP sockets, for the settle loop.
+    """
+
+    def __init__(self, file_path: str) -> None:
+        self._file_path = file_path
+        self._owners: dict[int, _Closable] = {}
+        self._tcp: set[int] = set()
+
+    # --- descriptors and sockets ---------------------------------------------------------
+
+    def socketpair(self) -> tuple[int, int]:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        a.setblocking(False)
+        b.setblocking(False)
+        return a.detach(), b.detach()
+
+    def tcp_listen(self, backlog: int = 128) -> int:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(backlog)
+            sock.setblocking(False)
+            fd = sock.detach()
+        self._tcp.add(fd)
+        return fd
+
+    def tcp_connect(self, listen_fd: int) -> int:
+        """Errors in order: `listen_fd` (EBADF, ENOTSOCK), the new socket (EMFILE), a
+        listener that is not AF_INET (EAFNOSUPPORT, as connect(2) answers a foreign address),
+        then connect(2)'s own. Refusal (ECONNREFUSED) is asynchronous on TCP: the fd is
+        returned and reports it through ERR/SO_ERROR, like any non-blocking connect."""
+        with _borrowed(listen_fd) as listener:
+            family = listener.family
+            address = listener.getsockname()
+        listening = _libc.tcp_info(listen_fd)
+        if listening is not None and listening.state != _libc.TCP_LISTEN:
+            listening = None
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            if family != socket.AF_INET:
+                raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
+            # Non-blocking connect on TCP: EINPROGRESS, the handshake runs in softirq context.
+            err = sock.connect_ex(address)
+            if err not in (0, errno.EINPROGRESS):
+                raise OSError(err, os.strerror(err))
+            fd = sock.detach()
+        self._tcp.add(fd)
+        if listening is not None and listening.unacked > listening.sacked:
+            # Accept queue full (sk_acceptq_is_full): the listener drops the SYN, the client
+            # stays in SYN_SENT and retries on a 1 s timer. Nothing to wait for now.
+            return fd
+        ends = select.poll()
+        ends.register(fd, select.POLLOUT)  # ERR and HUP (refused) are always reported
+        ends.poll(HANDSHAKE_BOUND_S * 1000)
+        if listening is None:
+            self._settle()
+        else:
+            # The server side of the connection joins the accept queue when the client's
+            # final ACK is processed: wait for it, so the listener is readable on return.
+            queued = listening.unacked
+            self._settle(lambda: self._accept_queue(listen_fd) > queued)
+        return fd
+
+    def _accept_queue(self, listen_fd: int) -> int:
+        info = _libc.tcp_info(listen_fd)
+        return -1 if info is None else info.unacked
+
+    def accept(self, listen_fd: int) -> int:
+        # Linux allocates the new descriptor before looking at the queue: at the limit
+        # accept() fails EMFILE even when nothing is queued (KERNEL_SPEC SK-5).
+        with _borrowed(listen_fd) as listener:
+            conn, _address = listener.accept()
+        # accept4() on Linux does not inherit O_NONBLOCK from the listener.
+        conn.setblocking(False)
+        if conn.family == socket.AF_INET:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fd = conn.detach()
+        if listen_fd in self._tcp:
+            self._tcp.add(fd)
+        return fd
+
+    def open_file(self) -> int:
+        return os.open(self._file_path, os.O_RDWR)
+
+    def send(self, fd: int, nbytes: int) -> int:
+        with _borrowed(fd) as sock:
+            # Python ignores SIGPIPE, so a send to a closed stream raises EPIPE (BrokenPipeError).
+            sent = sock.send(bytes(nbytes))
+        self._settle()
+        return sent
+
+    def fill(self, fd: int) -> int:
+        """Send 64 KiB chunks until EAGAIN. On TCP, acknowledgements free send-buffer space
+        (and autotuning grows it) as they arrive, so the fill goes on until a send fails
+        EAGAIN *after* the connection has settled: the buffer is full at quiescence."""
+        total = 0
+        settled = False
+        with _borrowed(fd) as sock:
+            while True:
+                try:
+                    total += sock.send(_FILL_CHUNK)
+                    settled = False
+                except BlockingIOError:
+                    if settled or fd not in self._tcp:
+                        return total
+                    self._settle()
+                    settled = True
+
+    def recv(self, fd: int, nbytes: int) -> int:
+        with _borrowed(fd) as sock:
+            received = len(sock.recv(nbytes))
+        # Reading may open the TCP receive window: the peer then sends what it had queued.
+        self._settle()
+        return received
+
+    def shutdown(self, fd: int, how: int) -> None:
+        with _borrowed(fd) as sock:
+            sock.shutdown(how)
+        self._settle()
+
+    def close(self, fd: int) -> None:
+        effect = self._close_effect(fd, abort=False)
+        self._close_fd(fd)
+        self._settle(effect)
+
+    def dup(self, fd: int) -> int:
+        new = os.dup(fd)
+        if fd in self._tcp:
+            self._tcp.add(new)
+        return new
+
+    def abort(self, fd: int) -> None:
+        with _borrowed(fd) as sock:
+            # SO_LINGER {on, 0}: close() discards unsent data and sends RST (TCP); for an
+            # AF_UNIX socket the option is accepted and changes nothing.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+        effect = self._close_effect(fd, abort=True)
+        self._close_fd(fd)
+        self._settle(effect)
+
+    def setrlimit_nofile(self, soft: int) -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def _close_fd(self, fd: int) -> None:
+        owner = self._owners.pop(fd, None)
+        if owner is None:
+            os.close(fd)
+        else:
+            owner.close()
+        self._tcp.discard(fd)
+
+    # --- multiplexers ----------------------------------------------------------------------
+
+    def epoll_create(self) -> int:
+        epoll = select.epoll()
+        fd = epoll.fileno()
+        self._owners[fd] = epoll
+        return fd
+
+    def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
+        """epoll_ctl(2) on any epfd number, with CPython's argument checks
+        (``select.epoll.register``): fds through the ``fildes`` converter, `events` through
+        ``unsigned_int(bitwise=True)`` (masked to 32 bits, never an overflow), then the
+        kernel decides everything else, in its own order (KERNEL_SPEC EP-25)."""
+        epfd = _fildes(epfd)
+        fd = _fildes(fd)
+        mask = _index(events) & 0xFFFFFFFF
+        _libc.epoll_ctl(epfd, _c_int(op), fd, mask)
+
+    def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
+        """``select.epoll.poll`` on any epfd: maxevents -1 means FD_SETSIZE - 1, other values
+        below 1 are a ValueError; a negative (or None) timeout is infinite, which waits at
+        most LIVE_WAIT_BOUND_S and then raises WaitForeverError. Finite timeouts longer than
+        the bound are cut to it: the engine is quiescent, so the answer ([]) is the same."""
+        maxevents = _c_int(maxevents)
+        epfd = _fildes(epfd)
+        wait_ms = _epoll_timeout_ms(timeout_ms)
+        if maxevents == -1:
+            maxevents = uapi.FD_SETSIZE - 1
+        elif maxevents < 1:
+            raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
+        buffer = self._event_buffer(maxevents)
+        bounded = _BOUND_MS if wait_ms is None else min(wait_ms, _BOUND_MS)
+        deadline = time.monotonic() + bounded / 1000
+        while True:
+            try:
+                count = _libc.epoll_wait(epfd, buffer, maxevents, bounded)
+                break
+            except InterruptedError:
+                # PEP 475: retry with the time that is left.
+                bounded = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        if count == 0 and wait_ms is None:
+            raise _forever(f"epoll_wait({epfd})")
+        # CPython reports data.fd: the low 32 bits of the union, as a C int.
+        return [
+            (ctypes.c_int32(buffer[i].data & 0xFFFFFFFF).value, buffer[i].events)
+            for i in range(count)
+        ]
+
+    @staticmethod
+    def _event_buffer(maxevents: int) -> ctypes.Array[_libc.EpollEvent]:
+        # Anonymous memory is committed only where the kernel writes events, like the malloc()
+        # CPython uses; a size the system cannot reserve is a MemoryError, as there. (Above
+        # EP_MAX_EVENTS the kernel then refuses the count, EINVAL, without touching it.)
+        size = maxevents * ctypes.sizeof(_libc.EpollEvent)
+        try:
+            memory = mmap.mmap(-1, size)  # fd -1: MAP_ANONYMOUS, no descriptor involved
+        except OSError as exc:
+            raise MemoryError() from exc
+        return (_libc.EpollEvent * maxevents).from_buffer(memory)
+
+    def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
+        """``select.poll``: one object per call, registered in order (registering an fd again
+        overwrites its mask and keeps its first position, as CPython's dict does). A negative
+        or None timeout is infinite: bounded, then WaitForeverError."""
+        poller = select.poll()
+        for fd, events in fds:
+            poller.register(fd, events)
+        infinite = timeout_ms is None or (_is_number(timeout_ms) and timeout_ms < 0)
+        timeout: Any = timeout_ms
+        if infinite or (_is_number(timeout_ms) and _BOUND_MS < timeout_ms <= _INT_MAX):
+            timeout = _BOUND_MS
+        ready = poller.poll(timeout)
+        if infinite and not ready:
+            raise _forever("poll")
+        return ready
+
+    def select(
+        self,
+        rlist: Sequence[int],
+        wlist: Sequence[int],
+        xlist: Sequence[int],
+        timeout_s: float | None,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """``select.select`` directly: its checks (fd >= FD_SETSIZE, negative fds, too many
+        fds, negative timeout) and the kernel's (EBADF, the table-capacity clip of PS-4).
+        None is infinite: bounded, then WaitForeverError."""
+        timeout: Any = timeout_s
+        if timeout_s is None or (
+            _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
+        ):
+            timeout = uapi.LIVE_WAIT_BOUND_S
+        readable, writable, exceptional = select.select(rlist, wlist, xlist, timeout)
+        if timeout_s is None and not (readable or writable or exceptional):
+            raise _forever("select")
+        return readable, writable, exceptional
+
+    def kqueue(self) -> int:
+        if sys.platform == "linux" or not hasattr(select, "kqueue"):
+            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        kq = select.kqueue()
+        fd = kq.fileno()
+        self._owners[fd] = kq
+        return fd
+
+    def kevent(
+        self,
+        kq: int,
+        changes: Sequence[uapi.KEvent],
+        max_events: int,
+        timeout_s: float | None,
+    ) -> list[uapi.KEvent]:
+        if sys.platform == "linux" or not hasattr(select, "kqueue"):
+            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        queue = self._owners.get(kq)
+        if not isinstance(queue, select.kqueue):
+            # Not one we created (a dup, or not a kqueue at all): wrap the number, and keep the
+            # wrapper as the fd's owner so it is closed by close(kq) and by nothing else.
+            queue = select.kqueue.fromfd(kq)
+            self._owners[kq] = queue
+        changelist = [
+            select.kevent(c.ident, c.filter, c.flags, c.fflags, c.data, c.udata) for c in changes
+        ]
+        timeout: Any = timeout_s
+        if timeout_s is None or (
+            _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
+        ):
+            timeout = uapi.LIVE_WAIT_BOUND_S
+        events = queue.control(changelist, max_events, timeout)
+        if timeout_s is None and max_events > 0 and not events:
+            raise _forever(f"kevent({kq})")
+        return [uapi.KEvent(e.ident, e.filter, e.flags, e.fflags, e.data, e.udata) for e in events]
+
+    # --- settling TCP loopback -------------------------------------------------------------
+
+    def _settle(self, expect: Callable[[], bool] | None = None) -> None:
+        """Return once no TCP segment of ours is in flight and `expect` (if any) holds.
+
+        AF_UNIX needs nothing: a send links the data into the peer's queue and wakes it inside
+        the syscall. TCP loopback is synchronous in practice too (KERNEL_SPEC DIFF-1: the
+        segment is delivered by the softirq that runs when the sender re-enables bottom
+        halves), but under softirq load delivery moves to ksoftirqd, and one part is
+        asynchronous by design: the receiver's *delayed ACK*. Once a connection has used its
+        16 quick ACKs, a receiver holding unread data acknowledges on a timer (~40 ms here,
+        at most TCP_DELACK_MAX = 200 ms), and until then the sender's queue still charges the
+        bytes (SIOCOUTQ), which decides its OUT readiness and how much a send accepts.
+        Nothing a process can do forces that ACK out early (TCP_QUICKACK only flushes it when
+        the receive queue is empty), so the loop waits for it.
+
+        "In flight" is TCP_INFO ``tcpi_unacked`` (``packets_out``: segments sent and not yet
+        acknowledged, SYN and FIN included) on any of our TCP sockets. Bytes never sent
+        because the peer's window is full are not in flight: that is the quiescent state of a
+        full connection. A connection in its handshake (SYN_SENT/SYN_RECV, e.g. its SYN was
+        dropped by a full accept queue) is timer-driven and ignored. Bounded by
+        SETTLE_BOUND_S (above TCP_DELACK_MAX); past it the call returns as things are.
+        """
+        if not self._tcp and expect is None:
+            return
+        deadline = time.monotonic() + SETTLE_BOUND_S
+        while (self._in_flight() or not (expect is None or expect())) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(_SETTLE_POLL_S)
+
+    def _in_flight(self) -> bool:
+        for fd in self._tcp:
+            info = _libc.tcp_info(fd)
+            if (
+                info is not None
+                and info.unacked
+                and info.state not in (_libc.TCP_LISTEN, _libc.TCP_SYN_SENT, _libc.TCP_SYN_RECV)
+            ):
+                return True
+        return False
+
+    def _close_effect(self, fd: int, *, abort: bool) -> Callable[[], bool] | None:
+        """What closing TCP socket `fd` will do to its peer, as a predicate to settle on.
+
+        After close() the socket has no fd left to watch, so the engine watches the peer, when
+        the peer is one of our own descriptors and this is the socket's last descriptor: a RST
+        (abort, or unread data in the receive queue) moves the peer to CLOSE; a FIN (sent at
+        once unless unsent data is queued ahead of it) moves it out of ESTABLISHED/FIN_WAIT*.
+        """
+        info = _libc.tcp_info(fd) if fd in self._tcp else None
+        if info is None or info.state in (_libc.TCP_LISTEN, _libc.TCP_SYN_SENT):
+            return None
+        identity = os.fstat(fd).st_ino
+        if any(other != fd and _same_socket(other, identity) for other in self._tcp):
+            return None
+        peer = self._peer_of(fd)
+        if peer is None:
+            return None
+        if abort or _ioctl_int(fd, _libc.SIOCINQ) > 0:
+            return lambda: _tcp_state(peer) == _libc.TCP_CLOSE
+        sends_fin = info.state in (_libc.TCP_ESTABLISHED, _libc.TCP_CLOSE_WAIT)
+        if sends_fin and _ioctl_int(fd, _libc.SIOCOUTQNSD) == 0:
+            waiting = (_libc.TCP_ESTABLISHED, _libc.TCP_FIN_WAIT1, _libc.TCP_FIN_WAIT2)
+            return lambda: _tcp_state(peer) not in waiting
+        return None
+
+    def _peer_of(self, fd: int) -> int | None:
+        """Our fd for the other end of TCP connection `fd`, if we hold it."""
+        with _borrowed(fd) as sock:
+            try:
+                local, remote = sock.getsockname(), sock.getpeername()
+            except OSError:
+                return None
+        for other in self._tcp:
+            if other == fd:
+                continue
+            with _borrowed(other) as candidate:
+                try:
+                    if candidate.getsockname() == remote and candidate.getpeername() == local:
+                        return other
+                except OSError:
+                    continue
+        return None
+
+
+def _same_socket(fd: int, identity: int) -> bool:
+    try:
+        return os.fstat(fd).st_ino == identity
+    except OSError:
+        return False
+
+
+def _tcp_state(fd: int) -> int:
+    info = _libc.tcp_info(fd)
+    return _libc.TCP_CLOSE if info is None else info.state
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float))
+
+
+#: The requests the child answers: the `Kernel` protocol's calls, nothing else.
+CALLS = frozenset(
+    {
+        "socketpair",
+        "tcp_listen",
+        "tcp_connect",
+        "accept",
+        "open_file",
+        "send",
+        "fill",
+        "recv",
+        "shutdown",
+        "close",
+        "dup",
+        "abort",
+        "setrlimit_nofile",
+        "epoll_create",
+        "epoll_ctl",
+        "epoll_wait",
+        "poll",
+        "select",
+        "kqueue",
+        "kevent",
+    }
+)
+
+
+def _fresh_fd_table() -> None:
+    """Give this process an fd table of the kernel's initial capacity (64 slots).
+
+    fork() copies the parent's table at the parent's size (``dup_fd`` sizes the copy to the
+    highest fd open in the parent) and execve() keeps it: a parent with fd 200 open hands the
+    child a 256-slot table, and select(2) would then examine fds that PS-4 says it skips.
+    unshare(CLONE_FILES) copies the table afresh, sized to what is open now (0, 1, 2), but only
+    when the table is shared -- so a helper thread shares it for the duration of the call.
+    """
+    release = threading.Event()
+    sharer = threading.Thread(target=release.wait, name="fd-table-sharer")
+    sharer.start()
+    try:
+        _libc.unshare_files()
+    finally:
+        release.set()
+        sharer.join()
+
+
+def _read_exactly(size: int) -> bytes | None:
+    """`size` bytes from fd 0, or None at end of file (the parent closed the channel)."""
+    chunks = []
+    while size:
+        chunk = os.read(0, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(engine: _Engine, hello: dict[str, object]) -> None:
+    _wire.write_all(1, _wire.frame(("ok", hello)))
+    while True:
+        header = _read_exactly(_wire.HEADER.size)
+        body = None if header is None else _read_exactly(_wire.HEADER.unpack(header)[0])
+        if body is None:
+            return
+        method, args = pickle.loads(body)
+        reply: _wire.Reply
+        try:
+            if method not in CALLS:
+                raise RuntimeError(f"not a protocol call: {method!r}")
+            reply = ("ok", getattr(engine, method)(*args))
+        except Exception as exc:
+            reply = _wire.encode_error(exc)
+        _wire.write_all(1, _wire.frame(reply))
+
+
+def main() -> None:
+    """Start up (see the module docstring), answer requests until EOF, clean up."""
+    sys.stdout = sys.stderr
+    _libc.set_parent_death_signal(signal.SIGKILL)
+    _fresh_fd_table()
+    handle, path = tempfile.mkstemp(prefix=f"muxlab-live-{os.getpid()}-", suffix=".file")
+    os.close(handle)
+    try:
+        _serve(_Engine(path), {"pid": os.getpid(), "file": path})
+    except BrokenPipeError:
+        pass  # the parent went away mid-reply; nobody is left to tell
+    finally:
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    main()
