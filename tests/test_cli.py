@@ -162,3 +162,12 @@ def test_play_headless_matches_the_golden_output() -> None:
         golden.write_text(done.stdout, encoding="utf-8")
     assert "\x1b[" not in done.stdout
     assert done.stdout == golden.read_text(encoding="utf-8")
+
+
+def test_the_documented_example_checks_clean(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "scenario-format.md").read_text()
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example)
+    status, out, err = run_cli("check", str(path))
+    assert status == 0, out + err
