@@ -12,6 +12,16 @@ from simulator.uapi import Kernel
 from tests.twin import Twin
 
 
+def model_like(live: LiveKernel) -> ModelKernel:
+    """A model whose RLIMIT_NOFILE matches what the live child was granted.
+
+    The hard limit the child gets depends on this machine's privileges (raising it needs
+    CAP_SYS_RESOURCE), so the model takes the live value rather than its default.
+    """
+    soft, hard = live.limits
+    return ModelKernel(nofile=soft, nofile_hard=hard)
+
+
 @pytest.fixture(params=["model", "live"])
 def kernel(request: pytest.FixtureRequest) -> Iterator[Kernel]:
     """Each kernel in turn, for checks that hold on both (each test runs twice)."""
@@ -23,5 +33,5 @@ def kernel(request: pytest.FixtureRequest) -> Iterator[Kernel]:
 @pytest.fixture
 def twin() -> Iterator[Twin]:
     """The model and the real kernel in lockstep: every call must agree on both."""
-    with ModelKernel() as model, LiveKernel() as live:
+    with LiveKernel() as live, model_like(live) as model:
         yield Twin(model, live)

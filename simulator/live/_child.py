@@ -281,6 +281,19 @@ class _Engine:
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
+    def set_limits(self, soft: int, hard: int) -> tuple[int, int]:
+        """Start-up limits matching the model's; returns what the kernel actually granted.
+
+        Raising the hard limit needs CAP_SYS_RESOURCE; without it the current hard limit stays
+        and the caller learns so from the result.
+        """
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        except (ValueError, OSError):
+            current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, current_hard), current_hard))
+        return resource.getrlimit(resource.RLIMIT_NOFILE)
+
     def _close_fd(self, fd: int) -> None:
         owner = self._owners.pop(fd, None)
         if owner is None:
@@ -539,6 +552,7 @@ CALLS = frozenset(
         "dup",
         "abort",
         "setrlimit_nofile",
+        "set_limits",
         "epoll_create",
         "epoll_ctl",
         "epoll_wait",

@@ -133,7 +133,13 @@ class LiveKernel:
     Beyond the protocol: `pid`, `alive`, and `fdinfo` (the real epoll interest list).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, nofile: int = 1024, nofile_hard: int = 1_048_576) -> None:
+        """Start the child with RLIMIT_NOFILE (`nofile`, `nofile_hard`), the model's defaults.
+
+        The child would otherwise inherit this process's limits, and EMFILE would come at a
+        different count than in the model. Raising the hard limit needs privilege; where it
+        is refused the child keeps the inherited hard limit (see `limits`).
+        """
         self._lock = threading.Lock()
         self._released = False
         self._file_path: str | None = None
@@ -145,6 +151,13 @@ class LiveKernel:
             self.close_all()
             raise
         self._file_path = cast(str, hello["file"])
+        try:
+            granted = self._call("set_limits", nofile, nofile_hard)
+        except BaseException:
+            self.close_all()
+            raise
+        #: The child's RLIMIT_NOFILE (soft, hard) as the kernel granted it at start-up.
+        self.limits: tuple[int, int] = (int(granted[0]), int(granted[1]))
 
     def __repr__(self) -> str:
         return f"<LiveKernel pid={self._proc.pid} {'alive' if self.alive else 'gone'}>"
