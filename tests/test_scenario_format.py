@@ -122,6 +122,14 @@ def test_good_document_loads() -> None:
     assert scenario.model.kwargs() == {"nofile": 64}
 
 
+def test_model_parameters_are_checked_against_model_kernel() -> None:
+    document = good_document()
+    document["model"] = {"nofile": 64, "trace": False}
+    assert parse_scenario(to_toml(document)).model.kwargs() == {"nofile": 64, "trace": False}
+    document["model"] = {"tracing": False}
+    assert "ModelKernel takes no parameter 'tracing'" in problems_of(to_toml(document))
+
+
 def test_schema_is_json_schema_of_the_format() -> None:
     schema = json_schema()
     assert schema["title"] == "muxlab scenario"

@@ -431,3 +431,14 @@ def test_a_killed_live_child_is_a_run_error_not_an_answer() -> None:
         lives[0].close_all()  # the child is gone: every call now raises ChildProcessError
         with pytest.raises(ScenarioRunError, match="ChildProcessError"):
             runner.advance()
+
+
+def test_after_a_run_error_the_runner_is_still_at_the_failed_step() -> None:
+    with Runner(scenario(), FakeKernel, Lives(crash_on="recv")) as runner:
+        runner.seek(2)
+        model = runner.model
+        assert isinstance(model, FakeKernel)
+        before = list(model.calls)
+        with pytest.raises(ScenarioRunError):
+            runner.advance()
+        assert runner.position == 2 and model.calls == before

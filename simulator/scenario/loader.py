@@ -310,10 +310,8 @@ def check_model_params(scenario: Scenario, source: SourceMap) -> list[Problem]:
                     field=field,
                 )
             )
-        elif key not in documented and (
-            isinstance(value, bool) or not isinstance(value, int | float | str)
-        ):
-            problems.append(Problem("expected a number or a string", line, field=field))
+        elif key not in documented and not isinstance(value, bool | int | float | str):
+            problems.append(Problem("expected a number, a string or a boolean", line, field=field))
     return problems
 
 

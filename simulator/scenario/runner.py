@@ -321,6 +321,10 @@ class Runner:
         step = self.steps[index]
         spec = step.call
 
+        # The live kernel goes first: if it breaks (ScenarioRunError), the model has not moved
+        # and the runner is still consistent at this position.
+        live_outcome, note = self._run_live(step, index)
+
         trace_before = getattr(state.model, "trace", None)
         cost_before = getattr(state.model, "last_cost", None)
         model_outcome, model_note = self._run_model(step)
@@ -332,7 +336,6 @@ class Runner:
         trace = tuple(trace_after or ()) if fresh else ()
         cost = copy.copy(cost_after) if fresh and isinstance(cost_after, Cost) else None
 
-        live_outcome, note = self._run_live(step, index)
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
             both = model_outcome.error == _ENOSYS
