@@ -263,6 +263,8 @@ def malformed(draw: st.DrawFn) -> bytes:
                 "drop",
                 "syntax",
                 "bytes",
+                "empty",
+                "wrong_type",
                 "cap",
             ]
         )
@@ -322,10 +324,12 @@ def malformed(draw: st.DrawFn) -> bytes:
         text = "\n".join(lines)
     if kind == "bytes":
         return draw(st.binary(max_size=200))
+    if kind == "empty":
+        return draw(st.sampled_from([b"", b"\n\n", b"   ", b"# only a comment\n"]))
     return text.encode()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(malformed())
 def test_validate_refuses_malformed_documents_cleanly(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
