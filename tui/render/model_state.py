@@ -7,6 +7,8 @@ shown by their scenario names (``a (fd 3)``) when a `Bindings` is given.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +17,7 @@ from rich.tree import Tree
 from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EpItem, EventPoll
 from simulator.kernel.rbtree import RBNode
+from simulator.scenario import vocabulary
 from simulator.scenario.calls import Bindings
 from simulator.uapi import event_names
 
@@ -120,6 +123,39 @@ class ReadyListView:
         yield text
 
 
+class KqueueView:
+    """A kqueue's knotes (one per (ident, filter)) and its pending queue, head first.
+
+    Reads the kqueue through ``knotes()`` and ``pending()`` and each knote's ``ident``,
+    ``filter``, ``data`` and ``status_names()``; `Any` because the view only needs that shape.
+    """
+
+    def __init__(self, kq: Any, names: Bindings | None = None, title: str = "") -> None:
+        self.kq = kq
+        self.names = names
+        self.title = title or f"{kq.label} knotes"
+
+    def _knote(self, kn: Any) -> str:
+        filt = vocabulary.filter_name(kn.filter)
+        if filt in ("READ", "WRITE"):
+            return f"{_fd_label(kn.ident, self.names)} {filt}"
+        return f"{filt} {kn.ident}"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        knotes = self.kq.knotes()
+        if not knotes:
+            yield Text(f"{self.title}: none")
+        else:
+            yield Text(f"{self.title} ({len(knotes)})")
+            for kn in knotes:
+                status = "|".join(kn.status_names()) or "-"
+                yield Text(f"  {self._knote(kn)} data={kn.data} [{status}]")
+        pending = self.kq.pending()
+        text = Text(f"{self.kq.label} pending: ")
+        text.append(" -> ".join(self._knote(kn) for kn in pending) if pending else "empty")
+        yield text
+
+
 class ModelStateView:
     """The compact picture after a step: fd table, then each epoll's tree and ready list."""
 
@@ -136,4 +172,8 @@ class ModelStateView:
                 title = f"{_fd_label(fd, self.names)} interest tree"
                 parts.append(InterestTreeView(file, self.names, title))
                 parts.append(ReadyListView(file, self.names))
+            elif file.kind == "kqueue" and hasattr(file, "knotes") and file.file_id not in seen:
+                seen.add(file.file_id)
+                title = f"{_fd_label(fd, self.names)} knotes"
+                parts.append(KqueueView(file, self.names, title))
         yield Group(*parts)
