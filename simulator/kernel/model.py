@@ -19,6 +19,7 @@ from types import TracebackType
 
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
+from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
 from simulator.kernel.sockets import (
@@ -94,6 +95,7 @@ class ModelKernel:
         self.tcp_rcvbuf = tcp_rcvbuf
         self.max_user_watches = max_user_watches
         self.user_watches = 0
+        self.kqlist = KqueueList(self.clock, self.tracer)
         self._labels = 0
         self.calls = 0
 
@@ -308,6 +310,7 @@ class ModelKernel:
 
     def close(self, fd: int) -> None:
         self._begin("close")
+        self.kqlist.knote_fdclose(fd)  # kqueue forgets the number first (KQ-8)
         self.fdt.close(fd)
         self._settle()
 
@@ -324,6 +327,7 @@ class ModelKernel:
         """Close with SO_LINGER {1, 0}: TCP sends a reset instead of a FIN."""
         self._begin("abort")
         self._socket(fd).set_linger_zero()
+        self.kqlist.knote_fdclose(fd)
         self.fdt.close(fd)
         self._settle()
 
@@ -459,18 +463,32 @@ class ModelKernel:
 
     # -- kqueue ------------------------------------------------------------------------------
     def kqueue(self) -> int:
-        raise oserror(errno.ENOSYS)
+        """``kqueue()``, as ``select.kqueue()`` calls it."""
+        self._begin("kqueue")
+        return do_kqueue(self.fdt, self.kqlist)
 
     def kevent(
         self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
     ) -> list[KEvent]:
-        raise oserror(errno.ENOSYS)
+        """``select.kqueue.control``: changes, then events (KQ-2; semantics in `kqueue`)."""
+        self._begin("kevent")
+        events = do_kevent(self.fdt, self, kq, changes, max_events, timeout_s)
+        self._settle()
+        return events
+
+    def kqueue_of(self, kq: int) -> KQueue:
+        """The kqueue behind `kq` (for views); EBADF like ``kevent`` if it is not one."""
+        file = self.fdt.get(kq)
+        if not isinstance(file, KQueue):
+            raise oserror(errno.EBADF)
+        return file
 
     # -- lifetime ----------------------------------------------------------------------------
     def close_all(self) -> None:
         """Close every descriptor above stderr, lowest first."""
         for fd in sorted(self.fdt.slots):
             if fd > 2 and self.fdt.lookup(fd) is not None:
+                self.kqlist.knote_fdclose(fd)
                 self.fdt.close(fd)
         self._settle()
 
