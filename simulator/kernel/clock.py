@@ -85,5 +85,13 @@ class Clock:
             self.now_ns = deadline_ns
 
     def settle(self) -> None:
-        """Run every pending event: the kernel is quiescent afterwards."""
-        self.run_until(None)
+        """Run pending work until only timers are left: the kernel is quiescent afterwards.
+
+        Timers (``PRIO_TIMER``) stay queued for the future, except those due before some
+        other pending event, which fire on the way there as time passes.
+        """
+        while True:
+            last = next((p for p in reversed(self._queue) if p.priority < PRIO_TIMER), None)
+            if last is None:
+                return
+            self.run_until(last.time_ns)
