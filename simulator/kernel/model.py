@@ -355,8 +355,9 @@ class ModelKernel:
     def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
         """``epoll_ctl``; `events` is taken modulo 2**32 like CPython's bitwise converter."""
         self._begin("epoll_ctl")
-        if fd < 0:
-            raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+        for number in (epfd, fd):  # CPython's fildes converter, epfd first
+            if number < 0:
+                raise ValueError(f"file descriptor cannot be a negative integer ({number})")
         self.tracer.cost.copy_in += 1
         self.tracer.emit(TraceKind.COPY_IN, "epoll_ctl", "struct epoll_event")
         do_epoll_ctl(self.fdt, epfd, op, fd, events & 0xFFFFFFFF)
@@ -365,14 +366,15 @@ class ModelKernel:
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
         """``ep_poll``: harvest, else sleep on ``ep->wq`` until woken or timed out (EP-10)."""
         self._begin("epoll_wait")
+        if epfd < 0:
+            raise ValueError(f"file descriptor cannot be a negative integer ({epfd})")
         if maxevents == -1:
             maxevents = FD_SETSIZE - 1
         elif maxevents < 1:
             raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
-        if maxevents > EP_MAX_EVENTS:
-            raise oserror(errno.EINVAL)
+        # do_epoll_wait: the fd first (EBADF), then ep_check_params: the count, then the type.
         file = self.fdt.get(epfd)
-        if not isinstance(file, EventPoll):
+        if maxevents > EP_MAX_EVENTS or not isinstance(file, EventPoll):
             raise oserror(errno.EINVAL)
         ep = file
         deadline = self._deadline(None if timeout_ms < 0 else timeout_ms * 1_000_000)
