@@ -19,7 +19,7 @@ function it models.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from simulator.kernel.dlist import DList, ListNode
 from simulator.kernel.rbtree import RBNode, RBTree
@@ -43,8 +43,13 @@ from simulator.uapi import (
     EPOLLWAKEUP,
 )
 
+#: ``EP_MAX_NESTS``: levels of nesting allowed below the top epoll.
+EP_MAX_NESTS = 4
 #: Longest allowed chain of nested epoll instances, counted in instances (EP_MAX_NESTS + 1).
-EP_MAX_CHAIN = 5
+EP_MAX_CHAIN = EP_MAX_NESTS + 1
+#: ``path_limits``: how many wake-up paths of each length may lead up from one watched file to
+#: top-level epolls (index 0: paths through one epoll, which are not limited; 1: through two...).
+PATH_LIMITS = (1000, 500, 100, 50, 10)
 
 
 class EpItem:
@@ -178,12 +183,21 @@ class EventPoll(File):
         return mask & epi.events
 
     # -- epoll_ctl -----------------------------------------------------------------------------
-    def insert(self, events: int, file: File, fd: int) -> None:
-        """``ep_insert``: new epitem into the tree, hooked on the target, queued if ready."""
+    def insert(
+        self, events: int, file: File, fd: int, path_check: Iterable[File] | None = None
+    ) -> None:
+        """``ep_insert``: new epitem into the tree, hooked on the target, queued if ready.
+
+        `path_check` (None: no full check) lists the files whose wake-up paths the new link
+        may multiply; too many paths undo the insert with EINVAL (``reverse_path_check``).
+        """
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
         epi = EpItem(self, file, fd, events, fd)
         file.f_ep.append(epi)
         epi.rbn = self.rbr.insert(epi.key, epi)
+        if path_check is not None and reverse_path_check(path_check):
+            self.remove(epi)
+            raise oserror(errno.EINVAL)
         pt = PollTable(self._queue_proc(epi), events)
         revents = self.ep_item_poll(epi, pt)
         if revents and not epi.rdllink.linked:
@@ -323,6 +337,50 @@ class EventPoll(File):
             return True
         return self.depth_up() + to.depth_down() > EP_MAX_CHAIN
 
+    def nested_files(self) -> list[File]:
+        """The non-epoll files watched here or in any epoll below: the leaves that
+        ``ep_loop_check_proc`` lists for `reverse_path_check`."""
+        files: dict[int, File] = {}
+        seen: set[int] = set()
+        todo: list[EventPoll] = [self]
+        while todo:
+            ep = todo.pop()
+            if ep.file_id in seen:
+                continue
+            seen.add(ep.file_id)
+            for epi in ep.items():
+                if isinstance(epi.file, EventPoll):
+                    todo.append(epi.file)
+                else:
+                    files.setdefault(epi.file.file_id, epi.file)
+        return list(files.values())
+
+
+def reverse_path_check(files: Iterable[File]) -> bool:
+    """``reverse_path_check``: does any of `files` have too many wake-up paths?
+
+    A path runs from the file up through the epolls watching it to an epoll nobody watches;
+    each wake-up of the file is repeated along every path, so their number is capped per
+    length (`PATH_LIMITS`). Counted afresh for each file, new link included.
+    """
+    return any(_too_many_paths(file.f_ep, 0, [0] * len(PATH_LIMITS)) for file in files)
+
+
+def _too_many_paths(refs: list[EpItem], depth: int, counts: list[int]) -> bool:
+    """``reverse_path_check_proc``: walk up from `refs`, counting paths by length."""
+    if depth > EP_MAX_NESTS:
+        return True
+    for epi in refs:
+        watchers = epi.ep.f_ep
+        if watchers:
+            if _too_many_paths(watchers, depth + 1, counts):
+                return True
+        elif depth:  # path_count_inc: any number of direct watchers is fine
+            counts[depth] += 1
+            if counts[depth] > PATH_LIMITS[depth]:
+                return True
+    return False
+
 
 #: Bits ``do_epoll_ctl`` ORs into every ADD/MOD mask (EP-18).
 ALWAYS_MONITORED = EPOLLERR | EPOLLHUP
@@ -348,13 +406,21 @@ def do_epoll_ctl(fdt: FdTable, epfd: int, op: int, fd: int, events: int) -> None
         ):
             raise oserror(errno.EINVAL)
     ep = epfile
-    if op == EPOLL_CTL_ADD and isinstance(tfile, EventPoll) and ep.loop_check(tfile):
-        raise oserror(errno.ELOOP)
+    # ep_ctl_lock: an ADD that nests epolls, or adds below an epoll that is itself watched,
+    # gets the full check -- loops and depth now, wake-up paths once the item is linked.
+    path_check: list[File] | None = None
+    if op == EPOLL_CTL_ADD and (ep.f_ep or isinstance(tfile, EventPoll)):
+        if isinstance(tfile, EventPoll):
+            if ep.loop_check(tfile):
+                raise oserror(errno.ELOOP)
+            path_check = tfile.nested_files()
+        else:
+            path_check = [tfile]
     epi = ep.ep_find(tfile, fd)
     if op == EPOLL_CTL_ADD:
         if epi is not None:
             raise oserror(errno.EEXIST)
-        ep.insert(events | ALWAYS_MONITORED, tfile, fd)
+        ep.insert(events | ALWAYS_MONITORED, tfile, fd, path_check)
     elif op == EPOLL_CTL_DEL:
         if epi is None:
             raise oserror(errno.ENOENT)
