@@ -162,7 +162,8 @@ class Lives:
         self.options = options
         self.made: list[FakeKernel] = []
 
-    def __call__(self) -> FakeKernel:
+    def __call__(self, **limits: int) -> FakeKernel:
+        self.limits = limits
         kernel = FakeKernel(**self.options)
         self.made.append(kernel)
         return kernel
@@ -349,6 +350,16 @@ def test_a_dying_live_kernel_fails_only_its_scenario(tmp_path: Path) -> None:
         "2 scenarios could not be checked",
     ]
     assert summary.failed
+
+
+def test_model_descriptor_limits_reach_the_live_kernel() -> None:
+    text = SCENARIO.replace(
+        'title = "bookkeeping"', 'title = "limits"\n[model]\nnofile = 50\nfile_max = 99'
+    )
+    lives = Lives()
+    with Runner(scenario(text), FakeKernel, lives) as runner:
+        runner.advance()
+    assert lives.limits == {"nofile": 50}
 
 
 def test_a_model_that_will_not_start_is_a_run_error() -> None:

@@ -38,7 +38,8 @@ from simulator.scenario.format import ResultKind, Scenario, StepBase
 from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
 
 ModelFactory = Callable[..., uapi.Kernel]
-LiveFactory = Callable[[], uapi.Kernel]
+#: Called with ``nofile``/``nofile_hard`` when ``[model]`` sets them (LiveKernel's parameters).
+LiveFactory = Callable[..., uapi.Kernel]
 
 _ENOSYS = errno.errorcode[errno.ENOSYS]
 _FD_TABLE_CALLS = frozenset(
@@ -162,11 +163,11 @@ def default_model_factory(**params: Any) -> uapi.Kernel:
     return kernel
 
 
-def default_live_factory() -> uapi.Kernel:
-    """``LiveKernel()``, imported when first needed."""
+def default_live_factory(**limits: int) -> uapi.Kernel:
+    """``LiveKernel(**limits)``, imported when first needed."""
     from simulator.live import LiveKernel  # type: ignore[attr-defined,unused-ignore]
 
-    kernel: uapi.Kernel = LiveKernel()
+    kernel: uapi.Kernel = LiveKernel(**limits)
     return kernel
 
 
@@ -186,7 +187,8 @@ class Runner:
     """Runs `scenario` on a model (and a live kernel, or a recording of one) in lockstep.
 
     ``model_factory(**scenario.model.kwargs())`` builds the model; ``live_factory()`` the live
-    kernel, started when the first step runs and closed by `close`. Give a `recording` instead
+    kernel (given ``nofile``/``nofile_hard`` when ``[model]`` sets them), started when the first
+    step runs and closed by `close`. Give a `recording` instead
     of a live factory to replay a saved run. Iterating runs the remaining steps; `advance` runs
     one; `seek` moves to any position. Raises `ScenarioRunError` when a run cannot go on, and
     `RecordingError` for a recording of another scenario.
@@ -435,20 +437,17 @@ class Runner:
             if self._live_log:
                 # Only a fresh run (position 0 at the live frontier) may start the live kernel.
                 raise ScenarioRunError("the live kernel cannot join a run that has started")
+            # The descriptor limits are the one part of [model] the real kernel can share: both
+            # kernels start with the same RLIMIT_NOFILE, so EMFILE comes at the same count.
+            limits = self.scenario.model.kwargs()
+            limits = {k: v for k, v in limits.items() if k in ("nofile", "nofile_hard")}
             try:
-                self._live = self._live_factory()
+                self._live = self._live_factory(**limits)
             except Exception as exc:
+                asked = "".join(f", [model] {k} = {v}" for k, v in limits.items())
                 raise ScenarioRunError(
-                    f"the live kernel would not start: {type(exc).__name__}: {exc}"
+                    f"the live kernel would not start{asked}: {type(exc).__name__}: {exc}"
                 ) from exc
-            nofile = self.scenario.model.nofile
-            if nofile is not None:
-                try:
-                    self._live.setrlimit_nofile(nofile)
-                except Exception as exc:
-                    raise ScenarioRunError(
-                        f"this machine refused [model] nofile = {nofile}: {exc}"
-                    ) from exc
         return self._live
 
     def _check_expect(
