@@ -1,0 +1,350 @@
+"""The interest tree drawn top-down, as a red-black tree looks in a textbook.
+
+`TreeShape` is a detached copy of the top of an epoll's ``rbr`` (keys, colours, links, labels):
+once captured it no longer reads the model, so the app can draw it at any time. Capture costs
+O(nodes captured), at most ``2 ** depth - 1`` however large the tree is.
+
+`TreeShape.apply` replays the tree's trace events (insert, erase, recolour, rotate) on a
+shape, which is how the app animates a rotation: it captures the shape before a step and
+replays the step's micro-steps one at a time. Replay mirrors ``RBTree`` (CLRS with the in-order
+successor taking an erased node's place); the app always ends on a fresh capture, so the last
+picture is exact even if a replay ever drifted.
+
+`draw_tree` lays a shape out in a given width: each node is centred in its share of the line,
+children under it with ``┌─┴─┐`` connectors, red nodes on red, black nodes on black. Levels that
+no longer fit are summarised in one line, so the picture has a bounded height.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+
+from simulator.kernel.trace import TraceEvent, TraceKind
+
+Key = tuple[int, int]
+
+#: Nodes deeper than this are not captured (127 nodes at most).
+CAPTURE_DEPTH = 7
+#: Narrowest share of a line a node can be drawn in.
+MIN_CELL = 3
+
+RED = Style(color="bright_white", bgcolor="red3", bold=True)
+BLACK = Style(color="bright_white", bgcolor="grey19", bold=True)
+FOCUS = Style(color="black", bgcolor="yellow", bold=True)
+ON_PATH = Style(underline=True)
+LINK = Style(color="grey62")
+
+_KEY = re.compile(r"\((-?\d+), (-?\d+)\)")
+
+
+def parse_keys(text: str) -> list[Key]:
+    """Every ``(file, fd)`` key written in a trace detail, in order.
+
+    >>> parse_keys("(8, 7) vs (4, 3): right")
+    [(8, 7), (4, 3)]
+    """
+    return [(int(a), int(b)) for a, b in _KEY.findall(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeNode:
+    """One node of a captured tree: its key, colour, children, and how to label it."""
+
+    key: Key
+    label: str
+    red: bool
+    left: Key | None = None
+    right: Key | None = None
+    ready: bool = False
+    deeper: bool = False  #: it has children that were not captured
+
+
+@dataclass
+class TreeShape:
+    """A detached picture of the top of a red-black tree.
+
+    `size` is the whole tree's node count; `complete` says every node was captured (only then
+    can trace events be replayed on it).
+    """
+
+    root: Key | None = None
+    nodes: dict[Key, ShapeNode] = field(default_factory=dict)
+    size: int = 0
+    complete: bool = True
+
+    @classmethod
+    def capture(cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH) -> TreeShape:
+        """Copy the top `depth` levels of `tree` (an ``RBTree`` of epitems).
+
+        `label(node) -> str` names a node (default: its key). O(2 ** depth) at most.
+        """
+        shape = cls(size=len(tree))
+        root = tree.root
+        if root is None:
+            return shape
+        shape.root = root.key
+        frontier = [(root, 1)]
+        while frontier:
+            node, level = frontier.pop()
+            more = level < depth
+            left = node.left
+            right = node.right
+            deeper = not more and (left is not None or right is not None)
+            if deeper:
+                shape.complete = False
+            value = node.value
+            shape.nodes[node.key] = ShapeNode(
+                key=node.key,
+                label=label(node) if label is not None else _key_label(node.key),
+                red=bool(node.red),
+                left=left.key if left is not None and more else None,
+                right=right.key if right is not None and more else None,
+                ready=bool(getattr(value, "ready", False)),
+                deeper=deeper,
+            )
+            if more:
+                for child in (left, right):
+                    if child is not None:
+                        frontier.append((child, level + 1))
+        return shape
+
+    def copy(self) -> TreeShape:
+        return TreeShape(self.root, dict(self.nodes), self.size, self.complete)
+
+    def height(self) -> int:
+        """Levels in the captured part."""
+        best = 0
+        stack: list[tuple[Key | None, int]] = [(self.root, 1)] if self.root is not None else []
+        while stack:
+            key, level = stack.pop()
+            if key is None:
+                continue
+            best = max(best, level)
+            node = self.nodes[key]
+            stack.append((node.left, level + 1))
+            stack.append((node.right, level + 1))
+        return best
+
+    def path_to(self, key: Key) -> list[Key]:
+        """The keys a lookup of `key` visits in the captured part, root first."""
+        path: list[Key] = []
+        at = self.root
+        while at is not None:
+            path.append(at)
+            if key < at:
+                at = self.nodes[at].left
+            elif at < key:
+                at = self.nodes[at].right
+            else:
+                break
+        return path
+
+    # --- replaying trace events ----------------------------------------------------------
+
+    def apply(self, event: TraceEvent, labels: dict[Key, str] | None = None) -> bool:
+        """Replay one tree event; False if it cannot be replayed (then draw the final shape)."""
+        if not self.complete:
+            return False
+        keys = parse_keys(event.detail)
+        kind = event.kind
+        try:
+            if kind is TraceKind.TREE_INSERT and keys:
+                key = keys[0]
+                label = (labels or {}).get(key) or _key_label(key)
+                self._insert(key, label)
+            elif kind is TraceKind.TREE_ERASE and keys:
+                self._erase(keys[0])
+            elif kind is TraceKind.TREE_RECOLOR and keys:
+                red = event.detail.rstrip().endswith("red")
+                self.nodes[keys[0]] = replace(self.nodes[keys[0]], red=red)
+            elif kind is TraceKind.TREE_ROTATE and keys:
+                if event.detail.startswith("left"):
+                    self._rotate(keys[0], left=True)
+                elif event.detail.startswith("right"):
+                    self._rotate(keys[0], left=False)
+                else:
+                    return False
+        except KeyError:
+            return False
+        return True
+
+    def _parent_of(self, key: Key) -> Key | None:
+        path = self.path_to(key)
+        return path[-2] if len(path) >= 2 else None
+
+    def _set_child(self, parent: Key | None, old: Key, new: Key | None) -> None:
+        if parent is None:
+            self.root = new
+            return
+        node = self.nodes[parent]
+        if node.left == old:
+            self.nodes[parent] = replace(node, left=new)
+        else:
+            self.nodes[parent] = replace(node, right=new)
+
+    def _insert(self, key: Key, label: str) -> None:
+        parent = None
+        at = self.root
+        while at is not None:
+            parent = at
+            at = self.nodes[at].left if key < at else self.nodes[at].right
+        self.nodes[key] = ShapeNode(key, label, red=True)
+        self.size += 1
+        if parent is None:
+            self.root = key
+        elif key < parent:
+            self.nodes[parent] = replace(self.nodes[parent], left=key)
+        else:
+            self.nodes[parent] = replace(self.nodes[parent], right=key)
+
+    def _erase(self, key: Key) -> None:
+        node = self.nodes[key]
+        parent = self._parent_of(key)
+        if node.left is None or node.right is None:
+            self._set_child(parent, key, node.left if node.left is not None else node.right)
+        else:
+            # The in-order successor takes the erased node's place (and, via a traced
+            # recolour, its colour), as in RBTree.erase.
+            successor = node.right
+            while self.nodes[successor].left is not None:
+                successor = self.nodes[successor].left  # type: ignore[assignment]
+            succ = self.nodes[successor]
+            if successor != node.right:
+                self._set_child(self._parent_of(successor), successor, succ.right)
+                succ = replace(self.nodes[successor], right=node.right)
+            self.nodes[successor] = replace(succ, left=node.left)
+            self._set_child(parent, key, successor)
+        del self.nodes[key]
+        self.size -= 1
+
+    def _rotate(self, key: Key, *, left: bool) -> None:
+        node = self.nodes[key]
+        parent = self._parent_of(key)
+        if left:
+            pivot_key = node.right
+            assert pivot_key is not None
+            pivot = self.nodes[pivot_key]
+            self.nodes[key] = replace(node, right=pivot.left)
+            self.nodes[pivot_key] = replace(pivot, left=key)
+        else:
+            pivot_key = node.left
+            assert pivot_key is not None
+            pivot = self.nodes[pivot_key]
+            self.nodes[key] = replace(node, left=pivot.right)
+            self.nodes[pivot_key] = replace(pivot, right=key)
+        self._set_child(parent, key, pivot_key)
+
+    def same_as(self, other: TreeShape) -> bool:
+        """Same links and colours (labels aside)."""
+        if self.root != other.root or self.nodes.keys() != other.nodes.keys():
+            return False
+        return all(
+            (a.red, a.left, a.right) == (b.red, b.left, b.right)
+            for a, b in ((self.nodes[k], other.nodes[k]) for k in self.nodes)
+        )
+
+
+def _key_label(key: Key) -> str:
+    return str(key[1])
+
+
+class _Canvas:
+    """One line of fixed width: characters placed at columns, with styles."""
+
+    def __init__(self, width: int) -> None:
+        self.chars = [" "] * width
+        self.spans: list[tuple[int, int, Style]] = []
+
+    def put(self, x: int, text: str, style: Style | None = None) -> None:
+        if x < 0 or not text:
+            return
+        text = text[: max(0, len(self.chars) - x)]
+        self.chars[x : x + len(text)] = list(text)
+        if style is not None and text:
+            self.spans.append((x, x + len(text), style))
+
+    def text(self) -> Text:
+        line = Text("".join(self.chars).rstrip())
+        for start, end, style in self.spans:
+            line.stylize(style, start, end)
+        return line
+
+
+def _fit(node: ShapeNode, cell: int) -> str:
+    """The node's label, shortened to fit a share of `cell` columns (with a space around)."""
+    for text in (node.label, str(node.key[1])):
+        if len(text) + 2 <= cell:
+            return f" {text} "
+    return str(node.key[1])[: max(1, cell - 1)]
+
+
+def draw_tree(
+    shape: TreeShape,
+    width: int,
+    *,
+    focus: Iterable[Key] = (),
+    path: Iterable[Key] = (),
+) -> list[Text]:
+    """Lay `shape` out in `width` columns; `focus` nodes are lit, `path` nodes underlined.
+
+    Returns at most two lines per drawn level plus one summary line.
+    """
+    width = max(width, MIN_CELL)
+    if shape.root is None:
+        return [Text("(empty: nothing registered)", style="dim")]
+    lit = set(focus)
+    on_path = set(path)
+    lines: list[Text] = []
+    level: list[tuple[Key, int, int]] = [(shape.root, 0, width)]
+    drawn = 0
+    while level:
+        if min(hi - lo for _, lo, hi in level) < MIN_CELL:
+            hidden = shape.size - drawn
+            lines.append(Text(f"… {hidden:,} more nodes below (too deep to draw here)", "dim"))
+            break
+        nodes_line = _Canvas(width)
+        links_line = _Canvas(width)
+        below: list[tuple[Key, int, int]] = []
+        any_link = False
+        for key, lo, hi in level:
+            node = shape.nodes[key]
+            drawn += 1
+            mid = (lo + hi) // 2
+            label = _fit(node, hi - lo)
+            style = FOCUS if key in lit else RED if node.red else BLACK
+            if key in on_path:
+                style = style + ON_PATH
+            nodes_line.put(mid - len(label) // 2, label, style)
+            if node.ready:
+                nodes_line.put(mid - len(label) // 2 + len(label), "•", Style(color="green"))
+            left_mid, right_mid = (lo + mid) // 2, (mid + hi) // 2
+            has_left = node.left is not None or node.deeper
+            has_right = node.right is not None or node.deeper
+            if has_left:
+                links_line.put(left_mid, "┌" + "─" * max(0, mid - left_mid - 1), LINK)
+            if has_right:
+                links_line.put(mid + 1, "─" * max(0, right_mid - mid - 1) + "┐", LINK)
+            if has_left or has_right:
+                any_link = True
+                joint = "┴" if has_left and has_right else "┘" if has_left else "└"
+                links_line.put(mid, joint, LINK)
+            if node.left is not None:
+                below.append((node.left, lo, mid))
+            if node.right is not None:
+                below.append((node.right, mid, hi))
+        lines.append(nodes_line.text())
+        if any_link:
+            lines.append(links_line.text())
+        if not below and drawn < shape.size:
+            lines.append(Text(f"▽ {shape.size - drawn:,} more nodes in deeper levels", "dim"))
+        level = below
+    return lines
+
+
+__all__ = ["Key", "ShapeNode", "TreeShape", "draw_tree", "parse_keys"]

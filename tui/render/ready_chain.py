@@ -1,0 +1,72 @@
+"""The ready list (``ep->rdllist``) as a chain of linked nodes, and the ovflist beside it.
+
+`ReadyChain.capture` copies at most `limit` nodes from the head (the list can hold a million
+epitems; only its head is drawn, with a count of the rest), so it costs O(limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
+from rich.text import Text
+
+from simulator.scenario.calls import Bindings
+
+NODE = Style(color="bright_white", bgcolor="dark_green", bold=True)
+OVF = Style(color="bright_white", bgcolor="dark_orange3", bold=True)
+FOCUS = Style(color="black", bgcolor="yellow", bold=True)
+
+
+def fd_label(fd: int, names: Bindings | None) -> str:
+    """``a:3`` for a named descriptor, ``3`` otherwise."""
+    name = names.names.get(fd) if names is not None else None
+    return f"{name}:{fd}" if name else str(fd)
+
+
+@dataclass(frozen=True)
+class ReadyChain:
+    """Detached picture of an epoll's ready list and overflow list."""
+
+    nodes: tuple[tuple[int, str], ...]  #: (fd, label), head first
+    total: int
+    ovflist: tuple[tuple[int, str], ...] | None  #: None: no transfer running
+    ovf_total: int = 0
+    focus: int | None = None  #: fd of the node a micro-step is touching
+
+    @classmethod
+    def capture(cls, ep: Any, names: Bindings | None = None, limit: int = 16) -> ReadyChain:
+        nodes = tuple((item.fd, fd_label(item.fd, names)) for item in islice(ep.rdllist, limit))
+        ovf = ep.ovflist
+        ovflist = None
+        if ovf is not None:
+            ovflist = tuple((item.fd, fd_label(item.fd, names)) for item in ovf[:limit])
+        return cls(nodes, len(ep.rdllist), ovflist, 0 if ovf is None else len(ovf))
+
+    def with_focus(self, fd: int | None) -> ReadyChain:
+        return ReadyChain(self.nodes, self.total, self.ovflist, self.ovf_total, fd)
+
+    def _chain(
+        self, title: str, nodes: tuple[tuple[int, str], ...], total: int, style: Style
+    ) -> Text:
+        text = Text(title, style="bold")
+        if not nodes:
+            return text.append("head ⇄ (empty)", style="dim")
+        text.append("head")
+        for fd, label in nodes:
+            text.append(" ⇄ ", style="grey62")
+            text.append(f" {label} ", style=FOCUS if fd == self.focus else style)
+        if total > len(nodes):
+            text.append(f" ⇄ … {total - len(nodes):,} more", style="dim")
+        text.append(" ⇄ head", style="grey62")
+        return text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._chain("rdllist  ", self.nodes, self.total, NODE)
+        if self.ovflist is None:
+            yield Text("ovflist  inactive (no transfer running)", style="dim")
+        else:
+            yield self._chain("ovflist  ", self.ovflist, self.ovf_total, OVF)
