@@ -1,0 +1,326 @@
+"""A `Frame`: everything the player screen shows at one position, captured from the session.
+
+The player builds a frame after every move (on the UI thread, while no worker touches the
+runner) and hands it down to its widgets: "attributes down". Every picture in a frame is
+detached from the model (`tui.render`'s ``capture``/``of`` constructors copy what they draw),
+except `Frame.kernel`, which the line-API views (the fd table) read lazily for the rows on
+screen; they stop reading it while a worker runs (see `tui.widgets.lines.LinesView.frozen`).
+
+Capturing costs O(what is drawn), never O(registered descriptors): the tree keeps its top
+levels, the ready list its head, the wait queues only the scenario's named files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
+
+from simulator.kernel import ModelKernel
+from simulator.kernel.eventpoll import EventPoll
+from simulator.kernel.trace import TraceEvent
+from simulator.scenario import Bindings, StepRecord
+from tui.predict import real_outcome
+from tui.render.cost_meter import CostMeter
+from tui.render.live_side import LiveSide
+from tui.render.model_state import KqueueView
+from tui.render.nic_lane import NicLane
+from tui.render.poll_sets import PollArray, SelectBitmaps
+from tui.render.rbtree_art import Key, TreeShape
+from tui.render.ready_chain import ReadyChain, fd_label
+from tui.render.wait_queues import WaitQueuesPicture
+from tui.session import LiveStatus, PlaySession, Prediction, Source, arguments_as_issued
+
+MECHANISMS = ("epoll", "poll", "select", "kqueue")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The screen's content at `position` (see the module docstring)."""
+
+    position: int
+    total: int
+    title: str
+    mechanism: str
+    record: StepRecord | None
+    kernel: ModelKernel | None
+    names: Bindings
+    ep_title: str = ""
+    ep_label: str = ""  #: the model's name for the epoll (``epoll4``), as trace events say it
+    shape: TreeShape | None = None
+    before: TreeShape | None = None  #: the tree before this step, when it is one step on
+    path: tuple[Key, ...] = ()
+    path_text: str = ""
+    chain: ReadyChain | None = None
+    queues: WaitQueuesPicture | None = None
+    nic: NicLane | None = None
+    calls: RenderableType | None = None  #: poll array, select bitmaps or kqueue knotes
+    cost: CostMeter = field(default_factory=CostMeter)
+    live: LiveSide | None = None
+    status: LiveStatus | None = None
+    clock_ns: int = 0
+    prediction: Prediction | None = None
+
+    @property
+    def trace(self) -> tuple[TraceEvent, ...]:
+        return self.record.trace if self.record is not None else ()
+
+
+def mechanism_of(session: PlaySession) -> str:
+    """The scenario's ``mechanism``, else the first multiplexer its steps create or call."""
+    if session.mechanism:
+        return session.mechanism
+    for step in session.scenario.steps:
+        name = step.call.name
+        for mechanism, calls in (
+            ("epoll", ("epoll_create", "epoll_ctl", "epoll_wait")),
+            ("poll", ("poll",)),
+            ("select", ("select",)),
+            ("kqueue", ("kqueue", "kevent")),
+        ):
+            if name in calls:
+                return mechanism
+    return "epoll"
+
+
+def _shown_epoll(
+    kernel: ModelKernel, names: Bindings, record: StepRecord | None, epoll_names: list[str]
+) -> tuple[str, EventPoll] | None:
+    """The epoll the current step uses, else the most recently created one still open."""
+    wanted: list[str] = []
+    if record is not None:
+        ref = getattr(record.step.arguments, "epfd", None)
+        if isinstance(ref, str):
+            wanted.append(ref)
+    wanted += reversed(epoll_names)
+    for name in wanted:
+        fd = names.fds.get(name)
+        if fd is None:
+            continue
+        file = kernel.fdt.lookup(fd)
+        if isinstance(file, EventPoll):
+            return f"{name}:{fd}", file
+    return None
+
+
+def shown_epoll(session: PlaySession) -> EventPoll | None:
+    """The epoll the player shows at the session's position (see `_shown_epoll`)."""
+    model = session.model
+    if not isinstance(model, ModelKernel):
+        return None
+    shown = _shown_epoll(model, session.names, session.record(), _epoll_names(session))
+    return shown[1] if shown is not None else None
+
+
+def _epoll_names(session: PlaySession) -> list[str]:
+    return [n for s in session.scenario.steps if s.call.name == "epoll_create" for n in s.names]
+
+
+def _label(names: Bindings) -> Any:
+    def label(node: Any) -> str:
+        return fd_label(node.value.fd, names)
+
+    return label
+
+
+def _detach(renderable: Any) -> RenderableType:
+    """Run a lazy renderable's ``__rich_console__`` now, keeping what it yields."""
+    console = Console(width=80, file=None, color_system=None)
+    return Group(*list(renderable.__rich_console__(console, console.options)))
+
+
+def build_frame(
+    session: PlaySession,
+    *,
+    previous: Frame | None = None,
+    prediction_banner: Text | None = None,
+) -> Frame:
+    """Capture the session at its position. `previous` (the frame one step back, if it is)
+    lends its tree as the "before" picture for the animation."""
+    position = session.position
+    record = session.record()
+    model = session.model
+    kernel = model if isinstance(model, ModelKernel) else None
+    names = session.names.copy()
+    mechanism = mechanism_of(session)
+    epoll_names = _epoll_names(session)
+
+    ep_title = ""
+    shape = before = None
+    path: tuple[Key, ...] = ()
+    path_text = ""
+    chain = queues = nic = None
+    ep = None
+    if kernel is not None:
+        shown = _shown_epoll(kernel, names, record, epoll_names)
+        if shown is not None:
+            ep_title, ep = shown
+            shape = TreeShape.capture(ep.rbr, _label(names))
+            chain = ReadyChain.capture(ep, names)
+            if (
+                previous is not None
+                and previous.position == position - 1
+                and previous.ep_title == ep_title
+            ):
+                before = previous.shape
+            path, path_text = _lookup_path(kernel, ep, record, names)
+        queues = WaitQueuesPicture.capture(kernel, names, ep)
+        nic = NicLane.capture(kernel)
+
+    calls: RenderableType | None = None
+    last_call = _last_multiplexer_call(session, position)
+    if last_call is not None:
+        call_names = names
+        outcome = real_outcome(last_call)
+        if last_call.step.call.name == "poll":
+            calls = PollArray.of(last_call, call_names, outcome)
+        elif last_call.step.call.name == "select":
+            calls = SelectBitmaps.of(last_call, call_names, outcome)
+    if mechanism == "kqueue" and kernel is not None:
+        calls = _kqueue_picture(kernel, names, session)
+
+    status = session.status()
+    live = _live_side(session, record, status, names, ep_title, ep, prediction_banner)
+    return Frame(
+        position=position,
+        total=session.total,
+        title=session.title,
+        mechanism=mechanism,
+        record=record,
+        kernel=kernel,
+        names=names,
+        ep_title=ep_title,
+        ep_label=ep.label if ep is not None else "",
+        shape=shape,
+        before=before,
+        path=path,
+        path_text=path_text,
+        chain=chain,
+        queues=queues,
+        nic=nic,
+        calls=calls,
+        cost=CostMeter.of(record.cost.as_dict() if record and record.cost else None),
+        live=live,
+        status=status,
+        clock_ns=kernel.clock.now_ns if kernel is not None else 0,
+        prediction=session.predictions.get(position - 1),
+    )
+
+
+def _lookup_path(
+    kernel: ModelKernel, ep: EventPoll, record: StepRecord | None, names: Bindings
+) -> tuple[tuple[Key, ...], str]:
+    """The descent an ``epoll_ctl`` step's key makes in the tree (O(log n))."""
+    if record is None or record.step.call.name != "epoll_ctl":
+        return (), ""
+    ref = getattr(record.step.arguments, "fd", None)
+    fd = names.fds.get(ref) if isinstance(ref, str) else ref if isinstance(ref, int) else None
+    file = kernel.fdt.lookup(fd) if fd is not None else None
+    if fd is None or file is None:
+        return (), ""
+    key = (file.file_id, fd)
+    nodes = ep.rbr.lookup_path(key)
+    steps = []
+    for i, node in enumerate(nodes):
+        label = fd_label(node.value.fd, names)
+        if node.key == key:
+            steps.append(f"{label} ✓")
+        else:
+            steps.append(label + (" ←" if key < node.key else " →"))
+        if i > 12:
+            steps.append(f"… {len(nodes) - i - 1} more")
+            break
+    found = bool(nodes) and nodes[-1].key == key
+    text = f"lookup {fd_label(fd, names)} key {key}: " + "  ".join(steps)
+    if not found:
+        text += "  (not in the tree)"
+    return tuple(node.key for node in nodes), text
+
+
+def _last_multiplexer_call(session: PlaySession, position: int) -> StepRecord | None:
+    records = session.records[:position]
+    for record in reversed(records):
+        if record.step.call.name in ("poll", "select", "kevent"):
+            return record
+    return None
+
+
+def _kqueue_picture(kernel: ModelKernel, names: Bindings, session: PlaySession) -> RenderableType:
+    kq_names = [n for s in session.scenario.steps if s.call.name == "kqueue" for n in s.names]
+    parts: list[RenderableType] = []
+    for name in kq_names:
+        fd = names.fds.get(name)
+        file = kernel.fdt.lookup(fd) if fd is not None else None
+        if file is not None and hasattr(file, "knotes"):
+            parts.append(_detach(KqueueView(file, names, f"{name}:{fd} knotes")))
+    if not parts:
+        return Text("no kqueue open in the model yet", style="dim")
+    return Group(*parts)
+
+
+def _live_side(
+    session: PlaySession,
+    record: StepRecord | None,
+    status: LiveStatus,
+    names: Bindings,
+    ep_title: str,
+    ep: EventPoll | None,
+    banner: Text | None,
+) -> LiveSide:
+    header = _live_header(status, session.position)
+    arguments = None
+    live_names = session.live_names()
+    if record is not None and record.live is not None:
+        arguments = arguments_as_issued(record, session.live_names(session.position - 1))
+    fdinfo = session.fdinfo()
+    model_items: dict[str, list[tuple[int, int]]] = {}
+    if fdinfo and ep is not None and len(ep.rbr) <= 4096:
+        for ep_name in fdinfo:
+            fd = names.fds.get(ep_name)
+            if fd is not None and ep_title.startswith(f"{ep_name}:"):
+                model_items[ep_name] = [
+                    (node.value.fd, node.value.events) for node in islice(ep.rbr, 4096)
+                ]
+    return LiveSide(header, record, arguments, fdinfo, model_items, dict(live_names.names), banner)
+
+
+def _live_header(status: LiveStatus, position: int) -> Text:
+    system = status.platform.get("system", "")
+    release = status.platform.get("release", "")
+    where = f"{system} {release}".strip()
+    text = Text()
+    if status.source is Source.LIVE and status.lost is None:
+        text.append("live kernel", style="bold")
+        if where:
+            text.append(f" · {where}")
+        if status.pid is None:
+            text.append(" · starts at the first step", style="dim")
+        elif status.alive:
+            text.append(f" · child pid {status.pid}", style="green")
+        else:
+            text.append(f" · child pid {status.pid} is GONE", style="bold red")
+    elif status.source is Source.LIVE:
+        text.append("live kernel LOST", style="bold white on red")
+        text.append(f"\n{status.lost}", style="red")
+        at = status.lost_at if status.lost_at is not None else position
+        text.append(f"\nThe model goes on alone from step {at + 1}.", style="yellow")
+    elif status.source is Source.RECORDING:
+        text.append("recording", style="bold")
+        if where:
+            text.append(f" of {where}")
+        text.append(" · replayed, no real syscalls", style="dim")
+    else:
+        text.append("model only", style="bold yellow")
+        text.append(" · no live kernel (--no-live)", style="dim")
+    return text
+
+
+def mechanism_class(mechanism: str) -> str:
+    """The CSS class the player screen carries for a mechanism."""
+    return f"-mech-{mechanism if mechanism in MECHANISMS else 'epoll'}"
+
+
+__all__ = ["Frame", "build_frame", "mechanism_class", "mechanism_of", "shown_epoll"]

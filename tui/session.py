@@ -1,0 +1,303 @@
+"""One scenario being played in the app: the lockstep runner plus what only the app needs.
+
+`PlaySession` wraps `simulator.scenario.Runner` and adds:
+
+* the live kernel it started (to show its pid, notice when its child dies, and read the real
+  interest list from ``/proc/<pid>/fdinfo/<epfd>`` right after each step it ran);
+* a fallback when the live kernel is lost (its child died, or it refused the scenario): the
+  answers it gave so far become a `Recording` and a new runner replays them, so the model goes
+  on alone from that step and the app says why;
+* the user's predictions and score.
+
+It knows nothing of Textual. `seek` may block on the live kernel (a real ``epoll_wait`` with a
+timeout), so the app runs it in a thread worker when `needs_live` says so, and reads nothing
+from the session until the worker is done: the session itself takes no locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from simulator import uapi
+from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
+from simulator.scenario.format import ResultKind, Scenario
+from simulator.scenario.recording import this_platform
+from simulator.scenario.runner import LiveFactory, ModelFactory, default_live_factory
+from simulator.scenario.runner import default_model_factory as _default_model_factory
+
+#: The real interest list of each epoll (by scenario name) after one step, as ``fdinfo``
+#: returned it -- or the reason it could not be read.
+FdinfoSnapshot = dict[str, list[dict[str, int]] | str]
+
+
+class Source(StrEnum):
+    """Where the right-hand side's answers come from."""
+
+    LIVE = "live kernel"
+    RECORDING = "recording"
+    MODEL = "model only"
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What the right panel says about the real kernel."""
+
+    source: Source
+    pid: int | None = None
+    alive: bool = False
+    lost: str | None = None  #: why the live kernel stopped answering
+    lost_at: int | None = None  #: index of the first step the model ran alone
+    platform: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The user's pick at one step, and whether the real kernel agreed."""
+
+    index: int
+    chosen: int | None  #: None: the user skipped the question
+    answer: int | None  #: the choice the real result matches (None: none of them)
+    choices: tuple[str, ...]
+
+    @property
+    def right(self) -> bool:
+        return self.chosen is not None and self.chosen == self.answer
+
+
+class PlaySession:
+    """A scenario in play. `live` starts a live kernel (unless a `recording` is given)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        path: Path | None = None,
+        *,
+        live: bool = True,
+        recording: Recording | None = None,
+        model_factory: ModelFactory = _default_model_factory,
+        live_factory: LiveFactory = default_live_factory,
+    ) -> None:
+        self.scenario = scenario
+        self.path = path
+        self.title = scenario.scenario.title
+        self.mechanism = scenario.scenario.mechanism
+        self._model_factory = model_factory
+        self._live_factory = live_factory
+        self.live_kernel: uapi.Kernel | None = None
+        self._lost: str | None = None
+        self._lost_at: int | None = None
+        self._fdinfo: dict[int, FdinfoSnapshot] = {}
+        self._live_names = Bindings()
+        self.predictions: dict[int, Prediction] = {}
+        self.furthest = 0
+        if recording is not None:
+            self.source = Source.RECORDING
+            self._platform = dict(recording.platform)
+        elif live:
+            self.source = Source.LIVE
+            self._platform = {}
+        else:
+            self.source = Source.MODEL
+            self._platform = {}
+        self.runner = Runner(
+            scenario,
+            model_factory,
+            self._start_live if self.source is Source.LIVE else None,
+            recording,
+        )
+        self._epoll_names = tuple(
+            name
+            for step in scenario.steps
+            if step.call.name == "epoll_create"
+            for name in step.names
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """Number of steps in the scenario."""
+        return len(self.runner.steps)
+
+    @property
+    def position(self) -> int:
+        """Steps run so far (0: before the first)."""
+        return self.runner.position
+
+    @property
+    def frontier(self) -> int:
+        """How many steps have ever run (the live kernel is only asked beyond this)."""
+        return len(self.runner.records)
+
+    @property
+    def model(self) -> uapi.Kernel:
+        """The model at `position`."""
+        return self.runner.model
+
+    @property
+    def names(self) -> Bindings:
+        """The model's names at `position`."""
+        return self.runner.bindings
+
+    def record(self, position: int | None = None) -> StepRecord | None:
+        """The record of the step that led to `position` (default: the current one)."""
+        position = self.position if position is None else position
+        records = self.runner.records
+        return records[position - 1] if 0 < position <= len(records) else None
+
+    @property
+    def records(self) -> tuple[StepRecord, ...]:
+        return self.runner.records
+
+    def fdinfo(self, position: int | None = None) -> FdinfoSnapshot | None:
+        """The real interest lists read right after the step that led to `position`."""
+        position = self.position if position is None else position
+        return self._fdinfo.get(position - 1)
+
+    def live_names(self, position: int | None = None) -> Bindings:
+        """The live kernel's names after `position` steps (from the recorded answers)."""
+        position = self.position if position is None else position
+        names = Bindings()
+        for record in self.runner.records[:position]:
+            _bind(names, record)
+        return names
+
+    def status(self) -> LiveStatus:
+        """The live kernel as the right panel shows it."""
+        kernel = self.live_kernel
+        pid = getattr(kernel, "pid", None)
+        alive = bool(getattr(kernel, "alive", False)) and self._lost is None
+        return LiveStatus(self.source, pid, alive, self._lost, self._lost_at, dict(self._platform))
+
+    def needs_live(self, target: int) -> bool:
+        """Whether moving to `target` asks the live kernel (and so may block)."""
+        return self.source is Source.LIVE and self._lost is None and target > self.frontier
+
+    def score(self) -> tuple[int, int]:
+        """(right, asked) over the questions the user answered."""
+        answered = [p for p in self.predictions.values() if p.chosen is not None]
+        return sum(p.right for p in answered), len(answered)
+
+    def counts(self) -> dict[Verdict, int]:
+        """Verdicts of the steps up to `position`."""
+        counts = dict.fromkeys(Verdict, 0)
+        for record in self.runner.records[: self.position]:
+            counts[record.verdict] += 1
+        return counts
+
+    # --- moving --------------------------------------------------------------------------
+
+    def seek(self, target: int, on_step: Callable[[int], None] | None = None) -> None:
+        """Move to `target` (clamped to the scenario). May block on the live kernel.
+
+        Steps past the frontier run one by one, each followed by a read of the real interest
+        lists; a live kernel that breaks is dropped (see `lost`) and the model goes on alone.
+        `on_step(position)` is called after each step run forward.
+        """
+        target = max(0, min(target, self.total))
+        if target <= self.frontier:
+            self.runner.seek(target)
+        else:
+            self.runner.seek(self.frontier)
+            while self.position < target:
+                fresh = self.position == self.frontier
+                try:
+                    record = self.runner.advance()
+                except ScenarioRunError as exc:
+                    self._lose_live(str(exc))
+                    continue
+                if fresh:
+                    _bind(self._live_names, record)
+                    if record.live is not None and self._lost is None:
+                        self._read_fdinfo(record.index)
+                if on_step is not None:
+                    on_step(self.position)
+        self.furthest = max(self.furthest, self.position)
+
+    def predict(self, prediction: Prediction) -> None:
+        """Keep the user's answer to the question at `prediction.index`."""
+        self.predictions[prediction.index] = prediction
+
+    def recording(self) -> Recording:
+        """The live answers so far (to save with ``--record``)."""
+        return self.runner.recording()
+
+    def close(self) -> None:
+        """End the live kernel's child process, if any. Idempotent."""
+        self.runner.close()
+        kernel = self.live_kernel
+        if kernel is not None:
+            kernel.close_all()
+
+    # --- the live side -------------------------------------------------------------------
+
+    def _start_live(self) -> uapi.Kernel:
+        kernel = self._live_factory()
+        self.live_kernel = kernel
+        self._platform = this_platform()
+        return kernel
+
+    def _read_fdinfo(self, index: int) -> None:
+        read = getattr(self.live_kernel, "fdinfo", None)
+        if read is None or not self._epoll_names:
+            return
+        snapshot: FdinfoSnapshot = {}
+        for name in self._epoll_names:
+            fd = self._live_names.fds.get(name)
+            if fd is None:
+                continue
+            try:
+                snapshot[name] = read(fd)
+            except (OSError, ValueError) as exc:
+                snapshot[name] = str(exc) or type(exc).__name__
+        self._fdinfo[index] = snapshot
+
+    def _lose_live(self, why: str) -> None:
+        """Replace the runner by one that replays what the live kernel answered so far."""
+        position = self.position
+        recording = self.runner.recording()
+        self.runner.close()
+        if self.live_kernel is not None:
+            self.live_kernel.close_all()
+        self._lost = why
+        self._lost_at = len(recording.live)
+        self.runner = Runner(self.scenario, self._model_factory, None, recording)
+        self.runner.seek(position)
+
+
+def _bind(names: Bindings, record: StepRecord) -> None:
+    """Bind the names a step's live answer gave, as the runner does for the live kernel."""
+    live = record.live
+    if live is None or not live.ok:
+        return
+    kind = record.step.call.result
+    step_names = record.step.names
+    if kind is ResultKind.FD and step_names and isinstance(live.raw, int):
+        names.bind(step_names[0], live.raw)
+    elif kind is ResultKind.PAIR and step_names and isinstance(live.raw, list):
+        for name, fd in zip(step_names, live.raw, strict=False):
+            names.bind(name, int(fd))
+
+
+def arguments_as_issued(record: StepRecord, names: Bindings) -> dict[str, Any] | None:
+    """The call's arguments in numbers, as the live kernel received them (None: unbound)."""
+    from simulator.scenario.calls import UnboundName, kernel_arguments
+
+    try:
+        return kernel_arguments(record.step, names)
+    except UnboundName:
+        return None
+
+
+__all__ = [
+    "FdinfoSnapshot",
+    "LiveStatus",
+    "PlaySession",
+    "Prediction",
+    "Source",
+    "arguments_as_issued",
+]
