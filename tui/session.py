@@ -235,8 +235,8 @@ class PlaySession:
 
     # --- the live side -------------------------------------------------------------------
 
-    def _start_live(self) -> uapi.Kernel:
-        kernel = self._live_factory()
+    def _start_live(self, **limits: Any) -> uapi.Kernel:
+        kernel = self._live_factory(**limits)
         self.live_kernel = kernel
         self._platform = this_platform()
         return kernel

@@ -1,0 +1,217 @@
+"""The muxlab app: the lesson menu, and the player of one scenario at a time.
+
+`make_app` builds the app without running it (tests drive it with ``App.run_test``; the CLI
+calls ``.run()``). The app owns the saved progress and opens scenarios: a file that does not
+load, a recording that does not fit, or a run that cannot start is shown in the app, with the
+loader's report, never as a traceback. Quitting (``q`` or Ctrl+C) closes the player's session
+first, which ends the live kernel's child process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from simulator.scenario import (
+    Recording,
+    RecordingError,
+    ScenarioError,
+    ScenarioRunError,
+    load_scenario,
+)
+from simulator.scenario.library import shipped_dir
+from simulator.scenario.runner import (
+    LiveFactory,
+    ModelFactory,
+    default_live_factory,
+    default_model_factory,
+)
+from tui.commands import MuxlabCommands
+from tui.progress import ProgressStore, lesson_key
+from tui.screens.ask_value import AskValueScreen
+from tui.screens.load_error import LoadErrorScreen
+from tui.screens.menu import LessonMenuScreen
+from tui.screens.player import PlayerScreen
+from tui.session import PlaySession, Source
+
+
+@dataclass
+class AppOptions:
+    """How the app was asked to start (the CLI's options; tests set more of them)."""
+
+    scenario: Path | None = None  #: play this file at start (else: the lesson menu only)
+    live: bool = True  #: run the real kernel beside the model
+    replay: Path | None = None  #: replay this recording instead of the live kernel
+    recording: Recording | None = None  #: ...or this one (tests)
+    record: Path | None = None  #: save the live answers here when the player closes
+    animate: bool = True  #: animate micro-steps (off for tests and snapshots)
+    predict: bool = False  #: start with predict mode on
+    data_dir: Path | None = None  #: where progress is saved (default: `tui.progress.data_dir`)
+    lessons_dir: Path | None = None  #: the lesson catalogue (default: the shipped scenarios)
+    model_factory: ModelFactory = default_model_factory
+    live_factory: LiveFactory = default_live_factory
+
+
+class MuxlabApp(App[int]):
+    """See the module docstring."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "muxlab"
+    COMMANDS = App.COMMANDS | {MuxlabCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-interrupt"),
+    ]
+
+    def __init__(self, options: AppOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.progress = ProgressStore(options.data_dir)
+        if not options.animate:
+            self.animation_level = "none"
+
+    def on_mount(self) -> None:
+        self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))
+        if self.options.scenario is not None:
+            self.open_scenario(
+                self.options.scenario,
+                replay=self.options.replay,
+                recording=self.options.recording,
+            )
+
+    # --- opening scenarios ---------------------------------------------------------------
+
+    def open_scenario(
+        self,
+        path: Path,
+        *,
+        replay: Path | None = None,
+        recording: Recording | None = None,
+    ) -> bool:
+        """Load `path` and play it; on failure show why (in the app) and return False."""
+        options = self.options
+        try:
+            scenario = load_scenario(path)
+            if replay is not None:
+                recording = Recording.load(replay)
+            session = PlaySession(
+                scenario,
+                path,
+                live=options.live,
+                recording=recording,
+                model_factory=options.model_factory,
+                live_factory=options.live_factory,
+            )
+        except ScenarioError as exc:
+            self.push_screen(LoadErrorScreen(f"{path} cannot be played", exc.report()))
+            return False
+        except (RecordingError, ScenarioRunError) as exc:
+            self.push_screen(LoadErrorScreen(f"{path} cannot be played", str(exc)))
+            return False
+        self._close_players()
+        key = lesson_key(path, options.lessons_dir or shipped_dir())
+        self.push_screen(
+            PlayerScreen(
+                session,
+                animate=options.animate,
+                progress=self.progress,
+                lesson_key=key,
+                predict_mode=options.predict,
+            )
+        )
+        return True
+
+    def on_lesson_menu_screen_play_requested(self, message: LessonMenuScreen.PlayRequested) -> None:
+        self.open_scenario(message.path)
+
+    def _close_players(self) -> None:
+        """Pop every player screen (each closes its session as it unmounts)."""
+        while isinstance(self.screen, PlayerScreen | LoadErrorScreen | AskValueScreen):
+            screen = self.screen
+            if isinstance(screen, PlayerScreen):
+                self._finish(screen.session)
+            self.pop_screen()
+
+    def _finish(self, session: PlaySession) -> None:
+        """Save the recording if asked, then end the live kernel."""
+        record = self.options.record
+        if record is not None and session.source is Source.LIVE and session.frontier:
+            try:
+                session.recording().save(record)
+            except OSError as exc:
+                self.notify(
+                    f"cannot write the recording {record}: {exc.strerror}", severity="error"
+                )
+        session.close()
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_open_scenario(self) -> None:
+        """Ask for a scenario file and play it."""
+
+        def open_path(value: str | None) -> None:
+            if value:
+                self.open_scenario(Path(value).expanduser())
+
+        self.push_screen(
+            AskValueScreen(
+                "Open a scenario file",
+                placeholder="scenarios/et-stall.toml",
+                hint="a TOML scenario (see docs/scenario-format.md) · Esc cancels",
+            ),
+            open_path,
+        )
+
+    def action_lesson_menu(self) -> None:
+        """Back to the lesson menu (closing the scenario being played)."""
+        self._close_players()
+
+    async def action_quit(self) -> None:
+        """Close every session (ending live children), then exit."""
+        for screen in self.screen_stack:
+            if isinstance(screen, PlayerScreen):
+                self._finish(screen.session)
+        self.exit(0)
+
+
+def make_app(
+    scenario: Path | str | None = None,
+    *,
+    live: bool = True,
+    replay: Path | str | None = None,
+    recording: Recording | None = None,
+    record: Path | str | None = None,
+    animate: bool = True,
+    predict: bool = False,
+    data_dir: Path | str | None = None,
+    lessons_dir: Path | str | None = None,
+    model_factory: ModelFactory = default_model_factory,
+    live_factory: LiveFactory = default_live_factory,
+) -> MuxlabApp:
+    """Build the app without running it: the lesson menu, and `scenario` playing if given."""
+
+    def path(value: Path | str | None) -> Path | None:
+        return Path(value) if value is not None else None
+
+    return MuxlabApp(
+        AppOptions(
+            scenario=path(scenario),
+            live=live,
+            replay=path(replay),
+            recording=recording,
+            record=path(record),
+            animate=animate,
+            predict=predict,
+            data_dir=path(data_dir),
+            lessons_dir=path(lessons_dir),
+            model_factory=model_factory,
+            live_factory=live_factory,
+        )
+    )
+
+
+__all__ = ["AppOptions", "MuxlabApp", "make_app"]

@@ -1,0 +1,1 @@
+"""The app's screens: the lesson menu, the player, and the small dialogs they open."""

@@ -1,0 +1,61 @@
+"""A scenario that could not be loaded or started: the validation report, in the app."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+
+class LoadErrorScreen(ModalScreen[None]):
+    """Shows the loader's report (file, line, step, field, message) until dismissed."""
+
+    DEFAULT_CSS = """
+    LoadErrorScreen {
+        align: center middle;
+    }
+    LoadErrorScreen > Vertical {
+        width: 90%;
+        height: auto;
+        max-height: 90%;
+        border: thick $error;
+        background: $panel;
+        padding: 1 2;
+    }
+    LoadErrorScreen #title {
+        text-style: bold;
+        color: $error;
+        margin-bottom: 1;
+    }
+    LoadErrorScreen VerticalScroll {
+        height: auto;
+        max-height: 20;
+    }
+    LoadErrorScreen #hint {
+        color: $text-muted;
+        margin-top: 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "close", "Close", id="error-close"),
+    ]
+
+    def __init__(self, title: str, report: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.report = report
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, id="title")
+            with VerticalScroll():
+                yield Static(self.report, id="report", markup=False)
+            yield Label("Enter or Esc to close", id="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

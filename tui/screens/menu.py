@@ -1,0 +1,145 @@
+"""The lesson menu (the app's first screen): shipped scenarios by topic, with progress.
+
+The list shows each lesson's title and the user's saved progress; the pane beside it shows
+the highlighted lesson's summary (Markdown). Enter plays it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList
+from textual.widgets.option_list import Option
+
+from simulator.scenario.library import shipped_dir
+from tui.lessons import Lesson, catalogue
+from tui.progress import ProgressStore, lesson_key
+from tui.widgets.narration import Narration
+
+
+class LessonMenuScreen(Screen[None]):
+    """Topics and lessons; the summary and progress of the highlighted one."""
+
+    DEFAULT_CSS = """
+    LessonMenuScreen #lessons {
+        width: 1fr;
+        min-width: 40;
+        height: 1fr;
+        border: round $primary;
+    }
+    LessonMenuScreen #about {
+        width: 1fr;
+        height: 1fr;
+        border: round $secondary;
+        padding: 0 1;
+    }
+    LessonMenuScreen.-narrow #about {
+        display: none;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "play", "Play", id="menu-play"),
+        Binding("o", "app.open_scenario", "Open file", id="menu-open"),
+    ]
+
+    class PlayRequested(Message):
+        """The user chose a lesson (the app opens it)."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(self, progress: ProgressStore, folder: Path | None = None) -> None:
+        super().__init__()
+        self.progress = progress
+        self.folder = folder if folder is not None else shipped_dir()
+        self.lessons: dict[str, Lesson] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield OptionList(id="lessons")
+            with VerticalScroll(id="about"):
+                yield Narration(id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "muxlab"
+        self.sub_title = "lessons"
+        self.query_one("#lessons", OptionList).border_title = "Lessons"
+        self.query_one("#about").border_title = "About this lesson"
+        self.refresh_lessons()
+        if self.progress.problem:
+            self.notify(self.progress.problem, severity="warning", timeout=8)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_lessons()
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.width < 80, "-narrow")
+
+    def refresh_lessons(self) -> None:
+        """Rebuild the list (progress may have changed while a lesson played)."""
+        options = self.query_one("#lessons", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        self.lessons.clear()
+        topics = catalogue(self.folder)
+        if not topics:
+            options.add_option(
+                Option("No shipped scenarios found: press o to open a file", disabled=True)
+            )
+            return
+        for topic, lessons in topics:
+            options.add_option(Option(f"── {topic} ──", disabled=True))
+            for lesson in lessons:
+                key = str(lesson.path)
+                self.lessons[key] = lesson
+                options.add_option(Option(self._line(lesson), id=key))
+        if highlighted is not None and highlighted < options.option_count:
+            options.highlighted = highlighted
+        else:
+            options.highlighted = 1
+        options.focus()
+
+    def _line(self, lesson: Lesson) -> str:
+        if lesson.error:
+            return f"  ⚠ {lesson.title}  (cannot be loaded)"
+        saved = self.progress.get(lesson_key(lesson.path, self.folder))
+        mark = "✓" if saved.completed else "•" if saved.furthest else " "
+        return f"{mark} {lesson.title}  [{saved.summary()}]"
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        lesson = self.lessons.get(event.option.id or "")
+        summary = self.query_one("#summary", Narration)
+        if lesson is None:
+            summary.markdown = ""
+            return
+        saved = self.progress.get(lesson_key(lesson.path, self.folder))
+        text = f"## {lesson.title}\n\n"
+        if lesson.error:
+            text += "**This scenario cannot be loaded:**\n\n```\n" + lesson.error + "\n```\n"
+        else:
+            text += f"{lesson.summary}\n\n*{lesson.steps} steps · `{lesson.path.name}` · "
+            text += f"your progress: {saved.summary()}*\n"
+        summary.markdown = text
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._play(event.option.id)
+
+    def action_play(self) -> None:
+        options = self.query_one("#lessons", OptionList)
+        if options.highlighted is not None:
+            self._play(options.get_option_at_index(options.highlighted).id)
+
+    def _play(self, key: str | None) -> None:
+        lesson = self.lessons.get(key or "")
+        if lesson is not None:
+            self.post_message(self.PlayRequested(lesson.path))

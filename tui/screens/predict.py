@@ -1,0 +1,85 @@
+"""The predict dialog: a question about the step that just ran, asked before its result shows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from tui.predict import Question
+
+
+class PredictScreen(ModalScreen[int | None]):
+    """Pick one choice (Enter or its number); Escape skips the question. Dismisses with the
+    index picked, or None."""
+
+    DEFAULT_CSS = """
+    PredictScreen {
+        align: center middle;
+    }
+    PredictScreen > Vertical {
+        width: 80%;
+        max-width: 90;
+        height: auto;
+        border: thick $accent;
+        background: $panel;
+        padding: 1 2;
+    }
+    PredictScreen #question {
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    PredictScreen #hint {
+        color: $text-muted;
+        margin-top: 1;
+    }
+    PredictScreen OptionList {
+        height: auto;
+        max-height: 12;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "skip", "Skip the question", id="predict-skip"),
+        Binding("1", "pick(0)", "1", show=False, id="predict-1"),
+        Binding("2", "pick(1)", "2", show=False, id="predict-2"),
+        Binding("3", "pick(2)", "3", show=False, id="predict-3"),
+        Binding("4", "pick(3)", "4", show=False, id="predict-4"),
+        Binding("5", "pick(4)", "5", show=False, id="predict-5"),
+        Binding("6", "pick(5)", "6", show=False, id="predict-6"),
+        Binding("7", "pick(6)", "7", show=False, id="predict-7"),
+        Binding("8", "pick(7)", "8", show=False, id="predict-8"),
+    ]
+
+    def __init__(self, question: Question) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        q = self.question
+        with Vertical():
+            yield Label(f"Predict step {q.index + 1}", id="title")
+            yield Label(q.prompt, id="question")
+            yield OptionList(
+                *(Option(f"{i + 1}) {text}", id=str(i)) for i, text in enumerate(q.choices)),
+                id="choices",
+            )
+            yield Label("Enter or 1-8 to answer · Esc to skip · the real kernel judges", id="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def action_pick(self, index: int) -> None:
+        if 0 <= index < len(self.question.choices):
+            self.dismiss(index)
+
+    def action_skip(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,139 @@
+"""The epoll interest list drawn as the red-black tree it is (``ep->rbr``).
+
+During a step's animation the tree is the shape *before* the step with the step's tree events
+replayed up to the current micro-step (so an insert appears, recolours and rotates in turn);
+at rest it is a fresh capture of the model: the final picture is always exact. The node a
+micro-step touches is lit; an ``epoll_ctl``'s lookup path is underlined and spelled out.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+
+from simulator.kernel.trace import TraceEvent, TraceKind
+from tui.frame import Frame
+from tui.render.rbtree_art import Key, TreeShape, draw_tree, parse_keys
+from tui.widgets.lines import LinesView
+from tui.widgets.ready_list import event_fd
+
+TREE_EVENTS = frozenset(
+    {TraceKind.TREE_INSERT, TraceKind.TREE_ERASE, TraceKind.TREE_RECOLOR, TraceKind.TREE_ROTATE}
+)
+
+
+class InterestTree(LinesView):
+    """Line-API view of the tree (bounded: the top levels that fit, then a summary line)."""
+
+    DEFAULT_CSS = """
+    InterestTree {
+        height: auto;
+        max-height: 20;
+        padding: 0 1;
+    }
+    """
+
+    frame: reactive[Frame | None] = reactive(None, always_update=True, init=False)
+    """The frame on screen."""
+    micro: reactive[int | None] = reactive(None, always_update=True, init=False)
+    """Index of the micro-step being animated in the frame's trace, or None at rest."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lines: list[Text] = []
+        self._replayed: list[TreeShape] = []  # shape after each trace event (animation)
+
+    def watch_frame(self, frame: Frame | None) -> None:
+        self._replayed = []
+        if frame is not None and frame.before is not None and frame.trace:
+            self._replayed = _replay(frame)
+        self._rebuild()
+
+    def watch_micro(self) -> None:
+        self._rebuild()
+
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def make_line(self, index: int, width: int) -> Text:
+        return self._lines[index]
+
+    def current_shape(self) -> TreeShape | None:
+        """The shape drawn now: replayed during an animation, else the final capture."""
+        frame = self.frame
+        if frame is None:
+            return None
+        micro = self.micro
+        if micro is not None and self._replayed and micro < len(self._replayed):
+            return self._replayed[micro]
+        return frame.shape
+
+    def _rebuild(self) -> None:
+        self._lines = self._make_lines()
+        self.reset()
+
+    def _make_lines(self) -> list[Text]:
+        frame = self.frame
+        if frame is None or frame.shape is None:
+            return [Text("no epoll instance yet", style="dim")]
+        shape = self.current_shape() or frame.shape
+        event = None
+        if self.micro is not None and self.micro < len(frame.trace):
+            event = frame.trace[self.micro]
+        focus = _focus(event, shape, frame.ep_label)
+        size = frame.shape.size
+        head = Text.assemble(
+            (f"interest tree of {frame.ep_title}", "bold"),
+            (f"  {size:,} item{'s' if size != 1 else ''}", "dim"),
+        )
+        if size and not frame.shape.complete:
+            head.append(f" · top {frame.shape.height()} levels shown", style="dim")
+        lines = [head]
+        width = max(8, self.scrollable_content_region.width)
+        lines += draw_tree(shape, width, focus=focus, path=frame.path)
+        if frame.path_text:
+            lines += self._wrap(Text(frame.path_text, style="italic"), width)
+        tree_event = event is not None and (
+            event.kind in TREE_EVENTS or event.kind is TraceKind.TREE_COMPARE
+        )
+        if event is not None and tree_event:
+            lines += self._wrap(Text(f"{event.kind}: {event.detail}", style="yellow"), width)
+        return lines
+
+    def _wrap(self, text: Text, width: int) -> list[Text]:
+        return list(text.wrap(self.app.console, width))
+
+
+def _replay(frame: Frame) -> list[TreeShape]:
+    """The tree after each of the frame's trace events, replayed on the "before" shape."""
+    assert frame.before is not None
+    labels = {key: node.label for key, node in (frame.shape.nodes.items() if frame.shape else ())}
+    shape = frame.before.copy()
+    shapes: list[TreeShape] = []
+    broken = not shape.complete
+    rbr = f"{frame.ep_label}.rbr"
+    for event in frame.trace:
+        if not broken and event.kind in TREE_EVENTS and event.where == rbr:
+            shape = shape.copy()
+            broken = not shape.apply(event, labels)
+        final = frame.shape if frame.shape is not None else shape
+        shapes.append(final if broken else shape)
+    return shapes
+
+
+def _focus(event: TraceEvent | None, shape: TreeShape, ep_label: str) -> list[Key]:
+    """The nodes a micro-step touches."""
+    if event is None:
+        return []
+    if event.where == f"{ep_label}.rbr":
+        keys = parse_keys(event.detail)
+        if event.kind is TraceKind.TREE_COMPARE and len(keys) >= 2:
+            return [keys[1]]
+        return keys[:1]
+    fd = event_fd(event)
+    if fd is None or not event.where.startswith(ep_label):
+        return []
+    return [key for key in shape.nodes if key[1] == fd]

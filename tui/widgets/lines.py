@@ -1,0 +1,94 @@
+"""`LinesView`: the line-API base of the views that can grow without bound.
+
+A subclass says how many lines it has (`line_count`) and how to draw one (`make_line`);
+`LinesView` renders only the lines on screen, caches their `Strip`s until `reset`, and keeps
+`virtual_size` in step so the scrollbars are right. Repainting costs O(visible lines) however
+long the content is: an fd table of a million rows costs what one of ten does.
+
+While `frozen` is set (a worker is moving the runner, so the model must not be read) the cached
+lines are kept even across a resize and lines not in the cache are drawn blank; `frozen` is
+cleared by the next `reset`. Only views that read the model lazily need freezing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+#: Cached strips beyond this many are dropped (a long scroll should not grow memory).
+_CACHE_LIMIT = 2048
+
+
+class LinesView(ScrollView, can_focus=True):
+    """Line-API base class (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    LinesView {
+        height: auto;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._strips: dict[int, Strip] = {}
+        self._strips_width = -1
+        self.frozen = False
+
+    # --- what subclasses provide ---------------------------------------------------------
+
+    def line_count(self) -> int:
+        """How many lines the content has."""
+        return 0
+
+    def make_line(self, index: int, width: int) -> Text:
+        """Line `index` of the content, for a view `width` cells wide."""
+        return Text()
+
+    # --- machinery -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """The content changed: forget cached lines, resize the virtual canvas, repaint."""
+        self.frozen = False
+        self._strips.clear()
+        self.virtual_size = Size(self._content_width(), self.line_count())
+        self.refresh()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self.line_count()
+
+    def _content_width(self) -> int:
+        return max(1, self.scrollable_content_region.width)
+
+    def on_resize(self) -> None:
+        if not self.frozen:
+            self._strips.clear()
+            self.virtual_size = Size(self._content_width(), self.line_count())
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = y + scroll_y
+        width = self._content_width()
+        if width != self._strips_width and not self.frozen:
+            self._strips.clear()
+            self._strips_width = width
+        strip = self._strips.get(index)
+        if strip is None:
+            if self.frozen or index >= self.line_count():
+                return Strip.blank(width, self.rich_style)
+
+            text = self.make_line(index, width)
+            text.no_wrap = True
+            text.overflow = "ellipsis"
+            text.truncate(width, overflow="ellipsis")
+            segments = list(text.render(self.app.console))
+            strip = Strip(segments).extend_cell_length(width).crop(0, width)
+            if len(self._strips) >= _CACHE_LIMIT:
+                self._strips.clear()
+            self._strips[index] = strip
+        return strip.extend_cell_length(scroll_x + width).crop(scroll_x, scroll_x + width)

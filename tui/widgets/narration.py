@@ -1,0 +1,24 @@
+"""The step's narration: the scenario's Markdown, rendered with rich (synchronously, so the
+text on screen always belongs to the step shown -- the same renderer ``--headless`` uses)."""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class Narration(Static):
+    """Markdown text; set `markdown` to change it."""
+
+    DEFAULT_CSS = """
+    Narration {
+        height: auto;
+    }
+    """
+
+    markdown: reactive[str] = reactive("", init=False)
+    """The Markdown source shown."""
+
+    def watch_markdown(self, text: str) -> None:
+        self.update(Markdown(text))
