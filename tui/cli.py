@@ -3,7 +3,7 @@
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
 exit status, never a traceback; tracebacks are kept for our own bugs. Exit statuses: 0 all good,
 1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario),
-2 usage errors and what is not built yet, 130 interrupted.
+2 usage errors (and no terminal for the app), 130 interrupted.
 
 Heavy imports (the kernels, rich) happen inside the commands that need them, so ``muxlab schema``
 and ``muxlab validate`` stay quick.
@@ -22,12 +22,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-_TUI_MISSING = (
-    "muxlab: the interactive app (the lesson menu and `play` without --headless) is not built "
-    "yet.\nUse `muxlab play FILE --headless`, `muxlab check`, `muxlab validate FILE` or "
-    "`muxlab schema`."
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", type=Path, metavar="RECORDING", help="save the live answers to this file"
     )
     play.add_argument("--width", type=int, metavar="COLUMNS", help="output width (default: auto)")
+    play.add_argument(
+        "--predict", action="store_true", help="in the app: start with predict mode on"
+    )
+
+    serve = commands.add_parser(
+        "serve", help="serve the app to web browsers (textual-serve), on localhost only"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     return parser
 
 
@@ -98,8 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
         if args.command is None:
-            print(_TUI_MISSING, file=sys.stderr)
-            return EXIT_USAGE
+            from tui.launch import run_app
+
+            return run_app()
+        if args.command == "serve":
+            from tui.launch import serve
+
+            return serve(port=args.port)
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":
@@ -158,15 +165,25 @@ def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    if args.replay and (args.record or args.no_live):
+        print("muxlab: --replay cannot be combined with --record or --no-live", file=sys.stderr)
+        return EXIT_USAGE
     if not args.headless:
         if args.json:
             print("muxlab: --json needs --headless", file=sys.stderr)
             return EXIT_USAGE
-        print(_TUI_MISSING, file=sys.stderr)
-        return EXIT_USAGE
-    if args.replay and (args.record or args.no_live):
-        print("muxlab: --replay cannot be combined with --record or --no-live", file=sys.stderr)
-        return EXIT_USAGE
+        if args.width is not None:
+            print("muxlab: --width needs --headless", file=sys.stderr)
+            return EXIT_USAGE
+        from tui.launch import run_app
+
+        return run_app(
+            args.file,
+            live=not args.no_live,
+            replay=args.replay,
+            record=args.record,
+            predict=args.predict,
+        )
     if args.width is not None and not 40 <= args.width <= 1000:
         print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
         return EXIT_USAGE
