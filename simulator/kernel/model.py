@@ -13,7 +13,6 @@ gets exactly what ``select.epoll``/``select.poll``/``select.select`` would raise
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
@@ -21,7 +20,13 @@ from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
-from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
+from simulator.kernel.selectpoll import (
+    do_poll,
+    do_select,
+    poll_timeout_ms,
+    select_fd_list,
+    select_timeout_ns,
+)
 from simulator.kernel.sockets import (
     TCP_ESTABLISHED,
     TCP_LISTEN,
@@ -420,8 +425,9 @@ class ModelKernel:
             table[fd] = events
         entries = list(table.items())
         self.tracer.cost.fd_scan += len(entries)  # CPython builds the pollfd array
-        deadline = self._deadline(None if timeout_ms < 0 else timeout_ms * 1_000_000)
-        revents = do_poll(self.fdt, self, entries, deadline, timeout_ms == 0)
+        ms = poll_timeout_ms(timeout_ms)  # CPython's conversion: None, floats, C int range
+        deadline = self._deadline(None if ms < 0 else ms * 1_000_000)
+        revents = do_poll(self.fdt, self, entries, deadline, ms == 0)
         self.tracer.cost.fd_scan += len(entries)  # ...and walks it for the results
         self._settle()
         return [(fd, mask) for (fd, _), mask in zip(entries, revents, strict=True) if mask]
@@ -435,16 +441,7 @@ class ModelKernel:
     ) -> tuple[list[int], list[int], list[int]]:
         """``select.select``: CPython's checks, ``select(2)``, results in input order."""
         self._begin("select")
-        timeout_ns: int | None = None
-        if timeout_s is not None:
-            if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
-                raise TypeError("timeout must be a float or None")
-            if math.isnan(timeout_s):
-                raise ValueError("Invalid value NaN (not a number)")
-            timeout_us = math.ceil(timeout_s * 1_000_000)  # _PyTime_ROUND_TIMEOUT
-            if timeout_us < 0:
-                raise ValueError("timeout must be non-negative")
-            timeout_ns = timeout_us * 1000
+        timeout_ns = select_timeout_ns(timeout_s)
         sets = (
             select_fd_list(self.tracer, rlist),
             select_fd_list(self.tracer, wlist),
