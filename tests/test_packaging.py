@@ -105,3 +105,22 @@ def test_installed_program_uses_its_own_files_and_ships_the_scenarios(
     shipped = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
     for name in shipped:
         assert name in listed.stdout, f"{name} missing from the installed scenarios"
+
+
+def test_installed_program_ships_the_lesson_texts(installed: Path, tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [
+            str(installed / "bin" / "python"),
+            "-c",
+            "from simulator.scenario.library import lessons_dir; print(lessons_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    folder = Path(probe.stdout.strip())
+    assert str(installed) in str(folder), f"lessons read from the checkout, not the wheel: {folder}"
+    shipped = sorted(p.name for p in (ROOT / "docs" / "lessons").glob("*.md"))
+    assert shipped, "the checkout has no lessons"
+    assert sorted(p.name for p in folder.glob("*.md")) == shipped

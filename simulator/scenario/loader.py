@@ -8,7 +8,8 @@ it can be recovered), the step number and the field:
 2. shape, by the pydantic models of `simulator.scenario.format`;
 3. what needs the whole file: every fd name is bound by an earlier ``as`` before it is used,
    ``as`` fits what the call returns, ``expect`` and ``choices`` are written like the call's
-   result, and ``[model]`` keys are parameters ``ModelKernel`` really takes.
+   result, ``[model]`` keys are parameters ``ModelKernel`` really takes, and (for a file on
+   disk) the ``lesson`` text exists, beside the file or among the shipped lessons.
 
 pydantic knows the *path* of a bad value (``step -> 3 -> args -> events``) but not its line, so
 `SourceMap` finds the line by scanning for the ``[[step]]`` headers and then the keys inside the
@@ -41,6 +42,7 @@ from simulator.scenario.format import (
     Scenario,
     StepBase,
 )
+from simulator.scenario.library import lesson_path, lessons_dir
 
 _MAX_REPORTED = 20
 
@@ -177,11 +179,18 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and check one scenario file. Raises `ScenarioError` (never anything else for bad
     input)."""
     path = Path(path)
-    return parse_scenario(read_text(path), path)
+    return parse_scenario(read_text(path), path, scenario_file=path)
 
 
-def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
-    """Check scenario `text`; `path` only names it in errors."""
+def parse_scenario(
+    text: str, path: str | Path = "<scenario>", *, scenario_file: Path | None = None
+) -> Scenario:
+    """Check scenario `text`; `path` only names it in errors.
+
+    `scenario_file` is where the text came from, if it is a file: a ``lesson`` is then looked up
+    beside it (and among the shipped lessons) and a missing one is an error. Without it the
+    ``lesson`` field is only checked for its form.
+    """
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
@@ -198,6 +207,8 @@ def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(path, _shape_problems(exc, document, source)) from None
     problems = [*check_model_params(scenario, source), *check_steps(scenario, source)]
+    if scenario_file is not None:
+        problems += check_lesson(scenario, scenario_file, source)
     if problems:
         raise ScenarioError(path, problems)
     return scenario
@@ -313,6 +324,19 @@ def check_model_params(scenario: Scenario, source: SourceMap) -> list[Problem]:
         elif key not in documented and not isinstance(value, bool | int | float | str):
             problems.append(Problem("expected a number, a string or a boolean", line, field=field))
     return problems
+
+
+def check_lesson(scenario: Scenario, scenario_file: Path, source: SourceMap) -> list[Problem]:
+    """``[scenario] lesson`` names a Markdown file that exists (see `lesson_path`)."""
+    lesson = scenario.scenario.lesson
+    if lesson is None or lesson_path(scenario_file, lesson) is not None:
+        return []
+    places = [f"beside the scenario ({Path(scenario_file).parent})"]
+    shipped = lessons_dir()
+    places.append(f"in the shipped lessons ({shipped})" if shipped else "(no shipped lessons)")
+    message = f"lesson file {lesson!r} not found; looked {' and '.join(places)}"
+    line = source.line_of(["scenario", "lesson"])
+    return [Problem(message, line, field="[scenario] lesson")]
 
 
 class _KEventExpect(BaseModel):
