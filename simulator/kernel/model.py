@@ -231,10 +231,17 @@ class ModelKernel:
         listener = self._socket(listen_fd)
         client = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
         fd = self._new_fd(client)
-        if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
+        if not isinstance(listener, TcpSocket):
             self.fdt.close(fd)
-            raise oserror(errno.ECONNREFUSED)
+            raise oserror(errno.EAFNOSUPPORT)  # connect(2) to an address of another family
         client.state = TCP_SYN_SENT
+        if listener.state != TCP_LISTEN:
+            # Nobody listens at that address: the SYN is answered with a reset, which
+            # tcp_reset turns into ECONNREFUSED. Non-blocking, so connect itself succeeded
+            # (EINPROGRESS); the refusal shows as ERR|HUP and SO_ERROR (SK-3).
+            self.nic.transmit(listener, client, "RST", 0)
+            self._settle()
+            return fd
         if len(listener.accept_queue) > listener.backlog:  # sk_acceptq_is_full: SYN dropped
             self.fdt.close(fd)
             raise oserror(errno.ETIMEDOUT)

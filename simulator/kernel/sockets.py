@@ -544,10 +544,14 @@ class TcpSocket(Socket):
                 self.sk_state_change()
 
     def tcp_reset(self) -> None:
-        """``tcp_reset``: ECONNRESET (EPIPE after the peer's FIN), then ``tcp_done``."""
+        """``tcp_reset``: ECONNRESET (EPIPE after the peer's FIN, ECONNREFUSED for a
+        connection attempt), then ``tcp_done``."""
         if self.state == TCP_CLOSE:
             return
-        err = errno.EPIPE if self.state == TCP_CLOSE_WAIT else errno.ECONNRESET
+        if self.state == TCP_SYN_SENT:
+            err = errno.ECONNREFUSED
+        else:
+            err = errno.EPIPE if self.state == TCP_CLOSE_WAIT else errno.ECONNRESET
         self.sk_err = err
         self.snd_queued = self.snd_unsent = 0
         self.state = TCP_CLOSE
