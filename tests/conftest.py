@@ -35,3 +35,11 @@ def twin() -> Iterator[Twin]:
     """The model and the real kernel in lockstep: every call must agree on both."""
     with LiveKernel() as live, model_like(live) as model:
         yield Twin(model, live)
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def family(request: pytest.FixtureRequest) -> str:
+    """A stream-socket family, for behaviours AF_UNIX and TCP share (each test runs twice):
+    ``tests.diffkit.pair(twin, family)`` connects a pair of that family."""
+    param: str = request.param
+    return param

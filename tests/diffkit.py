@@ -1,8 +1,8 @@
 """Helpers shared by the multiplexer differential tests (`test_diff_epoll*.py`, ...).
 
 Everything here goes through a `Twin`, so each helper call is itself checked on both kernels.
-`both_families` runs a test once over an AF_UNIX socketpair and once over a TCP loopback
-connection, for the behaviours KERNEL_SPEC says the two share.
+Tests of behaviours AF_UNIX and TCP share take the ``family`` fixture (conftest) and build
+their sockets with `pair`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from simulator.uapi import (
     WaitForeverError,
 )
 from tests.twin import Twin
-
-#: Run the test over an AF_UNIX socketpair and over a TCP loopback connection.
-both_families = pytest.mark.parametrize("family", ["unix", "tcp"])
 
 #: The mask SK-3 was measured with: every readiness bit a socket can report.
 FULL = (

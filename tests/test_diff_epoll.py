@@ -47,7 +47,7 @@ from simulator.uapi import (
     EPOLLWRNORM,
     SHUT_WR,
 )
-from tests.diffkit import both_families, epoll_with, interest_list, pair, waits_forever
+from tests.diffkit import epoll_with, interest_list, pair, waits_forever
 from tests.twin import Twin
 
 ADD, DEL, MOD = EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD
@@ -68,7 +68,6 @@ def _errno(info: pytest.ExceptionInfo[OSError]) -> int | None:
 # --- level and edge triggering --------------------------------------------------------------------
 
 
-@both_families
 def test_lt_reports_until_drained_EP13(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN))
@@ -80,7 +79,6 @@ def test_lt_reports_until_drained_EP13(twin: Twin, family: str) -> None:
     assert twin.epoll_wait(ep, 8, 0) == []
 
 
-@both_families
 def test_et_reports_once_per_wakeup_EP14(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN | ET))
@@ -95,7 +93,6 @@ def test_et_reports_once_per_wakeup_EP14(twin: Twin, family: str) -> None:
     assert twin.epoll_wait(ep, 8, 0) == []
 
 
-@both_families
 def test_lt_and_et_items_on_two_sockets_selftests_epoll3_epoll4_EP13_EP14(
     twin: Twin, family: str
 ) -> None:
@@ -123,7 +120,6 @@ def test_already_ready_items_are_reported_in_add_order_EP6(twin: Twin) -> None:
     assert twin.epoll_wait(ep, 8, 0) == [(a, IN) for a in order]
 
 
-@both_families
 def test_results_follow_order_of_readiness_not_fd_order_EP9(twin: Twin, family: str) -> None:
     pairs = [pair(twin, family) for _ in range(4)]
     ep = epoll_with(twin, *((a, IN) for a, _ in pairs))
@@ -173,7 +169,6 @@ def test_unprocessed_remainder_stays_ahead_of_lt_requeues_EP9(twin: Twin) -> Non
     assert twin.epoll_wait(ep, 8, 0) == [(c, IN), (a, IN)]
 
 
-@both_families
 def test_lt_item_drained_before_the_wait_is_dropped_silently_EP9(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     c, d = pair(twin, family)
@@ -188,7 +183,6 @@ def test_lt_item_drained_before_the_wait_is_dropped_silently_EP9(twin: Twin, fam
     assert twin.epoll_wait(ep, 8, 0) == [(a, IN)]
 
 
-@both_families
 def test_in_out_et_rereports_out_with_every_data_arrival_EP9(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN | OUT | ET))
@@ -201,7 +195,6 @@ def test_in_out_et_rereports_out_with_every_data_arrival_EP9(twin: Twin, family:
     assert twin.epoll_wait(ep, 8, 0) == [(a, IN | OUT)]
 
 
-@both_families
 def test_reported_mask_is_the_level_at_transfer_time_EP9(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN | RDHUP | ET))
@@ -226,7 +219,6 @@ def test_epoll_wait_with_maxevents_minus_one_returns_at_most_1023_EP27(twin: Twi
 # --- EPOLL_CTL_MOD and EPOLL_CTL_DEL --------------------------------------------------------------
 
 
-@both_families
 def test_mod_rereads_readiness_EP7(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN | ET))
@@ -286,7 +278,6 @@ def test_del_discards_a_pending_event_and_readd_polls_again_EP8(twin: Twin) -> N
 # --- flags ----------------------------------------------------------------------------------------
 
 
-@both_families
 def test_oneshot_reports_once_until_rearmed_by_mod_EP15(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, IN | ONESHOT))
@@ -339,7 +330,6 @@ def test_err_and_hup_are_always_monitored_EP18(twin: Twin) -> None:
     assert twin.epoll_wait(ep, 8, 0) == [(a, HUP), (c, ERR | HUP)]
 
 
-@both_families
 def test_rdhup_is_reported_only_if_requested_EP17(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     plain = epoll_with(twin, (a, IN))
@@ -434,7 +424,6 @@ def test_exclusive_item_sees_hup_EP16_EP18(twin: Twin) -> None:
 # --- wake-up keys ---------------------------------------------------------------------------------
 
 
-@both_families
 def test_keyless_state_change_wakes_an_et_out_only_item_EP5(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     ep = epoll_with(twin, (a, OUT | ET))
@@ -457,7 +446,6 @@ def test_write_space_key_does_not_wake_an_in_only_item_EP4_EP5(twin: Twin) -> No
 # --- fan-in and fan-out ---------------------------------------------------------------------------
 
 
-@both_families
 def test_one_socket_in_several_epolls_each_reports_independently_EP3(
     twin: Twin, family: str
 ) -> None:
@@ -481,7 +469,6 @@ def test_one_socket_in_several_epolls_each_reports_independently_EP3(
     assert twin.epoll_wait(lt, 8, 0) == []
 
 
-@both_families
 def test_several_sockets_in_one_epoll_fan_in_EP9(twin: Twin, family: str) -> None:
     pairs = [pair(twin, family) for _ in range(3)]
     ep = epoll_with(twin, *((a, IN | ET) for a, _ in pairs))
@@ -546,6 +533,28 @@ def test_a_reused_fd_number_is_a_new_key_EP2_EP20(twin: Twin) -> None:
     twin.recv(d, 1)
     twin.send(b2, 1)
     assert twin.epoll_wait(ep, 8, 0) == []
+
+
+def test_closing_the_last_reference_removes_the_item_from_every_epoll_EP20(
+    twin: Twin,
+) -> None:
+    a, b = twin.socketpair()
+    eps = [epoll_with(twin, (a, IN)), epoll_with(twin, (a, OUT | ET))]
+    twin.send(b, 1)
+    twin.close(a)  # no event, no wake-up: the items just go
+    for ep in eps:
+        assert twin.epoll_wait(ep, 8, 0) == []
+        assert interest_list(twin, ep) == []
+
+
+def test_epoll_create_at_the_descriptor_limit_is_EMFILE_EP26(twin: Twin) -> None:
+    a, _b = twin.socketpair()
+    twin.setrlimit_nofile(a + 2)
+    with pytest.raises(OSError) as info:
+        twin.epoll_create()
+    assert _errno(info) == errno.EMFILE
+    twin.close(a)
+    assert twin.epoll_create() == a
 
 
 def test_closing_the_epoll_fd_drops_its_items_dup_keeps_it_alive_EP21(twin: Twin) -> None:

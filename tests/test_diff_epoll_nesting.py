@@ -298,3 +298,31 @@ def test_too_many_wakeup_paths_is_EINVAL_EP22(twin: Twin, order: str) -> None:
     assert info.value.errno == errno.EINVAL
     twin.send(s1, 1)
     assert len(twin.epoll_wait(outer, 1000, 0)) == 500
+
+
+def test_paths_of_length_three_are_limited_to_100_EP22(twin: Twin) -> None:
+    s0, s1 = twin.socketpair()
+    outer = twin.epoll_create()
+    inners = []
+    for _ in range(101):  # s0 -> inner -> mid -> outer, 101 times over
+        inner, mid = twin.epoll_create(), twin.epoll_create()
+        twin.epoll_ctl(mid, ADD, inner, IN)
+        twin.epoll_ctl(outer, ADD, mid, IN)
+        inners.append(inner)
+    for inner in inners[:100]:
+        twin.epoll_ctl(inner, ADD, s0, IN)
+    assert _errno_of_add(twin, inners[100], s0) == errno.EINVAL
+    twin.send(s1, 1)
+    assert len(twin.epoll_wait(outer, 200, 0)) == 100
+
+
+def test_direct_watchers_are_not_counted_as_paths_EP22(twin: Twin) -> None:
+    s0, s1 = twin.socketpair()
+    twin.setrlimit_nofile(1100)
+    for _ in range(1001):  # paths of length 1: any number
+        epoll_with(twin, (s0, IN))
+    inner = twin.epoll_create()
+    outer = epoll_with(twin, (inner, IN))
+    twin.epoll_ctl(inner, ADD, s0, IN)  # a full check, with 1001 uncounted paths
+    twin.send(s1, 1)
+    assert twin.epoll_wait(outer, 8, 0) == [(inner, IN)]

@@ -28,7 +28,7 @@ from simulator.uapi import (
     POLLRDNORM,
     POLLWRNORM,
 )
-from tests.diffkit import both_families, pair, waits_forever
+from tests.diffkit import pair, waits_forever
 from tests.twin import Twin
 
 IN, OUT, ERR, HUP, NVAL = POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
@@ -84,7 +84,6 @@ def test_poll_more_entries_than_rlimit_nofile_is_EINVAL_PS2(twin: Twin) -> None:
     assert len(twin.poll([(100 + i % 8, IN) for i in range(9)], 0)) == 8
 
 
-@both_families
 def test_poll_returns_only_ready_entries_PS2(twin: Twin, family: str) -> None:
     a, b = pair(twin, family)
     c, d = pair(twin, family)
