@@ -1,0 +1,117 @@
+"""The lesson menu (the first screen) and the progress saved between runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import OptionList
+
+from tests.test_tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
+from tui.app import make_app
+from tui.lessons import catalogue
+from tui.progress import ProgressStore, data_dir
+from tui.screens.load_error import LoadErrorScreen
+from tui.screens.menu import LessonMenuScreen
+from tui.screens.player import PlayerScreen
+from tui.screens.predict import PredictScreen
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def lessons(tmp_path: Path) -> Path:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    write(folder, "a-epoll.toml", EPOLL_SCENARIO)
+    write(folder, "b-poll.toml", POLL_SCENARIO)
+    write(folder, "c-broken.toml", "[scenario]\ntitle = 'Broken'\n")
+    return folder
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(folder))
+    return folder
+
+
+def test_data_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MUXLAB_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert data_dir() == tmp_path / "xdg" / "muxlab"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert data_dir() == Path.home() / ".local" / "share" / "muxlab"
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path / "mine"))
+    assert data_dir() == tmp_path / "mine"
+
+
+def test_catalogue_groups_by_topic_and_keeps_broken_files(lessons: Path) -> None:
+    topics = dict(catalogue(lessons))
+    assert [lesson.title for lesson in topics["epoll"]] == ["Two sockets, one epoll"]
+    assert [lesson.title for lesson in topics["poll and select"]] == ["poll reports HUP"]
+    (broken,) = topics["other"]
+    assert broken.error is not None and "step" in broken.error
+
+
+def test_progress_survives_a_corrupt_file(data: Path) -> None:
+    data.mkdir()
+    (data / "progress.json").write_text("{not json", encoding="utf-8")
+    store = ProgressStore()
+    assert store.problem is not None and "starts afresh" in store.problem
+    assert (data / "progress.json.bad").exists()
+    store.update("x", furthest=3, steps=5, right=1, asked=2)
+    again = ProgressStore()
+    assert again.problem is None
+    assert again.get("x").summary() == "3/5 · 1/2 predicted"
+    again.update("x", furthest=1, steps=5, right=0, asked=0)  # never goes backwards
+    assert ProgressStore().get("x").furthest == 3
+
+
+async def test_menu_lists_lessons_and_plays_one(lessons: Path, data: Path) -> None:
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, LessonMenuScreen)
+        text = screen_text(app)
+        for expected in ("── epoll ──", "Two sockets, one epoll", "poll reports HUP", "c-broken"):
+            assert expected in text
+        assert "A tiny epoll lesson for the TUI tests." in text  # the highlighted summary
+        await pilot.press("enter")
+        assert isinstance(app.screen, PlayerScreen)
+        assert app.screen.session.title == "Two sockets, one epoll"
+
+
+async def test_progress_is_saved_and_shown_in_the_menu(lessons: Path, data: Path) -> None:
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", *["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        await pilot.press("2")  # right
+        await pilot.press("right", "m")
+        assert isinstance(app.screen, LessonMenuScreen)
+        assert "Two sockets, one epoll  [9/10 · 1/1 predicted]" in screen_text(app)
+    saved = json.loads((data / "progress.json").read_text(encoding="utf-8"))
+    assert saved["lessons"]["a-epoll"] == {"furthest": 9, "steps": 10, "right": 1, "asked": 1}
+    # A new run of the app reads it back; finishing the lesson marks it done.
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "9/10 · 1/1 predicted" in screen_text(app)
+        await pilot.press("enter", "end", "m")
+        assert "✓ Two sockets, one epoll  [done · 1/1 predicted]" in screen_text(app)
+
+
+async def test_a_broken_lesson_shows_its_error(lessons: Path, data: Path) -> None:
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        options = app.screen.query_one("#lessons", OptionList)
+        broken = next(
+            i
+            for i in range(options.option_count)
+            if "c-broken" in str(options.get_option_at_index(i).prompt)
+        )
+        options.highlighted = broken
+        await pilot.pause()
+        assert "This scenario cannot be loaded" in screen_text(app)
+        await pilot.press("enter")
+        assert isinstance(app.screen, LoadErrorScreen)

@@ -1,0 +1,380 @@
+"""The player, driven by keys through ``App.run_test``: every control, predict mode, rewind,
+the compact and too-small layouts, and load errors shown in the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandList
+from textual.css.query import NoMatches
+
+from simulator.scenario import Verdict
+from tests.test_tui_support import (
+    EPOLL_SCENARIO,
+    POLL_SCENARIO,
+    model_recording,
+    picture_text,
+    screen_text,
+    until,
+    write,
+)
+from tui.app import MuxlabApp, make_app
+from tui.frame import Frame
+from tui.screens.ask_value import AskValueScreen
+from tui.screens.load_error import LoadErrorScreen
+from tui.screens.menu import LessonMenuScreen
+from tui.screens.player import SPEEDS, PlayerScreen
+from tui.screens.predict import PredictScreen
+from tui.widgets.interest_tree import InterestTree
+
+SIZE = (140, 44)
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Progress goes to a temporary folder, never the user's."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def epoll_file(tmp_path: Path) -> Path:
+    return write(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+
+
+def player(app: MuxlabApp) -> PlayerScreen:
+    screen = app.screen
+    assert isinstance(screen, PlayerScreen), screen
+    return screen
+
+
+def palette_offers(app: MuxlabApp, text: str) -> bool:
+    """Whether the open command palette lists a command containing `text` (first)."""
+    try:
+        commands = app.screen.query_one(CommandList)
+    except NoMatches:
+        return False
+    return commands.option_count > 0 and text in str(commands.get_option_at_index(0).prompt)
+
+
+def right_panel(screen: PlayerScreen) -> str:
+    """The real kernel's panel as text, unwrapped."""
+    assert screen.frame is not None
+    return picture_text(screen.frame.live)
+
+
+def frame_state(frame: Frame | None) -> tuple[object, ...]:
+    """What a frame shows, as comparable values (pictures are frozen dataclasses)."""
+    assert frame is not None
+    shape = frame.shape
+    return (
+        frame.position,
+        frame.record.index if frame.record else None,
+        None if shape is None else (shape.root, sorted(shape.nodes.items())),
+        frame.chain,
+        frame.queues,
+        frame.nic,
+        frame.calls,
+        frame.cost,
+        frame.clock_ns,
+        dict(frame.names.fds),
+    )
+
+
+async def test_step_forward_and_back(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        assert screen.session.position == 0
+        await pilot.press("right", "right", "l")
+        assert screen.session.position == 3
+        assert "step 3/10" in screen_text(app)
+        await pilot.press("left")
+        assert screen.session.position == 2
+        await pilot.press("h")
+        assert screen.session.position == 1
+
+
+async def test_rewind_shows_the_state_of_a_fresh_run(epoll_file: Path) -> None:
+    """After going forward and back, every picture equals a fresh run's at that step."""
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        await pilot.press(*["left"] * 5)
+        rewound = player(app)
+        assert rewound.session.position == 5
+        rewound_state = frame_state(rewound.frame)
+        rewound_text = screen_text(app)
+    fresh_app = make_app(epoll_file, live=False, animate=False)
+    async with fresh_app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["right"] * 5)
+        fresh = player(fresh_app)
+        assert frame_state(fresh.frame) == rewound_state
+        # The screen differs only in the timeline (the rewound run has seen the later steps).
+        assert _without_timeline(screen_text(fresh_app)) == _without_timeline(rewound_text)
+
+
+def _without_timeline(text: str) -> str:
+    # Also without the runner's note on model-only steps, which it words differently on a
+    # replay ("the live kernel did not run this step") than on the first run ("no live kernel").
+    skip = ("▇", "▲", "no live kernel", "the live kernel did not run")
+    return "\n".join(line for line in text.splitlines() if not any(mark in line for mark in skip))
+
+
+async def test_jump_start_end_and_to_step(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("end")
+        assert screen.session.position == 10
+        await pilot.press("home")
+        assert screen.session.position == 0
+        await pilot.press("j")
+        assert isinstance(app.screen, AskValueScreen)
+        await pilot.press("7", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.session.position == 7
+        await pilot.press("j", "9", "9", "enter")  # out of range: refused, dialog stays
+        assert isinstance(app.screen, AskValueScreen)
+        await pilot.press("escape")
+        assert screen.session.position == 7
+
+
+async def test_jumping_over_a_question_does_not_ask(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        assert not isinstance(app.screen, PredictScreen)
+        assert player(app).session.predictions == {}
+
+
+async def test_a_question_is_asked_and_judged_by_the_real_result(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press(*["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        question = app.screen.question
+        assert question.choices == ("[a IN, b IN]", "[b IN, a IN]")
+        assert question.answer == 1
+        # The step has run, but the old frame stays on screen until the answer.
+        assert screen.session.position == 8
+        assert screen.frame is not None and screen.frame.position == 7
+        await pilot.press("1")  # wrong: the ready list reports b first
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.frame is not None and screen.frame.position == 8
+        assert screen.session.score() == (0, 1)
+        assert "You picked [a IN, b IN]; the model (no live kernel here) answered [b IN, a IN]" in (
+            right_panel(screen)
+        )
+
+
+async def test_predict_mode_asks_at_every_wait(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("p")
+        assert screen.predict_mode
+        await pilot.press(*["right"] * 8)
+        await pilot.press("2")  # the scenario's own question: right
+        await pilot.press("right", "right")  # recv, then a wait with no `ask`
+        assert isinstance(app.screen, PredictScreen)
+        question = app.screen.question
+        assert not question.written
+        assert question.answer is not None
+        assert question.choices[question.answer] == "[b IN]"
+        assert len(set(question.choices)) == len(question.choices) >= 3
+        await pilot.press(str(question.answer + 1))
+        await pilot.pause()
+        assert screen.session.score() == (2, 2)
+        assert "score 2/2" in screen_text(app)
+        await pilot.press("p")
+        assert not screen.predict_mode
+
+
+async def test_escape_skips_a_question(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["right"] * 8, "escape")
+        await pilot.pause()
+        screen = player(app)
+        assert screen.session.score() == (0, 0)
+        assert "You skipped this question." in right_panel(screen)
+        await pilot.press("left", "right")  # answered (skipped) once: not asked again
+        assert app.screen is screen
+
+
+async def test_play_pause_and_speed(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("plus", "plus", "plus", "plus")
+        assert SPEEDS[screen.speed_index] == 16.0
+        await pilot.press("space")
+        assert screen.playing
+        await until(pilot, lambda: isinstance(app.screen, PredictScreen))  # stops at a question
+        assert not screen.playing
+        await pilot.press("2")
+        await pilot.pause()
+        assert screen.session.position == 8
+        await pilot.press("space")
+        await until(pilot, lambda: not screen.playing)  # stopped by itself at the end
+        assert screen.session.position == 10
+        await pilot.press("space")  # from the end, play starts over (and runs to the end)
+        await until(pilot, lambda: not screen.playing)
+        assert screen.session.position == 10
+        await pilot.press(*["minus"] * 6)  # slowest: 4.8 s between steps
+        assert SPEEDS[screen.speed_index] == SPEEDS[0]
+        await pilot.press("home", "space")
+        assert screen.playing
+        await pilot.press("space")
+        assert not screen.playing
+        assert screen.session.position == 0
+        await pilot.press(*["plus"] * 6)
+        await pilot.press("minus")
+        assert SPEEDS[screen.speed_index] == 8.0
+        await pilot.press(*["plus"] * 4)
+        assert SPEEDS[screen.speed_index] == SPEEDS[-1]
+
+
+async def test_animation_plays_the_trace_and_ends_on_the_exact_state(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("minus", "minus")  # slow: the animation must still be running
+        await pilot.press(*["right"] * 5)  # each step cuts the previous animation short
+        assert screen.animating
+        tree = screen.query_one(InterestTree)
+        assert tree.micro is not None
+        # The insert of b is replayed from the tree before the step.
+        assert screen.frame is not None and screen.frame.before is not None
+        await pilot.press("s")  # skip
+        assert not screen.animating
+        assert tree.micro is None
+        assert tree.current_shape() is screen.frame.shape
+
+
+async def test_animation_survives_a_resize(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("minus", "minus", *["right"] * 6)
+        assert screen.animating
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause()
+        assert screen.has_class("-compact")
+        await pilot.resize_terminal(50, 15)
+        await pilot.pause()
+        assert "enlarge it to 64x20" in screen_text(app)
+        await pilot.resize_terminal(*SIZE)
+        await pilot.press("s")
+        assert not screen.has_class("-tiny")
+        assert "step 6/10" in screen_text(app)
+
+
+async def test_poll_scenario_shows_the_pollfd_array(tmp_path: Path) -> None:
+    path = write(tmp_path, "poll.toml", POLL_SCENARIO)
+    app = make_app(path, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["right"] * 3)
+        screen = player(app)
+        assert screen.has_class("-mech-poll")
+        text = screen_text(app)
+        assert "struct pollfd[]" in text
+        assert not screen.query_one(InterestTree).display
+
+
+async def test_a_divergence_is_flagged_with_its_difference(epoll_file: Path) -> None:
+    recording = model_recording(epoll_file, alter={9: {"raw": [[6, 1]]}})
+    app = make_app(epoll_file, recording=recording, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        screen = player(app)
+        record = screen.session.record()
+        assert record is not None and record.verdict is Verdict.DIVERGE
+        text = screen_text(app)
+        assert "✗ DIVERGE" in text
+        assert "reported by the live kernel only" in right_panel(screen)
+
+
+async def test_a_broken_scenario_is_reported_in_the_app(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.toml", EPOLL_SCENARIO.replace('do = "recv"', 'do = "recieve"'))
+    app = make_app(bad, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadErrorScreen)
+        text = screen_text(app)
+        assert "bad.toml cannot be played" in text
+        assert "recieve" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonMenuScreen)
+
+
+async def test_open_a_scenario_from_the_player(epoll_file: Path, tmp_path: Path) -> None:
+    other = write(tmp_path, "poll.toml", POLL_SCENARIO)
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        first = player(app)
+        await pilot.press("o")
+        assert isinstance(app.screen, AskValueScreen)
+        await pilot.click("#value")
+        app.screen.query_one("#value").value = str(other)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+        second = player(app)
+        assert second is not first
+        assert second.session.title == "poll reports HUP"
+        await pilot.press("o")
+        app.screen.query_one("#value").value = str(tmp_path / "missing.toml")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LoadErrorScreen)
+        assert "no such file" in screen_text(app)
+
+
+async def test_m_goes_back_to_the_lesson_menu(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "m")
+        assert isinstance(app.screen, LessonMenuScreen)
+
+
+async def test_command_palette_jumps_to_a_step(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"step 6")
+        await until(pilot, lambda: palette_offers(app, "Jump to step 6"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.session.position == 6
+        await pilot.press("ctrl+p", *"skip the anim")
+        await until(pilot, lambda: palette_offers(app, "Skip the animation"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_every_binding_has_an_id_and_is_in_the_footer() -> None:
+    ids = {binding.id for binding in PlayerScreen.BINDINGS}  # type: ignore[union-attr]
+    assert None not in ids
+    assert {
+        "step-forward",
+        "step-back",
+        "play-pause",
+        "skip-animation",
+        "speed-up",
+        "speed-down",
+        "jump-start",
+        "jump-end",
+        "jump-to",
+        "predict-mode",
+        "open-scenario",
+        "lesson-menu",
+    } <= ids

@@ -1,0 +1,52 @@
+"""SVG snapshots of the player (pytest-textual-snapshot): an epoll scenario, a poll scenario,
+a divergence, and the too-small terminal. Update them after an intended change with
+``pytest tests/test_tui_snapshots.py --snapshot-update`` and review the SVGs.
+
+Determinism: animations off, fixed terminal sizes, replayed recordings with a fixed platform
+(no pid, no kernel release, no clock), progress in a temporary data directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_tui_support import EPOLL_SCENARIO, POLL_SCENARIO, model_recording, write
+from tui.app import MuxlabApp, make_app
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path / "data"))
+
+
+def replayed(tmp_path: Path, name: str, text: str, **alter: Any) -> MuxlabApp:
+    path = write(tmp_path, name, text)
+    changes = {int(k.removeprefix("step")) - 1: v for k, v in alter.items()}
+    return make_app(path, recording=model_recording(path, alter=changes), animate=False)
+
+
+def test_epoll_scenario(snap_compare: Any, tmp_path: Path) -> None:
+    """Step 8 of a tiny epoll lesson: the tree, the ready list, the question answered."""
+    app = replayed(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+    assert snap_compare(app, press=["right"] * 8 + ["2"], terminal_size=(140, 44))
+
+
+def test_poll_scenario(snap_compare: Any, tmp_path: Path) -> None:
+    """The last poll of a tiny poll lesson: the pollfd array, HUP reported."""
+    app = replayed(tmp_path, "poll.toml", POLL_SCENARIO)
+    assert snap_compare(app, press=["end"], terminal_size=(120, 36))
+
+
+def test_divergence(snap_compare: Any, tmp_path: Path) -> None:
+    """A recording whose last answer differs from the model: the verdict and the diff."""
+    app = replayed(tmp_path, "epoll.toml", EPOLL_SCENARIO, step10={"raw": [[6, 1]]})
+    assert snap_compare(app, press=["end"], terminal_size=(140, 44))
+
+
+def test_terminal_too_small(snap_compare: Any, tmp_path: Path) -> None:
+    """Below 64x20 the player asks for a larger terminal instead of drawing a mess."""
+    app = replayed(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+    assert snap_compare(app, press=["right"], terminal_size=(60, 16))
