@@ -277,11 +277,13 @@ class _Canvas:
 
 
 def _fit(node: ShapeNode, cell: int) -> str:
-    """The node's label, shortened to fit a share of `cell` columns (with a space around)."""
+    """The node's label in a share of `cell` columns: its name, else its fd, else a dot (a
+    number is never cut short, which would show a different fd)."""
     for text in (node.label, str(node.key[1])):
         if len(text) + 2 <= cell:
             return f" {text} "
-    return str(node.key[1])[: max(1, cell - 1)]
+    fd = str(node.key[1])
+    return fd if len(fd) + 1 < cell else "●"
 
 
 def draw_tree(

@@ -26,6 +26,7 @@ class LinesView(ScrollView, can_focus=True):
 
     DEFAULT_CSS = """
     LinesView {
+        background: transparent;
         height: auto;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
@@ -86,9 +87,15 @@ class LinesView(ScrollView, can_focus=True):
             text.no_wrap = True
             text.overflow = "ellipsis"
             text.truncate(width, overflow="ellipsis")
+            # The widget's own style goes under the line, so cells without a colour of their own
+            # get the widget's background (not the terminal's default).
+            style = self.rich_style
             segments = list(text.render(self.app.console))
-            strip = Strip(segments).extend_cell_length(width).crop(0, width)
+            strip = Strip(segments).apply_style(style).extend_cell_length(width, style)
+            strip = strip.crop(0, width)
             if len(self._strips) >= _CACHE_LIMIT:
                 self._strips.clear()
             self._strips[index] = strip
-        return strip.extend_cell_length(scroll_x + width).crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(scroll_x + width, self.rich_style).crop(
+            scroll_x, scroll_x + width
+        )
