@@ -17,6 +17,7 @@ import pytest
 from simulator.uapi import (
     EPOLL_CTL_ADD,
     EPOLL_CTL_DEL,
+    EPOLL_CTL_MOD,
     EPOLLERR,
     EPOLLET,
     EPOLLEXCLUSIVE,
@@ -195,6 +196,22 @@ def test_readiness_climbs_a_chain_of_five_EP12_EP22(twin: Twin) -> None:
     assert twin.epoll_wait(top, 8, 0) == [(chain[-2], IN)]
     assert twin.epoll_wait(chain[0], 8, 0) == [(s0, IN)]  # consumed at the bottom only
     assert twin.epoll_wait(top, 8, 0) == []
+
+
+def test_add_and_mod_inside_an_inner_epoll_wake_the_outer_EP6_EP7_EP12(twin: Twin) -> None:
+    s0, s1 = twin.socketpair()
+    inner = twin.epoll_create()
+    outer = epoll_with(twin, (inner, IN | ET))
+    twin.send(s1, 1)
+    twin.epoll_ctl(inner, ADD, s0, IN | ET)  # ready on insert: inner's pollers are woken
+    assert twin.epoll_wait(outer, 8, 0) == [(inner, IN)]
+    assert twin.epoll_wait(outer, 8, 0) == []
+    assert twin.epoll_wait(inner, 8, 0) == [(s0, IN)]
+    assert twin.epoll_wait(outer, 8, 0) == []
+    twin.epoll_ctl(inner, EPOLL_CTL_MOD, s0, IN | ET)  # re-read: queued again, a new edge
+    assert twin.epoll_wait(outer, 8, 0) == [(inner, IN)]
+    twin.epoll_ctl(inner, DEL, s0)  # no wake-up; the outer item drops at its next transfer
+    assert twin.epoll_wait(outer, 8, 0) == []
 
 
 def test_closing_an_inner_epoll_removes_it_from_the_outer_EP20_EP22(twin: Twin) -> None:

@@ -170,6 +170,19 @@ def test_listening_socket_is_readable_only_while_a_connection_is_queued_SK3(twin
     assert readiness(twin, server) == WRITABLE["tcp"]
 
 
+def test_every_new_connection_is_an_edge_on_the_listener_EP14_SK3(twin: Twin) -> None:
+    listener = twin.tcp_listen()
+    ep = epoll_with(twin, (listener, EPOLLIN | EPOLLET))
+    twin.tcp_connect(listener)
+    assert twin.epoll_wait(ep, 8, 0) == [(listener, EPOLLIN)]
+    twin.tcp_connect(listener)  # still readable, but a new connection is a new wake-up
+    assert twin.epoll_wait(ep, 8, 0) == [(listener, EPOLLIN)]
+    twin.accept(listener)  # taking one off the queue is no edge
+    assert twin.epoll_wait(ep, 8, 0) == []
+    twin.accept(listener)
+    assert readiness(twin, listener) == 0
+
+
 def test_pending_connection_whose_client_already_closed_SK3(twin: Twin) -> None:
     listener = twin.tcp_listen()
     client = twin.tcp_connect(listener)
