@@ -143,12 +143,6 @@ def test_poll_timeout_argument_checks_PS7(twin: Twin, timeout: object, error: ty
         twin.poll([(a, OUT)], timeout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live engine bug: LiveKernel.poll replaces every negative timeout with its 2 s "
-    "bound before calling select.poll().poll(), so CPython never sees -2**31 - 1 and never "
-    "raises OverflowError('timeout is too large'); the model does (simulator/live/_child.py)",
-)
 def test_poll_timeout_below_int_min_is_OverflowError_PS7(twin: Twin) -> None:
     a, _b = twin.socketpair()
     with pytest.raises(OverflowError):

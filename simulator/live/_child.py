@@ -369,7 +369,11 @@ class _Engine:
         poller = select.poll()
         for fd, events in fds:
             poller.register(fd, events)
-        infinite = timeout_ms is None or (_is_number(timeout_ms) and timeout_ms < 0)
+        # Only values CPython would accept as an infinite timeout are bounded here; a negative
+        # number below INT_MIN must still reach CPython, which refuses it (OverflowError).
+        infinite = timeout_ms is None or (
+            _is_number(timeout_ms) and -_INT_MAX - 1 <= timeout_ms < 0
+        )
         timeout: Any = timeout_ms
         if infinite or (_is_number(timeout_ms) and _BOUND_MS < timeout_ms <= _INT_MAX):
             timeout = _BOUND_MS
