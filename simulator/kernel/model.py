@@ -263,10 +263,13 @@ class ModelKernel:
         """``accept4``: the descriptor is reserved *before* the queue is looked at (SK-5)."""
         self._begin("accept")
         listener = self.fdt.get(listen_fd)
+        if not isinstance(listener, Socket):
+            # CPython needs a socket object for the number first (``socket(fileno=fd)`` asks
+            # getsockopt(SO_TYPE)), so a non-socket is ENOTSOCK even at the limit, where the
+            # raw __sys_accept4_file would have said EMFILE first.
+            raise oserror(errno.ENOTSOCK)
         fd = self.fdt.alloc_fd()
         try:
-            if not isinstance(listener, Socket):
-                raise oserror(errno.ENOTSOCK)
             self.fs.check_file_max()
             if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
                 raise oserror(errno.EINVAL)
@@ -310,8 +313,13 @@ class ModelKernel:
     def recv(self, fd: int, nbytes: int) -> int:
         """``recv``: bytes read; 0 at end of stream."""
         self._begin("recv")
+        # The descriptor is resolved first (EBADF, ENOTSOCK), as when CPython builds the
+        # socket object for it; only then does ``sock_recv`` reject a negative size.
+        sock = self._socket(fd)
         _check_size(nbytes)
-        got = self._socket(fd).recv(nbytes)
+        if nbytes == 0:
+            return 0  # CPython's sock_recv returns b"" for a zero size without calling recv(2)
+        got = sock.recv(nbytes)
         self._settle()
         return got
 

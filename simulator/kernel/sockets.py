@@ -425,19 +425,29 @@ class TcpSocket(Socket):
     def shutdown(self, how: int) -> None:
         """``inet_shutdown`` + ``tcp_shutdown``: SHUT_WR sends a FIN after queued data."""
         mode = self.check_how(how)
-        if self.state in (TCP_CLOSE, TCP_SYN_SENT):
-            raise oserror(errno.ENOTCONN)
-        if self.state == TCP_LISTEN:
-            if mode & RCV_SHUTDOWN:
-                self.sk_shutdown |= mode
-                self.stop_listening()
+        if self.state in (TCP_LISTEN, TCP_SYN_SENT):
+            # inet_shutdown: a listener ignores anything but SHUT_RD, which disconnects it
+            # (so does any shutdown in SYN_SENT); tcp_disconnect stops listening, moves to
+            # CLOSE and *clears* sk_shutdown -- poll then says OUT|HUP, recv ENOTCONN.
+            if mode & RCV_SHUTDOWN or self.state == TCP_SYN_SENT:
+                if self.state == TCP_LISTEN:
+                    self.stop_listening()
+                else:
+                    self.sk_err = errno.ECONNRESET
                 self.state = TCP_CLOSE
+                self.sk_shutdown = 0
+                self.done = False
             self.sk_state_change()
             return
+        # inet_shutdown, TCP_CLOSE: ENOTCONN, but it falls through to the default branch, so
+        # the bits are set anyway ("hack to wake up other listeners, who can poll for HUP").
+        not_connected = self.state == TCP_CLOSE
         self.sk_shutdown |= mode
         if mode & SEND_SHUTDOWN:
-            self.send_fin()
+            self.send_fin()  # tcp_shutdown: only ESTABLISHED and CLOSE_WAIT send a FIN
         self.sk_state_change()
+        if not_connected:
+            raise oserror(errno.ENOTCONN)
 
     def send_fin(self) -> None:
         """``tcp_send_fin``: ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK."""
@@ -494,10 +504,16 @@ class TcpSocket(Socket):
                 self.nic.transmit(self, src, "RST", 0)  # nobody home: reset
             return
         if kind == "DATA":
-            if self.orphan and self.sk_shutdown & RCV_SHUTDOWN:
-                # Data for a closed socket: tcp_rcv_state_process answers with a reset.
+            if self.sk_shutdown & RCV_SHUTDOWN and self.state in (TCP_FIN_WAIT1, TCP_FIN_WAIT2):
+                # tcp_rcv_state_process, FIN_WAIT1/FIN_WAIT2: "RFC 793 says to queue data in
+                # these states, RFC 1122 says we MUST send a reset" -- new data for a socket
+                # whose receive side is shut (closed, or shutdown(SHUT_RD) and SHUT_WR) is
+                # answered by tcp_reset() here and an RST to the sender (tcp_v4_do_rcv's
+                # reset path). The data is dropped. (In ESTABLISHED, SHUT_RD alone does not
+                # refuse data: tcp_data_queue still queues it.)
+                src.in_flight -= nbytes
                 self.nic.transmit(self, src, "RST", 0)
-                self.state = TCP_CLOSE
+                self.tcp_reset()
                 return
             src.in_flight -= nbytes
             self.rcv_bytes += nbytes

@@ -1,0 +1,136 @@
+"""Regression tests for divergences the differential fuzzer found (`test_fuzz_differential`).
+
+Each test is the shrunk call sequence of one divergence between the model and the real kernel,
+as a plain `Twin` script named after the behaviour; the asserted values are what Linux (and
+CPython on it) did. The model was fixed to match.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from simulator.uapi import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRNORM,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
+)
+from tests.twin import Twin
+
+
+def test_recv_resolves_the_descriptor_before_rejecting_a_negative_size(twin: Twin) -> None:
+    with pytest.raises(OSError) as info:
+        twin.recv(3, -1)  # nothing open at 3
+    assert info.value.errno == errno.EBADF
+    f = twin.open_file()
+    with pytest.raises(OSError) as info:
+        twin.recv(f, -1)
+    assert info.value.errno == errno.ENOTSOCK
+    a, _b = twin.socketpair()
+    with pytest.raises(ValueError, match="negative buffersize in recv"):
+        twin.recv(a, -1)
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+def test_recv_of_zero_bytes_returns_0_without_a_syscall(twin: Twin, kind: str) -> None:
+    # CPython's sock_recv answers a zero size with b"" before calling recv(2) (checked with
+    # strace): no EAGAIN on an empty socket, no ENOTCONN on a listener.
+    if kind == "unix":
+        a, _b = twin.socketpair()
+    else:
+        lfd = twin.tcp_listen()
+        assert twin.recv(lfd, 0) == 0
+        a = twin.tcp_connect(lfd)
+    assert twin.recv(a, 0) == 0
+    with pytest.raises(BlockingIOError):
+        twin.recv(a, 1)
+
+
+def test_tcp_data_for_a_socket_shut_for_reading_in_fin_wait_is_answered_with_a_reset(
+    twin: Twin,
+) -> None:
+    # tcp_rcv_state_process, FIN_WAIT1/2: new data after the receive side was shut down is
+    # refused with tcp_reset() and an RST (RFC 1122), also while the socket is still open.
+    lfd = twin.tcp_listen()
+    c = twin.tcp_connect(lfd)
+    s = twin.accept(lfd)
+    twin.shutdown(s, SHUT_RDWR)  # s: FIN_WAIT2, receive side shut
+    assert twin.send(c, 5) == 5  # accepted, then reset by s
+    everything = 0xFFFF
+    in_out_err_hup_rdhup = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP
+    reset = in_out_err_hup_rdhup | EPOLLRDNORM | EPOLLWRNORM
+    assert twin.poll([(c, everything), (s, everything)], 0) == [(c, reset), (s, reset)]
+    with pytest.raises(BrokenPipeError):  # c had the FIN already: tcp_reset says EPIPE
+        twin.send(c, 5)
+    with pytest.raises(ConnectionResetError):
+        twin.recv(s, 10)
+    assert twin.recv(s, 10) == 0
+    assert twin.recv(c, 10) == 0
+
+
+def test_tcp_shutdown_rd_alone_still_queues_incoming_data(twin: Twin) -> None:
+    lfd = twin.tcp_listen()
+    c = twin.tcp_connect(lfd)
+    s = twin.accept(lfd)
+    twin.shutdown(s, SHUT_RD)  # ESTABLISHED: tcp_data_queue still queues
+    assert twin.send(c, 5) == 5
+    assert twin.recv(s, 10) == 5
+    assert twin.recv(s, 10) == 0
+
+
+def test_tcp_shutdown_rd_disconnects_a_listener_and_clears_its_shutdown_bits(
+    twin: Twin,
+) -> None:
+    # inet_shutdown: TCP_LISTEN + SHUT_RD -> tcp_disconnect (listen stop, CLOSE, sk_shutdown
+    # = 0); tcp_poll then reports a plain closed socket (SK-2: HUP for CLOSE, OUT as writable).
+    lfd = twin.tcp_listen()
+    c = twin.tcp_connect(lfd)
+    twin.shutdown(lfd, SHUT_WR)  # ignored by a listener
+    assert twin.poll([(lfd, 0xFFFF)], 0) == [(lfd, EPOLLIN | EPOLLRDNORM)]
+    twin.shutdown(lfd, SHUT_RD)
+    assert twin.poll([(lfd, 0xFFFF)], 0) == [(lfd, EPOLLOUT | EPOLLWRNORM | EPOLLHUP)]
+    with pytest.raises(OSError) as info:
+        twin.recv(lfd, 1)  # not RCV_SHUTDOWN: no EOF, just not connected
+    assert info.value.errno == errno.ENOTCONN
+    with pytest.raises(OSError) as info:
+        twin.accept(lfd)
+    assert info.value.errno == errno.EINVAL
+    with pytest.raises(ConnectionResetError):  # the queued connection was reset
+        twin.recv(c, 1)
+
+
+def test_tcp_shutdown_of_a_closed_socket_is_ENOTCONN_but_still_sets_the_bits(twin: Twin) -> None:
+    # inet_shutdown, TCP_CLOSE: err = -ENOTCONN, then falls through and ORs `how` into
+    # sk_shutdown anyway -- RCV_SHUTDOWN makes the socket readable (EOF) and RDHUP.
+    lfd = twin.tcp_listen()
+    twin.shutdown(lfd, SHUT_RD)  # now a socket in CLOSE
+    with pytest.raises(OSError) as info:
+        twin.shutdown(lfd, SHUT_RD)
+    assert info.value.errno == errno.ENOTCONN
+    closed_and_eof = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLOUT | EPOLLWRNORM | EPOLLHUP
+    assert twin.poll([(lfd, 0xFFFF)], 0) == [(lfd, closed_and_eof)]
+    assert twin.recv(lfd, 1) == 0
+
+
+def test_accept_on_a_non_socket_is_ENOTSOCK_even_at_the_descriptor_limit(twin: Twin) -> None:
+    # The raw accept4(2) reserves the new descriptor before it looks at the file (EMFILE
+    # first, SK-5), but from CPython the number must become a socket object first, and that
+    # already fails with ENOTSOCK.
+    ep = twin.epoll_create()  # 3
+    f = twin.open_file()  # 4
+    twin.setrlimit_nofile(5)
+    for fd in (ep, f):
+        with pytest.raises(OSError) as info:
+            twin.accept(fd)
+        assert info.value.errno == errno.ENOTSOCK
+    with pytest.raises(OSError) as info:
+        twin.accept(99)  # not open: EBADF comes first in both orders
+    assert info.value.errno == errno.EBADF
