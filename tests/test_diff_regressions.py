@@ -134,3 +134,24 @@ def test_accept_on_a_non_socket_is_ENOTSOCK_even_at_the_descriptor_limit(twin: T
     with pytest.raises(OSError) as info:
         twin.accept(99)  # not open: EBADF comes first in both orders
     assert info.value.errno == errno.EBADF
+
+
+def test_tcp_connect_to_an_accepted_socket_reaches_its_listener(twin: Twin) -> None:
+    # tcp_connect(fd) connects to getsockname(fd); an accepted socket has its listener's local
+    # address (inet_csk_clone_lock), so the connection lands in the listener's accept queue --
+    # and is refused once the listener is gone.
+    lfd = twin.tcp_listen()
+    twin.tcp_connect(lfd)
+    s = twin.accept(lfd)
+    c2 = twin.tcp_connect(s)
+    assert twin.poll([(lfd, 0xFFFF), (c2, 0xFFFF)], 0) == [
+        (lfd, EPOLLIN | EPOLLRDNORM),
+        (c2, EPOLLOUT | EPOLLWRNORM),
+    ]
+    s2 = twin.accept(lfd)
+    twin.close(lfd)
+    c3 = twin.tcp_connect(s2)
+    refused = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLRDNORM | EPOLLWRNORM
+    assert twin.poll([(c3, 0xFFFF)], 0) == [(c3, refused)]
+    with pytest.raises(ConnectionRefusedError):
+        twin.recv(c3, 1)

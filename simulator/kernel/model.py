@@ -235,18 +235,23 @@ class ModelKernel:
             self.fdt.close(fd)
             raise oserror(errno.EAFNOSUPPORT)  # connect(2) to an address of another family
         client.state = TCP_SYN_SENT
-        if listener.state != TCP_LISTEN:
+        # The address connected to is getsockname(listen_fd): an accepted socket shares its
+        # listener's, so the SYN goes to that listener if it still listens.
+        bound = listener.bound_listener()
+        if bound is None:
             # Nobody listens at that address: the SYN is answered with a reset, which
             # tcp_reset turns into ECONNREFUSED. Non-blocking, so connect itself succeeded
             # (EINPROGRESS); the refusal shows as ERR|HUP and SO_ERROR (SK-3).
             self.nic.transmit(listener, client, "RST", 0)
             self._settle()
             return fd
+        listener = bound
         if len(listener.accept_queue) > listener.backlog:  # sk_acceptq_is_full: SYN dropped
             self.fdt.close(fd)
             raise oserror(errno.ETIMEDOUT)
         child = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
         child.state = TCP_ESTABLISHED
+        child.listener = listener
         child.peer, client.peer = client, child
         # The three-way handshake crosses the NIC; the child joins the accept queue when the
         # final ACK lands, which wakes the listener (sk_data_ready).

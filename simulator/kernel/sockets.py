@@ -331,6 +331,15 @@ class TcpSocket(Socket):
         self.linger_zero = False
         self.backlog = 0
         self.accept_queue: deque[TcpSocket] = deque()
+        #: For a socket made by a listener: that listener. ``inet_csk_clone_lock`` copies the
+        #: listener's local address into the child, so a connect to the child's address
+        #: (``getsockname``) reaches the listener while it still listens on that port.
+        self.listener: TcpSocket | None = None
+
+    def bound_listener(self) -> TcpSocket | None:
+        """The socket that accepts connections sent to our local address, if any."""
+        owner = self if self.listener is None else self.listener
+        return owner if owner.state == TCP_LISTEN else None
 
     # -- readiness (tcp_poll) --
     def writeable(self) -> bool:
