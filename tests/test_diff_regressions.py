@@ -155,3 +155,12 @@ def test_tcp_connect_to_an_accepted_socket_reaches_its_listener(twin: Twin) -> N
     assert twin.poll([(c3, 0xFFFF)], 0) == [(c3, refused)]
     with pytest.raises(ConnectionRefusedError):
         twin.recv(c3, 1)
+
+
+@pytest.mark.parametrize("soft", [2**63, 2**64, -(2**63) - 1])
+def test_setrlimit_beyond_a_c_long_is_OverflowError(twin: Twin, soft: int) -> None:
+    # CPython's resource.setrlimit converts each limit with PyLong_AsLong before the syscall.
+    with pytest.raises(OverflowError, match="too large to convert to C long"):
+        twin.setrlimit_nofile(soft)
+    with pytest.raises(ValueError, match="current limit exceeds maximum limit"):
+        twin.setrlimit_nofile(2**63 - 1)  # fits, but above the hard limit

@@ -412,12 +412,17 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def setrlimit_nofile(self, data: st.DataObject) -> None:
         lowest = self._lowest_free()
+        hard = self.live.limits[1]
         soft = data.draw(
-            st.one_of(
-                st.sampled_from([lowest, lowest + 1, lowest + 2]),
-                st.integers(NOFILE_FLOOR, 64),
-                st.just(1024),
-            ).map(lambda n: max(n, NOFILE_FLOOR)),
+            _mostly(
+                st.one_of(
+                    st.sampled_from([lowest, lowest + 1, lowest + 2]),
+                    st.integers(NOFILE_FLOOR, 64),
+                    st.just(1024),
+                ).map(lambda n: max(n, NOFILE_FLOOR)),
+                # refused ones: the limit stays as it was
+                st.sampled_from([-1, hard + 1, 2**63, -(2**63) - 1]),
+            ),
             label="soft",
         )
         self.call("setrlimit_nofile", soft)

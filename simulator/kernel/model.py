@@ -359,6 +359,9 @@ class ModelKernel:
     def setrlimit_nofile(self, soft: int) -> None:
         """``setrlimit(RLIMIT_NOFILE, (soft, hard))``, as CPython's resource module reports it."""
         self._begin("setrlimit_nofile")
+        if not -(2**63) <= soft < 2**63:
+            # resource.setrlimit's py2rlimit converts with PyLong_AsLong (CPython 3.11).
+            raise OverflowError("Python int too large to convert to C long")
         if soft < 0 or soft > self.fdt.nofile_hard:
             raise ValueError("current limit exceeds maximum limit")
         self.fdt.nofile = soft
