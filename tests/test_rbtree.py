@@ -63,8 +63,8 @@ class TreeMachine(RuleBasedStateMachine):
         node = self.tree.find(key)
         path = self.tree.lookup_path(key)
         if key in self.model:
-            assert node is self.nodes[key]
-            assert path[-1] is node
+            assert node == self.nodes[key]
+            assert path[-1] == node
         else:
             assert node is None
         if self.tracer is not None:
@@ -226,8 +226,8 @@ def test_lookup_path_of_an_absent_key_ends_at_its_future_parent() -> None:
     path = tree.lookup_path(60)
     assert [node.key for node in path] == [50, 80]
     node = tree.insert(60, None)  # under a black parent: no rebalancing moves it
-    assert node.parent is path[-1]
-    assert path[-1].left is node
+    assert node.parent == path[-1]
+    assert path[-1].left == node
     assert RBTree[int, None]().lookup_path(1) == []
 
 
@@ -254,14 +254,14 @@ def test_erase_traces_and_keeps_other_nodes_valid() -> None:
     tree._check()
     for key, node in nodes.items():
         if key != 3:
-            assert tree.find(key) is node
-    assert nodes[3].parent is nodes[3]  # RB_CLEAR_NODE
+            assert tree.find(key) == node
+    assert nodes[3].parent == nodes[3]  # RB_CLEAR_NODE
 
 
 def test_erasing_the_leftmost_updates_first() -> None:
     tree: RBTree[int, None] = RBTree()
     nodes = [tree.insert(key, None) for key in (5, 3, 8, 1, 4)]
-    assert tree.first() is nodes[3]
+    assert tree.first() == nodes[3]
     tree.erase(nodes[3])
     first = tree.first()
     assert first is not None and first.key == 3
@@ -303,38 +303,67 @@ def test_tracing_off_still_charges_costs() -> None:
 
 
 def test_check_detects_broken_invariants() -> None:
-    def fresh() -> tuple[RBTree[int, None], list[RBNode[int, None]]]:
+    # Nodes are views: the corruption is written straight into the tree's arrays, by handle.
+    def fresh() -> tuple[RBTree[int, None], list[int]]:
         tree: RBTree[int, None] = RBTree()
-        return tree, [tree.insert(key, None) for key in range(7)]
+        return tree, [tree.insert(key, None)._handle for key in range(7)]
 
-    tree, nodes = fresh()
+    tree, handles = fresh()
     tree._check()
     assert tree.root is not None
-    tree.root.red = True
+    tree._red[tree._root] = True
     with pytest.raises(AssertionError, match=r"root .* is red"):
         tree._check()
 
-    tree, nodes = fresh()
-    leaf = nodes[6]
-    assert leaf.red and leaf.parent is not None
-    leaf.parent.red = True
+    tree, handles = fresh()
+    leaf = handles[6]
+    assert tree._red[leaf] and tree._parent[leaf]
+    tree._red[tree._parent[leaf]] = True
     with pytest.raises(AssertionError, match=r"red .* under red|black height"):
         tree._check()
 
-    tree, nodes = fresh()
-    nodes[0].key, nodes[6].key = nodes[6].key, nodes[0].key
+    tree, handles = fresh()
+    first, last = handles[0], handles[6]
+    tree._key[first], tree._key[last] = tree._key[last], tree._key[first]
     with pytest.raises(AssertionError, match="out of order"):
         tree._check()
 
-    tree, nodes = fresh()
-    nodes[6].parent = nodes[0]
+    tree, handles = fresh()
+    tree._parent[handles[6]] = handles[0]
     with pytest.raises(AssertionError, match="parent"):
         tree._check()
 
-    tree, nodes = fresh()
+    tree, handles = fresh()
     tree._size += 1
     with pytest.raises(AssertionError, match="size"):
         tree._check()
+
+    tree, handles = fresh()
+    tree._free.append(handles[3])
+    with pytest.raises(AssertionError, match="free list"):
+        tree._check()
+
+    tree, handles = fresh()
+    tree._free.pop()
+    with pytest.raises(AssertionError, match="leak"):
+        tree._check()
+
+
+def test_a_reused_handle_does_not_revive_an_erased_node() -> None:
+    """Erased slots are reused; the old node's view must stay erased, not alias the new one."""
+    tree: RBTree[int, str] = RBTree()
+    old = tree.insert(1, "old")
+    tree.erase(old)
+    new = tree.insert(1, "new")
+    assert new._handle == old._handle  # the free list handed the slot out again
+    assert old.erased and not new.erased and old != new
+    assert old.parent == old and old.left is None and old.right is None
+    with pytest.raises(ValueError, match="erased"):
+        _ = old.value
+    with pytest.raises(ValueError, match="already erased"):
+        tree.erase(old)
+    assert tree.find(1) == new and new.value == "new"
+    tree._check()
 
 
 def test_doctests() -> None:
