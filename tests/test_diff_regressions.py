@@ -12,6 +12,7 @@ import errno
 import pytest
 
 from simulator.uapi import (
+    EPOLL_CTL_ADD,
     EPOLLERR,
     EPOLLHUP,
     EPOLLIN,
@@ -164,3 +165,89 @@ def test_setrlimit_beyond_a_c_long_is_OverflowError(twin: Twin, soft: int) -> No
         twin.setrlimit_nofile(soft)
     with pytest.raises(ValueError, match="current limit exceeds maximum limit"):
         twin.setrlimit_nofile(2**63 - 1)  # fits, but above the hard limit
+
+
+# --- CPython's argument conversions ------------------------------------------------------------
+# The protocol takes descriptor numbers; the real kernel sees them through CPython, whose
+# converters answer some numbers before any syscall (the model reproduces them, model.py
+# `_c_int`, `_fildes`, `_socket_fileno`).
+
+C_INT_TOO_LARGE = "Python int too large to convert to C int"
+
+
+def test_socket_calls_take_the_number_the_way_socket_fileno_does(twin: Twin) -> None:
+    # sock_initobj: PyLong_AsLong, truncated to the C int SOCKET_T, negative -> ValueError.
+    a, b = twin.socketpair()
+    for fd in (-1, 2**31):  # 2**31 is truncated to -2**31
+        for name, *args in (
+            ("send", fd, 1),
+            ("recv", fd, 1),
+            ("shutdown", fd, SHUT_WR),
+            ("accept", fd),
+            ("tcp_connect", fd),
+            ("fill", fd),
+            ("abort", fd),
+        ):
+            with pytest.raises(ValueError, match="negative file descriptor"):
+                getattr(twin, name)(*args)
+    with pytest.raises(OverflowError, match="to C long"):
+        twin.recv(2**63, 1)
+    with pytest.raises(OSError) as info:
+        twin.recv(-(2**31) - 1, 1)  # truncated to 2**31 - 1: a number, just not open
+    assert info.value.errno == errno.EBADF
+    assert twin.send(2**32 + a, 3) == 3  # 2**32 + a is truncated to a
+    assert twin.recv(2**32 + b, 10) == 3
+
+
+def test_abort_through_a_truncated_number_sets_linger_but_cannot_close(twin: Twin) -> None:
+    # abort = setsockopt(SO_LINGER) via socket(fileno=n) -- truncated, so it reaches `a` --
+    # then os.close(n), whose C int converter refuses n: `a` stays open.
+    a, b = twin.socketpair()
+    with pytest.raises(OverflowError, match=C_INT_TOO_LARGE):
+        twin.abort(2**32 + a)
+    assert twin.send(a, 1) == 1
+    assert twin.recv(b, 10) == 1
+
+
+def test_close_and_dup_refuse_numbers_beyond_a_c_int(twin: Twin) -> None:
+    for fd in (2**31, -(2**31) - 1):
+        for name in ("close", "dup"):
+            with pytest.raises(OverflowError, match=C_INT_TOO_LARGE):
+                getattr(twin, name)(fd)
+    for call in (lambda: twin.close(-(2**31)), lambda: twin.dup(-1)):
+        with pytest.raises(OSError) as info:  # a C int: the kernel says EBADF
+            call()
+        assert info.value.errno == errno.EBADF
+
+
+def test_multiplexer_arguments_beyond_a_c_int_are_OverflowError_before_anything_else(
+    twin: Twin,
+) -> None:
+    ep = twin.epoll_create()
+    a, _b = twin.socketpair()
+    for call in (
+        lambda: twin.epoll_ctl(2**31, EPOLL_CTL_ADD, a, EPOLLIN),
+        lambda: twin.epoll_ctl(ep, EPOLL_CTL_ADD, -(2**31) - 1, EPOLLIN),
+        lambda: twin.epoll_ctl(ep, 2**31, a, EPOLLIN),
+        lambda: twin.epoll_wait(ep, 2**31, 0),
+        lambda: twin.epoll_wait(2**31, 1, 0),
+        lambda: twin.epoll_wait(-1, -(2**31) - 1, 0),  # maxevents is parsed before the fd
+        lambda: twin.poll([(a, EPOLLIN), (2**31, EPOLLIN)], 0),
+        lambda: twin.select([a], [2**31], [], 0),
+        lambda: twin.shutdown(a, 2**31),
+    ):
+        with pytest.raises(OverflowError, match=C_INT_TOO_LARGE):
+            call()
+    with pytest.raises(ValueError, match=r"negative integer \(-1\)"):
+        twin.epoll_ctl(-1, EPOLL_CTL_ADD, 2**31, EPOLLIN)  # epfd is converted first
+
+
+def test_send_and_recv_sizes_are_checked_after_the_descriptor(twin: Twin) -> None:
+    a, _b = twin.socketpair()
+    with pytest.raises(OSError) as info:
+        twin.send(99, -1)
+    assert info.value.errno == errno.EBADF
+    with pytest.raises(ValueError, match="negative count"):  # the payload is bytes(-1)
+        twin.send(a, -1)
+    with pytest.raises(OverflowError, match="to C ssize_t"):
+        twin.recv(a, 2**63)

@@ -84,10 +84,6 @@ TCP_EXACT_BYTES = 32 * 1024
 #: setrlimit_nofile never goes below this, so that a run can always continue after closes.
 NOFILE_FLOOR = 6
 
-#: Raw descriptor numbers: closed, never opened, and (64+) beyond the fd table's initial
-#: capacity, where select(2) stops looking (KERNEL_SPEC PS-4). 0-2 are the live child's
-#: control channel and stderr, never touched.
-RAW_FD = st.integers(3, 70)
 
 EPOLL_BITS = [
     EPOLLIN,
@@ -117,23 +113,35 @@ def _mask(bits: list[int]) -> st.SearchStrategy[int]:
     )
 
 
-def _weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
-    """Draw from one of the strategies with (roughly) the given relative weights.
+@st.composite
+def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> Any:
+    """Draw from one of the strategies with the given relative weights.
 
-    ``st.one_of`` de-duplicates equal branches, so each copy is made a distinct strategy with
-    an identity ``map``; weighting by ``sampled_from(...).flatmap`` starves the rule.
+    (``st.one_of`` de-duplicates equal branches, so repeating one does not weight it, and in
+    a state machine it does not keep to the weights of distinct branches either.)
     """
-    return st.one_of(*[strategy.map(_same) for weight, strategy in choices for _ in range(weight)])
-
-
-def _same(value: Any) -> Any:
-    return value
+    branches = [strategy for weight, strategy in choices for _ in range(weight)]
+    return draw(branches[draw(st.sampled_from(range(len(branches))))])
 
 
 def _mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], one_in: int = 8) -> Any:
     """`usual`, and `rare` about once in `one_in` draws (argument errors end a call early)."""
     return _weighted((one_in - 1, usual), (1, rare))
 
+
+#: Raw descriptor numbers: closed, never opened, (64+) beyond the fd table's initial capacity,
+#: where select(2) stops looking (KERNEL_SPEC PS-4), and sometimes numbers CPython's
+#: converters answer before the kernel: negative, beyond a C int, and 2**32 + n, which
+#: ``socket(fileno=...)`` truncates to n (see test_diff_regressions). 0-2 are the live child's
+#: control channel and stderr, never touched.
+RAW_FD = _mostly(
+    st.integers(3, 70),
+    st.one_of(
+        st.sampled_from([-1, 2**31, -(2**31) - 1, 2**63]),
+        st.integers(3, 40).map(lambda n: n + 2**32),
+    ),
+    16,
+)
 
 EPOLL_EVENTS = _weighted(
     # what programs register: readiness bits with ET/ONESHOT
@@ -228,7 +236,11 @@ class DifferentialMachine(RuleBasedStateMachine):
             return None
 
     def _tcp(self, fd: int) -> TcpSocket | None:
-        file = self.model.file(fd)
+        """The model's TCP socket a socket call on `fd` reaches (numbers are truncated to a C
+        int the way ``socket(fileno=...)`` does), or None."""
+        if not -(2**63) <= fd < 2**63:
+            return None
+        file = self.model.file((fd + 2**31) % 2**32 - 2**31)
         return file if isinstance(file, TcpSocket) else None
 
     def _connectable(self) -> list[int]:
@@ -317,7 +329,10 @@ class DifferentialMachine(RuleBasedStateMachine):
         """Mostly to listeners whose queue has room; also to other sockets (refused, or the
         listener behind an accepted socket's address) and to descriptors that are no socket
         at all (EBADF, ENOTSOCK). Never beyond a backlog: see `_connectable`."""
-        not_a_socket = RAW_FD.filter(lambda fd: not isinstance(self.model.file(fd), Socket))
+        not_a_socket = st.one_of(
+            st.integers(3, 70).filter(lambda fd: not isinstance(self.model.file(fd), Socket)),
+            st.sampled_from([-1, 2**31, 2**63]),
+        )
         targets = self._connectable()
         listening = [fd for fd in targets if getattr(self._tcp(fd), "state", None) == TCP_LISTEN]
         choices: list[tuple[int, st.SearchStrategy[Any]]] = [(1, not_a_socket)]

@@ -21,6 +21,8 @@ from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.selectpoll import (
+    INT_MAX,
+    INT_MIN,
     do_poll,
     do_select,
     poll_timeout_ms,
@@ -169,7 +171,7 @@ class ModelKernel:
         return fd
 
     def _socket(self, fd: int) -> Socket:
-        file = self.fdt.get(fd)
+        file = self.fdt.get(_socket_fileno(fd))
         if not isinstance(file, Socket):
             raise oserror(errno.ENOTSOCK)
         return file
@@ -267,7 +269,7 @@ class ModelKernel:
     def accept(self, listen_fd: int) -> int:
         """``accept4``: the descriptor is reserved *before* the queue is looked at (SK-5)."""
         self._begin("accept")
-        listener = self.fdt.get(listen_fd)
+        listener = self.fdt.get(_socket_fileno(listen_fd))
         if not isinstance(listener, Socket):
             # CPython needs a socket object for the number first (``socket(fileno=fd)`` asks
             # getsockopt(SO_TYPE)), so a non-socket is ENOTSOCK even at the limit, where the
@@ -295,8 +297,10 @@ class ModelKernel:
     def send(self, fd: int, nbytes: int) -> int:
         """``send``: bytes accepted (EAGAIN when nothing fits)."""
         self._begin("send")
-        _check_size(nbytes)
-        sent = self._socket(fd).send(nbytes)
+        sock = self._socket(fd)
+        if nbytes < 0:
+            raise ValueError("negative count")  # the payload is bytes(nbytes)
+        sent = sock.send(nbytes)
         self._settle()
         return sent
 
@@ -321,6 +325,8 @@ class ModelKernel:
         # The descriptor is resolved first (EBADF, ENOTSOCK), as when CPython builds the
         # socket object for it; only then does ``sock_recv`` reject a negative size.
         sock = self._socket(fd)
+        if not -(2**63) <= nbytes < 2**63:
+            raise OverflowError("Python int too large to convert to C ssize_t")
         _check_size(nbytes)
         if nbytes == 0:
             return 0  # CPython's sock_recv returns b"" for a zero size without calling recv(2)
@@ -330,11 +336,13 @@ class ModelKernel:
 
     def shutdown(self, fd: int, how: int) -> None:
         self._begin("shutdown")
-        self._socket(fd).shutdown(how)
+        sock = self._socket(fd)
+        sock.shutdown(_c_int(how))
         self._settle()
 
     def close(self, fd: int) -> None:
         self._begin("close")
+        fd = _c_int(fd)  # os.close
         self.kqlist.knote_fdclose(fd)  # kqueue forgets the number first (KQ-8)
         self.fdt.close(fd)
         self._settle()
@@ -342,7 +350,7 @@ class ModelKernel:
     def dup(self, fd: int) -> int:
         """``dup``: a new number for the same open file description."""
         self._begin("dup")
-        file = self.fdt.get(fd)
+        file = self.fdt.get(_c_int(fd))  # os.dup
         new = self.fdt.alloc_fd()
         file.f_count += 1
         self.fdt.install(new, file)
@@ -351,7 +359,8 @@ class ModelKernel:
     def abort(self, fd: int) -> None:
         """Close with SO_LINGER {1, 0}: TCP sends a reset instead of a FIN."""
         self._begin("abort")
-        self._socket(fd).set_linger_zero()
+        self._socket(fd).set_linger_zero()  # setsockopt through socket(fileno=fd)...
+        fd = _c_int(fd)  # ...then os.close(fd)
         self.kqlist.knote_fdclose(fd)
         self.fdt.close(fd)
         self._settle()
@@ -384,8 +393,8 @@ class ModelKernel:
         """``epoll_ctl``; `events` is taken modulo 2**32 like CPython's bitwise converter."""
         self._begin("epoll_ctl")
         for number in (epfd, fd):  # CPython's fildes converter, epfd first
-            if number < 0:
-                raise ValueError(f"file descriptor cannot be a negative integer ({number})")
+            _fildes(number)
+        _c_int(op)
         self.tracer.cost.copy_in += 1
         self.tracer.emit(TraceKind.COPY_IN, "epoll_ctl", "struct epoll_event")
         do_epoll_ctl(self.fdt, epfd, op, fd, events & 0xFFFFFFFF)
@@ -394,8 +403,8 @@ class ModelKernel:
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
         """``ep_poll``: harvest, else sleep on ``ep->wq`` until woken or timed out (EP-10)."""
         self._begin("epoll_wait")
-        if epfd < 0:
-            raise ValueError(f"file descriptor cannot be a negative integer ({epfd})")
+        _c_int(maxevents)  # select.epoll.poll parses its arguments first
+        _fildes(epfd)
         if maxevents == -1:
             maxevents = FD_SETSIZE - 1
         elif maxevents < 1:
@@ -439,8 +448,7 @@ class ModelKernel:
         self._begin("poll")
         table: dict[int, int] = {}
         for fd, events in fds:
-            if fd < 0:
-                raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+            _fildes(fd)
             if events < 0:
                 raise ValueError("value must be positive")
             if events > 0xFFFF:
@@ -524,6 +532,32 @@ class ModelKernel:
         tb: TracebackType | None,
     ) -> None:
         self.close_all()
+
+
+def _c_int(value: int) -> int:
+    """CPython's ``int`` argument converter (``_PyLong_AsInt``)."""
+    if not INT_MIN <= value <= INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    return value
+
+
+def _fildes(value: int) -> int:
+    """CPython's ``fildes`` converter (``PyObject_AsFileDescriptor``): a C int, not negative."""
+    if _c_int(value) < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({value})")
+    return value
+
+
+def _socket_fileno(value: int) -> int:
+    """The descriptor ``socket.socket(fileno=value)`` ends up with (CPython ``sock_initobj``):
+    ``PyLong_AsLong`` truncated to the C int ``SOCKET_T``; negative is a ValueError. (So
+    2**32 + 4 is fd 4.)"""
+    if not -(2**63) <= value < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
+    fd = (value - INT_MIN) % 2**32 + INT_MIN
+    if fd < 0:
+        raise ValueError("negative file descriptor")
+    return fd
 
 
 def _check_size(nbytes: int) -> None:

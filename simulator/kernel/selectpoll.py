@@ -219,6 +219,8 @@ def select_fd_list(tracer: Tracer, seq: Sequence[int]) -> set[int]:
     """CPython's ``seq2set``: the argument checks, in CPython's order, building an fd_set."""
     out: set[int] = set()
     for index, fd in enumerate(seq):
+        if not INT_MIN <= fd <= INT_MAX:  # PyObject_AsFileDescriptor: a C int first
+            raise OverflowError("Python int too large to convert to C int")
         if fd < 0:
             raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
         if fd >= FD_SETSIZE:
