@@ -255,9 +255,11 @@ class ModelKernel:
         child.state = TCP_ESTABLISHED
         child.listener = listener
         child.peer, client.peer = client, child
-        # The three-way handshake crosses the NIC; the child joins the accept queue when the
-        # final ACK lands, which wakes the listener (sk_data_ready).
+        # The three-way handshake crosses the NIC: SYN, SYN-ACK, ACK. The child joins the
+        # accept queue when the final ACK lands, which wakes the listener (sk_data_ready).
         self.nic.transmit(client, listener, "SYN", 0)
+        self._settle()
+        self.nic.transmit(listener, client, "SYNACK", 0)
         self._settle()
         client.state = TCP_ESTABLISHED
         listener.accept_queue.append(child)

@@ -32,7 +32,7 @@ class Segment:
 
     src: TcpSocket
     dst: TcpSocket
-    kind: str  # SYN, DATA, ACK, WINDOW, FIN, FINACK, RST
+    kind: str  # SYN, SYNACK, DATA, ACK, WINDOW, FIN, FINACK, RST
     nbytes: int
 
     def describe(self) -> str:
@@ -79,6 +79,6 @@ class Nic:
             seg = self.rx_ring.popleft()
             self.delivered += 1
             self.tracer.emit(TraceKind.SOFTIRQ, seg.dst.label, seg.describe())
-            if seg.kind == "SYN":
-                continue  # the handshake is completed by ModelKernel.tcp_connect
+            if seg.kind in ("SYN", "SYNACK"):
+                continue  # the handshake's states are set by ModelKernel.tcp_connect
             seg.dst.tcp_rcv(seg.src, seg.kind, seg.nbytes)
