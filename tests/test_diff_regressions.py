@@ -251,3 +251,30 @@ def test_send_and_recv_sizes_are_checked_after_the_descriptor(twin: Twin) -> Non
         twin.send(a, -1)
     with pytest.raises(OverflowError, match="to C ssize_t"):
         twin.recv(a, 2**63)
+
+
+def test_tcp_shutdown_wakes_the_peers_watchers_before_its_own_EP9(twin: Twin) -> None:
+    # Loopback delivers the FIN inside shutdown(2) (softirq at bottom-half enable), before
+    # inet_shutdown's own sk_state_change: the peer's epitem is queued first, and epoll_wait
+    # reports in ready-list order (EP-9).
+    lfd = twin.tcp_listen()
+    c = twin.tcp_connect(lfd)
+    s = twin.accept(lfd)
+    ep = twin.epoll_create()
+    twin.epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN)
+    twin.epoll_ctl(ep, EPOLL_CTL_ADD, s, 0)
+    twin.shutdown(s, SHUT_RDWR)
+    assert twin.epoll_wait(ep, 1, 0) == [(c, EPOLLIN)]  # c saw the FIN: EOF readable
+    assert twin.epoll_wait(ep, 4, 0) == [(s, EPOLLHUP), (c, EPOLLIN)]
+
+
+def test_tcp_listener_shutdown_resets_queued_clients_before_waking_its_own_watchers(
+    twin: Twin,
+) -> None:
+    lfd = twin.tcp_listen()
+    c = twin.tcp_connect(lfd)
+    ep = twin.epoll_create()
+    twin.epoll_ctl(ep, EPOLL_CTL_ADD, lfd, 0)
+    twin.epoll_ctl(ep, EPOLL_CTL_ADD, c, 0)
+    twin.shutdown(lfd, SHUT_RD)  # tcp_disconnect resets the queued connection first
+    assert twin.epoll_wait(ep, 4, 0) == [(c, EPOLLERR | EPOLLHUP), (lfd, EPOLLHUP)]

@@ -120,7 +120,13 @@ def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> 
     (``st.one_of`` de-duplicates equal branches, so repeating one does not weight it, and in
     a state machine it does not keep to the weights of distinct branches either.)
     """
-    branches = [strategy for weight, strategy in choices for _ in range(weight)]
+    machine = draw(st.runner())  # leave out Bundles that are still empty
+    branches = [
+        strategy
+        for weight, strategy in choices
+        if not (isinstance(strategy, Bundle) and not machine.bundle(strategy.name))
+        for _ in range(weight)
+    ]
     return draw(branches[draw(st.sampled_from(range(len(branches))))])
 
 
@@ -373,6 +379,42 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.call("recv", fd, nbytes)
 
     @rule(fd=sock_fd)
+    def drain(self, fd: int) -> None:
+        """recv(1 MiB) until end of stream or an error (EAGAIN included). The total must match,
+        except after a TCP `fill`, where only "read something" is compared; a full drain
+        empties the connection on both kernels, so it is byte-exact again afterwards."""
+        sock = self._tcp(fd)
+        inexact = sock is not None and sock.file_id in self.inexact_rx
+
+        def drain(kernel: Any) -> tuple[int | bool, object]:
+            total = 0
+            while True:
+                last = Outcome.of(lambda: kernel.recv(fd, 1 << 20))
+                if last.error is not None or not last.result:
+                    return (total > 0 if inexact else total), last.key()
+                total += last.result
+
+        here = f"drain({fd})" + (" [after a TCP fill: compared as 'read > 0']" if inexact else "")
+        self._compare(
+            here, Outcome.of(lambda: drain(self.model)), Outcome.of(lambda: drain(self.live))
+        )
+        if sock is not None:
+            self.inexact_rx.discard(sock.file_id)
+            if sock.peer is not None:
+                self.filled_tx.discard(sock.peer.file_id)
+
+    def _compare(self, here: str, m: Outcome, lv: Outcome) -> None:
+        """What `Twin` does for one call, for calls the fuzzer composes itself."""
+        self.twin.log.append(here)
+        if m.key() != lv.key():
+            history = "\n  ".join(self.twin.log[-12:])
+            raise Divergence(
+                f"model and real kernel disagree on {here}\n"
+                f"  model: {m.key()}\n  real:  {lv.key()}\n"
+                f"calls so far (latest last):\n  {history}"
+            )
+
+    @rule(fd=sock_fd)
     def fill(self, fd: int) -> None:
         """AF_UNIX: the byte count must match exactly (SK-4). TCP: it depends on autotuning and
         is documented as not modelled byte-exact, so only "accepted something" is compared --
@@ -392,17 +434,9 @@ class DifferentialMachine(RuleBasedStateMachine):
             return
         if sock.file_id in self.filled_tx:
             return
-        here = f"fill({fd}) [TCP: compared as 'accepted > 0']"
         m = Outcome.of(lambda: self.model.fill(fd) > 0)
         lv = Outcome.of(lambda: self.live.fill(fd) > 0)
-        self.twin.log.append(here)
-        if m.key() != lv.key():
-            history = "\n  ".join(self.twin.log[-12:])
-            raise Divergence(
-                f"model and real kernel disagree on {here}\n"
-                f"  model: {m.key()}\n  real:  {lv.key()}\n"
-                f"calls so far (latest last):\n  {history}"
-            )
+        self._compare(f"fill({fd}) [TCP: compared as 'accepted > 0']", m, lv)
         if lv.result:
             self.filled_tx.add(sock.file_id)
             if sock.peer is not None:

@@ -61,6 +61,18 @@ class Nic:
         self.tracer.emit(TraceKind.NIC_TX, "nic", seg.describe())
         self.clock.schedule(self.latency_ns, PRIO_IRQ, "rx " + seg.describe(), self._arrive)
 
+    def deliver_now(self) -> None:
+        """Let everything in flight arrive before the calling syscall goes on.
+
+        Real loopback is synchronous: ``loopback_xmit`` hands the packet to ``netif_rx``, and
+        the NET_RX softirq runs as soon as the transmit path re-enables bottom halves
+        (``rcu_read_unlock_bh`` in ``__dev_queue_xmit``), still inside the sending syscall.
+        So the peer has processed the segment, and woken its watchers, before the syscall
+        takes its next step -- e.g. ``inet_shutdown``'s own ``sk_state_change``. The model's
+        wire latency is virtual time; this lets it pass now.
+        """
+        self.clock.settle()
+
     def _arrive(self) -> None:
         """The segment reaches the receive ring; raise the interrupt once per batch."""
         seg = self.wire.popleft()

@@ -446,6 +446,7 @@ class TcpSocket(Socket):
                 self.state = TCP_CLOSE
                 self.sk_shutdown = 0
                 self.done = False
+            self.nic.deliver_now()  # the children's resets reach their peers first
             self.sk_state_change()
             return
         # inet_shutdown, TCP_CLOSE: ENOTCONN, but it falls through to the default branch, so
@@ -454,6 +455,9 @@ class TcpSocket(Socket):
         self.sk_shutdown |= mode
         if mode & SEND_SHUTDOWN:
             self.send_fin()  # tcp_shutdown: only ESTABLISHED and CLOSE_WAIT send a FIN
+        # inet_shutdown wakes our own watchers last, after loopback has delivered the FIN:
+        # the peer's watchers are woken first (its epitems are queued ahead of ours).
+        self.nic.deliver_now()
         self.sk_state_change()
         if not_connected:
             raise oserror(errno.ENOTCONN)
