@@ -48,7 +48,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from simulator.kernel.sockets import TCP_LISTEN, Socket, TcpSocket
+from simulator.kernel.sockets import RCV_SHUTDOWN, TCP_LISTEN, Socket, TcpSocket
 from simulator.live import LiveKernel
 from simulator.uapi import (
     EPOLL_CTL_ADD,
@@ -385,6 +385,14 @@ class DifferentialMachine(RuleBasedStateMachine):
         empties the connection on both kernels, so it is byte-exact again afterwards."""
         sock = self._tcp(fd)
         inexact = sock is not None and sock.file_id in self.inexact_rx
+        if inexact and sock is not None and sock.sk_shutdown & RCV_SHUTDOWN:
+            # After a fill, a receiver shut for reading sends no window update as it reads
+            # (tcp_cleanup_rbuf), so the sender stays stalled -- until its persist timer
+            # probes: on Linux 6.18 the same drain read 113,152 bytes, then 226,304 more
+            # 0.3 s later, 2,113,536 after another second; after SHUT_RDWR the probe's data
+            # draws a reset (ERR on both ends) ~0.3 s later. Timer-driven, so not drawn
+            # (test_diff_regressions: ..._no_window_update_after_shut_rd).
+            return
 
         def drain(kernel: Any) -> tuple[int | bool, object]:
             total = 0
@@ -398,10 +406,11 @@ class DifferentialMachine(RuleBasedStateMachine):
         self._compare(
             here, Outcome.of(lambda: drain(self.model)), Outcome.of(lambda: drain(self.live))
         )
-        if sock is not None:
-            self.inexact_rx.discard(sock.file_id)
-            if sock.peer is not None:
-                self.filled_tx.discard(sock.peer.file_id)
+        peer = None if sock is None else sock.peer
+        if sock is not None and not sock.rcv_bytes and (peer is None or not peer.snd_queued):
+            self.inexact_rx.discard(sock.file_id)  # the connection is empty on both kernels
+            if peer is not None:
+                self.filled_tx.discard(peer.file_id)
 
     def _compare(self, here: str, m: Outcome, lv: Outcome) -> None:
         """What `Twin` does for one call, for calls the fuzzer composes itself."""

@@ -416,8 +416,16 @@ class TcpSocket(Socket):
         if self.rcv_bytes:
             n = min(nbytes, self.rcv_bytes)
             self.rcv_bytes -= n
-            if n and self.peer is not None and self.peer.snd_unsent:
-                # The window reopened: a window update lets the peer push more.
+            if (
+                n
+                and self.peer is not None
+                and self.peer.snd_unsent
+                and not self.sk_shutdown & RCV_SHUTDOWN
+            ):
+                # The window reopened: a window update lets the peer push more -- but
+                # tcp_cleanup_rbuf sends none once the receive side is shut ("do not send
+                # window open ACK in states where we will not receive more"): the peer then
+                # stays stalled until its persist timer probes (not modelled: timer-driven).
                 self.nic.transmit(self, self.peer, "WINDOW", 0)
             return n
         if self.done:
