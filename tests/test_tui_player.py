@@ -378,3 +378,24 @@ async def test_every_binding_has_an_id_and_is_in_the_footer() -> None:
         "open-scenario",
         "lesson-menu",
     } <= ids
+
+
+async def test_scenario_text_is_never_read_as_markup(tmp_path: Path) -> None:
+    """Titles, questions and choices are shown as written, brackets and all."""
+    text = (
+        EPOLL_SCENARIO.replace(
+            'title = "Two sockets, one epoll"', 'title = "[b]Two[/] sockets [/]"'
+        )
+        .replace("In which order are they reported?", "Which [/] order [red]?")
+        .replace('say = "`a` is drained."', 'say = "[/] `a` is drained."')
+    )
+    path = write(tmp_path, "brackets.toml", text)
+    app = make_app(path, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        assert "Which [/] order [red]?" in screen_text(app)
+        await pilot.press("2", "right")
+        assert "[/] a is drained." in screen_text(app)
+        await pilot.press("m")
+        assert isinstance(app.screen, LessonMenuScreen)

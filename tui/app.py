@@ -144,7 +144,9 @@ class MuxlabApp(App[int]):
                 session.recording().save(record)
             except OSError as exc:
                 self.notify(
-                    f"cannot write the recording {record}: {exc.strerror}", severity="error"
+                    f"cannot write the recording {record}: {exc.strerror}",
+                    severity="error",
+                    markup=False,
                 )
         session.close()
 

@@ -69,7 +69,7 @@ class NicLane:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lit = stage_of(self.event)
-        lane = Text("NIC lane  ", style="bold")
+        lane = Text()
         for i, (name, _) in enumerate(STAGES):
             if i:
                 lane.append("→", style="grey62")

@@ -48,16 +48,20 @@ class AskValueScreen(ModalScreen[str | None]):
             [Integer(minimum=0, maximum=self.step_limit)] if self.step_limit is not None else []
         )
         with Vertical():
-            yield Label(self.title_text, id="title")
+            yield Label(self.title_text, id="title", markup=False)
             yield Input(placeholder=self.placeholder, validators=validators, id="value")
-            yield Label(self.hint, id="hint")
+            yield Label(self.hint, id="hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.validation_result is not None and not event.validation_result.is_valid:
-            self.notify("; ".join(event.validation_result.failure_descriptions), severity="warning")
+            self.notify(
+                "; ".join(event.validation_result.failure_descriptions),
+                severity="warning",
+                markup=False,
+            )
             return
         self.dismiss(event.value.strip() or None)
 

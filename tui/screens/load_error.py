@@ -52,7 +52,7 @@ class LoadErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="title")
+            yield Label(self.title_text, id="title", markup=False)
             with VerticalScroll():
                 yield Static(self.report, id="report", markup=False)
             yield Label("Enter or Esc to close", id="hint")

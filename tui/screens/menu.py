@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -77,7 +78,7 @@ class LessonMenuScreen(Screen[None]):
         self.query_one("#about").border_title = "About this lesson"
         self.refresh_lessons()
         if self.progress.problem:
-            self.notify(self.progress.problem, severity="warning", timeout=8)
+            self.notify(self.progress.problem, severity="warning", timeout=8, markup=False)
 
     def on_screen_resume(self) -> None:
         self.refresh_lessons()
@@ -102,7 +103,7 @@ class LessonMenuScreen(Screen[None]):
             for lesson in lessons:
                 key = str(lesson.path)
                 self.lessons[key] = lesson
-                options.add_option(Option(self._line(lesson), id=key))
+                options.add_option(Option(Text(self._line(lesson)), id=key))
         if highlighted is not None and highlighted < options.option_count:
             options.highlighted = highlighted
         else:

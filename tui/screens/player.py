@@ -147,7 +147,7 @@ class PlayerScreen(Screen[None]):
                 yield Narration(id="narration")
             yield StatusBar(id="status")
             yield Timeline(id="timeline")
-        yield Static(id="too-small")
+        yield Static(id="too-small", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -367,7 +367,10 @@ class PlayerScreen(Screen[None]):
     def _failed(self, error: Exception) -> None:
         self.playing = False
         self.notify(
-            f"{type(error).__name__}: {error}", title="The run could not go on", severity="error"
+            f"{type(error).__name__}: {error}",
+            title="The run could not go on",
+            severity="error",
+            markup=False,
         )
         self._show(animate=False)
 

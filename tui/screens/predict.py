@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -64,9 +65,9 @@ class PredictScreen(ModalScreen[int | None]):
         q = self.question
         with Vertical():
             yield Label(f"Predict step {q.index + 1}", id="title")
-            yield Label(q.prompt, id="question")
+            yield Label(q.prompt, id="question", markup=False)
             yield OptionList(
-                *(Option(f"{i + 1}) {text}", id=str(i)) for i, text in enumerate(q.choices)),
+                *(Option(Text(f"{i + 1}) {text}"), id=str(i)) for i, text in enumerate(q.choices)),
                 id="choices",
             )
             yield Label("Enter or 1-8 to answer · Esc to skip · the real kernel judges", id="hint")
