@@ -22,6 +22,7 @@ from tests.test_tui_support import (
 from tui.app import MuxlabApp, make_app
 from tui.frame import Frame
 from tui.screens.ask_value import AskValueScreen
+from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.load_error import LoadErrorScreen
 from tui.screens.menu import LessonMenuScreen
 from tui.screens.player import SPEEDS, PlayerScreen
@@ -377,6 +378,7 @@ async def test_every_binding_has_an_id_and_is_in_the_footer() -> None:
         "predict-mode",
         "open-scenario",
         "lesson-menu",
+        "lesson-text",
     } <= ids
 
 
@@ -399,3 +401,15 @@ async def test_scenario_text_is_never_read_as_markup(tmp_path: Path) -> None:
         assert "[/] a is drained." in screen_text(app)
         await pilot.press("m")
         assert isinstance(app.screen, LessonMenuScreen)
+
+
+async def test_t_shows_the_lesson_text(tmp_path: Path) -> None:
+    write(tmp_path, "tiny.md", "# The tiny lesson\n\nEvery fd is a file.\n")
+    text = EPOLL_SCENARIO.replace('mechanism = "epoll"', 'mechanism = "epoll"\nlesson = "tiny.md"')
+    app = make_app(write(tmp_path, "with-lesson.toml", text), live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        assert isinstance(app.screen, LessonTextScreen)
+        assert "Every fd is a file." in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, PlayerScreen)

@@ -41,6 +41,7 @@ class MuxlabCommands(Provider):
                 ("Jump to the end", screen.action_jump_end, "after the last step (End)"),
                 ("Jump to step…", screen.action_jump_to, "type a step number (j)"),
                 ("Toggle predict mode", screen.action_toggle_predict, "predict every wait (p)"),
+                ("Lesson text", screen.action_lesson_text, "the Markdown lesson beside it (t)"),
             ]
         app = self.app
         if isinstance(app, MuxlabApp):

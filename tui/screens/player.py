@@ -34,11 +34,13 @@ from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
 from simulator.scenario.calls import show_value
+from simulator.scenario.library import lesson_path
 from simulator.uapi import event_names
 from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
 from tui.predict import Question, question_for
 from tui.progress import ProgressStore
 from tui.screens.ask_value import AskValueScreen
+from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
 from tui.session import PlaySession, Prediction, Source
 from tui.widgets.calls_view import CallsView
@@ -85,6 +87,7 @@ class PlayerScreen(Screen[None]):
         Binding("end", "jump_end", "End", id="jump-end"),
         Binding("j", "jump_to", "Jump to", id="jump-to"),
         Binding("p", "toggle_predict", "Predict", id="predict-mode"),
+        Binding("t", "lesson_text", "Lesson", id="lesson-text"),
         Binding("o", "app.open_scenario", "Open", id="open-scenario"),
         Binding("m", "app.lesson_menu", "Lessons", id="lesson-menu"),
     ]
@@ -565,6 +568,21 @@ class PlayerScreen(Screen[None]):
 
     def action_slower(self) -> None:
         self.speed_index = max(self.speed_index - 1, 0)
+
+    def action_lesson_text(self) -> None:
+        """Show the Markdown lesson the scenario names, if it has one."""
+        lesson = self.session.scenario.scenario.lesson
+        path = self.session.path
+        found = lesson_path(path, lesson) if lesson and path is not None else None
+        if found is None:
+            self.notify("This scenario has no lesson text.", timeout=3)
+            return
+        try:
+            text = found.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"cannot read {found}: {exc}", severity="error", markup=False)
+            return
+        self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 
     def action_toggle_predict(self) -> None:
         self.predict_mode = not self.predict_mode
