@@ -12,6 +12,7 @@ levels, the ready list its head, the wait queues only the scenario's named files
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -128,7 +129,7 @@ def _label(names: Bindings) -> Any:
 
 def _detach(renderable: Any) -> RenderableType:
     """Run a lazy renderable's ``__rich_console__`` now, keeping what it yields."""
-    console = Console(width=80, file=None, color_system=None)
+    console = Console(width=80, file=io.StringIO(), color_system=None)
     return Group(*list(renderable.__rich_console__(console, console.options)))
 
 

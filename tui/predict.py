@@ -44,11 +44,6 @@ def real_outcome(record: StepRecord) -> Outcome:
     return record.live
 
 
-def asks(record_step_ask: str | None, call: str, predict_mode: bool) -> bool:
-    """Whether a step gets a question: its own ``ask``, or predict mode on a wait."""
-    return bool(record_step_ask) or (predict_mode and call in PREDICTABLE)
-
-
 def question_for(
     record: StepRecord,
     *,
@@ -135,4 +130,4 @@ def _mistakes(
     return out
 
 
-__all__ = ["PREDICTABLE", "Question", "asks", "question_for", "real_outcome"]
+__all__ = ["PREDICTABLE", "Question", "question_for", "real_outcome"]
