@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scenario import Verdict
+from simulator.scenario import Recording, Verdict
 from tests.test_tui_support import EPOLL_SCENARIO, picture_text, until, write
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
@@ -86,3 +86,22 @@ async def test_a_dead_child_is_reported_and_the_model_goes_on(tmp_path: Path) ->
         assert verdicts[2:] == [Verdict.MODEL_ONLY] * 3
         await pilot.press("left", "left", "left", "left")  # rewind still works
         assert screen.session.position == 1
+
+
+async def test_record_saves_the_live_answers_on_quit(tmp_path: Path) -> None:
+    path = write(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+    saved = tmp_path / "run.json"
+    app = make_app(path, animate=False, record=saved)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "right")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("q")
+    recording = Recording.load(saved)
+    assert len(recording.live) == 3
+    replay = make_app(path, replay=saved, animate=False)
+    async with replay.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "right")
+        screen = replay.screen
+        assert isinstance(screen, PlayerScreen)
+        assert [r.verdict for r in screen.session.records] == [Verdict.AGREE] * 3
