@@ -86,8 +86,8 @@ def test_check_an_empty_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "status", "message"),
     [
-        ([], 2, "not built yet"),
-        (["play", "scenarios/et-stall.toml"], 2, "not built yet"),
+        ([], 2, "needs a terminal"),
+        (["play", "scenarios/et-stall.toml"], 2, "needs a terminal"),
         (["play", "x.toml", "--json"], 2, "--json needs --headless"),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
         (["validate"], 2, "the following arguments are required: FILE"),

@@ -124,3 +124,24 @@ def test_installed_program_ships_the_lesson_texts(installed: Path, tmp_path: Pat
     shipped = sorted(p.name for p in (ROOT / "docs" / "lessons").glob("*.md"))
     assert shipped, "the checkout has no lessons"
     assert sorted(p.name for p in folder.glob("*.md")) == shipped
+
+
+def test_installed_app_runs_headless_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """The Textual app (its widgets, screens and stylesheet) is in the wheel and starts."""
+    code = (
+        "import asyncio, tui.app\n"
+        "async def main():\n"
+        "    app = tui.app.make_app(animate=False, data_dir={!r})\n"
+        "    async with app.run_test(size=(120, 40)) as pilot:\n"
+        "        await pilot.pause()\n"
+        "        print(type(app.screen).__name__)\n"
+        "asyncio.run(main())\n".format(str(tmp_path / "data"))
+    )
+    out = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "LessonMenuScreen"
