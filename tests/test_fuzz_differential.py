@@ -218,8 +218,8 @@ class DifferentialMachine(RuleBasedStateMachine):
     )
     selected_fd = _mostly(
         _weighted((4, sockets), (1, listeners), (1, epolls), (1, fds), (1, RAW_FD)),
-        st.sampled_from([63, 64, 1023, FD_SETSIZE, -1]),
-        10,
+        st.sampled_from([63, 64, 100, 127, 128, 1023, FD_SETSIZE, -1]),
+        8,
     )
 
     def __init__(self) -> None:
@@ -474,6 +474,20 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(targets=(fds, sockets), fd=_weighted((4, sockets), (1, fds), (1, RAW_FD)))
     def dup(self, fd: int) -> MultipleResults[int]:
         return self._fds(self.call("dup", fd))
+
+    @rule(fd=any_fd, keep=st.booleans())
+    def grow_the_fd_table(self, fd: int, keep: bool) -> None:
+        """dup until a descriptor above 64 exists: the fd table grows (64 -> 128 slots), which
+        moves select(2)'s clipping point (PS-4); then close the dups again (or all but the
+        top one)."""
+        dups = []
+        while not dups or dups[-1] < 64:
+            new = self.call("dup", fd)
+            if new is None:
+                break
+            dups.append(new)
+        for extra in dups[:-1] if keep else dups:
+            self.call("close", extra)
 
     @rule(data=st.data())
     def setrlimit_nofile(self, data: st.DataObject) -> None:
