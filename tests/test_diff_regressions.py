@@ -1,8 +1,10 @@
 """Regression tests for divergences the differential fuzzer found (`test_fuzz_differential`).
 
-Each test is the shrunk call sequence of one divergence between the model and the real kernel,
-as a plain `Twin` script named after the behaviour; the asserted values are what Linux (and
-CPython on it) did. The model was fixed to match.
+Each test is the shrunk call sequence of one divergence between the model and the real kernel
+(a few were found by probing the argument space by hand while widening the fuzzer's
+strategies), as a plain `Twin` script named after the behaviour; the asserted values are what
+Linux, and CPython on it, did. The model was fixed to match; the comment on each fix names the
+kernel (or CPython) function it follows.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def test_tcp_data_for_a_socket_shut_for_reading_in_fin_wait_is_answered_with_a_r
     twin: Twin,
 ) -> None:
     # tcp_rcv_state_process, FIN_WAIT1/2: new data after the receive side was shut down is
-    # refused with tcp_reset() and an RST (RFC 1122), also while the socket is still open.
+    # refused with tcp_reset() and an RST (RFC 1122), also while the socket is still open --
+    # the same reset as for data to a closed socket (SK-3, DIFF-2), seen on both ends.
     lfd = twin.tcp_listen()
     c = twin.tcp_connect(lfd)
     s = twin.accept(lfd)
@@ -170,8 +173,8 @@ def test_setrlimit_beyond_a_c_long_is_OverflowError(twin: Twin, soft: int) -> No
 
 # --- CPython's argument conversions ------------------------------------------------------------
 # The protocol takes descriptor numbers; the real kernel sees them through CPython, whose
-# converters answer some numbers before any syscall (the model reproduces them, model.py
-# `_c_int`, `_fildes`, `_socket_fileno`).
+# converters answer some numbers before any syscall (EP-27, PS-6, PS-7 list the negative
+# cases; the model reproduces all of them: model.py `_c_int`, `_fildes`, `_socket_fileno`).
 
 C_INT_TOO_LARGE = "Python int too large to convert to C int"
 
