@@ -82,9 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = commands.add_parser(
-        "serve", help="serve the app to web browsers (textual-serve), on localhost only"
+        "serve",
+        help="serve the app to web browsers (textual-serve), on 127.0.0.1 only",
+        description="Serve the app at http://127.0.0.1:PORT (textual-serve; each browser tab "
+        "runs its own app): the lesson menu, or FILE played as by `muxlab play FILE`.",
     )
+    serve.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a scenario to play")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument("--no-live", action="store_true", help="with FILE: the model only")
     return parser
 
 
@@ -106,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from tui.launch import serve
 
-            return serve(port=args.port)
+            if args.no_live and args.file is None:
+                print("muxlab: --no-live needs a FILE", file=sys.stderr)
+                return EXIT_USAGE
+            return serve(args.file, port=args.port, live=not args.no_live)
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":

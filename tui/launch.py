@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shlex
+import socket
 import sys
 from pathlib import Path
 
 #: The exit status when the app cannot start (no terminal, textual-serve missing).
 EXIT_USAGE = 2
+#: The exit status when `serve` cannot listen on its port.
+EXIT_FAILED = 1
 
 
 def run_app(
@@ -20,7 +25,9 @@ def run_app(
     predict: bool = False,
 ) -> int:
     """Run the app in this terminal; returns the exit status."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # Under `muxlab serve`, textual-serve runs us with pipes and a web driver (TEXTUAL_DRIVER).
+    web = bool(os.environ.get("TEXTUAL_DRIVER"))
+    if not web and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(
             "muxlab: the interactive app needs a terminal (stdin and stdout are not a tty); "
             "use `muxlab play FILE --headless` for plain output",
@@ -34,8 +41,24 @@ def run_app(
     return status if isinstance(status, int) else 0
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, live: bool = True) -> int:
-    """Serve the app to browsers with textual-serve (each browser tab runs its own app)."""
+def serve(
+    scenario: Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    live: bool = True,
+) -> int:
+    """Serve the app to browsers with textual-serve (each browser tab runs its own app): the
+    lesson menu, or `scenario` played as by `muxlab play` (`live` only applies to it).
+
+    A port that is out of range, busy or not allowed ends in a message and exit status 2
+    (usage) or 1 (busy or not allowed), never a traceback."""
+    if not 1 <= port <= 65535:
+        print(f"muxlab: --port must be between 1 and 65535 (got {port})", file=sys.stderr)
+        return EXIT_USAGE
+    if scenario is not None and not scenario.is_file():
+        print(f"muxlab: {scenario}: no such file", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from textual_serve.server import Server  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -44,7 +67,30 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, live: bool = True) -> in
             file=sys.stderr,
         )
         return EXIT_USAGE
-    command = [sys.executable, "-m", "tui"] + ([] if live else ["--no-live"])
+    problem = _cannot_listen(host, port)
+    if problem:
+        print(f"muxlab: cannot serve on {host}:{port}: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    command = [sys.executable, "-m", "tui"]
+    if scenario is not None:
+        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
     server = Server(shlex.join(command), host=host, port=port, title="muxlab")
-    server.serve()
+    try:
+        server.serve()  # until Ctrl+C or SIGTERM
+    except OSError as exc:  # the port was taken between the check and the bind
+        print(f"muxlab: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (bound as aiohttp binds it), or None if it can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is already in use (try another --port)"
+            return exc.strerror or str(exc)
+    return None
