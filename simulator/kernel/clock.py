@@ -90,7 +90,7 @@ class Clock:
         Timers (``PRIO_TIMER``) stay queued for the future, except those due before some
         other pending event, which fire on the way there as time passes.
         """
-        while True:
+        while self._queue:  # most calls leave nothing pending: return at once
             last = next((p for p in reversed(self._queue) if p.priority < PRIO_TIMER), None)
             if last is None:
                 return
