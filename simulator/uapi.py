@@ -12,6 +12,7 @@ Names and argument order mirror the C calls (see the man pages); values are Linu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -262,6 +263,26 @@ class Kernel(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+def epoll_timeout_ms(timeout: object) -> int | None:
+    """``select.epoll.poll``'s timeout rules, shared by both kernels: milliseconds, a float
+    rounded up to whole ms, None or any negative value is infinite (None returned); a
+    non-number is TypeError, NaN ValueError, beyond a C int OverflowError -- as CPython says."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, float):
+        if math.isnan(timeout):
+            raise ValueError("Invalid value NaN (not a number)")
+        if math.isinf(timeout):
+            raise OverflowError("timeout is too large")
+        # epoll_wait() has a resolution of 1 ms: round up to wait at least that long.
+        timeout = math.ceil(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int):
+        raise TypeError("timeout must be an integer or None")
+    if not -(2**31) <= timeout <= 2**31 - 1:
+        raise OverflowError("timeout is too large")
+    return None if timeout < 0 else timeout
 
 
 #: `Kernel.fill` sends chunks of this many bytes until the kernel says EAGAIN.

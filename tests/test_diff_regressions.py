@@ -318,3 +318,38 @@ def test_tcp_receiver_shut_for_reading_sends_no_window_update_after_shut_rd(
     eof = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLOUT | EPOLLWRNORM | closed
     peer = [(c, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP)] if how == SHUT_RDWR else []  # the FIN
     assert twin.poll([(c, 0xFFFF), (s, 0xFFFF)], 0) == [*peer, (s, eof)]  # c: still full
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [
+        (2**31, OverflowError),
+        (-(2**31) - 1, OverflowError),
+        ("1", TypeError),
+        (float("nan"), ValueError),
+    ],
+)
+def test_epoll_wait_converts_its_timeout_like_select_epoll_poll_EP27(
+    twin: Twin, timeout: object, error: type
+) -> None:
+    ep = twin.epoll_create()
+    with pytest.raises(error):
+        twin.epoll_wait(ep, 1, timeout)
+    with pytest.raises(error):  # the timeout is converted before maxevents is checked
+        twin.epoll_wait(ep, 0, timeout)
+    assert twin.epoll_wait(ep, 1, 0.5) == []  # a float rounds up to 1 ms
+
+
+def test_close_of_a_negative_fd_leaves_kqueue_knotes_alone_KQ8() -> None:
+    from simulator.kernel import ModelKernel
+    from simulator.uapi import KEvent
+
+    k = ModelKernel()
+    kq = k.kqueue()
+    fds = [fd for _ in range(130) for fd in k.socketpair()]
+    last = max(fd for fd in fds if fd < 256)  # kq_knlist grows in steps of 256 (KQEXTENT)
+    assert last == 255
+    k.kevent(kq, [KEvent(last)], 0, 0)
+    with pytest.raises(OSError):
+        k.close(-1)  # must not reach kq_knlist[-1], the slot of fd 255
+    assert len(k.kqueue_of(kq).knotes()) == 1

@@ -57,8 +57,10 @@ class EpItem:
 
     `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
     fired), `data` the 64-bit user data (CPython stores the fd number). `rdllink` is the node
-    that links the item into ``rdllist``; `ovf_next` chains it on ``ovflist`` (`_UNCHAINED`
-    when not chained); `pwqlist` holds the wait-queue entries the target's ->poll installed.
+    that links the item into ``rdllist``; `ovf_chained` says whether it waits on ``ovflist``
+    (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
+    that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` holds the
+    wait-queue entries the target's ->poll installed.
     """
 
     __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbn", "rdllink")

@@ -1012,7 +1012,7 @@ class KQueue(File):
 
     def knote_fdclose(self, fd: int) -> None:
         """Our part of ``knote_fdclose``: drop the knotes in ``kq_knlist[fd]``."""
-        if fd < len(self.kq_knlist):
+        if 0 <= fd < len(self.kq_knlist):
             for kn in list(self.kq_knlist[fd]):
                 self.knote_drop(kn)
 

@@ -40,7 +40,7 @@ from simulator.kernel.sockets import (
 from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
 from simulator.kernel.waitqueue import WaitEntry
-from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError
+from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError, epoll_timeout_ms
 
 #: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
@@ -78,8 +78,9 @@ class ModelKernel:
         max_user_watches: int = 5_491_511,
         trace: bool = True,
     ) -> None:
+        if nofile < 0:  # a soft limit of 0 is legal: no new descriptor at all
+            raise ValueError(f"nofile must not be negative, got {nofile}")
         for name, value in (
-            ("nofile", nofile),
             ("nofile_hard", nofile_hard),
             ("file_max", file_max),
             ("unix_sndbuf", unix_sndbuf),
@@ -346,6 +347,7 @@ class ModelKernel:
     def close(self, fd: int) -> None:
         self._begin("close")
         fd = _c_int(fd)  # os.close
+        self.fdt.get(fd)  # EBADF before anything changes
         self.kqlist.knote_fdclose(fd)  # kqueue forgets the number first (KQ-8)
         self.fdt.close(fd)
         self._settle()
@@ -364,6 +366,7 @@ class ModelKernel:
         self._begin("abort")
         self._socket(fd).set_linger_zero()  # setsockopt through socket(fileno=fd)...
         fd = _c_int(fd)  # ...then os.close(fd)
+        self.fdt.get(fd)  # EBADF before anything changes
         self.kqlist.knote_fdclose(fd)
         self.fdt.close(fd)
         self._settle()
@@ -408,6 +411,7 @@ class ModelKernel:
         self._begin("epoll_wait")
         _c_int(maxevents)  # select.epoll.poll parses its arguments first
         _fildes(epfd)
+        wait_ms = epoll_timeout_ms(timeout_ms)  # then converts the timeout
         if maxevents == -1:
             maxevents = FD_SETSIZE - 1
         elif maxevents < 1:
@@ -417,8 +421,8 @@ class ModelKernel:
         if maxevents > EP_MAX_EVENTS or not isinstance(file, EventPoll):
             raise oserror(errno.EINVAL)
         ep = file
-        deadline = self._deadline(None if timeout_ms < 0 else timeout_ms * 1_000_000)
-        timed_out = timeout_ms == 0
+        deadline = self._deadline(None if wait_ms is None else wait_ms * 1_000_000)
+        timed_out = wait_ms == 0
         while True:
             events = ep.send_events(maxevents)
             if events or timed_out:

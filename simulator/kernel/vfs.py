@@ -144,14 +144,16 @@ class FdTable:
     def __init__(self, fs: FileSystem, nofile: int, nofile_hard: int) -> None:
         self.fs = fs
         self.tracer = fs.tracer
-        self.nofile = nofile
         self.nofile_hard = nofile_hard
         self.capacity = self.INITIAL_CAPACITY
         self.slots: dict[int, File] = {}
         self._free: list[int] = []  # freed numbers below _high (a heap)
         self._high = 0  # every number >= _high is free
+        # The process inherited 0, 1 and 2; a limit below 3 only stops *new* descriptors.
+        self.nofile = 3
         for label in ("stdin", "stdout", "stderr"):
             self.install(self.alloc_fd(), fs.get_file(RegularFile(fs, label)))
+        self.nofile = nofile
 
     def __len__(self) -> int:
         return len(self.slots)

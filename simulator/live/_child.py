@@ -102,24 +102,6 @@ def _index(obj: object) -> int:
     raise TypeError(f"'{type(obj).__name__}' object cannot be interpreted as an integer")
 
 
-def _epoll_timeout_ms(timeout: object) -> int | None:
-    """Milliseconds for epoll_wait, None for infinite; CPython's checks on ``epoll.poll``."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, float):
-        if math.isnan(timeout):
-            raise ValueError("Invalid value NaN (not a number)")
-        if math.isinf(timeout):
-            raise OverflowError("timeout is too large")
-        # epoll_wait() has a resolution of 1 ms: round up to wait at least that long.
-        timeout = math.ceil(timeout)
-    if not isinstance(timeout, int):
-        raise TypeError("timeout must be an integer or None")
-    if not _INT_MIN <= timeout <= _INT_MAX:
-        raise OverflowError("timeout is too large")
-    return None if timeout < 0 else timeout
-
-
 def _forever(call: str) -> uapi.WaitForeverError:
     return uapi.WaitForeverError(
         f"{call} with an infinite timeout: nothing became ready within "
@@ -327,7 +309,7 @@ class _Engine:
         the bound are cut to it: the engine is quiescent, so the answer ([]) is the same."""
         maxevents = _c_int(maxevents)
         epfd = _fildes(epfd)
-        wait_ms = _epoll_timeout_ms(timeout_ms)
+        wait_ms = uapi.epoll_timeout_ms(timeout_ms)
         if maxevents == -1:
             maxevents = uapi.FD_SETSIZE - 1
         elif maxevents < 1:
