@@ -130,6 +130,22 @@ def test_model_parameters_are_checked_against_model_kernel() -> None:
     assert "ModelKernel takes no parameter 'tracing'" in problems_of(to_toml(document))
 
 
+def test_model_limits_are_checked_together() -> None:
+    document = good_document()
+    document["model"] = {"nofile": 100, "nofile_hard": 50}
+    assert "nofile (100) exceeds nofile_hard (50)" in problems_of(to_toml(document))
+    document["model"] = {"file_max": 0}
+    assert "file_max" in problems_of(to_toml(document))
+    document["model"] = {"nofile": 0}  # legal on Linux: no new descriptor at all
+    assert parse_scenario(to_toml(document)).model.kwargs() == {"nofile": 0}
+
+
+def test_a_pair_needs_two_different_names() -> None:
+    document = good_document()
+    document["step"][0]["as"] = ["a", "a"]
+    assert "the two names must differ" in problems_of(to_toml(document))
+
+
 def test_schema_is_json_schema_of_the_format() -> None:
     schema = json_schema()
     assert schema["title"] == "muxlab scenario"

@@ -28,6 +28,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from simulator import uapi
@@ -377,6 +378,13 @@ class StepBase(_Table):
     )
     model_only: StrictBool = Field(default=False, description="run on the model only")
 
+    @field_validator("as_")
+    @classmethod
+    def _distinct_names(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError(f"the two names must differ, got {value!r}")
+        return value
+
     @property
     def call(self) -> CallSpec:
         """The `Kernel` method this step calls."""
@@ -455,13 +463,24 @@ class ModelParams(BaseModel):
     nofile: Count | None = Field(
         default=None, description="soft RLIMIT_NOFILE (also set on the live side)"
     )
-    nofile_hard: Count | None = Field(default=None, description="hard RLIMIT_NOFILE")
-    file_max: Count | None = Field(default=None, description="system-wide open-file limit (ENFILE)")
+    nofile_hard: Annotated[StrictInt, Field(ge=1, le=MAX_NOFILE)] | None = Field(
+        default=None, description="hard RLIMIT_NOFILE"
+    )
+    file_max: Annotated[StrictInt, Field(ge=1, le=MAX_NOFILE)] | None = Field(
+        default=None, description="system-wide open-file limit (ENFILE)"
+    )
     unix_sndbuf: Buffer | None = Field(default=None, description="AF_UNIX SO_SNDBUF in bytes")
     tcp_sndbuf: Buffer | None = Field(default=None, description="TCP SO_SNDBUF in bytes")
     tcp_rcvbuf: Buffer | None = Field(default=None, description="TCP SO_RCVBUF in bytes")
     nic_latency_ns: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
-    max_user_watches: Annotated[StrictInt, Field(ge=0, le=INT32[1])] | None = None
+    max_user_watches: Annotated[StrictInt, Field(ge=1, le=INT32[1])] | None = None
+
+    @model_validator(mode="after")
+    def _soft_within_hard(self) -> ModelParams:
+        soft, hard = self.nofile, self.nofile_hard
+        if soft is not None and hard is not None and soft > hard:
+            raise ValueError(f"nofile ({soft}) exceeds nofile_hard ({hard})")
+        return self
 
     def kwargs(self) -> dict[str, Any]:
         """The parameters that were set, ready for ``ModelKernel(**kwargs)``."""
