@@ -1010,3 +1010,19 @@ def test_random_operations_keep_every_invariant_KQ1_KQ4_KQ8(seed: int) -> None:
         assert k.kqlist.kqueues == [] and k.kqlist.ncallouts == 0
         assert k.fs.nr_files == 3
     assert delivered  # the walk did hand events out
+
+
+def test_a_timer_wakes_poll_select_and_epoll_waiting_on_the_kqueue_KQ7_KQ9() -> None:
+    """A timer expiry activates its knote, which wakes whoever waits on the kqueue fd."""
+    k = ModelKernel()
+    kq = k.kqueue()
+    k.kevent(kq, [KEvent(1, KQ_FILTER_TIMER, KQ_EV_ADD, 0, 10, 0)], 0, 0)
+    start = k.now_ns
+    assert k.poll([(kq, EPOLLIN)], -1) == [(kq, EPOLLIN)]
+    assert k.now_ns - start == 10_000_000  # woken at the first expiry, not at a timeout
+    assert k.select([kq], [], [], None) == ([kq], [], [])
+    k.kevent(kq, [], 4, 0)  # retrieve (EV_CLEAR is implied for timers)
+    ep = k.epoll_create()
+    k.epoll_ctl(ep, EPOLL_CTL_ADD, kq, EPOLLIN)
+    assert k.epoll_wait(ep, 4, -1) == [(kq, EPOLLIN)]
+    assert k.now_ns - start == 20_000_000  # the next period

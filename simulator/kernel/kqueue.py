@@ -730,7 +730,7 @@ class KQueue(File):
     def _fire(self) -> None:
         self.callout = None
         self.callout_catch_up()
-        if self.wq:  # still somebody asleep: keep the next expiry on the clock
+        if self.wq or self.kq_sel:  # still somebody waiting: keep the next expiry on the clock
             self._arm_wakeup()
 
     # -- registration ------------------------------------------------------------------------
@@ -1008,6 +1008,10 @@ class KQueue(File):
         if pt is not None and pt.queue_proc is not None:
             pt.queue_proc(self, self.kq_sel)
         self.callout_catch_up()
+        if self.kq_sel and self.callout is None:
+            # Someone (poll, select, an epoll, another kqueue) now waits on us: a timer
+            # expiry must be able to wake them, so the next one goes on the clock.
+            self._arm_wakeup()
         return EPOLLIN | EPOLLRDNORM if self.kq_count else 0
 
     def knote_fdclose(self, fd: int) -> None:
