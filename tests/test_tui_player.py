@@ -413,3 +413,17 @@ async def test_t_shows_the_lesson_text(tmp_path: Path) -> None:
         assert "Every fd is a file." in screen_text(app)
         await pilot.press("escape")
         assert isinstance(app.screen, PlayerScreen)
+
+
+async def test_a_long_question_wraps_and_the_hint_counts_the_choices(tmp_path: Path) -> None:
+    long = "The listener was reported and then `conn` was accepted. " * 3 + "What now?"
+    text = EPOLL_SCENARIO.replace('ask = "', f'ask = "{long} ', 1)
+    assert text != EPOLL_SCENARIO
+    app = make_app(write(tmp_path, "long.toml", text), live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        shown = screen_text(app)
+        assert "now?" in shown and "reported?" in shown  # wrapped, not clipped
+        assert "`conn`" not in shown  # backticks rendered as Markdown code
+        assert f"Enter or 1-{len(app.screen.question.choices)} to answer" in shown

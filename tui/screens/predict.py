@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.predict import Question
+
+_MAX_NUMBERED = 8
+"""Choices past this many can be picked with Enter only (there are eight number bindings)."""
 
 
 class PredictScreen(ModalScreen[int | None]):
@@ -32,6 +36,8 @@ class PredictScreen(ModalScreen[int | None]):
         padding: 1 2;
     }
     PredictScreen #question {
+        width: 1fr;
+        height: auto;
         text-style: bold;
         margin-bottom: 1;
     }
@@ -65,12 +71,14 @@ class PredictScreen(ModalScreen[int | None]):
         q = self.question
         with Vertical():
             yield Label(f"Predict step {q.index + 1}", id="title")
-            yield Label(q.prompt, id="question", markup=False)
+            yield Static(Markdown(q.prompt), id="question")
             yield OptionList(
                 *(Option(Text(f"{i + 1}) {text}"), id=str(i)) for i, text in enumerate(q.choices)),
                 id="choices",
             )
-            yield Label("Enter or 1-8 to answer · Esc to skip · the real kernel judges", id="hint")
+            n = min(len(q.choices), _MAX_NUMBERED)
+            keys = "Enter or 1" if n == 1 else f"Enter or 1-{n}"
+            yield Label(f"{keys} to answer · Esc to skip · the real kernel judges", id="hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
