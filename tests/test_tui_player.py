@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.command import CommandList
 from textual.css.query import NoMatches
 
@@ -427,3 +428,18 @@ async def test_a_long_question_wraps_and_the_hint_counts_the_choices(tmp_path: P
         assert "now?" in shown and "reported?" in shown  # wrapped, not clipped
         assert "`conn`" not in shown  # backticks rendered as Markdown code
         assert f"Enter or 1-{len(app.screen.question.choices)} to answer" in shown
+
+
+async def test_keys_typed_right_after_j_reach_the_jump_dialog(epoll_file: Path) -> None:
+    """`j`, `7`, Enter in one burst (as from tmux): nothing is lost to the opening dialog."""
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("right", "right")
+        for key, char in (("j", "j"), ("7", "7"), ("enter", None)):
+            app.post_message(events.Key(key, char))
+        await until(pilot, lambda: app.screen is screen and screen.session.position == 7)
+        await pilot.press("j")  # the current step is prefilled and selected: a digit replaces it
+        assert isinstance(app.screen, AskValueScreen)
+        await pilot.press("3", "enter")
+        await until(pilot, lambda: app.screen is screen and screen.session.position == 3)

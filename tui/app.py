@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -73,6 +74,17 @@ class MuxlabApp(App[int]):
         self.progress = ProgressStore(options.data_dir)
         if not options.animate:
             self.animation_level = "none"
+
+    def _on_key(self, event: events.Key) -> None:  # type: ignore[override]
+        """While a value dialog is open, a key that bubbles up to the app (before any binding
+        runs) goes to the dialog, in order: one typed right after the key that opened it
+        (`j`, `7`, Enter in one burst from tmux) went to the screen below and would be lost, or
+        -- Enter -- would submit the old value before the `7` landed."""
+        screen = self.screen
+        if isinstance(screen, AskValueScreen) and AskValueScreen.takes(event):
+            event.stop()
+            event.prevent_default()  # not App._on_key: its bindings would run out of order
+            screen.post_message(AskValueScreen.Typed(event.key, event.character))
 
     def on_mount(self) -> None:
         self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.validation import Integer
 from textual.widgets import Input, Label
 
 
 class AskValueScreen(ModalScreen[str | None]):
-    """Ask for one value; dismisses with the text entered, or None on Escape."""
+    """Ask for one value; dismisses with the text entered, or None on Escape.
+
+    `value` prefills the input, all selected, so the first character typed replaces it. Keys
+    typed right after the key that opened the dialog go to the screen below; the app passes
+    Enter, Backspace and printable keys here as `Typed` messages, in order, rather than
+    losing them."""
 
     DEFAULT_CSS = """
     AskValueScreen {
@@ -35,9 +42,16 @@ class AskValueScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="ask-cancel")]
 
     def __init__(
-        self, title: str, *, placeholder: str = "", hint: str = "", step_limit: int | None = None
+        self,
+        title: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        hint: str = "",
+        step_limit: int | None = None,
     ) -> None:
         super().__init__()
+        self.initial_value = value
         self.title_text = title
         self.placeholder = placeholder
         self.hint = hint
@@ -49,11 +63,45 @@ class AskValueScreen(ModalScreen[str | None]):
         )
         with Vertical():
             yield Label(self.title_text, id="title", markup=False)
-            yield Input(placeholder=self.placeholder, validators=validators, id="value")
+            yield Input(
+                self.initial_value,
+                placeholder=self.placeholder,
+                validators=validators,
+                select_on_focus=False,
+                id="value",
+            )
             yield Label(self.hint, id="hint", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        field = self.query_one(Input)
+        field.select_all()
+        field.focus()
+
+    class Typed(Message):
+        """A key for this dialog, passed on by `MuxlabApp._on_key` so it lands in order."""
+
+        def __init__(self, key: str, character: str | None) -> None:
+            super().__init__()
+            self.key = key
+            self.character = character
+
+    @staticmethod
+    def takes(event: events.Key) -> bool:
+        """Whether `on_ask_value_screen_typed` handles this key (the app passes these on)."""
+        return event.key in ("enter", "backspace") or (
+            event.is_printable and event.character is not None
+        )
+
+    async def on_ask_value_screen_typed(self, message: Typed) -> None:
+        message.stop()
+        field = self.query_one(Input)
+        if message.key == "enter":
+            await field.action_submit()
+        elif message.key == "backspace":
+            field.action_delete_left()
+        elif message.character is not None:
+            start, end = sorted(field.selection)
+            field.replace(message.character, start, end)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.validation_result is not None and not event.validation_result.is_valid:
@@ -62,6 +110,8 @@ class AskValueScreen(ModalScreen[str | None]):
                 severity="warning",
                 markup=False,
             )
+            return
+        if not self.is_active:  # already dismissed (an Enter typed twice in a burst)
             return
         self.dismiss(event.value.strip() or None)
 

@@ -538,7 +538,7 @@ class PlayerScreen(Screen[None]):
         self.app.push_screen(
             AskValueScreen(
                 f"Jump to step (0-{total})",
-                placeholder=str(self.session.position),
+                value=str(self.session.position),
                 hint="0 is the start, before the first step · Esc cancels",
                 step_limit=total,
             ),
