@@ -443,3 +443,17 @@ async def test_keys_typed_right_after_j_reach_the_jump_dialog(epoll_file: Path) 
         assert isinstance(app.screen, AskValueScreen)
         await pilot.press("3", "enter")
         await until(pilot, lambda: app.screen is screen and screen.session.position == 3)
+
+
+async def test_keys_do_nothing_behind_the_too_small_message(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=(50, 15)) as pilot:
+        screen = player(app)
+        assert "enlarge it to" in screen_text(app)
+        await pilot.press("l", "right", "end", "j")
+        assert app.screen is screen
+        assert screen.session.position == 0
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        await pilot.press("l")
+        assert screen.session.position == 1

@@ -164,13 +164,19 @@ class PlayerScreen(Screen[None]):
         self.set_interval(1.0, self._check_live)
         self._show(animate=False)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Behind the "terminal too small" message no player key acts (q still quits)."""
+        return not self.has_class("-tiny")
+
     def on_resize(self) -> None:
         self._update_size_classes()
 
     def _update_size_classes(self) -> None:
         width, height = self.app.size
         tiny = width < TINY[0] or height < TINY[1]
-        self.set_class(tiny, "-tiny")
+        if tiny != self.has_class("-tiny"):
+            self.set_class(tiny, "-tiny")
+            self.refresh_bindings()
         self.set_class(not tiny and (width < COMPACT[0] or height < COMPACT[1]), "-compact")
         if tiny:
             self.query_one("#too-small", Static).update(
