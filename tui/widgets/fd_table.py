@@ -92,9 +92,10 @@ class FdTable(LinesView):
                 ("fd table ", "bold"), (f"{len(fdt):,} open / RLIMIT_NOFILE {fdt.nofile:,}", "")
             )
         if index == 1:
-            return Text.assemble(
-                gauge(len(fdt), fdt.nofile, 24), (f" capacity {fdt.capacity:,} slots", "dim")
-            )
+            # The capacity is the point of this line: the gauge shrinks to leave it room.
+            cap = f" cap {fdt.capacity:,}"
+            bar = max(4, min(24, width - len(cap) - 2))
+            return Text.assemble(gauge(len(fdt), fdt.nofile, bar), (cap, "dim"))
         if index == 2:
             limit = "∞" if fs.file_max >= 2**62 else f"{fs.file_max:,}"
             text = Text(f"files {fs.nr_files:,} / file-max {limit} ")
