@@ -29,6 +29,7 @@ from tui.screens.menu import LessonMenuScreen
 from tui.screens.player import SPEEDS, PlayerScreen
 from tui.screens.predict import PredictScreen
 from tui.widgets.interest_tree import InterestTree
+from tui.widgets.timeline import Timeline
 
 SIZE = (140, 44)
 
@@ -457,3 +458,18 @@ async def test_keys_do_nothing_behind_the_too_small_message(epoll_file: Path) ->
         await pilot.pause()
         await pilot.press("l")
         assert screen.session.position == 1
+
+
+async def test_the_pending_step_verdict_is_hidden_until_the_answer(epoll_file: Path) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press("space")  # playing: pausing at the question refreshes the status
+        await until(pilot, lambda: isinstance(app.screen, PredictScreen))
+        assert screen.session.position == 8
+        assert "7 ◌ model only" in screen_text(app)
+        assert len(screen.query_one("#timeline", Timeline).verdicts) == 7
+        await pilot.press("2")
+        await pilot.pause()
+        assert "8 ◌ model only" in screen_text(app)
+        assert len(screen.query_one("#timeline", Timeline).verdicts) == 8

@@ -123,6 +123,8 @@ class PlayerScreen(Screen[None]):
         self._micro: int | None = None
         self._stride = 1
         self._question_open = False
+        self._pending_question: int | None = None
+        """The index of the step a predict question is open for (its verdict is hidden)."""
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
 
     # --- layout --------------------------------------------------------------------------
@@ -234,6 +236,12 @@ class PlayerScreen(Screen[None]):
         status.predict = self.predict_mode
         status.score = session.score()
         counts = session.counts()
+        verdicts = tuple(record.verdict for record in session.records)
+        pending = self._pending_question
+        if pending is not None and pending < len(verdicts):
+            # The step has run, but its verdict stays hidden until the question is answered.
+            counts[verdicts[pending]] -= 1
+            verdicts = verdicts[:pending]
         status.counts = ", ".join(
             f"{n} {label}"
             for verdict, label in (
@@ -247,7 +255,7 @@ class PlayerScreen(Screen[None]):
         timeline = self.query_one(Timeline)
         timeline.total = session.total
         timeline.position = session.position
-        timeline.verdicts = tuple(record.verdict for record in session.records)
+        timeline.verdicts = verdicts
 
     def _narration(self, frame: Frame) -> str:
         record = frame.record
@@ -409,11 +417,14 @@ class PlayerScreen(Screen[None]):
     def _ask(self, question: Question) -> None:
         self.playing = False
         self._question_open = True
+        self._pending_question = question.index
         self._freeze()
+        self._update_status()
         self.app.push_screen(PredictScreen(question), partial(self._answered, question))
 
     def _answered(self, question: Question, choice: int | None) -> None:
         self._question_open = False
+        self._pending_question = None
         self.session.predict(Prediction(question.index, choice, question.answer, question.choices))
         self._show(animate=True)
 
