@@ -467,9 +467,11 @@ async def test_the_pending_step_verdict_is_hidden_until_the_answer(epoll_file: P
         await pilot.press("space")  # playing: pausing at the question refreshes the status
         await until(pilot, lambda: isinstance(app.screen, PredictScreen))
         assert screen.session.position == 8
-        assert "7 ◌ model only" in screen_text(app)
+        # The dialog's first frame may not be composed yet: wait for the status line to show.
+        await until(pilot, lambda: "model only" in screen_text(app))
+        text = screen_text(app)
+        assert "7 ◌ model only" in text and "8 ◌ model only" not in text
         assert len(screen.query_one("#timeline", Timeline).verdicts) == 7
         await pilot.press("2")
-        await pilot.pause()
-        assert "8 ◌ model only" in screen_text(app)
+        await until(pilot, lambda: "8 ◌ model only" in screen_text(app))
         assert len(screen.query_one("#timeline", Timeline).verdicts) == 8
