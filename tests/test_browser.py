@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -239,7 +240,7 @@ def ink(rows: list[bytes], box: Box) -> tuple[int, int]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """`muxlab serve` on a free loopback port; yields its URL."""
+    """`muxlab serve` on a free loopback port; yields the URL it printed (with its token)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["MUXLAB_DATA_DIR"] = str(tmp_path / "data")
@@ -252,20 +253,23 @@ def server(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/"
+    url_printed = re.compile(rf"http://127\.0\.0\.1:{port}/\?token=\S+")
 
-    def up() -> bool:
+    def up() -> str | None:
+        """The URL `muxlab serve` printed (it carries the token), once the page answers."""
         if process.poll() is not None:
             raise AssertionError(f"muxlab serve exited: {(tmp_path / 'serve.log').read_text()}")
+        printed = url_printed.search((tmp_path / "serve.log").read_text())
+        if printed is None:
+            return None
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                return bool(answer.status == 200)
+            with urllib.request.urlopen(printed.group(0), timeout=2) as answer:
+                return printed.group(0) if answer.status == 200 else None
         except OSError:
-            return False
+            return None
 
     try:
-        wait_until("muxlab serve to answer", up, timeout=15)
-        yield url
+        yield wait_until("muxlab serve to answer", up, timeout=15)
     finally:
         stop_group(process)
         log.close()

@@ -51,6 +51,8 @@ class AppOptions:
     record: Path | None = None  #: save the live answers here when the player closes
     animate: bool = True  #: animate micro-steps (off for tests and snapshots)
     predict: bool = False  #: start with predict mode on
+    served: bool = False  #: run by `muxlab serve`: `o` opens files inside `open_dir` only
+    open_dir: Path | None = None  #: ...this folder (when served and None, `o` is off)
     data_dir: Path | None = None  #: where progress is saved (default: `tui.progress.data_dir`)
     lessons_dir: Path | None = None  #: the lesson catalogue (default: the shipped scenarios)
     model_factory: ModelFactory = default_model_factory
@@ -165,17 +167,45 @@ class MuxlabApp(App[int]):
     # --- actions -------------------------------------------------------------------------
 
     def action_open_scenario(self) -> None:
-        """Ask for a scenario file and play it."""
+        """Ask for a scenario file and play it. Under `muxlab serve` (`options.served`) anyone
+        with the page types here, so only files inside `options.open_dir` can be opened, and
+        none without it."""
+        options = self.options
+        root = options.open_dir.resolve() if options.open_dir is not None else None
+        if options.served and root is None:
+            self.notify(
+                "Opening files is off in the browser: `muxlab serve --open-dir DIR` allows "
+                "the scenario files of one folder",
+                severity="warning",
+                markup=False,
+            )
+            return
 
         def open_path(value: str | None) -> None:
-            if value:
+            if not value:
+                return
+            if root is None:
                 self.open_scenario(Path(value).expanduser())
+                return
+            path = (root / value).resolve()  # symbolic links too: where the file really is
+            if not path.is_relative_to(root):
+                self.notify(
+                    f"Only files inside the served folder ({root.name}/) can be opened here",
+                    severity="warning",
+                    markup=False,
+                )
+                return
+            self.open_scenario(path)
 
+        if root is None:
+            placeholder, where = "scenarios/et-stall.toml", "a TOML scenario"
+        else:
+            placeholder, where = "et-stall.toml", f"a TOML scenario inside {root.name}/"
         self.push_screen(
             AskValueScreen(
                 "Open a scenario file",
-                placeholder="scenarios/et-stall.toml",
-                hint="a TOML scenario (see docs/scenario-format.md) · Esc cancels",
+                placeholder=placeholder,
+                hint=f"{where} (see docs/scenario-format.md) · Esc cancels",
             ),
             open_path,
         )
@@ -201,6 +231,8 @@ def make_app(
     record: Path | str | None = None,
     animate: bool = True,
     predict: bool = False,
+    served: bool = False,
+    open_dir: Path | str | None = None,
     data_dir: Path | str | None = None,
     lessons_dir: Path | str | None = None,
     model_factory: ModelFactory = default_model_factory,
@@ -220,6 +252,8 @@ def make_app(
             record=path(record),
             animate=animate,
             predict=predict,
+            served=served,
+            open_dir=path(open_dir),
             data_dir=path(data_dir),
             lessons_dir=path(lessons_dir),
             model_factory=model_factory,

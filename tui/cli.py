@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch Unix I/O multiplexing happen: a kernel model in lockstep with "
         "the real kernel. Without a command, opens the lesson menu.",
     )
+    # How `muxlab serve` starts each browser's app (not for people): opening files is off, or
+    # confined to --open-dir.
+    parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--open-dir", type=Path, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser(
@@ -83,12 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="serve the app to web browsers (textual-serve), on 127.0.0.1 only",
-        description="Serve the app at http://127.0.0.1:PORT (textual-serve; each browser tab "
-        "runs its own app): the lesson menu, or FILE played as by `muxlab play FILE`.",
+        help="serve the app to web browsers (textual-serve), on 127.0.0.1 by default",
+        description="Serve the app at http://127.0.0.1:PORT/?token=... (textual-serve; each "
+        "browser tab runs its own app): the lesson menu, or FILE played as by `muxlab play "
+        "FILE`. Open the URL it prints: it carries a random token, required for every page "
+        "and session.",
     )
     serve.add_argument("file", type=Path, nargs="?", metavar="FILE", help="a scenario to play")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only); another one "
+        "serves other machines too, with a warning",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        metavar="N",
+        help="at most N apps at once, one per browser tab (1-64; default: 8)",
+    )
+    serve.add_argument(
+        "--open-dir",
+        dest="serve_open_dir",
+        type=Path,
+        metavar="DIR",
+        help="let the `o` dialog open scenario files inside DIR (default: `o` is off)",
+    )
     serve.add_argument("--no-live", action="store_true", help="with FILE: the model only")
     return parser
 
@@ -107,14 +132,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from tui.launch import run_app
 
-            return run_app()
+            return run_app(served=args.served, open_dir=args.open_dir)
         if args.command == "serve":
             from tui.launch import serve
 
             if args.no_live and args.file is None:
                 print("muxlab: --no-live needs a FILE", file=sys.stderr)
                 return EXIT_USAGE
-            return serve(args.file, port=args.port, live=not args.no_live)
+            return serve(
+                args.file,
+                host=args.host,
+                port=args.port,
+                live=not args.no_live,
+                max_sessions=args.max_sessions,
+                open_dir=args.serve_open_dir,
+            )
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":
@@ -191,6 +223,8 @@ def cmd_play(args: argparse.Namespace) -> int:
             replay=args.replay,
             record=args.record,
             predict=args.predict,
+            served=args.served,
+            open_dir=args.open_dir,
         )
     if args.width is not None and not 40 <= args.width <= 1000:
         print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
