@@ -88,7 +88,6 @@ def test_check_an_empty_folder(tmp_path: Path) -> None:
     [
         ([], 2, "needs a terminal"),
         (["play", "scenarios/et-stall.toml"], 2, "needs a terminal"),
-        (["play", "x.toml", "--json"], 2, "--json needs --headless"),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
         (["validate"], 2, "the following arguments are required: FILE"),
         (["play", "x.toml", "--headless", "--width", "5"], 2, "--width must be between"),
@@ -171,3 +170,14 @@ def test_the_documented_example_checks_clean(tmp_path: Path) -> None:
     path.write_text(example)
     status, out, err = run_cli("check", str(path))
     assert status == 0, out + err
+
+
+def test_play_json_implies_headless_as_the_readme_documents(tmp_path: Path) -> None:
+    """README: ``muxlab play FILE --json`` prints the step records as JSON lines (no --headless,
+    no terminal needed)."""
+    path = str(GOLDEN / "play-headless.toml")
+    status, out, err = run_cli("play", path, "--json", "--no-live")
+    assert (status, err) == (0, "")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in records] == list(range(10))
+    assert {r["verdict"] for r in records} == {"model_only"}

@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument(
         "--headless", action="store_true", help="print every step to stdout instead of the app"
     )
-    play.add_argument("--json", action="store_true", help="with --headless: JSON lines")
+    play.add_argument(
+        "--json",
+        action="store_true",
+        help="print the step records as JSON lines (implies --headless)",
+    )
     play.add_argument("--no-live", action="store_true", help="run the model only")
     play.add_argument(
         "--replay", type=Path, metavar="RECORDING", help="use a saved recording, not the kernel"
@@ -176,10 +180,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.replay and (args.record or args.no_live):
         print("muxlab: --replay cannot be combined with --record or --no-live", file=sys.stderr)
         return EXIT_USAGE
-    if not args.headless:
-        if args.json:
-            print("muxlab: --json needs --headless", file=sys.stderr)
-            return EXIT_USAGE
+    if not (args.headless or args.json):
         if args.width is not None:
             print("muxlab: --width needs --headless", file=sys.stderr)
             return EXIT_USAGE
