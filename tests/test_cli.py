@@ -70,7 +70,7 @@ def test_check_fails_on_a_failed_expectation_and_goes_on(tmp_path: Path) -> None
         "      step 4 send(fd=b, nbytes=10): expectation failed",
         "        model: expected 11, got 10",
         "        live: expected 11, got 10",
-        f"ERROR {tmp_path / 'missing.toml'}: 0 steps",
+        f"ERROR {tmp_path / 'missing.toml'}",
         f"      {tmp_path / 'missing.toml'}: no such file",
         "2 scenarios, 4 steps: 3 agree, 0 diverge, 1 expectation failed, 0 model only",
         "1 scenario could not be checked",
@@ -181,3 +181,41 @@ def test_play_json_implies_headless_as_the_readme_documents(tmp_path: Path) -> N
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["index"] for r in records] == list(range(10))
     assert {r["verdict"] for r in records} == {"model_only"}
+
+
+NON_FINITE_TIMEOUTS = """
+[scenario]
+title = "Non-finite timeouts"
+
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+
+[[step]]
+do = "select"
+args = { rlist = ["a"], wlist = [], timeout_s = nan }
+
+[[step]]
+do = "select"
+args = { rlist = ["a"], wlist = [], timeout_s = -inf }
+"""
+
+
+def strict_json(text: str) -> object:
+    """`json.loads`, refusing the non-JSON words NaN, Infinity and -Infinity as jq does."""
+
+    def refuse(word: str) -> object:
+        raise ValueError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_play_json_is_valid_json_for_non_finite_timeouts(tmp_path: Path) -> None:
+    path = tmp_path / "nan.toml"
+    path.write_text(NON_FINITE_TIMEOUTS)
+    status, out, err = run_cli("play", str(path), "--json", "--no-live")
+    assert (status, err) == (0, "")
+    records = [strict_json(line) for line in out.splitlines()]
+    assert len(records) == 3
+    timeouts = [r["step"]["args"]["timeout_s"] for r in records[1:]]  # type: ignore[index]
+    assert timeouts == ["NaN", "-Infinity"]
