@@ -219,3 +219,108 @@ def test_play_json_is_valid_json_for_non_finite_timeouts(tmp_path: Path) -> None
     assert len(records) == 3
     timeouts = [r["step"]["args"]["timeout_s"] for r in records[1:]]  # type: ignore[index]
     assert timeouts == ["NaN", "-Infinity"]
+
+
+# --- a crash in the app ------------------------------------------------------------------------
+CRASHING_APP = """
+import sys
+
+from textual.app import App
+
+import tui.app
+from tui.cli import main
+
+
+class Crashing(App[None]):
+    def on_mount(self) -> None:
+        raise RuntimeError("boom \\x1b]0;pwned\\x07 at step 3")
+
+
+# An app with a genuine bug, started by the real `muxlab` command line in a real terminal.
+tui.app.make_app = lambda *args, **kwargs: Crashing()
+sys.exit(main([]))
+"""
+
+
+def run_in_a_terminal(script: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run `python -c script` with a pseudo-terminal (80x24) as stdin, stdout and stderr;
+    returns its exit status and everything it wrote to the terminal."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=root,
+        env={**os.environ, "TERM": "xterm-256color", **env},
+        start_new_session=True,
+    )
+    os.close(slave)
+    output = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                raise AssertionError(f"no output for 60 s; so far: {output[-2000:]!r}")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every process holding the terminal is gone
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(master)
+        status = process.wait(timeout=60)
+    return status, output.decode("utf-8", "replace")
+
+
+def test_a_crash_in_the_app_exits_1_with_one_line_and_a_report_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    status, terminal = run_in_a_terminal(CRASHING_APP, {"XDG_STATE_HOME": str(state)})
+    assert status == 1, terminal[-3000:]
+    reports = list((state / "muxlab").glob("crash-*.txt"))
+    assert len(reports) == 1, terminal[-3000:]
+    report = reports[0]
+    line = (
+        f"muxlab crashed: RuntimeError: boom \\x1b]0;pwned\\x07 at step 3; full report in {report}"
+    )
+    assert line in terminal
+    assert "Traceback" not in terminal and "\x1b]0;pwned" not in terminal
+    assert report.stat().st_mode & 0o777 == 0o600
+    text = report.read_text()
+    assert "Traceback (most recent call last):" in text
+    assert "RuntimeError: boom \\x1b]0;pwned\\x07 at step 3" in text and "on_mount" in text
+
+
+def test_a_crash_report_goes_to_the_temporary_directory_when_the_state_dir_is_unusable(
+    tmp_path: Path,
+) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"XDG_STATE_HOME": str(not_a_folder), "TMPDIR": str(temp)}
+    status, terminal = run_in_a_terminal(CRASHING_APP, env)
+    assert status == 1
+    reports = list(temp.glob("muxlab-crash-*.txt"))
+    assert len(reports) == 1 and f"; full report in {reports[0]}" in terminal
+    assert reports[0].stat().st_mode & 0o777 == 0o600
+
+
+def test_an_app_that_quits_normally_still_exits_0(tmp_path: Path) -> None:
+    script = CRASHING_APP.replace(
+        'raise RuntimeError("boom \\x1b]0;pwned\\x07 at step 3")', "self.exit()"
+    )
+    assert "self.exit()" in script
+    status, terminal = run_in_a_terminal(script, {"XDG_STATE_HOME": str(tmp_path)})
+    assert status == 0
+    assert "crashed" not in terminal and not (tmp_path / "muxlab").exists()

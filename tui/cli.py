@@ -2,7 +2,8 @@
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
 exit status, never a traceback; tracebacks are kept for our own bugs. Exit statuses: 0 all good,
-1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario),
+1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario, a
+crash of the app),
 2 usage errors (and no terminal for the app), 130 interrupted.
 
 Heavy imports (the kernels, rich) happen inside the commands that need them, so ``muxlab schema``
