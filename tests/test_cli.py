@@ -324,3 +324,73 @@ def test_an_app_that_quits_normally_still_exits_0(tmp_path: Path) -> None:
     status, terminal = run_in_a_terminal(script, {"XDG_STATE_HOME": str(tmp_path)})
     assert status == 0
     assert "crashed" not in terminal and not (tmp_path / "muxlab").exists()
+
+
+# --- every argument a user can type gets a clear message ---------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", ""], "muxlab check: argument PATH: an empty path"),
+        (["validate", ""], "muxlab validate: argument FILE: an empty path"),
+        (["play", "", "--headless"], "muxlab play: argument FILE: an empty path"),
+        (["play", "x.toml", "--json", "--predict"], "--predict is for the app"),
+        (["play", "x.toml", "--headless", "--predict"], "--predict is for the app"),
+        (["play", "x.toml", "--json", "--no-live", "--record", "r.json"], "nothing to record"),
+    ],
+)
+def test_meaningless_arguments_are_usage_errors(argv: list[str], message: str) -> None:
+    status, out, err = run_cli(*argv)
+    assert (status, out) == (2, "")
+    assert message in err and "Traceback" not in err
+
+
+def test_record_never_overwrites_the_scenario_it_plays(tmp_path: Path) -> None:
+    scenario = tmp_path / "lesson.toml"
+    text = (GOLDEN / "play-headless.toml").read_text()
+    scenario.write_text(text)
+    alias = tmp_path / "sub" / ".." / "lesson.toml"
+    (tmp_path / "sub").mkdir()
+    for target in (scenario, alias):
+        status, out, err = run_cli("play", str(scenario), "--json", "--record", str(target))
+        assert (status, out) == (2, "")
+        assert f"--record {target}: that is the scenario file itself" in err
+        assert scenario.read_text() == text
+
+
+def test_record_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    status, out, err = run_cli(
+        "play", str(GOLDEN / "play-headless.toml"), "--json", "--record", str(notes)
+    )
+    assert (status, out) == (2, "")
+    assert f"--record {notes}: the file exists and is not a muxlab recording" in err
+    assert notes.read_text() == "my notes\n"
+
+
+def test_record_overwrites_an_old_recording(tmp_path: Path) -> None:
+    path = str(GOLDEN / "play-headless.toml")
+    recording = tmp_path / "run.json"
+    assert run_cli("play", path, "--json", "--record", str(recording))[0] == 0
+    first = recording.read_text()
+    assert run_cli("play", path, "--json", "--record", str(recording))[0] == 0
+    assert json.loads(recording.read_text())["scenario_hash"] == json.loads(first)["scenario_hash"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("folder", "is a folder"),
+        ("missing/run.json", "no such folder"),
+    ],
+)
+def test_record_to_an_unusable_path_fails_before_the_run(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    record = tmp_path / target
+    status, out, err = run_cli(
+        "play", str(GOLDEN / "play-headless.toml"), "--json", "--record", str(record)
+    )
+    assert (status, out) == (2, "")  # nothing ran
+    assert f"muxlab: --record {record}: {message}" in err
