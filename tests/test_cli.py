@@ -394,3 +394,38 @@ def test_record_to_an_unusable_path_fails_before_the_run(
     )
     assert (status, out) == (2, "")  # nothing ran
     assert f"muxlab: --record {record}: {message}" in err
+
+
+CRASHING_CHECK = """
+import sys
+
+import simulator.scenario.check
+from tui.cli import main
+
+
+def check_files(*args, **kwargs):
+    raise KeyError("a bug \\x1b[2J in check")
+
+
+# A genuine bug in a command that is not the app, run by the real command line.
+simulator.scenario.check.check_files = check_files
+sys.exit(main(["check", "scenarios/et-stall.toml"]))
+"""
+
+
+def test_a_crash_in_a_command_exits_1_with_one_line_and_a_report_file(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_CHECK],
+        cwd=root,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reports = list((tmp_path / "muxlab").glob("crash-*.txt"))
+    assert (done.returncode, len(reports)) == (1, 1), done.stderr
+    assert done.stderr == (
+        f"muxlab crashed: KeyError: 'a bug \\x1b[2J in check'; full report in {reports[0]}\n"
+    )
+    assert "Traceback (most recent call last):" in reports[0].read_text()

@@ -1,7 +1,8 @@
 """The ``muxlab`` command line: check, validate, schema, play.
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
-exit status, never a traceback; tracebacks are kept for our own bugs. Exit statuses: 0 all good,
+exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
+file (`tui.launch.report_crash`) while the terminal gets one line. Exit statuses: 0 all good,
 1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario, a
 crash of the app),
 2 usage errors (and no terminal for the app), 130 interrupted.
@@ -140,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `muxlab play x --headless | head`
         return EXIT_OK
+    except Exception as exc:  # a bug of ours: one line here, the traceback in a report file
+        from tui.launch import report_crash
+
+        return report_crash(exc)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

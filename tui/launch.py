@@ -74,6 +74,12 @@ def run_reporting_crashes(app: App[Any]) -> int:
     if crash is None:
         sys.stderr.write(exit_text.getvalue())  # an `App.exit(message=...)`, if any
         return app.return_code or 0
+    return report_crash(crash)
+
+
+def report_crash(crash: BaseException) -> int:
+    """Report an exception that is a bug of ours: the traceback to a report file
+    (`write_crash_report`), one line to stderr; returns exit status 1."""
     report = write_crash_report(crash)
     where = f"full report in {report}" if report else "no report could be written"
     print(f"muxlab crashed: {_one_line(_describe(crash))}; {_one_line(where)}", file=sys.stderr)
