@@ -4,8 +4,7 @@ Every user mistake (a bad file, a missing path, a wrong option) ends in a messag
 exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
 file (`tui.launch.report_crash`) while the terminal gets one line. Exit statuses: 0 all good,
 1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario, a
-crash of the app),
-2 usage errors (and no terminal for the app), 130 interrupted.
+crash), 2 usage errors (and no terminal for the app), 130 interrupted.
 
 Heavy imports (the kernels, rich) happen inside the commands that need them, so ``muxlab schema``
 and ``muxlab validate`` stay quick.
