@@ -70,7 +70,7 @@ def test_check_fails_on_a_failed_expectation_and_goes_on(tmp_path: Path) -> None
         "      step 4 send(fd=b, nbytes=10): expectation failed",
         "        model: expected 11, got 10",
         "        live: expected 11, got 10",
-        f"ERROR {tmp_path / 'missing.toml'}: 0 steps",
+        f"ERROR {tmp_path / 'missing.toml'}",
         f"      {tmp_path / 'missing.toml'}: no such file",
         "2 scenarios, 4 steps: 3 agree, 0 diverge, 1 expectation failed, 0 model only",
         "1 scenario could not be checked",
@@ -88,7 +88,6 @@ def test_check_an_empty_folder(tmp_path: Path) -> None:
     [
         ([], 2, "needs a terminal"),
         (["play", "scenarios/et-stall.toml"], 2, "needs a terminal"),
-        (["play", "x.toml", "--json"], 2, "--json needs --headless"),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
         (["validate"], 2, "the following arguments are required: FILE"),
         (["play", "x.toml", "--headless", "--width", "5"], 2, "--width must be between"),
@@ -171,3 +170,262 @@ def test_the_documented_example_checks_clean(tmp_path: Path) -> None:
     path.write_text(example)
     status, out, err = run_cli("check", str(path))
     assert status == 0, out + err
+
+
+def test_play_json_implies_headless_as_the_readme_documents(tmp_path: Path) -> None:
+    """README: ``muxlab play FILE --json`` prints the step records as JSON lines (no --headless,
+    no terminal needed)."""
+    path = str(GOLDEN / "play-headless.toml")
+    status, out, err = run_cli("play", path, "--json", "--no-live")
+    assert (status, err) == (0, "")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in records] == list(range(10))
+    assert {r["verdict"] for r in records} == {"model_only"}
+
+
+NON_FINITE_TIMEOUTS = """
+[scenario]
+title = "Non-finite timeouts"
+
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+
+[[step]]
+do = "select"
+args = { rlist = ["a"], wlist = [], timeout_s = nan }
+
+[[step]]
+do = "select"
+args = { rlist = ["a"], wlist = [], timeout_s = -inf }
+"""
+
+
+def strict_json(text: str) -> object:
+    """`json.loads`, refusing the non-JSON words NaN, Infinity and -Infinity as jq does."""
+
+    def refuse(word: str) -> object:
+        raise ValueError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_play_json_is_valid_json_for_non_finite_timeouts(tmp_path: Path) -> None:
+    path = tmp_path / "nan.toml"
+    path.write_text(NON_FINITE_TIMEOUTS)
+    status, out, err = run_cli("play", str(path), "--json", "--no-live")
+    assert (status, err) == (0, "")
+    records = [strict_json(line) for line in out.splitlines()]
+    assert len(records) == 3
+    timeouts = [r["step"]["args"]["timeout_s"] for r in records[1:]]  # type: ignore[index]
+    assert timeouts == ["NaN", "-Infinity"]
+
+
+# --- a crash in the app ------------------------------------------------------------------------
+CRASHING_APP = """
+import sys
+
+from textual.app import App
+
+import tui.app
+from tui.cli import main
+
+
+class Crashing(App[None]):
+    def on_mount(self) -> None:
+        raise RuntimeError("boom \\x1b]0;pwned\\x07 at step 3")
+
+
+# An app with a genuine bug, started by the real `muxlab` command line in a real terminal.
+tui.app.make_app = lambda *args, **kwargs: Crashing()
+sys.exit(main([]))
+"""
+
+
+def run_in_a_terminal(script: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run `python -c script` with a pseudo-terminal (80x24) as stdin, stdout and stderr;
+    returns its exit status and everything it wrote to the terminal."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=root,
+        env={**os.environ, "TERM": "xterm-256color", **env},
+        start_new_session=True,
+    )
+    os.close(slave)
+    output = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                raise AssertionError(f"no output for 60 s; so far: {output[-2000:]!r}")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every process holding the terminal is gone
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(master)
+        status = process.wait(timeout=60)
+    return status, output.decode("utf-8", "replace")
+
+
+def test_a_crash_in_the_app_exits_1_with_one_line_and_a_report_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    status, terminal = run_in_a_terminal(CRASHING_APP, {"XDG_STATE_HOME": str(state)})
+    assert status == 1, terminal[-3000:]
+    reports = list((state / "muxlab").glob("crash-*.txt"))
+    assert len(reports) == 1, terminal[-3000:]
+    report = reports[0]
+    line = (
+        f"muxlab crashed: RuntimeError: boom \\x1b]0;pwned\\x07 at step 3; full report in {report}"
+    )
+    assert line in terminal
+    assert "Traceback" not in terminal and "\x1b]0;pwned" not in terminal
+    assert report.stat().st_mode & 0o777 == 0o600
+    text = report.read_text()
+    assert "Traceback (most recent call last):" in text
+    assert "RuntimeError: boom \\x1b]0;pwned\\x07 at step 3" in text and "on_mount" in text
+
+
+def test_a_crash_report_goes_to_the_temporary_directory_when_the_state_dir_is_unusable(
+    tmp_path: Path,
+) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"XDG_STATE_HOME": str(not_a_folder), "TMPDIR": str(temp)}
+    status, terminal = run_in_a_terminal(CRASHING_APP, env)
+    assert status == 1
+    reports = list(temp.glob("muxlab-crash-*.txt"))
+    assert len(reports) == 1 and f"; full report in {reports[0]}" in terminal
+    assert reports[0].stat().st_mode & 0o777 == 0o600
+
+
+def test_an_app_that_quits_normally_still_exits_0(tmp_path: Path) -> None:
+    script = CRASHING_APP.replace(
+        'raise RuntimeError("boom \\x1b]0;pwned\\x07 at step 3")', "self.exit()"
+    )
+    assert "self.exit()" in script
+    status, terminal = run_in_a_terminal(script, {"XDG_STATE_HOME": str(tmp_path)})
+    assert status == 0
+    assert "crashed" not in terminal and not (tmp_path / "muxlab").exists()
+
+
+# --- every argument a user can type gets a clear message ---------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", ""], "muxlab check: argument PATH: an empty path"),
+        (["validate", ""], "muxlab validate: argument FILE: an empty path"),
+        (["play", "", "--headless"], "muxlab play: argument FILE: an empty path"),
+        (["play", "x.toml", "--json", "--predict"], "--predict is for the app"),
+        (["play", "x.toml", "--headless", "--predict"], "--predict is for the app"),
+        (["play", "x.toml", "--json", "--no-live", "--record", "r.json"], "nothing to record"),
+    ],
+)
+def test_meaningless_arguments_are_usage_errors(argv: list[str], message: str) -> None:
+    status, out, err = run_cli(*argv)
+    assert (status, out) == (2, "")
+    assert message in err and "Traceback" not in err
+
+
+def test_record_never_overwrites_the_scenario_it_plays(tmp_path: Path) -> None:
+    scenario = tmp_path / "lesson.toml"
+    text = (GOLDEN / "play-headless.toml").read_text()
+    scenario.write_text(text)
+    alias = tmp_path / "sub" / ".." / "lesson.toml"
+    (tmp_path / "sub").mkdir()
+    for target in (scenario, alias):
+        status, out, err = run_cli("play", str(scenario), "--json", "--record", str(target))
+        assert (status, out) == (2, "")
+        assert f"--record {target}: that is the scenario file itself" in err
+        assert scenario.read_text() == text
+
+
+def test_record_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    status, out, err = run_cli(
+        "play", str(GOLDEN / "play-headless.toml"), "--json", "--record", str(notes)
+    )
+    assert (status, out) == (2, "")
+    assert f"--record {notes}: the file exists and is not a muxlab recording" in err
+    assert notes.read_text() == "my notes\n"
+
+
+def test_record_overwrites_an_old_recording(tmp_path: Path) -> None:
+    path = str(GOLDEN / "play-headless.toml")
+    recording = tmp_path / "run.json"
+    assert run_cli("play", path, "--json", "--record", str(recording))[0] == 0
+    first = recording.read_text()
+    assert run_cli("play", path, "--json", "--record", str(recording))[0] == 0
+    assert json.loads(recording.read_text())["scenario_hash"] == json.loads(first)["scenario_hash"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("folder", "is a folder"),
+        ("missing/run.json", "no such folder"),
+    ],
+)
+def test_record_to_an_unusable_path_fails_before_the_run(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    record = tmp_path / target
+    status, out, err = run_cli(
+        "play", str(GOLDEN / "play-headless.toml"), "--json", "--record", str(record)
+    )
+    assert (status, out) == (2, "")  # nothing ran
+    assert f"muxlab: --record {record}: {message}" in err
+
+
+CRASHING_CHECK = """
+import sys
+
+import simulator.scenario.check
+from tui.cli import main
+
+
+def check_files(*args, **kwargs):
+    raise KeyError("a bug \\x1b[2J in check")
+
+
+# A genuine bug in a command that is not the app, run by the real command line.
+simulator.scenario.check.check_files = check_files
+sys.exit(main(["check", "scenarios/et-stall.toml"]))
+"""
+
+
+def test_a_crash_in_a_command_exits_1_with_one_line_and_a_report_file(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_CHECK],
+        cwd=root,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reports = list((tmp_path / "muxlab").glob("crash-*.txt"))
+    assert (done.returncode, len(reports)) == (1, 1), done.stderr
+    assert done.stderr == (
+        f"muxlab crashed: KeyError: 'a bug \\x1b[2J in check'; full report in {reports[0]}\n"
+    )
+    assert "Traceback (most recent call last):" in reports[0].read_text()

@@ -7,9 +7,13 @@ accounting, not kernel behaviour. Everything else runs the real `ModelKernel` an
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import io
 import json
+import resource
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -344,7 +348,7 @@ def test_a_dying_live_kernel_fails_only_its_scenario(tmp_path: Path) -> None:
     assert lines[0] == f"ERROR {first}: 2 steps: 2 agree"
     assert "the live kernel failed at step 3 (recv): EOFError: the live child died" in lines[1]
     assert lines[2] == f"ok    {second}: 8 steps: 5 agree, 3 model only"
-    assert lines[3].startswith(f"ERROR {broken}: 0 steps")
+    assert lines[3] == f"ERROR {broken}"  # not loaded: no "0 steps"
     assert lines[-2:] == [
         "3 scenarios, 10 steps: 7 agree, 0 diverge, 0 expectation failed, 3 model only",
         "2 scenarios could not be checked",
@@ -453,3 +457,81 @@ def test_after_a_run_error_the_runner_is_still_at_the_failed_step() -> None:
         with pytest.raises(ScenarioRunError):
             runner.advance()
         assert runner.position == 2 and model.calls == before
+
+
+# --- limits the machine will not grant ------------------------------------------------------
+MACHINE_HARD = 4096  #: the hard RLIMIT_NOFILE of the machine these tests stand up
+
+
+def _machine_with_a_hard_nofile_limit() -> None:
+    """In the `muxlab` subprocess, before exec: a hard RLIMIT_NOFILE of MACHINE_HARD that it
+    cannot raise -- also as root, whose CAP_SYS_RESOURCE leaves the bounding set (so exec does
+    not grant it back). Not root: dropping fails (EPERM) and is not needed."""
+    soft = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], MACHINE_HARD)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, MACHINE_HARD))
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_sys_resource = 24, 24
+    libc.prctl(pr_capbset_drop, cap_sys_resource, 0, 0, 0)
+
+
+def check_on_that_machine(path: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_machine_with_a_hard_nofile_limit,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("key", ["nofile", "nofile_hard"])
+def test_a_model_limit_the_machine_refuses_is_a_setup_error(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text(REAL.replace('title = "real"', f'title = "big"\n[model]\n{key} = 8192'))
+    status, out = check_on_that_machine(path)
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0] == f"ERROR {path}", out
+    assert (
+        f"[model] {key} = 8192 is more than this machine grants: its hard RLIMIT_NOFILE "
+        f"(`ulimit -Hn`) is {MACHINE_HARD}" in out
+    )
+    assert "diverge" not in lines[0] and "Traceback" not in out
+
+
+def test_a_setrlimit_step_the_machine_refuses_is_a_setup_error(tmp_path: Path) -> None:
+    """The model's hard limit is 1,048,576 by default; this machine's is lower. Asking for a soft
+    limit between the two is not a model divergence (model: ok, live: ValueError)."""
+    path = tmp_path / "raise.toml"
+    path.write_text(REAL + '[[step]]\ndo = "setrlimit_nofile"\nargs = { soft = 8192 }\n')
+    status, out = check_on_that_machine(path)
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0] == f"ERROR {path}: 9 steps: 8 agree, 1 model only", out
+    assert (
+        f"step 10 (setrlimit_nofile): soft = 8192 is more than this machine grants: its hard "
+        f"RLIMIT_NOFILE (`ulimit -Hn`) is {MACHINE_HARD}" in out
+    )
+    assert "Traceback" not in out
+
+
+def test_a_setrlimit_step_both_kernels_refuse_still_agrees(tmp_path: Path) -> None:
+    path = tmp_path / "raise.toml"
+    text = REAL.replace('title = "real"', 'title = "r"\n[model]\nnofile_hard = 4000')
+    path.write_text(text + '[[step]]\ndo = "setrlimit_nofile"\nargs = { soft = 8192 }\n')
+    status, out = check_on_that_machine(path)
+    assert (status, out.splitlines()[0]) == (0, f"ok    {path}: 10 steps: 9 agree, 1 model only")
+
+
+def test_a_saved_recording_is_strict_json_even_with_non_finite_numbers(tmp_path: Path) -> None:
+    recording = Recording("0" * 64, "t", ({"raw": [float("nan"), float("-inf")]}, None))
+    path = tmp_path / "run.json"
+    recording.save(path)
+
+    def refuse(word: str) -> object:
+        raise ValueError(f"not JSON: {word}")
+
+    saved = json.loads(path.read_text(), parse_constant=refuse)
+    assert saved["live"] == [{"raw": ["NaN", "-Infinity"]}, None]

@@ -1,9 +1,10 @@
 """The ``muxlab`` command line: check, validate, schema, play.
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
-exit status, never a traceback; tracebacks are kept for our own bugs. Exit statuses: 0 all good,
-1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario),
-2 usage errors (and no terminal for the app), 130 interrupted.
+exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
+file (`tui.launch.report_crash`) while the terminal gets one line. Exit statuses: 0 all good,
+1 something failed (a divergence, a failed expectation, an invalid or unrunnable scenario, a
+crash), 2 usage errors (and no terminal for the app), 130 interrupted.
 
 Heavy imports (the kernels, rich) happen inside the commands that need them, so ``muxlab schema``
 and ``muxlab validate`` stay quick.
@@ -36,6 +37,13 @@ class _UsageError(Exception):
     pass
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused (``Path("")`` would silently mean ``.``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = _Parser(
@@ -55,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run scenarios in lockstep (default: the shipped ones). One line per "
         "scenario and a summary; exit status 1 if any step diverged or failed its expectation.",
     )
-    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    check.add_argument("paths", nargs="*", type=_path, metavar="PATH", help="files or folders")
     check.add_argument(
         "--no-live", action="store_true", help="run the model only (every step is model only)"
     )
@@ -63,22 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", help="check scenario files against the format without running them"
     )
-    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("files", nargs="+", type=_path, metavar="FILE")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
     play = commands.add_parser("play", help="play a scenario (--headless: print it)")
-    play.add_argument("file", type=Path, metavar="FILE")
+    play.add_argument("file", type=_path, metavar="FILE")
     play.add_argument(
         "--headless", action="store_true", help="print every step to stdout instead of the app"
     )
-    play.add_argument("--json", action="store_true", help="with --headless: JSON lines")
+    play.add_argument(
+        "--json",
+        action="store_true",
+        help="print the step records as JSON lines (implies --headless)",
+    )
     play.add_argument("--no-live", action="store_true", help="run the model only")
     play.add_argument(
-        "--replay", type=Path, metavar="RECORDING", help="use a saved recording, not the kernel"
+        "--replay", type=_path, metavar="RECORDING", help="use a saved recording, not the kernel"
     )
     play.add_argument(
-        "--record", type=Path, metavar="RECORDING", help="save the live answers to this file"
+        "--record", type=_path, metavar="RECORDING", help="save the live answers to this file"
     )
     play.add_argument("--width", type=int, metavar="COLUMNS", help="output width (default: auto)")
     play.add_argument(
@@ -160,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `muxlab play x --headless | head`
         return EXIT_OK
+    except Exception as exc:  # a bug of ours: one line here, the traceback in a report file
+        from tui.launch import report_crash
+
+        return report_crash(exc)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
@@ -208,10 +224,19 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.replay and (args.record or args.no_live):
         print("muxlab: --replay cannot be combined with --record or --no-live", file=sys.stderr)
         return EXIT_USAGE
-    if not args.headless:
-        if args.json:
-            print("muxlab: --json needs --headless", file=sys.stderr)
-            return EXIT_USAGE
+    problem = None
+    if args.predict and (args.headless or args.json):
+        problem = "--predict is for the app; --headless and --json print every answer"
+    elif args.record and args.no_live:
+        problem = (
+            "--record saves the live kernel's answers: with --no-live there is nothing to record"
+        )
+    elif args.record:
+        problem = _cannot_record(args.record, args.file)
+    if problem:
+        print(f"muxlab: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (args.headless or args.json):
         if args.width is not None:
             print("muxlab: --width needs --headless", file=sys.stderr)
             return EXIT_USAGE
@@ -239,3 +264,29 @@ def cmd_play(args: argparse.Namespace) -> int:
         record=args.record,
         width=args.width,
     )
+
+
+def _cannot_record(record: Path, scenario: Path) -> str | None:
+    """Why `record` must not be written (checked before the run, so no run is wasted and no
+    file is clobbered), or None. Only an old recording is overwritten."""
+    from simulator.scenario.recording import FORMAT
+
+    if not record.parent.is_dir():
+        return f"--record {record}: no such folder {record.parent}"
+    if record.is_dir():
+        return f"--record {record}: is a folder; give a file name"
+    if not record.exists():
+        return None
+    try:
+        if scenario.exists() and record.samefile(scenario):
+            return f"--record {record}: that is the scenario file itself; choose another file"
+        with record.open("rb") as existing:
+            start = existing.read(4096)
+    except OSError as exc:
+        return f"--record {record}: {exc.strerror or exc}"
+    if b'"format"' not in start or FORMAT.encode() not in start:
+        return (
+            f"--record {record}: the file exists and is not a muxlab recording; "
+            "choose another name (or remove the file)"
+        )
+    return None

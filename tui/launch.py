@@ -1,19 +1,31 @@
-"""Starting the app from the command line: in this terminal (`run_app`) or in a browser
-(`serve`, through textual-serve, bound to localhost only)."""
+"""Starting the app from the command line: in this terminal (`run_app`, which turns a crash into
+exit status 1, one line and a report file) or in a browser (`serve`, through textual-serve,
+bound to localhost only)."""
 
 from __future__ import annotations
 
 import errno
+import io
 import os
+import platform
 import secrets
 import shlex
 import socket
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 #: The exit status when the app cannot start (no terminal, textual-serve missing).
 EXIT_USAGE = 2
-#: The exit status when `serve` cannot listen on its port.
+#: The exit status when `serve` cannot listen on its port, or the app crashed.
 EXIT_FAILED = 1
 
 
@@ -49,8 +61,111 @@ def run_app(
         served=served,
         open_dir=open_dir,
     )
-    status = app.run()
-    return status if isinstance(status, int) else 0
+    return run_reporting_crashes(app)
+
+
+def run_reporting_crashes(app: App[Any]) -> int:
+    """Run `app` in this terminal; returns its exit status: the app's return code, or 1 after an
+    unhandled exception (a bug of ours).
+
+    Textual would print the exception's traceback, with local variables, over the user's
+    terminal and leave the status at 0. Instead the traceback goes to a crash report
+    (`write_crash_report`) and the terminal gets one line: ``muxlab crashed: <exception>; full
+    report in <path>``.
+    """
+    # Textual prints the exit renderables (its traceback of a crash) to error_console once the
+    # terminal is restored; keep them here instead.
+    exit_text = io.StringIO()
+    app.error_console = Console(file=exit_text, markup=False, highlight=False, width=100)
+    try:
+        app.run()
+    except Exception as exc:  # the app could not even start or stop cleanly
+        crash: BaseException | None = exc
+    else:
+        crash = app._exception  # Textual keeps the first unhandled exception here
+    if crash is None:
+        sys.stderr.write(exit_text.getvalue())  # an `App.exit(message=...)`, if any
+        return app.return_code or 0
+    return report_crash(crash)
+
+
+def report_crash(crash: BaseException) -> int:
+    """Report an exception that is a bug of ours: the traceback to a report file
+    (`write_crash_report`), one line to stderr; returns exit status 1."""
+    report = write_crash_report(crash)
+    where = f"full report in {report}" if report else "no report could be written"
+    print(f"muxlab crashed: {_one_line(_describe(crash))}; {_one_line(where)}", file=sys.stderr)
+    if report is None:
+        traceback.print_exception(crash, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def crash_dir() -> Path:
+    """Where crash reports go: ``$XDG_STATE_HOME/muxlab``, by default ``~/.local/state/muxlab``."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "muxlab"
+
+
+def write_crash_report(crash: BaseException) -> Path | None:
+    """Write `crash`'s traceback and the versions involved to a new file; returns its path, or
+    None if no file could be written.
+
+    The file is created by `tempfile.mkstemp` (a random name, ``O_CREAT|O_EXCL``, mode 0600) in
+    `crash_dir` (made 0700 if missing), or in the temporary directory when that is not
+    writable: never at a predictable path that someone could have planted a symlink at.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    lines = [
+        "muxlab crash report",
+        f"when: {time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+        f"command: {shlex.join(sys.argv)}",
+        f"versions: {_versions()}",
+        f"platform: {platform.platform()}",
+        "",
+        *traceback.format_exception(crash),
+    ]
+    for folder, prefix in ((crash_dir(), "crash-"), (None, "muxlab-crash-")):
+        try:
+            if folder is not None:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"{prefix}{stamp}-", suffix=".txt", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+                # Escape sequences in an exception's text stay inert when the file is `cat`.
+                text = "\n".join(line.rstrip("\n") for line in lines)
+                out.write("".join(_printable(c, "\n\t") for c in text) + "\n")
+        except OSError:
+            continue
+        return Path(name)
+    return None
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("muxlab", "textual", "rich"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return ", ".join([*found, f"Python {platform.python_version()}"])
+
+
+def _describe(crash: BaseException) -> str:
+    text = str(crash)
+    return f"{type(crash).__name__}: {text}" if text else type(crash).__name__
+
+
+def _printable(char: str, keep: str = "") -> str:
+    return char if char.isprintable() or char in keep else repr(char)[1:-1]
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """`text` safe for a terminal, on one line: control characters (escape sequences from a
+    file, newlines) shown as Python escapes, and cut at `limit` characters."""
+    shown = "".join(_printable(c) for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def serve(

@@ -53,10 +53,13 @@ class ScenarioResult:
         )
 
     def line(self) -> str:
-        """``ok    path: 12 steps: 11 agree, 1 model only``."""
+        """``ok    path: 12 steps: 11 agree, 1 model only``; a scenario that could not be
+        loaded or started shows only ``ERROR path`` above its error."""
         status = "ERROR" if self.error else "FAIL" if self.failed else "ok"
         counts = ", ".join(f"{n} {_LABELS[v]}" for v in Verdict if (n := self.counts[v]))
-        text = f"{status:<5} {self.path}: {self.steps} steps" + (f": {counts}" if counts else "")
+        text = f"{status:<5} {self.path}"
+        if self.steps or not self.error:
+            text += f": {self.steps} steps" + (f": {counts}" if counts else "")
         lines = [text]
         for record in self.bad_steps:
             lines.append(f"      step {record.number} {record.call}: {_LABELS[record.verdict]}")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from simulator.scenario import jsontext
 from simulator.scenario.format import Scenario
 
 FORMAT = "muxlab-recording"
@@ -96,7 +97,8 @@ class Recording:
         return cls(doc.scenario_hash, doc.title, tuple(doc.live), doc.platform)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        text = jsontext.dumps(self.to_json(), indent=1)  # strict JSON: no bare NaN/Infinity
+        Path(path).write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> Recording:

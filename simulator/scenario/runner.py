@@ -413,6 +413,7 @@ class Runner:
             elif live is None:
                 skip = "no live kernel"
             else:
+                self._check_grantable(step, index, live)
                 try:
                     outcome = calls.invoke(live, step, self._state.live_names)
                 except Exception as exc:
@@ -442,13 +443,37 @@ class Runner:
             limits = self.scenario.model.kwargs()
             limits = {k: v for k, v in limits.items() if k in ("nofile", "nofile_hard")}
             try:
-                self._live = self._live_factory(**limits)
+                live = self._live_factory(**limits)
             except Exception as exc:
                 asked = "".join(f", [model] {k} = {v}" for k, v in limits.items())
                 raise ScenarioRunError(
                     f"the live kernel would not start{asked}: {type(exc).__name__}: {exc}"
                 ) from exc
+            refused = _refused_limit(limits, getattr(live, "limits", None))
+            if refused:
+                live.close_all()
+                raise ScenarioRunError(refused)
+            self._live = live
         return self._live
+
+    def _check_grantable(self, step: StepBase, index: int, live: uapi.Kernel) -> None:
+        """Raise `ScenarioRunError` for a ``setrlimit_nofile`` the model grants and this machine
+        cannot (its hard limit is lower than the model's): a set-up problem, not a divergence."""
+        if step.call.name != "setrlimit_nofile":
+            return
+        soft = dict(step.arguments).get("soft")
+        granted = getattr(live, "limits", None)
+        model_hard = getattr(getattr(self._state.model, "fdt", None), "nofile_hard", None)
+        if not (isinstance(soft, int) and granted and isinstance(model_hard, int)):
+            return
+        hard = int(granted[1])
+        if hard < soft <= model_hard:
+            raise ScenarioRunError(
+                f"step {index + 1} (setrlimit_nofile): soft = {soft} is "
+                + _more_than_granted(hard)
+                + f", while the model's is {model_hard}; ask for at most {hard}, or set "
+                f"[model] nofile_hard = {hard} so that the model refuses it too"
+            )
 
     def _check_expect(
         self, step: StepBase, side: str, outcome: Outcome, names: Bindings
@@ -489,6 +514,26 @@ class Runner:
             self._checkpoints = {
                 p: s for p, s in self._checkpoints.items() if p % self._checkpoint_every == 0
             }
+
+
+def _more_than_granted(hard: int) -> str:
+    return f"more than this machine grants: its hard RLIMIT_NOFILE (`ulimit -Hn`) is {hard}"
+
+
+def _refused_limit(asked: dict[str, int], granted: Any) -> str | None:
+    """Why the live kernel's RLIMIT_NOFILE (`granted`: LiveKernel.limits, soft and hard) is not
+    what ``[model]`` `asked` for, or None. A kernel that does not report its limits (a stand-in
+    in tests) is taken at its word."""
+    if not granted:
+        return None
+    for key, got in (("nofile", int(granted[0])), ("nofile_hard", int(granted[1]))):
+        want = asked.get(key)
+        if want is not None and want > got:
+            return (
+                f"[model] {key} = {want} is {_more_than_granted(int(granted[1]))}; lower it "
+                f"to at most {int(granted[1])}, or run with --no-live"
+            )
+    return None
 
 
 def _show_full(outcome: Outcome) -> str:
