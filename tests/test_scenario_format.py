@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -480,3 +481,65 @@ def test_symlink_loops_and_dangling_links_say_so(tmp_path: Path) -> None:
         load_scenario(tmp_path / "a.toml")
     with pytest.raises(ScenarioError, match=r"gone\.toml: is a symbolic link to a missing file"):
         load_scenario(tmp_path / "gone.toml")
+
+
+def _with_lesson(folder: Path, lesson: str, name: str = "with-lesson.toml") -> Path:
+    document = good_document()
+    document["scenario"]["lesson"] = lesson
+    path = folder / name
+    path.write_text(to_toml(document))
+    return path
+
+
+def test_a_lesson_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    """Issue 8 item 4: a lesson linking to /etc/shadow was followed and displayed."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("root:$6$hash\n")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "lesson.md").symlink_to(outside)
+    (folder / "sub").symlink_to(tmp_path)
+    (folder / "inside.md").write_text("# Inside\n")
+    (folder / "alias.md").symlink_to("inside.md")
+    path = _with_lesson(folder, "lesson.md")
+    via_folder = _with_lesson(folder, "sub/secret.txt", "via-folder.toml")
+    status, out, err = run_cli("validate", str(path), str(via_folder))
+    assert status == 1 and out == ""
+    assert err.splitlines() == [
+        f"{path}:6: field [scenario] lesson: lesson file {folder}/lesson.md is a link to "
+        f"{outside}, outside {folder}; a lesson must stay inside the scenario's folder",
+        f"{via_folder}:6: field [scenario] lesson: lesson file {folder}/sub/secret.txt is a link "
+        f"to {outside}, outside {folder}; a lesson must stay inside the scenario's folder",
+    ]
+    assert "root:" not in err
+    # A link that stays inside the folder is fine.
+    assert run_cli("validate", str(_with_lesson(folder, "alias.md")))[0] == 0
+
+
+def test_a_huge_lesson_is_refused_unread(tmp_path: Path) -> None:
+    """Issue 8 item 4: a 100 MB lesson was read whole (1.65 GB RSS and a hang)."""
+    with (tmp_path / "huge.md").open("wb") as f:
+        f.truncate(100 << 20)  # sparse: 100 MB on paper, nothing on disk
+    path = _with_lesson(tmp_path, "huge.md")
+    status, _, err = run_cli("validate", str(path))
+    assert status == 1
+    assert err == (
+        f"{path}:6: field [scenario] lesson: lesson file {tmp_path}/huge.md is 104857600 bytes; "
+        "lessons are capped at 1048576 bytes\n"
+    )
+
+
+def test_a_lesson_must_be_plain_text(tmp_path: Path) -> None:
+    (tmp_path / "title.md").write_text("# Lesson\n\nSee \x1b]8;;http://evil\x07here\x1b]8;;\x07\n")
+    (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00")
+    os.mkfifo(tmp_path / "fifo.md")  # would block a reader forever
+    path = _with_lesson(tmp_path, "title.md")
+    assert run_cli("validate", str(path))[2] == (
+        f"{path}:6: field [scenario] lesson: lesson file {tmp_path}/title.md:3:5: may hold "
+        "newlines and tabs but no other control characters, found an escape (U+001B)\n"
+    )
+    assert "is not UTF-8 text" in run_cli("validate", str(_with_lesson(tmp_path, "binary.md")))[2]
+    assert (
+        "fifo.md is not a regular file"
+        in run_cli("validate", str(_with_lesson(tmp_path, "fifo.md")))[2]
+    )

@@ -71,6 +71,17 @@ _CONTROL_NAMES = {
 }
 
 
+def control_index(text: str, *, multiline: bool = False) -> int | None:
+    """The index of the first character of `text` that must not reach a terminal, or None."""
+    found = (_CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE).search(text)
+    return None if found is None else found.start()
+
+
+def describe_character(char: str) -> str:
+    """``an escape (U+001B)``: a control character in words a reader can act on."""
+    return f"{_CONTROL_NAMES.get(char, 'a control character')} (U+{ord(char):04X})"
+
+
 def control_character(text: str, *, multiline: bool = False) -> str | None:
     """What in `text` cannot be shown as it is (its first control character, located), or None.
 
@@ -79,12 +90,21 @@ def control_character(text: str, *, multiline: bool = False) -> str | None:
     >>> control_character("two\\nlines", multiline=True) is None
     True
     """
-    found = (_CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE).search(text)
-    if found is None:
+    index = control_index(text, multiline=multiline)
+    if index is None:
         return None
-    char = found.group()
-    name = _CONTROL_NAMES.get(char, "a control character")
-    return f"{name} (U+{ord(char):04X}) at character {found.start() + 1}"
+    return f"{describe_character(text[index])} at character {index + 1}"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as a Python escape (``\\x1b``), for messages
+    that quote what a file or a file name contains. Newlines are escaped too: one message, one
+    line.
+
+    >>> printable("evil\\x1b]0;pwned\\x07.toml")
+    'evil\\\\x1b]0;pwned\\\\x07.toml'
+    """
+    return _CONTROL_ONE_LINE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _one_line(value: str) -> str:

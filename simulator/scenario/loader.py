@@ -44,8 +44,9 @@ from simulator.scenario.format import (
     ResultKind,
     Scenario,
     StepBase,
+    printable,
 )
-from simulator.scenario.library import lesson_path, lessons_dir
+from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
 
 _MAX_REPORTED = 20
 
@@ -81,11 +82,12 @@ class ScenarioError(Exception):
         super().__init__(self.report())
 
     def report(self) -> str:
-        """Every problem on its own line (at most 20, then a count of the rest)."""
+        """Every problem on its own line (at most 20, then a count of the rest), with control
+        characters escaped: a file name or a quoted value must not drive the terminal."""
         lines = [p.render(self.path) for p in self.problems[:_MAX_REPORTED]]
         if len(self.problems) > _MAX_REPORTED:
             lines.append(f"{self.path}: ... and {len(self.problems) - _MAX_REPORTED} more problems")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 class SourceMap:
@@ -340,15 +342,23 @@ def _get(document: Any, path: Sequence[str | int]) -> Any:
 
 # --- layer 3: what needs the whole file --------------------------------------------------------
 def check_lesson(scenario: Scenario, scenario_file: Path, source: SourceMap) -> list[Problem]:
-    """``[scenario] lesson`` names a Markdown file that exists (see `lesson_path`)."""
+    """``[scenario] lesson`` names a Markdown file that exists and can be shown (see
+    `lesson_path` and `read_lesson`: inside its folder, capped, plain text)."""
     lesson = scenario.scenario.lesson
-    if lesson is None or lesson_path(scenario_file, lesson) is not None:
+    if lesson is None:
         return []
+    line = source.line_of(["scenario", "lesson"])
+    try:
+        found = lesson_path(scenario_file, lesson)
+        if found is not None:
+            read_lesson(found)
+            return []
+    except LessonError as exc:
+        return [Problem(str(exc), line, field="[scenario] lesson")]
     places = [f"beside the scenario ({Path(scenario_file).parent})"]
     shipped = lessons_dir()
     places.append(f"in the shipped lessons ({shipped})" if shipped else "(no shipped lessons)")
     message = f"lesson file {lesson!r} not found; looked {' and '.join(places)}"
-    line = source.line_of(["scenario", "lesson"])
     return [Problem(message, line, field="[scenario] lesson")]
 
 
