@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from simulator.scenario.format import printable
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.runner import (
     LiveFactory,
@@ -56,7 +57,9 @@ class ScenarioResult:
         """``ok    path: 12 steps: 11 agree, 1 model only``."""
         status = "ERROR" if self.error else "FAIL" if self.failed else "ok"
         counts = ", ".join(f"{n} {_LABELS[v]}" for v in Verdict if (n := self.counts[v]))
-        text = f"{status:<5} {self.path}: {self.steps} steps" + (f": {counts}" if counts else "")
+        # The path may come from walking a folder someone else filled: escape what it holds.
+        where = printable(str(self.path))
+        text = f"{status:<5} {where}: {self.steps} steps" + (f": {counts}" if counts else "")
         lines = [text]
         for record in self.bad_steps:
             lines.append(f"      step {record.number} {record.call}: {_LABELS[record.verdict]}")
