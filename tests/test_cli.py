@@ -97,7 +97,7 @@ def test_check_an_empty_folder(tmp_path: Path) -> None:
         (
             ["play", "scenarios/et-stall.toml", "--headless", "--replay", "nope.json"],
             1,
-            "nope.json: cannot read recording",
+            "nope.json: no such file",
         ),
         (
             [

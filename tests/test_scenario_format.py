@@ -7,8 +7,10 @@ library reads TOML but does not write it, and documents built as dicts are easy 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -18,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.scenario.format import MAX_FILE_BYTES, MAX_NBYTES, json_schema
+from simulator.kernel import ModelKernel
+from simulator.scenario.format import MAX_FILE_BYTES, MAX_NBYTES, ModelParams, json_schema
 from simulator.scenario.loader import ScenarioError, load_scenario, parse_scenario
 from tui.cli import main
 
@@ -127,7 +130,19 @@ def test_model_parameters_are_checked_against_model_kernel() -> None:
     document["model"] = {"nofile": 64, "trace": False}
     assert parse_scenario(to_toml(document)).model.kwargs() == {"nofile": 64, "trace": False}
     document["model"] = {"tracing": False}
-    assert "ModelKernel takes no parameter 'tracing'" in problems_of(to_toml(document))
+    assert "unknown model parameter 'tracing' (did you mean 'trace'?)" in problems_of(
+        to_toml(document)
+    )
+    # Every parameter the format accepts is one ModelKernel really takes.
+    taken = inspect.signature(ModelKernel).parameters
+    assert set(ModelParams.model_fields) <= set(taken)
+
+
+def test_model_parameters_are_typed() -> None:
+    """Issue 8 item 13: `trace = "no thanks"` was accepted (the table allowed extra keys)."""
+    document = good_document()
+    document["model"] = {"trace": "no thanks"}
+    assert "field [model] trace: input should be a valid boolean" in problems_of(to_toml(document))
 
 
 def test_model_limits_are_checked_together() -> None:
@@ -370,3 +385,161 @@ def test_validate_reports_each_file_and_goes_on(tmp_path: Path) -> None:
         f"{tmp_path / 'missing.toml'}: no such file",
         f"{tmp_path}: is a directory, not a scenario file",
     ]
+
+
+# --- issue 8: hardening -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "title",
+            "Two\nlines",
+            "field [scenario] title: must be one line of plain text, found a "
+            "line break (U+000A) at character 4",
+        ),
+        ("title", "\x1b]0;pwned\x07", "found an escape (U+001B) at character 1"),
+        ("title", "a\x9b31m", "found a control character (U+009B) at character 2"),
+        ("title", "abc\u202edcba", "found a control character (U+202E) at character 4"),
+        ("summary", "ok\n\x1b]52;c;cHduZWQ=\x07", "field [scenario] summary: may hold newlines"),
+        ("tags", ["a\x07"], "field [scenario] tags[0]: must be one line"),
+        ("lesson", "x\x1b.md", "field [scenario] lesson: must be one line"),
+    ],
+)
+def test_control_characters_are_refused_in_metadata(field: str, value: Any, expected: str) -> None:
+    """Issue 8 item 2: text that reaches a terminal cannot carry escape sequences."""
+    document = good_document()
+    document["scenario"][field] = value
+    assert expected in problems_of(to_toml(document))
+
+
+@pytest.mark.parametrize("field", ["say", "ask"])
+def test_control_characters_are_refused_in_narration(field: str) -> None:
+    document = good_document()
+    document["step"][4][field] = "line one\n\tindented\r\x1b[2J"
+    assert (
+        f"step 5 (epoll_wait), field {field}: may hold newlines and tabs but no other control "
+        "characters, found a carriage return (U+000D) at character 19"
+    ) in problems_of(to_toml(document))
+    document["step"][4][field] = "line one\n\tindented, with a tab"
+    parse_scenario(to_toml(document))
+
+
+def test_a_bad_name_in_as_is_one_message_in_plain_words() -> None:
+    """Issue 8 item 13: pydantic's union branches leaked as two messages with internal names."""
+    document = good_document()
+    document["step"][0]["as"] = ["1a", "b"]
+    document["step"][1]["as"] = "9"
+    document["step"][2]["as"] = 3
+    message = problems_of(to_toml(document))
+    assert "function-plain" not in message
+    assert message.splitlines() == [
+        "x.toml:12: step 1 (socketpair), field as: '1a' is not a usable name: use letters, "
+        "digits and '_', not starting with a digit, at most 32 characters",
+        "x.toml:17: step 2 (epoll_create), field as: '9' is not a usable name: use letters, "
+        "digits and '_', not starting with a digit, at most 32 characters",
+        'x.toml:23: step 3 (epoll_ctl), field as: expected a name ("ep") or two (["a", "b"]), '
+        "got an integer (3)",
+    ]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_timeouts_are_refused(value: str) -> None:
+    """Issue 8 item 13: nan slipped past the cap and printed as invalid JSON."""
+    text = f'[scenario]\ntitle = "t"\n\n[[step]]\ndo = "select"\nargs = {{ timeout_s = {value} }}\n'
+    assert problems_of(text) == (
+        f"x.toml:6: step 1 (select), field args.timeout_s: {value} is not a number of seconds; "
+        'write "forever" to wait forever'
+    )
+
+
+def test_deep_nesting_is_one_message_not_a_recursion_error(tmp_path: Path) -> None:
+    """Issue 8 item 6: 1 KB of `[` gave a RecursionError traceback."""
+    head = '[scenario]\ntitle = "t"\n\n[[step]]\ndo = "socketpair"\nexpect = '
+    deep = tmp_path / "deep.toml"
+    deep.write_text(head + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(deep)
+    too_deep = "values are nested too deeply (at most 16 levels of [ ] and { })"
+    assert str(info.value) == f"{deep}: {too_deep}"
+    # Deep enough for pydantic to choke, shallow enough for tomllib: located by line.
+    assert problems_of(head + "[" * 100 + "]" * 100 + "\n") == f"x.toml:6: {too_deep}"
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    """Issue 8 item 13: a BOM (Windows editors write one) was "Invalid statement"."""
+    path = tmp_path / "bom.toml"
+    path.write_text(to_toml(good_document()), encoding="utf-8-sig")
+    assert load_scenario(path).scenario.title == "Edge-triggered stall"
+
+
+def test_symlink_loops_and_dangling_links_say_so(tmp_path: Path) -> None:
+    """Issue 8 item 13: a symlink loop was reported as "no such file"."""
+    (tmp_path / "a.toml").symlink_to("b.toml")
+    (tmp_path / "b.toml").symlink_to("a.toml")
+    (tmp_path / "gone.toml").symlink_to("nowhere.toml")
+    with pytest.raises(ScenarioError, match=r"a\.toml: is a symbolic link loop"):
+        load_scenario(tmp_path / "a.toml")
+    with pytest.raises(ScenarioError, match=r"gone\.toml: is a symbolic link to a missing file"):
+        load_scenario(tmp_path / "gone.toml")
+
+
+def _with_lesson(folder: Path, lesson: str, name: str = "with-lesson.toml") -> Path:
+    document = good_document()
+    document["scenario"]["lesson"] = lesson
+    path = folder / name
+    path.write_text(to_toml(document))
+    return path
+
+
+def test_a_lesson_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    """Issue 8 item 4: a lesson linking to /etc/shadow was followed and displayed."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("root:$6$hash\n")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "lesson.md").symlink_to(outside)
+    (folder / "sub").symlink_to(tmp_path)
+    (folder / "inside.md").write_text("# Inside\n")
+    (folder / "alias.md").symlink_to("inside.md")
+    path = _with_lesson(folder, "lesson.md")
+    via_folder = _with_lesson(folder, "sub/secret.txt", "via-folder.toml")
+    status, out, err = run_cli("validate", str(path), str(via_folder))
+    assert status == 1 and out == ""
+    assert err.splitlines() == [
+        f"{path}:6: field [scenario] lesson: lesson file {folder}/lesson.md is a link to "
+        f"{outside}, outside {folder}; a lesson must stay inside the scenario's folder",
+        f"{via_folder}:6: field [scenario] lesson: lesson file {folder}/sub/secret.txt is a link "
+        f"to {outside}, outside {folder}; a lesson must stay inside the scenario's folder",
+    ]
+    assert "root:" not in err
+    # A link that stays inside the folder is fine.
+    assert run_cli("validate", str(_with_lesson(folder, "alias.md")))[0] == 0
+
+
+def test_a_huge_lesson_is_refused_unread(tmp_path: Path) -> None:
+    """Issue 8 item 4: a 100 MB lesson was read whole (1.65 GB RSS and a hang)."""
+    with (tmp_path / "huge.md").open("wb") as f:
+        f.truncate(100 << 20)  # sparse: 100 MB on paper, nothing on disk
+    path = _with_lesson(tmp_path, "huge.md")
+    status, _, err = run_cli("validate", str(path))
+    assert status == 1
+    assert err == (
+        f"{path}:6: field [scenario] lesson: lesson file {tmp_path}/huge.md is 104857600 bytes; "
+        "lessons are capped at 1048576 bytes\n"
+    )
+
+
+def test_a_lesson_must_be_plain_text(tmp_path: Path) -> None:
+    (tmp_path / "title.md").write_text("# Lesson\n\nSee \x1b]8;;http://evil\x07here\x1b]8;;\x07\n")
+    (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00")
+    os.mkfifo(tmp_path / "fifo.md")  # would block a reader forever
+    path = _with_lesson(tmp_path, "title.md")
+    assert run_cli("validate", str(path))[2] == (
+        f"{path}:6: field [scenario] lesson: lesson file {tmp_path}/title.md:3:5: may hold "
+        "newlines and tabs but no other control characters, found an escape (U+001B)\n"
+    )
+    assert "is not UTF-8 text" in run_cli("validate", str(_with_lesson(tmp_path, "binary.md")))[2]
+    assert (
+        "fifo.md is not a regular file"
+        in run_cli("validate", str(_with_lesson(tmp_path, "fifo.md")))[2]
+    )

@@ -417,6 +417,27 @@ async def test_t_shows_the_lesson_text(tmp_path: Path) -> None:
         assert isinstance(app.screen, PlayerScreen)
 
 
+async def test_t_refuses_a_lesson_that_became_a_link_out_of_the_folder(tmp_path: Path) -> None:
+    """Issue 8 item 4: the player re-checks at display time (the file may change after
+    validation); a link to a file elsewhere is refused, never shown."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$hash\n")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write(folder, "tiny.md", "# The tiny lesson\n")
+    text = EPOLL_SCENARIO.replace('mechanism = "epoll"', 'mechanism = "epoll"\nlesson = "tiny.md"')
+    app = make_app(write(folder, "with-lesson.toml", text), live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        (folder / "tiny.md").unlink()
+        (folder / "tiny.md").symlink_to(secret)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, PlayerScreen)
+        assert "root:" not in screen_text(app)
+        messages = [n.message for n in app._notifications]
+        assert any("is a link to" in m and "outside" in m for m in messages), messages
+
+
 async def test_a_long_question_wraps_and_the_hint_counts_the_choices(tmp_path: Path) -> None:
     long = "The listener was reported and then `conn` was accepted. " * 3 + "What now?"
     text = EPOLL_SCENARIO.replace('ask = "', f'ask = "{long} ', 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from simulator.scenario.format import printable
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.runner import (
     LiveFactory,
@@ -57,7 +58,8 @@ class ScenarioResult:
         loaded or started shows only ``ERROR path`` above its error."""
         status = "ERROR" if self.error else "FAIL" if self.failed else "ok"
         counts = ", ".join(f"{n} {_LABELS[v]}" for v in Verdict if (n := self.counts[v]))
-        text = f"{status:<5} {self.path}"
+        # The path may come from walking a folder someone else filled: escape what it holds.
+        text = f"{status:<5} {printable(str(self.path))}"
         if self.steps or not self.error:
             text += f": {self.steps} steps" + (f": {counts}" if counts else "")
         lines = [text]

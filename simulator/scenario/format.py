@@ -14,11 +14,13 @@ allocate gigabytes or sleep for hours. ``muxlab schema`` prints `Scenario`'s JSO
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,12 +44,81 @@ MAX_TIMEOUT_MS = 10_000  #: a step may block (really, on the live kernel) at mos
 MAX_LIST = 4096  #: entries in a poll/select/kevent list (room for select's FD_SETSIZE wall)
 MAX_EVENTS = 1 << 16  #: maxevents / max_events (the live kernel allocates this many slots)
 MAX_TEXT = 20_000  #: characters of narration or a question
+MAX_DEPTH = 16  #: nesting of arrays and tables in a value (``expect``, ``choices``)
 MAX_NOFILE = 1 << 20
 MAX_BUFFER = 64 << 20  #: socket buffer sizes in [model]
 INT32 = (-(1 << 31), (1 << 31) - 1)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 _UNNAMED = re.compile(r"fd[0-9]+")
+
+
+# Characters that must never reach a terminal from a file: C0 and C1 controls (ESC starts the
+# CSI/OSC sequences that retitle a window, write the clipboard or fake a hyperlink; CSI is also
+# the single C1 byte U+009B; CR rewrites a line in place), DEL, and the bidirectional overrides
+# and isolates that make text display in another order than it reads ("Trojan source").
+# Multi-line text (Markdown) keeps newline and tab.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_CONTROL_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL_MULTI_LINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+
+
+_CONTROL_NAMES = {
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
+    "\x1b": "an escape",
+}
+
+
+def control_index(text: str, *, multiline: bool = False) -> int | None:
+    """The index of the first character of `text` that must not reach a terminal, or None."""
+    found = (_CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE).search(text)
+    return None if found is None else found.start()
+
+
+def describe_character(char: str) -> str:
+    """``an escape (U+001B)``: a control character in words a reader can act on."""
+    return f"{_CONTROL_NAMES.get(char, 'a control character')} (U+{ord(char):04X})"
+
+
+def control_character(text: str, *, multiline: bool = False) -> str | None:
+    """What in `text` cannot be shown as it is (its first control character, located), or None.
+
+    >>> control_character("title\\x1b]0;pwned\\x07")
+    'an escape (U+001B) at character 6'
+    >>> control_character("two\\nlines", multiline=True) is None
+    True
+    """
+    index = control_index(text, multiline=multiline)
+    if index is None:
+        return None
+    return f"{describe_character(text[index])} at character {index + 1}"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as a Python escape (``\\x1b``), for messages
+    that quote what a file or a file name contains. Newlines are escaped too: one message, one
+    line.
+
+    >>> printable("evil\\x1b]0;pwned\\x07.toml")
+    'evil\\\\x1b]0;pwned\\\\x07.toml'
+    """
+    return _CONTROL_ONE_LINE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _one_line(value: str) -> str:
+    bad = control_character(value)
+    if bad is not None:
+        raise ValueError(f"must be one line of plain text, found {bad}")
+    return value
+
+
+def _multi_line(value: str) -> str:
+    bad = control_character(value, multiline=True)
+    if bad is not None:
+        raise ValueError(f"may hold newlines and tabs but no other control characters, found {bad}")
+    return value
 
 
 def _is_int(value: object) -> bool:
@@ -121,6 +192,10 @@ def _check_timeout_s(value: object) -> float | None:
         return None
     if (_is_int(value) or isinstance(value, float)) and not isinstance(value, bool):
         assert isinstance(value, int | float)
+        if not math.isfinite(value):
+            # nan compares false with everything (it would slip past the cap) and inf is not
+            # JSON; an endless wait has its own spelling.
+            raise ValueError(f'{value} is not a number of seconds; write "forever" to wait forever')
         if value > MAX_TIMEOUT_MS / 1000:
             raise ValueError(f"{value} s is beyond the cap of {MAX_TIMEOUT_MS / 1000:g} s per step")
         return float(value)
@@ -137,11 +212,6 @@ def _show(value: object) -> str:
 
 _INT_OR_NAMES = {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "integer"}]}
 
-FdName = Annotated[
-    str,
-    PlainValidator(_check_name),
-    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"}),
-]
 #: A descriptor: a name bound by an earlier step's ``as``, or a raw fd number.
 FdRef = Annotated[
     str | int,
@@ -357,7 +427,41 @@ _EXPECT_SCHEMA: dict[str, Any] = {
     ],
 }
 Expectation = Annotated[Any, WithJsonSchema(_EXPECT_SCHEMA)]
-Text = Annotated[str, Field(max_length=MAX_TEXT)]
+#: Narration and questions: Markdown, newlines and tabs allowed, no other control characters.
+Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_multi_line)]
+#: Titles, tags, paths: one line, no control characters at all.
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
+Tag = Annotated[str, Field(max_length=40), AfterValidator(_one_line)]
+LessonPath = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
+
+
+def _check_as(value: object) -> str | list[str]:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ValueError(f"expected one name or a list of two, got {len(value)} names")
+        names = [_check_name(v) for v in value]
+        if names[0] == names[1]:
+            raise ValueError(f"the two names must differ, got {names!r}")
+        return names
+    if isinstance(value, str):
+        return _check_name(value)
+    raise ValueError(f'expected a name ("ep") or two (["a", "b"]), got {_show(value)}')
+
+
+#: ``as``: one name, or two different names for a pair. One validator, so a bad value gets
+#: one message (a union would report each alternative's complaint).
+AsNames = Annotated[
+    str | list[str],
+    PlainValidator(_check_as),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+            ]
+        }
+    ),
+]
 
 
 class StepBase(_Table):
@@ -365,7 +469,7 @@ class StepBase(_Table):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    as_: FdName | Annotated[list[FdName], Field(min_length=2, max_length=2)] | None = Field(
+    as_: AsNames | None = Field(
         None, alias="as", description="name(s) for the returned descriptor(s)"
     )
     say: Text | None = Field(default=None, description="narration (Markdown)")
@@ -377,13 +481,6 @@ class StepBase(_Table):
         None, description="possible answers, written like `expect`; the real result decides"
     )
     model_only: StrictBool = Field(default=False, description="run on the model only")
-
-    @field_validator("as_")
-    @classmethod
-    def _distinct_names(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(set(value)) != len(value):
-            raise ValueError(f"the two names must differ, got {value!r}")
-        return value
 
     @property
     def call(self) -> CallSpec:
@@ -430,11 +527,11 @@ else:
 class Meta(_Table):
     """``[scenario]``: what the scenario is about."""
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Title
     summary: Text | None = None
     mechanism: Literal["epoll", "poll", "select", "kqueue"] | None = None
-    tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
-    lesson: Annotated[str, Field(max_length=300)] | None = Field(
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+    lesson: LessonPath | None = Field(
         None, description="path of a Markdown text shown beside the scenario"
     )
 
@@ -450,15 +547,12 @@ Count = Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)]
 Buffer = Annotated[StrictInt, Field(ge=256, le=MAX_BUFFER)]
 
 
-class ModelParams(BaseModel):
+class ModelParams(_Table):
     """``[model]``: keyword arguments of ``ModelKernel``.
 
-    The documented ones are typed and capped here; once ``ModelKernel`` is importable the loader
-    also checks every key against its signature, so a parameter the model does not take is
-    reported instead of crashing the run.
+    Only these parameters, typed and capped; any other key is an error (a test checks that
+    ``ModelKernel`` takes every one of them).
     """
-
-    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
 
     nofile: Count | None = Field(
         default=None, description="soft RLIMIT_NOFILE (also set on the live side)"
@@ -474,6 +568,9 @@ class ModelParams(BaseModel):
     tcp_rcvbuf: Buffer | None = Field(default=None, description="TCP SO_RCVBUF in bytes")
     nic_latency_ns: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
     max_user_watches: Annotated[StrictInt, Field(ge=1, le=INT32[1])] | None = None
+    trace: StrictBool | None = Field(
+        default=None, description="record the model's micro-steps (default true)"
+    )
 
     @model_validator(mode="after")
     def _soft_within_hard(self) -> ModelParams:

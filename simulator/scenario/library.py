@@ -9,12 +9,28 @@ Lesson texts (Markdown read beside a scenario) are found the same way: ``docs/le
 checkout, ``lessons/`` of `simulator.scenario` in a wheel. A scenario names its text with
 ``lesson = "name.md"`` in ``[scenario]``; `lesson_path` looks for it beside the scenario file
 first (so a user's own scenarios can bring their own texts), then among the shipped lessons.
+A lesson comes from a file someone else may have written, so `lesson_path` does not follow a
+symbolic link out of the folder it was found in, and `read_lesson` reads at most
+`MAX_LESSON_BYTES` of plain UTF-8 text.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from importlib import resources
 from pathlib import Path
+
+from simulator.scenario.format import control_index, describe_character, printable
+
+MAX_LESSON_BYTES = 1 << 20  #: a lesson text larger than this is refused unread
+
+
+class LessonError(Exception):
+    """A lesson text that exists but must not be shown; `str()` says why, naming the file."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 def shipped_dir() -> Path | None:
@@ -36,10 +52,13 @@ def lessons_dir() -> Path | None:
 
 
 def lesson_path(scenario_file: Path, lesson: str) -> Path | None:
-    """The Markdown file a scenario's ``lesson`` names, or None if there is none.
+    """The real path of the Markdown file a scenario's ``lesson`` names, or None if there is
+    none.
 
     Looked up beside `scenario_file` first, then in `lessons_dir`. `lesson` is a relative path
-    without ``..`` (the format checks that); anything else finds nothing.
+    without ``..`` (the format checks that); anything else finds nothing. Symbolic links are
+    resolved, and the real path must stay inside the folder the lesson was found in: a link
+    that leads elsewhere raises `LessonError` rather than showing, say, ``/etc/shadow``.
     """
     relative = Path(lesson)
     if not lesson or relative.is_absolute() or ".." in relative.parts:
@@ -50,9 +69,56 @@ def lesson_path(scenario_file: Path, lesson: str) -> Path | None:
         folders.append(shipped)
     for folder in folders:
         candidate = folder / relative
-        if candidate.is_file():
-            return candidate
+        if not os.path.lexists(candidate):
+            continue
+        try:
+            real, root = candidate.resolve(strict=True), folder.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a loop, a dangling link
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
+            raise LessonError(f"lesson file {candidate} cannot be resolved: {reason}") from None
+        if not real.is_relative_to(root):
+            raise LessonError(
+                f"lesson file {candidate} is a link to {real}, outside {root}; "
+                "a lesson must stay inside the scenario's folder"
+            )
+        return real
     return None
+
+
+def read_lesson(path: Path) -> str:
+    """The text of a lesson file: a regular file of at most `MAX_LESSON_BYTES` of UTF-8, with no
+    control characters but newlines and tabs (it is shown on a terminal). Raises `LessonError`.
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise LessonError(f"lesson file {path} is not a regular file")
+        if info.st_size > MAX_LESSON_BYTES:
+            raise LessonError(
+                f"lesson file {path} is {info.st_size} bytes; lessons are capped at "
+                f"{MAX_LESSON_BYTES} bytes"
+            )
+        with path.open("rb") as f:
+            data = f.read(MAX_LESSON_BYTES + 1)
+    except OSError as exc:
+        raise LessonError(f"lesson file {path} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_LESSON_BYTES:
+        raise LessonError(f"lesson file {path} is larger than the cap of {MAX_LESSON_BYTES} bytes")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise LessonError(
+            f"lesson file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start})"
+        ) from None
+    bad = control_index(text, multiline=True)
+    if bad is not None:
+        line, column = text.count("\n", 0, bad) + 1, bad - text.rfind("\n", 0, bad)
+        raise LessonError(
+            f"lesson file {path}:{line}:{column}: may hold newlines and tabs but no other "
+            f"control characters, found {describe_character(text[bad])}"
+        )
+    return text
 
 
 def scenario_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -8,8 +8,8 @@ it can be recovered), the step number and the field:
 2. shape, by the pydantic models of `simulator.scenario.format`;
 3. what needs the whole file: every fd name is bound by an earlier ``as`` before it is used,
    ``as`` fits what the call returns, ``expect`` and ``choices`` are written like the call's
-   result, ``[model]`` keys are parameters ``ModelKernel`` really takes, and (for a file on
-   disk) the ``lesson`` text exists, beside the file or among the shipped lessons.
+   result, and (for a file on disk) the ``lesson`` text exists, beside the file or among the
+   shipped lessons, and is safe to show.
 
 pydantic knows the *path* of a bad value (``step -> 3 -> args -> events``) but not its line, so
 `SourceMap` finds the line by scanning for the ``[[step]]`` headers and then the keys inside the
@@ -19,8 +19,9 @@ step's block.
 from __future__ import annotations
 
 import difflib
-import inspect
+import errno
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,17 +33,20 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, Valid
 from simulator.scenario import vocabulary
 from simulator.scenario.format import (
     CALLS,
+    MAX_DEPTH,
     MAX_FILE_BYTES,
     Events,
     FdRef,
     Int32,
     KqFilter,
     KqFlags,
+    ModelParams,
     ResultKind,
     Scenario,
     StepBase,
+    printable,
 )
-from simulator.scenario.library import lesson_path, lessons_dir
+from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
 
 _MAX_REPORTED = 20
 
@@ -78,11 +82,12 @@ class ScenarioError(Exception):
         super().__init__(self.report())
 
     def report(self) -> str:
-        """Every problem on its own line (at most 20, then a count of the rest)."""
+        """Every problem on its own line (at most 20, then a count of the rest), with control
+        characters escaped: a file name or a quoted value must not drive the terminal."""
         lines = [p.render(self.path) for p in self.problems[:_MAX_REPORTED]]
         if len(self.problems) > _MAX_REPORTED:
             lines.append(f"{self.path}: ... and {len(self.problems) - _MAX_REPORTED} more problems")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 class SourceMap:
@@ -141,28 +146,38 @@ class SourceMap:
         return None
 
 
-def read_text(path: Path) -> str:
-    """The file's text, or a `ScenarioError` saying plainly why it cannot be read."""
+def read_text(path: Path, *, cap: int = MAX_FILE_BYTES, kind: str = "scenario file") -> str:
+    """The file's text, or a `ScenarioError` saying plainly why it cannot be read.
+
+    At most `cap` bytes of UTF-8 (a leading byte-order mark, which some editors write, is
+    dropped); no NUL. `kind` names the file in messages ("scenario file", "recording").
+    """
 
     def fail(message: str) -> ScenarioError:
         return ScenarioError(path, [Problem(message)])
 
     try:
-        if path.is_dir():
-            raise fail("is a directory, not a scenario file")
-        if not path.exists():
-            raise fail("no such file")
-        if not path.is_file():
-            raise fail("is not a regular file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise fail(f"is {size} bytes; scenario files are capped at {MAX_FILE_BYTES} bytes")
+        info = path.stat()  # follows symlinks: the checks below are about the target
+    except FileNotFoundError:
+        broken = path.is_symlink()
+        raise fail("is a symbolic link to a missing file" if broken else "no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise fail("is a symbolic link loop (it never reaches a file)") from None
+        raise fail(f"cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise fail(f"is a directory, not a {kind}")
+    if not stat.S_ISREG(info.st_mode):
+        raise fail("is not a regular file")
+    if info.st_size > cap:
+        raise fail(f"is {info.st_size} bytes; a {kind} is capped at {cap} bytes")
+    try:
         with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = f.read(cap + 1)
     except OSError as exc:
         raise fail(f"cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise fail(f"is larger than the cap of {MAX_FILE_BYTES} bytes")
+    if len(data) > cap:
+        raise fail(f"is larger than the cap of {cap} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -170,6 +185,7 @@ def read_text(path: Path) -> str:
             f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "is it a binary file?"
         ) from None
+    text = text.removeprefix("\ufeff")
     if "\x00" in text:
         raise fail(f"contains a NUL byte at offset {text.index(chr(0))}; is it a binary file?")
     return text
@@ -201,17 +217,48 @@ def parse_scenario(
         found = re.search(r"at line (\d+)", str(exc))
         line = int(found.group(1)) if found else None
         raise ScenarioError(path, [Problem(f"TOML syntax error: {exc}", line=line)]) from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: a few hundred levels of
+        # `[` exhaust the stack before any limit of ours can look at the document.
+        raise ScenarioError(path, [_too_deep(None)]) from None
     source = SourceMap(text)
+    deep = deepest(document)
+    if deep is not None:
+        raise ScenarioError(path, [_too_deep(source.line_of(deep))]) from None
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:
         raise ScenarioError(path, _shape_problems(exc, document, source)) from None
-    problems = [*check_model_params(scenario, source), *check_steps(scenario, source)]
+    problems = check_steps(scenario, source)
     if scenario_file is not None:
         problems += check_lesson(scenario, scenario_file, source)
     if problems:
         raise ScenarioError(path, problems)
     return scenario
+
+
+def deepest(document: Any, limit: int = MAX_DEPTH) -> list[str | int] | None:
+    """The path of the first value nested more than `limit` arrays or tables below the top
+    level tables (``[scenario]``, each ``[[step]]``), or None. Iterative: the depth it checks is
+    what recursive code further on (pydantic, our own walks) would choke on."""
+    stack: list[tuple[list[str | int], Any]] = [([], document)]
+    while stack:
+        path, value = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(child, dict | list):
+                here = [*path, key]
+                # ["step", 3, "expect", ...]: the first two levels are the file's own tables.
+                if len(here) - 2 > limit:
+                    return here
+                stack.append((here, child))
+    return None
+
+
+def _too_deep(line: int | None) -> Problem:
+    return Problem(
+        f"values are nested too deeply (at most {MAX_DEPTH} levels of [ ] and {{ }})", line
+    )
 
 
 # --- layer 2: pydantic's errors, reworded ------------------------------------------------------
@@ -250,6 +297,11 @@ def _reword(error: Any, call: str | None) -> str:
         if call and len(loc) >= 4 and loc[3] == "args":
             takes = ", ".join(CALLS[call].args.model_fields) or "no arguments"
             return f"unknown argument {key!r}; {call} takes: {takes}"
+        if len(loc) == 2 and loc[0] == "model":
+            known = list(ModelParams.model_fields)
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"unknown model parameter {key!r}{hint}; known: {', '.join(known)}"
         return f"unknown key {key!r}"
     if kind == "missing":
         return f"missing required field {error['loc'][-1]!r}"
@@ -289,53 +341,24 @@ def _get(document: Any, path: Sequence[str | int]) -> Any:
 
 
 # --- layer 3: what needs the whole file --------------------------------------------------------
-def model_kernel_parameters() -> set[str] | None:
-    """The keyword parameters ``ModelKernel`` accepts, or None while it cannot be imported."""
-    try:
-        from simulator.kernel import ModelKernel  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    params = inspect.signature(ModelKernel).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
-def check_model_params(scenario: Scenario, source: SourceMap) -> list[Problem]:
-    """``[model]`` keys against ``ModelKernel``'s signature (or the documented set)."""
-    accepted = model_kernel_parameters()
-    documented = set(type(scenario.model).model_fields)
-    problems = []
-    for key, value in scenario.model.kwargs().items():
-        field = f"[model] {key}"
-        line = source.line_of(["model", key])
-        if accepted is not None and key not in accepted:
-            known = ", ".join(sorted(accepted)) or "none"
-            message = f"ModelKernel takes no parameter {key!r}; it takes: {known}"
-            problems.append(Problem(message, line, field=field))
-        elif accepted is None and key not in documented:
-            problems.append(
-                Problem(
-                    f"unknown model parameter {key!r}; known: {', '.join(sorted(documented))}",
-                    line,
-                    field=field,
-                )
-            )
-        elif key not in documented and not isinstance(value, bool | int | float | str):
-            problems.append(Problem("expected a number, a string or a boolean", line, field=field))
-    return problems
-
-
 def check_lesson(scenario: Scenario, scenario_file: Path, source: SourceMap) -> list[Problem]:
-    """``[scenario] lesson`` names a Markdown file that exists (see `lesson_path`)."""
+    """``[scenario] lesson`` names a Markdown file that exists and can be shown (see
+    `lesson_path` and `read_lesson`: inside its folder, capped, plain text)."""
     lesson = scenario.scenario.lesson
-    if lesson is None or lesson_path(scenario_file, lesson) is not None:
+    if lesson is None:
         return []
+    line = source.line_of(["scenario", "lesson"])
+    try:
+        found = lesson_path(scenario_file, lesson)
+        if found is not None:
+            read_lesson(found)
+            return []
+    except LessonError as exc:
+        return [Problem(str(exc), line, field="[scenario] lesson")]
     places = [f"beside the scenario ({Path(scenario_file).parent})"]
     shipped = lessons_dir()
     places.append(f"in the shipped lessons ({shipped})" if shipped else "(no shipped lessons)")
     message = f"lesson file {lesson!r} not found; looked {' and '.join(places)}"
-    line = source.line_of(["scenario", "lesson"])
     return [Problem(message, line, field="[scenario] lesson")]
 
 

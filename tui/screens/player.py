@@ -34,7 +34,7 @@ from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
 from simulator.scenario.calls import show_value
-from simulator.scenario.library import lesson_path
+from simulator.scenario.library import LessonError, lesson_path, read_lesson
 from simulator.uapi import event_names
 from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
 from tui.predict import Question, question_for
@@ -590,14 +590,14 @@ class PlayerScreen(Screen[None]):
         """Show the Markdown lesson the scenario names, if it has one."""
         lesson = self.session.scenario.scenario.lesson
         path = self.session.path
-        found = lesson_path(path, lesson) if lesson and path is not None else None
-        if found is None:
-            self.notify("This scenario has no lesson text.", timeout=3)
-            return
         try:
-            text = found.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"cannot read {found}: {exc}", severity="error", markup=False)
+            found = lesson_path(path, lesson) if lesson and path is not None else None
+            if found is None:
+                self.notify("This scenario has no lesson text.", timeout=3)
+                return
+            text = read_lesson(found)
+        except LessonError as exc:
+            self.notify(str(exc), severity="error", markup=False)
             return
         self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 

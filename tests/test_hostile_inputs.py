@@ -1,0 +1,172 @@
+"""Hostile inputs through the real command line: every one gives one clean message, never a
+traceback or a raw control character (issue 8).
+
+The files are in ``tests/hostile/`` (its README says what each attacks); what cannot or should
+not be committed -- huge files, symbolic links, FIFOs, file names with escape sequences -- is
+made here in ``tmp_path``. Each command runs as a real ``muxlab`` subprocess, from a scratch
+directory, with several files per invocation where the command takes several.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from simulator.scenario.format import printable
+
+HOSTILE = Path(__file__).parent / "hostile"
+BASE = Path(__file__).parent / "golden" / "play-headless.toml"  #: what the recordings replay
+MUXLAB = Path(sys.executable).with_name("muxlab")
+#: C0 controls but newline, DEL, C1 controls (CSI U+009B among them), bidi overrides.
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def muxlab(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+    return subprocess.run(
+        [str(MUXLAB), *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_clean(done: subprocess.CompletedProcess[str], files: list[Path]) -> None:
+    """Failed, said so plainly, named every file, and sent nothing raw to the terminal."""
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert not RAW_CONTROL.search(output), repr(RAW_CONTROL.search(output))
+    for path in files:
+        assert printable(str(path)) in output, f"{path} is not named:\n{output}"
+
+
+def test_the_folder_holds_enough_hostile_inputs() -> None:
+    files = [p for p in HOSTILE.rglob("*") if p.is_file() and p.name != "README.md"]
+    assert len(files) >= 40
+    readme = (HOSTILE / "README.md").read_text()
+    for path in files:
+        if path.suffix != ".md":
+            assert f"`{path.name}`" in readme, f"{path.name} is not in tests/hostile/README.md"
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> dict[str, list[Path]]:
+    """What is made at test time: huge files, links, FIFOs, escape sequences in file names."""
+    made: dict[str, list[Path]] = {"scenarios": [], "recordings": [], "lessons": []}
+    folder = tmp_path / "generated"
+    folder.mkdir()
+    head = '[scenario]\ntitle = "Generated"\n'
+    step = '\n[[step]]\ndo = "socketpair"\n'
+
+    def add(kind: str, name: str) -> Path:
+        (folder / kind).mkdir(exist_ok=True)
+        path = folder / kind / name
+        made[kind].append(path)
+        return path
+
+    with add("scenarios", "huge.toml").open("wb") as f:
+        f.truncate(100 << 20)
+    add("scenarios", "deep-100k.toml").write_text(head + step + "expect = " + "[" * 100_000)
+    add("scenarios", "loop-a.toml").symlink_to("loop-b.toml")
+    add("scenarios", "loop-b.toml").symlink_to("loop-a.toml")
+    add("scenarios", "dangling.toml").symlink_to("nowhere.toml")
+    os.mkfifo(add("scenarios", "fifo.toml"))
+    add("scenarios", "folder.toml").mkdir()
+    add("scenarios", "\x1b]0;pwned\x07\x9b2J.toml").write_text(head + "tags = 3\n" + step)
+
+    for name, lesson in [
+        ("passwd", "/etc/passwd"),  # a link out of the folder, to a file that exists everywhere
+        ("via-folder", "etc/passwd"),  # a file reached through a linked folder
+        ("huge", None),
+        ("fifo", None),
+        ("loop", "loop.md"),
+    ]:
+        add("lessons", f"lesson-{name}.toml").write_text(
+            head.replace("Generated", name) + f'lesson = "{lesson or name + ".md"}"\n' + step
+        )
+        target = folder / "lessons" / (lesson if name == "via-folder" else f"{name}.md")
+        if name == "via-folder":
+            (folder / "lessons" / "etc").symlink_to("/etc")
+        elif name == "huge":
+            with target.open("wb") as f:
+                f.truncate(100 << 20)
+        elif name == "fifo":
+            os.mkfifo(target)
+        else:
+            target.symlink_to(lesson or "")
+
+    with add("recordings", "huge.json").open("wb") as f:
+        f.truncate(100 << 20)
+    add("recordings", "loop.json").symlink_to("loop.json")
+    os.mkfifo(add("recordings", "fifo.json"))
+    add("recordings", "folder.json").mkdir()
+    add("recordings", "deep.json").write_text("[" * 200_000)
+    return made
+
+
+def test_validate_refuses_every_hostile_scenario(
+    tmp_path: Path, generated: dict[str, list[Path]]
+) -> None:
+    files = sorted((HOSTILE / "scenarios").glob("*.toml")) + generated["scenarios"]
+    done = muxlab("validate", *files, cwd=tmp_path)
+    assert_clean(done, files)
+    assert done.stdout == ""
+    named = tuple(printable(str(p)) + ":" for p in files)
+    assert all(line.startswith(named) for line in done.stderr.splitlines()), done.stderr
+
+
+def test_check_reports_each_hostile_scenario_and_goes_on(
+    tmp_path: Path, generated: dict[str, list[Path]]
+) -> None:
+    """`check DIR` used to stop at the first RecursionError and never run the rest."""
+    folder = HOSTILE / "scenarios"
+    done = muxlab("check", "--no-live", folder, generated["scenarios"][0].parent, cwd=tmp_path)
+    # A folder walk takes regular files (and links to them); loops, FIFOs and folders are not.
+    walked = sorted(folder.glob("*.toml")) + [p for p in generated["scenarios"] if p.is_file()]
+    assert_clean(done, walked)
+    errors = len(walked)
+    assert f"{errors} scenarios could not be checked" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["title-osc0.toml", "say-osc8.toml", "deep-expect.toml", "timeout-nan.toml", "binary.toml"],
+)
+def test_play_headless_refuses_hostile_scenarios(tmp_path: Path, name: str) -> None:
+    path = HOSTILE / "scenarios" / name
+    assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
+
+
+def test_replay_refuses_every_hostile_recording(
+    tmp_path: Path, generated: dict[str, list[Path]]
+) -> None:
+    files = sorted((HOSTILE / "recordings").glob("*.json")) + generated["recordings"]
+
+    def replay(recording: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        return recording, muxlab("play", BASE, "--headless", "--replay", recording, cwd=tmp_path)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for recording, done in pool.map(replay, files):
+            assert_clean(done, [recording])
+            assert done.stdout == "", f"{recording} was played:\n{done.stdout}"
+
+
+def test_hostile_lessons_are_refused(tmp_path: Path, generated: dict[str, list[Path]]) -> None:
+    files = sorted((HOSTILE / "lessons").glob("*.toml")) + generated["lessons"]
+    done = muxlab("validate", *files, cwd=tmp_path)
+    assert_clean(done, files)
+    assert "root:" not in done.stderr
+    assert len(done.stderr.splitlines()) == len(files)
+    for path in (HOSTILE / "lessons" / "osc-title.toml", generated["lessons"][0]):
+        assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
