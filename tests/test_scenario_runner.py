@@ -523,15 +523,3 @@ def test_a_setrlimit_step_both_kernels_refuse_still_agrees(tmp_path: Path) -> No
     path.write_text(text + '[[step]]\ndo = "setrlimit_nofile"\nargs = { soft = 8192 }\n')
     status, out = check_on_that_machine(path)
     assert (status, out.splitlines()[0]) == (0, f"ok    {path}: 10 steps: 9 agree, 1 model only")
-
-
-def test_a_saved_recording_is_strict_json_even_with_non_finite_numbers(tmp_path: Path) -> None:
-    recording = Recording("0" * 64, "t", ({"raw": [float("nan"), float("-inf")]}, None))
-    path = tmp_path / "run.json"
-    recording.save(path)
-
-    def refuse(word: str) -> object:
-        raise ValueError(f"not JSON: {word}")
-
-    saved = json.loads(path.read_text(), parse_constant=refuse)
-    assert saved["live"] == [{"raw": ["NaN", "-Infinity"]}, None]

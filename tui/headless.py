@@ -7,6 +7,7 @@ asked (``--width``).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ from rich.markdown import Markdown
 from rich.text import Text
 
 from simulator.kernel import ModelKernel
-from simulator.scenario import jsontext
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
@@ -77,7 +77,7 @@ def play(
             for step in runner:
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
                 if as_json:
-                    sys.stdout.write(jsontext.dumps(step.to_json()) + "\n")
+                    sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
                     continue
                 model = runner.model
                 state = None

@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
-from simulator.scenario import jsontext
 from simulator.scenario.format import (
     INT32,
     MAX_DEPTH,
@@ -184,7 +183,7 @@ class Recording:
         return cls(doc.scenario_hash, doc.title, tuple(doc.live), doc.platform, source)
 
     def save(self, path: str | Path) -> None:
-        text = jsontext.dumps(self.to_json(), indent=1)  # strict JSON: no bare NaN/Infinity
+        text = json.dumps(self.to_json(), indent=1, allow_nan=False)
         Path(path).write_text(text + "\n", encoding="utf-8")
 
     @classmethod
