@@ -437,3 +437,15 @@ def test_a_crash_in_a_command_exits_1_with_one_line_and_a_report_file(tmp_path: 
         f"muxlab crashed: KeyError: 'a bug \\x1b[2J in check'; full report in {reports[0]}\n"
     )
     assert "Traceback (most recent call last):" in reports[0].read_text()
+
+
+def test_check_reports_a_link_in_a_folder_that_leads_nowhere(tmp_path: Path) -> None:
+    # Found in review of issue 8: a dangling *.toml link was skipped in silence, so a folder of
+    # lessons could look all green while one of them was missing.
+    (tmp_path / "ok.toml").write_text((SHIPPED / "oneshot.toml").read_text())
+    (tmp_path / "gone.toml").symlink_to(tmp_path / "nowhere.toml")
+    (tmp_path / "esc\x1b]0;x\x07.toml").symlink_to(tmp_path / "esc\x1b]0;x\x07.toml")
+    status, out, err = run_cli("check", "--no-live", str(tmp_path))
+    assert status == 1
+    assert "ERROR" in out and "gone.toml" in out and "ok    " in out
+    assert "\x1b" not in out + err and "\x07" not in out + err

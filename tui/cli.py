@@ -187,6 +187,7 @@ def cmd_schema(out: TextIO) -> int:
 
 
 def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
+    from simulator.scenario.format import printable
     from simulator.scenario.loader import ScenarioError, load_scenario
 
     status = EXIT_OK
@@ -197,7 +198,7 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
             print(exc.report(), file=err)
             status = EXIT_FAILED
         else:
-            print(f"{path}: ok ({len(scenario.steps)} steps)", file=out)
+            print(f"{printable(str(path))}: ok ({len(scenario.steps)} steps)", file=out)
     return status
 
 

@@ -17,6 +17,7 @@ from rich.markdown import Markdown
 from rich.text import Text
 
 from simulator.kernel import ModelKernel
+from simulator.scenario.format import printable
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
@@ -85,7 +86,7 @@ def play(
                     state = ModelStateView(model, runner.bindings)
                 _print(console, StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
-            print(f"{path}: {exc}", file=sys.stderr)
+            print(printable(f"{path}: {exc}"), file=sys.stderr)
             return 1
         if not as_json:
             counts = {v: sum(1 for r in runner.records if r.verdict is v) for v in Verdict}

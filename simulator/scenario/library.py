@@ -125,13 +125,14 @@ def scenario_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """Expand files and folders (recursively, ``*.toml``) in order, without duplicates.
 
     Returns (files, folders that held no scenario). A path that does not exist is returned as
-    a file, so loading it reports the problem in the usual way.
+    a file, so loading it reports the problem in the usual way; so is a ``*.toml`` link inside a
+    folder that leads nowhere (dangling, or a loop): it is reported, not silently skipped.
     """
     files: list[Path] = []
     empty: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.toml") if p.is_file())
+            found = sorted(p for p in path.rglob("*.toml") if not p.is_dir())
             if not found:
                 empty.append(path)
             files.extend(found)
