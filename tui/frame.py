@@ -45,7 +45,7 @@ class Frame:
     position: int
     total: int
     title: str
-    mechanism: str
+    mechanism: str  #: whose panels this position shows (`step_mechanism`)
     record: StepRecord | None
     kernel: ModelKernel | None
     names: Bindings
@@ -85,6 +85,30 @@ def mechanism_of(session: PlaySession) -> str:
             if name in calls:
                 return mechanism
     return "epoll"
+
+
+#: The calls that use each mechanism's panels.
+_MECHANISM_CALLS = {
+    "epoll_create": "epoll",
+    "epoll_ctl": "epoll",
+    "epoll_wait": "epoll",
+    "poll": "poll",
+    "select": "select",
+    "kqueue": "kqueue",
+    "kevent": "kqueue",
+}
+
+
+def step_mechanism(session: PlaySession, position: int | None = None) -> str:
+    """The mechanism whose panels a position shows: that of the last multiplexer call up to
+    it (a lesson that compares select, poll and epoll shows each one's structures at its own
+    steps), else the scenario's (`mechanism_of`)."""
+    position = session.position if position is None else position
+    for record in reversed(session.records[:position]):
+        mechanism = _MECHANISM_CALLS.get(record.step.call.name)
+        if mechanism is not None:
+            return mechanism
+    return mechanism_of(session)
 
 
 def _shown_epoll(
@@ -146,7 +170,7 @@ def build_frame(
     model = session.model
     kernel = model if isinstance(model, ModelKernel) else None
     names = session.names.copy()
-    mechanism = mechanism_of(session)
+    mechanism = step_mechanism(session, position)
     epoll_names = _epoll_names(session)
 
     ep_title = ""
@@ -324,4 +348,11 @@ def mechanism_class(mechanism: str) -> str:
     return f"-mech-{mechanism if mechanism in MECHANISMS else 'epoll'}"
 
 
-__all__ = ["Frame", "build_frame", "mechanism_class", "mechanism_of", "shown_epoll"]
+__all__ = [
+    "Frame",
+    "build_frame",
+    "mechanism_class",
+    "mechanism_of",
+    "shown_epoll",
+    "step_mechanism",
+]

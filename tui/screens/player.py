@@ -36,7 +36,14 @@ from simulator.scenario import Verdict
 from simulator.scenario.calls import show_value
 from simulator.scenario.library import lesson_path
 from simulator.uapi import event_names
-from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
+from tui.frame import (
+    MECHANISMS,
+    Frame,
+    build_frame,
+    mechanism_class,
+    mechanism_of,
+    shown_epoll,
+)
 from tui.predict import Question, question_for
 from tui.progress import ProgressStore
 from tui.screens.ask_value import AskValueScreen
@@ -157,7 +164,6 @@ class PlayerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         session = self.session
-        self.add_class(mechanism_class(mechanism_of(session)))
         self.title = session.title
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
         self.query_one("#model").border_title = "Kernel model"
@@ -201,6 +207,7 @@ class PlayerScreen(Screen[None]):
         session = self.session
         frame = build_frame(session, previous=self.frame, prediction_banner=self._banner())
         self.frame = frame
+        self._show_panels_of(frame.mechanism)
         for view in self.query(PictureView):
             view.set_reactive(PictureView.event, None)
             view.frame = frame
@@ -221,6 +228,15 @@ class PlayerScreen(Screen[None]):
             self._start_animation()
         elif self.playing:
             self._schedule_next()
+
+    def _show_panels_of(self, mechanism: str) -> None:
+        """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
+        wanted = mechanism_class(mechanism)
+        for name in MECHANISMS:
+            other = mechanism_class(name)
+            if other != wanted and self.has_class(other):
+                self.remove_class(other)
+        self.add_class(wanted)
 
     def _model_subtitle(self, frame: Frame) -> str:
         calls = frame.kernel.calls if frame.kernel is not None else 0
