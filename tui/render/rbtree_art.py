@@ -79,10 +79,14 @@ class TreeShape:
     complete: bool = True
 
     @classmethod
-    def capture(cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH) -> TreeShape:
+    def capture(
+        cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH, ready: Any = None
+    ) -> TreeShape:
         """Copy the top `depth` levels of `tree` (an ``RBTree`` of epitems).
 
-        `label(node) -> str` names a node (default: its key). O(2 ** depth) at most.
+        `label(node) -> str` names a node (default: its key); `ready(value) -> bool` says
+        whether its epitem gets the ready dot (default: its ``ready`` attribute). O(2 ** depth)
+        at most.
         """
         shape = cls(size=len(tree))
         root = tree.root
@@ -105,7 +109,7 @@ class TreeShape:
                 red=bool(node.red),
                 left=left.key if left is not None and more else None,
                 right=right.key if right is not None and more else None,
-                ready=bool(getattr(value, "ready", False)),
+                ready=bool(ready(value) if ready is not None else getattr(value, "ready", False)),
                 deeper=deeper,
             )
             if more:
