@@ -518,3 +518,14 @@ async def test_the_cost_counters_stay_on_a_small_terminal() -> None:
         assert screen.has_class("-compact")
         assert "fd scan" in screen_text(app)
         assert "total work" in screen_text(app)
+
+
+async def test_a_notification_leaves_the_status_line_readable(epoll_file: Path) -> None:
+    # Issue 8.19: toasts appeared over the bottom of the screen, on the status line.
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press(*["right"] * 5, "p")  # "Predict mode on: ..." is notified
+        await until(pilot, lambda: "Predict mode on" in screen_text(app))
+        status = str(player(app).query_one("#status").render()).strip()
+        row = next(line for line in screen_text(app).splitlines() if status in line)
+        assert row.rstrip() == f" {status}"  # nothing drawn over the rest of the line

@@ -63,7 +63,7 @@ async def test_every_shipped_scenario_opens_in_the_player(
 
 
 _COUNT = re.compile(r"  (\d[\d,]*) items?")
-_DOT = re.compile(r"(\d+) •")
+_DOT = re.compile(r"(\d+)[)\]]? ?•")
 
 
 def _lines(view: LinesView) -> list[str]:
@@ -146,3 +146,20 @@ async def test_every_animation_frame_is_a_state_the_model_passed_through(
                 before, seen = queued, micro
                 screen._tick()  # what the animation's timer does
             _check_agreement(screen, f"{path.stem} after step {position + 1}")
+
+
+def test_red_and_black_nodes_differ_without_colour() -> None:
+    # Issue 8.19: red and black nodes differed only by their background colour, which a
+    # colour-blind learner or a monochrome terminal cannot see.
+    from tui.render.rbtree_art import ShapeNode, TreeShape
+
+    shape = TreeShape(
+        root=(1, 5),
+        nodes={
+            (1, 5): ShapeNode((1, 5), "b:5", red=False, left=(1, 3)),
+            (1, 3): ShapeNode((1, 3), "a:3", red=True),
+        },
+        size=2,
+    )
+    text = "\n".join(line.plain for line in draw_tree(shape, 40))
+    assert "[b:5]" in text and "(a:3)" in text

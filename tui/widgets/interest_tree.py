@@ -13,7 +13,7 @@ from textual.reactive import reactive
 
 from simulator.kernel.trace import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.rbtree_art import Key, TreeShape, draw_tree, parse_keys
+from tui.render.rbtree_art import LEGEND, Key, TreeShape, draw_tree, parse_keys
 from tui.widgets.lines import LinesView
 from tui.widgets.ready_list import event_fd
 
@@ -84,6 +84,8 @@ class InterestTree(LinesView):
         lines = [head]
         width = max(8, self.scrollable_content_region.width)
         lines += draw_tree(shape, width, focus=focus, path=frame.path)
+        if shape.size:
+            lines.append(Text(LEGEND, style="dim"))
         if frame.path_text:
             lines += self._wrap(Text(frame.path_text, style="italic"), width)
         tree_event = event is not None and (
