@@ -253,8 +253,9 @@ async def test_animation_plays_the_trace_and_ends_on_the_exact_state(epoll_file:
         assert screen.animating
         tree = screen.query_one(InterestTree)
         assert tree.micro is not None
-        # The insert of b is replayed from the tree before the step.
-        assert screen.frame is not None and screen.frame.before is not None
+        # The insert of b is shown as the model did it, from captures taken while it ran.
+        assert screen.frame is not None and screen.frame.micro
+        assert tree.current_shape() is screen.frame.micro[tree.micro].shape
         await pilot.press("s")  # skip
         assert not screen.animating
         assert tree.micro is None
@@ -496,3 +497,56 @@ async def test_the_pending_step_verdict_is_hidden_until_the_answer(epoll_file: P
         await pilot.press("2")
         await until(pilot, lambda: "8 ◌ model only" in screen_text(app))
         assert len(screen.query_one("#timeline", Timeline).verdicts) == 8
+
+
+COSTS = Path(__file__).parent.parent / "scenarios" / "select-poll-epoll-costs.toml"
+
+
+def _step_of(path: Path, call: str) -> int:
+    """The 1-based number of the first step of `path` that makes `call`."""
+    from simulator.scenario import load_scenario
+
+    steps = load_scenario(path).steps
+    return next(i for i, step in enumerate(steps, 1) if step.call.name == call)
+
+
+async def test_panels_follow_the_step_call_not_the_scenario_mechanism() -> None:
+    # Issue 8.14: the costs lesson says `mechanism = "epoll"` but its select and poll steps
+    # tell the learner to watch the fd_set bitmaps and the pollfd array.
+    app = make_app(COSTS, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        for call, shown in (("select", "fd_set"), ("poll", "struct pollfd[]")):
+            screen.jump_to(_step_of(COSTS, call))
+            await pilot.pause()
+            assert screen.query_one("#calls").display, call
+            assert not screen.query_one(InterestTree).display, call
+            assert shown in screen_text(app), call
+        screen.jump_to(_step_of(COSTS, "epoll_wait"))
+        await pilot.pause()
+        assert screen.query_one(InterestTree).display
+        assert not screen.query_one("#calls").display
+        assert "interest tree of ep:" in screen_text(app)
+
+
+async def test_the_cost_counters_stay_on_a_small_terminal() -> None:
+    # Issue 8.14: at 80x24 (compact) the costs lesson lost the counters it is about.
+    app = make_app(COSTS, live=False, animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = player(app)
+        screen.jump_to(_step_of(COSTS, "select"))
+        await pilot.pause()
+        assert screen.has_class("-compact")
+        assert "fd scan" in screen_text(app)
+        assert "total work" in screen_text(app)
+
+
+async def test_a_notification_leaves_the_status_line_readable(epoll_file: Path) -> None:
+    # Issue 8.19: toasts appeared over the bottom of the screen, on the status line.
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press(*["right"] * 5, "p")  # "Predict mode on: ..." is notified
+        await until(pilot, lambda: "Predict mode on" in screen_text(app))
+        status = str(player(app).query_one("#status").render()).strip()
+        row = next(line for line in screen_text(app).splitlines() if status in line)
+        assert row.rstrip() == f" {status}"  # nothing drawn over the rest of the line

@@ -8,12 +8,20 @@ screen; they stop reading it while a worker runs (see `tui.widgets.lines.LinesVi
 
 Capturing costs O(what is drawn), never O(registered descriptors): the tree keeps its top
 levels, the ready list its head, the wait queues only the scenario's named files.
+
+The animation of a step shows states the model really passed through: while the step runs, a
+`MicroRecorder` (the model tracer's observer) captures every picture the model views draw --
+tree, ready list, wait queues, NIC lane, fd table, cost so far, virtual time -- at a sample of
+its micro-steps (`MicroFrame`), and `Frame.at` puts one of them in place of the final
+pictures. All panels of an animation frame therefore come from one instant of the model, and
+agree with each other as the model's own structures do.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
@@ -24,8 +32,11 @@ from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EventPoll
 from simulator.kernel.trace import TraceEvent
 from simulator.scenario import Bindings, StepRecord
+from simulator.scenario.format import StepBase
+from simulator.uapi import Kernel
 from tui.predict import real_outcome
 from tui.render.cost_meter import CostMeter
+from tui.render.fd_rows import FdRows
 from tui.render.live_side import LiveSide
 from tui.render.model_state import KqueueView
 from tui.render.nic_lane import NicLane
@@ -36,6 +47,24 @@ from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source, arguments_as_issued
 
 MECHANISMS = ("epoll", "poll", "select", "kqueue")
+#: A step's animation keeps between this many and twice as many micro-step captures.
+MICRO_FRAMES = 48
+
+
+@dataclass(frozen=True)
+class MicroFrame:
+    """The model's pictures at one micro-step, captured while the step ran."""
+
+    ep_title: str
+    ep_label: str
+    shape: TreeShape | None
+    chain: ReadyChain | None
+    queues: WaitQueuesPicture
+    nic: NicLane
+    fds: FdRows
+    cost: CostMeter
+    clock_ns: int
+    calls: RenderableType | None  #: the kqueue's knotes, for a kqueue step
 
 
 @dataclass(frozen=True)
@@ -45,14 +74,13 @@ class Frame:
     position: int
     total: int
     title: str
-    mechanism: str
+    mechanism: str  #: whose panels this position shows (`step_mechanism`)
     record: StepRecord | None
     kernel: ModelKernel | None
     names: Bindings
     ep_title: str = ""
     ep_label: str = ""  #: the model's name for the epoll (``epoll4``), as trace events say it
     shape: TreeShape | None = None
-    before: TreeShape | None = None  #: the tree before this step, when it is one step on
     path: tuple[Key, ...] = ()
     path_text: str = ""
     chain: ReadyChain | None = None
@@ -64,10 +92,135 @@ class Frame:
     status: LiveStatus | None = None
     clock_ns: int = 0
     prediction: Prediction | None = None
+    fds: FdRows | None = None  #: a captured fd table (micro-steps); None: read `kernel`
+    micro: Mapping[int, MicroFrame] = field(default_factory=dict)
+    """Captures of the step's micro-steps, by index in `trace` (empty: nothing to animate)."""
 
     @property
     def trace(self) -> tuple[TraceEvent, ...]:
         return self.record.trace if self.record is not None else ()
+
+    def at(self, micro: int | None) -> Frame:
+        """This frame as it was at micro-step `micro` (itself when that was not captured)."""
+        state = self.micro.get(micro) if micro is not None else None
+        if state is None:
+            return self
+        return replace(
+            self,
+            ep_title=state.ep_title,
+            ep_label=state.ep_label,
+            shape=state.shape,
+            path=(),
+            path_text="",
+            chain=state.chain,
+            queues=state.queues,
+            nic=state.nic,
+            cost=state.cost,
+            clock_ns=state.clock_ns,
+            fds=state.fds,
+            calls=state.calls if state.calls is not None else self.calls,
+            micro={},
+        )
+
+
+class MicroRecorder:
+    """Captures a `MicroFrame` at micro-steps of the next step a `PlaySession.seek` runs.
+
+    Give it as ``seek(..., watch=recorder)``: the session calls it with the model just before
+    the step runs, and it returns the observer the model's tracer calls at each micro-step.
+    To stay O(what is drawn) on a trace of a million micro-steps it keeps every `stride`-th
+    one, doubling the stride (and dropping every other capture) whenever it holds more than
+    twice `limit`. A capture that fails is kept in `error` and ends the recording; it never
+    reaches the model's call.
+    """
+
+    def __init__(self, session: PlaySession, limit: int = MICRO_FRAMES) -> None:
+        self._session = session
+        self._limit = limit
+        self._kernel: ModelKernel | None = None
+        self._names = Bindings()
+        self._step: StepBase | None = None
+        self.index: int | None = None  #: the step recorded
+        self.stride = 1
+        self.frames: dict[int, MicroFrame] = {}
+        self.error: Exception | None = None
+
+    def __call__(self, model: Kernel) -> Callable[[TraceEvent], None] | None:
+        if not isinstance(model, ModelKernel):
+            return None
+        session = self._session
+        self._kernel = model
+        self._names = session.names  # the names before the step; new ones are bound after it
+        self.index = session.position
+        self._step = session.runner.steps[self.index]
+        self.stride = 1
+        self.frames = {}
+        self.error = None
+        return self._observe
+
+    def _observe(self, event: TraceEvent) -> None:
+        kernel = self._kernel
+        assert kernel is not None
+        micro = len(kernel.trace) - 1
+        if micro == 0:
+            self.frames = {}  # a call frame began: what came before is not this step's trace
+        if self.error is not None or micro % self.stride:
+            return
+        try:
+            self.frames[micro] = self._capture(kernel)
+        except Exception as exc:  # a bug of ours: show the step without animation
+            self.error = exc
+            self.frames = {}
+            return
+        if len(self.frames) > 2 * self._limit:
+            self.stride *= 2
+            self.frames = {i: f for i, f in self.frames.items() if i % self.stride == 0}
+
+    def _capture(self, kernel: ModelKernel) -> MicroFrame:
+        session = self._session
+        names = self._names
+        ep_title = ep_label = ""
+        shape = chain = None
+        ep = None
+        shown = _shown_epoll(kernel, names, self._step, _epoll_names(session))
+        if shown is not None:
+            ep_title, ep = shown
+            ep_label = ep.label
+            shape = _tree_shape(ep, names)
+            chain = ReadyChain.capture(ep, names)
+        calls = None
+        step = self._step
+        assert step is not None
+        mechanism = _MECHANISM_CALLS.get(step.call.name) or step_mechanism(session)
+        if mechanism == "kqueue":
+            calls = _kqueue_picture(kernel, names, session)
+        return MicroFrame(
+            ep_title=ep_title,
+            ep_label=ep_label,
+            shape=shape,
+            chain=chain,
+            queues=WaitQueuesPicture.capture(kernel, names, ep),
+            nic=NicLane.capture(kernel),
+            fds=FdRows.capture(kernel, names),
+            cost=CostMeter.of(kernel.last_cost.as_dict()),
+            clock_ns=kernel.clock.now_ns,
+            calls=calls,
+        )
+
+    def frames_for(self, record: StepRecord | None) -> dict[int, MicroFrame]:
+        """The captures, if they are of `record`'s step and match its trace."""
+        if record is None or record.index != self.index or self.error is not None:
+            return {}
+        if not self.frames or max(self.frames) >= len(record.trace):
+            return {}
+        return self.frames
+
+
+def _tree_shape(ep: EventPoll, names: Bindings) -> TreeShape:
+    """The interest tree; the ready dot marks the items on ``rdllist`` itself (not those an
+    ``epoll_wait`` has moved to its private batch), as the ready list picture shows them."""
+    rdllist = ep.rdllist
+    return TreeShape.capture(ep.rbr, _label(names), ready=lambda epi: epi.rdllink in rdllist)
 
 
 def mechanism_of(session: PlaySession) -> str:
@@ -87,13 +240,37 @@ def mechanism_of(session: PlaySession) -> str:
     return "epoll"
 
 
+#: The calls that use each mechanism's panels.
+_MECHANISM_CALLS = {
+    "epoll_create": "epoll",
+    "epoll_ctl": "epoll",
+    "epoll_wait": "epoll",
+    "poll": "poll",
+    "select": "select",
+    "kqueue": "kqueue",
+    "kevent": "kqueue",
+}
+
+
+def step_mechanism(session: PlaySession, position: int | None = None) -> str:
+    """The mechanism whose panels a position shows: that of the last multiplexer call up to
+    it (a lesson that compares select, poll and epoll shows each one's structures at its own
+    steps), else the scenario's (`mechanism_of`)."""
+    position = session.position if position is None else position
+    for record in reversed(session.records[:position]):
+        mechanism = _MECHANISM_CALLS.get(record.step.call.name)
+        if mechanism is not None:
+            return mechanism
+    return mechanism_of(session)
+
+
 def _shown_epoll(
-    kernel: ModelKernel, names: Bindings, record: StepRecord | None, epoll_names: list[str]
+    kernel: ModelKernel, names: Bindings, step: StepBase | None, epoll_names: list[str]
 ) -> tuple[str, EventPoll] | None:
     """The epoll the current step uses, else the most recently created one still open."""
     wanted: list[str] = []
-    if record is not None:
-        ref = getattr(record.step.arguments, "epfd", None)
+    if step is not None:
+        ref = getattr(step.arguments, "epfd", None)
         if isinstance(ref, str):
             wanted.append(ref)
     wanted += reversed(epoll_names)
@@ -112,7 +289,9 @@ def shown_epoll(session: PlaySession) -> EventPoll | None:
     model = session.model
     if not isinstance(model, ModelKernel):
         return None
-    shown = _shown_epoll(model, session.names, session.record(), _epoll_names(session))
+    record = session.record()
+    step = record.step if record is not None else None
+    shown = _shown_epoll(model, session.names, step, _epoll_names(session))
     return shown[1] if shown is not None else None
 
 
@@ -136,37 +315,32 @@ def _detach(renderable: Any) -> RenderableType:
 def build_frame(
     session: PlaySession,
     *,
-    previous: Frame | None = None,
+    recorder: MicroRecorder | None = None,
     prediction_banner: Text | None = None,
 ) -> Frame:
-    """Capture the session at its position. `previous` (the frame one step back, if it is)
-    lends its tree as the "before" picture for the animation."""
+    """Capture the session at its position, with the micro-steps `recorder` captured while
+    the step that led here ran (if it did)."""
     position = session.position
     record = session.record()
     model = session.model
     kernel = model if isinstance(model, ModelKernel) else None
     names = session.names.copy()
-    mechanism = mechanism_of(session)
+    mechanism = step_mechanism(session, position)
     epoll_names = _epoll_names(session)
 
     ep_title = ""
-    shape = before = None
+    shape = None
     path: tuple[Key, ...] = ()
     path_text = ""
     chain = queues = nic = None
     ep = None
     if kernel is not None:
-        shown = _shown_epoll(kernel, names, record, epoll_names)
+        step = record.step if record is not None else None
+        shown = _shown_epoll(kernel, names, step, epoll_names)
         if shown is not None:
             ep_title, ep = shown
-            shape = TreeShape.capture(ep.rbr, _label(names))
+            shape = _tree_shape(ep, names)
             chain = ReadyChain.capture(ep, names)
-            if (
-                previous is not None
-                and previous.position == position - 1
-                and previous.ep_title == ep_title
-            ):
-                before = previous.shape
             path, path_text = _lookup_path(kernel, ep, record, names)
         queues = WaitQueuesPicture.capture(kernel, names, ep)
         nic = NicLane.capture(kernel)
@@ -196,7 +370,6 @@ def build_frame(
         ep_title=ep_title,
         ep_label=ep.label if ep is not None else "",
         shape=shape,
-        before=before,
         path=path,
         path_text=path_text,
         chain=chain,
@@ -208,6 +381,7 @@ def build_frame(
         status=status,
         clock_ns=kernel.clock.now_ns if kernel is not None else 0,
         prediction=session.predictions.get(position - 1),
+        micro=recorder.frames_for(record) if recorder is not None else {},
     )
 
 
@@ -324,4 +498,13 @@ def mechanism_class(mechanism: str) -> str:
     return f"-mech-{mechanism if mechanism in MECHANISMS else 'epoll'}"
 
 
-__all__ = ["Frame", "build_frame", "mechanism_class", "mechanism_of", "shown_epoll"]
+__all__ = [
+    "Frame",
+    "MicroFrame",
+    "MicroRecorder",
+    "build_frame",
+    "mechanism_class",
+    "mechanism_of",
+    "shown_epoll",
+    "step_mechanism",
+]

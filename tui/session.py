@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
+from simulator.kernel.trace import TraceEvent
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import ResultKind, Scenario
 from simulator.scenario.recording import this_platform
@@ -32,6 +33,9 @@ from simulator.scenario.runner import default_model_factory as _default_model_fa
 #: The real interest list of each epoll (by scenario name) after one step, as ``fdinfo``
 #: returned it -- or the reason it could not be read.
 FdinfoSnapshot = dict[str, list[dict[str, int]] | str]
+#: Called with the model just before the last step of a move runs; returns the observer its
+#: tracer calls at each micro-step of that step (see `simulator.kernel.trace.Tracer.observer`).
+StepWatch = Callable[[uapi.Kernel], Callable[[TraceEvent], None] | None]
 
 
 class Source(StrEnum):
@@ -191,14 +195,35 @@ class PlaySession:
 
     # --- moving --------------------------------------------------------------------------
 
-    def seek(self, target: int, on_step: Callable[[int], None] | None = None) -> None:
+    def seek(
+        self,
+        target: int,
+        on_step: Callable[[int], None] | None = None,
+        watch: StepWatch | None = None,
+    ) -> None:
         """Move to `target` (clamped to the scenario). May block on the live kernel.
 
         Steps past the frontier run one by one, each followed by a read of the real interest
         lists; a live kernel that breaks is dropped (see `lost`) and the model goes on alone.
-        `on_step(position)` is called after each step run forward.
+        `on_step(position)` is called after each step run forward. `watch` observes the
+        micro-steps of the step that ends at `target` (see `StepWatch`).
         """
         target = max(0, min(target, self.total))
+        if watch is None or target == 0:
+            self._seek(target, on_step)
+            return
+        self._seek(target - 1, on_step)
+        tracer = getattr(self.model, "tracer", None)
+        observer = watch(self.model)
+        if tracer is not None:
+            tracer.observer = observer
+        try:
+            self._seek(target, on_step)
+        finally:
+            if tracer is not None:
+                tracer.observer = None
+
+    def _seek(self, target: int, on_step: Callable[[int], None] | None) -> None:
         if target <= self.frontier:
             self.runner.seek(target)
         else:
@@ -299,5 +324,6 @@ __all__ = [
     "PlaySession",
     "Prediction",
     "Source",
+    "StepWatch",
     "arguments_as_issued",
 ]

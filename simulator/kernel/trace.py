@@ -8,8 +8,11 @@ calls `Tracer.begin_call` first, so `events` and `cost` always describe the *las
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Any
 
 
 class TraceKind(StrEnum):
@@ -95,9 +98,14 @@ class Tracer:
 
     `clock` is any object with a ``now_ns`` attribute (the model's virtual clock); without one
     events are stamped 0, which is what standalone data-structure tests want.
+
+    `observer`, when set, is called with each recorded event right after it is recorded, while
+    the model is in the state that event left it in: the TUI takes its pictures of the
+    micro-steps there. It must only read the model. A copy of a tracer has no observer, so a
+    model checkpoint never carries one into a later replay.
     """
 
-    __slots__ = ("_seq", "clock", "cost", "enabled", "events")
+    __slots__ = ("_seq", "clock", "cost", "enabled", "events", "observer")
 
     def __init__(self, enabled: bool = True, clock: object | None = None) -> None:
         self.enabled = enabled
@@ -105,6 +113,16 @@ class Tracer:
         self.events: list[TraceEvent] = []
         self.cost = Cost()
         self._seq = 0
+        self.observer: Callable[[TraceEvent], None] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tracer:
+        twin = Tracer(self.enabled)
+        memo[id(self)] = twin  # before the clock, which may lead back here
+        twin.clock = copy.deepcopy(self.clock, memo)
+        twin.events = list(self.events)  # events are frozen: sharing them is safe
+        twin.cost = copy.copy(self.cost)
+        twin._seq = self._seq
+        return twin
 
     def begin_call(self, name: str) -> None:
         """Start a new syscall frame: forget the previous call's events and cost."""
@@ -117,4 +135,7 @@ class Tracer:
         if self.enabled:
             self._seq += 1
             now = getattr(self.clock, "now_ns", 0) if self.clock is not None else 0
-            self.events.append(TraceEvent(self._seq, now, kind, where, detail))
+            event = TraceEvent(self._seq, now, kind, where, detail)
+            self.events.append(event)
+            if self.observer is not None:
+                self.observer(event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -35,6 +36,20 @@ class CostMeter:
     def total(self) -> int:
         return sum(n for _, n in self.counts)
 
+    def lines(self, width: int) -> list[Text]:
+        """``total work 162 · fd scan 156 · copy in 3 · copy out 3``: the total, then every
+        non-zero counter, in lines of at most `width` cells broken between counters (for a
+        narrow panel)."""
+        parts = [Text.assemble(("total work ", "dim"), (f"{self.total:,}", "bold"))]
+        parts += [Text(f"{SHORT.get(name, name)} {n:,}") for name, n in self.counts if n]
+        lines = [parts[0]]
+        for part in parts[1:]:
+            if lines[-1].cell_len + 3 + part.cell_len <= width:
+                lines[-1] = Text.assemble(lines[-1], (" · ", "grey62"), part)
+            else:
+                lines.append(part)
+        return lines
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if not self.counts:
             yield Text("no call yet", style="dim")
@@ -57,5 +72,10 @@ class CostMeter:
                     Text.assemble((bar, "cyan"), (f" {n:,}", "bold" if n else "dim")),
                 ]
             table.add_row(*cells)
+        wide = options.update_width(1000)
+        if Measurement.get(console, wide, table).maximum > options.max_width:
+            # Too narrow for the bars: the non-zero counters, a few per line.
+            yield from self.lines(options.max_width)
+            return
         yield table
         yield Text.assemble(("total work ", "dim"), (f"{self.total:,}", "bold"))

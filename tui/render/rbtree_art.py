@@ -11,7 +11,8 @@ successor taking an erased node's place); the app always ends on a fresh capture
 picture is exact even if a replay ever drifted.
 
 `draw_tree` lays a shape out in a given width: each node is centred in its share of the line,
-children under it with ``┌─┴─┐`` connectors, red nodes on red, black nodes on black. Levels that
+children under it with ``┌─┴─┐`` connectors, red nodes ``(in parentheses)`` on red, black
+nodes ``[in brackets]`` on black (`LEGEND`). Levels that
 no longer fit are summarised in one line, so the picture has a bounded height.
 """
 
@@ -39,6 +40,9 @@ BLACK = Style(color="bright_white", bgcolor="grey19", bold=True)
 FOCUS = Style(color="black", bgcolor="yellow", bold=True)
 ON_PATH = Style(underline=True)
 LINK = Style(color="grey62")
+
+#: What the tree's marks mean, shown under a non-empty tree.
+LEGEND = "(red) [black] • on the ready list"
 
 _KEY = re.compile(r"\((-?\d+), (-?\d+)\)")
 
@@ -79,10 +83,14 @@ class TreeShape:
     complete: bool = True
 
     @classmethod
-    def capture(cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH) -> TreeShape:
+    def capture(
+        cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH, ready: Any = None
+    ) -> TreeShape:
         """Copy the top `depth` levels of `tree` (an ``RBTree`` of epitems).
 
-        `label(node) -> str` names a node (default: its key). O(2 ** depth) at most.
+        `label(node) -> str` names a node (default: its key); `ready(value) -> bool` says
+        whether its epitem gets the ready dot (default: its ``ready`` attribute). O(2 ** depth)
+        at most.
         """
         shape = cls(size=len(tree))
         root = tree.root
@@ -105,7 +113,7 @@ class TreeShape:
                 red=bool(node.red),
                 left=left.key if left is not None and more else None,
                 right=right.key if right is not None and more else None,
-                ready=bool(getattr(value, "ready", False)),
+                ready=bool(ready(value) if ready is not None else getattr(value, "ready", False)),
                 deeper=deeper,
             )
             if more:
@@ -277,13 +285,18 @@ class _Canvas:
 
 
 def _fit(node: ShapeNode, cell: int) -> str:
-    """The node's label in a share of `cell` columns: its name, else its fd, else a dot (a
-    number is never cut short, which would show a different fd)."""
+    """The node's label in a share of `cell` columns: its name, else its fd, else a mark (a
+    number is never cut short, which would show a different fd). The brackets tell the colour
+    without colour (for colour-blind learners and monochrome terminals): ``(a:3)`` is red,
+    ``[b:5]`` black; so do the marks, ``●`` red and ``■`` black."""
+    open_, close = ("(", ")") if node.red else ("[", "]")
     for text in (node.label, str(node.key[1])):
         if len(text) + 2 <= cell:
-            return f" {text} "
+            return f"{open_}{text}{close}"
     fd = str(node.key[1])
-    return fd if len(fd) + 1 < cell else "●"
+    if len(fd) + 1 < cell:
+        return fd
+    return "●" if node.red else "■"
 
 
 def draw_tree(
@@ -349,4 +362,4 @@ def draw_tree(
     return lines
 
 
-__all__ = ["Key", "ShapeNode", "TreeShape", "draw_tree", "parse_keys"]
+__all__ = ["LEGEND", "Key", "ShapeNode", "TreeShape", "draw_tree", "parse_keys"]

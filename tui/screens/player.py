@@ -8,16 +8,16 @@ runs the screen is *busy*: the line-API views are frozen (they must not read the
 worker is changing), requests to move are remembered and carried out when it is done.
 
 After a single step forward the step's micro-steps (its trace) are animated: a timer moves a
-cursor through them and the widgets light what each one touches; the tree even replays its
-rotations. The animation can be skipped, runs at a user-set speed, and always ends on the
-exact final state. At a step with a question (``ask``, or any wait in predict mode) the step
-runs, the old frame stays on screen, and the predict dialog opens; the answer is judged by the
-real kernel and the step is revealed.
+cursor through them, every model view draws the state the model was in at that micro-step
+(captured while the step ran, see `tui.frame.MicroRecorder`) and lights what it touches. The
+animation can be skipped, runs at a user-set speed, and always ends on the exact final state.
+At a step with a question (``ask``, or any wait in predict mode) the step runs, the old frame
+stays on screen, and the predict dialog opens; the answer is judged by the real kernel and the
+step is revealed.
 """
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
@@ -36,7 +36,15 @@ from simulator.scenario import Verdict
 from simulator.scenario.calls import show_value
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
 from simulator.uapi import event_names
-from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
+from tui.frame import (
+    MECHANISMS,
+    Frame,
+    MicroRecorder,
+    build_frame,
+    mechanism_class,
+    mechanism_of,
+    shown_epoll,
+)
 from tui.predict import Question, question_for
 from tui.progress import ProgressStore
 from tui.screens.ask_value import AskValueScreen
@@ -66,8 +74,6 @@ DEFAULT_SPEED = SPEEDS.index(1.0)
 #: Seconds per micro-step at 1x, and the pause between steps while playing.
 TICK_S = 0.35
 STEP_PAUSE_S = 1.2
-#: A long trace is animated in at most this many ticks (several micro-steps per tick).
-MAX_TICKS = 48
 #: Below this the layout turns compact; below `TINY` the screen asks for a larger terminal.
 COMPACT = (110, 34)
 TINY = (64, 20)
@@ -121,7 +127,8 @@ class PlayerScreen(Screen[None]):
         self._anim_timer: Timer | None = None
         self._play_timer: Timer | None = None
         self._micro: int | None = None
-        self._stride = 1
+        self._ticks: list[int] = []  # the captured micro-steps the animation shows, in order
+        self._recorder: MicroRecorder | None = None  # captures the step being run
         self._question_open = False
         self._pending_question: int | None = None
         """The index of the step a predict question is open for (its verdict is hidden)."""
@@ -157,7 +164,6 @@ class PlayerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         session = self.session
-        self.add_class(mechanism_class(mechanism_of(session)))
         self.title = session.title
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
         self.query_one("#model").border_title = "Kernel model"
@@ -199,8 +205,10 @@ class PlayerScreen(Screen[None]):
     def _show(self, *, animate: bool) -> None:
         """Capture a frame of the session and push it down to every widget."""
         session = self.session
-        frame = build_frame(session, previous=self.frame, prediction_banner=self._banner())
+        recorder, self._recorder = self._recorder, None
+        frame = build_frame(session, recorder=recorder, prediction_banner=self._banner())
         self.frame = frame
+        self._show_panels_of(frame.mechanism)
         for view in self.query(PictureView):
             view.set_reactive(PictureView.event, None)
             view.frame = frame
@@ -217,10 +225,22 @@ class PlayerScreen(Screen[None]):
         self.query_one(Narration).markdown = self._narration(frame)
         self._update_status()
         self._save_progress()
-        if animate and self.animate_steps and self.app.animation_level != "none" and frame.trace:
+        if animate and self._animates() and frame.micro:
             self._start_animation()
         elif self.playing:
             self._schedule_next()
+
+    def _show_panels_of(self, mechanism: str) -> None:
+        """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
+        wanted = mechanism_class(mechanism)
+        for name in MECHANISMS:
+            other = mechanism_class(name)
+            if other != wanted and self.has_class(other):
+                self.remove_class(other)
+        self.add_class(wanted)
+
+    def _animates(self) -> bool:
+        return self.animate_steps and self.app.animation_level != "none"
 
     def _model_subtitle(self, frame: Frame) -> str:
         calls = frame.kernel.calls if frame.kernel is not None else 0
@@ -325,13 +345,14 @@ class PlayerScreen(Screen[None]):
             return
         session = self.session
         target = max(0, min(target, session.total))
+        recorder = self._recorder = MicroRecorder(session) if single and self._animates() else None
         if session.needs_live(target):
             self._heading = target
             self._set_busy(f"waiting for the live kernel (step {target})")
-            self._seek_in_worker(target, single)
+            self._seek_in_worker(target, single, recorder)
             return
         try:
-            session.seek(target)
+            session.seek(target, watch=recorder)
         except Exception as exc:
             self._failed(exc)
             return
@@ -346,9 +367,9 @@ class PlayerScreen(Screen[None]):
         return self.session.position
 
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
-    def _seek_in_worker(self, target: int, single: bool) -> None:
+    def _seek_in_worker(self, target: int, single: bool, recorder: MicroRecorder | None) -> None:
         try:
-            self.session.seek(target)
+            self.session.seek(target, watch=recorder)
         except Exception as exc:
             self.app.call_from_thread(self._worker_done, single, exc)
         else:
@@ -433,35 +454,40 @@ class PlayerScreen(Screen[None]):
     def _start_animation(self) -> None:
         frame = self.frame
         assert frame is not None
-        self._stride = max(1, math.ceil(len(frame.trace) / MAX_TICKS))
-        self._set_micro(0)
+        self._ticks = sorted(frame.micro)
+        self._set_micro(self._ticks[0])
         self._anim_timer = self.set_interval(self._tick_s(), self._tick)
 
     def _tick_s(self) -> float:
         return TICK_S / SPEEDS[self.speed_index]
 
     def _tick(self) -> None:
-        frame = self.frame
-        if frame is None or self._micro is None:
-            self._finish_animation()
-            return
-        upcoming = self._micro + self._stride
-        if upcoming >= len(frame.trace):
+        if self.frame is None or self._micro is None or self._micro == self._ticks[-1]:
             self._finish_animation()
         else:
-            self._set_micro(upcoming)
+            self._set_micro(self._ticks[self._ticks.index(self._micro) + 1])
 
     def _set_micro(self, micro: int | None) -> None:
+        """Show micro-step `micro` of the step (None: the final state)."""
         self._micro = micro
         frame = self.frame
+        if frame is None:
+            return
         event: TraceEvent | None = None
-        if frame is not None and micro is not None and micro < len(frame.trace):
+        if micro is not None and micro < len(frame.trace):
             event = frame.trace[micro]
+        shown = frame.at(micro)
         for view in self._model_views():
-            view.event = event
-        self.query_one(FdTable).event = event
-        self.query_one(InterestTree).micro = micro
+            view.set_reactive(PictureView.event, event)
+            view.frame = shown
+        fds = self.query_one(FdTable)
+        fds.set_reactive(FdTable.event, event)
+        fds.frame = shown
+        tree = self.query_one(InterestTree)
+        tree.set_reactive(InterestTree.micro, micro)
+        tree.frame = shown
         self.query_one(TraceList).micro = micro
+        self.query_one("#model").border_subtitle = self._model_subtitle(shown)
 
     def _stop_animation(self) -> None:
         """End the animation now, on the exact final state."""

@@ -1,9 +1,10 @@
 """The process's fd table, with gauges against RLIMIT_NOFILE and fs.file-max.
 
-Rows are descriptor numbers from 0 to the highest open one; the view is line-API and reads
-the model only for the rows on screen (``fdt.lookup(fd)`` per row), so a table of a hundred
-thousand descriptors repaints as fast as one of ten (see `highest_fd` for the one lookup that
-is not bounded).
+Rows are descriptor numbers from 0 to the highest open one; the view is line-API and, at rest,
+reads the model only for the rows on screen (``fdt.lookup(fd)`` per row), so a table of a
+hundred thousand descriptors repaints as fast as one of ten (see
+`tui.render.fd_rows.highest_fd` for the one lookup that is not bounded). During an animation
+it draws the table captured at the micro-step instead (`Frame.fds`, a `FdRows`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from simulator.kernel import ModelKernel
 from simulator.kernel.trace import TraceEvent, TraceKind
 from tui.frame import Frame
+from tui.render.fd_rows import FdRows, highest_fd, read_row, row_text
 from tui.widgets.lines import LinesView
 from tui.widgets.ready_list import event_fd
 
 HEADER_LINES = 4
-_SCAN_LIMIT = 64
 
 
 def gauge(used: int, limit: int, width: int = 16) -> Text:
@@ -29,20 +29,6 @@ def gauge(used: int, limit: int, width: int = 16) -> Text:
     return Text.assemble(
         ("▕", "grey62"), ("█" * filled, style), ("░" * (width - filled), "grey35"), ("▏", "grey62")
     )
-
-
-def highest_fd(kernel: ModelKernel) -> int:
-    """The highest open descriptor (-1 if none).
-
-    The few numbers just below the table's capacity are tried first (a table grows by
-    doubling, so after a burst of opens the top is often there); otherwise ``max`` runs over
-    the table's keys in C, about a millisecond per hundred thousand descriptors.
-    """
-    fdt = kernel.fdt
-    for fd in range(fdt.capacity - 1, max(-1, fdt.capacity - 1 - _SCAN_LIMIT), -1):
-        if fdt.lookup(fd) is not None:
-            return fd
-    return max(fdt.slots, default=-1)
 
 
 class FdTable(LinesView):
@@ -66,7 +52,14 @@ class FdTable(LinesView):
         self._rows = 0
 
     def watch_frame(self, frame: Frame | None) -> None:
-        self._rows = highest_fd(frame.kernel) + 1 if frame is not None and frame.kernel else 0
+        if frame is None:
+            self._rows = 0
+        elif frame.fds is not None:
+            captured = frame.fds
+            more = captured.total_rows > len(captured.rows)
+            self._rows = len(captured.rows) + more
+        else:
+            self._rows = highest_fd(frame.kernel) + 1 if frame.kernel is not None else 0
         self.reset()
 
     def watch_event(self) -> None:
@@ -81,40 +74,51 @@ class FdTable(LinesView):
             return None
         return event_fd(event)
 
+    def _table(self) -> FdRows | None:
+        """The counters to show: captured at the micro-step, else read from the model now."""
+        frame = self.frame
+        if frame is None:
+            return None
+        if frame.fds is not None:
+            return frame.fds
+        kernel = frame.kernel
+        if kernel is None:
+            return None
+        fdt, fs = kernel.fdt, kernel.fs
+        return FdRows(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, (), 0)
+
     def make_line(self, index: int, width: int) -> Text:
         frame = self.frame
-        kernel = frame.kernel if frame is not None else None
-        if kernel is None:
+        table = self._table()
+        if frame is None or table is None:
             return Text("no model" if index == 0 else "", style="dim")
-        fdt, fs = kernel.fdt, kernel.fs
         if index == 0:
             return Text.assemble(
-                ("fd table ", "bold"), (f"{len(fdt):,} open / RLIMIT_NOFILE {fdt.nofile:,}", "")
+                ("fd table ", "bold"), (f"{table.open:,} open / RLIMIT_NOFILE {table.nofile:,}", "")
             )
         if index == 1:
             # The capacity is the point of this line: the gauge shrinks to leave it room.
-            cap = f" cap {fdt.capacity:,}"
+            cap = f" cap {table.capacity:,}"
             bar = max(4, min(24, width - len(cap) - 2))
-            return Text.assemble(gauge(len(fdt), fdt.nofile, bar), (cap, "dim"))
+            return Text.assemble(gauge(table.open, table.nofile, bar), (cap, "dim"))
         if index == 2:
-            limit = "∞" if fs.file_max >= 2**62 else f"{fs.file_max:,}"
-            text = Text(f"files {fs.nr_files:,} / file-max {limit} ")
-            if fs.file_max < 2**62:
-                text.append_text(gauge(fs.nr_files, fs.file_max))
+            limit = "∞" if table.file_max >= 2**62 else f"{table.file_max:,}"
+            text = Text(f"files {table.nr_files:,} / file-max {limit} ")
+            if table.file_max < 2**62:
+                text.append_text(gauge(table.nr_files, table.file_max))
             return text
         if index == 3:
             return Text(f"{'fd':>6} {'name':<8} {'file':<8} refs queued", "dim")
         fd = index - HEADER_LINES
-        file = fdt.lookup(fd)
-        lit = fd == self._lit_fd()
-        if file is None:
-            return Text(f"{fd:>6} (free)", style="black on yellow" if lit else "grey42")
-        name = frame.names.names.get(fd, "") if frame is not None else ""
-        queued = getattr(file, "rcv_bytes", None)
-        line = Text(
-            f"{fd:>6} {name[:8]:<8} {file.label[:8]:<8} "
-            f"{getattr(file, 'f_count', 1):>4} {'' if queued is None else f'{queued:,} B'}"
-        )
-        if lit:
+        if frame.fds is not None:
+            if fd >= len(frame.fds.rows):
+                hidden = frame.fds.total_rows - fd
+                return Text(f"… {hidden:,} more rows (shown when the step ends)", style="dim")
+            row = frame.fds.rows[fd]
+        else:
+            assert frame.kernel is not None
+            row = read_row(frame.kernel, frame.names, fd)
+        line = row_text(fd, row)
+        if fd == self._lit_fd():
             line.stylize("black on yellow")
         return line

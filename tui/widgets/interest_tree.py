@@ -1,9 +1,9 @@
 """The epoll interest list drawn as the red-black tree it is (``ep->rbr``).
 
-During a step's animation the tree is the shape *before* the step with the step's tree events
-replayed up to the current micro-step (so an insert appears, recolours and rotates in turn);
-at rest it is a fresh capture of the model: the final picture is always exact. The node a
-micro-step touches is lit; an ``epoll_ctl``'s lookup path is underlined and spelled out.
+During a step's animation the tree is the one captured at the current micro-step (so an insert
+appears, recolours and rotates in turn, as the model did it); at rest it is a fresh capture of
+the model. The node a micro-step touches is lit; an ``epoll_ctl``'s lookup path is underlined
+and spelled out.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from textual.reactive import reactive
 
 from simulator.kernel.trace import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.rbtree_art import Key, TreeShape, draw_tree, parse_keys
+from tui.render.rbtree_art import LEGEND, Key, TreeShape, draw_tree, parse_keys
 from tui.widgets.lines import LinesView
 from tui.widgets.ready_list import event_fd
 
@@ -41,12 +41,8 @@ class InterestTree(LinesView):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._lines: list[Text] = []
-        self._replayed: list[TreeShape] = []  # shape after each trace event (animation)
 
-    def watch_frame(self, frame: Frame | None) -> None:
-        self._replayed = []
-        if frame is not None and frame.before is not None and frame.trace:
-            self._replayed = _replay(frame)
+    def watch_frame(self) -> None:
         self._rebuild()
 
     def watch_micro(self) -> None:
@@ -62,14 +58,8 @@ class InterestTree(LinesView):
         return self._lines[index]
 
     def current_shape(self) -> TreeShape | None:
-        """The shape drawn now: replayed during an animation, else the final capture."""
-        frame = self.frame
-        if frame is None:
-            return None
-        micro = self.micro
-        if micro is not None and self._replayed and micro < len(self._replayed):
-            return self._replayed[micro]
-        return frame.shape
+        """The shape drawn now: the micro-step's during an animation, else the final one."""
+        return self.frame.shape if self.frame is not None else None
 
     def _rebuild(self) -> None:
         self._lines = self._make_lines()
@@ -79,21 +69,23 @@ class InterestTree(LinesView):
         frame = self.frame
         if frame is None or frame.shape is None:
             return [Text("no epoll instance yet", style="dim")]
-        shape = self.current_shape() or frame.shape
+        shape = frame.shape
         event = None
         if self.micro is not None and self.micro < len(frame.trace):
             event = frame.trace[self.micro]
         focus = _focus(event, shape, frame.ep_label)
-        size = frame.shape.size
+        size = shape.size
         head = Text.assemble(
             (f"interest tree of {frame.ep_title}", "bold"),
             (f"  {size:,} item{'s' if size != 1 else ''}", "dim"),
         )
-        if size and not frame.shape.complete:
-            head.append(f" · top {frame.shape.height()} levels shown", style="dim")
+        if size and not shape.complete:
+            head.append(f" · top {shape.height()} levels shown", style="dim")
         lines = [head]
         width = max(8, self.scrollable_content_region.width)
         lines += draw_tree(shape, width, focus=focus, path=frame.path)
+        if shape.size:
+            lines.append(Text(LEGEND, style="dim"))
         if frame.path_text:
             lines += self._wrap(Text(frame.path_text, style="italic"), width)
         tree_event = event is not None and (
@@ -105,23 +97,6 @@ class InterestTree(LinesView):
 
     def _wrap(self, text: Text, width: int) -> list[Text]:
         return list(text.wrap(self.app.console, width))
-
-
-def _replay(frame: Frame) -> list[TreeShape]:
-    """The tree after each of the frame's trace events, replayed on the "before" shape."""
-    assert frame.before is not None
-    labels = {key: node.label for key, node in (frame.shape.nodes.items() if frame.shape else ())}
-    shape = frame.before.copy()
-    shapes: list[TreeShape] = []
-    broken = not shape.complete
-    rbr = f"{frame.ep_label}.rbr"
-    for event in frame.trace:
-        if not broken and event.kind in TREE_EVENTS and event.where == rbr:
-            shape = shape.copy()
-            broken = not shape.apply(event, labels)
-        final = frame.shape if frame.shape is not None else shape
-        shapes.append(final if broken else shape)
-    return shapes
 
 
 def _focus(event: TraceEvent | None, shape: TreeShape, ep_label: str) -> list[Key]:
