@@ -58,13 +58,33 @@ from simulator.uapi import KEvent
 #: the child. Generous: the slowest call is an infinite wait (LIVE_WAIT_BOUND_S).
 REPLY_TIMEOUT_S = 30.0
 
-_CHILD_ARGV = [sys.executable, "-m", "simulator.live._child"]
+#: The directory that holds the `simulator` (and `tui`) packages this process runs.
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 _FDINFO_LINE = re.compile(
     r"tfd:\s*(?P<tfd>\d+)\s+events:\s*(?P<events>[0-9a-f]+)\s+data:\s*(?P<data>[0-9a-f]+)"
     r"\s+pos:(?P<pos>-?\d+)\s+ino:(?P<ino>[0-9a-f]+)\s+sdev:(?P<sdev>[0-9a-f]+)"
 )
+
+
+def python_command(module: str) -> list[str]:
+    """The argv that runs `module` as ``__main__`` in this interpreter, isolated.
+
+    ``python -m module`` would put the working directory first on ``sys.path``, so a lesson
+    folder holding a ``tempfile.py`` (or a ``tui.py``) would have it imported and run. ``-I``
+    (isolated mode) keeps the working directory, PYTHONPATH, the PYTHON* variables and the user
+    site out; the packages come from this interpreter's site-packages (where an editable install
+    puts its finder) or from the directory this process imported them from, which the bootstrap
+    puts first on the path explicitly.
+    """
+    bootstrap = (
+        f"import runpy, sys; sys.path.insert(0, {_PROJECT_ROOT!r}); "
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-I", "-c", bootstrap]
+
+
+_CHILD_ARGV = python_command("simulator.live._child")
 
 
 class _Spawner:
@@ -101,15 +121,12 @@ class _Spawner:
 
 
 def _popen_child() -> subprocess.Popen[bytes]:
-    path = os.environ.get("PYTHONPATH")
-    env = dict(os.environ, PYTHONPATH=_PROJECT_ROOT + (os.pathsep + path if path else ""))
     return subprocess.Popen(
         _CHILD_ARGV,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         close_fds=True,  # the child's only descriptors are 0, 1 and 2
         start_new_session=True,  # a terminal's Ctrl-C is for the parent, which ends the child
-        env=env,
     )
 
 
