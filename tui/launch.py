@@ -71,16 +71,26 @@ def serve(
     if problem:
         print(f"muxlab: cannot serve on {host}:{port}: {problem}", file=sys.stderr)
         return EXIT_FAILED
-    command = [sys.executable, "-m", "tui"]
-    if scenario is not None:
-        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
-    server = Server(shlex.join(command), host=host, port=port, title="muxlab")
+    server = Server(
+        shlex.join(app_command(scenario, live=live)), host=host, port=port, title="muxlab"
+    )
     try:
         server.serve()  # until Ctrl+C or SIGTERM
     except OSError as exc:  # the port was taken between the check and the bind
         print(f"muxlab: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def app_command(scenario: Path | None = None, *, live: bool = True) -> list[str]:
+    """The command `serve` has textual-serve run for each browser tab: this interpreter, isolated
+    from the working directory (`python_command`), running the menu or `scenario`."""
+    from simulator.live.kernel import python_command
+
+    command = python_command("tui")
+    if scenario is not None:
+        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
+    return command
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
