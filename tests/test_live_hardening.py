@@ -5,9 +5,13 @@ Everything here runs the real thing: `muxlab` as a subprocess, the live child, r
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,3 +80,73 @@ def test_the_app_serve_launches_never_imports_from_the_working_directory(tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "lesson.toml" in done.stdout
     assert markers(tmp_path) == []
+
+
+# --- item 12: nothing of a run survives its end, however it ends -----------------------------
+
+SLOW_LESSON = (
+    LESSON
+    + 8
+    * """
+[[step]]
+do = "poll"
+args = { fds = [["b", ["IN"]]], timeout_ms = 1500 }
+expect = []
+"""
+)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def wait_for(predicate: Callable[[], object], what: str) -> None:
+    for _ in range(2000):
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def holds_a_socket(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/3").startswith("socket:")
+    except FileNotFoundError:
+        return False
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
+def test_a_killed_check_leaves_no_temporary_file(tmp_path: Path, signum: int) -> None:
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    (tmp_path / "lesson.toml").write_text(SLOW_LESSON)
+    check = subprocess.Popen(
+        [str(MUXLAB), "check", "lesson.toml"],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: children_of(check.pid), "the live child to start")
+        child = children_of(check.pid)[0]
+        # Mid-run: the child has answered its start-up and is inside the lesson's waits.
+        wait_for(lambda: holds_a_socket(child), "the lesson's first socket")
+        check.send_signal(signum)
+        check.wait()
+        wait_for(lambda: gone(child), "the live child to die with its parent")
+    finally:
+        check.kill()
+        check.wait()
+    assert sorted(p.name for p in private_tmp.iterdir()) == []

@@ -19,6 +19,7 @@ It dies with its parent (``PR_SET_PDEATHSIG`` = SIGKILL) and exits when fd 0 rea
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -122,8 +123,7 @@ class _Engine:
     `_tcp` holds the fd numbers that are TCP sockets, for the settle loop.
     """
 
-    def __init__(self, file_path: str) -> None:
-        self._file_path = file_path
+    def __init__(self) -> None:
         self._owners: dict[int, _Closable] = {}
         self._tcp: set[int] = set()
 
@@ -201,7 +201,15 @@ class _Engine:
         return fd
 
     def open_file(self) -> int:
-        return os.open(self._file_path, os.O_RDWR)
+        """A new regular file, read-write, that has no name: nothing is left behind however
+        the child ends (SIGKILL included). On Linux a memfd (a tmpfs file, as regular as any
+        to poll, select and epoll); elsewhere a temporary file unlinked as soon as it exists.
+        Like ``os.open``, the descriptor is close-on-exec."""
+        if hasattr(os, "memfd_create"):
+            return os.memfd_create("muxlab-file", os.MFD_CLOEXEC)
+        fd, path = tempfile.mkstemp(prefix="muxlab-live-", suffix=".file")
+        os.unlink(path)
+        return fd
 
     def send(self, fd: int, nbytes: int) -> int:
         with _borrowed(fd) as sock:
@@ -604,14 +612,8 @@ def main() -> None:
     sys.stdout = sys.stderr
     _libc.set_parent_death_signal(signal.SIGKILL)
     _fresh_fd_table()
-    handle, path = tempfile.mkstemp(prefix=f"muxlab-live-{os.getpid()}-", suffix=".file")
-    os.close(handle)
-    try:
-        _serve(_Engine(path), {"pid": os.getpid(), "file": path})
-    except BrokenPipeError:
-        pass  # the parent went away mid-reply; nobody is left to tell
-    finally:
-        os.unlink(path)
+    with contextlib.suppress(BrokenPipeError):  # the parent went away mid-reply
+        _serve(_Engine(), {"pid": os.getpid()})
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ bounded by `uapi.LIVE_WAIT_BOUND_S` and then raise `uapi.WaitForeverError`.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import errno
 import os
 import pickle
@@ -159,16 +158,10 @@ class LiveKernel:
         """
         self._lock = threading.Lock()
         self._released = False
-        self._file_path: str | None = None
         self._proc = _spawner.spawn()
         _instances.add(self)
         try:
-            _status, hello = self._exchange(None)
-        except BaseException:
-            self.close_all()
-            raise
-        self._file_path = cast(str, hello["file"])
-        try:
+            self._exchange(None)  # the child's greeting: it is ready
             granted = self._call("set_limits", nofile, nofile_hard)
         except BaseException:
             self.close_all()
@@ -204,10 +197,6 @@ class LiveKernel:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
                     pipe.close()
-        if self._file_path is not None:
-            # The child deletes its file when it exits normally; SIGKILL leaves it to us.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._file_path)
 
     def __del__(self) -> None:
         self.close_all()
@@ -335,7 +324,7 @@ class LiveKernel:
         return cast(int, self._call("accept", listen_fd))
 
     def open_file(self) -> int:
-        """A regular file opened O_RDWR (one temporary file per child, opened afresh each time)."""
+        """A new regular file opened O_RDWR, with no name (a memfd): nothing to clean up."""
         return cast(int, self._call("open_file"))
 
     def send(self, fd: int, nbytes: int) -> int:
