@@ -6,8 +6,10 @@ Everything here runs the real thing: `muxlab` as a subprocess, the live child, r
 from __future__ import annotations
 
 import os
+import pickle
 import shlex
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.live import LiveKernel
 from tui import launch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the live engine is Linux")
@@ -150,3 +153,66 @@ def test_a_killed_check_leaves_no_temporary_file(tmp_path: Path, signum: int) ->
         check.kill()
         check.wait()
     assert sorted(p.name for p in private_tmp.iterdir()) == []
+
+
+# --- item 5: the control channel carries data only, bounded, and breaks cleanly --------------
+
+
+def channel_end(kernel: LiveKernel, fd: int) -> int:
+    """A writable end of the child's request pipe (fd 0) or reply pipe (fd 1), as a stray
+    writer (or a bug) would hold it."""
+    return os.open(f"/proc/{kernel.pid}/fd/{fd}", os.O_WRONLY)
+
+
+class _Planted:
+    """Unpickling this calls open(): a reply that would run code in the parent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (open, (str(self.path), "w"))
+
+
+def inject(kernel: LiveKernel, fd: int, data: bytes) -> None:
+    end = channel_end(kernel, fd)
+    try:
+        os.write(end, data)
+    finally:
+        os.close(end)
+
+
+def test_a_reply_that_is_not_data_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    payload = pickle.dumps(("ok", _Planted(marker)))
+    with LiveKernel() as kernel:
+        inject(kernel, 1, struct.pack("!I", len(payload)) + payload)
+        with pytest.raises(ChildProcessError, match="malformed reply"):
+            kernel.socketpair()
+        assert not kernel.alive
+    assert not marker.exists()
+
+
+def test_a_reply_over_the_size_cap_is_refused_unread() -> None:
+    with LiveKernel() as kernel:
+        inject(kernel, 1, struct.pack("!I", 0xFFFFFFFF))
+        with pytest.raises(ChildProcessError, match="more than the limit"):
+            kernel.socketpair()
+        assert not kernel.alive
+
+
+def test_a_garbage_request_ends_the_child_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    with LiveKernel() as kernel:
+        inject(kernel, 0, struct.pack("!I", 6) + b"\x80\x04junk")
+        with pytest.raises(ChildProcessError, match="could not read a request"):
+            kernel.socketpair()
+        assert not kernel.alive
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_truncated_request_is_a_childprocesserror_not_a_silent_wait() -> None:
+    with LiveKernel() as kernel:
+        inject(kernel, 0, struct.pack("!I", 100) + b'{"tuple":')
+        with pytest.raises(ChildProcessError, match="truncated request"):
+            kernel.socketpair()
+        assert not kernel.alive

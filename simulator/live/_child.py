@@ -26,7 +26,6 @@ import fcntl
 import math
 import mmap
 import os
-import pickle
 import resource
 import select
 import signal
@@ -577,10 +576,23 @@ def _fresh_fd_table() -> None:
         sharer.join()
 
 
-def _read_exactly(size: int) -> bytes | None:
-    """`size` bytes from fd 0, or None at end of file (the parent closed the channel)."""
+#: How long the rest of a request may keep the child waiting once its header has arrived. The
+#: parent writes a request in one go, so a body that stops coming is a truncated request.
+BODY_STALL_S = 1.0
+
+
+def _read_exactly(size: int, stall_s: float | None) -> bytes | None:
+    """`size` bytes from fd 0, or None at end of file (the parent closed the channel).
+
+    With `stall_s`, ProtocolError when no byte arrives for that long (a truncated message)."""
     chunks = []
+    waiter = select.poll()
+    waiter.register(0, select.POLLIN)
     while size:
+        if stall_s is not None and not waiter.poll(stall_s * 1000):
+            raise _wire.ProtocolError(
+                f"a truncated request: {size} bytes still missing after {stall_s} s"
+            )
         chunk = os.read(0, size)
         if not chunk:
             return None
@@ -590,13 +602,21 @@ def _read_exactly(size: int) -> bytes | None:
 
 
 def _serve(engine: _Engine, hello: dict[str, object]) -> None:
+    """Answer requests until EOF. A request that cannot be read is answered ``("broken",
+    reason)`` and ends the child quietly: after it, nothing on the channel can be trusted."""
     _wire.write_all(1, _wire.frame(("ok", hello)))
     while True:
-        header = _read_exactly(_wire.HEADER.size)
-        body = None if header is None else _read_exactly(_wire.HEADER.unpack(header)[0])
-        if body is None:
+        try:
+            header = _read_exactly(_wire.HEADER.size, None)
+            if header is None:
+                return
+            body = _read_exactly(_wire.body_size(header), BODY_STALL_S)
+            if body is None:
+                return
+            method, args = _wire.decode_request(body)
+        except _wire.ProtocolError as exc:
+            _wire.write_all(1, _wire.frame(("broken", str(exc))))
             return
-        method, args = pickle.loads(body)
         reply: _wire.Reply
         try:
             if method not in CALLS:
@@ -604,7 +624,11 @@ def _serve(engine: _Engine, hello: dict[str, object]) -> None:
             reply = ("ok", getattr(engine, method)(*args))
         except Exception as exc:
             reply = _wire.encode_error(exc)
-        _wire.write_all(1, _wire.frame(reply))
+        try:
+            message = _wire.frame(reply)
+        except (TypeError, ValueError) as exc:  # a result too large to send, or a bug
+            message = _wire.frame(_wire.encode_error(exc))
+        _wire.write_all(1, message)
 
 
 def main() -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-import pickle
 import queue
 import re
 import select
@@ -56,6 +55,8 @@ from simulator.uapi import KEvent
 #: How long the parent waits for any one reply (or the child's start-up) before giving up on
 #: the child. Generous: the slowest call is an infinite wait (LIVE_WAIT_BOUND_S).
 REPLY_TIMEOUT_S = 30.0
+#: How long the rest of a reply may keep us waiting once it has begun (see `_receive`).
+BODY_STALL_S = 1.0
 
 #: The directory that holds the `simulator` (and `tui`) packages this process runs.
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -270,6 +271,15 @@ class LiveKernel:
         _status, name, err, exc_args = reply
         raise _wire.decode_error(name, err, exc_args)
 
+    def _broken(self, why: str) -> ChildProcessError:
+        """End a child whose channel is out of step, and say why."""
+        self._proc.kill()
+        self._proc.wait()
+        return ChildProcessError(
+            f"the live kernel's control channel broke ({why}); the child process "
+            f"(pid {self._proc.pid}) was ended, start a new LiveKernel"
+        )
+
     def _exchange(self, request: bytes | None) -> tuple[Any, ...]:
         """Send `request` (None: just read the child's greeting) and return the reply."""
         with self._lock:
@@ -281,17 +291,23 @@ class LiveKernel:
                 reply = self._receive(proc.stdout.fileno())
             except (BrokenPipeError, EOFError):
                 raise self._lost() from None
+            except _wire.ProtocolError as exc:
+                raise self._broken(f"a malformed reply: {exc}") from None
             except BaseException:
                 # Interrupted half-way (e.g. KeyboardInterrupt): the channel is out of step.
                 proc.kill()
                 raise
+        if reply[0] == "broken":
+            raise self._broken(f"the child could not read a request: {reply[1]}")
         return reply
 
     def _receive(self, fd: int) -> tuple[Any, ...]:
-        deadline = time.monotonic() + REPLY_TIMEOUT_S
-        header = _read_exactly(fd, _wire.HEADER.size, deadline)
-        body = _read_exactly(fd, _wire.HEADER.unpack(header)[0], deadline)
-        return cast(tuple[Any, ...], pickle.loads(body))
+        """One reply. The header may take up to REPLY_TIMEOUT_S (the call is running); the
+        child writes a reply in one go, so a body that stops coming for BODY_STALL_S, or a
+        header over the size cap, is a `ProtocolError` at once."""
+        header = _read_exactly(fd, _wire.HEADER.size, REPLY_TIMEOUT_S, begun=False)
+        body = _read_exactly(fd, _wire.body_size(header), BODY_STALL_S, begun=True)
+        return _wire.decode_reply(body)
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -432,20 +448,23 @@ class LiveKernel:
         return cast(list[KEvent], result)
 
 
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
-    """`size` bytes from the reply pipe; EOFError if the child closed it, ChildProcessError
-    if nothing came before `deadline`."""
-    chunks = []
+def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:
+    """`size` bytes from the reply pipe; EOFError if the child closed it. When nothing arrives
+    for `stall_s`: ProtocolError (a truncated message) if the message has `begun` or some of
+    it came, else ChildProcessError (no reply)."""
+    chunks: list[bytes] = []
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        deadline = time.monotonic() + stall_s
+        while not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            if time.monotonic() < deadline:
+                continue  # a signal cut the poll short
+            if begun or chunks:
+                raise _wire.ProtocolError(f"a truncated reply: {size} bytes still missing")
             raise ChildProcessError(
                 f"the live kernel's child process sent no reply within {REPLY_TIMEOUT_S} s"
             )
-        if not poller.poll(remaining * 1000):
-            continue
         chunk = os.read(fd, size)
         if not chunk:
             raise EOFError
