@@ -324,7 +324,7 @@ def test_send_after_the_peer_closed_is_brokenpipe(kernel: LiveKernel) -> None:
 
 @pytest.mark.skipif(hasattr(select, "kqueue"), reason="kqueue exists on this platform")
 def test_kqueue_is_enosys_on_linux(kernel: LiveKernel) -> None:
-    for call in (kernel.kqueue, lambda: kernel.kevent(3, [uapi.KEvent(0)], 1, 0)):
+    for call in (kernel.kqueue, lambda: kernel.kevent(3, [uapi.KEvent(4)], 1, 0)):
         with pytest.raises(OSError) as caught:
             call()
         assert caught.value.errno == errno.ENOSYS

@@ -9,6 +9,7 @@ import os
 import pickle
 import shlex
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator import uapi
 from simulator.live import LiveKernel
+from tests.twin import Twin
 from tui import launch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the live engine is Linux")
@@ -47,6 +50,13 @@ def plant_modules(folder: Path, *names: str) -> None:
     for name in names:
         marker = folder / f"imported-{name}"
         (folder / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+
+
+IN = uapi.EPOLLIN
+
+
+def open_fds(pid: int) -> set[int]:
+    return {int(name) for name in os.listdir(f"/proc/{pid}/fd")}
 
 
 def markers(folder: Path) -> list[str]:
@@ -216,3 +226,70 @@ def test_a_truncated_request_is_a_childprocesserror_not_a_silent_wait() -> None:
         with pytest.raises(ChildProcessError, match="truncated request"):
             kernel.socketpair()
         assert not kernel.alive
+
+
+# --- item 10: descriptors 0, 1 and 2 are refused alike by both kernels -----------------------
+
+STDIO_CALLS: dict[str, Callable[[Twin, int], object]] = {
+    "close": lambda k, fd: k.close(fd),
+    "abort": lambda k, fd: k.abort(fd),
+    "dup": lambda k, fd: k.dup(fd),
+    "send": lambda k, fd: k.send(fd, 5),
+    "send-as-a-c-int": lambda k, fd: k.send(2**32 + fd, 5),
+    "fill": lambda k, fd: k.fill(fd),
+    "recv": lambda k, fd: k.recv(fd, 5),
+    "shutdown": lambda k, fd: k.shutdown(fd, uapi.SHUT_RDWR),
+    "accept": lambda k, fd: k.accept(fd),
+    "tcp_connect": lambda k, fd: k.tcp_connect(fd),
+    "epoll_ctl-fd": lambda k, fd: k.epoll_ctl(k.epoll_create(), uapi.EPOLL_CTL_ADD, fd, IN),
+    "epoll_ctl-epfd": lambda k, fd: k.epoll_ctl(fd, uapi.EPOLL_CTL_ADD, k.open_file(), IN),
+    "epoll_wait": lambda k, fd: k.epoll_wait(fd, 8, 0),
+    "poll": lambda k, fd: k.poll([(k.open_file(), IN), (fd, IN)], 0),
+    "select-read": lambda k, fd: k.select([fd], [], [], 0),
+    "select-write": lambda k, fd: k.select([], [fd], [], 0),
+    "select-except": lambda k, fd: k.select([], [], [fd], 0),
+    "kevent": lambda k, fd: k.kevent(fd, [], 0, 0),
+    "kevent-ident": lambda k, fd: k.kevent(3, [uapi.KEvent(fd)], 0, 0),
+}
+
+
+@pytest.mark.parametrize("call", list(STDIO_CALLS))
+def test_both_kernels_refuse_the_standard_streams_alike(twin: Twin, call: str) -> None:
+    for fd in uapi.STDIO_FDS:
+        with pytest.raises(ValueError, match=f"fd {fd} is a standard stream"):
+            STDIO_CALLS[call](twin, fd)  # the Twin fails on any difference between kernels
+    live = twin.live
+    assert isinstance(live, LiveKernel) and live.alive
+    assert open_fds(live.pid) >= {0, 1, 2}
+    first, _second = twin.socketpair()  # numbering goes on from what the calls above made
+    assert first >= 3
+
+
+def test_send_on_fd_2_never_reaches_the_parents_stderr(tmp_path: Path) -> None:
+    script = (
+        "from simulator.live import LiveKernel\n"
+        "with LiveKernel() as live:\n"
+        "    try:\n"
+        "        live.send(2, 5)\n"
+        "    except ValueError as exc:\n"
+        "        print(exc)\n"
+    )
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            stderr=theirs,
+            capture_output=False,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        ours.setblocking(False)
+        try:
+            leaked = ours.recv(100)
+        except BlockingIOError:
+            leaked = b""
+    assert done.returncode == 0
+    assert "fd 2 is a standard stream" in done.stdout
+    assert leaked == b""

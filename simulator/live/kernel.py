@@ -49,6 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
+from simulator import uapi
 from simulator.live import _wire
 from simulator.uapi import KEvent
 
@@ -329,6 +330,7 @@ class LiveKernel:
         `listen_fd` (EBADF, ENOTSOCK), the new socket (EMFILE), a listener that is not
         AF_INET (EAFNOSUPPORT), then connect(2)'s own.
         """
+        uapi.refuse_stdio(listen_fd, socket=True)
         return cast(int, self._call("tcp_connect", listen_fd))
 
     def accept(self, listen_fd: int) -> int:
@@ -337,6 +339,7 @@ class LiveKernel:
         BlockingIOError (EAGAIN) when the queue is empty; at RLIMIT_NOFILE, OSError(EMFILE)
         even when it is empty, because Linux allocates the fd first (KERNEL_SPEC SK-5).
         """
+        uapi.refuse_stdio(listen_fd, socket=True)
         return cast(int, self._call("accept", listen_fd))
 
     def open_file(self) -> int:
@@ -349,6 +352,7 @@ class LiveKernel:
         BlockingIOError when the buffer is full, BrokenPipeError (EPIPE) after the peer is
         gone, OSError(ENOTSOCK) on a file or an epoll fd.
         """
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("send", fd, nbytes))
 
     def fill(self, fd: int) -> int:
@@ -357,26 +361,32 @@ class LiveKernel:
         On TCP the buffer counts as full only when a send fails after the connection has
         settled (acknowledgements free space and autotuning grows the buffer as they arrive).
         """
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("fill", fd))
 
     def recv(self, fd: int, nbytes: int) -> int:
         """One recv(2) of up to `nbytes`; returns the number read (0 at end of stream)."""
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("recv", fd, nbytes))
 
     def shutdown(self, fd: int, how: int) -> None:
         """shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR."""
+        uapi.refuse_stdio(fd, socket=True)
         self._call("shutdown", fd, how)
 
     def close(self, fd: int) -> None:
         """close(2); OSError(EBADF) for an fd that is not open."""
+        uapi.refuse_stdio(fd)
         self._call("close", fd)
 
     def dup(self, fd: int) -> int:
         """dup(2): the lowest free fd, sharing `fd`'s open file description."""
+        uapi.refuse_stdio(fd)
         return cast(int, self._call("dup", fd))
 
     def abort(self, fd: int) -> None:
         """SO_LINGER {1, 0}, then close: TCP sends a reset; AF_UNIX closes as usual."""
+        uapi.refuse_stdio(fd, socket=True)
         self._call("abort", fd)
 
     def setrlimit_nofile(self, soft: int) -> None:
@@ -396,6 +406,7 @@ class LiveKernel:
         OverflowError; `events` masked to 32 bits), then the kernel's errors in its own order
         (KERNEL_SPEC EP-25). Works on any epfd number, including dups and non-epoll fds.
         """
+        uapi.refuse_stdio(epfd, fd)
         self._call("epoll_ctl", epfd, op, fd, events)
 
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
@@ -406,6 +417,7 @@ class LiveKernel:
         a longer wait could not end differently), < 0 is infinite: WaitForeverError if
         nothing is ready within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(epfd)
         return cast(list[tuple[int, int]], self._call("epoll_wait", epfd, maxevents, timeout_ms))
 
     def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
@@ -414,6 +426,7 @@ class LiveKernel:
         Results in registration order; registering an fd twice overwrites its mask and keeps
         its first position. Timeouts as in `epoll_wait`.
         """
+        uapi.refuse_stdio(*uapi.fds_in_poll_list(fds))
         return cast(list[tuple[int, int]], self._call("poll", list(fds), timeout_ms))
 
     def select(
@@ -429,6 +442,7 @@ class LiveKernel:
         beyond it is returned as ready, one below it raises EBADF (KERNEL_SPEC PS-4). None is
         infinite: WaitForeverError if nothing is ready within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(*uapi.fds_in_lists(rlist, wlist, xlist))
         result = self._call("select", list(rlist), list(wlist), list(xlist), timeout_s)
         return cast(tuple[list[int], list[int], list[int]], result)
 
@@ -444,6 +458,7 @@ class LiveKernel:
         OSError(ENOSYS) on Linux. None is infinite: WaitForeverError if nothing arrives
         within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(kq, *uapi.fds_in_changes(changes))
         result = self._call("kevent", kq, list(changes), max_events, timeout_s)
         return cast(list[KEvent], result)
 
