@@ -207,6 +207,13 @@ class WaitForeverError(RuntimeError):
     """
 
 
+class LiveLimitError(RuntimeError):
+    """The live kernel reached one of its per-run limits (see `simulator.live.LiveKernel`).
+
+    Not an answer a kernel gives: the run cannot go on, and the live kernel has been closed.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class KEvent:
     """One kqueue change or event: the fields of ``struct kevent`` (and ``select.kevent``).

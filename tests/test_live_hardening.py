@@ -21,6 +21,8 @@ import pytest
 
 from simulator import uapi
 from simulator.live import LiveKernel
+from simulator.scenario.check import check_file
+from simulator.scenario.runner import Verdict
 from tests.twin import Twin
 from tui import launch
 
@@ -293,3 +295,64 @@ def test_send_on_fd_2_never_reaches_the_parents_stderr(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "fd 2 is a standard stream" in done.stdout
     assert leaked == b""
+
+
+# --- item 11: a run is bounded as a whole (time spent in waits, bytes held in sockets) -------
+
+
+def test_waits_that_time_out_are_bounded_per_run() -> None:
+    with LiveKernel(wait_budget_s=0.5) as kernel:
+        a, b = kernel.socketpair()
+        ep = kernel.epoll_create()
+        kernel.epoll_ctl(ep, uapi.EPOLL_CTL_ADD, a, IN)
+        kernel.send(b, 1)
+        for _ in range(50):  # a wait that something is ready for returns at once: free
+            assert kernel.epoll_wait(ep, 8, 10_000) == [(a, IN)]
+        kernel.recv(a, 1)
+        assert kernel.epoll_wait(ep, 8, 200) == []
+        assert kernel.poll([(a, IN)], 200) == []
+        with pytest.raises(uapi.LiveLimitError, match=r"wait limit.*0\.5 s.*wait_budget_s"):
+            kernel.select([a], [], [], 0.2)
+        assert not kernel.alive  # the run is over: everything it held is released
+
+
+def test_bytes_held_in_sockets_are_bounded_per_run() -> None:
+    with LiveKernel(queued_bytes_cap=1 << 20) as kernel:
+        listener = kernel.tcp_listen()
+        client = kernel.tcp_connect(listener)
+        kernel.accept(listener)
+        with pytest.raises(uapi.LiveLimitError, match=r"1,048,576 bytes.*queued_bytes_cap"):
+            kernel.fill(client)
+        assert not kernel.alive
+
+
+def test_the_default_limits_bound_a_run() -> None:
+    with LiveKernel() as kernel:
+        pairs = [kernel.socketpair() for _ in range(400)]  # 400 x 233,152 bytes > 64 MiB
+        with pytest.raises(Exception, match="67,108,864 bytes") as caught:
+            for a, _b in pairs:
+                kernel.fill(a)
+        assert type(caught.value).__name__ == "LiveLimitError"
+
+
+WAITING_LESSON = (
+    LESSON
+    + 3
+    * """
+[[step]]
+do = "poll"
+args = { fds = [["b", ["IN"]]], timeout_ms = 200 }
+expect = []
+"""
+)
+
+
+def test_a_scenario_past_a_run_limit_is_a_setup_error(tmp_path: Path) -> None:
+    path = tmp_path / "lesson.toml"
+    path.write_text(WAITING_LESSON)
+    result = check_file(path, live_factory=lambda **kw: LiveKernel(wait_budget_s=0.5, **kw))
+    assert result.error is not None
+    assert "step 5 (poll)" in result.error and "wait_budget_s" in result.error
+    assert "--no-live" in result.error
+    assert result.line().startswith("ERROR")
+    assert result.counts[Verdict.DIVERGE] == 0 and not result.bad_steps

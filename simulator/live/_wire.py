@@ -25,16 +25,25 @@ import os
 import struct
 import traceback
 
-from simulator.uapi import KEvent, WaitForeverError
+from simulator.uapi import KEvent, LiveLimitError, WaitForeverError
 
 HEADER = struct.Struct("!I")
 #: The largest message either end sends or accepts (a reply of a million events fits).
 MAX_MESSAGE = 64 << 20
 
-#: Exceptions that are answers (what CPython raises on the real kernel), by name.
+#: Exceptions that are answers (what CPython raises on the real kernel), by name, and the live
+#: kernel's own `LiveLimitError`.
 _ANSWER_TYPES: dict[str, type[Exception]] = {
     cls.__name__: cls
-    for cls in (ValueError, TypeError, OverflowError, KeyError, MemoryError, WaitForeverError)
+    for cls in (
+        ValueError,
+        TypeError,
+        OverflowError,
+        KeyError,
+        MemoryError,
+        WaitForeverError,
+        LiveLimitError,
+    )
 }
 _KEVENT_FIELDS = tuple(f.name for f in dataclasses.fields(KEvent))
 

@@ -59,6 +59,12 @@ REPLY_TIMEOUT_S = 30.0
 #: How long the rest of a reply may keep us waiting once it has begun (see `_receive`).
 BODY_STALL_S = 1.0
 
+#: Per-run limits (`LiveKernel`): waits that time out may block this long in all, and the
+#: child's sockets may hold this many bytes. Without them a 10,000-step scenario of 2 s waits
+#: runs for hours, and TCP fills at the default RLIMIT_NOFILE pin about 2 GiB of kernel memory.
+WAIT_BUDGET_S = 30.0
+QUEUED_BYTES_CAP = 64 << 20
+
 #: The directory that holds the `simulator` (and `tui`) packages this process runs.
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -151,12 +157,25 @@ class LiveKernel:
     Beyond the protocol: `pid`, `alive`, and `fdinfo` (the real epoll interest list).
     """
 
-    def __init__(self, *, nofile: int = 1024, nofile_hard: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        *,
+        nofile: int = 1024,
+        nofile_hard: int = 1_048_576,
+        wait_budget_s: float = WAIT_BUDGET_S,
+        queued_bytes_cap: int = QUEUED_BYTES_CAP,
+    ) -> None:
         """Start the child with RLIMIT_NOFILE (`nofile`, `nofile_hard`), the model's defaults.
 
         The child would otherwise inherit this process's limits, and EMFILE would come at a
         different count than in the model. Raising the hard limit needs privilege; where it
         is refused the child keeps the inherited hard limit (see `limits`).
+
+        The run is bounded as a whole: waits that end with nothing ready (each at most
+        LIVE_WAIT_BOUND_S) may block for `wait_budget_s` seconds in all, and `send`/`fill` may
+        leave at most `queued_bytes_cap` bytes in the child's sockets (unread, or not yet
+        acknowledged on TCP). Past either, the call raises `uapi.LiveLimitError` -- no
+        kernel's answer: the child is closed, which releases everything it held.
         """
         self._lock = threading.Lock()
         self._released = False
@@ -170,6 +189,11 @@ class LiveKernel:
             raise
         #: The child's RLIMIT_NOFILE (soft, hard) as the kernel granted it at start-up.
         self.limits: tuple[int, int] = (int(granted[0]), int(granted[1]))
+        try:
+            self._call("set_run_limits", wait_budget_s, queued_bytes_cap)
+        except BaseException:
+            self.close_all()
+            raise
 
     def __repr__(self) -> str:
         return f"<LiveKernel pid={self._proc.pid} {'alive' if self.alive else 'gone'}>"
@@ -270,7 +294,10 @@ class LiveKernel:
         if reply[0] == "ok":
             return reply[1]
         _status, name, err, exc_args = reply
-        raise _wire.decode_error(name, err, exc_args)
+        error = _wire.decode_error(name, err, exc_args)
+        if isinstance(error, uapi.LiveLimitError):
+            self.close_all()  # the run is over; free what it holds now
+        raise error
 
     def _broken(self, why: str) -> ChildProcessError:
         """End a child whose channel is out of step, and say why."""
