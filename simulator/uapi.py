@@ -144,6 +144,56 @@ def event_names(mask: int, names: dict[str, int] = EPOLL_EVENT_NAMES) -> list[st
     return out
 
 
+#: Descriptors no protocol call may name: the process's standard streams. In the live kernel's
+#: child they are its control channel (0 and 1) and the terminal's stderr (2).
+STDIO_FDS = range(3)
+
+
+def refuse_stdio(*fds: object, socket: bool = False) -> None:
+    """``ValueError`` if one of `fds` is 0, 1 or 2: no call may touch the standard streams.
+
+    Both kernels check this first, before any argument check of their own, so both refuse
+    alike (on the live side closing fd 0 or 1 would cut the child's control channel, and
+    sending on fd 2 would write into the terminal). `socket`: the numbers are converted as
+    ``socket.socket(fileno=...)`` converts them (a C long cut to a C int, so ``2**32 + 1`` is
+    fd 1). Values that are not integers are left to the calls' own checks.
+    """
+    for value in fds:
+        if not isinstance(value, int):
+            continue
+        fd = value
+        if socket and -(2**63) <= value < 2**63:
+            fd = (value + 2**31) % 2**32 - 2**31
+        if fd in STDIO_FDS:
+            raise ValueError(
+                f"fd {fd} is a standard stream (0, 1 and 2 are reserved: in the live kernel "
+                "they are its control channel and stderr); use the descriptors calls return"
+            )
+
+
+_COLLECTIONS = (list, tuple, set, frozenset, range)
+
+
+def fds_in_lists(*lists: object) -> list[object]:
+    """The members of select's fd lists (for `refuse_stdio`); iterators are not consumed."""
+    return [fd for seq in lists if isinstance(seq, _COLLECTIONS) for fd in seq]
+
+
+def fds_in_poll_list(fds: object) -> list[object]:
+    """The fd of each ``(fd, events)`` entry of a poll list (for `refuse_stdio`)."""
+    if not isinstance(fds, _COLLECTIONS):
+        return []
+    return [e[0] for e in fds if isinstance(e, (list, tuple)) and len(e) == 2]
+
+
+def fds_in_changes(changes: object) -> list[object]:
+    """The idents of a kevent changelist that name descriptors (READ and WRITE filters)."""
+    if not isinstance(changes, _COLLECTIONS):
+        return []
+    fd_filters = (KQ_FILTER_READ, KQ_FILTER_WRITE)
+    return [c.ident for c in changes if isinstance(c, KEvent) and c.filter in fd_filters]
+
+
 #: How long (seconds) the live kernel lets an infinite wait (-1/None) block before giving up.
 LIVE_WAIT_BOUND_S = 2.0
 
@@ -154,6 +204,13 @@ class WaitForeverError(RuntimeError):
     The real call would sleep forever. The model raises this when nothing is ready and no
     event is pending; the live kernel raises it when its bounded wait (`LIVE_WAIT_BOUND_S`)
     expires. Not an errno: no real syscall returns it.
+    """
+
+
+class LiveLimitError(RuntimeError):
+    """The live kernel reached one of its per-run limits (see `simulator.live.LiveKernel`).
+
+    Not an answer a kernel gives: the run cannot go on, and the live kernel has been closed.
     """
 
 

@@ -225,10 +225,6 @@ def serve(
     if problem:
         print(f"muxlab: cannot serve on {host}:{port}: {problem}", file=sys.stderr)
         return EXIT_FAILED
-    command = [sys.executable, "-m", "tui"]
-    command += ["--served"] + ([] if open_dir is None else ["--open-dir", str(open_dir.resolve())])
-    if scenario is not None:
-        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
     token = secrets.token_urlsafe(24)
     shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/?token={token}"
@@ -243,7 +239,7 @@ def serve(
         )
 
     server = MuxlabServer(
-        shlex.join(command),
+        shlex.join(app_command(scenario, live=live, open_dir=open_dir)),
         host=host,
         port=port,
         token=token,
@@ -256,6 +252,22 @@ def serve(
         print(f"muxlab: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def app_command(
+    scenario: Path | None = None, *, live: bool = True, open_dir: Path | None = None
+) -> list[str]:
+    """The command `serve` has textual-serve run for each browser tab: this interpreter, isolated
+    from the working directory (`python_command`), running the menu or `scenario` as a served
+    app (its `o` dialog off, or confined to `open_dir`)."""
+    from simulator.isolated import python_command
+
+    command = [*python_command("tui"), "--served"]
+    if open_dir is not None:
+        command += ["--open-dir", str(open_dir.resolve())]
+    if scenario is not None:
+        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
+    return command
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

@@ -40,7 +40,17 @@ from simulator.kernel.sockets import (
 from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
 from simulator.kernel.waitqueue import WaitEntry
-from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError, epoll_timeout_ms
+from simulator.uapi import (
+    FD_SETSIZE,
+    FILL_CHUNK,
+    KEvent,
+    WaitForeverError,
+    epoll_timeout_ms,
+    fds_in_changes,
+    fds_in_lists,
+    fds_in_poll_list,
+    refuse_stdio,
+)
 
 #: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
@@ -232,6 +242,7 @@ class ModelKernel:
     def tcp_connect(self, listen_fd: int) -> int:
         """A new client socket connected to the listener at `listen_fd`; handshake done."""
         self._begin("tcp_connect")
+        refuse_stdio(listen_fd, socket=True)
         listener = self._socket(listen_fd)
         client = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
         fd = self._new_fd(client)
@@ -273,6 +284,7 @@ class ModelKernel:
     def accept(self, listen_fd: int) -> int:
         """``accept4``: the descriptor is reserved *before* the queue is looked at (SK-5)."""
         self._begin("accept")
+        refuse_stdio(listen_fd, socket=True)
         listener = self.fdt.get(_socket_fileno(listen_fd))
         if not isinstance(listener, Socket):
             # CPython needs a socket object for the number first (``socket(fileno=fd)`` asks
@@ -301,6 +313,7 @@ class ModelKernel:
     def send(self, fd: int, nbytes: int) -> int:
         """``send``: bytes accepted (EAGAIN when nothing fits)."""
         self._begin("send")
+        refuse_stdio(fd, socket=True)
         sock = self._socket(fd)
         if nbytes < 0:
             raise ValueError("negative count")  # the payload is bytes(nbytes)
@@ -311,6 +324,7 @@ class ModelKernel:
     def fill(self, fd: int) -> int:
         """Send `FILL_CHUNK`-byte chunks until EAGAIN; the total accepted."""
         self._begin("fill")
+        refuse_stdio(fd, socket=True)
         sock = self._socket(fd)
         total = 0
         while True:
@@ -326,6 +340,7 @@ class ModelKernel:
     def recv(self, fd: int, nbytes: int) -> int:
         """``recv``: bytes read; 0 at end of stream."""
         self._begin("recv")
+        refuse_stdio(fd, socket=True)
         # The descriptor is resolved first (EBADF, ENOTSOCK), as when CPython builds the
         # socket object for it; only then does ``sock_recv`` reject a negative size.
         sock = self._socket(fd)
@@ -340,12 +355,14 @@ class ModelKernel:
 
     def shutdown(self, fd: int, how: int) -> None:
         self._begin("shutdown")
+        refuse_stdio(fd, socket=True)
         sock = self._socket(fd)
         sock.shutdown(_c_int(how))
         self._settle()
 
     def close(self, fd: int) -> None:
         self._begin("close")
+        refuse_stdio(fd)
         fd = _c_int(fd)  # os.close
         self.fdt.get(fd)  # EBADF before anything changes
         self.kqlist.knote_fdclose(fd)  # kqueue forgets the number first (KQ-8)
@@ -355,6 +372,7 @@ class ModelKernel:
     def dup(self, fd: int) -> int:
         """``dup``: a new number for the same open file description."""
         self._begin("dup")
+        refuse_stdio(fd)
         file = self.fdt.get(_c_int(fd))  # os.dup
         new = self.fdt.alloc_fd()
         file.f_count += 1
@@ -364,6 +382,7 @@ class ModelKernel:
     def abort(self, fd: int) -> None:
         """Close with SO_LINGER {1, 0}: TCP sends a reset instead of a FIN."""
         self._begin("abort")
+        refuse_stdio(fd, socket=True)
         self._socket(fd).set_linger_zero()  # setsockopt through socket(fileno=fd)...
         fd = _c_int(fd)  # ...then os.close(fd)
         self.fdt.get(fd)  # EBADF before anything changes
@@ -398,6 +417,7 @@ class ModelKernel:
     def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
         """``epoll_ctl``; `events` is taken modulo 2**32 like CPython's bitwise converter."""
         self._begin("epoll_ctl")
+        refuse_stdio(epfd, fd)
         for number in (epfd, fd):  # CPython's fildes converter, epfd first
             _fildes(number)
         _c_int(op)
@@ -409,6 +429,7 @@ class ModelKernel:
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
         """``ep_poll``: harvest, else sleep on ``ep->wq`` until woken or timed out (EP-10)."""
         self._begin("epoll_wait")
+        refuse_stdio(epfd)
         _c_int(maxevents)  # select.epoll.poll parses its arguments first
         _fildes(epfd)
         wait_ms = epoll_timeout_ms(timeout_ms)  # then converts the timeout
@@ -453,6 +474,7 @@ class ModelKernel:
     def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
         """``select.poll()``: register each entry (later masks overwrite), then ``poll(2)``."""
         self._begin("poll")
+        refuse_stdio(*fds_in_poll_list(fds))
         table: dict[int, int] = {}
         for fd, events in fds:
             _fildes(fd)
@@ -479,6 +501,7 @@ class ModelKernel:
     ) -> tuple[list[int], list[int], list[int]]:
         """``select.select``: CPython's checks, ``select(2)``, results in input order."""
         self._begin("select")
+        refuse_stdio(*fds_in_lists(rlist, wlist, xlist))
         timeout_ns = select_timeout_ns(timeout_s)
         sets = (
             select_fd_list(self.tracer, rlist),
@@ -509,6 +532,7 @@ class ModelKernel:
     ) -> list[KEvent]:
         """``select.kqueue.control``: changes, then events (KQ-2; semantics in `kqueue`)."""
         self._begin("kevent")
+        refuse_stdio(kq, *fds_in_changes(changes))
         events = do_kevent(self.fdt, self, kq, changes, max_events, timeout_s)
         self._settle()
         return events

@@ -19,13 +19,13 @@ It dies with its parent (``PR_SET_PDEATHSIG`` = SIGKILL) and exits when fd 0 rea
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
 import math
 import mmap
 import os
-import pickle
 import resource
 import select
 import signal
@@ -114,6 +114,14 @@ def _ioctl_int(fd: int, request: int) -> int:
     return value
 
 
+def _ioctl_or_zero(fd: int, request: int) -> int:
+    """`_ioctl_int`, or 0 where the socket has no such queue (a listener: EINVAL)."""
+    try:
+        return _ioctl_int(fd, request)
+    except OSError:
+        return 0
+
+
 class _Engine:
     """The protocol calls, on this process's real descriptors.
 
@@ -122,10 +130,14 @@ class _Engine:
     `_tcp` holds the fd numbers that are TCP sockets, for the settle loop.
     """
 
-    def __init__(self, file_path: str) -> None:
-        self._file_path = file_path
+    def __init__(self) -> None:
         self._owners: dict[int, _Closable] = {}
         self._tcp: set[int] = set()
+        self._sockets: set[int] = set()
+        # The run's limits (`set_run_limits`) and what has been used of the wait budget.
+        self._wait_budget_ms = math.inf
+        self._waited_ms = 0
+        self._queued_cap = math.inf
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -133,7 +145,9 @@ class _Engine:
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         a.setblocking(False)
         b.setblocking(False)
-        return a.detach(), b.detach()
+        ends = a.detach(), b.detach()
+        self._sockets.update(ends)
+        return ends
 
     def tcp_listen(self, backlog: int = 128) -> int:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -142,6 +156,7 @@ class _Engine:
             sock.setblocking(False)
             fd = sock.detach()
         self._tcp.add(fd)
+        self._sockets.add(fd)
         return fd
 
     def tcp_connect(self, listen_fd: int) -> int:
@@ -166,6 +181,7 @@ class _Engine:
                 raise OSError(err, os.strerror(err))
             fd = sock.detach()
         self._tcp.add(fd)
+        self._sockets.add(fd)
         if listening is not None and listening.unacked > listening.sacked:
             # Accept queue full (sk_acceptq_is_full): the listener drops the SYN, the client
             # stays in SYN_SENT and retries on a 1 s timer. Nothing to wait for now.
@@ -196,18 +212,28 @@ class _Engine:
         if conn.family == socket.AF_INET:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         fd = conn.detach()
+        self._sockets.add(fd)
         if listen_fd in self._tcp:
             self._tcp.add(fd)
         return fd
 
     def open_file(self) -> int:
-        return os.open(self._file_path, os.O_RDWR)
+        """A new regular file, read-write, that has no name: nothing is left behind however
+        the child ends (SIGKILL included). On Linux a memfd (a tmpfs file, as regular as any
+        to poll, select and epoll); elsewhere a temporary file unlinked as soon as it exists.
+        Like ``os.open``, the descriptor is close-on-exec."""
+        if hasattr(os, "memfd_create"):
+            return os.memfd_create("muxlab-file", os.MFD_CLOEXEC)
+        fd, path = tempfile.mkstemp(prefix="muxlab-live-", suffix=".file")
+        os.unlink(path)
+        return fd
 
     def send(self, fd: int, nbytes: int) -> int:
         with _borrowed(fd) as sock:
             # Python ignores SIGPIPE, so a send to a closed stream raises EPIPE (BrokenPipeError).
             sent = sock.send(bytes(nbytes))
         self._settle()
+        self._check_queued(f"send({fd})")
         return sent
 
     def fill(self, fd: int) -> int:
@@ -223,6 +249,7 @@ class _Engine:
                     settled = False
                 except BlockingIOError:
                     if settled or fd not in self._tcp:
+                        self._check_queued(f"fill({fd})")
                         return total
                     self._settle()
                     settled = True
@@ -246,6 +273,8 @@ class _Engine:
 
     def dup(self, fd: int) -> int:
         new = os.dup(fd)
+        if fd in self._sockets:
+            self._sockets.add(new)
         if fd in self._tcp:
             self._tcp.add(new)
         return new
@@ -276,6 +305,57 @@ class _Engine:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, current_hard), current_hard))
         return resource.getrlimit(resource.RLIMIT_NOFILE)
 
+    # --- the run's limits --------------------------------------------------------------------
+
+    def set_run_limits(self, wait_budget_s: float, queued_bytes_cap: int) -> None:
+        """Bound the whole run: the time waits that time out may take in all, and the bytes
+        the child's sockets may hold (see `LiveKernel`)."""
+        self._wait_budget_ms = math.ceil(wait_budget_s * 1000)
+        self._queued_cap = queued_bytes_cap
+
+    def _allowed_ms(self, bound_ms: int) -> int:
+        """How much of a wait of `bound_ms` the wait budget still allows."""
+        return int(min(bound_ms, max(0, self._wait_budget_ms - self._waited_ms)))
+
+    def _timed_out(self, call: str, bound_ms: int, allowed_ms: int) -> None:
+        """Charge a wait that ended with nothing ready; LiveLimitError if the budget cut it.
+
+        Only waits that time out are charged: a wait something is ready for returns at once
+        (the engine is quiescent), so what a run spends is decided by its results, not by
+        a clock."""
+        self._waited_ms += allowed_ms
+        if allowed_ms < bound_ms:
+            budget = self._wait_budget_ms / 1000
+            raise uapi.LiveLimitError(
+                f"{call} would take the run past the live kernel's wait limit: waits that time "
+                f"out may block for {budget:g} s in all per run (LiveKernel wait_budget_s), "
+                "and this run has used it up. Use shorter timeouts or fewer waits that time "
+                "out, or run the scenario without the live kernel (--no-live)"
+            )
+
+    def _check_queued(self, call: str) -> None:
+        """LiveLimitError if the child's sockets hold more than the run's cap: bytes unread
+        (SIOCINQ) on every socket, plus bytes not yet acknowledged (SIOCOUTQ) on TCP ones."""
+        if self._queued_cap == math.inf:
+            return
+        queued = 0
+        seen: set[int] = set()
+        for fd in self._sockets:
+            identity = os.fstat(fd).st_ino
+            if identity in seen:
+                continue  # a dup: the same socket
+            seen.add(identity)
+            queued += _ioctl_or_zero(fd, _libc.SIOCINQ)
+            if fd in self._tcp:
+                queued += _ioctl_or_zero(fd, _libc.SIOCOUTQ)
+        if queued > self._queued_cap:
+            raise uapi.LiveLimitError(
+                f"{call}: the live kernel's sockets now hold {queued:,} bytes, more than its "
+                f"limit of {self._queued_cap:,} bytes per run (LiveKernel queued_bytes_cap). "
+                "Read (recv) or close connections before filling more, or run the scenario "
+                "without the live kernel (--no-live)"
+            )
+
     def _close_fd(self, fd: int) -> None:
         owner = self._owners.pop(fd, None)
         if owner is None:
@@ -283,6 +363,7 @@ class _Engine:
         else:
             owner.close()
         self._tcp.discard(fd)
+        self._sockets.discard(fd)
 
     # --- multiplexers ----------------------------------------------------------------------
 
@@ -315,17 +396,21 @@ class _Engine:
         elif maxevents < 1:
             raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
         buffer = self._event_buffer(maxevents)
-        bounded = _BOUND_MS if wait_ms is None else min(wait_ms, _BOUND_MS)
-        deadline = time.monotonic() + bounded / 1000
+        bound = _BOUND_MS if wait_ms is None else min(wait_ms, _BOUND_MS)
+        allowed = self._allowed_ms(bound)
+        remaining = allowed
+        deadline = time.monotonic() + allowed / 1000
         while True:
             try:
-                count = _libc.epoll_wait(epfd, buffer, maxevents, bounded)
+                count = _libc.epoll_wait(epfd, buffer, maxevents, remaining)
                 break
             except InterruptedError:
                 # PEP 475: retry with the time that is left.
-                bounded = max(0, math.ceil((deadline - time.monotonic()) * 1000))
-        if count == 0 and wait_ms is None:
-            raise _forever(f"epoll_wait({epfd})")
+                remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        if count == 0:
+            self._timed_out(f"epoll_wait({epfd})", bound, allowed)
+            if wait_ms is None:
+                raise _forever(f"epoll_wait({epfd})")
         # CPython reports data.fd: the low 32 bits of the union, as a C int.
         return [
             (ctypes.c_int32(buffer[i].data & 0xFFFFFFFF).value, buffer[i].events)
@@ -359,9 +444,15 @@ class _Engine:
         timeout: Any = timeout_ms
         if infinite or (_is_number(timeout_ms) and _BOUND_MS < timeout_ms <= _INT_MAX):
             timeout = _BOUND_MS
+        bound = math.ceil(timeout) if _is_number(timeout) and 0 < timeout <= _BOUND_MS else 0
+        allowed = self._allowed_ms(bound)
+        if allowed < bound:
+            timeout = allowed
         ready = poller.poll(timeout)
-        if infinite and not ready:
-            raise _forever("poll")
+        if not ready:
+            self._timed_out("poll", bound, allowed)
+            if infinite:
+                raise _forever("poll")
         return ready
 
     def select(
@@ -379,10 +470,22 @@ class _Engine:
             _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
         ):
             timeout = uapi.LIVE_WAIT_BOUND_S
+        timeout, bound, allowed = self._budget_seconds(timeout)
         readable, writable, exceptional = select.select(rlist, wlist, xlist, timeout)
-        if timeout_s is None and not (readable or writable or exceptional):
-            raise _forever("select")
+        if not (readable or writable or exceptional):
+            self._timed_out("select", bound, allowed)
+            if timeout_s is None:
+                raise _forever("select")
         return readable, writable, exceptional
+
+    def _budget_seconds(self, timeout: Any) -> tuple[Any, int, int]:
+        """A timeout in seconds cut to what the wait budget allows: ``(timeout, bound_ms,
+        allowed_ms)``. Values CPython will refuse are left for it to refuse."""
+        if not (_is_number(timeout) and 0 < timeout <= uapi.LIVE_WAIT_BOUND_S):
+            return timeout, 0, 0
+        bound = math.ceil(timeout * 1000)
+        allowed = self._allowed_ms(bound)
+        return (allowed / 1000 if allowed < bound else timeout), bound, allowed
 
     def kqueue(self) -> int:
         if sys.platform == "linux" or not hasattr(select, "kqueue"):
@@ -415,9 +518,12 @@ class _Engine:
             _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
         ):
             timeout = uapi.LIVE_WAIT_BOUND_S
+        timeout, bound, allowed = self._budget_seconds(timeout)
         events = queue.control(changelist, max_events, timeout)
-        if timeout_s is None and max_events > 0 and not events:
-            raise _forever(f"kevent({kq})")
+        if max_events > 0 and not events:
+            self._timed_out(f"kevent({kq})", bound, allowed)
+            if timeout_s is None:
+                raise _forever(f"kevent({kq})")
         return [uapi.KEvent(e.ident, e.filter, e.flags, e.fflags, e.data, e.udata) for e in events]
 
     # --- settling TCP loopback -------------------------------------------------------------
@@ -539,6 +645,7 @@ CALLS = frozenset(
         "abort",
         "setrlimit_nofile",
         "set_limits",
+        "set_run_limits",
         "epoll_create",
         "epoll_ctl",
         "epoll_wait",
@@ -569,10 +676,23 @@ def _fresh_fd_table() -> None:
         sharer.join()
 
 
-def _read_exactly(size: int) -> bytes | None:
-    """`size` bytes from fd 0, or None at end of file (the parent closed the channel)."""
+#: How long the rest of a request may keep the child waiting once its header has arrived. The
+#: parent writes a request in one go, so a body that stops coming is a truncated request.
+BODY_STALL_S = 1.0
+
+
+def _read_exactly(size: int, stall_s: float | None) -> bytes | None:
+    """`size` bytes from fd 0, or None at end of file (the parent closed the channel).
+
+    With `stall_s`, ProtocolError when no byte arrives for that long (a truncated message)."""
     chunks = []
+    waiter = select.poll()
+    waiter.register(0, select.POLLIN)
     while size:
+        if stall_s is not None and not waiter.poll(stall_s * 1000):
+            raise _wire.ProtocolError(
+                f"a truncated request: {size} bytes still missing after {stall_s} s"
+            )
         chunk = os.read(0, size)
         if not chunk:
             return None
@@ -582,13 +702,21 @@ def _read_exactly(size: int) -> bytes | None:
 
 
 def _serve(engine: _Engine, hello: dict[str, object]) -> None:
+    """Answer requests until EOF. A request that cannot be read is answered ``("broken",
+    reason)`` and ends the child quietly: after it, nothing on the channel can be trusted."""
     _wire.write_all(1, _wire.frame(("ok", hello)))
     while True:
-        header = _read_exactly(_wire.HEADER.size)
-        body = None if header is None else _read_exactly(_wire.HEADER.unpack(header)[0])
-        if body is None:
+        try:
+            header = _read_exactly(_wire.HEADER.size, None)
+            if header is None:
+                return
+            body = _read_exactly(_wire.body_size(header), BODY_STALL_S)
+            if body is None:
+                return
+            method, args = _wire.decode_request(body)
+        except _wire.ProtocolError as exc:
+            _wire.write_all(1, _wire.frame(("broken", str(exc))))
             return
-        method, args = pickle.loads(body)
         reply: _wire.Reply
         try:
             if method not in CALLS:
@@ -596,7 +724,11 @@ def _serve(engine: _Engine, hello: dict[str, object]) -> None:
             reply = ("ok", getattr(engine, method)(*args))
         except Exception as exc:
             reply = _wire.encode_error(exc)
-        _wire.write_all(1, _wire.frame(reply))
+        try:
+            message = _wire.frame(reply)
+        except (TypeError, ValueError) as exc:  # a result too large to send, or a bug
+            message = _wire.frame(_wire.encode_error(exc))
+        _wire.write_all(1, message)
 
 
 def main() -> None:
@@ -604,14 +736,8 @@ def main() -> None:
     sys.stdout = sys.stderr
     _libc.set_parent_death_signal(signal.SIGKILL)
     _fresh_fd_table()
-    handle, path = tempfile.mkstemp(prefix=f"muxlab-live-{os.getpid()}-", suffix=".file")
-    os.close(handle)
-    try:
-        _serve(_Engine(path), {"pid": os.getpid(), "file": path})
-    except BrokenPipeError:
-        pass  # the parent went away mid-reply; nobody is left to tell
-    finally:
-        os.unlink(path)
+    with contextlib.suppress(BrokenPipeError):  # the parent went away mid-reply
+        _serve(_Engine(), {"pid": os.getpid()})
 
 
 if __name__ == "__main__":

@@ -34,8 +34,10 @@ TCP_CLOSE = 7
 TCP_CLOSE_WAIT = 8
 TCP_LISTEN = 10
 
-#: ioctl numbers (asm-generic/ioctls.h, linux/sockios.h): bytes unread; bytes not yet sent.
+#: ioctl numbers (asm-generic/ioctls.h, linux/sockios.h): bytes unread; bytes not yet
+#: acknowledged; bytes not yet sent.
 SIOCINQ = 0x541B
+SIOCOUTQ = 0x5411
 SIOCOUTQNSD = 0x894B
 
 

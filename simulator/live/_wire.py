@@ -1,39 +1,152 @@
-"""The control channel between `LiveKernel` and its child: framing and error transport.
+"""The control channel between `LiveKernel` and its child: framing, encoding, error transport.
 
-A message is a 4-byte big-endian length followed by that many bytes of pickle. Requests are
-``(method, args)``; replies are ``("ok", result)`` or ``("err", type_name, errno, args)``.
-Both ends are muxlab's own code, so unpickling is no trust boundary.
+A message is a 4-byte big-endian length, at most `MAX_MESSAGE`, followed by that many bytes of
+JSON. Requests are ``(method, args)``; replies are ``("ok", result)``, ``("err", type_name,
+errno, args)``, or ``("broken", reason)`` when the child could not read a request (it exits
+after saying so: the framing is lost).
 
-Errors travel by name, not as pickled objects, so that only the exceptions a kernel may answer
-with cross the channel (`encode_error`); anything else is a bug in the child and arrives as a
+The encoding is data only, so neither end can be made to run anything by what the other
+writes: JSON's types plus three tagged objects, ``{"tuple": [...]}``, ``{"dict": [[k, v],
+...]}`` and ``{"KEvent": [six fields]}``, which keep tuples, non-string keys and the protocol's
+own type exact across the channel (a model result and a live one compare equal). Anything
+else -- an unknown tag, a truncated body, a length over the cap -- is a `ProtocolError`.
+
+Errors travel by name, not as objects, so that only the exceptions a kernel may answer with
+cross the channel (`encode_error`); anything else is a bug in the child and arrives as a
 ``RuntimeError`` carrying the child's traceback.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import json
 import os
-import pickle
 import struct
 import traceback
 
-from simulator.uapi import WaitForeverError
+from simulator.uapi import KEvent, LiveLimitError, WaitForeverError
 
 HEADER = struct.Struct("!I")
+#: The largest message either end sends or accepts (a reply of a million events fits).
+MAX_MESSAGE = 64 << 20
 
-#: Exceptions that are answers (what CPython raises on the real kernel), by name.
+#: Exceptions that are answers (what CPython raises on the real kernel), by name, and the live
+#: kernel's own `LiveLimitError`.
 _ANSWER_TYPES: dict[str, type[Exception]] = {
     cls.__name__: cls
-    for cls in (ValueError, TypeError, OverflowError, KeyError, MemoryError, WaitForeverError)
+    for cls in (
+        ValueError,
+        TypeError,
+        OverflowError,
+        KeyError,
+        MemoryError,
+        WaitForeverError,
+        LiveLimitError,
+    )
 }
+_KEVENT_FIELDS = tuple(f.name for f in dataclasses.fields(KEvent))
 
 Reply = tuple[object, ...]
 
 
+class ProtocolError(ValueError):
+    """A message that is not one: over the size cap, truncated, or not the data encoding."""
+
+
 def frame(message: object) -> bytes:
-    """The bytes that carry `message`: header and pickle."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    """The bytes that carry `message`: header and JSON. TypeError for a value that is not
+    data (see the module docstring); ProtocolError if it would exceed `MAX_MESSAGE`."""
+    payload = json.dumps(_to_json(message), separators=(",", ":")).encode()
+    if len(payload) > MAX_MESSAGE:
+        raise ProtocolError(
+            f"a message of {len(payload)} bytes exceeds the control channel's limit of "
+            f"{MAX_MESSAGE} bytes"
+        )
     return HEADER.pack(len(payload)) + payload
+
+
+def body_size(header: bytes) -> int:
+    """The body length a header announces; ProtocolError if it exceeds `MAX_MESSAGE`."""
+    (size,) = HEADER.unpack(header)
+    if size > MAX_MESSAGE:
+        raise ProtocolError(
+            f"a message announced {size} bytes, more than the limit of {MAX_MESSAGE} bytes"
+        )
+    return int(size)
+
+
+def decode(body: bytes) -> object:
+    """The message `body` carries; ProtocolError for anything that is not the data encoding."""
+    try:
+        return json.loads(body.decode(), object_hook=_from_json_object)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ProtocolError(f"not a message ({type(exc).__name__}: {exc})") from None
+
+
+def decode_request(body: bytes) -> tuple[str, tuple[object, ...]]:
+    """``(method, args)`` from a request body; ProtocolError if it has another shape."""
+    message = decode(body)
+    if (
+        isinstance(message, tuple)
+        and len(message) == 2
+        and isinstance(message[0], str)
+        and isinstance(message[1], tuple)
+    ):
+        return message[0], message[1]
+    raise ProtocolError(f"not a request: {message!r:.80}")
+
+
+def decode_reply(body: bytes) -> Reply:
+    """A reply (see the module docstring); ProtocolError if it has another shape."""
+    message = decode(body)
+    if isinstance(message, tuple) and message:
+        status = message[0]
+        if status == "ok" and len(message) == 2:
+            return message
+        if status == "broken" and len(message) == 2 and isinstance(message[1], str):
+            return message
+        if (
+            status == "err"
+            and len(message) == 4
+            and isinstance(message[1], str)
+            and (message[2] is None or type(message[2]) is int)
+            and isinstance(message[3], tuple)
+        ):
+            return message
+    raise ProtocolError(f"not a reply: {message!r:.80}")
+
+
+def _to_json(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_to_json(item) for item in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_to_json(item) for item in value]}
+    if isinstance(value, dict):
+        return {"dict": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    if isinstance(value, KEvent):
+        return {"KEvent": [_to_json(getattr(value, name)) for name in _KEVENT_FIELDS]}
+    raise TypeError(
+        f"a {type(value).__name__} cannot be sent to the live kernel (its control channel "
+        "carries numbers, strings, lists, tuples, dicts and KEvents)"
+    )
+
+
+def _from_json_object(obj: dict[str, object]) -> object:
+    if len(obj) == 1:
+        ((tag, items),) = obj.items()
+        if isinstance(items, list):
+            if tag == "tuple":
+                return tuple(items)
+            if tag == "dict" and all(isinstance(p, list) and len(p) == 2 for p in items):
+                return {k: v for k, v in items}
+            if tag == "KEvent" and len(items) == len(_KEVENT_FIELDS):
+                return KEvent(*items)
+    raise ProtocolError(f"not a value of the data encoding: {obj!r:.80}")
 
 
 def write_all(fd: int, data: bytes) -> None:

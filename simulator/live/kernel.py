@@ -33,15 +33,12 @@ bounded by `uapi.LIVE_WAIT_BOUND_S` and then raise `uapi.WaitForeverError`.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import errno
 import os
-import pickle
 import queue
 import re
 import select
 import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -51,20 +48,30 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
+from simulator import uapi
+from simulator.isolated import python_command
 from simulator.live import _wire
 from simulator.uapi import KEvent
 
 #: How long the parent waits for any one reply (or the child's start-up) before giving up on
 #: the child. Generous: the slowest call is an infinite wait (LIVE_WAIT_BOUND_S).
 REPLY_TIMEOUT_S = 30.0
+#: How long the rest of a reply may keep us waiting once it has begun (see `_receive`).
+BODY_STALL_S = 1.0
 
-_CHILD_ARGV = [sys.executable, "-m", "simulator.live._child"]
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+#: Per-run limits (`LiveKernel`): waits that time out may block this long in all, and the
+#: child's sockets may hold this many bytes. Without them a 10,000-step scenario of 2 s waits
+#: runs for hours, and TCP fills at the default RLIMIT_NOFILE pin about 2 GiB of kernel memory.
+WAIT_BUDGET_S = 30.0
+QUEUED_BYTES_CAP = 64 << 20
 
 _FDINFO_LINE = re.compile(
     r"tfd:\s*(?P<tfd>\d+)\s+events:\s*(?P<events>[0-9a-f]+)\s+data:\s*(?P<data>[0-9a-f]+)"
     r"\s+pos:(?P<pos>-?\d+)\s+ino:(?P<ino>[0-9a-f]+)\s+sdev:(?P<sdev>[0-9a-f]+)"
 )
+
+
+_CHILD_ARGV = python_command("simulator.live._child")
 
 
 class _Spawner:
@@ -101,15 +108,12 @@ class _Spawner:
 
 
 def _popen_child() -> subprocess.Popen[bytes]:
-    path = os.environ.get("PYTHONPATH")
-    env = dict(os.environ, PYTHONPATH=_PROJECT_ROOT + (os.pathsep + path if path else ""))
     return subprocess.Popen(
         _CHILD_ARGV,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         close_fds=True,  # the child's only descriptors are 0, 1 and 2
         start_new_session=True,  # a terminal's Ctrl-C is for the parent, which ends the child
-        env=env,
     )
 
 
@@ -133,31 +137,43 @@ class LiveKernel:
     Beyond the protocol: `pid`, `alive`, and `fdinfo` (the real epoll interest list).
     """
 
-    def __init__(self, *, nofile: int = 1024, nofile_hard: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        *,
+        nofile: int = 1024,
+        nofile_hard: int = 1_048_576,
+        wait_budget_s: float = WAIT_BUDGET_S,
+        queued_bytes_cap: int = QUEUED_BYTES_CAP,
+    ) -> None:
         """Start the child with RLIMIT_NOFILE (`nofile`, `nofile_hard`), the model's defaults.
 
         The child would otherwise inherit this process's limits, and EMFILE would come at a
         different count than in the model. Raising the hard limit needs privilege; where it
         is refused the child keeps the inherited hard limit (see `limits`).
+
+        The run is bounded as a whole: waits that end with nothing ready (each at most
+        LIVE_WAIT_BOUND_S) may block for `wait_budget_s` seconds in all, and `send`/`fill` may
+        leave at most `queued_bytes_cap` bytes in the child's sockets (unread, or not yet
+        acknowledged on TCP). Past either, the call raises `uapi.LiveLimitError` -- no
+        kernel's answer: the child is closed, which releases everything it held.
         """
         self._lock = threading.Lock()
         self._released = False
-        self._file_path: str | None = None
         self._proc = _spawner.spawn()
         _instances.add(self)
         try:
-            _status, hello = self._exchange(None)
-        except BaseException:
-            self.close_all()
-            raise
-        self._file_path = cast(str, hello["file"])
-        try:
+            self._exchange(None)  # the child's greeting: it is ready
             granted = self._call("set_limits", nofile, nofile_hard)
         except BaseException:
             self.close_all()
             raise
         #: The child's RLIMIT_NOFILE (soft, hard) as the kernel granted it at start-up.
         self.limits: tuple[int, int] = (int(granted[0]), int(granted[1]))
+        try:
+            self._call("set_run_limits", wait_budget_s, queued_bytes_cap)
+        except BaseException:
+            self.close_all()
+            raise
 
     def __repr__(self) -> str:
         return f"<LiveKernel pid={self._proc.pid} {'alive' if self.alive else 'gone'}>"
@@ -187,10 +203,6 @@ class LiveKernel:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
                     pipe.close()
-        if self._file_path is not None:
-            # The child deletes its file when it exits normally; SIGKILL leaves it to us.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._file_path)
 
     def __del__(self) -> None:
         self.close_all()
@@ -262,7 +274,19 @@ class LiveKernel:
         if reply[0] == "ok":
             return reply[1]
         _status, name, err, exc_args = reply
-        raise _wire.decode_error(name, err, exc_args)
+        error = _wire.decode_error(name, err, exc_args)
+        if isinstance(error, uapi.LiveLimitError):
+            self.close_all()  # the run is over; free what it holds now
+        raise error
+
+    def _broken(self, why: str) -> ChildProcessError:
+        """End a child whose channel is out of step, and say why."""
+        self._proc.kill()
+        self._proc.wait()
+        return ChildProcessError(
+            f"the live kernel's control channel broke ({why}); the child process "
+            f"(pid {self._proc.pid}) was ended, start a new LiveKernel"
+        )
 
     def _exchange(self, request: bytes | None) -> tuple[Any, ...]:
         """Send `request` (None: just read the child's greeting) and return the reply."""
@@ -275,17 +299,23 @@ class LiveKernel:
                 reply = self._receive(proc.stdout.fileno())
             except (BrokenPipeError, EOFError):
                 raise self._lost() from None
+            except _wire.ProtocolError as exc:
+                raise self._broken(f"a malformed reply: {exc}") from None
             except BaseException:
                 # Interrupted half-way (e.g. KeyboardInterrupt): the channel is out of step.
                 proc.kill()
                 raise
+        if reply[0] == "broken":
+            raise self._broken(f"the child could not read a request: {reply[1]}")
         return reply
 
     def _receive(self, fd: int) -> tuple[Any, ...]:
-        deadline = time.monotonic() + REPLY_TIMEOUT_S
-        header = _read_exactly(fd, _wire.HEADER.size, deadline)
-        body = _read_exactly(fd, _wire.HEADER.unpack(header)[0], deadline)
-        return cast(tuple[Any, ...], pickle.loads(body))
+        """One reply. The header may take up to REPLY_TIMEOUT_S (the call is running); the
+        child writes a reply in one go, so a body that stops coming for BODY_STALL_S, or a
+        header over the size cap, is a `ProtocolError` at once."""
+        header = _read_exactly(fd, _wire.HEADER.size, REPLY_TIMEOUT_S, begun=False)
+        body = _read_exactly(fd, _wire.body_size(header), BODY_STALL_S, begun=True)
+        return _wire.decode_reply(body)
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -307,6 +337,7 @@ class LiveKernel:
         `listen_fd` (EBADF, ENOTSOCK), the new socket (EMFILE), a listener that is not
         AF_INET (EAFNOSUPPORT), then connect(2)'s own.
         """
+        uapi.refuse_stdio(listen_fd, socket=True)
         return cast(int, self._call("tcp_connect", listen_fd))
 
     def accept(self, listen_fd: int) -> int:
@@ -315,10 +346,11 @@ class LiveKernel:
         BlockingIOError (EAGAIN) when the queue is empty; at RLIMIT_NOFILE, OSError(EMFILE)
         even when it is empty, because Linux allocates the fd first (KERNEL_SPEC SK-5).
         """
+        uapi.refuse_stdio(listen_fd, socket=True)
         return cast(int, self._call("accept", listen_fd))
 
     def open_file(self) -> int:
-        """A regular file opened O_RDWR (one temporary file per child, opened afresh each time)."""
+        """A new regular file opened O_RDWR, with no name (a memfd): nothing to clean up."""
         return cast(int, self._call("open_file"))
 
     def send(self, fd: int, nbytes: int) -> int:
@@ -327,6 +359,7 @@ class LiveKernel:
         BlockingIOError when the buffer is full, BrokenPipeError (EPIPE) after the peer is
         gone, OSError(ENOTSOCK) on a file or an epoll fd.
         """
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("send", fd, nbytes))
 
     def fill(self, fd: int) -> int:
@@ -335,26 +368,32 @@ class LiveKernel:
         On TCP the buffer counts as full only when a send fails after the connection has
         settled (acknowledgements free space and autotuning grows the buffer as they arrive).
         """
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("fill", fd))
 
     def recv(self, fd: int, nbytes: int) -> int:
         """One recv(2) of up to `nbytes`; returns the number read (0 at end of stream)."""
+        uapi.refuse_stdio(fd, socket=True)
         return cast(int, self._call("recv", fd, nbytes))
 
     def shutdown(self, fd: int, how: int) -> None:
         """shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR."""
+        uapi.refuse_stdio(fd, socket=True)
         self._call("shutdown", fd, how)
 
     def close(self, fd: int) -> None:
         """close(2); OSError(EBADF) for an fd that is not open."""
+        uapi.refuse_stdio(fd)
         self._call("close", fd)
 
     def dup(self, fd: int) -> int:
         """dup(2): the lowest free fd, sharing `fd`'s open file description."""
+        uapi.refuse_stdio(fd)
         return cast(int, self._call("dup", fd))
 
     def abort(self, fd: int) -> None:
         """SO_LINGER {1, 0}, then close: TCP sends a reset; AF_UNIX closes as usual."""
+        uapi.refuse_stdio(fd, socket=True)
         self._call("abort", fd)
 
     def setrlimit_nofile(self, soft: int) -> None:
@@ -374,6 +413,7 @@ class LiveKernel:
         OverflowError; `events` masked to 32 bits), then the kernel's errors in its own order
         (KERNEL_SPEC EP-25). Works on any epfd number, including dups and non-epoll fds.
         """
+        uapi.refuse_stdio(epfd, fd)
         self._call("epoll_ctl", epfd, op, fd, events)
 
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
@@ -384,6 +424,7 @@ class LiveKernel:
         a longer wait could not end differently), < 0 is infinite: WaitForeverError if
         nothing is ready within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(epfd)
         return cast(list[tuple[int, int]], self._call("epoll_wait", epfd, maxevents, timeout_ms))
 
     def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
@@ -392,6 +433,7 @@ class LiveKernel:
         Results in registration order; registering an fd twice overwrites its mask and keeps
         its first position. Timeouts as in `epoll_wait`.
         """
+        uapi.refuse_stdio(*uapi.fds_in_poll_list(fds))
         return cast(list[tuple[int, int]], self._call("poll", list(fds), timeout_ms))
 
     def select(
@@ -407,6 +449,7 @@ class LiveKernel:
         beyond it is returned as ready, one below it raises EBADF (KERNEL_SPEC PS-4). None is
         infinite: WaitForeverError if nothing is ready within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(*uapi.fds_in_lists(rlist, wlist, xlist))
         result = self._call("select", list(rlist), list(wlist), list(xlist), timeout_s)
         return cast(tuple[list[int], list[int], list[int]], result)
 
@@ -422,24 +465,28 @@ class LiveKernel:
         OSError(ENOSYS) on Linux. None is infinite: WaitForeverError if nothing arrives
         within LIVE_WAIT_BOUND_S.
         """
+        uapi.refuse_stdio(kq, *uapi.fds_in_changes(changes))
         result = self._call("kevent", kq, list(changes), max_events, timeout_s)
         return cast(list[KEvent], result)
 
 
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
-    """`size` bytes from the reply pipe; EOFError if the child closed it, ChildProcessError
-    if nothing came before `deadline`."""
-    chunks = []
+def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:
+    """`size` bytes from the reply pipe; EOFError if the child closed it. When nothing arrives
+    for `stall_s`: ProtocolError (a truncated message) if the message has `begun` or some of
+    it came, else ChildProcessError (no reply)."""
+    chunks: list[bytes] = []
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        deadline = time.monotonic() + stall_s
+        while not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            if time.monotonic() < deadline:
+                continue  # a signal cut the poll short
+            if begun or chunks:
+                raise _wire.ProtocolError(f"a truncated reply: {size} bytes still missing")
             raise ChildProcessError(
                 f"the live kernel's child process sent no reply within {REPLY_TIMEOUT_S} s"
             )
-        if not poller.poll(remaining * 1000):
-            continue
         chunk = os.read(fd, size)
         if not chunk:
             raise EOFError
