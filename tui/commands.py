@@ -12,6 +12,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.lessons import catalogue
+from tui.render.safe import safe_text
 
 Command = tuple[str, Callable[[], object], str]
 
@@ -54,7 +55,7 @@ class MuxlabCommands(Provider):
                     if lesson.error is None:
                         commands.append(
                             (
-                                f"Play: {lesson.title}",
+                                f"Play: {safe_text(lesson.title)}",
                                 partial(app.open_scenario, lesson.path),
                                 f"{topic} · {lesson.steps} steps",
                             )

@@ -39,6 +39,7 @@ from simulator.uapi import event_names
 from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
 from tui.predict import Question, question_for
 from tui.progress import ProgressStore
+from tui.render.safe import safe_text
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
@@ -158,7 +159,7 @@ class PlayerScreen(Screen[None]):
     def on_mount(self) -> None:
         session = self.session
         self.add_class(mechanism_class(mechanism_of(session)))
-        self.title = session.title
+        self.title = safe_text(session.title)
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
         self.query_one("#model").border_title = "Kernel model"
         self.query_one("#live").border_title = "Real kernel"
@@ -282,11 +283,11 @@ class PlayerScreen(Screen[None]):
             return None
         if prediction.chosen is None:
             return Text("You skipped this question.", style="dim")
-        picked = prediction.choices[prediction.chosen]
+        picked = safe_text(prediction.choices[prediction.chosen])
         if prediction.right:
             return Text(f"✓ You predicted right: {picked}", style="bold white on dark_green")
         truth = (
-            prediction.choices[prediction.answer]
+            safe_text(prediction.choices[prediction.answer])
             if prediction.answer is not None
             else "none of the choices"
         )
@@ -384,7 +385,7 @@ class PlayerScreen(Screen[None]):
     def _failed(self, error: Exception) -> None:
         self.playing = False
         self.notify(
-            f"{type(error).__name__}: {error}",
+            safe_text(f"{type(error).__name__}: {error}", multiline=True),
             title="The run could not go on",
             severity="error",
             markup=False,
@@ -597,7 +598,7 @@ class PlayerScreen(Screen[None]):
         try:
             text = found.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"cannot read {found}: {exc}", severity="error", markup=False)
+            self.notify(safe_text(f"cannot read {found}: {exc}"), severity="error", markup=False)
             return
         self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +13,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.predict import Question
+from tui.render.safe import safe_markdown, safe_text
 
 _MAX_NUMBERED = 8
 """Choices past this many can be picked with Enter only (there are eight number bindings)."""
@@ -71,9 +71,12 @@ class PredictScreen(ModalScreen[int | None]):
         q = self.question
         with Vertical():
             yield Label(f"Predict step {q.index + 1}", id="title")
-            yield Static(Markdown(q.prompt), id="question")
+            yield Static(safe_markdown(q.prompt), id="question")
             yield OptionList(
-                *(Option(Text(f"{i + 1}) {text}"), id=str(i)) for i, text in enumerate(q.choices)),
+                *(
+                    Option(Text(f"{i + 1}) {safe_text(text)}"), id=str(i))
+                    for i, text in enumerate(q.choices)
+                ),
                 id="choices",
             )
             n = min(len(q.choices), _MAX_NUMBERED)
