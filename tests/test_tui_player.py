@@ -62,6 +62,16 @@ def palette_offers(app: MuxlabApp, text: str) -> bool:
     return commands.option_count > 0 and text in str(commands.get_option_at_index(0).prompt)
 
 
+def palette_lists(app: MuxlabApp) -> list[str]:
+    """Every command the open command palette lists."""
+    try:
+        commands = app.screen.query_one(CommandList)
+    except NoMatches:
+        return []
+    prompts = (str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count))
+    return [prompt.splitlines()[0] for prompt in prompts]
+
+
 def right_panel(screen: PlayerScreen) -> str:
     """The real kernel's panel as text, unwrapped."""
     assert screen.frame is not None
@@ -475,3 +485,48 @@ async def test_the_pending_step_verdict_is_hidden_until_the_answer(epoll_file: P
         await pilot.press("2")
         await until(pilot, lambda: "8 ◌ model only" in screen_text(app))
         assert len(screen.query_one("#timeline", Timeline).verdicts) == 8
+
+
+async def test_the_palette_does_not_move_the_lesson_behind_the_too_small_message(
+    epoll_file: Path,
+) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=(60, 15)) as pilot:
+        screen = player(app)
+        assert "enlarge it to" in screen_text(app)
+        await pilot.press("ctrl+p")  # the list of every command, before anything is typed
+        await until(pilot, lambda: "Lesson menu" in palette_lists(app))
+        assert not {"Step forward", "Jump to the end", "Play / pause"} & set(palette_lists(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        # A command chosen while the terminal was large enough, run after it shrank, does
+        # nothing either.
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: app.screen is screen and not screen.has_class("-tiny"))
+        await pilot.press("ctrl+p", *"step forward")
+        await until(pilot, lambda: palette_offers(app, "Step forward"))
+        await pilot.resize_terminal(60, 15)
+        await until(pilot, lambda: screen.has_class("-tiny"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.session.position == 0
+
+
+async def test_the_predict_dialog_does_not_act_behind_the_too_small_message(
+    epoll_file: Path,
+) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press(*["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        await pilot.resize_terminal(60, 15)
+        await until(pilot, lambda: "enlarge it to" in screen_text(app))
+        await pilot.press("2", "enter", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PredictScreen) and not screen.session.predictions
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: "Predict step 8" in screen_text(app))
+        await pilot.press("2")
+        await until(pilot, lambda: app.screen is screen)
+        assert screen.session.predictions[7].chosen == 1

@@ -421,7 +421,9 @@ class PlayerScreen(Screen[None]):
         self._pending_question = question.index
         self._freeze()
         self._update_status()
-        self.app.push_screen(PredictScreen(question), partial(self._answered, question))
+        self.app.push_screen(
+            PredictScreen(question, min_size=TINY), partial(self._answered, question)
+        )
 
     def _answered(self, question: Question, choice: int | None) -> None:
         self._question_open = False

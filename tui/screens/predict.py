@@ -1,4 +1,8 @@
-"""The predict dialog: a question about the step that just ran, asked before its result shows."""
+"""The predict dialog: a question about the step that just ran, asked before its result shows.
+
+Below the player's smallest size the dialog gives way to the same "terminal too small" message
+and nothing in it acts, until the terminal is large enough again.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,20 @@ class PredictScreen(ModalScreen[int | None]):
         height: auto;
         max-height: 12;
     }
+    PredictScreen #too-small {
+        display: none;
+    }
+    PredictScreen.-tiny > Vertical {
+        display: none;
+    }
+    PredictScreen.-tiny #too-small {
+        display: block;
+        width: 1fr;
+        height: 1fr;
+        content-align: center middle;
+        text-align: center;
+        background: $background;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,9 +81,11 @@ class PredictScreen(ModalScreen[int | None]):
         Binding("8", "pick(7)", "8", show=False, id="predict-8"),
     ]
 
-    def __init__(self, question: Question) -> None:
+    def __init__(self, question: Question, *, min_size: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
         self.question = question
+        self.min_size = min_size
+        """Below this (width, height) the dialog asks for a larger terminal instead."""
 
     def compose(self) -> ComposeResult:
         q = self.question
@@ -82,12 +102,35 @@ class PredictScreen(ModalScreen[int | None]):
             n = min(len(q.choices), _MAX_NUMBERED)
             keys = "Enter or 1" if n == 1 else f"Enter or 1-{n}"
             yield Label(f"{keys} to answer · Esc to skip · the real kernel judges", id="hint")
+        yield Static(id="too-small", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
+        self._update_size_class()
+
+    def on_resize(self) -> None:
+        self._update_size_class()
+
+    def _update_size_class(self) -> None:
+        width, height = self.app.size
+        tiny = width < self.min_size[0] or height < self.min_size[1]
+        if tiny != self.has_class("-tiny"):
+            self.set_class(tiny, "-tiny")
+            self.refresh_bindings()
+        if tiny:
+            self.query_one("#too-small", Static).update(
+                f"muxlab needs a terminal of at least {self.min_size[0]}x{self.min_size[1]} "
+                f"to ask this question;\nthis one is {width}x{height}.\n\n"
+                f"Please enlarge it to {self.min_size[0]}x{self.min_size[1]} or more (q quits)."
+            )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Behind the "terminal too small" message the dialog's keys do nothing."""
+        return not self.has_class("-tiny")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option_index)
+        if not self.has_class("-tiny"):
+            self.dismiss(event.option_index)
 
     def action_pick(self, index: int) -> None:
         if 0 <= index < len(self.question.choices):
