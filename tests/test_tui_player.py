@@ -10,7 +10,7 @@ from textual import events
 from textual.command import CommandList
 from textual.css.query import NoMatches
 
-from simulator.scenario import Verdict
+from simulator.scenario import Runner, Verdict, load_scenario
 from tests.test_tui_support import (
     EPOLL_SCENARIO,
     POLL_SCENARIO,
@@ -22,6 +22,7 @@ from tests.test_tui_support import (
 )
 from tui.app import MuxlabApp, make_app
 from tui.frame import Frame
+from tui.render.poll_sets import SelectBitmaps
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.load_error import LoadErrorScreen
@@ -530,3 +531,39 @@ async def test_the_predict_dialog_does_not_act_behind_the_too_small_message(
         await pilot.press("2")
         await until(pilot, lambda: app.screen is screen)
         assert screen.session.predictions[7].chosen == 1
+
+
+FD_SETSIZE_LESSON = Path(__file__).resolve().parents[1] / "scenarios" / "select-fd-setsize.toml"
+
+
+def test_select_bitmaps_show_what_went_in_and_what_came_back() -> None:
+    """select's sets are value-result: the picture shows both; a CPython refusal is no scan."""
+    with Runner(load_scenario(FD_SETSIZE_LESSON)) as runner:
+        records = list(runner)
+        names = runner.bindings
+    # Step 3: rlist [a, b] went in (fds 3 and 4); only a (3) came back readable.
+    lines = picture_text(SelectBitmaps.of(records[2], names, records[2].model)).splitlines()
+    readfds = next(i for i, line in enumerate(lines) if line.startswith("readfds"))
+    assert lines[readfds][10:15] == "···■■"
+    assert lines[readfds + 1].startswith("  ↳ out") and lines[readfds + 1][10:15] == "···■·"
+    # Step 5: descriptor 1024 -- CPython refuses it; the kernel neither copies nor scans.
+    refused = picture_text(SelectBitmaps.of(records[4], names, records[4].model))
+    assert "copies" not in refused and "scans 1025" not in refused
+    assert "CPython refused these lists (ValueError) before calling select(2)" in refused
+    assert "never reached the kernel" in refused
+    assert any(e.where == "CPython" and "no syscall" in e.detail for e in records[4].trace)
+
+
+async def test_an_answer_cpython_gave_is_not_credited_to_the_kernel(tmp_path: Path) -> None:
+    recording = model_recording(FD_SETSIZE_LESSON)  # a replay: the "real" side answers
+    app = make_app(FD_SETSIZE_LESSON, recording=recording, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press(*["right"] * 5)
+        await until(pilot, lambda: isinstance(app.screen, PredictScreen))
+        await pilot.press("1")  # wrong: [[a], [], []]
+        await until(pilot, lambda: app.screen is screen)
+        text = right_panel(screen)
+        assert "the real kernel answered" not in text
+        assert "CPython (its argument check, before any syscall) answered ValueError" in text
+        assert "raised by CPython's argument checks, before any syscall" in text

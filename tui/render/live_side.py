@@ -20,6 +20,7 @@ from simulator.scenario import StepRecord, Verdict
 from simulator.scenario.calls import Outcome, show
 from simulator.uapi import event_names
 from tui.render.safe import Neutralised, safe_text
+from tui.render.step import CPYTHON_SAYS, cpython_refused
 
 #: At most this many fdinfo lines are drawn (the rest are counted).
 MAX_FDINFO = 24
@@ -60,6 +61,8 @@ def outcome_text(outcome: Outcome | None) -> Text:
         text = Text(safe_text(outcome.error), style="bold magenta")
         if outcome.message:
             text.append(f"  {safe_text(outcome.message)}", style="dim")
+        if cpython_refused(outcome):
+            text.append(f"\n{CPYTHON_SAYS}", style="yellow")
         return text
     text = Text(safe_text(show(outcome)), style="bold")
     raw = outcome.raw

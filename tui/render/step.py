@@ -29,6 +29,17 @@ VERDICT_TEXT = {
 }
 
 
+#: Errors CPython raises itself, checking arguments before it makes any syscall (select's
+#: ``FD_SETSIZE`` check, a timeout out of range): no kernel answered them.
+CPYTHON_ERRORS = frozenset({"ValueError", "TypeError", "OverflowError", "KeyError"})
+CPYTHON_SAYS = "raised by CPython's argument checks, before any syscall"
+
+
+def cpython_refused(outcome: Outcome | None) -> bool:
+    """Whether `outcome` is CPython refusing the arguments (no kernel was asked)."""
+    return outcome is not None and outcome.error in CPYTHON_ERRORS
+
+
 def _outcome(outcome: Outcome | None) -> Text:
     if outcome is None:
         return Text("(not run)", style="dim")
@@ -36,6 +47,8 @@ def _outcome(outcome: Outcome | None) -> Text:
         text = Text(safe_text(outcome.error), style="magenta")
         if outcome.message:
             text.append(f"  {safe_text(outcome.message)}", style="dim")
+        if cpython_refused(outcome):
+            text.append(f"  ({CPYTHON_SAYS})", style="dim")
         return text
     return Text(safe_text(show(outcome)))
 

@@ -40,6 +40,7 @@ from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_e
 from tui.predict import Question, question_for
 from tui.progress import ProgressStore
 from tui.render.safe import safe_text
+from tui.render.step import cpython_refused
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
@@ -292,11 +293,12 @@ class PlayerScreen(Screen[None]):
             else "none of the choices"
         )
         record = session.record()
-        judge = (
-            "the model (no live kernel here)"
-            if record is None or record.verdict is Verdict.MODEL_ONLY
-            else "the real kernel"
-        )
+        if record is None or record.verdict is Verdict.MODEL_ONLY:
+            judge = "the model (no live kernel here)"
+        elif cpython_refused(record.live):
+            judge = "CPython (its argument check, before any syscall)"
+        else:
+            judge = "the real kernel"
         return Text(f"✗ You picked {picked}; {judge} answered {truth}", style="bold white on red3")
 
     def _save_progress(self) -> None:
