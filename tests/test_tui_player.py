@@ -11,6 +11,7 @@ from textual.command import CommandList
 from textual.css.query import NoMatches
 
 from simulator.scenario import Runner, Verdict, load_scenario
+from simulator.scenario.calls import show_value
 from tests.test_tui_support import (
     EPOLL_SCENARIO,
     POLL_SCENARIO,
@@ -22,6 +23,7 @@ from tests.test_tui_support import (
 )
 from tui.app import MuxlabApp, make_app
 from tui.frame import Frame
+from tui.predict import previous_result, question_for
 from tui.render.poll_sets import SelectBitmaps
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
@@ -567,3 +569,43 @@ async def test_an_answer_cpython_gave_is_not_credited_to_the_kernel(tmp_path: Pa
         assert "the real kernel answered" not in text
         assert "CPython (its argument check, before any syscall) answered ValueError" in text
         assert "raised by CPython's argument checks, before any syscall" in text
+
+
+SHIPPED_DIR = FD_SETSIZE_LESSON.parent
+
+
+def test_made_up_choices_are_the_model_near_misses_not_filler_errors() -> None:
+    """No EAGAIN for a wait that returned events, no EBADF for a kevent that worked; what the
+    same wait answered last time (the level- vs edge-triggered mistake) is offered instead."""
+    offered_previous = 0
+    for path in sorted(SHIPPED_DIR.glob("*.toml")):
+        with Runner(load_scenario(path)) as runner:
+            records = list(runner)
+        for record in records:
+            if record.step.call.name not in ("epoll_wait", "poll", "select", "kevent"):
+                continue
+            previous = previous_result(records, record)
+            question = question_for(record, predict_mode=True, previous=previous)
+            assert question is not None
+            if question.written or record.model.error is not None:
+                continue
+            assert not {"EAGAIN", "EBADF"} & set(question.choices), (path.name, question)
+            if previous is not None and show_value(previous) != question.choices[question.answer]:
+                assert show_value(previous) in question.choices, (path.name, question)
+                offered_previous += 1
+    assert offered_previous >= 3
+
+
+async def test_a_model_only_question_says_the_model_judges() -> None:
+    """kqueue runs on the model only here: its questions must not claim the real kernel."""
+    app = make_app(SHIPPED_DIR / "kqueue-clear.toml", live=False, predict=True, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        while not isinstance(app.screen, PredictScreen):
+            assert screen.session.position < screen.session.total
+            await pilot.press("right")
+            await until(pilot, lambda: isinstance(app.screen, PredictScreen) or not screen.busy)
+        await until(pilot, lambda: "judges" in screen_text(app))
+        text = screen_text(app)
+        assert "the real kernel judges" not in text
+        assert "the model (model-only step) judges" in text

@@ -155,6 +155,13 @@ class LiveSide:
             yield Text("(empty)", style="dim")
         else:
             yield table
+            if len(entries) > 1:
+                yield Text(
+                    "In the real tree's order: it is keyed by the struct file's address (then "
+                    "fd), the model's by its own file ids, so the two lists may be in different "
+                    "orders; '= model' compares each entry, not the order.",
+                    style="dim",
+                )
         if len(entries) > MAX_FDINFO:
             yield Text(f"… {len(entries) - MAX_FDINFO:,} more", style="dim")
         missing = sorted(model - real)

@@ -37,7 +37,7 @@ from simulator.scenario.calls import show_value
 from simulator.scenario.library import lesson_path
 from simulator.uapi import event_names
 from tui.frame import Frame, build_frame, mechanism_class, mechanism_of, shown_epoll
-from tui.predict import Question, question_for
+from tui.predict import Question, judge_of, previous_result, question_for
 from tui.progress import ProgressStore
 from tui.render.safe import safe_text
 from tui.render.step import cpython_refused
@@ -271,9 +271,11 @@ class PlayerScreen(Screen[None]):
         text += (record.say or "").strip()
         step = record.step
         if step.ask:
+            real = judge_of(record) == "the real kernel"
+            whose = "the real kernel's" if real else "the model's (model-only step)"
             text += f"\n\n> **Q:** {step.ask}"
             for i, choice in enumerate(step.choices or ()):
-                mark = "  ✓ *the real kernel's answer*" if i == record.answer else ""
+                mark = f"  ✓ *{whose} answer*" if i == record.answer else ""
                 text += f"\n>\n> {i + 1}. `{show_value(choice)}`{mark}"
         return text
 
@@ -399,7 +401,10 @@ class PlayerScreen(Screen[None]):
         record = session.record()
         if single and record is not None and record.index not in session.predictions:
             question = question_for(
-                record, predict_mode=self.predict_mode, interest=self._interest()
+                record,
+                predict_mode=self.predict_mode,
+                interest=self._interest(),
+                previous=previous_result(session.records, record),
             )
             if question is not None:
                 self._ask(question)

@@ -101,7 +101,7 @@ class PredictScreen(ModalScreen[int | None]):
             )
             n = min(len(q.choices), _MAX_NUMBERED)
             keys = "Enter or 1" if n == 1 else f"Enter or 1-{n}"
-            yield Label(f"{keys} to answer · Esc to skip · the real kernel judges", id="hint")
+            yield Label(f"{keys} to answer · Esc to skip · {q.judge} judges", id="hint")
         yield Static(id="too-small", markup=False)
 
     def on_mount(self) -> None:
