@@ -52,6 +52,8 @@ async def test_live_steps_show_the_real_interest_list(tmp_path: Path) -> None:
         assert "fdinfo of ep" in panel
         assert "a:3" in panel and "b:5" in panel and "= model" in panel
         assert "≠ model" not in panel
+        # The real tree is keyed by the struct file's address: its order is explained.
+        assert "keyed by the struct file's address" in " ".join(panel.split())
         pid = screen.session.status().pid
         assert pid is not None and alive(pid)
         await pilot.press("q")

@@ -10,7 +10,8 @@ from textual import events
 from textual.command import CommandList
 from textual.css.query import NoMatches
 
-from simulator.scenario import Verdict
+from simulator.scenario import Runner, Verdict, load_scenario
+from simulator.scenario.calls import show_value
 from tests.test_tui_support import (
     EPOLL_SCENARIO,
     POLL_SCENARIO,
@@ -22,6 +23,8 @@ from tests.test_tui_support import (
 )
 from tui.app import MuxlabApp, make_app
 from tui.frame import Frame
+from tui.predict import previous_result, question_for
+from tui.render.poll_sets import SelectBitmaps
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.load_error import LoadErrorScreen
@@ -60,6 +63,16 @@ def palette_offers(app: MuxlabApp, text: str) -> bool:
     except NoMatches:
         return False
     return commands.option_count > 0 and text in str(commands.get_option_at_index(0).prompt)
+
+
+def palette_lists(app: MuxlabApp) -> list[str]:
+    """Every command the open command palette lists."""
+    try:
+        commands = app.screen.query_one(CommandList)
+    except NoMatches:
+        return []
+    prompts = (str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count))
+    return [prompt.splitlines()[0] for prompt in prompts]
 
 
 def right_panel(screen: PlayerScreen) -> str:
@@ -550,3 +563,124 @@ async def test_a_notification_leaves_the_status_line_readable(epoll_file: Path) 
         status = str(player(app).query_one("#status").render()).strip()
         row = next(line for line in screen_text(app).splitlines() if status in line)
         assert row.rstrip() == f" {status}"  # nothing drawn over the rest of the line
+
+
+async def test_the_palette_does_not_move_the_lesson_behind_the_too_small_message(
+    epoll_file: Path,
+) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=(60, 15)) as pilot:
+        screen = player(app)
+        assert "enlarge it to" in screen_text(app)
+        await pilot.press("ctrl+p")  # the list of every command, before anything is typed
+        await until(pilot, lambda: "Lesson menu" in palette_lists(app))
+        assert not {"Step forward", "Jump to the end", "Play / pause"} & set(palette_lists(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        # A command chosen while the terminal was large enough, run after it shrank, does
+        # nothing either.
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: app.screen is screen and not screen.has_class("-tiny"))
+        await pilot.press("ctrl+p", *"step forward")
+        await until(pilot, lambda: palette_offers(app, "Step forward"))
+        await pilot.resize_terminal(60, 15)
+        await until(pilot, lambda: screen.has_class("-tiny"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.session.position == 0
+
+
+async def test_the_predict_dialog_does_not_act_behind_the_too_small_message(
+    epoll_file: Path,
+) -> None:
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press(*["right"] * 8)
+        assert isinstance(app.screen, PredictScreen)
+        await pilot.resize_terminal(60, 15)
+        await until(pilot, lambda: "enlarge it to" in screen_text(app))
+        await pilot.press("2", "enter", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PredictScreen) and not screen.session.predictions
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: "Predict step 8" in screen_text(app))
+        await pilot.press("2")
+        await until(pilot, lambda: app.screen is screen)
+        assert screen.session.predictions[7].chosen == 1
+
+
+FD_SETSIZE_LESSON = Path(__file__).resolve().parents[1] / "scenarios" / "select-fd-setsize.toml"
+
+
+def test_select_bitmaps_show_what_went_in_and_what_came_back() -> None:
+    """select's sets are value-result: the picture shows both; a CPython refusal is no scan."""
+    with Runner(load_scenario(FD_SETSIZE_LESSON)) as runner:
+        records = list(runner)
+        names = runner.bindings
+    # Step 3: rlist [a, b] went in (fds 3 and 4); only a (3) came back readable.
+    lines = picture_text(SelectBitmaps.of(records[2], names, records[2].model)).splitlines()
+    readfds = next(i for i, line in enumerate(lines) if line.startswith("readfds"))
+    assert lines[readfds][10:15] == "···■■"
+    assert lines[readfds + 1].startswith("  ↳ out") and lines[readfds + 1][10:15] == "···■·"
+    # Step 5: descriptor 1024 -- CPython refuses it; the kernel neither copies nor scans.
+    refused = picture_text(SelectBitmaps.of(records[4], names, records[4].model))
+    assert "copies" not in refused and "scans 1025" not in refused
+    assert "CPython refused these lists (ValueError) before calling select(2)" in refused
+    assert "never reached the kernel" in refused
+    assert any(e.where == "CPython" and "no syscall" in e.detail for e in records[4].trace)
+
+
+async def test_an_answer_cpython_gave_is_not_credited_to_the_kernel(tmp_path: Path) -> None:
+    recording = model_recording(FD_SETSIZE_LESSON)  # a replay: the "real" side answers
+    app = make_app(FD_SETSIZE_LESSON, recording=recording, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        await pilot.press(*["right"] * 5)
+        await until(pilot, lambda: isinstance(app.screen, PredictScreen))
+        await pilot.press("1")  # wrong: [[a], [], []]
+        await until(pilot, lambda: app.screen is screen)
+        text = right_panel(screen)
+        assert "the real kernel answered" not in text
+        assert "CPython (its argument check, before any syscall) answered ValueError" in text
+        assert "raised by CPython's argument checks, before any syscall" in text
+
+
+SHIPPED_DIR = FD_SETSIZE_LESSON.parent
+
+
+def test_made_up_choices_are_the_model_near_misses_not_filler_errors() -> None:
+    """No EAGAIN for a wait that returned events, no EBADF for a kevent that worked; what the
+    same wait answered last time (the level- vs edge-triggered mistake) is offered instead."""
+    offered_previous = 0
+    for path in sorted(SHIPPED_DIR.glob("*.toml")):
+        with Runner(load_scenario(path)) as runner:
+            records = list(runner)
+        for record in records:
+            if record.step.call.name not in ("epoll_wait", "poll", "select", "kevent"):
+                continue
+            previous = previous_result(records, record)
+            question = question_for(record, predict_mode=True, previous=previous)
+            assert question is not None
+            if question.written or record.model.error is not None:
+                continue
+            assert not {"EAGAIN", "EBADF"} & set(question.choices), (path.name, question)
+            if previous is not None and show_value(previous) != question.choices[question.answer]:
+                assert show_value(previous) in question.choices, (path.name, question)
+                offered_previous += 1
+    assert offered_previous >= 3
+
+
+async def test_a_model_only_question_says_the_model_judges() -> None:
+    """kqueue runs on the model only here: its questions must not claim the real kernel."""
+    app = make_app(SHIPPED_DIR / "kqueue-clear.toml", live=False, predict=True, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        while not isinstance(app.screen, PredictScreen):
+            assert screen.session.position < screen.session.total
+            await pilot.press("right")
+            await until(pilot, lambda: isinstance(app.screen, PredictScreen) or not screen.busy)
+        await until(pilot, lambda: "judges" in screen_text(app))
+        text = screen_text(app)
+        assert "the real kernel judges" not in text
+        assert "the model (model-only step) judges" in text

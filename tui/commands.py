@@ -1,6 +1,8 @@
 """The command palette (Ctrl+P): every player control, the lessons, and "jump to step N".
 
-Typing a number offers "Jump to step N" directly; everything else is fuzzy-matched.
+Typing a number offers "Jump to step N" directly; everything else is fuzzy-matched. Behind the
+player's "terminal too small" message no player command is offered, and one chosen before the
+terminal shrank does nothing when it runs (like the player's keys).
 """
 
 from __future__ import annotations
@@ -12,8 +14,21 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.lessons import catalogue
+from tui.render.safe import safe_text
 
 Command = tuple[str, Callable[[], object], str]
+
+
+def _too_small(screen: object) -> bool:
+    """Whether `screen` is a player showing its "terminal too small" message."""
+    from tui.screens.player import PlayerScreen
+
+    return isinstance(screen, PlayerScreen) and screen.has_class("-tiny")
+
+
+def _unless_too_small(screen: object, callback: Callable[[], object]) -> None:
+    if not _too_small(screen):
+        callback()
 
 
 class MuxlabCommands(Provider):
@@ -25,8 +40,8 @@ class MuxlabCommands(Provider):
 
         screen = self.screen
         commands: list[Command] = []
-        if isinstance(screen, PlayerScreen):
-            commands += [
+        if isinstance(screen, PlayerScreen) and not _too_small(screen):
+            player_commands: list[Command] = [
                 ("Step forward", screen.action_step_forward, "run the next step (→)"),
                 ("Step back", screen.action_step_back, "rewind one step; no socket is touched (←)"),
                 ("Play / pause", screen.action_toggle_play, "advance by itself (space)"),
@@ -43,6 +58,10 @@ class MuxlabCommands(Provider):
                 ("Toggle predict mode", screen.action_toggle_predict, "predict every wait (p)"),
                 ("Lesson text", screen.action_lesson_text, "the Markdown lesson beside it (t)"),
             ]
+            commands += [
+                (name, partial(_unless_too_small, screen, callback), help_text)
+                for name, callback, help_text in player_commands
+            ]
         app = self.app
         if isinstance(app, MuxlabApp):
             commands += [
@@ -54,7 +73,7 @@ class MuxlabCommands(Provider):
                     if lesson.error is None:
                         commands.append(
                             (
-                                f"Play: {lesson.title}",
+                                f"Play: {safe_text(lesson.title)}",
                                 partial(app.open_scenario, lesson.path),
                                 f"{topic} · {lesson.steps} steps",
                             )
@@ -70,12 +89,12 @@ class MuxlabCommands(Provider):
 
         screen = self.screen
         number = re.search(r"\d+", query)
-        if number is not None and isinstance(screen, PlayerScreen):
+        if number is not None and isinstance(screen, PlayerScreen) and not _too_small(screen):
             step = min(int(number.group()), screen.session.total)
             yield Hit(
                 1.0,
                 f"Jump to step {step}",
-                partial(screen.jump_to, step),
+                partial(_unless_too_small, screen, partial(screen.jump_to, step)),
                 help=f"of {screen.session.total}",
             )
         matcher = self.matcher(query)

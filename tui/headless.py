@@ -13,11 +13,9 @@ import sys
 from pathlib import Path
 
 from rich.console import Console, RenderableType
-from rich.markdown import Markdown
 from rich.text import Text
 
 from simulator.kernel import ModelKernel
-from simulator.scenario.format import printable
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
@@ -28,6 +26,7 @@ from simulator.scenario.runner import (
     default_model_factory,
 )
 from tui.render.model_state import ModelStateView
+from tui.render.safe import Neutralised, safe_markdown, safe_text
 from tui.render.step import StepView
 
 # Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
@@ -36,8 +35,9 @@ _TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
 def _print(console: Console, renderable: RenderableType) -> None:
+    # Every renderable makes the file's text safe itself; `Neutralised` is the net under them.
     with console.capture() as captured:
-        console.print(renderable)
+        console.print(Neutralised(renderable))
     sys.stdout.write(_TRAILING.sub(r"\1", captured.get()))
 
 
@@ -62,18 +62,18 @@ def play(
             recording,
         )
     except (ScenarioError, RecordingError, ScenarioRunError) as exc:
-        print(exc, file=sys.stderr)
+        print(safe_text(str(exc), multiline=True), file=sys.stderr)
         return 1
     console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
     bad = False
     with runner:
         if not as_json:
             meta = scenario.scenario
-            _print(console, Text(meta.title, style="bold underline"))
+            _print(console, Text(safe_text(meta.title), style="bold underline"))
             if meta.summary:
-                _print(console, Markdown(meta.summary))
+                _print(console, safe_markdown(meta.summary))
             source = f"recording {replay}" if replay else "live kernel" if live else "model only"
-            _print(console, Text(f"{path} -- model vs {source}\n", style="dim"))
+            _print(console, Text(safe_text(f"{path} -- model vs {source}") + "\n", style="dim"))
         try:
             for step in runner:
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
@@ -86,7 +86,7 @@ def play(
                     state = ModelStateView(model, runner.bindings)
                 _print(console, StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
-            print(printable(f"{path}: {exc}"), file=sys.stderr)
+            print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
             return 1
         if not as_json:
             counts = {v: sum(1 for r in runner.records if r.verdict is v) for v in Verdict}
@@ -103,6 +103,9 @@ def play(
         try:
             runner.recording().save(record)
         except OSError as exc:
-            print(f"muxlab: cannot write the recording {record}: {exc.strerror}", file=sys.stderr)
+            print(
+                safe_text(f"muxlab: cannot write the recording {record}: {exc.strerror}"),
+                file=sys.stderr,
+            )
             return 1
     return 1 if bad else 0

@@ -3,9 +3,13 @@
 A step with ``ask`` and ``choices`` brings its own question; the runner already knows which
 choice the real result is (`StepRecord.answer`). With predict mode on, every ``epoll_wait``,
 ``poll``, ``select`` and ``kevent`` step gets a question too, with choices made up here: the
-real result plus plausible mistakes (nothing ready, every descriptor ready, the ready ones in
-fd order instead of readiness order, one event too few). The real kernel is always the judge:
-the right choice is the one equal to its answer (the model's, for a model-only step).
+real result plus the model's own near-misses: what the same call answered last time (the answer
+of someone who expects level-triggered behaviour from an edge-triggered item, or forgets what
+changed since), nothing ready, every descriptor ready, the ready ones in fd order instead of
+readiness order, one event too few. No error is made up (an EAGAIN for a wait that cannot
+return one teaches nothing). The real kernel is always the judge: the right choice is the one
+equal to its answer -- the model's, for a model-only step (kqueue on Linux), and the question
+says which (`Question.judge`).
 
 Everything here is deterministic, so the same step asks the same question in the same order.
 """
@@ -13,6 +17,7 @@ Everything here is deterministic, so the same step asks the same question in the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulator.scenario import StepRecord, Verdict
@@ -35,6 +40,7 @@ class Question:
     choices: tuple[str, ...]
     answer: int | None  #: which choice the real result is (None: none of them)
     written: bool  #: the scenario's own question (not made up by predict mode)
+    judge: str = "the real kernel"  #: whose answer decides (the model's for a model-only step)
 
 
 def real_outcome(record: StepRecord) -> Outcome:
@@ -44,16 +50,42 @@ def real_outcome(record: StepRecord) -> Outcome:
     return record.live
 
 
+def judge_of(record: StepRecord) -> str:
+    """Whose answer decides `record`'s question."""
+    if record.verdict is Verdict.MODEL_ONLY or record.live is None:
+        return "the model (model-only step)"
+    return "the real kernel"
+
+
+def previous_result(records: Sequence[StepRecord], record: StepRecord) -> Json | None:
+    """What the last earlier call of the same kind on the same instance (``epfd``, ``kq``, or
+    the same ``poll``/``select`` arguments) answered, or None."""
+    name = record.step.call.name
+
+    def target(r: StepRecord) -> object:
+        args = r.step.arguments
+        if name in ("epoll_wait", "kevent"):
+            return getattr(args, "epfd", None) or getattr(args, "kq", None)
+        return args.model_dump()
+
+    for earlier in reversed(records[: record.index]):
+        if earlier.step.call.name == name and target(earlier) == target(record):
+            return _value(real_outcome(earlier))
+    return None
+
+
 def question_for(
     record: StepRecord,
     *,
     predict_mode: bool,
     interest: list[tuple[str, list[str]]] | None = None,
+    previous: Json | None = None,
 ) -> Question | None:
     """The question for `record`'s step, or None if it gets none.
 
     `interest` is what the step could report (an epoll's registrations as (name, events)),
-    used to make up the "everything is ready" choice.
+    used to make up the "everything is ready" choice; `previous` is what the same call
+    answered last time (`previous_result`), the first near-miss offered.
     """
     step = record.step
     if step.ask and step.choices:
@@ -63,12 +95,14 @@ def question_for(
             tuple(show_value(c) for c in step.choices),
             record.answer,
             written=True,
+            judge=judge_of(record),
         )
     if not (predict_mode and step.call.name in PREDICTABLE):
         return None
     real = real_outcome(record)
     truth = _value(real)
-    candidates = [truth, *_mistakes(record, real, interest or [])]
+    near = [previous] if previous is not None else []
+    candidates = [truth, *near, *_mistakes(record, real, interest or [])]
     unique: dict[str, Json] = {}
     for value in candidates:
         unique.setdefault(show_value(value), value)
@@ -78,7 +112,12 @@ def question_for(
     texts.sort(key=lambda t: hashlib.sha256(f"{record.index}:{t}".encode()).hexdigest())
     prompt = step.ask or f"What will {record.call} return?"
     return Question(
-        record.index, prompt, tuple(texts), texts.index(show_value(truth)), written=False
+        record.index,
+        prompt,
+        tuple(texts),
+        texts.index(show_value(truth)),
+        written=False,
+        judge=judge_of(record),
     )
 
 
@@ -125,9 +164,14 @@ def _mistakes(
         out += [[rlist, wlist, xlist], [[], [], []], [rlist, [], []], [[], wlist, []]]
     else:
         out.append([])
-    if real.ok:
-        out.append({"error": "EAGAIN" if kind is ResultKind.EVENTS else "EBADF"})
     return out
 
 
-__all__ = ["PREDICTABLE", "Question", "question_for", "real_outcome"]
+__all__ = [
+    "PREDICTABLE",
+    "Question",
+    "judge_of",
+    "previous_result",
+    "question_for",
+    "real_outcome",
+]

@@ -216,17 +216,28 @@ def do_select(
 
 
 def select_fd_list(tracer: Tracer, seq: Sequence[int]) -> set[int]:
-    """CPython's ``seq2set``: the argument checks, in CPython's order, building an fd_set."""
+    """CPython's ``seq2set``: the argument checks, in CPython's order, building an fd_set.
+
+    A refusal happens in user space, before ``select(2)`` is called: the trace says so, since
+    no bitmap is copied in and the kernel scans nothing."""
     out: set[int] = set()
     for index, fd in enumerate(seq):
+        error: Exception | None = None
         if not INT_MIN <= fd <= INT_MAX:  # PyObject_AsFileDescriptor: a C int first
-            raise OverflowError("Python int too large to convert to C int")
-        if fd < 0:
-            raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-        if fd >= FD_SETSIZE:
-            raise ValueError("filedescriptor out of range in select()")
-        if index >= FD_SETSIZE:
-            raise ValueError("too many file descriptors in select()")
+            error = OverflowError("Python int too large to convert to C int")
+        elif fd < 0:
+            error = ValueError(f"file descriptor cannot be a negative integer ({fd})")
+        elif fd >= FD_SETSIZE:
+            error = ValueError("filedescriptor out of range in select()")
+        elif index >= FD_SETSIZE:
+            error = ValueError("too many file descriptors in select()")
+        if error is not None:
+            tracer.emit(
+                TraceKind.FD_SCAN,
+                "CPython",
+                f"fd {fd}: {type(error).__name__}, no syscall made (FD_SETSIZE {FD_SETSIZE})",
+            )
+            raise error
         tracer.cost.fd_scan += 1
         out.add(fd)
     return out

@@ -19,6 +19,8 @@ from rich.text import Text
 from simulator.scenario import StepRecord, Verdict
 from simulator.scenario.calls import Outcome, show
 from simulator.uapi import event_names
+from tui.render.safe import Neutralised, safe_text
+from tui.render.step import CPYTHON_SAYS, cpython_refused
 
 #: At most this many fdinfo lines are drawn (the rest are counted).
 MAX_FDINFO = 24
@@ -56,11 +58,13 @@ def outcome_text(outcome: Outcome | None) -> Text:
     if outcome is None:
         return Text("(not run on the live kernel)", style="dim")
     if outcome.error is not None:
-        text = Text(outcome.error, style="bold magenta")
+        text = Text(safe_text(outcome.error), style="bold magenta")
         if outcome.message:
-            text.append(f"  {outcome.message}", style="dim")
+            text.append(f"  {safe_text(outcome.message)}", style="dim")
+        if cpython_refused(outcome):
+            text.append(f"\n{CPYTHON_SAYS}", style="yellow")
         return text
-    text = Text(show(outcome), style="bold")
+    text = Text(safe_text(show(outcome)), style="bold")
     raw = outcome.raw
     if isinstance(raw, int | list) and not _nested(raw) and str(raw) != show(outcome):
         text.append(f"  (fd {raw})", style="dim")
@@ -84,18 +88,21 @@ class LiveSide:
     banner: Text | None = None  #: e.g. the outcome of the user's prediction
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self.header
+        # The header and the banner are built by the app, from the live kernel's words and the
+        # scenario's choices: they go through the net too.
+        yield Neutralised(self.header)
         r = self.record
         if self.banner is not None:
             yield Text("")
-            yield self.banner
+            yield Neutralised(self.banner)
         if r is None:
             yield Text("\nNo step has run yet. Step forward (→) to issue the first call.", "dim")
             return
         yield Text("")
         yield Text(f"step {r.number}: the call as issued", style="dim")
         name = r.step.call.name
-        yield Text(issued(name, self.arguments) if r.live is not None else r.call, style="bold")
+        call = issued(name, self.arguments) if r.live is not None else r.call
+        yield Text(safe_text(call), style="bold")
         yield Text("")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", justify="right", no_wrap=True)
@@ -107,11 +114,11 @@ class LiveSide:
         yield grid
         parts: list[RenderableType] = []
         if r.diff:
-            parts.append(Text(r.diff, style="red"))
+            parts.append(Text(safe_text(r.diff, multiline=True), style="red"))
         for failure in r.expect_failures:
-            parts.append(Text(f"expectation failed: {failure}", style="red"))
+            parts.append(Text(safe_text(f"expectation failed: {failure}", multiline=True), "red"))
         if r.note:
-            parts.append(Text(r.note, style="yellow"))
+            parts.append(Text(safe_text(r.note, multiline=True), style="yellow"))
         if parts:
             yield Text("")
             yield Group(*parts)
@@ -123,7 +130,7 @@ class LiveSide:
     def _fdinfo(self, ep_name: str, entries: Sequence[Mapping[str, int]] | str) -> RenderResult:
         yield Text(f"/proc/<pid>/fdinfo of {ep_name}: the real interest list", style="bold")
         if isinstance(entries, str):
-            yield Text(entries, style="dim")
+            yield Text(safe_text(entries, multiline=True), style="dim")
             return
         model = set(self.model_items.get(ep_name, ()))
         real = {(e["tfd"], e["events"]) for e in entries}
@@ -148,6 +155,13 @@ class LiveSide:
             yield Text("(empty)", style="dim")
         else:
             yield table
+            if len(entries) > 1:
+                yield Text(
+                    "In the real tree's order: it is keyed by the struct file's address (then "
+                    "fd), the model's by its own file ids, so the two lists may be in different "
+                    "orders; '= model' compares each entry, not the order.",
+                    style="dim",
+                )
         if len(entries) > MAX_FDINFO:
             yield Text(f"… {len(entries) - MAX_FDINFO:,} more", style="dim")
         missing = sorted(model - real)

@@ -1,9 +1,12 @@
 """What poll(2) and select(2) copy in and scan on every call.
 
 `PollArray` is the ``struct pollfd`` array of one poll call: each entry's fd, requested events
-and returned ``revents``. `SelectBitmaps` is select's three ``fd_set`` bitmaps (the bits asked
-for and the bits that came back), drawn up to ``nfds``. Both are built from the step's record
-(its arguments and the real result in names), so they are detached from the model.
+and returned ``revents``. `SelectBitmaps` is select's three ``fd_set`` bitmaps, which are
+value-result arguments: each set is drawn twice, as passed in and as the kernel wrote it back,
+up to ``nfds``. When CPython refuses the arguments (a descriptor beyond ``FD_SETSIZE``) no
+syscall is made, and the picture says so instead of showing a kernel scan. Both are built
+from the step's record (its arguments and the real result in names), so they are detached from
+the model.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from rich.text import Text
 
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.calls import Outcome
+from tui.render.step import cpython_refused
 
 ASKED = Style(color="bright_white", bgcolor="grey35", bold=True)
 READY = Style(color="black", bgcolor="green3", bold=True)
@@ -82,6 +86,7 @@ class SelectBitmaps:
     nfds: int
     outcome: str
     focus: int | None = None
+    refused: bool = False  #: CPython refused the arguments: no syscall was made
 
     @classmethod
     def of(cls, record: StepRecord, names: Bindings, outcome: Outcome) -> SelectBitmaps:
@@ -101,10 +106,10 @@ class SelectBitmaps:
             top = max([top, *asked, *got])
             sets.append((name, frozenset(asked), frozenset(got)))
         text = outcome.error if outcome.error else "returned"
-        return cls(record.call, tuple(sets), top + 1, text)
+        return cls(record.call, tuple(sets), top + 1, text, refused=cpython_refused(outcome))
 
     def with_focus(self, fd: int | None) -> SelectBitmaps:
-        return SelectBitmaps(self.call, self.sets, self.nfds, self.outcome, fd)
+        return SelectBitmaps(self.call, self.sets, self.nfds, self.outcome, fd, self.refused)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Text.assemble(("fd_set bitmaps ", "bold"), (self.call, "dim"))
@@ -115,18 +120,30 @@ class SelectBitmaps:
             ruler.append(str(fd % 10) if fd % 10 else str(fd // 10 % 10), style="dim")
         yield ruler
         for name, asked, got in self.sets:
-            line = Text(f"{name:<10}")
+            passed = Text(f"{name:<10}")
+            back = Text(f"{'  ↳ out':<10}", style="dim")
             for fd in range(shown):
-                if fd in got:
-                    line.append("■", style=READY)
-                elif fd in asked:
-                    line.append("■", style=FOCUS if fd == self.focus else ASKED)
-                else:
-                    line.append("·", style="grey42")
-            yield line
+                passed.append(
+                    "■" if fd in asked else "·",
+                    style=(FOCUS if fd == self.focus else ASKED) if fd in asked else "grey42",
+                )
+                if not self.refused:
+                    back.append("■" if fd in got else "·", style=READY if fd in got else "grey42")
+            if self.refused:
+                back.append("(nothing: the call never reached the kernel)", style="dim")
+            yield passed
+            yield back
         more = f" (bits {shown}..{self.nfds - 1} not drawn)" if self.nfds > shown else ""
+        if self.refused:
+            yield Text(
+                f"CPython refused these lists ({self.outcome}) before calling select(2): "
+                f"no bitmap was copied in and the kernel scanned nothing{more}",
+                style="yellow",
+            )
+            return
         yield Text(
-            f"nfds = {self.nfds}: the kernel copies and scans {self.nfds} bits per set{more}; "
-            f"result: {self.outcome}",
+            f"in: the sets passed; out: what select(2) wrote back over them. nfds = {self.nfds}: "
+            f"the kernel copies in and scans {self.nfds} bits per set{more}; result: "
+            f"{self.outcome}",
             style="dim",
         )

@@ -1,10 +1,11 @@
 """One scenario step as people read it: the call, both kernels' answers, the verdict, the
-narration, the question, and (optionally) a picture of the model afterwards."""
+narration, the question, and (optionally) a picture of the model afterwards.
+
+Every text that comes from the scenario file goes through `tui.render.safe`."""
 
 from __future__ import annotations
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from simulator.scenario.calls import Outcome, show, show_value
 from simulator.scenario.runner import StepRecord, Verdict
+from tui.render.safe import safe_markdown, safe_text
 
 VERDICT_STYLES = {
     Verdict.AGREE: "green",
@@ -27,15 +29,28 @@ VERDICT_TEXT = {
 }
 
 
+#: Errors CPython raises itself, checking arguments before it makes any syscall (select's
+#: ``FD_SETSIZE`` check, a timeout out of range): no kernel answered them.
+CPYTHON_ERRORS = frozenset({"ValueError", "TypeError", "OverflowError", "KeyError"})
+CPYTHON_SAYS = "raised by CPython's argument checks, before any syscall"
+
+
+def cpython_refused(outcome: Outcome | None) -> bool:
+    """Whether `outcome` is CPython refusing the arguments (no kernel was asked)."""
+    return outcome is not None and outcome.error in CPYTHON_ERRORS
+
+
 def _outcome(outcome: Outcome | None) -> Text:
     if outcome is None:
         return Text("(not run)", style="dim")
     if outcome.error is not None:
-        text = Text(outcome.error, style="magenta")
+        text = Text(safe_text(outcome.error), style="magenta")
         if outcome.message:
-            text.append(f"  {outcome.message}", style="dim")
+            text.append(f"  {safe_text(outcome.message)}", style="dim")
+        if cpython_refused(outcome):
+            text.append(f"  ({CPYTHON_SAYS})", style="dim")
         return text
-    return Text(show(outcome))
+    return Text(safe_text(show(outcome)))
 
 
 class StepView:
@@ -51,37 +66,40 @@ class StepView:
         r = self.record
         verdict = Text(VERDICT_TEXT[r.verdict], style=VERDICT_STYLES[r.verdict])
         yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
-        yield Text(r.call, style="bold")
+        yield Text(safe_text(r.call), style="bold")
         results = Table.grid(padding=(0, 2))
         results.add_column(justify="right", style="dim")
         results.add_column()
         results.add_row("model", _outcome(r.model))
         results.add_row("live", _outcome(r.live))
         if r.step.expect is not None:
-            results.add_row("expect", Text(show_value(r.step.expect)))
+            results.add_row("expect", Text(safe_text(show_value(r.step.expect))))
         if r.cost is not None and r.cost.total:
             parts = ", ".join(f"{k} {v}" for k, v in r.cost.as_dict().items() if v)
             results.add_row("cost", Text(f"{r.cost.total} ({parts})"))
         if r.note:
-            results.add_row("note", Text(r.note))
+            results.add_row("note", Text(safe_text(r.note, multiline=True)))
         yield Padding(results, (0, 0, 0, 2))
         if r.diff:
-            yield Padding(Text(r.diff, style="red"), (0, 0, 0, 2))
+            yield Padding(Text(safe_text(r.diff, multiline=True), style="red"), (0, 0, 0, 2))
         for failure in r.expect_failures:
-            yield Padding(Text(f"expectation failed: {failure}", style="red"), (0, 0, 0, 2))
+            yield Padding(
+                Text(safe_text(f"expectation failed: {failure}", multiline=True), style="red"),
+                (0, 0, 0, 2),
+            )
         if r.step.ask and r.step.choices:
             yield Padding(self._question(), (0, 0, 0, 2))
         if r.say:
-            yield Padding(Markdown(r.say), (1, 0, 0, 2))
+            yield Padding(safe_markdown(r.say), (1, 0, 0, 2))
         if self.state is not None:
             yield Padding(self.state, (1, 0, 0, 2))
         yield Text("")
 
     def _question(self) -> RenderableType:
         r = self.record
-        lines = [Text(f"Q: {r.step.ask}", style="bold")]
+        lines = [Text(safe_text(f"Q: {r.step.ask}", multiline=True), style="bold")]
         for i, choice in enumerate(r.step.choices or ()):
-            line = Text(f"  {i + 1}) {show_value(choice)}")
+            line = Text(f"  {i + 1}) {safe_text(show_value(choice))}")
             if i == r.answer:
                 line.append("   <- the answer", style="green")
             lines.append(line)

@@ -1,4 +1,6 @@
-"""The lesson text a scenario names (``[scenario] lesson``): its Markdown, in a dialog."""
+"""The lesson text a scenario names (``[scenario] lesson``): its Markdown, in a dialog.
+
+A lesson file is untrusted text: `Narration` shows it through `tui.render.safe`."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from tui.render.safe import safe_text
 from tui.widgets.narration import Narration
 
 
@@ -44,7 +47,7 @@ class LessonTextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="title", markup=False)
+            yield Label(safe_text(self.title_text), id="title", markup=False)
             with VerticalScroll():
                 yield Narration(id="lesson")
             yield Label("↑/↓ to scroll · Esc to close", id="hint")

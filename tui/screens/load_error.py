@@ -10,6 +10,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from tui.render.safe import safe_text
+
 
 class LoadErrorScreen(ModalScreen[None]):
     """Shows the loader's report (file, line, step, field, message) until dismissed."""
@@ -52,9 +54,9 @@ class LoadErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="title", markup=False)
+            yield Label(safe_text(self.title_text), id="title", markup=False)
             with VerticalScroll():
-                yield Static(self.report, id="report", markup=False)
+                yield Static(safe_text(self.report, multiline=True), id="report", markup=False)
             yield Label("Enter or Esc to close", id="hint")
 
     def action_close(self) -> None:

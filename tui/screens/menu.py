@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from simulator.scenario.library import shipped_dir
 from tui.lessons import Lesson, catalogue
 from tui.progress import ProgressStore, lesson_key
+from tui.render.safe import safe_text
 from tui.widgets.narration import Narration
 
 
@@ -112,10 +113,10 @@ class LessonMenuScreen(Screen[None]):
 
     def _line(self, lesson: Lesson) -> str:
         if lesson.error:
-            return f"  ⚠ {lesson.title}  (cannot be loaded)"
+            return f"  ⚠ {safe_text(lesson.title)}  (cannot be loaded)"
         saved = self.progress.get(lesson_key(lesson.path, self.folder))
         mark = "✓" if saved.completed else "•" if saved.furthest else " "
-        return f"{mark} {lesson.title}  [{saved.summary()}]"
+        return f"{mark} {safe_text(lesson.title)}  [{saved.summary()}]"
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         lesson = self.lessons.get(event.option.id or "")

@@ -45,8 +45,10 @@ from tui.frame import (
     mechanism_of,
     shown_epoll,
 )
-from tui.predict import Question, question_for
+from tui.predict import Question, judge_of, previous_result, question_for
 from tui.progress import ProgressStore
+from tui.render.safe import safe_text
+from tui.render.step import cpython_refused
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
@@ -164,7 +166,7 @@ class PlayerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         session = self.session
-        self.title = session.title
+        self.title = safe_text(session.title)
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
         self.query_one("#model").border_title = "Kernel model"
         self.query_one("#live").border_title = "Real kernel"
@@ -289,9 +291,11 @@ class PlayerScreen(Screen[None]):
         text += (record.say or "").strip()
         step = record.step
         if step.ask:
+            real = judge_of(record) == "the real kernel"
+            whose = "the real kernel's" if real else "the model's (model-only step)"
             text += f"\n\n> **Q:** {step.ask}"
             for i, choice in enumerate(step.choices or ()):
-                mark = "  ✓ *the real kernel's answer*" if i == record.answer else ""
+                mark = f"  ✓ *{whose} answer*" if i == record.answer else ""
                 text += f"\n>\n> {i + 1}. `{show_value(choice)}`{mark}"
         return text
 
@@ -302,20 +306,21 @@ class PlayerScreen(Screen[None]):
             return None
         if prediction.chosen is None:
             return Text("You skipped this question.", style="dim")
-        picked = prediction.choices[prediction.chosen]
+        picked = safe_text(prediction.choices[prediction.chosen])
         if prediction.right:
             return Text(f"✓ You predicted right: {picked}", style="bold white on dark_green")
         truth = (
-            prediction.choices[prediction.answer]
+            safe_text(prediction.choices[prediction.answer])
             if prediction.answer is not None
             else "none of the choices"
         )
         record = session.record()
-        judge = (
-            "the model (no live kernel here)"
-            if record is None or record.verdict is Verdict.MODEL_ONLY
-            else "the real kernel"
-        )
+        if record is None or record.verdict is Verdict.MODEL_ONLY:
+            judge = "the model (no live kernel here)"
+        elif cpython_refused(record.live):
+            judge = "CPython (its argument check, before any syscall)"
+        else:
+            judge = "the real kernel"
         return Text(f"✗ You picked {picked}; {judge} answered {truth}", style="bold white on red3")
 
     def _save_progress(self) -> None:
@@ -405,7 +410,7 @@ class PlayerScreen(Screen[None]):
     def _failed(self, error: Exception) -> None:
         self.playing = False
         self.notify(
-            f"{type(error).__name__}: {error}",
+            safe_text(f"{type(error).__name__}: {error}", multiline=True),
             title="The run could not go on",
             severity="error",
             markup=False,
@@ -417,7 +422,10 @@ class PlayerScreen(Screen[None]):
         record = session.record()
         if single and record is not None and record.index not in session.predictions:
             question = question_for(
-                record, predict_mode=self.predict_mode, interest=self._interest()
+                record,
+                predict_mode=self.predict_mode,
+                interest=self._interest(),
+                previous=previous_result(session.records, record),
             )
             if question is not None:
                 self._ask(question)
@@ -441,7 +449,9 @@ class PlayerScreen(Screen[None]):
         self._pending_question = question.index
         self._freeze()
         self._update_status()
-        self.app.push_screen(PredictScreen(question), partial(self._answered, question))
+        self.app.push_screen(
+            PredictScreen(question, min_size=TINY), partial(self._answered, question)
+        )
 
     def _answered(self, question: Question, choice: int | None) -> None:
         self._question_open = False
@@ -623,7 +633,7 @@ class PlayerScreen(Screen[None]):
                 return
             text = read_lesson(found)
         except LessonError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(safe_text(str(exc)), severity="error", markup=False)
             return
         self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 

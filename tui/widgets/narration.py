@@ -1,11 +1,15 @@
 """The step's narration: the scenario's Markdown, rendered with rich (synchronously, so the
-text on screen always belongs to the step shown -- the same renderer ``--headless`` uses)."""
+text on screen always belongs to the step shown -- the same renderer ``--headless`` uses).
+
+The text comes from files (scenarios, lessons), so it is shown through `safe_markdown`: no
+escape sequence in it reaches the terminal."""
 
 from __future__ import annotations
 
-from rich.markdown import Markdown
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from tui.render.safe import safe_markdown
 
 
 class Narration(Static):
@@ -21,4 +25,4 @@ class Narration(Static):
     """The Markdown source shown."""
 
     def watch_markdown(self, text: str) -> None:
-        self.update(Markdown(text))
+        self.update(safe_markdown(text))

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from simulator.kernel.trace import TraceEvent
 from tui.frame import Frame
+from tui.render.safe import Neutralised
 
 
 class PictureView(Static):
@@ -40,7 +41,10 @@ class PictureView(Static):
     def _redraw(self) -> None:
         frame = self.frame
         shown = self.picture(frame, self.event) if frame is not None else None
-        self.update(shown if shown is not None else Text(self.placeholder(), style="dim"))
+        # Pictures make the file's text safe themselves; `Neutralised` is the net under them.
+        self.update(
+            Neutralised(shown) if shown is not None else Text(self.placeholder(), style="dim")
+        )
 
     def watch_frame(self) -> None:
         self._redraw()

@@ -1,0 +1,89 @@
+"""Text from a file, made safe to show on a terminal.
+
+Scenario files and lesson Markdown are untrusted: a ``title`` or a ``say`` may hold an escape
+sequence that sets the window title (OSC 0), writes the clipboard (OSC 52), plants a hyperlink
+(OSC 8), clears the screen (CSI) -- or the single-byte C1 introducers (U+009B is CSI) that some
+terminals honour. Rich removes only a few control characters (BEL, BS, VT, FF, CR), so every
+piece of text that comes from a file goes through `safe_text` before it becomes a renderable,
+in ``--headless``, the app and ``serve`` alike: every C0 and C1 control character and DEL is
+replaced by a visible form, ``cat -v`` style (ESC is ``^[``, DEL ``^?``, U+009B ``M-^[``), so
+the reader sees that something was there and the terminal never acts on it. Multi-line fields
+keep their line breaks and tabs (whitespace rich lays out itself); CRLF becomes LF.
+
+`safe_markdown` does the same for Markdown, and shows links as text followed by their address
+instead of turning them into terminal hyperlinks, whose target the reader cannot see.
+`Neutralised` is the last net under a whole picture: it replaces any control character left in
+what a renderable draws (``--headless`` prints everything through it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.markdown import Markdown
+from rich.measure import Measurement
+from rich.segment import Segment
+
+
+def _caret(code: int) -> str:
+    if code == 0x7F:
+        return "^?"
+    if code >= 0x80:
+        return "M-^" + chr(0x40 + code - 0x80)
+    return "^" + chr(0x40 + code)
+
+
+CONTROL_CODES = (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))
+"""Every C0 control, DEL and every C1 control."""
+
+_ONE_LINE = {code: _caret(code) for code in CONTROL_CODES}
+_MULTI_LINE = {code: text for code, text in _ONE_LINE.items() if chr(code) not in "\n\t"}
+
+
+def safe_text(text: str, *, multiline: bool = False) -> str:
+    """`text` with every control character replaced by its visible ``cat -v`` form.
+
+    With `multiline`, newlines (CRLF too) and tabs are kept. The result contains no control
+    character other than those, so calling it twice changes nothing more.
+
+    >>> safe_text("\\x1b]0;owned\\x07 title")
+    '^[]0;owned^G title'
+    >>> safe_text("line one\\r\\nline\\ttwo\\x9b", multiline=True)
+    'line one\\nline\\ttwoM-^['
+    """
+    if multiline:
+        return text.replace("\r\n", "\n").translate(_MULTI_LINE)
+    return text.translate(_ONE_LINE)
+
+
+def safe_markdown(text: str) -> Markdown:
+    """Markdown from a file: control characters made visible, links shown with their address."""
+    return Markdown(safe_text(text, multiline=True), hyperlinks=False)
+
+
+def safe_segments(segments: Iterable[Segment]) -> Iterable[Segment]:
+    """Segments with control characters in their text made visible (line breaks kept).
+
+    Segments rich marks as control (cursor moves it makes itself) never come from a file's
+    text; they are dropped, as nothing a picture draws needs them."""
+    for text, style, control in segments:
+        if control:
+            continue
+        yield Segment(safe_text(text, multiline=True), style)
+
+
+class Neutralised:
+    """A renderable drawn with `safe_segments`: the net under every picture."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from safe_segments(console.render(self.renderable, options))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
+__all__ = ["CONTROL_CODES", "Neutralised", "safe_markdown", "safe_segments", "safe_text"]
