@@ -132,8 +132,9 @@ def test_check_reports_each_hostile_scenario_and_goes_on(
     """`check DIR` used to stop at the first RecursionError and never run the rest."""
     folder = HOSTILE / "scenarios"
     done = muxlab("check", "--no-live", folder, generated["scenarios"][0].parent, cwd=tmp_path)
-    # A folder walk takes regular files (and links to them); loops, FIFOs and folders are not.
-    walked = sorted(folder.glob("*.toml")) + [p for p in generated["scenarios"] if p.is_file()]
+    # A folder walk takes every *.toml that is not a folder: links that lead nowhere (dangling,
+    # loops) and FIFOs are reported too, never skipped in silence.
+    walked = sorted(folder.glob("*.toml")) + [p for p in generated["scenarios"] if not p.is_dir()]
     assert_clean(done, walked)
     errors = len(walked)
     assert f"{errors} scenarios could not be checked" in done.stdout

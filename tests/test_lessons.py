@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario import ScenarioError, load_scenario, parse_scenario
-from simulator.scenario.library import lesson_path, lessons_dir, shipped_dir
+from simulator.scenario.library import (
+    LessonError,
+    lesson_path,
+    lessons_dir,
+    read_lesson,
+    shipped_dir,
+)
 from tests.test_scenario_format import run_cli
 
 SHIPPED = shipped_dir()
@@ -114,10 +120,19 @@ def test_a_lesson_beside_the_scenario_comes_first(tmp_path: Path) -> None:
     assert load_scenario(path).scenario.lesson == "texts/extra.md"
 
 
-@pytest.mark.parametrize("lesson", ["", "../secret.md", "/etc/passwd", "a/../../b.md", "texts"])
-def test_lesson_path_finds_nothing_outside_or_for_a_folder(tmp_path: Path, lesson: str) -> None:
-    (tmp_path / "texts").mkdir()
+@pytest.mark.parametrize("lesson", ["", "../secret.md", "/etc/passwd", "a/../../b.md"])
+def test_lesson_path_finds_nothing_outside(tmp_path: Path, lesson: str) -> None:
     assert lesson_path(tmp_path / "mine.toml", lesson) is None
+
+
+def test_a_lesson_that_is_a_folder_is_refused_when_read(tmp_path: Path) -> None:
+    # Once "finds nothing" (the lesson was silently absent); since issue 8 a lesson must be a
+    # regular file, and saying so is clearer than showing no text.
+    (tmp_path / "texts").mkdir()
+    found = lesson_path(tmp_path / "mine.toml", "texts")
+    assert found == (tmp_path / "texts").resolve()
+    with pytest.raises(LessonError, match="regular file"):
+        read_lesson(found)
 
 
 def test_parse_scenario_without_a_file_checks_only_the_form() -> None:

@@ -9,6 +9,7 @@ import dataclasses
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,9 +63,39 @@ def escapes_other_than_colour(text: str) -> list[str]:
     return controls(SGR.sub("", text))
 
 
+#: The real command line with the loader's control-character check switched off. Validation
+#: refuses control characters in every text field and lesson file (issue 8.2); these tests show
+#: that the output side neutralises them on its own too, as if validation had a hole.
+LEAKY_MUXLAB = """
+import sys
+
+import simulator.scenario.format as fmt
+import simulator.scenario.library as lib
+
+fmt.control_index = lambda text, *, multiline=False: None
+lib.control_index = fmt.control_index
+
+from tui.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def leaky_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`LEAKY_MUXLAB`'s hole, in this process."""
+
+    def no_control(text: str, *, multiline: bool = False) -> int | None:
+        return None
+
+    monkeypatch.setattr("simulator.scenario.format.control_index", no_control)
+    monkeypatch.setattr("simulator.scenario.library.control_index", no_control)
+
+
 def hostile_scenario(tmp_path: Path, name: str = "hostile.toml") -> Path:
-    """The tests' epoll scenario with hostile text where the format accepts free text: the
-    narration (Markdown, several lines) of the first step, and a lesson file."""
+    """The tests' epoll scenario with hostile text in the narration (Markdown, several lines) of
+    the first step and in its lesson file: loadable only through `leaky_validation` (or
+    `LEAKY_MUXLAB`), since the loader refuses control characters."""
     write(tmp_path, "hostile.md", f"# Lesson\n\n{HOSTILE}\n\n[docs](http://evil.example/)\n")
     text = EPOLL_SCENARIO.replace(
         'say = "A connection: read on `a`, write on `a_peer`."',
@@ -113,7 +144,7 @@ def test_markdown_from_a_file_shows_link_addresses_and_no_escape() -> None:
 
 @pytest.mark.parametrize("colour", [False, True])
 def test_headless_output_has_no_escape_from_the_file(tmp_path: Path, colour: bool) -> None:
-    # A file name is text from outside too (the header prints it).
+    # A file name is text from outside too (the header prints it): no validation can refuse it.
     path = hostile_scenario(tmp_path, "evil\x1b]0;NAME\x07.toml")
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     if colour:
@@ -121,8 +152,8 @@ def test_headless_output_has_no_escape_from_the_file(tmp_path: Path, colour: boo
     done = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "tui",
+            "-c",
+            LEAKY_MUXLAB,
             "play",
             str(path),
             "--headless",
@@ -159,7 +190,9 @@ def _record_with(tmp_path: Path, **fields: object) -> object:
     return dataclasses.replace(record, step=step, **fields)
 
 
-def test_step_and_live_pictures_neutralise_every_field(tmp_path: Path) -> None:
+def test_step_and_live_pictures_neutralise_every_field(
+    tmp_path: Path, leaky_validation: None
+) -> None:
     record = _record_with(
         tmp_path, call=HOSTILE, say=HOSTILE, note=HOSTILE, diff=HOSTILE, expect_failures=(HOSTILE,)
     )
@@ -174,7 +207,9 @@ def test_step_and_live_pictures_neutralise_every_field(tmp_path: Path) -> None:
 # --- the app (Pilot) ----------------------------------------------------------------------
 
 
-async def test_every_screen_of_the_app_shows_file_text_neutralised(tmp_path: Path) -> None:
+async def test_every_screen_of_the_app_shows_file_text_neutralised(
+    tmp_path: Path, leaky_validation: None
+) -> None:
     path = hostile_scenario(tmp_path)
     scenario = load_scenario(path)
     # Fields the loader may refuse control characters in: set them as if it had let them by.
@@ -245,7 +280,7 @@ def test_the_real_terminal_keeps_its_title_and_clipboard(tmp_path: Path, tmux_se
     command = (
         f"cd {ROOT} && while [ ! -e {go} ]; do sleep 0.05; done; "
         f"env -u COLUMNS -u LINES MUXLAB_DATA_DIR={tmp_path / 'data'} "
-        f"{sys.executable} -m tui play {path} --no-live; sleep 30"
+        f"{sys.executable} -c {shlex.quote(LEAKY_MUXLAB)} play {path} --no-live; sleep 30"
     )
     tmux("new-session", "-d", "-s", "s", "-x", "140", "-y", "44", command)
     tmux("set-option", "-g", "set-clipboard", "on")
