@@ -20,6 +20,9 @@ from simulator.scenario.calls import Bindings
 CAPTURE_ROWS = 128
 _SCAN_LIMIT = 64
 
+#: Where a row's queued bytes start (after the fd, name, file and refs columns).
+QUEUED_COLUMN = 30
+
 #: (name, file label, refs, queued bytes or None) of an open descriptor; None: a free number.
 Row = tuple[str, str, int, int | None] | None
 
@@ -52,12 +55,12 @@ def read_row(kernel: Any, names: Bindings, fd: int) -> Row:
 
 
 def row_text(fd: int, row: Row) -> Text:
-    """``     3 a        unix1       1 5 B``, or ``     9 (free)``."""
+    """``    3 a        unix1       1 5 B``, or ``    9 (free)``."""
     if row is None:
-        return Text(f"{fd:>6} (free)", style="grey42")
+        return Text(f"{fd:>5} (free)", style="grey42")
     name, label, refs, queued = row
     bytes_queued = "" if queued is None else f"{queued:,} B"
-    return Text(f"{fd:>6} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}")
+    return Text(f"{fd:>5} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}")
 
 
 @dataclass(frozen=True)
@@ -81,4 +84,4 @@ class FdRows:
         return cls(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, rows, total)
 
 
-__all__ = ["CAPTURE_ROWS", "FdRows", "Row", "highest_fd", "read_row", "row_text"]
+__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "highest_fd", "read_row", "row_text"]

@@ -1,6 +1,7 @@
 """The process's fd table, with gauges against RLIMIT_NOFILE and fs.file-max.
 
-Rows are descriptor numbers from 0 to the highest open one; the view is line-API and, at rest,
+Rows are descriptor numbers from 0 to the highest open one, under a header of counters and
+gauges that wraps to the width (it is never cut short). The view is line-API and, at rest,
 reads the model only for the rows on screen (``fdt.lookup(fd)`` per row), so a table of a
 hundred thousand descriptors repaints as fast as one of ten (see
 `tui.render.fd_rows.highest_fd` for the one lookup that is not bounded). During an animation
@@ -9,16 +10,16 @@ it draws the table captured at the micro-step instead (`Frame.fds`, a `FdRows`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.text import Text
 from textual.reactive import reactive
 
 from simulator.kernel.trace import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.fd_rows import FdRows, highest_fd, read_row, row_text
-from tui.widgets.lines import LinesView
+from tui.render.fd_rows import QUEUED_COLUMN, FdRows, highest_fd, read_row, row_text
+from tui.widgets.lines import LinesView, hanging_wrap
 from tui.widgets.ready_list import event_fd
-
-HEADER_LINES = 4
 
 
 def gauge(used: int, limit: int, width: int = 16) -> Text:
@@ -50,23 +51,27 @@ class FdTable(LinesView):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._rows = 0
+        self._header: list[Text] = []
+        self._header_width = -1
+        self._hidden = 0
 
     def watch_frame(self, frame: Frame | None) -> None:
+        self._hidden = 0
         if frame is None:
             self._rows = 0
         elif frame.fds is not None:
-            captured = frame.fds
-            more = captured.total_rows > len(captured.rows)
-            self._rows = len(captured.rows) + more
+            self._rows = len(frame.fds.rows)
+            self._hidden = frame.fds.total_rows - self._rows
         else:
             self._rows = highest_fd(frame.kernel) + 1 if frame.kernel is not None else 0
+        self._header = self._make_header(self._content_width())
         self.reset()
 
     def watch_event(self) -> None:
         self.reset()
 
     def line_count(self) -> int:
-        return HEADER_LINES + self._rows
+        return len(self._header) + self._rows + len(self._footer())
 
     def _lit_fd(self) -> int | None:
         event = self.event
@@ -87,33 +92,58 @@ class FdTable(LinesView):
         fdt, fs = kernel.fdt, kernel.fs
         return FdRows(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, (), 0)
 
+    def _make_header(self, width: int) -> list[Text]:
+        """The counters, gauges and column names, wrapped to `width` (read from the model
+        now, so not while `frozen`)."""
+        self._header_width = width
+        table = self._table()
+        if table is None:
+            return [Text("no model", style="dim")]
+        opened = Text.assemble(
+            ("fd table ", "bold"), (f"{table.open:,} open / RLIMIT_NOFILE {table.nofile:,}", "")
+        )
+        # The capacity is the point of this line: the gauge shrinks to leave it room.
+        cap = f" cap {table.capacity:,}"
+        bar = max(4, min(24, width - len(cap) - 2))
+        capacity = Text.assemble(gauge(table.open, table.nofile, bar), (cap, "dim"))
+        limit = "∞" if table.file_max >= 2**62 else f"{table.file_max:,}"
+        files = Text(f"files {table.nr_files:,} / file-max {limit}")
+        if table.file_max < 2**62:
+            files.append(" ")
+            files.append_text(gauge(table.nr_files, table.file_max))
+        # Too narrow for the whole column header, "queued" goes under it, over its column.
+        columns = Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
+        indent = max(0, min(QUEUED_COLUMN, width - len("queued")))
+        return self._wrap((opened, capacity, files), width) + hanging_wrap(columns, width, indent)
+
+    def _footer(self) -> list[Text]:
+        """Under a captured table: how many rows it left out."""
+        if not self._hidden:
+            return []
+        note = Text(f"… {self._hidden:,} more rows, shown when the step ends", style="dim")
+        return self._wrap([note], self._content_width())
+
+    def _wrap(self, lines: Iterable[Text], width: int) -> list[Text]:
+        wrapped: list[Text] = []
+        for line in lines:
+            wrapped += line.wrap(self.app.console, width) if line.cell_len > width else [line]
+        return wrapped
+
     def make_line(self, index: int, width: int) -> Text:
         frame = self.frame
-        table = self._table()
-        if frame is None or table is None:
+        if frame is None or self._table() is None:
             return Text("no model" if index == 0 else "", style="dim")
-        if index == 0:
-            return Text.assemble(
-                ("fd table ", "bold"), (f"{table.open:,} open / RLIMIT_NOFILE {table.nofile:,}", "")
-            )
-        if index == 1:
-            # The capacity is the point of this line: the gauge shrinks to leave it room.
-            cap = f" cap {table.capacity:,}"
-            bar = max(4, min(24, width - len(cap) - 2))
-            return Text.assemble(gauge(table.open, table.nofile, bar), (cap, "dim"))
-        if index == 2:
-            limit = "∞" if table.file_max >= 2**62 else f"{table.file_max:,}"
-            text = Text(f"files {table.nr_files:,} / file-max {limit} ")
-            if table.file_max < 2**62:
-                text.append_text(gauge(table.nr_files, table.file_max))
-            return text
-        if index == 3:
-            return Text(f"{'fd':>6} {'name':<8} {'file':<8} refs queued", "dim")
-        fd = index - HEADER_LINES
+        if width != self._header_width:
+            # A resize, or a scrollbar that came or went: the header wraps differently.
+            self._header = self._make_header(width)
+            self.call_after_refresh(self.fit_canvas)
+        header = len(self._header)
+        if index < header:
+            return self._header[index]
+        fd = index - header
+        if fd >= self._rows:
+            return self._footer()[fd - self._rows]
         if frame.fds is not None:
-            if fd >= len(frame.fds.rows):
-                hidden = frame.fds.total_rows - fd
-                return Text(f"… {hidden:,} more rows (shown when the step ends)", style="dim")
             row = frame.fds.rows[fd]
         else:
             assert frame.kernel is not None

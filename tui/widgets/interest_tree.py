@@ -3,7 +3,7 @@
 During a step's animation the tree is the one captured at the current micro-step (so an insert
 appears, recolours and rotates in turn, as the model did it); at rest it is a fresh capture of
 the model. The node a micro-step touches is lit; an ``epoll_ctl``'s lookup path is underlined
-and spelled out.
+and spelled out. Text lines (the heading, summaries, the legend) wrap to the width, never cut.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class InterestTree(LinesView):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._lines: list[Text] = []
+        self._width = -1
 
     def watch_frame(self) -> None:
         self._rebuild()
@@ -55,17 +56,22 @@ class InterestTree(LinesView):
         return len(self._lines)
 
     def make_line(self, index: int, width: int) -> Text:
-        return self._lines[index]
+        if width != self._width:
+            # A scrollbar came or went: the text lines wrap differently.
+            self._lines, self._width = self._make_lines(width), width
+            self.call_after_refresh(self.fit_canvas)
+        return self._lines[index] if index < len(self._lines) else Text()
 
     def current_shape(self) -> TreeShape | None:
         """The shape drawn now: the micro-step's during an animation, else the final one."""
         return self.frame.shape if self.frame is not None else None
 
     def _rebuild(self) -> None:
-        self._lines = self._make_lines()
+        self._width = self._content_width()
+        self._lines = self._make_lines(self._width)
         self.reset()
 
-    def _make_lines(self) -> list[Text]:
+    def _make_lines(self, width: int) -> list[Text]:
         frame = self.frame
         if frame is None or frame.shape is None:
             return [Text("no epoll instance yet", style="dim")]
@@ -81,11 +87,13 @@ class InterestTree(LinesView):
         )
         if size and not shape.complete:
             head.append(f" · top {shape.height()} levels shown", style="dim")
-        lines = [head]
-        width = max(8, self.scrollable_content_region.width)
-        lines += draw_tree(shape, width, focus=focus, path=frame.path)
+        lines = self._wrap(head, width)
+        # The tree's own lines fit the width; its summary ("… 37 more nodes below") and the
+        # legend may not, and are wrapped rather than cut.
+        for line in draw_tree(shape, width, focus=focus, path=frame.path):
+            lines += self._wrap(line, width) if line.cell_len > width else [line]
         if shape.size:
-            lines.append(Text(LEGEND, style="dim"))
+            lines += self._wrap(Text(LEGEND, style="dim"), width)
         if frame.path_text:
             lines += self._wrap(Text(frame.path_text, style="italic"), width)
         tree_event = event is not None and (

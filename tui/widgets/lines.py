@@ -8,10 +8,14 @@ long the content is: an fd table of a million rows costs what one of ten does.
 While `frozen` is set (a worker is moving the runner, so the model must not be read) the cached
 lines are kept even across a resize and lines not in the cache are drawn blank; `frozen` is
 cleared by the next `reset`. Only views that read the model lazily need freezing.
+
+`hanging_wrap` breaks a text into lines of a width, the lines after the first indented: the
+views wrap their text with it rather than cut it short.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -19,6 +23,49 @@ from textual.strip import Strip
 
 #: Cached strips beyond this many are dropped (a long scroll should not grow memory).
 _CACHE_LIMIT = 2048
+
+
+def hanging_wrap(text: Text, width: int, indent: int) -> list[Text]:
+    """`text` in lines of at most `width` cells, broken at spaces where it can be, the lines
+    after the first indented by `indent` (a word longer than a line is split).
+
+    >>> [line.plain for line in hanging_wrap(Text("12 list.splice rdllist to txlist"), 20, 3)]
+    ['12 list.splice', '   rdllist to txlist']
+    """
+    plain = text.plain
+    lines: list[Text] = []
+    start, room = 0, width
+    while True:
+        rest = plain[start:]
+        if cell_len(rest) <= room:
+            lines.append(text[start:])
+            break
+        end = start + _fitting(rest, room)
+        space = plain.rfind(" ", start + 1, end + 1)
+        if space > start:
+            end = space
+        line = text[start:end]
+        line.rstrip()
+        lines.append(line)
+        start = end
+        while start < len(plain) and plain[start] == " ":
+            start += 1
+        room = max(1, width - indent)
+    for line in lines[1:]:
+        line.pad_left(indent)
+    return lines
+
+
+def _fitting(text: str, room: int) -> int:
+    """How many characters of `text` fit in `room` cells (at least one)."""
+    if text.isascii() and text.isprintable():
+        return max(1, min(len(text), room))
+    used = 0
+    for count, char in enumerate(text):
+        used += cell_len(char)
+        if used > room:
+            return max(1, count)
+    return len(text)
 
 
 class LinesView(ScrollView, can_focus=True):
@@ -60,6 +107,13 @@ class LinesView(ScrollView, can_focus=True):
         self.virtual_size = Size(self._content_width(), self.line_count())
         self.refresh()
 
+    def fit_canvas(self) -> None:
+        """The line count changed without the content changing (lines that wrap at a new
+        width): resize the virtual canvas, keeping the cached lines."""
+        if not self.frozen:
+            self.virtual_size = Size(self._content_width(), self.line_count())
+            self.refresh(layout=True)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self.line_count()
 
@@ -70,6 +124,18 @@ class LinesView(ScrollView, can_focus=True):
         if not self.frozen:
             self._strips.clear()
             self.virtual_size = Size(self._content_width(), self.line_count())
+
+    def strip_of(self, text: Text, width: int) -> Strip:
+        """`text` as one line of `width` cells (cut with an ellipsis if it is longer)."""
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        text.truncate(width, overflow="ellipsis")
+        # The widget's own style goes under the line, so cells without a colour of their own
+        # get the widget's background (not the terminal's default).
+        style = self.rich_style
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments).apply_style(style).extend_cell_length(width, style)
+        return strip.crop(0, width)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -83,16 +149,7 @@ class LinesView(ScrollView, can_focus=True):
             if self.frozen or index >= self.line_count():
                 return Strip.blank(width, self.rich_style)
 
-            text = self.make_line(index, width)
-            text.no_wrap = True
-            text.overflow = "ellipsis"
-            text.truncate(width, overflow="ellipsis")
-            # The widget's own style goes under the line, so cells without a colour of their own
-            # get the widget's background (not the terminal's default).
-            style = self.rich_style
-            segments = list(text.render(self.app.console))
-            strip = Strip(segments).apply_style(style).extend_cell_length(width, style)
-            strip = strip.crop(0, width)
+            strip = self.strip_of(self.make_line(index, width), width)
             if len(self._strips) >= _CACHE_LIMIT:
                 self._strips.clear()
             self._strips[index] = strip

@@ -1,0 +1,54 @@
+"""At 140x44, the size the README says shows everything, no panel cuts its text short."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from simulator.scenario.library import scenario_files, shipped_dir
+from tests.test_tui_support import screen_text
+from tui.app import make_app
+from tui.screens.player import PlayerScreen
+from tui.session import PlaySession
+
+SHIPPED = shipped_dir()
+FILES = scenario_files([SHIPPED])[0] if SHIPPED is not None else []
+
+#: An ellipsis that cuts a text short; "… 12 more" (a count of what is not drawn) is not one.
+_CUT = re.compile(r"…(?! [\d,]+ more)")
+#: A longer scenario is checked at the first and last step of each run of the same call (the
+#: steps between draw the same texts with counts in between), to keep the test quick.
+_EVERY_STEP_UP_TO = 30
+
+
+def _positions(session: PlaySession) -> list[int]:
+    """Positions to look at: 0, then each step's end (see `_EVERY_STEP_UP_TO`)."""
+    calls = [step.do for step in session.scenario.steps]
+    total = len(calls)
+    if total <= _EVERY_STEP_UP_TO:
+        return list(range(total + 1))
+    edges = {0, total}
+    for index, call in enumerate(calls):
+        if index == 0 or calls[index - 1] != call or index + 1 == total or calls[index + 1] != call:
+            edges.add(index + 1)
+    return sorted(edges)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
+async def test_no_text_is_cut_at_the_full_size(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 8.19: at 140x44 the fd table's header ("RLIMIT_NOFILE 1,0…"), the tree's ("· to…",
+    # "too deep to dr…") and the micro-steps ("list.splice epoll7.rdllist 2 to…") were cut.
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    app = make_app(path, live=False, animate=False)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        for position in _positions(screen.session):
+            screen.go(position)
+            await pilot.pause()
+            cut = [line for line in screen_text(app).splitlines() if _CUT.search(line)]
+            assert not cut, f"{path.stem} at step {position}:\n" + "\n".join(cut)
