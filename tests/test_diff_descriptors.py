@@ -1,7 +1,7 @@
 """Differential tests of descriptors and sockets: the model against the real kernel.
 
 Every call goes through `Twin`, so each line below is checked on both kernels; the asserted
-values document what Linux does (KERNEL_SPEC SK-*, EP-20, SK-5).
+values document what Linux does (docs/kernel-spec.md SK-*, EP-20, SK-5).
 """
 
 from __future__ import annotations

@@ -24,14 +24,15 @@ refuse or truncate; 0-2 are left alone: in the live child they are the control c
   descriptor so that EMFILE comes next, sometimes a value it refuses).
 
 Never a blocking timeout. Where the model is documented as not byte-exact -- TCP buffer sizes,
-which depend on autotuning (`ModelKernel` docstring; KERNEL_SPEC SK-4, DIFF-6) -- the strategy
-stays inside the exact regime (see `TCP_EXACT_BYTES`, `fill` and `drain`), and it leaves out
-the few states where the *real* kernel is driven by timers, so that the answer depends on how
+which depend on autotuning (`ModelKernel` docstring; docs/kernel-spec.md SK-4, DIFF-6) -- the
+strategy stays inside the exact regime (see `TCP_EXACT_BYTES`, `fill` and `drain`), and it leaves
+out the few states where the *real* kernel is driven by timers, so that the answer depends on how
 long the run took (a connect beyond the backlog, sends from a filled TCP socket, draining a
 filled receiver that is shut for reading; evidence in `fill` and `drain`). Comparisons are
 never loosened beyond that.
 
-The default suite runs a small budget; the large one is `-m slow`:
+The default suite runs a small budget, the hypothesis profile's (tests/conftest.py: "dev", or
+"ci" under CI); the large one is `-m slow`:
 
     .venv/bin/python -m pytest tests/test_fuzz_differential.py -m slow -q
 """
@@ -144,7 +145,7 @@ def _mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], one_in:
 
 
 #: Raw descriptor numbers: closed, never opened, (64+) beyond the fd table's initial capacity,
-#: where select(2) stops looking (KERNEL_SPEC PS-4), and sometimes numbers CPython's
+#: where select(2) stops looking (docs/kernel-spec.md PS-4), and sometimes numbers CPython's
 #: converters answer before the kernel: negative, beyond a C int, and 2**32 + n, which
 #: ``socket(fileno=...)`` truncates to n (see test_diff_regressions). 0-2 are the live child's
 #: control channel and stderr, never touched.
@@ -568,12 +569,16 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.call("select", *sets, 0)
 
 
-FAST = settings(
-    max_examples=100,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+def fast() -> settings:
+    """The default budget: max_examples from the hypothesis profile this run loaded ("dev", or
+    "ci" under CI: tests/conftest.py), 30 calls an example."""
+    return settings(
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
 SLOW = settings(
     max_examples=3000,
     stateful_step_count=60,
@@ -583,7 +588,7 @@ SLOW = settings(
 
 
 def test_model_and_real_kernel_agree_on_random_call_sequences() -> None:
-    run_state_machine_as_test(DifferentialMachine, settings=FAST)
+    run_state_machine_as_test(DifferentialMachine, settings=fast())
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from textual.css.query import NoMatches
 
 from simulator.scenario import Runner, Verdict, load_scenario
 from simulator.scenario.calls import show_value
-from tests.test_tui_support import (
+from tests.tui_support import (
     EPOLL_SCENARIO,
     POLL_SCENARIO,
     model_recording,

@@ -9,7 +9,6 @@ import dataclasses
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from simulator.scenario import Runner, load_scenario
-from tests.test_tui_support import EPOLL_SCENARIO, screen_text, until, write
+from tests.tui_support import EPOLL_SCENARIO, screen_text, until, write
 from tui.app import AppOptions, MuxlabApp
 from tui.predict import Question
 from tui.render.live_side import LiveSide
@@ -230,7 +229,7 @@ def tmux_server() -> Iterator[str]:
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.usefixtures("tmux_installed")
 def test_the_real_terminal_keeps_its_title_and_clipboard(tmp_path: Path, tmux_server: str) -> None:
     path = hostile_scenario(tmp_path)
     go = tmp_path / "go"
