@@ -57,7 +57,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from simulator.kernel import ModelKernel
+from simulator.kernel.eventpoll import EpItem, EventPoll
+from simulator.kernel.kqueue import Knote
 from simulator.kernel.sockets import RCV_SHUTDOWN, TCP_LISTEN, Socket, TcpSocket
+from simulator.kernel.vfs import File
 from simulator.live import LiveKernel
 from simulator.uapi import (
     EPOLL_CTL_ADD,
@@ -197,6 +201,41 @@ RECV_SIZES = _mostly(
 SHUT_HOWS = _mostly(st.sampled_from([0, 1, 2]), st.sampled_from([3, -1]))
 
 
+def _wait_queues(file: File) -> list[Any]:
+    """Every wait queue of `file` (an epoll has two: ``wq`` and ``poll_wait``)."""
+    return [q for q in (file.wq, getattr(file, "poll_wait", None)) if q is not None]
+
+
+def check_model(model: ModelKernel) -> None:
+    """Every invariant of the model between two calls; AssertionError says which one broke.
+
+    Each epoll instance checks itself (`EventPoll._check`: its tree, ready list, ovflist and
+    wait entries); across instances: every epitem a file lists in ``f_ep`` is in its epoll's
+    tree, every wait entry on a file belongs to a live epitem (or a knote) -- poll and select
+    unhook theirs before they return -- and the per-user watch count is the number of epitems.
+    """
+    files = {id(f): f for f in model.fds().values()}.values()
+    watches = 0
+    for file in files:
+        for epi in file.f_ep:
+            node = epi.ep.rbr.find(epi.key)
+            if node is None or node.value is not epi:
+                raise AssertionError(f"{file.label}: f_ep holds {epi!r}, in no epoll's tree")
+        for queue in _wait_queues(file):
+            for entry in queue.entries:
+                owner = entry.owner
+                if isinstance(owner, Knote) or (
+                    isinstance(owner, EpItem) and owner.file is file and owner in file.f_ep
+                ):
+                    continue
+                raise AssertionError(f"{queue.name}: {entry.label} outlived its call or epitem")
+        if isinstance(file, EventPoll):
+            file._check()
+            watches += len(file.rbr)
+    if model.user_watches != watches:
+        raise AssertionError(f"user_watches {model.user_watches}, but {watches} epitems exist")
+
+
 class DifferentialMachine(RuleBasedStateMachine):
     """Random protocol calls on both kernels; `Twin` fails the step on any disagreement."""
 
@@ -318,6 +357,29 @@ class DifferentialMachine(RuleBasedStateMachine):
         wake-up, an epoll drops items that are no longer ready)."""
         if self.watch:
             self.readiness_snapshot(0xFFFF)
+
+    @invariant()
+    def model_invariants_hold(self) -> None:
+        """After every rule: every tree, list and epoll instance of the model is sound."""
+        check_model(self.model)
+
+    @invariant()
+    def interest_lists_agree_with_proc(self) -> None:
+        """After every rule: each epoll's interest list is the real one, as
+        ``/proc/<pid>/fdinfo/<epfd>`` shows it (fd, stored mask, data; the real order is by
+        file address, so the lists are compared as multisets)."""
+        for epfd, file in self.model.fds().items():
+            if not isinstance(file, EventPoll):
+                continue
+            model = sorted((epi.fd, epi.events, epi.data) for epi in file.items())
+            real = sorted((e["tfd"], e["events"], e["data"]) for e in self.live.fdinfo(epfd))
+            if model != real:
+                history = "\n  ".join(self.twin.log[-12:])
+                raise Divergence(
+                    f"the interest list of epoll fd {epfd} differs from /proc fdinfo\n"
+                    f"  model (fd, events, data): {model}\n  real:  {real}\n"
+                    f"calls so far (latest last):\n  {history}"
+                )
 
     # -- descriptors and sockets ---------------------------------------------------------------
     @rule(targets=(fds, sockets))
@@ -481,7 +543,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         """dup until a descriptor above 64 exists: the fd table grows (64 -> 128 slots), which
         moves select(2)'s clipping point (PS-4); then close the dups again (or all but the
         top one)."""
-        dups = []
+        dups: list[int] = []
         while not dups or dups[-1] < 64:
             new = self.call("dup", fd)
             if new is None:
