@@ -113,6 +113,7 @@ def test_hypothesis_runs_the_ci_profile_under_ci_and_dev_otherwise() -> None:
     assert ci.database is None and ci.print_blob
     assert settings.get_profile("dev").max_examples == ci.max_examples
     # This very run uses the one its environment selects (or --hypothesis-profile's).
+    assert settings.default is not None
     assert settings.default.max_examples == settings.get_profile(hypothesis_profile()).max_examples
 
 

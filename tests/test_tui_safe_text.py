@@ -15,12 +15,13 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 
-from simulator.scenario import Runner, load_scenario
+from simulator.scenario import Runner, StepRecord, load_scenario
 from tests.tui_support import EPOLL_SCENARIO, screen_text, until, write
 from tui.app import AppOptions, MuxlabApp
 from tui.predict import Question
@@ -145,7 +146,7 @@ def test_headless_output_has_no_escape_from_the_file(tmp_path: Path, colour: boo
     assert "docs (http://evil.example/)" in plain
 
 
-def _record_with(tmp_path: Path, **fields: object) -> object:
+def _record_with(tmp_path: Path, **fields: Any) -> StepRecord:
     """Step 8's record (it has a question), with fields replaced as if a file had held them:
     the text validation may refuse still must not reach the terminal raw if it gets through."""
     scenario = load_scenario(hostile_scenario(tmp_path))
@@ -162,10 +163,11 @@ def test_step_and_live_pictures_neutralise_every_field(tmp_path: Path) -> None:
     record = _record_with(
         tmp_path, call=HOSTILE, say=HOSTILE, note=HOSTILE, diff=HOSTILE, expect_failures=(HOSTILE,)
     )
-    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="truecolor")
-    console.print(StepView(record, 10))  # type: ignore[arg-type]
-    console.print(LiveSide(Text(HOSTILE), record))  # type: ignore[arg-type]
-    out = console.file.getvalue()  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=True, color_system="truecolor")
+    console.print(StepView(record, 10))
+    console.print(LiveSide(Text(HOSTILE), record))
+    out = buffer.getvalue()
     assert not escapes_other_than_colour(out), sorted(set(escapes_other_than_colour(out)))
     assert out.count("PWNED-TITLE") >= 8
 
