@@ -129,3 +129,10 @@ def test_textual_is_pinned_to_the_range_the_snapshots_were_drawn_with() -> None:
     major, minor = (int(part) for part in installed.split(".")[:2])
     # An upper bound below the next minor release: a minor release may draw differently.
     assert f"{major}.{minor + 1}" not in pinned and f"{major + 1}.0" not in pinned
+
+
+def test_mypy_checks_the_tests_and_tui_tests_use_public_api() -> None:
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert mypy["strict"] is True and "tests" in mypy["packages"]
+    private = [p.name for p in sorted(TESTS.glob("*.py")) if "._" + "compositor" in p.read_text()]
+    assert private == [], f"tests reading Textual's private compositor: {private}"
