@@ -1,15 +1,52 @@
-"""Shared fixtures: the two kernels, alone and as a differential `Twin`."""
+"""Shared fixtures: the two kernels, alone and as a differential `Twin`; the hypothesis
+profiles; and the rule for tests that need a program the machine may lack (tmux, Chromium)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Iterator, Mapping
 
 import pytest
+from hypothesis import settings
 
 from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
 from simulator.uapi import Kernel
 from tests.twin import Twin
+
+# Hypothesis budgets, by name. "dev" is the everyday run; "ci" runs the same budget with no
+# example database (a CI machine keeps none) and prints the blob that reproduces a failure.
+# Any other run picks one with `--hypothesis-profile=NAME`, which wins over the choice below.
+settings.register_profile("dev", max_examples=100)
+settings.register_profile("ci", max_examples=100, database=None, print_blob=True)
+
+
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this run is CI's: the ``CI`` variable is set (and not empty, "0" or "false")."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def hypothesis_profile(environ: Mapping[str, str] = os.environ) -> str:
+    """The profile this run uses unless `--hypothesis-profile` names one: "ci" under CI."""
+    return "ci" if in_ci(environ) else "dev"
+
+
+settings.load_profile(hypothesis_profile())
+
+
+def require_tool(found: str | None, what: str, install: str) -> str:
+    """The path of a program a test drives for real (`found`, None when it is missing).
+
+    Missing, the test is skipped by name -- except under CI, where `.ci/run` installs it first:
+    there a missing tool is a failure, so that CI never passes a check it did not run.
+    """
+    if found is not None:
+        return found
+    message = f"{what} is not installed; install it with `{install}`"
+    if in_ci():
+        pytest.fail(f"{message} (CI is set, and CI runs every test)", pytrace=False)
+    pytest.skip(message)
 
 
 def model_like(live: LiveKernel) -> ModelKernel:
@@ -43,3 +80,9 @@ def family(request: pytest.FixtureRequest) -> str:
     ``tests.diffkit.pair(twin, family)`` connects a pair of that family."""
     param: str = request.param
     return param
+
+
+@pytest.fixture
+def tmux_installed() -> str:
+    """The tmux binary, for tests of the real program in a real terminal (see `require_tool`)."""
+    return require_tool(shutil.which("tmux"), "tmux", "apt-get install tmux")

@@ -7,8 +7,9 @@ DOM; a small script, run before the page's own, keeps a reference to the xterm `
 the test reads its buffer. The screenshot is checked for size and content (how many pixels
 differ from the background in a region), never pixel by pixel: fonts differ between machines.
 
-Skipped only when there is no Chromium binary. Everything started here (the server, the apps it
-spawns, the browser) runs in its own process group and is killed at the end.
+Skipped only when there is no Chromium binary (under CI, where `.ci/run` installs it, that
+fails instead). Everything started here (the server, the apps it spawns, the browser) runs in
+its own process group and is killed at the end.
 """
 
 from __future__ import annotations
@@ -36,15 +37,24 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no Chromium binary (chromium, chromium-browser or google-chrome) on PATH; "
-    "install it with `apt-get install chromium`",
-)
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary (skipped without one; a failure under CI: see `require_tool`)."""
+    return require_tool(
+        CHROMIUM,
+        "Chromium (chromium, chromium-browser or google-chrome)",
+        "apt-get install chromium",
+    )
+
+
+pytestmark = pytest.mark.usefixtures("chromium")
 
 WIDTH, HEIGHT = 1280, 800
 
@@ -277,14 +287,13 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Page]:
+def page(tmp_path: Path, chromium: str) -> Iterator[Page]:
     """A fresh headless Chromium with one blank tab."""
-    assert CHROMIUM is not None
     profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))
     log = (tmp_path / "chromium.log").open("w")
     process = subprocess.Popen(
         [
-            CHROMIUM,
+            chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

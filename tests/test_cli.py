@@ -19,8 +19,9 @@ from simulator.scenario.library import shipped_dir
 from tests.test_scenario_format import good_document, run_cli, to_toml
 
 GOLDEN = Path(__file__).parent / "golden"
-SHIPPED = shipped_dir()
-assert SHIPPED is not None
+_shipped = shipped_dir()
+assert _shipped is not None
+SHIPPED: Path = _shipped
 SHIPPED_FILES = sorted(SHIPPED.glob("*.toml"))
 
 

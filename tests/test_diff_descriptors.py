@@ -1,12 +1,13 @@
 """Differential tests of descriptors and sockets: the model against the real kernel.
 
 Every call goes through `Twin`, so each line below is checked on both kernels; the asserted
-values document what Linux does (KERNEL_SPEC SK-*, EP-20, SK-5).
+values document what Linux does (docs/kernel-spec.md SK-*, EP-20, SK-5).
 """
 
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 import pytest
 
@@ -78,8 +79,8 @@ def test_unix_fill_stops_at_the_senders_skb_accounting_SK4(twin: Twin) -> None:
 def test_tcp_fill_then_EAGAIN(twin: Twin) -> None:
     # The byte count of a TCP fill depends on autotuning (DIFF-6) and is not compared; the
     # fact that the buffer ends up full is.
-    model_fill = twin.model.fill  # type: ignore[attr-defined]
-    live_fill = twin.live.fill  # type: ignore[attr-defined]
+    model_fill = twin.model.fill
+    live_fill = twin.live.fill
     c, _s = _pair(twin, "tcp")
     assert model_fill(c) > 0 and live_fill(c) > 0
     with pytest.raises(BlockingIOError):
@@ -167,6 +168,7 @@ def test_accept_takes_connections_in_arrival_order(twin: Twin) -> None:
 
 def test_send_on_a_regular_file_is_ENOTSOCK(twin: Twin) -> None:
     f = twin.open_file()
+    call: Callable[[], object]  # the lambdas below
     for call in (lambda: twin.send(f, 1), lambda: twin.recv(f, 1)):
         with pytest.raises(OSError) as info:
             call()

@@ -1,4 +1,4 @@
-"""Differential tests of epoll: the model against the real kernel, KERNEL_SPEC part A.
+"""Differential tests of epoll: the model against the real kernel, docs/kernel-spec.md part A.
 
 Every call goes through `Twin`, so each line is checked on both kernels; the asserted values
 document what Linux 6.18 does. Each test names the behaviour and cites its spec number.

@@ -1,6 +1,6 @@
 """Differential tests of epoll instances watched by poll, select and other epolls.
 
-KERNEL_SPEC EP-12 (polling an epoll fd re-polls its ready list but never consumes it; only
+docs/kernel-spec.md EP-12 (polling an epoll fd re-polls its ready list but never consumes it; only
 IN|RDNORM), EP-22 (self-insertion, cycles, the five-instance chain limit in both build orders,
 wake-up path limits) and the single-threaded cases of the kernel selftest
 ``tools/testing/selftests/filesystems/epoll/epoll_wakeup_test.c`` (epoll1-8, epoll17-24,

@@ -1,4 +1,4 @@
-"""Differential tests of poll(2) and select(2) with CPython's layer: KERNEL_SPEC part B.
+"""Differential tests of poll(2) and select(2) with CPython's layer: docs/kernel-spec.md part B.
 
 Every call goes through `Twin`, so each line is checked on both kernels; the asserted values
 document what Linux 6.18 and CPython 3.11 do. Each test names the behaviour and cites its

@@ -1,5 +1,6 @@
-"""Differential tests of socket readiness as epoll, poll and select report it: KERNEL_SPEC SK-3
-(the readiness matrix, both families), SK-4 (full send buffers and write-space edges), SK-6.
+"""Differential tests of socket readiness as epoll, poll and select report it:
+docs/kernel-spec.md SK-3 (the readiness matrix, both families), SK-4 (full send buffers and
+write-space edges), SK-6.
 
 Each state is read three ways -- a throw-away epoll with the full mask, a zero-timeout poll
 with the same mask, and select with the fd in all three sets -- and the three must agree with

@@ -10,6 +10,7 @@ kernel (or CPython) function it follows.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 import pytest
 
@@ -218,6 +219,7 @@ def test_close_and_dup_refuse_numbers_beyond_a_c_int(twin: Twin) -> None:
         for name in ("close", "dup"):
             with pytest.raises(OverflowError, match=C_INT_TOO_LARGE):
                 getattr(twin, name)(fd)
+    call: Callable[[], object]  # the lambdas below
     for call in (lambda: twin.close(-(2**31)), lambda: twin.dup(-1)):
         with pytest.raises(OSError) as info:  # a C int: the kernel says EBADF
             call()
@@ -229,6 +231,7 @@ def test_multiplexer_arguments_beyond_a_c_int_are_OverflowError_before_anything_
 ) -> None:
     ep = twin.epoll_create()
     a, _b = twin.socketpair()
+    call: Callable[[], object]  # the lambdas below
     for call in (
         lambda: twin.epoll_ctl(2**31, EPOLL_CTL_ADD, a, EPOLLIN),
         lambda: twin.epoll_ctl(ep, EPOLL_CTL_ADD, -(2**31) - 1, EPOLLIN),
@@ -311,7 +314,7 @@ def test_tcp_receiver_shut_for_reading_sends_no_window_update_after_shut_rd(
     lfd = twin.tcp_listen()
     c = twin.tcp_connect(lfd)
     s = twin.accept(lfd)
-    assert twin.model.fill(c) > 0 and twin.live.fill(c) > 0  # type: ignore[attr-defined]
+    assert twin.model.fill(c) > 0 and twin.live.fill(c) > 0
     twin.shutdown(s, how)
     assert _drain(twin.model, s) == _drain(twin.live, s) == (True, "EOF")
     closed = EPOLLHUP if how == SHUT_RDWR else 0

@@ -24,14 +24,15 @@ refuse or truncate; 0-2 are left alone: in the live child they are the control c
   descriptor so that EMFILE comes next, sometimes a value it refuses).
 
 Never a blocking timeout. Where the model is documented as not byte-exact -- TCP buffer sizes,
-which depend on autotuning (`ModelKernel` docstring; KERNEL_SPEC SK-4, DIFF-6) -- the strategy
-stays inside the exact regime (see `TCP_EXACT_BYTES`, `fill` and `drain`), and it leaves out
-the few states where the *real* kernel is driven by timers, so that the answer depends on how
+which depend on autotuning (`ModelKernel` docstring; docs/kernel-spec.md SK-4, DIFF-6) -- the
+strategy stays inside the exact regime (see `TCP_EXACT_BYTES`, `fill` and `drain`), and it leaves
+out the few states where the *real* kernel is driven by timers, so that the answer depends on how
 long the run took (a connect beyond the backlog, sends from a filled TCP socket, draining a
 filled receiver that is shut for reading; evidence in `fill` and `drain`). Comparisons are
 never loosened beyond that.
 
-The default suite runs a small budget; the large one is `-m slow`:
+The default suite runs a small budget, the hypothesis profile's (tests/conftest.py: "dev", or
+"ci" under CI); the large one is `-m slow`:
 
     .venv/bin/python -m pytest tests/test_fuzz_differential.py -m slow -q
 """
@@ -56,7 +57,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from simulator.kernel import ModelKernel
+from simulator.kernel.eventpoll import EpItem, EventPoll
+from simulator.kernel.kqueue import Knote
 from simulator.kernel.sockets import RCV_SHUTDOWN, TCP_LISTEN, Socket, TcpSocket
+from simulator.kernel.vfs import File
 from simulator.live import LiveKernel
 from simulator.uapi import (
     EPOLL_CTL_ADD,
@@ -144,7 +149,7 @@ def _mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], one_in:
 
 
 #: Raw descriptor numbers: closed, never opened, (64+) beyond the fd table's initial capacity,
-#: where select(2) stops looking (KERNEL_SPEC PS-4), and sometimes numbers CPython's
+#: where select(2) stops looking (docs/kernel-spec.md PS-4), and sometimes numbers CPython's
 #: converters answer before the kernel: negative, beyond a C int, and 2**32 + n, which
 #: ``socket(fileno=...)`` truncates to n (see test_diff_regressions). 0-2 are the live child's
 #: control channel and stderr, never touched.
@@ -194,6 +199,41 @@ RECV_SIZES = _mostly(
     12,
 )
 SHUT_HOWS = _mostly(st.sampled_from([0, 1, 2]), st.sampled_from([3, -1]))
+
+
+def _wait_queues(file: File) -> list[Any]:
+    """Every wait queue of `file` (an epoll has two: ``wq`` and ``poll_wait``)."""
+    return [q for q in (file.wq, getattr(file, "poll_wait", None)) if q is not None]
+
+
+def check_model(model: ModelKernel) -> None:
+    """Every invariant of the model between two calls; AssertionError says which one broke.
+
+    Each epoll instance checks itself (`EventPoll._check`: its tree, ready list, ovflist and
+    wait entries); across instances: every epitem a file lists in ``f_ep`` is in its epoll's
+    tree, every wait entry on a file belongs to a live epitem (or a knote) -- poll and select
+    unhook theirs before they return -- and the per-user watch count is the number of epitems.
+    """
+    files = {id(f): f for f in model.fds().values()}.values()
+    watches = 0
+    for file in files:
+        for epi in file.f_ep:
+            node = epi.ep.rbr.find(epi.key)
+            if node is None or node.value is not epi:
+                raise AssertionError(f"{file.label}: f_ep holds {epi!r}, in no epoll's tree")
+        for queue in _wait_queues(file):
+            for entry in queue.entries:
+                owner = entry.owner
+                if isinstance(owner, Knote) or (
+                    isinstance(owner, EpItem) and owner.file is file and owner in file.f_ep
+                ):
+                    continue
+                raise AssertionError(f"{queue.name}: {entry.label} outlived its call or epitem")
+        if isinstance(file, EventPoll):
+            file._check()
+            watches += len(file.rbr)
+    if model.user_watches != watches:
+        raise AssertionError(f"user_watches {model.user_watches}, but {watches} epitems exist")
 
 
 class DifferentialMachine(RuleBasedStateMachine):
@@ -317,6 +357,29 @@ class DifferentialMachine(RuleBasedStateMachine):
         wake-up, an epoll drops items that are no longer ready)."""
         if self.watch:
             self.readiness_snapshot(0xFFFF)
+
+    @invariant()
+    def model_invariants_hold(self) -> None:
+        """After every rule: every tree, list and epoll instance of the model is sound."""
+        check_model(self.model)
+
+    @invariant()
+    def interest_lists_agree_with_proc(self) -> None:
+        """After every rule: each epoll's interest list is the real one, as
+        ``/proc/<pid>/fdinfo/<epfd>`` shows it (fd, stored mask, data; the real order is by
+        file address, so the lists are compared as multisets)."""
+        for epfd, file in self.model.fds().items():
+            if not isinstance(file, EventPoll):
+                continue
+            model = sorted((epi.fd, epi.events, epi.data) for epi in file.items())
+            real = sorted((e["tfd"], e["events"], e["data"]) for e in self.live.fdinfo(epfd))
+            if model != real:
+                history = "\n  ".join(self.twin.log[-12:])
+                raise Divergence(
+                    f"the interest list of epoll fd {epfd} differs from /proc fdinfo\n"
+                    f"  model (fd, events, data): {model}\n  real:  {real}\n"
+                    f"calls so far (latest last):\n  {history}"
+                )
 
     # -- descriptors and sockets ---------------------------------------------------------------
     @rule(targets=(fds, sockets))
@@ -480,7 +543,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         """dup until a descriptor above 64 exists: the fd table grows (64 -> 128 slots), which
         moves select(2)'s clipping point (PS-4); then close the dups again (or all but the
         top one)."""
-        dups = []
+        dups: list[int] = []
         while not dups or dups[-1] < 64:
             new = self.call("dup", fd)
             if new is None:
@@ -568,12 +631,16 @@ class DifferentialMachine(RuleBasedStateMachine):
         self.call("select", *sets, 0)
 
 
-FAST = settings(
-    max_examples=100,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+def fast() -> settings:
+    """The default budget: max_examples from the hypothesis profile this run loaded ("dev", or
+    "ci" under CI: tests/conftest.py), 30 calls an example."""
+    return settings(
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
 SLOW = settings(
     max_examples=3000,
     stateful_step_count=60,
@@ -583,7 +650,7 @@ SLOW = settings(
 
 
 def test_model_and_real_kernel_agree_on_random_call_sequences() -> None:
-    run_state_machine_as_test(DifferentialMachine, settings=FAST)
+    run_state_machine_as_test(DifferentialMachine, settings=fast())
 
 
 @pytest.mark.slow

@@ -95,7 +95,7 @@ def generated(tmp_path: Path) -> dict[str, list[Path]]:
         add("lessons", f"lesson-{name}.toml").write_text(
             head.replace("Generated", name) + f'lesson = "{lesson or name + ".md"}"\n' + step
         )
-        target = folder / "lessons" / (lesson if name == "via-folder" else f"{name}.md")
+        target = folder / "lessons" / (lesson if lesson and name == "via-folder" else f"{name}.md")
         if name == "via-folder":
             (folder / "lessons" / "etc").symlink_to("/etc")
         elif name == "huge":

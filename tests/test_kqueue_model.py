@@ -1,4 +1,5 @@
-"""kqueue in the model (`simulator.kernel.kqueue`), rule by rule: KERNEL_SPEC PART C, KQ-1..KQ-10.
+"""kqueue in the model (`simulator.kernel.kqueue`), rule by rule: docs/kernel-spec.md
+PART C, KQ-1..KQ-10.
 
 Linux has no kqueue, so there is no live kernel to compare with: the spec and FreeBSD's
 ``sys/kern/kern_event.c`` are the judge. Each test names the rule it checks; where FreeBSD's

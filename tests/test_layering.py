@@ -1,4 +1,4 @@
-"""Architecture checks: the dependency direction DESIGN.md fixes."""
+"""Architecture checks: the dependency direction docs/architecture.md fixes."""
 
 from __future__ import annotations
 

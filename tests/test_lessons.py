@@ -22,10 +22,11 @@ from simulator.scenario.library import (
 )
 from tests.test_scenario_format import run_cli
 
-SHIPPED = shipped_dir()
-LESSONS = lessons_dir()
-assert SHIPPED is not None
-assert LESSONS is not None
+_shipped, _lessons = shipped_dir(), lessons_dir()
+assert _shipped is not None
+assert _lessons is not None
+SHIPPED: Path = _shipped
+LESSONS: Path = _lessons
 SHIPPED_FILES = sorted(SHIPPED.glob("*.toml"))
 LESSON_FILES = sorted(LESSONS.glob("*.md"))
 

@@ -111,7 +111,7 @@ def test_emfile_at_a_lowered_limit(kernel: LiveKernel) -> None:
         kernel.socketpair()  # needs two free slots, one is left
     assert caught.value.errno == errno.EMFILE
     assert kernel.accept(listener) == 5
-    # KERNEL_SPEC SK-5: at the limit accept() fails EMFILE even with an empty queue...
+    # docs/kernel-spec.md SK-5: at the limit accept() fails EMFILE even with an empty queue...
     with pytest.raises(OSError) as caught:
         kernel.accept(listener)
     assert caught.value.errno == errno.EMFILE
@@ -218,7 +218,7 @@ def test_epoll_ctl_errors(kernel: LiveKernel) -> None:
 @pytest.mark.parametrize(
     ("epfd", "op", "target", "expected"),
     [
-        # KERNEL_SPEC EP-25: epfd is looked up before fd, fd before the file's poll method,
+        # docs/kernel-spec.md EP-25: epfd is looked up before fd, fd before the file's poll method,
         # the poll method before "is epfd an epoll", and the op is judged last.
         pytest.param("unopened", ADD, "socket", errno.EBADF, id="unopened-epfd"),
         pytest.param("epoll", ADD, "unopened", errno.EBADF, id="unopened-fd"),
@@ -256,7 +256,7 @@ def test_epoll_ctl_uses_the_mask_as_given(kernel: LiveKernel) -> None:
     kernel.epoll_ctl(ep, ADD, a)  # events=0: no default IN|PRI|OUT as CPython's register has
     kernel.epoll_ctl(ep, ADD, b, IN | (1 << 20))
     entries = {entry["tfd"]: entry for entry in kernel.fdinfo(ep)}
-    # KERNEL_SPEC EP-18/EP-19: ERR|HUP are added; unknown bits are stored verbatim.
+    # docs/kernel-spec.md EP-18/EP-19: ERR|HUP are added; unknown bits are stored verbatim.
     assert entries[a]["events"] == uapi.EPOLLERR | uapi.EPOLLHUP
     assert entries[b]["events"] == 0x100019
     assert entries[b]["data"] == b
@@ -293,8 +293,8 @@ def test_select_argument_checks(kernel: LiveKernel) -> None:
 
 
 def test_select_skips_fds_beyond_the_table_capacity(kernel: LiveKernel) -> None:
-    # KERNEL_SPEC PS-4: select(2) clips nfds to the fd table's capacity (64 slots); the bit of
-    # an unopened fd past it is never examined nor cleared, so CPython reports it as ready.
+    # docs/kernel-spec.md PS-4: select(2) clips nfds to the fd table's capacity (64 slots); the
+    # bit of an unopened fd past it is never examined nor cleared, so CPython reports it as ready.
     assert kernel.select([70], [], [], 0) == ([70], [], [])
     with pytest.raises(OSError) as caught:
         kernel.select([50], [], [], 0)
@@ -336,7 +336,8 @@ def test_kqueue_is_enosys_on_linux(kernel: LiveKernel) -> None:
 def test_fill_of_a_socketpair(kernel: LiveKernel) -> None:
     a, _b = kernel.socketpair()
     # 65536-byte sends into the default SO_SNDBUF (212992) on Linux 6.18 x86-64: three whole
-    # chunks, then 36544 bytes, because each skb is charged at its truesize (KERNEL_SPEC SK-4).
+    # chunks, then 36544 bytes, because each skb is charged at its truesize
+    # (docs/kernel-spec.md SK-4).
     assert kernel.fill(a) == 233152
     with pytest.raises(BlockingIOError):
         kernel.send(a, 1)
@@ -372,7 +373,7 @@ def test_tcp_connect_completes_the_handshake(kernel: LiveKernel) -> None:
     assert kernel.send(client, 100) == 100
     assert kernel.recv(server, 1000) == 100
     kernel.close(client)
-    # KERNEL_SPEC SK-3: a TCP peer's close() is a FIN: RDHUP, no HUP.
+    # docs/kernel-spec.md SK-3: a TCP peer's close() is a FIN: RDHUP, no HUP.
     full = IN | OUT | uapi.EPOLLRDHUP
     assert kernel.poll([(server, full)], 0) == [(server, full)]
     assert kernel.recv(server, 1000) == 0
@@ -430,7 +431,7 @@ def test_tcp_abort_resets_the_peer(kernel: LiveKernel) -> None:
     client = kernel.tcp_connect(listener)
     server = kernel.accept(listener)
     kernel.abort(client)
-    # KERNEL_SPEC SK-3: SO_LINGER {1, 0} close sends RST: the peer sees ERR|HUP at once.
+    # docs/kernel-spec.md SK-3: SO_LINGER {1, 0} close sends RST: the peer sees ERR|HUP at once.
     errors = uapi.EPOLLERR | uapi.EPOLLHUP
     assert kernel.poll([(server, 0)], 0) == [(server, errors)]
     with pytest.raises(ConnectionResetError):

@@ -280,8 +280,7 @@ def test_send_on_fd_2_never_reaches_the_parents_stderr(tmp_path: Path) -> None:
     with ours, theirs:
         done = subprocess.run(
             [sys.executable, "-c", script],
-            stderr=theirs,
-            capture_output=False,
+            stderr=theirs.fileno(),
             stdout=subprocess.PIPE,
             text=True,
             check=False,

@@ -3,7 +3,7 @@
 The protocol is one thread making one call at a time, so no differential test can block a
 thread in epoll_wait while another writes. These tests put stand-in sleepers -- the same
 exclusive wait entries `epoll_wait` queues on ``ep->wq`` -- on the model's wait queues and
-check the observations KERNEL_SPEC records from the real kernel (EP-11, EP-16).
+check the observations docs/kernel-spec.md records from the real kernel (EP-11, EP-16).
 """
 
 from __future__ import annotations

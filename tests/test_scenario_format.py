@@ -334,14 +334,14 @@ def malformed(draw: st.DrawFn) -> bytes:
         flag = draw(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8))
         steps[2]["args"]["events"] = ["IN", flag + "X"]
     elif kind == "drop":
-        target = draw(st.sampled_from(["title", "do", "steps", "scenario", "epfd"]))
-        if target == "title":
+        dropped = draw(st.sampled_from(["title", "do", "steps", "scenario", "epfd"]))
+        if dropped == "title":
             del document["scenario"]["title"]
-        elif target == "do":
+        elif dropped == "do":
             del steps[index]["do"]
-        elif target == "steps":
+        elif dropped == "steps":
             del document["step"]
-        elif target == "scenario":
+        elif dropped == "scenario":
             del document["scenario"]
         else:
             del steps[2]["args"]["epfd"]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,6 +27,7 @@ from simulator.scenario.format import Scenario
 from simulator.scenario.loader import parse_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import Runner, ScenarioRunError, Verdict, default_live_factory
+from simulator.uapi import Kernel
 
 
 class FakeKernel:
@@ -108,6 +109,12 @@ class FakeKernel:
         self.closed = True
 
 
+def fake_kernel(**options: Any) -> Kernel:
+    """A `FakeKernel` as the runner's factories are typed. It has only the calls these
+    scenarios make, which is all the runner ever asks of a kernel, hence the cast."""
+    return cast(Kernel, FakeKernel(**options))
+
+
 SCENARIO = """
 [scenario]
 title = "bookkeeping"
@@ -166,11 +173,11 @@ class Lives:
         self.options = options
         self.made: list[FakeKernel] = []
 
-    def __call__(self, **limits: int) -> FakeKernel:
+    def __call__(self, **limits: int) -> Kernel:
         self.limits = limits
         kernel = FakeKernel(**self.options)
         self.made.append(kernel)
-        return kernel
+        return cast(Kernel, kernel)
 
 
 def as_json(records: Any) -> list[str]:
@@ -180,7 +187,7 @@ def as_json(records: Any) -> list[str]:
 # --- verdicts --------------------------------------------------------------------------------
 def test_verdicts() -> None:
     lives = Lives(miscount=True, has_kqueue=False)
-    with Runner(scenario(), FakeKernel, lives) as runner:
+    with Runner(scenario(), fake_kernel, lives) as runner:
         records = list(runner)
     verdicts = [r.verdict for r in records]
     assert verdicts == [
@@ -224,7 +231,7 @@ do = "dup"
 args = { fd = "a" }
 expect = 6
 """
-    with Runner(scenario(text), FakeKernel, Lives()) as runner:
+    with Runner(scenario(text), fake_kernel, Lives()) as runner:
         records = list(runner)
     assert [r.verdict for r in records] == [Verdict.AGREE] * 3
     assert records[1].model.result == "fd5"
@@ -232,7 +239,7 @@ expect = 6
 
 def test_no_choice_matching_is_a_failed_expectation() -> None:
     text = SCENARIO.replace('choices = ["ok", { error = "EBADF" }]', 'choices = ["ok", "ok"]')
-    with Runner(scenario(text), FakeKernel, Lives()) as runner:
+    with Runner(scenario(text), fake_kernel, Lives()) as runner:
         last = list(runner)[-1]
     assert last.verdict is Verdict.EXPECT_FAILED
     assert last.answer is None
@@ -240,7 +247,7 @@ def test_no_choice_matching_is_a_failed_expectation() -> None:
 
 
 def test_without_a_live_kernel_every_step_is_model_only() -> None:
-    with Runner(scenario(), FakeKernel) as runner:
+    with Runner(scenario(), fake_kernel) as runner:
         records = list(runner)
     assert {r.verdict for r in records} == {Verdict.MODEL_ONLY, Verdict.EXPECT_FAILED}
     assert records[1].note == "no live kernel"
@@ -249,7 +256,7 @@ def test_without_a_live_kernel_every_step_is_model_only() -> None:
 # --- time travel -----------------------------------------------------------------------------
 def test_rewind_replays_the_recording_and_never_touches_the_live_kernel() -> None:
     lives = Lives(miscount=True, has_kqueue=False)
-    with Runner(scenario(), FakeKernel, lives, checkpoint_every=3) as runner:
+    with Runner(scenario(), fake_kernel, lives, checkpoint_every=3) as runner:
         fresh = as_json(runner)
         live_calls = list(lives.made[0].calls)
         for target in (0, 2, 5, 1, 8, 4, 7):
@@ -263,7 +270,7 @@ def test_rewind_replays_the_recording_and_never_touches_the_live_kernel() -> Non
 
 
 def test_seek_returns_the_model_state_after_n_steps() -> None:
-    with Runner(scenario(), FakeKernel, Lives(), checkpoint_every=2) as runner:
+    with Runner(scenario(), fake_kernel, Lives(), checkpoint_every=2) as runner:
         list(runner)
         model = runner.seek(3)
         assert isinstance(model, FakeKernel)
@@ -277,7 +284,7 @@ def test_checkpoints_stay_bounded() -> None:
     steps = "\n".join('[[step]]\ndo = "send"\nargs = { fd = "b", nbytes = 1 }' for _ in range(300))
     text = f'[scenario]\ntitle = "long"\n[[step]]\ndo = "socketpair"\nas = ["a", "b"]\n{steps}'
     with Runner(
-        scenario(text), FakeKernel, Lives(), checkpoint_every=2, max_checkpoints=8
+        scenario(text), fake_kernel, Lives(), checkpoint_every=2, max_checkpoints=8
     ) as runner:
         fresh = as_json(runner)
         assert len(runner.checkpoints) <= 8
@@ -289,7 +296,7 @@ def test_checkpoints_stay_bounded() -> None:
 # --- recordings ------------------------------------------------------------------------------
 def test_recording_round_trip(tmp_path: Path) -> None:
     lives = Lives(miscount=True, has_kqueue=False)
-    with Runner(scenario(), FakeKernel, lives) as runner:
+    with Runner(scenario(), fake_kernel, lives) as runner:
         fresh = as_json(runner)
         runner.recording().save(tmp_path / "run.json")
     recording = Recording.load(tmp_path / "run.json")
@@ -297,30 +304,30 @@ def test_recording_round_trip(tmp_path: Path) -> None:
         "error": "ENOSYS",
         "message": "[Errno 38] Function not implemented",
     }
-    with Runner(scenario(), FakeKernel, recording=recording) as replayed:
+    with Runner(scenario(), fake_kernel, recording=recording) as replayed:
         assert as_json(replayed) == fresh
 
 
 def test_recording_from_another_platform_replays() -> None:
     """A macOS recording (kqueue works, epoll would be ENOSYS) replays here, by errno name."""
-    with Runner(scenario(), FakeKernel, Lives(has_kqueue=True)) as runner:
+    with Runner(scenario(), fake_kernel, Lives(has_kqueue=True)) as runner:
         list(runner)
         recording = runner.recording()
     mac = Recording(recording.scenario_hash, recording.title, recording.live, {"system": "Darwin"})
-    with Runner(scenario(), FakeKernel, recording=Recording.from_json(mac.to_json())) as replay:
+    with Runner(scenario(), fake_kernel, recording=Recording.from_json(mac.to_json())) as replay:
         records = list(replay)
     assert records[4].verdict is Verdict.AGREE  # kqueue ran "live" on the Mac
 
 
 def test_recording_of_another_scenario_is_refused(tmp_path: Path) -> None:
-    with Runner(scenario(), FakeKernel, Lives()) as runner:
+    with Runner(scenario(), fake_kernel, Lives()) as runner:
         list(runner)
         recording = runner.recording()
     changed = scenario(SCENARIO.replace("nbytes = 10", "nbytes = 11"))
     with pytest.raises(RecordingError, match="different version"):
-        Runner(changed, FakeKernel, recording=recording)
+        Runner(changed, fake_kernel, recording=recording)
     narration_only = scenario(SCENARIO.replace("Two ends.", "Both ends."))
-    Runner(narration_only, FakeKernel, recording=recording).close()
+    Runner(narration_only, fake_kernel, recording=recording).close()
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}')
     with pytest.raises(RecordingError, match="not a muxlab recording"):
@@ -337,12 +344,12 @@ def test_a_dying_live_kernel_fails_only_its_scenario(tmp_path: Path) -> None:
     broken.write_text("[scenario]\n")
     crashes = iter([True, False])
 
-    def live() -> FakeKernel:
-        return FakeKernel(crash_on="recv" if next(crashes) else "", has_kqueue=False)
+    def live() -> Kernel:
+        return fake_kernel(crash_on="recv" if next(crashes) else "", has_kqueue=False)
 
     out = io.StringIO()
     summary = check_files(
-        [first, second, broken], out=out, model_factory=FakeKernel, live_factory=live
+        [first, second, broken], out=out, model_factory=fake_kernel, live_factory=live
     )
     lines = out.getvalue().splitlines()
     assert lines[0] == f"ERROR {first}: 2 steps: 2 agree"
@@ -361,13 +368,13 @@ def test_model_descriptor_limits_reach_the_live_kernel() -> None:
         'title = "bookkeeping"', 'title = "limits"\n[model]\nnofile = 50\nfile_max = 99'
     )
     lives = Lives()
-    with Runner(scenario(text), FakeKernel, lives) as runner:
+    with Runner(scenario(text), fake_kernel, lives) as runner:
         runner.advance()
     assert lives.limits == {"nofile": 50}
 
 
 def test_a_model_that_will_not_start_is_a_run_error() -> None:
-    def broken(**_: Any) -> FakeKernel:
+    def broken(**_: Any) -> Kernel:
         raise ValueError("nofile (5) exceeds nofile_hard (4)")
 
     with pytest.raises(ScenarioRunError, match="the model would not start: ValueError"):
@@ -449,7 +456,7 @@ def test_a_killed_live_child_is_a_run_error_not_an_answer() -> None:
 
 
 def test_after_a_run_error_the_runner_is_still_at_the_failed_step() -> None:
-    with Runner(scenario(), FakeKernel, Lives(crash_on="recv")) as runner:
+    with Runner(scenario(), fake_kernel, Lives(crash_on="recv")) as runner:
         runner.seek(2)
         model = runner.model
         assert isinstance(model, FakeKernel)

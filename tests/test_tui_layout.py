@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario.library import scenario_files, shipped_dir
-from tests.test_tui_support import screen_text
+from tests.tui_support import screen_text
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
 from tui.session import PlaySession
@@ -25,7 +25,7 @@ _EVERY_STEP_UP_TO = 30
 
 def _positions(session: PlaySession) -> list[int]:
     """Positions to look at: 0, then each step's end (see `_EVERY_STEP_UP_TO`)."""
-    calls = [step.do for step in session.scenario.steps]
+    calls = [step.call.name for step in session.scenario.steps]
     total = len(calls)
     if total <= _EVERY_STEP_UP_TO:
         return list(range(total + 1))

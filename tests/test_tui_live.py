@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario import Recording, Verdict
-from tests.test_tui_support import EPOLL_SCENARIO, picture_text, until, write
+from tests.tui_support import EPOLL_SCENARIO, picture_text, until, write
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
-from tests.test_tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
+from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
 from tui.app import make_app
 from tui.lessons import catalogue
 from tui.progress import ProgressStore, data_dir

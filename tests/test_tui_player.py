@@ -4,15 +4,17 @@ the compact and too-small layouts, and load errors shown in the app."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
 from textual.command import CommandList
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
 from simulator.scenario import Runner, Verdict, load_scenario
 from simulator.scenario.calls import show_value
-from tests.test_tui_support import (
+from tests.tui_support import (
     EPOLL_SCENARIO,
     POLL_SCENARIO,
     model_recording,
@@ -48,6 +50,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def epoll_file(tmp_path: Path) -> Path:
     return write(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+
+
+def showing(app: MuxlabApp, screen: Screen[Any]) -> bool:
+    """Whether `screen` is on top (a function: mypy narrows `app.screen` after an isinstance
+    check and would call a later identity check impossible)."""
+    return app.screen is screen
 
 
 def player(app: MuxlabApp) -> PlayerScreen:
@@ -151,7 +159,7 @@ async def test_jump_start_end_and_to_step(epoll_file: Path) -> None:
         assert isinstance(app.screen, AskValueScreen)
         await pilot.press("7", "enter")
         await pilot.pause()
-        assert app.screen is screen
+        assert showing(app, screen)
         assert screen.session.position == 7
         await pilot.press("j", "9", "9", "enter")  # out of range: refused, dialog stays
         assert isinstance(app.screen, AskValueScreen)
@@ -181,7 +189,7 @@ async def test_a_question_is_asked_and_judged_by_the_real_result(epoll_file: Pat
         assert screen.frame is not None and screen.frame.position == 7
         await pilot.press("1")  # wrong: the ready list reports b first
         await pilot.pause()
-        assert app.screen is screen
+        assert showing(app, screen)
         assert screen.frame is not None and screen.frame.position == 8
         assert screen.session.score() == (0, 1)
         assert "You picked [a IN, b IN]; the model (no live kernel here) answered [b IN, a IN]" in (
@@ -221,7 +229,7 @@ async def test_escape_skips_a_question(epoll_file: Path) -> None:
         assert screen.session.score() == (0, 0)
         assert "You skipped this question." in right_panel(screen)
         await pilot.press("left", "right")  # answered (skipped) once: not asked again
-        assert app.screen is screen
+        assert showing(app, screen)
 
 
 async def test_play_pause_and_speed(epoll_file: Path) -> None:
@@ -369,13 +377,13 @@ async def test_command_palette_jumps_to_a_step(epoll_file: Path) -> None:
         await until(pilot, lambda: palette_offers(app, "Jump to step 6"))
         await pilot.press("enter")
         await pilot.pause()
-        assert app.screen is screen
+        assert showing(app, screen)
         assert screen.session.position == 6
         await pilot.press("ctrl+p", *"skip the anim")
         await until(pilot, lambda: palette_offers(app, "Skip the animation"))
         await pilot.press("enter")
         await pilot.pause()
-        assert app.screen is screen
+        assert showing(app, screen)
 
 
 async def test_every_binding_has_an_id_and_is_in_the_footer() -> None:
@@ -474,11 +482,11 @@ async def test_keys_typed_right_after_j_reach_the_jump_dialog(epoll_file: Path) 
         await pilot.press("right", "right")
         for key, char in (("j", "j"), ("7", "7"), ("enter", None)):
             app.post_message(events.Key(key, char))
-        await until(pilot, lambda: app.screen is screen and screen.session.position == 7)
+        await until(pilot, lambda: showing(app, screen) and screen.session.position == 7)
         await pilot.press("j")  # the current step is prefilled and selected: a digit replaces it
         assert isinstance(app.screen, AskValueScreen)
         await pilot.press("3", "enter")
-        await until(pilot, lambda: app.screen is screen and screen.session.position == 3)
+        await until(pilot, lambda: showing(app, screen) and screen.session.position == 3)
 
 
 async def test_keys_do_nothing_behind_the_too_small_message(epoll_file: Path) -> None:
@@ -487,7 +495,7 @@ async def test_keys_do_nothing_behind_the_too_small_message(epoll_file: Path) ->
         screen = player(app)
         assert "enlarge it to" in screen_text(app)
         await pilot.press("l", "right", "end", "j")
-        assert app.screen is screen
+        assert showing(app, screen)
         assert screen.session.position == 0
         await pilot.resize_terminal(*SIZE)
         await pilot.pause()
@@ -576,11 +584,11 @@ async def test_the_palette_does_not_move_the_lesson_behind_the_too_small_message
         await until(pilot, lambda: "Lesson menu" in palette_lists(app))
         assert not {"Step forward", "Jump to the end", "Play / pause"} & set(palette_lists(app))
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is screen)
+        await until(pilot, lambda: showing(app, screen))
         # A command chosen while the terminal was large enough, run after it shrank, does
         # nothing either.
         await pilot.resize_terminal(*SIZE)
-        await until(pilot, lambda: app.screen is screen and not screen.has_class("-tiny"))
+        await until(pilot, lambda: showing(app, screen) and not screen.has_class("-tiny"))
         await pilot.press("ctrl+p", *"step forward")
         await until(pilot, lambda: palette_offers(app, "Step forward"))
         await pilot.resize_terminal(60, 15)
@@ -606,7 +614,7 @@ async def test_the_predict_dialog_does_not_act_behind_the_too_small_message(
         await pilot.resize_terminal(*SIZE)
         await until(pilot, lambda: "Predict step 8" in screen_text(app))
         await pilot.press("2")
-        await until(pilot, lambda: app.screen is screen)
+        await until(pilot, lambda: showing(app, screen))
         assert screen.session.predictions[7].chosen == 1
 
 
@@ -639,7 +647,7 @@ async def test_an_answer_cpython_gave_is_not_credited_to_the_kernel(tmp_path: Pa
         await pilot.press(*["right"] * 5)
         await until(pilot, lambda: isinstance(app.screen, PredictScreen))
         await pilot.press("1")  # wrong: [[a], [], []]
-        await until(pilot, lambda: app.screen is screen)
+        await until(pilot, lambda: showing(app, screen))
         text = right_panel(screen)
         assert "the real kernel answered" not in text
         assert "CPython (its argument check, before any syscall) answered ValueError" in text
@@ -664,6 +672,7 @@ def test_made_up_choices_are_the_model_near_misses_not_filler_errors() -> None:
             assert question is not None
             if question.written or record.model.error is not None:
                 continue
+            assert question.answer is not None, (path.name, question)
             assert not {"EAGAIN", "EBADF"} & set(question.choices), (path.name, question)
             if previous is not None and show_value(previous) != question.choices[question.answer]:
                 assert show_value(previous) in question.choices, (path.name, question)

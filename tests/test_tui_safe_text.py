@@ -10,20 +10,20 @@ import io
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 
-from simulator.scenario import Runner, load_scenario
-from tests.test_tui_support import EPOLL_SCENARIO, screen_text, until, write
+from simulator.scenario import Runner, StepRecord, load_scenario
+from tests.tui_support import EPOLL_SCENARIO, screen_text, until, write
 from tui.app import AppOptions, MuxlabApp
 from tui.predict import Question
 from tui.render.live_side import LiveSide
@@ -177,7 +177,7 @@ def test_headless_output_has_no_escape_from_the_file(tmp_path: Path, colour: boo
     assert "docs (http://evil.example/)" in plain
 
 
-def _record_with(tmp_path: Path, **fields: object) -> object:
+def _record_with(tmp_path: Path, **fields: Any) -> StepRecord:
     """Step 8's record (it has a question), with fields replaced as if a file had held them:
     the text validation may refuse still must not reach the terminal raw if it gets through."""
     scenario = load_scenario(hostile_scenario(tmp_path))
@@ -196,10 +196,11 @@ def test_step_and_live_pictures_neutralise_every_field(
     record = _record_with(
         tmp_path, call=HOSTILE, say=HOSTILE, note=HOSTILE, diff=HOSTILE, expect_failures=(HOSTILE,)
     )
-    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="truecolor")
-    console.print(StepView(record, 10))  # type: ignore[arg-type]
-    console.print(LiveSide(Text(HOSTILE), record))  # type: ignore[arg-type]
-    out = console.file.getvalue()  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=True, color_system="truecolor")
+    console.print(StepView(record, 10))
+    console.print(LiveSide(Text(HOSTILE), record))
+    out = buffer.getvalue()
     assert not escapes_other_than_colour(out), sorted(set(escapes_other_than_colour(out)))
     assert out.count("PWNED-TITLE") >= 8
 
@@ -265,7 +266,7 @@ def tmux_server() -> Iterator[str]:
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.usefixtures("tmux_installed")
 def test_the_real_terminal_keeps_its_title_and_clipboard(tmp_path: Path, tmux_server: str) -> None:
     path = hostile_scenario(tmp_path)
     go = tmp_path / "go"

@@ -12,7 +12,7 @@ from rich.text import Text
 from simulator.kernel.trace import TraceKind
 from simulator.scenario import load_scenario
 from simulator.scenario.library import scenario_files, shipped_dir
-from tests.test_tui_support import picture_text
+from tests.tui_support import picture_text
 from tui.app import make_app
 from tui.frame import Frame, build_frame
 from tui.predict import question_for

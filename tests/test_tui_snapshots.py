@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_tui_support import EPOLL_SCENARIO, POLL_SCENARIO, model_recording, write
+from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, model_recording, write
 from tui.app import MuxlabApp, make_app
 
 

@@ -357,6 +357,94 @@ class EventPoll(File):
                     files.setdefault(epi.file.file_id, epi.file)
         return list(files.values())
 
+    # -- invariants ----------------------------------------------------------------------------
+    def _check(self) -> None:
+        """Verify the instance's invariants; raise AssertionError saying which one broke. O(n).
+
+        The rules ``fs/eventpoll.c`` keeps under ep->mtx and ep->lock, checked between calls:
+
+        * the interest tree and the ready list keep their own (`RBTree._check`, `DList._check`);
+        * every epitem in the tree belongs to this instance, is keyed by its ``(file, fd)``
+          (``ep_cmp_ffd``), knows its own node, and its file is open and lists it in ``f_ep``
+          (what ``eventpoll_release_file`` walks);
+        * the ready list holds exactly the tree's items whose ``rdllink`` is linked: nothing
+          foreign, nothing removed;
+        * ``ovflist`` is inactive (``EP_UNACTIVE_PTR``) outside a transfer and no item is
+          chained on it; during one, it holds exactly the chained items, once each;
+        * each item's ``pwqlist`` entries are its own, wake ``ep_poll_callback``, are exclusive
+          exactly when the item is (EPOLLEXCLUSIVE), and are queued on the target's poll head;
+          every entry of this instance on that head is in the item's ``pwqlist``;
+        * every entry on ``wq`` and ``poll_wait`` is queued there.
+
+        The per-user watch count spans every instance, so `ModelKernel` users check it.
+        """
+        name = self.label
+        self.rbr._check()
+        self.rdllist._check()
+        items = self.items()
+        linked = 0
+        for node in self.rbr:
+            epi = node.value
+            if epi.ep is not self:
+                raise AssertionError(f"{name}: {epi!r} in the tree belongs to {epi.ep.label}")
+            if node.key != epi.key:
+                raise AssertionError(f"{name}: {epi!r} keyed {node.key}, its (file, fd) {epi.key}")
+            if epi.rbn != node:
+                raise AssertionError(f"{name}: {epi!r} does not know its tree node")
+            if epi.file.released or epi not in epi.file.f_ep:
+                raise AssertionError(
+                    f"{name}: {epi!r} is not on its file's f_ep (or the file died)"
+                )
+            on_ready = epi.rdllink in self.rdllist
+            if epi.rdllink.linked and not on_ready and self.ovflist is None:
+                raise AssertionError(f"{name}: {epi!r} is linked on a list that is not rdllist")
+            linked += on_ready
+            self._check_wait_entries(epi)
+        if linked != len(self.rdllist):
+            raise AssertionError(
+                f"{name}: rdllist holds {len(self.rdllist)} items, {linked} of them in the tree"
+            )
+        chained = [epi for epi in items if epi.ovf_chained]
+        if self.ovflist is None:
+            if chained:
+                raise AssertionError(f"{name}: no transfer running but {chained} are chained")
+        elif len(self.ovflist) != len({id(epi) for epi in self.ovflist}) or {
+            id(epi) for epi in self.ovflist
+        } != {id(epi) for epi in chained}:
+            raise AssertionError(f"{name}: ovflist {self.ovflist} is not the chained {chained}")
+        for queue in (self.wq, self.poll_wait):
+            if any(entry.queue is not queue for entry in queue.entries):
+                raise AssertionError(f"{name}: {queue.name} holds an entry queued elsewhere")
+
+    def _check_wait_entries(self, epi: EpItem) -> None:
+        """The eppoll_entry rules of `_check` for one item."""
+        head = _poll_head(epi.file)
+        for entry in epi.pwqlist:
+            if entry.owner is not epi or entry.func != self.ep_poll_callback:
+                raise AssertionError(f"{self.label}: {epi!r} holds another's wait entry")
+            if entry.exclusive != bool(epi.events & EPOLLEXCLUSIVE):
+                raise AssertionError(
+                    f"{self.label}: {epi!r} and its wait entry disagree on EXCLUSIVE"
+                )
+            if entry.queue is not head or entry not in head.entries:
+                raise AssertionError(f"{self.label}: {epi!r} has a wait entry off {head.name}")
+        ours = [entry for entry in head.entries if entry.owner is epi]
+        if len(ours) != len(epi.pwqlist):
+            raise AssertionError(
+                f"{self.label}: {head.name} holds {len(ours)} entries of {epi!r}, "
+                f"its pwqlist {len(epi.pwqlist)}"
+            )
+
+
+def _poll_head(file: File) -> WaitQueue:
+    """The wait queue a file's ->poll hooks pollers on: ``ep->poll_wait`` for an epoll,
+    ``kq->kq_sel`` for a kqueue, the file's own ``wq`` otherwise."""
+    for attribute in ("poll_wait", "kq_sel"):
+        head = getattr(file, attribute, None)
+        if isinstance(head, WaitQueue):
+            return head
+    return file.wq
+
 
 def reverse_path_check(files: Iterable[File]) -> bool:
     """``reverse_path_check``: does any of `files` have too many wake-up paths?

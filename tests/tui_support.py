@@ -9,10 +9,13 @@ fixed, so no pid, kernel release or wall-clock time reaches the screen.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from textual.app import App
 
@@ -131,14 +134,33 @@ def model_recording(path: Path, *, alter: dict[int, dict[str, Any]] | None = Non
     return Recording(scenario_hash(scenario), scenario.scenario.title, tuple(live), dict(PLATFORM))
 
 
+#: One run of text in the screenshot rich's ``Console.export_svg`` draws: its x (in pixels),
+#: its row (the clip path of line N) and its text, HTML-escaped with spaces as ``&#160;``.
+_SVG_TEXT = re.compile(
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>'
+)
+#: The width of a cell in that screenshot: rich's character height (20) times its default font
+#: aspect ratio (0.61).
+_CELL_WIDTH = 20 * 0.61
+
+
 def screen_text(app: App[Any]) -> str:
-    """The screen as plain text (what export_screenshot draws, without the styles)."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True)
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
+    """The screen as plain text, one line a row, read from the app's own screenshot
+    (`App.export_screenshot`, public API) rather than from Textual's compositor."""
+    _width, height = app.size
+    runs: list[list[tuple[int, str]]] = [[] for _ in range(height)]
+    for x, row, text in _SVG_TEXT.findall(app.export_screenshot()):
+        column = round(float(x) / _CELL_WIDTH)
+        runs[int(row)].append((column, html.unescape(text).replace("\xa0", " ")))
+    lines = []
+    for row_runs in runs:
+        line, at = "", 0
+        for column, text in sorted(row_runs):
+            line += " " * (column - at) + text  # blank runs are not drawn: fill them in
+            at = column + cell_len(text)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 async def until(pilot: Any, condition: Any, timeout: float = 10.0) -> None:
