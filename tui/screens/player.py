@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -31,7 +30,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
-from simulator.scenario.calls import show_value
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
 from tui.animation import Animation
 from tui.commands import PaletteBinding
@@ -44,14 +42,14 @@ from tui.frame import (
     mechanism_of,
 )
 from tui.navigation import Navigator
-from tui.predict import Question, judge_of
+from tui.predict import Question
 from tui.progress import ProgressStore
 from tui.render.safe import safe_text
-from tui.render.step import cpython_refused
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
 from tui.session import PlaySession, Source, StepWatch
+from tui.story import model_subtitle, narration, prediction_banner
 from tui.verdicts import counts_text
 from tui.widgets.calls_view import CallsView
 from tui.widgets.cost_view import CostView
@@ -233,7 +231,9 @@ class PlayerScreen(Screen[None]):
         self.lesson_key = lesson_key
         self.frame: Frame | None = None
         self.navigator = Navigator(session, self, predict_mode=predict_mode)
-        self.animation = Animation(self.set_interval, self._show_micro, self._animation_done)
+        self.animation = Animation(
+            self.set_interval, self._show_micro, self.navigator.animation_done
+        )
         self._play_timer: Timer | None = None
         self._recorder: MicroRecorder | None = None  # captures the step being run
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
@@ -335,23 +335,17 @@ class PlayerScreen(Screen[None]):
         """Capture a frame of the session and push it down to every widget."""
         session = self.session
         recorder, self._recorder = self._recorder, None
-        frame = build_frame(session, recorder=recorder, prediction_banner=self._banner())
+        frame = build_frame(
+            session, recorder=recorder, prediction_banner=prediction_banner(self.session)
+        )
         self.frame = frame
         self._show_panels_of(frame.mechanism)
-        for view in self.query(PictureView):
-            view.set_reactive(PictureView.event, None)
-            view.frame = frame
-        tree = self.query_one(InterestTree)
-        tree.set_reactive(InterestTree.micro, None)
-        tree.frame = frame
+        self.query_one(LivePanel).frame = frame
         trace = self.query_one(TraceList)
         trace.set_reactive(TraceList.micro, None)
         trace.frame = frame
-        fds = self.query_one(FdTable)
-        fds.set_reactive(FdTable.event, None)
-        fds.frame = frame
-        self.query_one("#model").border_subtitle = self._model_subtitle(frame)
-        self.query_one(Narration).markdown = self._narration(frame)
+        self._show_micro(None)
+        self.query_one(Narration).markdown = narration(frame, self.session)
         self.state_changed()
         self._save_progress()
         if animate and self._animates() and frame.micro:
@@ -435,54 +429,6 @@ class PlayerScreen(Screen[None]):
         """Stop the views that read the model lazily (the fd table) from reading it."""
         self.query_one(FdTable).frozen = True
 
-    def _model_subtitle(self, frame: Frame) -> str:
-        calls = frame.kernel.calls if frame.kernel is not None else 0
-        return f"virtual time {frame.clock_ns / 1000:.1f} µs · {calls} calls"
-
-    def _narration(self, frame: Frame) -> str:
-        record = frame.record
-        if record is None:
-            summary = (self.session.scenario.scenario.summary or "").strip()
-            return (
-                f"## {frame.title}\n\n{summary}\n\n"
-                "*Press → to take the first step, space to play, Ctrl+P for every command.*"
-            )
-        text = f"**Step {record.number}/{frame.total}** · `{record.call}`\n\n"
-        text += (record.say or "").strip()
-        step = record.step
-        if step.ask:
-            real = judge_of(record) == "the real kernel"
-            whose = "the real kernel's" if real else "the model's (model-only step)"
-            text += f"\n\n> **Q:** {step.ask}"
-            for i, choice in enumerate(step.choices or ()):
-                mark = f"  ✓ *{whose} answer*" if i == record.answer else ""
-                text += f"\n>\n> {i + 1}. `{show_value(choice)}`{mark}"
-        return text
-
-    def _banner(self) -> Text | None:
-        session = self.session
-        prediction = session.predictions.get(session.position - 1)
-        if prediction is None:
-            return None
-        if prediction.chosen is None:
-            return Text("You skipped this question.", style="dim")
-        picked = safe_text(prediction.choices[prediction.chosen])
-        if prediction.right:
-            return Text(f"✓ You predicted right: {picked}", style="bold white on dark_green")
-        truth = (
-            safe_text(prediction.choices[prediction.answer])
-            if prediction.answer is not None
-            else "none of the choices"
-        )
-        record = session.record()
-        if record is None or record.verdict is Verdict.MODEL_ONLY:
-            judge = "the model (no live kernel here)"
-        elif cpython_refused(record.live):
-            judge = "CPython (its argument check, before any syscall)"
-        else:
-            judge = "the real kernel"
-        return Text(f"✗ You picked {picked}; {judge} answered {truth}", style="bold white on red3")
-
     def _save_progress(self) -> None:
         if self.progress is None or self.lesson_key is None:
             return
@@ -519,10 +465,7 @@ class PlayerScreen(Screen[None]):
         tree.set_reactive(InterestTree.micro, micro)
         tree.frame = shown
         self.query_one(TraceList).micro = micro
-        self.query_one("#model").border_subtitle = self._model_subtitle(shown)
-
-    def _animation_done(self) -> None:
-        self.navigator.animation_done()
+        self.query_one("#model").border_subtitle = model_subtitle(shown)
 
     def watch_speed_index(self, index: int) -> None:
         self.speed = SPEEDS[index]
@@ -537,7 +480,9 @@ class PlayerScreen(Screen[None]):
         before = self.frame.status
         now = self.session.status()
         if before is not None and (before.alive, before.lost) != (now.alive, now.lost):
-            self.frame = build_frame(self.session, prediction_banner=self._banner())
+            self.frame = build_frame(
+                self.session, prediction_banner=prediction_banner(self.session)
+            )
             self.query_one(LivePanel).frame = self.frame
 
     def on_unmount(self) -> None:
