@@ -195,7 +195,7 @@ class PlayerScreen(Screen[None]):
     speed_index: reactive[int] = reactive(DEFAULT_SPEED, init=False)
     """Index into `SPEEDS`."""
     # What the status line and the timeline show (bound to them; mirrors of the navigator's
-    # state and the session's, set by `_sync`).
+    # state and the session's, set by `state_changed`).
     position: var[int] = var(0)
     """Steps run."""
     total: var[int] = var(0)
