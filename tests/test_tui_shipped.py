@@ -144,7 +144,7 @@ async def test_every_animation_frame_is_a_state_the_model_passed_through(
                         ]
                         assert queued_here, f"{where}: {label} shows {count} B, none queued yet"
                 before, seen = queued, micro
-                screen._tick()  # what the animation's timer does
+                screen.animation.tick()  # what the animation's timer does
             _check_agreement(screen, f"{path.stem} after step {position + 1}")
 
 

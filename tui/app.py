@@ -9,13 +9,15 @@ first, which ends the live kernel's child process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from simulator.scenario import (
     Recording,
@@ -31,7 +33,7 @@ from simulator.scenario.runner import (
     default_live_factory,
     default_model_factory,
 )
-from tui.commands import MuxlabCommands
+from tui.commands import MuxlabCommands, binding_commands
 from tui.progress import ProgressStore, lesson_key
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.load_error import LoadErrorScreen
@@ -77,16 +79,18 @@ class MuxlabApp(App[int]):
         if not options.animate:
             self.animation_level = "none"
 
-    def _on_key(self, event: events.Key) -> None:  # type: ignore[override]
-        """While a value dialog is open, a key that bubbles up to the app (before any binding
-        runs) goes to the dialog, in order: one typed right after the key that opened it
-        (`j`, `7`, Enter in one burst from tmux) went to the screen below and would be lost, or
-        -- Enter -- would submit the old value before the `7` landed."""
+    def on_key(self, event: events.Key) -> None:
+        """While a value dialog is open, a key that bubbles up to the app goes to the dialog
+        (`AskValueScreen.take`). This handler runs before Textual's own (its bindings), and
+        the dialog's `prevent_default` keeps those from running for the keys it takes."""
         screen = self.screen
-        if isinstance(screen, AskValueScreen) and AskValueScreen.takes(event):
-            event.stop()
-            event.prevent_default()  # not App._on_key: its bindings would run out of order
-            screen.post_message(AskValueScreen.Typed(event.key, event.character))
+        if isinstance(screen, AskValueScreen):
+            screen.take(event)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands, then the keys of `screen` (see `tui.commands`)."""
+        yield from super().get_system_commands(screen)
+        yield from binding_commands(self, screen)
 
     def on_mount(self) -> None:
         self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))

@@ -1,22 +1,54 @@
-"""The command palette (Ctrl+P): every player control, the lessons, and "jump to step N".
+"""The command palette (Ctrl+P): the keys of the screen it was opened on, the lessons, and "jump
+to step N".
 
-Typing a number offers "Jump to step N" directly; everything else is fuzzy-matched. Behind the
-player's "terminal too small" message no player command is offered, and one chosen before the
-terminal shrank does nothing when it runs (like the player's keys).
+A screen's keys are declared once, as `PaletteBinding`s in its ``BINDINGS``: the footer shows
+the binding's short description, the palette its `title`, with its ``tooltip`` as the help
+line (`binding_commands`, given to Textual by `MuxlabApp.get_system_commands`). A command runs
+its binding's action, so the screen's ``check_action`` rules both: behind the player's
+"terminal too small" message no player command is offered, and one chosen before the terminal
+shrank does nothing when it runs (like the player's keys). Typing a number offers "Jump to
+step N" directly; everything else is fuzzy-matched.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
+from textual.screen import Screen
 
 from tui.lessons import catalogue
 from tui.render.safe import safe_text
 
 Command = tuple[str, Callable[[], object], str]
+
+
+@dataclass(frozen=True)
+class PaletteBinding(Binding):
+    """A key binding that is also a command of the palette, named `title` there."""
+
+    title: str = ""
+    """The command's name in the palette (the footer shows the shorter ``description``)."""
+
+
+def binding_commands(app: App[Any], screen: Screen[Any]) -> Iterator[SystemCommand]:
+    """The palette commands of `screen`'s `PaletteBinding`s whose action may run now."""
+    for binding in screen.BINDINGS:
+        if not isinstance(binding, PaletteBinding):
+            continue
+        namespace, _, action = binding.action.rpartition(".")
+        target: DOMNode = app if namespace == "app" else screen
+        if target.check_action(action, ()):
+            yield SystemCommand(
+                binding.title, binding.tooltip, partial(screen.run_action, binding.action)
+            )
 
 
 def _too_small(screen: object) -> bool:
@@ -32,42 +64,15 @@ def _unless_too_small(screen: object, callback: Callable[[], object]) -> None:
 
 
 class MuxlabCommands(Provider):
-    """Commands of the screen the palette was opened on, then the app's."""
+    """The lessons to play, and "Jump to step N" in the player (the keys' commands come from
+    `binding_commands`)."""
 
     def _commands(self) -> list[Command]:
         from tui.app import MuxlabApp
-        from tui.screens.player import PlayerScreen
 
-        screen = self.screen
-        commands: list[Command] = []
-        if isinstance(screen, PlayerScreen) and not _too_small(screen):
-            player_commands: list[Command] = [
-                ("Step forward", screen.action_step_forward, "run the next step (→)"),
-                ("Step back", screen.action_step_back, "rewind one step; no socket is touched (←)"),
-                ("Play / pause", screen.action_toggle_play, "advance by itself (space)"),
-                (
-                    "Skip the animation",
-                    screen.action_skip_animation,
-                    "show the final state now (s)",
-                ),
-                ("Faster", screen.action_faster, "animation speed up (+)"),
-                ("Slower", screen.action_slower, "animation speed down (-)"),
-                ("Jump to the start", screen.action_jump_start, "before the first step (Home)"),
-                ("Jump to the end", screen.action_jump_end, "after the last step (End)"),
-                ("Jump to step…", screen.action_jump_to, "type a step number (j)"),
-                ("Toggle predict mode", screen.action_toggle_predict, "predict every wait (p)"),
-                ("Lesson text", screen.action_lesson_text, "the Markdown lesson beside it (t)"),
-            ]
-            commands += [
-                (name, partial(_unless_too_small, screen, callback), help_text)
-                for name, callback, help_text in player_commands
-            ]
         app = self.app
+        commands: list[Command] = []
         if isinstance(app, MuxlabApp):
-            commands += [
-                ("Lesson menu", app.action_lesson_menu, "all lessons and your progress (m)"),
-                ("Open a scenario file…", app.action_open_scenario, "play any scenario (o)"),
-            ]
             for topic, lessons in catalogue(app.options.lessons_dir):
                 for lesson in lessons:
                     if lesson.error is None:

@@ -28,6 +28,7 @@ from simulator.scenario.runner import (
 from tui.render.model_state import ModelStateView
 from tui.render.safe import Neutralised, safe_markdown, safe_text
 from tui.render.step import StepView
+from tui.verdicts import counts_text
 
 # Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
 # width, which is noise in logs and golden files.
@@ -93,10 +94,7 @@ def play(
             _print(
                 console,
                 Text(
-                    f"{len(runner.records)} steps: {counts[Verdict.AGREE]} agree, "
-                    f"{counts[Verdict.DIVERGE]} diverge, "
-                    f"{counts[Verdict.EXPECT_FAILED]} expectation failed, "
-                    f"{counts[Verdict.MODEL_ONLY]} model only"
+                    f"{len(runner.records)} steps: {counts_text(counts, marks=False, zeros=True)}"
                 ),
             )
     if record is not None:

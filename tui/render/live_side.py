@@ -16,21 +16,15 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from simulator.scenario import StepRecord, Verdict
+from simulator.scenario import StepRecord
 from simulator.scenario.calls import Outcome, show
 from simulator.uapi import event_names
 from tui.render.safe import Neutralised, safe_text
 from tui.render.step import CPYTHON_SAYS, cpython_refused
+from tui.verdicts import VERDICTS
 
 #: At most this many fdinfo lines are drawn (the rest are counted).
 MAX_FDINFO = 24
-
-VERDICT_MARK = {
-    Verdict.AGREE: ("✓ agree", "bold green"),
-    Verdict.DIVERGE: ("✗ DIVERGE", "bold white on red"),
-    Verdict.EXPECT_FAILED: ("! expectation failed", "bold red"),
-    Verdict.MODEL_ONLY: ("◌ model only", "bold yellow"),
-}
 
 
 def _mask(mask: int) -> str:
@@ -109,8 +103,8 @@ class LiveSide:
         grid.add_column()
         grid.add_row("real", outcome_text(r.live))
         grid.add_row("model", outcome_text(r.model))
-        mark, style = VERDICT_MARK[r.verdict]
-        grid.add_row("verdict", Text(mark, style=style))
+        look = VERDICTS[r.verdict]
+        grid.add_row("verdict", Text(look.badge, style=look.badge_style))
         yield grid
         parts: list[RenderableType] = []
         if r.diff:

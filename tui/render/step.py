@@ -12,22 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from simulator.scenario.calls import Outcome, show, show_value
-from simulator.scenario.runner import StepRecord, Verdict
+from simulator.scenario.runner import StepRecord
 from tui.render.safe import safe_markdown, safe_text
-
-VERDICT_STYLES = {
-    Verdict.AGREE: "green",
-    Verdict.DIVERGE: "bold red",
-    Verdict.EXPECT_FAILED: "red",
-    Verdict.MODEL_ONLY: "yellow",
-}
-VERDICT_TEXT = {
-    Verdict.AGREE: "agree",
-    Verdict.DIVERGE: "DIVERGE",
-    Verdict.EXPECT_FAILED: "EXPECTATION FAILED",
-    Verdict.MODEL_ONLY: "model only",
-}
-
+from tui.verdicts import VERDICTS
 
 #: Errors CPython raises itself, checking arguments before it makes any syscall (select's
 #: ``FD_SETSIZE`` check, a timeout out of range): no kernel answered them.
@@ -64,7 +51,8 @@ class StepView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.record
-        verdict = Text(VERDICT_TEXT[r.verdict], style=VERDICT_STYLES[r.verdict])
+        look = VERDICTS[r.verdict]
+        verdict = Text(look.headline, style=look.style)
         yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
         yield Text(safe_text(r.call), style="bold")
         results = Table.grid(padding=(0, 2))

@@ -18,26 +18,13 @@ class AskValueScreen(ModalScreen[str | None]):
     """Ask for one value; dismisses with the text entered, or None on Escape.
 
     `value` prefills the input, all selected, so the first character typed replaces it. Keys
-    typed right after the key that opened the dialog go to the screen below; the app passes
-    Enter, Backspace and printable keys here as `Typed` messages, in order, rather than
-    losing them."""
+    typed right after the key that opened the dialog (`j`, `7`, Enter in one burst from tmux)
+    were already on their way to the screen below; the app hands Enter, Backspace and
+    printable keys that bubble up to it to this dialog (`take`), which re-posts them to itself
+    as `Typed` messages, so they land in the input in order, rather than being lost or --
+    Enter -- submitting the old value before the `7`."""
 
-    DEFAULT_CSS = """
-    AskValueScreen {
-        align: center middle;
-    }
-    AskValueScreen > Vertical {
-        width: 70%;
-        max-width: 80;
-        height: auto;
-        border: thick $accent;
-        background: $panel;
-        padding: 1 2;
-    }
-    AskValueScreen #hint {
-        color: $text-muted;
-    }
-    """
+    DEFAULT_CLASSES = "dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="ask-cancel")]
 
@@ -78,7 +65,7 @@ class AskValueScreen(ModalScreen[str | None]):
         field.focus()
 
     class Typed(Message):
-        """A key for this dialog, passed on by `MuxlabApp._on_key` so it lands in order."""
+        """A key for this dialog that did not reach its input (see `take`)."""
 
         def __init__(self, key: str, character: str | None) -> None:
             super().__init__()
@@ -87,10 +74,19 @@ class AskValueScreen(ModalScreen[str | None]):
 
     @staticmethod
     def takes(event: events.Key) -> bool:
-        """Whether `on_ask_value_screen_typed` handles this key (the app passes these on)."""
+        """Whether `on_ask_value_screen_typed` handles this key."""
         return event.key in ("enter", "backspace") or (
             event.is_printable and event.character is not None
         )
+
+    def take(self, event: events.Key) -> None:
+        """Queue `event` for the input if it is a key the dialog takes (`takes`), after those
+        before it: the app gives the dialog every key that bubbles up to it while the dialog
+        is open, before any binding sees it (bindings would run out of order)."""
+        if self.takes(event):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.key, event.character))
 
     async def on_ask_value_screen_typed(self, message: Typed) -> None:
         message.stop()

@@ -19,22 +19,7 @@ from tui.widgets.narration import Narration
 class LessonTextScreen(ModalScreen[None]):
     """Scrollable Markdown; Escape (or t) closes it."""
 
-    DEFAULT_CSS = """
-    LessonTextScreen {
-        align: center middle;
-    }
-    LessonTextScreen > Vertical {
-        width: 90%;
-        max-width: 110;
-        height: 90%;
-        border: thick $accent;
-        background: $panel;
-        padding: 0 1;
-    }
-    LessonTextScreen #hint {
-        color: $text-muted;
-    }
-    """
+    DEFAULT_CLASSES = "dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,t", "close", "Close", id="lesson-close"),

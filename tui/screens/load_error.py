@@ -16,32 +16,7 @@ from tui.render.safe import safe_text
 class LoadErrorScreen(ModalScreen[None]):
     """Shows the loader's report (file, line, step, field, message) until dismissed."""
 
-    DEFAULT_CSS = """
-    LoadErrorScreen {
-        align: center middle;
-    }
-    LoadErrorScreen > Vertical {
-        width: 90%;
-        height: auto;
-        max-height: 90%;
-        border: thick $error;
-        background: $panel;
-        padding: 1 2;
-    }
-    LoadErrorScreen #title {
-        text-style: bold;
-        color: $error;
-        margin-bottom: 1;
-    }
-    LoadErrorScreen VerticalScroll {
-        height: auto;
-        max-height: 20;
-    }
-    LoadErrorScreen #hint {
-        color: $text-muted;
-        margin-top: 1;
-    }
-    """
+    DEFAULT_CLASSES = "dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter", "close", "Close", id="error-close"),

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, OptionList
 from textual.widgets.option_list import Option
 
 from simulator.scenario.library import shipped_dir
+from tui.commands import PaletteBinding
 from tui.lessons import Lesson, catalogue
 from tui.progress import ProgressStore, lesson_key
 from tui.render.safe import safe_text
@@ -48,7 +49,14 @@ class LessonMenuScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "play", "Play", id="menu-play"),
-        Binding("o", "app.open_scenario", "Open file", id="menu-open"),
+        PaletteBinding(
+            "o",
+            "app.open_scenario",
+            "Open file",
+            title="Open a scenario file…",
+            tooltip="play any scenario (o)",
+            id="menu-open",
+        ),
     ]
 
     class PlayRequested(Message):

@@ -1,41 +1,38 @@
 """The player: the model on the left, the real kernel on the right, the story below.
 
-The screen owns the `PlaySession` and pushes a `Frame` down to its widgets after every move
-("attributes down"). Moving (`go`) runs on the UI thread when only the model runs (replayed,
-recorded or model-only steps: fast and deterministic), and in a thread worker when the live
-kernel must answer (a real call may block, e.g. ``epoll_wait`` with a timeout). While a worker
-runs the screen is *busy*: the line-API views are frozen (they must not read the model the
-worker is changing), requests to move are remembered and carried out when it is done.
+The screen is the layout and the hands of three objects: the `PlaySession` (the lockstep run),
+its `Navigator` (`tui.navigation`: where to go, the queue while a live call runs, autoplay and
+the predict flow, all Textual-free) and an `Animation` (`tui.animation`). The screen pushes a
+`Frame` of the session down to its widgets after every move ("attributes down"); the status
+line and the timeline are bound (`data_bind`) to the screen's reactives, which mirror the
+navigator's state. A move that needs the live kernel runs in a thread worker (a real call may
+block, e.g. ``epoll_wait`` with a timeout); meanwhile the line-API views are frozen (they must
+not read the model the worker is changing).
 
-After a single step forward the step's micro-steps (its trace) are animated: a timer moves a
-cursor through them, every model view draws the state the model was in at that micro-step
-(captured while the step ran, see `tui.frame.MicroRecorder`) and lights what it touches. The
-animation can be skipped, runs at a user-set speed, and always ends on the exact final state.
-At a step with a question (``ask``, or any wait in predict mode) the step runs, the old frame
-stays on screen, and the predict dialog opens; the answer is judged by the real kernel and the
-step is revealed.
+After a single step forward the step's micro-steps (its trace) are animated: every model view
+draws the state the model was in at that micro-step (captured while the step ran, see
+`tui.frame.MicroRecorder`) and lights what it touches. The animation can be skipped, runs at a
+user-set speed, and always ends on the exact final state. At a step with a question (``ask``,
+or any wait in predict mode) the step runs, the old frame stays on screen, and the predict
+dialog opens; the answer is judged by the real kernel and the step is revealed.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
-from simulator.scenario.calls import show_value
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
-from simulator.uapi import event_names
+from tui.animation import Animation
+from tui.commands import PaletteBinding
 from tui.frame import (
     MECHANISMS,
     Frame,
@@ -43,16 +40,17 @@ from tui.frame import (
     build_frame,
     mechanism_class,
     mechanism_of,
-    shown_epoll,
 )
-from tui.predict import Question, judge_of, previous_result, question_for
+from tui.navigation import Navigator
+from tui.predict import Question
 from tui.progress import ProgressStore
 from tui.render.safe import safe_text
-from tui.render.step import cpython_refused
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
-from tui.session import PlaySession, Prediction, Source
+from tui.session import PlaySession, Source, StepWatch
+from tui.story import model_subtitle, narration, prediction_banner
+from tui.verdicts import counts_text
 from tui.widgets.calls_view import CallsView
 from tui.widgets.cost_view import CostView
 from tui.widgets.fd_table import FdTable
@@ -68,6 +66,8 @@ from tui.widgets.trace_list import TraceList
 from tui.widgets.wait_queues import WaitQueues
 
 if TYPE_CHECKING:
+    from textual.binding import BindingType
+
     from simulator.kernel.trace import TraceEvent
 
 #: Animation speeds the user steps through with + and -.
@@ -82,30 +82,138 @@ TINY = (64, 20)
 
 
 class PlayerScreen(Screen[None]):
-    """Plays one `PlaySession` (see the module docstring)."""
+    """Plays one `PlaySession` (see the module docstring). Implements `tui.navigation.Stage`."""
 
+    #: The keys; each is also a command of the palette (`title`, with `tooltip` as its help).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right,l", "step_forward", "Step", id="step-forward"),
-        Binding("left,h", "step_back", "Back", id="step-back"),
-        Binding("space", "toggle_play", "Play/Pause", id="play-pause"),
-        Binding("s", "skip_animation", "Skip anim", id="skip-animation"),
-        Binding("plus,equals_sign", "faster", "Faster", id="speed-up"),
-        Binding("minus", "slower", "Slower", id="speed-down"),
-        Binding("home", "jump_start", "Start", id="jump-start"),
-        Binding("end", "jump_end", "End", id="jump-end"),
-        Binding("j", "jump_to", "Jump to", id="jump-to"),
-        Binding("p", "toggle_predict", "Predict", id="predict-mode"),
-        Binding("t", "lesson_text", "Lesson", id="lesson-text"),
-        Binding("o", "app.open_scenario", "Open", id="open-scenario"),
-        Binding("m", "app.lesson_menu", "Lessons", id="lesson-menu"),
+        PaletteBinding(
+            "right,l",
+            "step_forward",
+            "Step",
+            title="Step forward",
+            tooltip="run the next step (→)",
+            id="step-forward",
+        ),
+        PaletteBinding(
+            "left,h",
+            "step_back",
+            "Back",
+            title="Step back",
+            tooltip="rewind one step; no socket is touched (←)",
+            id="step-back",
+        ),
+        PaletteBinding(
+            "space",
+            "toggle_play",
+            "Play/Pause",
+            title="Play / pause",
+            tooltip="advance by itself (space)",
+            id="play-pause",
+        ),
+        PaletteBinding(
+            "s",
+            "skip_animation",
+            "Skip anim",
+            title="Skip the animation",
+            tooltip="show the final state now (s)",
+            id="skip-animation",
+        ),
+        PaletteBinding(
+            "plus,equals_sign",
+            "faster",
+            "Faster",
+            title="Faster",
+            tooltip="animation speed up (+)",
+            id="speed-up",
+        ),
+        PaletteBinding(
+            "minus",
+            "slower",
+            "Slower",
+            title="Slower",
+            tooltip="animation speed down (-)",
+            id="speed-down",
+        ),
+        PaletteBinding(
+            "home",
+            "jump_start",
+            "Start",
+            title="Jump to the start",
+            tooltip="before the first step (Home)",
+            id="jump-start",
+        ),
+        PaletteBinding(
+            "end",
+            "jump_end",
+            "End",
+            title="Jump to the end",
+            tooltip="after the last step (End)",
+            id="jump-end",
+        ),
+        PaletteBinding(
+            "j",
+            "jump_to",
+            "Jump to",
+            title="Jump to step…",
+            tooltip="type a step number (j)",
+            id="jump-to",
+        ),
+        PaletteBinding(
+            "p",
+            "toggle_predict",
+            "Predict",
+            title="Toggle predict mode",
+            tooltip="predict every wait (p)",
+            id="predict-mode",
+        ),
+        PaletteBinding(
+            "t",
+            "lesson_text",
+            "Lesson",
+            title="Lesson text",
+            tooltip="the Markdown lesson beside it (t)",
+            id="lesson-text",
+        ),
+        PaletteBinding(
+            "o",
+            "app.open_scenario",
+            "Open",
+            title="Open a scenario file…",
+            tooltip="play any scenario (o)",
+            id="open-scenario",
+        ),
+        PaletteBinding(
+            "m",
+            "app.lesson_menu",
+            "Lessons",
+            title="Lesson menu",
+            tooltip="all lessons and your progress (m)",
+            id="lesson-menu",
+        ),
     ]
 
     speed_index: reactive[int] = reactive(DEFAULT_SPEED, init=False)
     """Index into `SPEEDS`."""
-    playing: reactive[bool] = reactive(False, init=False)
+    # What the status line and the timeline show (bound to them; mirrors of the navigator's
+    # state and the session's, set by `state_changed`).
+    position: var[int] = var(0)
+    """Steps run."""
+    total: var[int] = var(0)
+    """Steps in the scenario."""
+    playing: var[bool] = var(False)
     """Whether steps advance by themselves."""
-    predict_mode: reactive[bool] = reactive(False, init=False)
+    speed: var[float] = var(SPEEDS[DEFAULT_SPEED])
+    """The animation speed factor, `SPEEDS[speed_index]`."""
+    predict_mode: var[bool] = var(False)
     """Whether every wait (epoll_wait, poll, select, kevent) asks for a prediction."""
+    score: var[tuple[int, int]] = var((0, 0))
+    """(right, asked) over the questions answered."""
+    waiting: var[str] = var("")
+    """What a live call running in a worker waits for, or empty."""
+    counts: var[str] = var("")
+    """The verdicts up to the position, counted, as text."""
+    verdicts: var[tuple[Verdict, ...]] = var(())
+    """The verdicts of the steps run so far (without the one whose question is open)."""
 
     def __init__(
         self,
@@ -122,18 +230,12 @@ class PlayerScreen(Screen[None]):
         self.progress = progress
         self.lesson_key = lesson_key
         self.frame: Frame | None = None
-        self.busy = False
-        self._heading = 0  # where the running worker is taking the session
-        self._pending_jump: int | None = None  # asked for while a worker ran
-        self._queued_steps = 0  # single steps asked for while a worker ran
-        self._anim_timer: Timer | None = None
+        self.navigator = Navigator(session, self, predict_mode=predict_mode)
+        self.animation = Animation(
+            self.set_interval, self._show_micro, self.navigator.animation_done
+        )
         self._play_timer: Timer | None = None
-        self._micro: int | None = None
-        self._ticks: list[int] = []  # the captured micro-steps the animation shows, in order
         self._recorder: MicroRecorder | None = None  # captures the step being run
-        self._question_open = False
-        self._pending_question: int | None = None
-        """The index of the step a predict question is open for (its verdict is hidden)."""
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
 
     # --- layout --------------------------------------------------------------------------
@@ -159,9 +261,20 @@ class PlayerScreen(Screen[None]):
         with Vertical(id="story"):
             with VerticalScroll(id="narration-box"):
                 yield Narration(id="narration")
-            yield StatusBar(id="status")
-            yield Timeline(id="timeline")
-        yield Static(id="too-small", markup=False)
+            yield StatusBar(id="status").data_bind(
+                PlayerScreen.position,
+                PlayerScreen.total,
+                PlayerScreen.playing,
+                PlayerScreen.speed,
+                PlayerScreen.score,
+                PlayerScreen.counts,
+                predict=PlayerScreen.predict_mode,
+                busy=PlayerScreen.waiting,
+            )
+            yield Timeline(id="timeline").data_bind(
+                PlayerScreen.total, PlayerScreen.position, PlayerScreen.verdicts
+            )
+        yield Static(id="too-small", classes="too-small", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -172,7 +285,7 @@ class PlayerScreen(Screen[None]):
         self.query_one("#live").border_title = "Real kernel"
         self._update_size_classes()
         self.set_interval(1.0, self._check_live)
-        self._show(animate=False)
+        self.draw(animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Behind the "terminal too small" message no player key acts (q still quits)."""
@@ -195,42 +308,110 @@ class PlayerScreen(Screen[None]):
                 f"Please enlarge it to {TINY[0]}x{TINY[1]} or more (q quits)."
             )
 
-    # --- showing a position --------------------------------------------------------------
+    # --- the navigator's stage (see `tui.navigation.Stage`) ------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Whether a live call runs in a worker."""
+        return self.navigator.busy
 
     @property
     def animating(self) -> bool:
-        return self._anim_timer is not None
+        return self.animation.running
 
-    def _model_views(self) -> list[PictureView]:
-        return list(self.query(PictureView).exclude("#live-panel"))
+    def go(self, target: int, *, single: bool = False) -> None:
+        """Move to `target` steps; `single` marks one step forward (animated, may ask)."""
+        self.navigator.go(target, single=single)
 
-    def _show(self, *, animate: bool) -> None:
+    def jump_to(self, step: int) -> None:
+        """Go to `step` (0: the start); playing stops."""
+        self.navigator.jump_to(step)
+
+    def step_recorder(self) -> StepWatch | None:
+        self._recorder = MicroRecorder(self.session) if self._animates() else None
+        return self._recorder
+
+    def draw(self, *, animate: bool) -> None:
         """Capture a frame of the session and push it down to every widget."""
         session = self.session
         recorder, self._recorder = self._recorder, None
-        frame = build_frame(session, recorder=recorder, prediction_banner=self._banner())
+        frame = build_frame(
+            session, recorder=recorder, prediction_banner=prediction_banner(self.session)
+        )
         self.frame = frame
         self._show_panels_of(frame.mechanism)
-        for view in self.query(PictureView):
-            view.set_reactive(PictureView.event, None)
-            view.frame = frame
-        tree = self.query_one(InterestTree)
-        tree.set_reactive(InterestTree.micro, None)
-        tree.frame = frame
+        self.query_one(LivePanel).frame = frame
         trace = self.query_one(TraceList)
         trace.set_reactive(TraceList.micro, None)
         trace.frame = frame
-        fds = self.query_one(FdTable)
-        fds.set_reactive(FdTable.event, None)
-        fds.frame = frame
-        self.query_one("#model").border_subtitle = self._model_subtitle(frame)
-        self.query_one(Narration).markdown = self._narration(frame)
-        self._update_status()
+        self._show_micro(None)
+        self.query_one(Narration).markdown = narration(frame, self.session)
+        self.state_changed()
         self._save_progress()
         if animate and self._animates() and frame.micro:
-            self._start_animation()
-        elif self.playing:
-            self._schedule_next()
+            self.animation.start(frame.micro, self._tick_s())
+
+    def end_animation(self) -> None:
+        self.animation.stop()
+
+    def seek_in_background(self, target: int, watch: StepWatch | None) -> None:
+        self._seek_in_worker(target, watch)
+
+    @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
+    def _seek_in_worker(self, target: int, watch: StepWatch | None) -> None:
+        try:
+            self.session.seek(target, watch=watch)
+        except Exception as exc:
+            self.app.call_from_thread(self.navigator.background_done, exc)
+        else:
+            self.app.call_from_thread(self.navigator.background_done, None)
+
+    def ask(self, question: Question) -> None:
+        self._freeze()
+        self.app.push_screen(PredictScreen(question, min_size=TINY), self.navigator.answer)
+
+    def report_failure(self, error: Exception) -> None:
+        self.notify(
+            safe_text(f"{type(error).__name__}: {error}", multiline=True),
+            title="The run could not go on",
+            severity="error",
+            markup=False,
+        )
+
+    def schedule_next(self) -> None:
+        self.cancel_next()
+        self._play_timer = self.set_timer(
+            STEP_PAUSE_S / SPEEDS[self.speed_index], self.navigator.play_next
+        )
+
+    def cancel_next(self) -> None:
+        if self._play_timer is not None:
+            self._play_timer.stop()
+            self._play_timer = None
+
+    def tell(self, message: str, seconds: float) -> None:
+        self.notify(message, timeout=seconds)
+
+    def state_changed(self) -> None:
+        """Mirror the navigator's and the session's state into the reactives the status line
+        and the timeline are bound to."""
+        navigator, session = self.navigator, self.session
+        if navigator.busy:
+            self._freeze()
+        counts, verdicts = navigator.verdicts_shown()
+        self.position = session.position
+        self.total = session.total
+        self.playing = navigator.playing
+        self.predict_mode = navigator.predict_mode
+        self.score = session.score()
+        self.waiting = navigator.waiting
+        self.counts = counts_text(counts)
+        self.verdicts = verdicts
+
+    # --- showing a position --------------------------------------------------------------
+
+    def _model_views(self) -> list[PictureView]:
+        return list(self.query(PictureView).exclude("#live-panel"))
 
     def _show_panels_of(self, mechanism: str) -> None:
         """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
@@ -244,84 +425,9 @@ class PlayerScreen(Screen[None]):
     def _animates(self) -> bool:
         return self.animate_steps and self.app.animation_level != "none"
 
-    def _model_subtitle(self, frame: Frame) -> str:
-        calls = frame.kernel.calls if frame.kernel is not None else 0
-        return f"virtual time {frame.clock_ns / 1000:.1f} µs · {calls} calls"
-
-    def _update_status(self) -> None:
-        session = self.session
-        status = self.query_one(StatusBar)
-        status.position = session.position
-        status.total = session.total
-        status.playing = self.playing
-        status.speed = SPEEDS[self.speed_index]
-        status.predict = self.predict_mode
-        status.score = session.score()
-        counts = session.counts()
-        verdicts = tuple(record.verdict for record in session.records)
-        pending = self._pending_question
-        if pending is not None and pending < len(verdicts):
-            # The step has run, but its verdict stays hidden until the question is answered.
-            counts[verdicts[pending]] -= 1
-            verdicts = verdicts[:pending]
-        status.counts = ", ".join(
-            f"{n} {label}"
-            for verdict, label in (
-                (Verdict.AGREE, "✓ agree"),
-                (Verdict.DIVERGE, "✗ diverge"),
-                (Verdict.EXPECT_FAILED, "! expectation failed"),
-                (Verdict.MODEL_ONLY, "◌ model only"),
-            )
-            if (n := counts[verdict])
-        )
-        timeline = self.query_one(Timeline)
-        timeline.total = session.total
-        timeline.position = session.position
-        timeline.verdicts = verdicts
-
-    def _narration(self, frame: Frame) -> str:
-        record = frame.record
-        if record is None:
-            summary = (self.session.scenario.scenario.summary or "").strip()
-            return (
-                f"## {frame.title}\n\n{summary}\n\n"
-                "*Press → to take the first step, space to play, Ctrl+P for every command.*"
-            )
-        text = f"**Step {record.number}/{frame.total}** · `{record.call}`\n\n"
-        text += (record.say or "").strip()
-        step = record.step
-        if step.ask:
-            real = judge_of(record) == "the real kernel"
-            whose = "the real kernel's" if real else "the model's (model-only step)"
-            text += f"\n\n> **Q:** {step.ask}"
-            for i, choice in enumerate(step.choices or ()):
-                mark = f"  ✓ *{whose} answer*" if i == record.answer else ""
-                text += f"\n>\n> {i + 1}. `{show_value(choice)}`{mark}"
-        return text
-
-    def _banner(self) -> Text | None:
-        session = self.session
-        prediction = session.predictions.get(session.position - 1)
-        if prediction is None:
-            return None
-        if prediction.chosen is None:
-            return Text("You skipped this question.", style="dim")
-        picked = safe_text(prediction.choices[prediction.chosen])
-        if prediction.right:
-            return Text(f"✓ You predicted right: {picked}", style="bold white on dark_green")
-        truth = (
-            safe_text(prediction.choices[prediction.answer])
-            if prediction.answer is not None
-            else "none of the choices"
-        )
-        record = session.record()
-        if record is None or record.verdict is Verdict.MODEL_ONLY:
-            judge = "the model (no live kernel here)"
-        elif cpython_refused(record.live):
-            judge = "CPython (its argument check, before any syscall)"
-        else:
-            judge = "the real kernel"
-        return Text(f"✗ You picked {picked}; {judge} answered {truth}", style="bold white on red3")
+    def _freeze(self) -> None:
+        """Stop the views that read the model lazily (the fd table) from reading it."""
+        self.query_one(FdTable).frozen = True
 
     def _save_progress(self) -> None:
         if self.progress is None or self.lesson_key is None:
@@ -335,151 +441,13 @@ class PlayerScreen(Screen[None]):
             asked=asked,
         )
 
-    # --- moving --------------------------------------------------------------------------
-
-    def go(self, target: int, *, single: bool = False) -> None:
-        """Move to `target` steps; `single` marks one step forward (animated, may ask)."""
-        self._stop_animation()
-        if self._question_open:
-            return
-        if self.busy:
-            if single:
-                self._queued_steps += 1
-            else:
-                self._pending_jump, self._queued_steps = target, 0
-            return
-        session = self.session
-        target = max(0, min(target, session.total))
-        recorder = self._recorder = MicroRecorder(session) if single and self._animates() else None
-        if session.needs_live(target):
-            self._heading = target
-            self._set_busy(f"waiting for the live kernel (step {target})")
-            self._seek_in_worker(target, single, recorder)
-            return
-        try:
-            session.seek(target, watch=recorder)
-        except Exception as exc:
-            self._failed(exc)
-            return
-        self._arrived(single)
-
-    def _base(self) -> int:
-        """The position once the work asked for so far is done."""
-        if self._pending_jump is not None:
-            return self._pending_jump
-        if self.busy:
-            return self._heading + self._queued_steps
-        return self.session.position
-
-    @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
-    def _seek_in_worker(self, target: int, single: bool, recorder: MicroRecorder | None) -> None:
-        try:
-            self.session.seek(target, watch=recorder)
-        except Exception as exc:
-            self.app.call_from_thread(self._worker_done, single, exc)
-        else:
-            self.app.call_from_thread(self._worker_done, single, None)
-
-    def _worker_done(self, single: bool, error: Exception | None) -> None:
-        self._set_busy("")
-        if error is not None:
-            self._failed(error)
-        else:
-            self._arrived(single)
-        jump, self._pending_jump = self._pending_jump, None
-        queued, self._queued_steps = self._queued_steps, 0
-        if jump is not None:
-            self.go(jump)
-            return
-        while queued and not self.busy and not self._question_open:
-            queued -= 1
-            self.go(self.session.position + 1, single=True)
-        if self.busy:
-            self._queued_steps += queued
-
-    def _set_busy(self, why: str) -> None:
-        self.busy = bool(why)
-        self.query_one(StatusBar).busy = why
-        if why:
-            self._freeze()
-
-    def _freeze(self) -> None:
-        """Stop the views that read the model lazily (the fd table) from reading it."""
-        self.query_one(FdTable).frozen = True
-
-    def _failed(self, error: Exception) -> None:
-        self.playing = False
-        self.notify(
-            safe_text(f"{type(error).__name__}: {error}", multiline=True),
-            title="The run could not go on",
-            severity="error",
-            markup=False,
-        )
-        self._show(animate=False)
-
-    def _arrived(self, single: bool) -> None:
-        session = self.session
-        record = session.record()
-        if single and record is not None and record.index not in session.predictions:
-            question = question_for(
-                record,
-                predict_mode=self.predict_mode,
-                interest=self._interest(),
-                previous=previous_result(session.records, record),
-            )
-            if question is not None:
-                self._ask(question)
-                return
-        self._show(animate=single)
-
-    def _interest(self) -> list[tuple[str, list[str]]]:
-        """The shown epoll's registrations (name, events), for made-up predict choices."""
-        ep = shown_epoll(self.session)
-        if ep is None:
-            return []
-        names = self.session.names
-        return [
-            (names.name(node.value.fd), event_names(node.value.events))
-            for node in islice(ep.rbr, 16)
-        ]
-
-    def _ask(self, question: Question) -> None:
-        self.playing = False
-        self._question_open = True
-        self._pending_question = question.index
-        self._freeze()
-        self._update_status()
-        self.app.push_screen(
-            PredictScreen(question, min_size=TINY), partial(self._answered, question)
-        )
-
-    def _answered(self, question: Question, choice: int | None) -> None:
-        self._question_open = False
-        self._pending_question = None
-        self.session.predict(Prediction(question.index, choice, question.answer, question.choices))
-        self._show(animate=True)
-
     # --- animation -----------------------------------------------------------------------
-
-    def _start_animation(self) -> None:
-        frame = self.frame
-        assert frame is not None
-        self._ticks = sorted(frame.micro)
-        self._set_micro(self._ticks[0])
-        self._anim_timer = self.set_interval(self._tick_s(), self._tick)
 
     def _tick_s(self) -> float:
         return TICK_S / SPEEDS[self.speed_index]
 
-    def _tick(self) -> None:
-        if self.frame is None or self._micro is None or self._micro == self._ticks[-1]:
-            self._finish_animation()
-        else:
-            self._set_micro(self._ticks[self._ticks.index(self._micro) + 1])
-
-    def _set_micro(self, micro: int | None) -> None:
+    def _show_micro(self, micro: int | None) -> None:
         """Show micro-step `micro` of the step (None: the final state)."""
-        self._micro = micro
         frame = self.frame
         if frame is None:
             return
@@ -497,51 +465,11 @@ class PlayerScreen(Screen[None]):
         tree.set_reactive(InterestTree.micro, micro)
         tree.frame = shown
         self.query_one(TraceList).micro = micro
-        self.query_one("#model").border_subtitle = self._model_subtitle(shown)
+        self.query_one("#model").border_subtitle = model_subtitle(shown)
 
-    def _stop_animation(self) -> None:
-        """End the animation now, on the exact final state."""
-        if self._anim_timer is not None:
-            self._anim_timer.stop()
-            self._anim_timer = None
-            self._set_micro(None)
-
-    def _finish_animation(self) -> None:
-        self._stop_animation()
-        if self.playing:
-            self._schedule_next()
-
-    # --- playback ------------------------------------------------------------------------
-
-    def _schedule_next(self) -> None:
-        if self._play_timer is not None:
-            self._play_timer.stop()
-        self._play_timer = self.set_timer(STEP_PAUSE_S / SPEEDS[self.speed_index], self._play_step)
-
-    def _play_step(self) -> None:
-        self._play_timer = None
-        if not self.playing or self.busy or self.animating or self._question_open:
-            return
-        if self.session.position >= self.session.total:
-            self.playing = False
-            self.notify("The end of the scenario.", timeout=3)
-            return
-        self.go(self.session.position + 1, single=True)
-
-    def watch_playing(self, playing: bool) -> None:
-        if not playing and self._play_timer is not None:
-            self._play_timer.stop()
-            self._play_timer = None
-        self._update_status()
-
-    def watch_speed_index(self) -> None:
-        if self._anim_timer is not None:
-            self._anim_timer.stop()
-            self._anim_timer = self.set_interval(self._tick_s(), self._tick)
-        self._update_status()
-
-    def watch_predict_mode(self) -> None:
-        self._update_status()
+    def watch_speed_index(self, index: int) -> None:
+        self.speed = SPEEDS[index]
+        self.animation.retime(self._tick_s())
 
     # --- the live kernel -----------------------------------------------------------------
 
@@ -552,7 +480,9 @@ class PlayerScreen(Screen[None]):
         before = self.frame.status
         now = self.session.status()
         if before is not None and (before.alive, before.lost) != (now.alive, now.lost):
-            self.frame = build_frame(self.session, prediction_banner=self._banner())
+            self.frame = build_frame(
+                self.session, prediction_banner=prediction_banner(self.session)
+            )
             self.query_one(LivePanel).frame = self.frame
 
     def on_unmount(self) -> None:
@@ -562,23 +492,17 @@ class PlayerScreen(Screen[None]):
 
     def action_step_forward(self) -> None:
         """Run (or replay) the next step, animated."""
-        if self._base() < self.session.total:
-            self.go(self.session.position + 1, single=True)
-        else:
-            self.notify("This is the last step.", timeout=2)
+        self.navigator.step_forward()
 
     def action_step_back(self) -> None:
         """Go back one step: the model re-runs from a checkpoint; no socket is touched."""
-        self.playing = False
-        self.go(self._base() - 1)
+        self.navigator.step_back()
 
     def action_jump_start(self) -> None:
-        self.playing = False
-        self.go(0)
+        self.navigator.jump_to(0)
 
     def action_jump_end(self) -> None:
-        self.playing = False
-        self.go(self.session.total)
+        self.navigator.jump_to(self.session.total)
 
     def action_jump_to(self) -> None:
         """Ask for a step number, then go there."""
@@ -598,23 +522,11 @@ class PlayerScreen(Screen[None]):
             jump,
         )
 
-    def jump_to(self, step: int) -> None:
-        self.playing = False
-        self.go(step)
-
     def action_toggle_play(self) -> None:
-        if self.playing:
-            self.playing = False
-            return
-        if self.session.position >= self.session.total:
-            self.go(0)
-        self.playing = True
-        if not self.animating and not self.busy:
-            self._schedule_next()
+        self.navigator.toggle_play()
 
     def action_skip_animation(self) -> None:
-        if self.animating:
-            self._finish_animation()
+        self.animation.finish()
 
     def action_faster(self) -> None:
         self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
@@ -638,10 +550,10 @@ class PlayerScreen(Screen[None]):
         self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 
     def action_toggle_predict(self) -> None:
-        self.predict_mode = not self.predict_mode
+        self.navigator.toggle_predict()
         self.notify(
             "Predict mode on: every wait asks you first."
-            if self.predict_mode
+            if self.navigator.predict_mode
             else "Predict mode off: only the scenario's own questions are asked.",
             timeout=3,
         )

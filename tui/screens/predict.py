@@ -27,47 +27,7 @@ class PredictScreen(ModalScreen[int | None]):
     """Pick one choice (Enter or its number); Escape skips the question. Dismisses with the
     index picked, or None."""
 
-    DEFAULT_CSS = """
-    PredictScreen {
-        align: center middle;
-    }
-    PredictScreen > Vertical {
-        width: 80%;
-        max-width: 90;
-        height: auto;
-        border: thick $accent;
-        background: $panel;
-        padding: 1 2;
-    }
-    PredictScreen #question {
-        width: 1fr;
-        height: auto;
-        text-style: bold;
-        margin-bottom: 1;
-    }
-    PredictScreen #hint {
-        color: $text-muted;
-        margin-top: 1;
-    }
-    PredictScreen OptionList {
-        height: auto;
-        max-height: 12;
-    }
-    PredictScreen #too-small {
-        display: none;
-    }
-    PredictScreen.-tiny > Vertical {
-        display: none;
-    }
-    PredictScreen.-tiny #too-small {
-        display: block;
-        width: 1fr;
-        height: 1fr;
-        content-align: center middle;
-        text-align: center;
-        background: $background;
-    }
-    """
+    DEFAULT_CLASSES = "dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "skip", "Skip the question", id="predict-skip"),
@@ -102,7 +62,7 @@ class PredictScreen(ModalScreen[int | None]):
             n = min(len(q.choices), _MAX_NUMBERED)
             keys = "Enter or 1" if n == 1 else f"Enter or 1-{n}"
             yield Label(f"{keys} to answer · Esc to skip · {q.judge} judges", id="hint")
-        yield Static(id="too-small", markup=False)
+        yield Static(id="too-small", classes="too-small", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

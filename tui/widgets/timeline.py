@@ -1,8 +1,8 @@
 """The scenario's timeline: one cell per step, coloured by verdict, the position marked.
 
 With more steps than cells, each cell stands for a run of steps and takes the colour of the
-worst verdict in it (diverge > expectation failed > model only > agree), so a divergence is
-never hidden by the summary.
+worst verdict in it (`VerdictLook.rank`: diverge > expectation failed > model only > agree), so
+a divergence is never hidden by the summary. The colours are the verdicts' (`tui.verdicts`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from simulator.scenario import Verdict
+from tui.verdicts import VERDICTS
 
-CELL = {
-    Verdict.AGREE: ("▇", "green"),
-    Verdict.DIVERGE: ("▇", "bold red"),
-    Verdict.EXPECT_FAILED: ("▇", "magenta"),
-    Verdict.MODEL_ONLY: ("▇", "yellow"),
-}
-_RANK = {Verdict.AGREE: 0, Verdict.MODEL_ONLY: 1, Verdict.EXPECT_FAILED: 2, Verdict.DIVERGE: 3}
+GLYPH = "▇"
 
 
 class Timeline(Widget):
@@ -53,7 +48,7 @@ class Timeline(Widget):
             last = max(first + 1, int((cell + 1) * per))
             shown: Sequence[Verdict] = self.verdicts[first:last]
             if shown:
-                glyph, style = CELL[max(shown, key=lambda v: _RANK[v])]
+                glyph, style = GLYPH, VERDICTS[max(shown, key=lambda v: VERDICTS[v].rank)].cell
             else:
                 glyph, style = "▁", "grey42"
             current = self.position > 0 and first <= self.position - 1 < last
