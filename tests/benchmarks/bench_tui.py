@@ -112,7 +112,7 @@ async def measure(fds: int, repeats: int) -> dict[str, object]:
                 times = []
                 for _ in range(repeats):
                     start = time.perf_counter()
-                    screen._show(animate=False)
+                    screen.draw(animate=False)
                     await pilot.pause()
                     screen._refresh_layout()
                     screen._compositor.render_update(full=True)
