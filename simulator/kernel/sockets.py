@@ -296,6 +296,7 @@ TCP_CLOSING = "CLOSING"
 TCP_CLOSE = "CLOSE"
 TCP_LISTEN = "LISTEN"
 
+
 class TcpSocket(Socket):
     """A TCP socket on 127.0.0.1: a listener, or one end of a loopback connection.
 

@@ -218,7 +218,8 @@ def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Li
         return cast(R, self._call(name, *values.values()))
 
     notes = _NOTES.get(name)
-    remote.__doc__ = f"{method.__doc__ or call.summary}\n\n{notes}" if notes else method.__doc__
+    doc = method.__doc__ or f"{call.summary[0].upper()}{call.summary[1:]}."
+    remote.__doc__ = f"{doc}\n\n{notes}" if notes else doc
     return remote
 
 
@@ -262,6 +263,8 @@ class LiveKernel:
                 f"wait_bound_s must be above 0 and at most {MAX_WAIT_BOUND_S:g} s, "
                 f"got {wait_bound_s}"
             )
+        #: How long an infinite wait blocks before it is `uapi.WaitForeverError`.
+        self.wait_bound_s = wait_bound_s
         self._lock = threading.Lock()
         self._released = False
         self._proc = _spawner.spawn()
