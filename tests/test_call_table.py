@@ -6,6 +6,7 @@ live child's dispatch, the scenario format -- fails here, not in a lesson.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import subprocess
 import sys
@@ -180,3 +181,37 @@ def test_a_live_settle_error_travels_and_is_no_answer() -> None:
     error = _wire.decode_error(*reply[1:])  # type: ignore[arg-type]
     assert type(error) is uapi.LiveSettleError
     assert not isinstance(error, syscalls.ANSWER_EXCEPTIONS)
+
+
+# --- item 8: one helper installs a new fd in the model ------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["EMFILE", "ENFILE"])
+def test_every_call_that_allocates_fds_leaves_the_table_as_it_was_when_refused(
+    limit: str,
+) -> None:
+    """Each call the table marks `allocates_fds`, refused at RLIMIT_NOFILE (EMFILE) or at
+    file-max (ENFILE) on the model, gives its reserved numbers back."""
+    for name, call in CALLS.items():
+        if not call.allocates_fds:
+            continue
+        model = ModelKernel()
+        listener = model.tcp_listen()
+        model.tcp_connect(listener)  # one connection queued, for accept
+        a, _b = model.socketpair()
+        args = {"listen_fd": listener, "fd": a}
+        before = set(model.fds())
+        if limit == "EMFILE":
+            model.setrlimit_nofile(max(before) + 1)
+        else:
+            model.fs.file_max = model.fs.nr_files
+        kwargs = {arg.name: args[arg.name] for arg in call.args if arg.name in args}
+        if name == "dup" and limit == "ENFILE":
+            continue  # dup shares the open file: no new file to account, so no ENFILE
+        with pytest.raises(OSError) as caught:
+            getattr(model, name)(**kwargs)
+        assert caught.value.errno == (errno.EMFILE if limit == "EMFILE" else errno.ENFILE), name
+        assert set(model.fds()) == before, name
+        model.fs.file_max = 2**63 - 1
+        model.setrlimit_nofile(1024)
+        assert getattr(model, name)(**kwargs) is not None, name
