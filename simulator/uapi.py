@@ -12,7 +12,6 @@ Names and argument order mirror the C calls (see the man pages); values are Linu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -144,57 +143,8 @@ def event_names(mask: int, names: dict[str, int] = EPOLL_EVENT_NAMES) -> list[st
     return out
 
 
-#: Descriptors no protocol call may name: the process's standard streams. In the live kernel's
-#: child they are its control channel (0 and 1) and the terminal's stderr (2).
-STDIO_FDS = range(3)
-
-
-def refuse_stdio(*fds: object, socket: bool = False) -> None:
-    """``ValueError`` if one of `fds` is 0, 1 or 2: no call may touch the standard streams.
-
-    Both kernels check this first, before any argument check of their own, so both refuse
-    alike (on the live side closing fd 0 or 1 would cut the child's control channel, and
-    sending on fd 2 would write into the terminal). `socket`: the numbers are converted as
-    ``socket.socket(fileno=...)`` converts them (a C long cut to a C int, so ``2**32 + 1`` is
-    fd 1). Values that are not integers are left to the calls' own checks.
-    """
-    for value in fds:
-        if not isinstance(value, int):
-            continue
-        fd = value
-        if socket and -(2**63) <= value < 2**63:
-            fd = (value + 2**31) % 2**32 - 2**31
-        if fd in STDIO_FDS:
-            raise ValueError(
-                f"fd {fd} is a standard stream (0, 1 and 2 are reserved: in the live kernel "
-                "they are its control channel and stderr); use the descriptors calls return"
-            )
-
-
-_COLLECTIONS = (list, tuple, set, frozenset, range)
-
-
-def fds_in_lists(*lists: object) -> list[object]:
-    """The members of select's fd lists (for `refuse_stdio`); iterators are not consumed."""
-    return [fd for seq in lists if isinstance(seq, _COLLECTIONS) for fd in seq]
-
-
-def fds_in_poll_list(fds: object) -> list[object]:
-    """The fd of each ``(fd, events)`` entry of a poll list (for `refuse_stdio`)."""
-    if not isinstance(fds, _COLLECTIONS):
-        return []
-    return [e[0] for e in fds if isinstance(e, (list, tuple)) and len(e) == 2]
-
-
-def fds_in_changes(changes: object) -> list[object]:
-    """The idents of a kevent changelist that name descriptors (READ and WRITE filters)."""
-    if not isinstance(changes, _COLLECTIONS):
-        return []
-    fd_filters = (KQ_FILTER_READ, KQ_FILTER_WRITE)
-    return [c.ident for c in changes if isinstance(c, KEvent) and c.filter in fd_filters]
-
-
-#: How long (seconds) the live kernel lets an infinite wait (-1/None) block before giving up.
+#: How long (seconds) the live kernel lets an infinite wait (-1/None) block before giving up,
+#: by default (`simulator.live.LiveKernel`'s ``wait_bound_s``).
 LIVE_WAIT_BOUND_S = 2.0
 
 
@@ -202,8 +152,8 @@ class WaitForeverError(RuntimeError):
     """A wait with an infinite timeout that nothing will ever end.
 
     The real call would sleep forever. The model raises this when nothing is ready and no
-    event is pending; the live kernel raises it when its bounded wait (`LIVE_WAIT_BOUND_S`)
-    expires. Not an errno: no real syscall returns it.
+    event is pending; the live kernel raises it when its bounded wait (its ``wait_bound_s``,
+    by default `LIVE_WAIT_BOUND_S`) expires. Not an errno: no real syscall returns it.
     """
 
 
@@ -211,6 +161,14 @@ class LiveLimitError(RuntimeError):
     """The live kernel reached one of its per-run limits (see `simulator.live.LiveKernel`).
 
     Not an answer a kernel gives: the run cannot go on, and the live kernel has been closed.
+    """
+
+
+class LiveSettleError(RuntimeError):
+    """The live kernel's TCP loopback did not go quiet in time after a call (see
+    ``simulator.live._child._Engine._settle``): segments still in flight, or a peer that did not
+    react. Not an answer a kernel gives: the call's real result is unknown (comparing it would
+    be a false divergence), so the run cannot go on.
     """
 
 
@@ -320,26 +278,6 @@ class Kernel(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-
-def epoll_timeout_ms(timeout: object) -> int | None:
-    """``select.epoll.poll``'s timeout rules, shared by both kernels: milliseconds, a float
-    rounded up to whole ms, None or any negative value is infinite (None returned); a
-    non-number is TypeError, NaN ValueError, beyond a C int OverflowError -- as CPython says."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, float):
-        if math.isnan(timeout):
-            raise ValueError("Invalid value NaN (not a number)")
-        if math.isinf(timeout):
-            raise OverflowError("timeout is too large")
-        # epoll_wait() has a resolution of 1 ms: round up to wait at least that long.
-        timeout = math.ceil(timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, int):
-        raise TypeError("timeout must be an integer or None")
-    if not -(2**31) <= timeout <= 2**31 - 1:
-        raise OverflowError("timeout is too large")
-    return None if timeout < 0 else timeout
 
 
 #: `Kernel.fill` sends chunks of this many bytes until the kernel says EAGAIN.

@@ -49,6 +49,11 @@ def require_tool(found: str | None, what: str, install: str) -> str:
     pytest.skip(message)
 
 
+#: The live kernel's bound on an infinite wait in tests: the default (2 s) would make every
+#: test of an infinite wait pay it; the engine is quiescent, so a short bound answers the same.
+WAIT_BOUND_S = 0.1
+
+
 def model_like(live: LiveKernel) -> ModelKernel:
     """A model whose RLIMIT_NOFILE matches what the live child was granted.
 
@@ -62,7 +67,7 @@ def model_like(live: LiveKernel) -> ModelKernel:
 @pytest.fixture(params=["model", "live"])
 def kernel(request: pytest.FixtureRequest) -> Iterator[Kernel]:
     """Each kernel in turn, for checks that hold on both (each test runs twice)."""
-    k: Kernel = ModelKernel() if request.param == "model" else LiveKernel()
+    k: Kernel = ModelKernel() if request.param == "model" else LiveKernel(wait_bound_s=WAIT_BOUND_S)
     with k:
         yield k
 
@@ -70,7 +75,7 @@ def kernel(request: pytest.FixtureRequest) -> Iterator[Kernel]:
 @pytest.fixture
 def twin() -> Iterator[Twin]:
     """The model and the real kernel in lockstep: every call must agree on both."""
-    with LiveKernel() as live, model_like(live) as model:
+    with LiveKernel(wait_bound_s=WAIT_BOUND_S) as live, model_like(live) as model:
         yield Twin(model, live)
 
 

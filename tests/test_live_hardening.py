@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import uapi
+from simulator import conversions, uapi
 from simulator.live import LiveKernel
 from simulator.scenario.check import check_file
 from simulator.scenario.runner import Verdict
@@ -257,7 +257,7 @@ STDIO_CALLS: dict[str, Callable[[Twin, int], object]] = {
 
 @pytest.mark.parametrize("call", list(STDIO_CALLS))
 def test_both_kernels_refuse_the_standard_streams_alike(twin: Twin, call: str) -> None:
-    for fd in uapi.STDIO_FDS:
+    for fd in conversions.STDIO_FDS:
         with pytest.raises(ValueError, match=f"fd {fd} is a standard stream"):
             STDIO_CALLS[call](twin, fd)  # the Twin fails on any difference between kernels
     live = twin.live

@@ -28,6 +28,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from simulator import syscalls
 from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EventPoll
 from simulator.kernel.trace import TraceEvent
@@ -44,9 +45,9 @@ from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import Key, TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
 from tui.render.wait_queues import WaitQueuesPicture
-from tui.session import LiveStatus, PlaySession, Prediction, Source, arguments_as_issued
+from tui.session import LiveStatus, PlaySession, Prediction, Source
 
-MECHANISMS = ("epoll", "poll", "select", "kqueue")
+MECHANISMS = syscalls.MECHANISMS
 #: A step's animation keeps between this many and twice as many micro-step captures.
 MICRO_FRAMES = 48
 
@@ -191,7 +192,7 @@ class MicroRecorder:
         calls = None
         step = self._step
         assert step is not None
-        mechanism = _MECHANISM_CALLS.get(step.call.name) or step_mechanism(session)
+        mechanism = syscalls.mechanism_of_call(step.call.name) or step_mechanism(session)
         if mechanism == "kqueue":
             calls = _kqueue_picture(kernel, names, session)
         return MicroFrame(
@@ -228,28 +229,10 @@ def mechanism_of(session: PlaySession) -> str:
     if session.mechanism:
         return session.mechanism
     for step in session.scenario.steps:
-        name = step.call.name
-        for mechanism, calls in (
-            ("epoll", ("epoll_create", "epoll_ctl", "epoll_wait")),
-            ("poll", ("poll",)),
-            ("select", ("select",)),
-            ("kqueue", ("kqueue", "kevent")),
-        ):
-            if name in calls:
-                return mechanism
+        mechanism = syscalls.mechanism_of_call(step.call.name)
+        if mechanism is not None:
+            return mechanism
     return "epoll"
-
-
-#: The calls that use each mechanism's panels.
-_MECHANISM_CALLS = {
-    "epoll_create": "epoll",
-    "epoll_ctl": "epoll",
-    "epoll_wait": "epoll",
-    "poll": "poll",
-    "select": "select",
-    "kqueue": "kqueue",
-    "kevent": "kqueue",
-}
 
 
 def step_mechanism(session: PlaySession, position: int | None = None) -> str:
@@ -258,7 +241,7 @@ def step_mechanism(session: PlaySession, position: int | None = None) -> str:
     steps), else the scenario's (`mechanism_of`)."""
     position = session.position if position is None else position
     for record in reversed(session.records[:position]):
-        mechanism = _MECHANISM_CALLS.get(record.step.call.name)
+        mechanism = syscalls.mechanism_of_call(record.step.call.name)
         if mechanism is not None:
             return mechanism
     return mechanism_of(session)
@@ -446,10 +429,8 @@ def _live_side(
     banner: Text | None,
 ) -> LiveSide:
     header = _live_header(status, session.position)
-    arguments = None
     live_names = session.live_names()
-    if record is not None and record.live is not None:
-        arguments = arguments_as_issued(record, session.live_names(session.position - 1))
+    arguments = record.sent if record is not None and record.live is not None else None
     fdinfo = session.fdinfo()
     model_items: dict[str, list[tuple[int, int]]] = {}
     if fdinfo and ep is not None and len(ep.rbr) <= 4096:

@@ -20,12 +20,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from simulator import syscalls
 from simulator.scenario import StepRecord, Verdict
 from simulator.scenario.calls import Outcome, show_value
 from simulator.scenario.format import ResultKind
 
-#: Calls predict mode asks about even without an ``ask`` in the scenario.
-PREDICTABLE = frozenset({"epoll_wait", "poll", "select", "kevent"})
+#: Calls predict mode asks about even without an ``ask`` in the scenario: those that can wait.
+PREDICTABLE = syscalls.WAITING_CALLS
 MAX_CHOICES = 4
 
 Json = object

@@ -25,7 +25,7 @@ from typing import Any
 from simulator import uapi
 from simulator.kernel.trace import TraceEvent
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
-from simulator.scenario.format import ResultKind, Scenario
+from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
 from simulator.scenario.runner import LiveFactory, ModelFactory, default_live_factory
 from simulator.scenario.runner import default_model_factory as _default_model_factory
@@ -95,7 +95,6 @@ class PlaySession:
         self._lost: str | None = None
         self._lost_at: int | None = None
         self._fdinfo: dict[int, FdinfoSnapshot] = {}
-        self._live_names = Bindings()
         self.predictions: dict[int, Prediction] = {}
         self.furthest = 0
         if recording is not None:
@@ -163,12 +162,9 @@ class PlaySession:
         return self._fdinfo.get(position - 1)
 
     def live_names(self, position: int | None = None) -> Bindings:
-        """The live kernel's names after `position` steps (from the recorded answers)."""
-        position = self.position if position is None else position
-        names = Bindings()
-        for record in self.runner.records[:position]:
-            _bind(names, record)
-        return names
+        """The live kernel's names after `position` steps, as the runner recorded them."""
+        record = self.record(position)
+        return Bindings() if record is None else record.live_names
 
     def status(self) -> LiveStatus:
         """The live kernel as the right panel shows it."""
@@ -235,10 +231,8 @@ class PlaySession:
                 except ScenarioRunError as exc:
                     self._lose_live(str(exc))
                     continue
-                if fresh:
-                    _bind(self._live_names, record)
-                    if record.live is not None and self._lost is None:
-                        self._read_fdinfo(record.index)
+                if fresh and record.live is not None and self._lost is None:
+                    self._read_fdinfo(record)
                 if on_step is not None:
                     on_step(self.position)
         self.furthest = max(self.furthest, self.position)
@@ -266,20 +260,20 @@ class PlaySession:
         self._platform = this_platform()
         return kernel
 
-    def _read_fdinfo(self, index: int) -> None:
+    def _read_fdinfo(self, record: StepRecord) -> None:
         read = getattr(self.live_kernel, "fdinfo", None)
         if read is None or not self._epoll_names:
             return
         snapshot: FdinfoSnapshot = {}
         for name in self._epoll_names:
-            fd = self._live_names.fds.get(name)
+            fd = record.live_names.fds.get(name)
             if fd is None:
                 continue
             try:
                 snapshot[name] = read(fd)
             except (OSError, ValueError) as exc:
                 snapshot[name] = str(exc) or type(exc).__name__
-        self._fdinfo[index] = snapshot
+        self._fdinfo[record.index] = snapshot
 
     def _lose_live(self, why: str) -> None:
         """Replace the runner by one that replays what the live kernel answered so far."""
@@ -294,30 +288,6 @@ class PlaySession:
         self.runner.seek(position)
 
 
-def _bind(names: Bindings, record: StepRecord) -> None:
-    """Bind the names a step's live answer gave, as the runner does for the live kernel."""
-    live = record.live
-    if live is None or not live.ok:
-        return
-    kind = record.step.call.result
-    step_names = record.step.names
-    if kind is ResultKind.FD and step_names and isinstance(live.raw, int):
-        names.bind(step_names[0], live.raw)
-    elif kind is ResultKind.PAIR and step_names and isinstance(live.raw, list):
-        for name, fd in zip(step_names, live.raw, strict=False):
-            names.bind(name, int(fd))
-
-
-def arguments_as_issued(record: StepRecord, names: Bindings) -> dict[str, Any] | None:
-    """The call's arguments in numbers, as the live kernel received them (None: unbound)."""
-    from simulator.scenario.calls import UnboundName, kernel_arguments
-
-    try:
-        return kernel_arguments(record.step, names)
-    except UnboundName:
-        return None
-
-
 __all__ = [
     "FdinfoSnapshot",
     "LiveStatus",
@@ -325,5 +295,4 @@ __all__ = [
     "Prediction",
     "Source",
     "StepWatch",
-    "arguments_as_issued",
 ]

@@ -35,10 +35,10 @@ Names follow the kernel; each method names the function it models.
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from simulator import conversions
 from simulator.kernel.clock import PRIO_TIMER, Clock, Pending
 from simulator.kernel.dlist import DList, ListNode
 from simulator.kernel.sockets import (
@@ -1051,27 +1051,11 @@ def do_kqueue(fdt: FdTable, kqlist: KqueueList) -> int:
 
 
 def kevent_timeout_ns(timeout_s: object) -> int | None:
-    """CPython's conversion of ``kqueue.control``'s timeout, then the kernel's reading of it.
-
-    ``_PyTime_FromSecondsObject(ROUND_TIMEOUT)``: seconds to ns, rounded away from zero; any
-    failure (not a number, NaN, out of range) becomes one TypeError. A negative result is
-    ValueError. Then ``kqueue_scan`` treats more than INT32_MAX seconds as no timeout at all.
-    """
-    if timeout_s is None:
-        return None
-    ns: int | None = None
-    if isinstance(timeout_s, int):
-        ns = timeout_s * 1_000_000_000
-    elif isinstance(timeout_s, float) and math.isfinite(timeout_s):
-        scaled = timeout_s * 1e9
-        ns = math.ceil(scaled) if scaled >= 0 else math.floor(scaled)
-    if ns is None or not -(2**63) <= ns < 2**63:
-        raise TypeError(
-            f"timeout argument must be a number or None, got {type(timeout_s).__name__}"
-        )
-    if ns < 0:
-        raise ValueError("timeout must be positive or None")
-    if ns // 1_000_000_000 > _TV_SEC_FOREVER:
+    """CPython's conversion of ``kqueue.control``'s timeout
+    (`simulator.conversions.kevent_timeout_ns`), then the kernel's reading of it:
+    ``kqueue_scan`` treats more than INT32_MAX seconds as no timeout at all."""
+    ns = conversions.kevent_timeout_ns(timeout_s)
+    if ns is None or ns // 1_000_000_000 > _TV_SEC_FOREVER:
         return None
     return ns
 

@@ -16,19 +16,23 @@ import errno
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
+from simulator.conversions import (
+    c_int,
+    epoll_timeout_ms,
+    fds_in_changes,
+    fds_in_lists,
+    fds_in_poll_list,
+    fildes,
+    poll_timeout_ms,
+    refuse_stdio,
+    select_timeout_ns,
+    socket_fileno,
+)
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
-from simulator.kernel.selectpoll import (
-    INT_MAX,
-    INT_MIN,
-    do_poll,
-    do_select,
-    poll_timeout_ms,
-    select_fd_list,
-    select_timeout_ns,
-)
+from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
 from simulator.kernel.sockets import (
     TCP_ESTABLISHED,
     TCP_LISTEN,
@@ -40,17 +44,12 @@ from simulator.kernel.sockets import (
 from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
 from simulator.kernel.waitqueue import WaitEntry
-from simulator.uapi import (
-    FD_SETSIZE,
-    FILL_CHUNK,
-    KEvent,
-    WaitForeverError,
-    epoll_timeout_ms,
-    fds_in_changes,
-    fds_in_lists,
-    fds_in_poll_list,
-    refuse_stdio,
-)
+from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError
+
+
+def _ok() -> None:
+    """No check of a call's own (see `ModelKernel._new_fds`)."""
+
 
 #: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
@@ -171,19 +170,31 @@ class ModelKernel:
         self._labels += 1
         return f"{kind}{self._labels}"
 
-    def _new_fd(self, file: File) -> int:
-        """Reserve a number (EMFILE), then account the file (ENFILE), then install it."""
-        fd = self.fdt.alloc_fd()
+    def _new_fds(
+        self, count: int, make: Callable[[list[int]], Sequence[File]], check: Callable[[], None]
+    ) -> list[int]:
+        """Install new descriptors, the kernel's way: reserve `count` numbers (EMFILE), account
+        that many files against file-max (ENFILE), run `check` (the call's own errors, with
+        the numbers reserved), then `make` the files for those numbers and install them. Any
+        error gives the reserved numbers back: a failed call leaves the fd table as it was."""
+        fds = self.fdt.alloc_fds(count) if count > 1 else [self.fdt.alloc_fd()]
         try:
-            self.fs.check_file_max()
+            self.fs.check_file_max(count)
+            check()
         except OSError:
-            self.fdt.put_unused_fd(fd)
+            for fd in fds:
+                self.fdt.put_unused_fd(fd)
             raise
-        self.fdt.install(fd, self.fs.get_file(file))
-        return fd
+        for fd, file in zip(fds, make(fds), strict=True):
+            self.fdt.install(fd, self.fs.get_file(file))
+        return fds
+
+    def _new_fd(self, make: Callable[[int], File], check: Callable[[], None] = _ok) -> int:
+        """One new descriptor for the file `make(fd)` returns (see `_new_fds`)."""
+        return self._new_fds(1, lambda fds: [make(fds[0])], check)[0]
 
     def _socket(self, fd: int) -> Socket:
-        file = self.fdt.get(_socket_fileno(fd))
+        file = self.fdt.get(socket_fileno(fd))
         if not isinstance(file, Socket):
             raise oserror(errno.ENOTSOCK)
         return file
@@ -216,25 +227,21 @@ class ModelKernel:
     def socketpair(self) -> tuple[int, int]:
         """``socketpair(AF_UNIX, SOCK_STREAM)``: two connected sockets."""
         self._begin("socketpair")
-        fds = self.fdt.alloc_fds(2)
-        try:
-            self.fs.check_file_max(2)
-        except OSError:
-            for fd in fds:
-                self.fdt.put_unused_fd(fd)
-            raise
-        a = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
-        b = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
-        a.peer, b.peer = b, a
-        self.fdt.install(fds[0], self.fs.get_file(a))
-        self.fdt.install(fds[1], self.fs.get_file(b))
+
+        def pair(_fds: list[int]) -> tuple[UnixSocket, UnixSocket]:
+            a = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
+            b = UnixSocket(self.fs, self._label("unix"), self.unix_sndbuf)
+            a.peer, b.peer = b, a
+            return a, b
+
+        fds = self._new_fds(2, pair, _ok)
         return fds[0], fds[1]
 
     def tcp_listen(self, backlog: int = 128) -> int:
         """``socket`` + ``bind(127.0.0.1:0)`` + ``listen(backlog)``."""
         self._begin("tcp_listen")
         sock = TcpSocket(self.fs, self.nic, self._label("listen"), self.tcp_sndbuf, self.tcp_rcvbuf)
-        fd = self._new_fd(sock)
+        fd = self._new_fd(lambda _fd: sock)
         sock.state = TCP_LISTEN
         sock.backlog = min(max(backlog, 0), SOMAXCONN)
         return fd
@@ -245,7 +252,7 @@ class ModelKernel:
         refuse_stdio(listen_fd, socket=True)
         listener = self._socket(listen_fd)
         client = TcpSocket(self.fs, self.nic, self._label("tcp"), self.tcp_sndbuf, self.tcp_rcvbuf)
-        fd = self._new_fd(client)
+        fd = self._new_fd(lambda _fd: client)
         if not isinstance(listener, TcpSocket):
             self.fdt.close(fd)
             raise oserror(errno.EAFNOSUPPORT)  # connect(2) to an address of another family
@@ -285,30 +292,30 @@ class ModelKernel:
         """``accept4``: the descriptor is reserved *before* the queue is looked at (SK-5)."""
         self._begin("accept")
         refuse_stdio(listen_fd, socket=True)
-        listener = self.fdt.get(_socket_fileno(listen_fd))
+        listener = self.fdt.get(socket_fileno(listen_fd))
         if not isinstance(listener, Socket):
             # CPython needs a socket object for the number first (``socket(fileno=fd)`` asks
             # getsockopt(SO_TYPE)), so a non-socket is ENOTSOCK even at the limit, where the
             # raw __sys_accept4_file would have said EMFILE first.
             raise oserror(errno.ENOTSOCK)
-        fd = self.fdt.alloc_fd()
-        try:
-            self.fs.check_file_max()
+
+        def queued() -> None:
             if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
                 raise oserror(errno.EINVAL)
             if not listener.accept_queue:
                 raise oserror(errno.EAGAIN)
-        except OSError:
-            self.fdt.put_unused_fd(fd)
-            raise
-        child = listener.accept_queue.popleft()
-        self.fdt.install(fd, self.fs.get_file(child))
-        return fd
+
+        def child(_fd: int) -> File:
+            assert isinstance(listener, TcpSocket)
+            return listener.accept_queue.popleft()
+
+        return self._new_fd(child, queued)
 
     def open_file(self) -> int:
         """``open`` of a regular file."""
         self._begin("open_file")
-        return self._new_fd(RegularFile(self.fs, self._label("file")))
+        file = RegularFile(self.fs, self._label("file"))
+        return self._new_fd(lambda _fd: file)
 
     def send(self, fd: int, nbytes: int) -> int:
         """``send``: bytes accepted (EAGAIN when nothing fits)."""
@@ -357,13 +364,13 @@ class ModelKernel:
         self._begin("shutdown")
         refuse_stdio(fd, socket=True)
         sock = self._socket(fd)
-        sock.shutdown(_c_int(how))
+        sock.shutdown(c_int(how))
         self._settle()
 
     def close(self, fd: int) -> None:
         self._begin("close")
         refuse_stdio(fd)
-        fd = _c_int(fd)  # os.close
+        fd = c_int(fd)  # os.close
         self.fdt.get(fd)  # EBADF before anything changes
         self.kqlist.knote_fdclose(fd)  # kqueue forgets the number first (KQ-8)
         self.fdt.close(fd)
@@ -373,7 +380,7 @@ class ModelKernel:
         """``dup``: a new number for the same open file description."""
         self._begin("dup")
         refuse_stdio(fd)
-        file = self.fdt.get(_c_int(fd))  # os.dup
+        file = self.fdt.get(c_int(fd))  # os.dup
         new = self.fdt.alloc_fd()
         file.f_count += 1
         self.fdt.install(new, file)
@@ -384,7 +391,7 @@ class ModelKernel:
         self._begin("abort")
         refuse_stdio(fd, socket=True)
         self._socket(fd).set_linger_zero()  # setsockopt through socket(fileno=fd)...
-        fd = _c_int(fd)  # ...then os.close(fd)
+        fd = c_int(fd)  # ...then os.close(fd)
         self.fdt.get(fd)  # EBADF before anything changes
         self.kqlist.knote_fdclose(fd)
         self.fdt.close(fd)
@@ -404,23 +411,15 @@ class ModelKernel:
     def epoll_create(self) -> int:
         """``epoll_create1(EPOLL_CLOEXEC)``, as ``select.epoll()`` calls it."""
         self._begin("epoll_create")
-        fd = self.fdt.alloc_fd()
-        try:
-            self.fs.check_file_max()
-        except OSError:
-            self.fdt.put_unused_fd(fd)
-            raise
-        ep = EventPoll(self.fs, f"epoll{fd}", self._charge_watch)
-        self.fdt.install(fd, self.fs.get_file(ep))
-        return fd
+        return self._new_fd(lambda fd: EventPoll(self.fs, f"epoll{fd}", self._charge_watch))
 
     def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
         """``epoll_ctl``; `events` is taken modulo 2**32 like CPython's bitwise converter."""
         self._begin("epoll_ctl")
         refuse_stdio(epfd, fd)
         for number in (epfd, fd):  # CPython's fildes converter, epfd first
-            _fildes(number)
-        _c_int(op)
+            fildes(number)
+        c_int(op)
         self.tracer.cost.copy_in += 1
         self.tracer.emit(TraceKind.COPY_IN, "epoll_ctl", "struct epoll_event")
         do_epoll_ctl(self.fdt, epfd, op, fd, events & 0xFFFFFFFF)
@@ -430,8 +429,8 @@ class ModelKernel:
         """``ep_poll``: harvest, else sleep on ``ep->wq`` until woken or timed out (EP-10)."""
         self._begin("epoll_wait")
         refuse_stdio(epfd)
-        _c_int(maxevents)  # select.epoll.poll parses its arguments first
-        _fildes(epfd)
+        c_int(maxevents)  # select.epoll.poll parses its arguments first
+        fildes(epfd)
         wait_ms = epoll_timeout_ms(timeout_ms)  # then converts the timeout
         if maxevents == -1:
             maxevents = FD_SETSIZE - 1
@@ -477,7 +476,7 @@ class ModelKernel:
         refuse_stdio(*fds_in_poll_list(fds))
         table: dict[int, int] = {}
         for fd, events in fds:
-            _fildes(fd)
+            fildes(fd)
             if events < 0:
                 raise ValueError("value must be positive")
             if events > 0xFFFF:
@@ -563,32 +562,6 @@ class ModelKernel:
         tb: TracebackType | None,
     ) -> None:
         self.close_all()
-
-
-def _c_int(value: int) -> int:
-    """CPython's ``int`` argument converter (``_PyLong_AsInt``)."""
-    if not INT_MIN <= value <= INT_MAX:
-        raise OverflowError("Python int too large to convert to C int")
-    return value
-
-
-def _fildes(value: int) -> int:
-    """CPython's ``fildes`` converter (``PyObject_AsFileDescriptor``): a C int, not negative."""
-    if _c_int(value) < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({value})")
-    return value
-
-
-def _socket_fileno(value: int) -> int:
-    """The descriptor ``socket.socket(fileno=value)`` ends up with (CPython ``sock_initobj``):
-    ``PyLong_AsLong`` truncated to the C int ``SOCKET_T``; negative is a ValueError. (So
-    2**32 + 4 is fd 4.)"""
-    if not -(2**63) <= value < 2**63:
-        raise OverflowError("Python int too large to convert to C long")
-    fd = (value - INT_MIN) % 2**32 + INT_MIN
-    if fd < 0:
-        raise ValueError("negative file descriptor")
-    return fd
 
 
 def _check_size(nbytes: int) -> None:

@@ -14,10 +14,10 @@ fd_set words, `fd_scan` counts descriptors visited (kernel and CPython's user-sp
 from __future__ import annotations
 
 import errno
-import math
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from simulator.conversions import INT_MAX, INT_MIN
 from simulator.kernel.trace import TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, PollTable, oserror
 from simulator.kernel.waitqueue import WaitEntry, WaitQueue
@@ -34,11 +34,6 @@ from simulator.uapi import (
     EPOLLWRNORM,
     FD_SETSIZE,
 )
-
-#: CPython's ``_PyTime_t`` counts nanoseconds in a signed 64-bit integer.
-PYTIME_LIMIT = 2**63
-INT_MIN = -(2**31)
-INT_MAX = 2**31 - 1
 
 POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLNVAL
 POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR | EPOLLNVAL
@@ -241,50 +236,3 @@ def select_fd_list(tracer: Tracer, seq: Sequence[int]) -> set[int]:
         tracer.cost.fd_scan += 1
         out.add(fd)
     return out
-
-
-def pytime_from_object(value: object, unit_ns: int, type_error: str) -> int:
-    """CPython's ``_PyTime_FromObject`` with ``_PyTime_ROUND_TIMEOUT``: `value` units of
-    `unit_ns` as nanoseconds, rounded away from zero. `type_error` is the caller's message."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            raise ValueError("Invalid value NaN (not a number)")
-        scaled = value * unit_ns
-        if not -PYTIME_LIMIT <= scaled < PYTIME_LIMIT:  # also catches the infinities
-            raise OverflowError("timestamp out of range for platform time_t")
-        return math.ceil(scaled) if scaled >= 0 else math.floor(scaled)
-    if not isinstance(value, int):
-        raise TypeError(type_error)
-    ns = value * unit_ns
-    if not -PYTIME_LIMIT <= ns < PYTIME_LIMIT:
-        raise OverflowError("timestamp too large to convert to C _PyTime_t")
-    return ns
-
-
-def _divide_away_from_zero(ns: int, unit: int) -> int:
-    """``_PyTime_Divide`` with ``_PyTime_ROUND_UP``."""
-    quotient = -(-abs(ns) // unit)  # ceil(|ns| / unit)
-    return quotient if ns >= 0 else -quotient
-
-
-def poll_timeout_ms(timeout: object) -> int:
-    """``select.poll.poll``'s timeout: milliseconds (ints or floats), rounded away from zero
-    to whole ms; None or any negative value is -1 (infinite); beyond a C int OverflowError."""
-    if timeout is None:
-        return -1
-    ns = pytime_from_object(timeout, 1_000_000, "timeout must be an integer or None")
-    ms = _divide_away_from_zero(ns, 1_000_000)
-    if not INT_MIN <= ms <= INT_MAX:
-        raise OverflowError("timeout is too large")
-    return max(ms, -1)
-
-
-def select_timeout_ns(timeout: object) -> int | None:
-    """``select.select``'s timeout: None blocks (None returned); seconds become a
-    ``struct timeval``, rounded up to whole microseconds; any negative value is a ValueError."""
-    if timeout is None:
-        return None
-    ns = pytime_from_object(timeout, 1_000_000_000, "timeout must be a float or None")
-    if ns < 0:
-        raise ValueError("timeout must be non-negative")
-    return _divide_away_from_zero(ns, 1000) * 1000

@@ -296,9 +296,6 @@ TCP_CLOSING = "CLOSING"
 TCP_CLOSE = "CLOSE"
 TCP_LISTEN = "LISTEN"
 
-#: States in which an orphaned (closed by the user) socket still has a connection.
-_ORPHAN_LIVE = {TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK, TCP_CLOSING}
-
 
 class TcpSocket(Socket):
     """A TCP socket on 127.0.0.1: a listener, or one end of a loopback connection.

@@ -39,20 +39,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from simulator import uapi
+from simulator import syscalls, uapi
+from simulator.conversions import bounded_timeout, c_int, fildes, forever, index
 from simulator.live import _libc, _wire
-
-_INT_MIN = -(2**31)
-_INT_MAX = 2**31 - 1
-#: CPython's select() rejects a timeout whose nanoseconds do not fit a signed 64-bit integer.
-_SELECT_TIMEOUT_MAX_S = (2**63 - 1) // 10**9
-_BOUND_MS = math.ceil(uapi.LIVE_WAIT_BOUND_S * 1000)
+from simulator.syscalls import Timeout
 
 #: How long tcp_connect waits for the handshake (loopback takes microseconds).
 HANDSHAKE_BOUND_S = 1.0
 #: How long a call waits for TCP loopback to go quiet (see `_Engine._settle`): more than the
-#: longest delayed ACK (TCP_DELACK_MAX, 200 ms).
-SETTLE_BOUND_S = 0.25
+#: longest delayed ACK (TCP_DELACK_MAX, 200 ms), with room for a loaded machine.
+SETTLE_BOUND_S = 1.0
 _SETTLE_POLL_S = 0.0002
 _FILL_CHUNK = bytes(65536)
 
@@ -75,38 +71,6 @@ def _borrowed(fd: int) -> Iterator[socket.socket]:
         yield sock
     finally:
         sock.detach()
-
-
-def _fildes(obj: object) -> int:
-    """CPython's ``fildes`` converter (PyObject_AsFileDescriptor) for a plain number."""
-    if not isinstance(obj, int):
-        raise TypeError("argument must be an int, or have a fileno() method.")
-    if not _INT_MIN <= obj <= _INT_MAX:
-        raise OverflowError("Python int too large to convert to C int")
-    if obj < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({obj})")
-    return obj
-
-
-def _c_int(obj: object) -> int:
-    """CPython's ``int`` argument converter: __index__, then the C int range."""
-    value = _index(obj)
-    if not _INT_MIN <= value <= _INT_MAX:
-        raise OverflowError("Python int too large to convert to C int")
-    return value
-
-
-def _index(obj: object) -> int:
-    if isinstance(obj, int):
-        return obj
-    raise TypeError(f"'{type(obj).__name__}' object cannot be interpreted as an integer")
-
-
-def _forever(call: str) -> uapi.WaitForeverError:
-    return uapi.WaitForeverError(
-        f"{call} with an infinite timeout: nothing became ready within "
-        f"{uapi.LIVE_WAIT_BOUND_S} s, so the real call would sleep forever"
-    )
 
 
 def _ioctl_int(fd: int, request: int) -> int:
@@ -138,6 +102,7 @@ class _Engine:
         self._wait_budget_ms = math.inf
         self._waited_ms = 0
         self._queued_cap = math.inf
+        self._bound_s = uapi.LIVE_WAIT_BOUND_S  # how long an infinite wait may block
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -307,11 +272,14 @@ class _Engine:
 
     # --- the run's limits --------------------------------------------------------------------
 
-    def set_run_limits(self, wait_budget_s: float, queued_bytes_cap: int) -> None:
-        """Bound the whole run: the time waits that time out may take in all, and the bytes
-        the child's sockets may hold (see `LiveKernel`)."""
+    def set_run_limits(
+        self, wait_budget_s: float, queued_bytes_cap: int, wait_bound_s: float
+    ) -> None:
+        """Bound the whole run: the time waits that time out may take in all, the bytes the
+        child's sockets may hold, and how long one infinite wait may block (see `LiveKernel`)."""
         self._wait_budget_ms = math.ceil(wait_budget_s * 1000)
         self._queued_cap = queued_bytes_cap
+        self._bound_s = wait_bound_s
 
     def _allowed_ms(self, bound_ms: int) -> int:
         """How much of a wait of `bound_ms` the wait budget still allows."""
@@ -378,25 +346,25 @@ class _Engine:
         (``select.epoll.register``): fds through the ``fildes`` converter, `events` through
         ``unsigned_int(bitwise=True)`` (masked to 32 bits, never an overflow), then the
         kernel decides everything else, in its own order (KERNEL_SPEC EP-25)."""
-        epfd = _fildes(epfd)
-        fd = _fildes(fd)
-        mask = _index(events) & 0xFFFFFFFF
-        _libc.epoll_ctl(epfd, _c_int(op), fd, mask)
+        epfd = fildes(epfd)
+        fd = fildes(fd)
+        mask = index(events) & 0xFFFFFFFF
+        _libc.epoll_ctl(epfd, c_int(op), fd, mask)
 
     def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
         """``select.epoll.poll`` on any epfd: maxevents -1 means FD_SETSIZE - 1, other values
         below 1 are a ValueError; a negative (or None) timeout is infinite, which waits at
-        most LIVE_WAIT_BOUND_S and then raises WaitForeverError. Finite timeouts longer than
+        most the wait bound and then raises WaitForeverError. Finite timeouts longer than
         the bound are cut to it: the engine is quiescent, so the answer ([]) is the same."""
-        maxevents = _c_int(maxevents)
-        epfd = _fildes(epfd)
-        wait_ms = uapi.epoll_timeout_ms(timeout_ms)
+        maxevents = c_int(maxevents)
+        epfd = fildes(epfd)
+        bounded, infinite = bounded_timeout(Timeout.EPOLL_MS, timeout_ms, self._bound_s)
+        bound = index(bounded)
         if maxevents == -1:
             maxevents = uapi.FD_SETSIZE - 1
         elif maxevents < 1:
             raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
         buffer = self._event_buffer(maxevents)
-        bound = _BOUND_MS if wait_ms is None else min(wait_ms, _BOUND_MS)
         allowed = self._allowed_ms(bound)
         remaining = allowed
         deadline = time.monotonic() + allowed / 1000
@@ -409,8 +377,8 @@ class _Engine:
                 remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
         if count == 0:
             self._timed_out(f"epoll_wait({epfd})", bound, allowed)
-            if wait_ms is None:
-                raise _forever(f"epoll_wait({epfd})")
+            if infinite:
+                raise forever(f"epoll_wait({epfd})", self._bound_s)
         # CPython reports data.fd: the low 32 bits of the union, as a C int.
         return [
             (ctypes.c_int32(buffer[i].data & 0xFFFFFFFF).value, buffer[i].events)
@@ -438,13 +406,10 @@ class _Engine:
             poller.register(fd, events)
         # Only values CPython would accept as an infinite timeout are bounded here; a negative
         # number below INT_MIN must still reach CPython, which refuses it (OverflowError).
-        infinite = timeout_ms is None or (
-            _is_number(timeout_ms) and -_INT_MAX - 1 <= timeout_ms < 0
-        )
-        timeout: Any = timeout_ms
-        if infinite or (_is_number(timeout_ms) and _BOUND_MS < timeout_ms <= _INT_MAX):
-            timeout = _BOUND_MS
-        bound = math.ceil(timeout) if _is_number(timeout) and 0 < timeout <= _BOUND_MS else 0
+        timeout: Any
+        timeout, infinite = bounded_timeout(Timeout.POLL_MS, timeout_ms, self._bound_s)
+        bound_ms = math.ceil(self._bound_s * 1000)
+        bound = math.ceil(timeout) if _is_number(timeout) and 0 < timeout <= bound_ms else 0
         allowed = self._allowed_ms(bound)
         if allowed < bound:
             timeout = allowed
@@ -452,7 +417,7 @@ class _Engine:
         if not ready:
             self._timed_out("poll", bound, allowed)
             if infinite:
-                raise _forever("poll")
+                raise forever("poll", self._bound_s)
         return ready
 
     def select(
@@ -465,23 +430,19 @@ class _Engine:
         """``select.select`` directly: its checks (fd >= FD_SETSIZE, negative fds, too many
         fds, negative timeout) and the kernel's (EBADF, the table-capacity clip of PS-4).
         None is infinite: bounded, then WaitForeverError."""
-        timeout: Any = timeout_s
-        if timeout_s is None or (
-            _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
-        ):
-            timeout = uapi.LIVE_WAIT_BOUND_S
+        timeout, infinite = bounded_timeout(Timeout.SELECT_S, timeout_s, self._bound_s)
         timeout, bound, allowed = self._budget_seconds(timeout)
         readable, writable, exceptional = select.select(rlist, wlist, xlist, timeout)
         if not (readable or writable or exceptional):
             self._timed_out("select", bound, allowed)
-            if timeout_s is None:
-                raise _forever("select")
+            if infinite:
+                raise forever("select", self._bound_s)
         return readable, writable, exceptional
 
     def _budget_seconds(self, timeout: Any) -> tuple[Any, int, int]:
         """A timeout in seconds cut to what the wait budget allows: ``(timeout, bound_ms,
         allowed_ms)``. Values CPython will refuse are left for it to refuse."""
-        if not (_is_number(timeout) and 0 < timeout <= uapi.LIVE_WAIT_BOUND_S):
+        if not (_is_number(timeout) and 0 < timeout <= self._bound_s):
             return timeout, 0, 0
         bound = math.ceil(timeout * 1000)
         allowed = self._allowed_ms(bound)
@@ -513,17 +474,13 @@ class _Engine:
         changelist = [
             select.kevent(c.ident, c.filter, c.flags, c.fflags, c.data, c.udata) for c in changes
         ]
-        timeout: Any = timeout_s
-        if timeout_s is None or (
-            _is_number(timeout_s) and uapi.LIVE_WAIT_BOUND_S < timeout_s < _SELECT_TIMEOUT_MAX_S
-        ):
-            timeout = uapi.LIVE_WAIT_BOUND_S
+        timeout, infinite = bounded_timeout(Timeout.KEVENT_S, timeout_s, self._bound_s)
         timeout, bound, allowed = self._budget_seconds(timeout)
         events = queue.control(changelist, max_events, timeout)
         if max_events > 0 and not events:
             self._timed_out(f"kevent({kq})", bound, allowed)
-            if timeout_s is None:
-                raise _forever(f"kevent({kq})")
+            if infinite:
+                raise forever(f"kevent({kq})", self._bound_s)
         return [uapi.KEvent(e.ident, e.filter, e.flags, e.fflags, e.data, e.udata) for e in events]
 
     # --- settling TCP loopback -------------------------------------------------------------
@@ -547,14 +504,24 @@ class _Engine:
         because the peer's window is full are not in flight: that is the quiescent state of a
         full connection. A connection in its handshake (SYN_SENT/SYN_RECV, e.g. its SYN was
         dropped by a full accept queue) is timer-driven and ignored. Bounded by
-        SETTLE_BOUND_S (above TCP_DELACK_MAX); past it the call returns as things are.
+        SETTLE_BOUND_S (above TCP_DELACK_MAX): past it the call raises
+        `uapi.LiveSettleError` -- never returns "as things are", which would be a false
+        divergence.
         """
         if not self._tcp and expect is None:
             return
         deadline = time.monotonic() + SETTLE_BOUND_S
-        while (self._in_flight() or not (expect is None or expect())) and (
-            time.monotonic() < deadline
-        ):
+        while self._in_flight() or not (expect is None or expect()):
+            if time.monotonic() >= deadline:
+                raise uapi.LiveSettleError(
+                    f"TCP loopback did not settle within {SETTLE_BOUND_S:g} s "
+                    + (
+                        "(segments still in flight)"
+                        if self._in_flight()
+                        else "(the peer did not react)"
+                    )
+                    + "; the machine may be overloaded -- the step's real answer is unknown"
+                )
             time.sleep(_SETTLE_POLL_S)
 
     def _in_flight(self) -> bool:
@@ -628,33 +595,9 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float))
 
 
-#: The requests the child answers: the `Kernel` protocol's calls, nothing else.
-CALLS = frozenset(
-    {
-        "socketpair",
-        "tcp_listen",
-        "tcp_connect",
-        "accept",
-        "open_file",
-        "send",
-        "fill",
-        "recv",
-        "shutdown",
-        "close",
-        "dup",
-        "abort",
-        "setrlimit_nofile",
-        "set_limits",
-        "set_run_limits",
-        "epoll_create",
-        "epoll_ctl",
-        "epoll_wait",
-        "poll",
-        "select",
-        "kqueue",
-        "kevent",
-    }
-)
+#: The requests the child answers: the calls of the call table (`simulator.syscalls`) and the
+#: engine's own set-up, nothing else.
+CALLS = frozenset(syscalls.CALLS) | {"set_limits", "set_run_limits"}
 
 
 def _fresh_fd_table() -> None:

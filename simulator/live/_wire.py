@@ -25,25 +25,18 @@ import os
 import struct
 import traceback
 
-from simulator.uapi import KEvent, LiveLimitError, WaitForeverError
+from simulator.syscalls import ANSWER_EXCEPTIONS
+from simulator.uapi import KEvent, LiveLimitError, LiveSettleError
 
 HEADER = struct.Struct("!I")
 #: The largest message either end sends or accepts (a reply of a million events fits).
 MAX_MESSAGE = 64 << 20
 
-#: Exceptions that are answers (what CPython raises on the real kernel), by name, and the live
-#: kernel's own `LiveLimitError`.
+#: Exceptions that travel by name: the answers (`simulator.syscalls.ANSWER_EXCEPTIONS`, what
+#: CPython raises on the real kernel) and the live engine's own reports, `LiveLimitError` and
+#: `LiveSettleError` (not answers: the run cannot go on).
 _ANSWER_TYPES: dict[str, type[Exception]] = {
-    cls.__name__: cls
-    for cls in (
-        ValueError,
-        TypeError,
-        OverflowError,
-        KeyError,
-        MemoryError,
-        WaitForeverError,
-        LiveLimitError,
-    )
+    cls.__name__: cls for cls in (*ANSWER_EXCEPTIONS, LiveLimitError, LiveSettleError)
 }
 _KEVENT_FIELDS = tuple(f.name for f in dataclasses.fields(KEvent))
 

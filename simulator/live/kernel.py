@@ -26,14 +26,22 @@ apart from the kernel's answers.
 Calls settle before they return (see ``_Engine._settle`` in the child): AF_UNIX is
 synchronous; for TCP loopback the child waits, bounded, until no segment is in flight -- which
 includes the receiver's delayed ACK, so once a connection has used its 16 quick ACKs a TCP
-send with unread data at the receiver takes ~40 ms. Waits with an infinite timeout are
-bounded by `uapi.LIVE_WAIT_BOUND_S` and then raise `uapi.WaitForeverError`.
+send with unread data at the receiver takes ~40 ms; a connection that does not settle in time
+is reported (`uapi.LiveSettleError`), never compared as it stands. Waits with an infinite
+timeout are bounded by the constructor's `wait_bound_s` (`uapi.LIVE_WAIT_BOUND_S` by default)
+and then raise `uapi.WaitForeverError`.
+
+The protocol's calls are not written out here: each is one line, ``send =
+_remote(uapi.Kernel.send)``, typed by the protocol and dispatched through the call table
+(`simulator.syscalls`) to the child's method of the same name.
 """
 
 from __future__ import annotations
 
 import atexit
 import errno
+import functools
+import inspect
 import os
 import queue
 import re
@@ -42,20 +50,21 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from simulator import uapi
+from simulator import conversions, syscalls, uapi
 from simulator.isolated import python_command
 from simulator.live import _wire
-from simulator.uapi import KEvent
 
 #: How long the parent waits for any one reply (or the child's start-up) before giving up on
-#: the child. Generous: the slowest call is an infinite wait (LIVE_WAIT_BOUND_S).
+#: the child. Generous: the slowest call is an infinite wait (`wait_bound_s`).
 REPLY_TIMEOUT_S = 30.0
+#: The longest `LiveKernel` wait bound: a wait must end well within REPLY_TIMEOUT_S.
+MAX_WAIT_BOUND_S = 20.0
 #: How long the rest of a reply may keep us waiting once it has begun (see `_receive`).
 BODY_STALL_S = 1.0
 
@@ -127,6 +136,93 @@ def _close_everything() -> None:
         kernel.close_all()
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: What the live kernel adds to a call's protocol docstring (``help(LiveKernel.send)``).
+_NOTES: dict[str, str] = {
+    "socketpair": "Both ends non-blocking.",
+    "tcp_listen": "Non-blocking, bound to 127.0.0.1, ephemeral port.",
+    "tcp_connect": (
+        "Non-blocking and TCP_NODELAY. Returns once the handshake is over (bounded, 1 s) and the "
+        "connection is in the listener's accept queue. If the accept queue is full the listener "
+        "drops the SYN and the fd is returned in SYN_SENT at once. A refused connection is "
+        "reported the non-blocking way: through ERR and SO_ERROR, not by raising. Errors, in "
+        "order: `listen_fd` (EBADF, ENOTSOCK), the new socket (EMFILE), a listener that is not "
+        "AF_INET (EAFNOSUPPORT), then connect(2)'s own."
+    ),
+    "accept": (
+        "Non-blocking (and TCP_NODELAY on TCP). BlockingIOError (EAGAIN) when the queue is "
+        "empty; at RLIMIT_NOFILE, OSError(EMFILE) even when it is empty, because Linux "
+        "allocates the fd first (KERNEL_SPEC SK-5)."
+    ),
+    "open_file": "A regular file opened O_RDWR, with no name (a memfd): nothing to clean up.",
+    "send": (
+        "One send(2) of zero bytes. BlockingIOError when the buffer is full, BrokenPipeError "
+        "(EPIPE) after the peer is gone, OSError(ENOTSOCK) on a file or an epoll fd."
+    ),
+    "fill": (
+        "64 KiB chunks until EAGAIN (0 if already full). On TCP the buffer counts as full only "
+        "when a send fails after the connection has settled (acknowledgements free space and "
+        "autotuning grows the buffer as they arrive)."
+    ),
+    "setrlimit_nofile": "The child's limit, keeping its hard limit; this process is untouched.",
+    "epoll_ctl": (
+        "`events` exactly as given (no default mask) and data = `fd`. CPython's argument checks "
+        "first, then the kernel's errors in its own order (KERNEL_SPEC EP-25). Works on any "
+        "epfd number, including dups and non-epoll fds."
+    ),
+    "epoll_wait": (
+        "``select.epoll.poll``: maxevents -1 means FD_SETSIZE - 1. A wait blocks at most the "
+        "wait bound (`wait_bound_s`: the engine is quiescent, so a longer wait could not end "
+        "differently); an infinite one that nothing ends within it is WaitForeverError."
+    ),
+    "poll": (
+        "``select.poll``: each ``(fd, events)`` registered in order (registering an fd twice "
+        "overwrites its mask and keeps its first position). Timeouts as in `epoll_wait`."
+    ),
+    "select": (
+        "The kernel clips the scan to the child's fd-table capacity (64 slots): an unopened fd "
+        "beyond it is returned as ready, one below it raises EBADF (KERNEL_SPEC PS-4). None is "
+        "infinite: WaitForeverError if nothing is ready within the wait bound."
+    ),
+    "kqueue": "OSError(ENOSYS) on Linux.",
+    "kevent": "OSError(ENOSYS) on Linux; timeouts as in `select`.",
+}
+
+#: Arguments that are sequences: sent as lists (the channel carries data, not iterators).
+_SEQUENCES = (syscalls.ArgKind.FD_LIST, syscalls.ArgKind.POLL_LIST, syscalls.ArgKind.KEVENT_CHANGES)
+
+
+def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[LiveKernel, P], R]:
+    """`LiveKernel`'s method for the protocol call `method`, typed by the protocol.
+
+    The arguments are bound to the protocol's signature (its defaults), checked against the
+    standard streams by their kinds in the call table (`conversions.refuse_stdio_arguments`),
+    and sent to the child, which runs its ``_Engine`` method of the same name.
+    """
+    name = method.__name__
+    call = syscalls.CALLS[name]
+    signature = inspect.signature(method)
+    sequences = tuple(arg.name for arg in call.args if arg.kind in _SEQUENCES)
+
+    @functools.wraps(method)
+    def remote(self: LiveKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        del values["self"]
+        conversions.refuse_stdio_arguments(name, values)
+        for key in sequences:
+            values[key] = list(values[key])
+        return cast(R, self._call(name, *values.values()))
+
+    notes = _NOTES.get(name)
+    doc = method.__doc__ or f"{call.summary[0].upper()}{call.summary[1:]}."
+    remote.__doc__ = f"{doc}\n\n{notes}" if notes else doc
+    return remote
+
+
 class LiveKernel:
     """The real kernel, driven through the `Kernel` protocol from a child process.
 
@@ -144,6 +240,7 @@ class LiveKernel:
         nofile_hard: int = 1_048_576,
         wait_budget_s: float = WAIT_BUDGET_S,
         queued_bytes_cap: int = QUEUED_BYTES_CAP,
+        wait_bound_s: float = uapi.LIVE_WAIT_BOUND_S,
     ) -> None:
         """Start the child with RLIMIT_NOFILE (`nofile`, `nofile_hard`), the model's defaults.
 
@@ -151,12 +248,23 @@ class LiveKernel:
         different count than in the model. Raising the hard limit needs privilege; where it
         is refused the child keeps the inherited hard limit (see `limits`).
 
+        An infinite wait (timeout -1 or None) blocks at most `wait_bound_s` seconds and then
+        raises `uapi.WaitForeverError` (finite waits are cut to it too: the engine is quiescent,
+        so a longer wait could not end differently). Tests use a small bound.
+
         The run is bounded as a whole: waits that end with nothing ready (each at most
-        LIVE_WAIT_BOUND_S) may block for `wait_budget_s` seconds in all, and `send`/`fill` may
+        `wait_bound_s`) may block for `wait_budget_s` seconds in all, and `send`/`fill` may
         leave at most `queued_bytes_cap` bytes in the child's sockets (unread, or not yet
         acknowledged on TCP). Past either, the call raises `uapi.LiveLimitError` -- no
         kernel's answer: the child is closed, which releases everything it held.
         """
+        if not 0 < wait_bound_s <= MAX_WAIT_BOUND_S:
+            raise ValueError(
+                f"wait_bound_s must be above 0 and at most {MAX_WAIT_BOUND_S:g} s, "
+                f"got {wait_bound_s}"
+            )
+        #: How long an infinite wait blocks before it is `uapi.WaitForeverError`.
+        self.wait_bound_s = wait_bound_s
         self._lock = threading.Lock()
         self._released = False
         self._proc = _spawner.spawn()
@@ -170,7 +278,7 @@ class LiveKernel:
         #: The child's RLIMIT_NOFILE (soft, hard) as the kernel granted it at start-up.
         self.limits: tuple[int, int] = (int(granted[0]), int(granted[1]))
         try:
-            self._call("set_run_limits", wait_budget_s, queued_bytes_cap)
+            self._call("set_run_limits", wait_budget_s, queued_bytes_cap, wait_bound_s)
         except BaseException:
             self.close_all()
             raise
@@ -317,157 +425,28 @@ class LiveKernel:
         body = _read_exactly(fd, _wire.body_size(header), BODY_STALL_S, begun=True)
         return _wire.decode_reply(body)
 
-    # --- descriptors and sockets ---------------------------------------------------------
+    # --- the protocol's calls, one line each, dispatched from the call table -------------
 
-    def socketpair(self) -> tuple[int, int]:
-        """An AF_UNIX stream pair, both ends non-blocking."""
-        return cast(tuple[int, int], self._call("socketpair"))
-
-    def tcp_listen(self, backlog: int = 128) -> int:
-        """A non-blocking TCP listener bound to 127.0.0.1, ephemeral port."""
-        return cast(int, self._call("tcp_listen", backlog))
-
-    def tcp_connect(self, listen_fd: int) -> int:
-        """A non-blocking TCP_NODELAY client connected to `listen_fd`'s address.
-
-        Returns once the handshake is over (bounded, 1 s) and the connection is in the
-        listener's accept queue. If the accept queue is full the listener drops the SYN and
-        the fd is returned in SYN_SENT at once. A refused connection is reported the
-        non-blocking way: through ERR and SO_ERROR, not by raising. Errors, in order:
-        `listen_fd` (EBADF, ENOTSOCK), the new socket (EMFILE), a listener that is not
-        AF_INET (EAFNOSUPPORT), then connect(2)'s own.
-        """
-        uapi.refuse_stdio(listen_fd, socket=True)
-        return cast(int, self._call("tcp_connect", listen_fd))
-
-    def accept(self, listen_fd: int) -> int:
-        """A queued connection, non-blocking (and TCP_NODELAY on TCP).
-
-        BlockingIOError (EAGAIN) when the queue is empty; at RLIMIT_NOFILE, OSError(EMFILE)
-        even when it is empty, because Linux allocates the fd first (KERNEL_SPEC SK-5).
-        """
-        uapi.refuse_stdio(listen_fd, socket=True)
-        return cast(int, self._call("accept", listen_fd))
-
-    def open_file(self) -> int:
-        """A new regular file opened O_RDWR, with no name (a memfd): nothing to clean up."""
-        return cast(int, self._call("open_file"))
-
-    def send(self, fd: int, nbytes: int) -> int:
-        """One send(2) of `nbytes` zero bytes; returns the number accepted.
-
-        BlockingIOError when the buffer is full, BrokenPipeError (EPIPE) after the peer is
-        gone, OSError(ENOTSOCK) on a file or an epoll fd.
-        """
-        uapi.refuse_stdio(fd, socket=True)
-        return cast(int, self._call("send", fd, nbytes))
-
-    def fill(self, fd: int) -> int:
-        """Send 64 KiB chunks until EAGAIN; returns the total accepted (0 if already full).
-
-        On TCP the buffer counts as full only when a send fails after the connection has
-        settled (acknowledgements free space and autotuning grows the buffer as they arrive).
-        """
-        uapi.refuse_stdio(fd, socket=True)
-        return cast(int, self._call("fill", fd))
-
-    def recv(self, fd: int, nbytes: int) -> int:
-        """One recv(2) of up to `nbytes`; returns the number read (0 at end of stream)."""
-        uapi.refuse_stdio(fd, socket=True)
-        return cast(int, self._call("recv", fd, nbytes))
-
-    def shutdown(self, fd: int, how: int) -> None:
-        """shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR."""
-        uapi.refuse_stdio(fd, socket=True)
-        self._call("shutdown", fd, how)
-
-    def close(self, fd: int) -> None:
-        """close(2); OSError(EBADF) for an fd that is not open."""
-        uapi.refuse_stdio(fd)
-        self._call("close", fd)
-
-    def dup(self, fd: int) -> int:
-        """dup(2): the lowest free fd, sharing `fd`'s open file description."""
-        uapi.refuse_stdio(fd)
-        return cast(int, self._call("dup", fd))
-
-    def abort(self, fd: int) -> None:
-        """SO_LINGER {1, 0}, then close: TCP sends a reset; AF_UNIX closes as usual."""
-        uapi.refuse_stdio(fd, socket=True)
-        self._call("abort", fd)
-
-    def setrlimit_nofile(self, soft: int) -> None:
-        """Set the child's soft RLIMIT_NOFILE, keeping the hard limit; this process is untouched."""
-        self._call("setrlimit_nofile", soft)
-
-    # --- multiplexers --------------------------------------------------------------------
-
-    def epoll_create(self) -> int:
-        """``select.epoll()``: epoll_create1(EPOLL_CLOEXEC)."""
-        return cast(int, self._call("epoll_create"))
-
-    def epoll_ctl(self, epfd: int, op: int, fd: int, events: int = 0) -> None:
-        """epoll_ctl(2) with `events` exactly as given (no default mask) and data = `fd`.
-
-        CPython's argument checks first (negative fd: ValueError; fd beyond a C int:
-        OverflowError; `events` masked to 32 bits), then the kernel's errors in its own order
-        (KERNEL_SPEC EP-25). Works on any epfd number, including dups and non-epoll fds.
-        """
-        uapi.refuse_stdio(epfd, fd)
-        self._call("epoll_ctl", epfd, op, fd, events)
-
-    def epoll_wait(self, epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
-        """``(fd, events)`` pairs in kernel order, as ``select.epoll.poll`` returns them.
-
-        maxevents -1 means FD_SETSIZE - 1; other values below 1 raise ValueError. timeout_ms
-        0 does not block, > 0 waits (at most LIVE_WAIT_BOUND_S: the engine is quiescent, so
-        a longer wait could not end differently), < 0 is infinite: WaitForeverError if
-        nothing is ready within LIVE_WAIT_BOUND_S.
-        """
-        uapi.refuse_stdio(epfd)
-        return cast(list[tuple[int, int]], self._call("epoll_wait", epfd, maxevents, timeout_ms))
-
-    def poll(self, fds: Sequence[tuple[int, int]], timeout_ms: int) -> list[tuple[int, int]]:
-        """``select.poll``: register each ``(fd, events)`` in order, then poll.
-
-        Results in registration order; registering an fd twice overwrites its mask and keeps
-        its first position. Timeouts as in `epoll_wait`.
-        """
-        uapi.refuse_stdio(*uapi.fds_in_poll_list(fds))
-        return cast(list[tuple[int, int]], self._call("poll", list(fds), timeout_ms))
-
-    def select(
-        self,
-        rlist: Sequence[int],
-        wlist: Sequence[int],
-        xlist: Sequence[int],
-        timeout_s: float | None,
-    ) -> tuple[list[int], list[int], list[int]]:
-        """``select.select``, with CPython's checks (ValueError for fd >= FD_SETSIZE or < 0).
-
-        The kernel clips the scan to the child's fd-table capacity (64 slots): an unopened fd
-        beyond it is returned as ready, one below it raises EBADF (KERNEL_SPEC PS-4). None is
-        infinite: WaitForeverError if nothing is ready within LIVE_WAIT_BOUND_S.
-        """
-        uapi.refuse_stdio(*uapi.fds_in_lists(rlist, wlist, xlist))
-        result = self._call("select", list(rlist), list(wlist), list(xlist), timeout_s)
-        return cast(tuple[list[int], list[int], list[int]], result)
-
-    def kqueue(self) -> int:
-        """``select.kqueue()`` where it exists; OSError(ENOSYS) on Linux."""
-        return cast(int, self._call("kqueue"))
-
-    def kevent(
-        self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
-    ) -> list[KEvent]:
-        """``kqueue.control``: apply `changes`, then collect up to `max_events` events.
-
-        OSError(ENOSYS) on Linux. None is infinite: WaitForeverError if nothing arrives
-        within LIVE_WAIT_BOUND_S.
-        """
-        uapi.refuse_stdio(kq, *uapi.fds_in_changes(changes))
-        result = self._call("kevent", kq, list(changes), max_events, timeout_s)
-        return cast(list[KEvent], result)
+    socketpair = _remote(uapi.Kernel.socketpair)
+    tcp_listen = _remote(uapi.Kernel.tcp_listen)
+    tcp_connect = _remote(uapi.Kernel.tcp_connect)
+    accept = _remote(uapi.Kernel.accept)
+    open_file = _remote(uapi.Kernel.open_file)
+    send = _remote(uapi.Kernel.send)
+    fill = _remote(uapi.Kernel.fill)
+    recv = _remote(uapi.Kernel.recv)
+    shutdown = _remote(uapi.Kernel.shutdown)
+    close = _remote(uapi.Kernel.close)
+    dup = _remote(uapi.Kernel.dup)
+    abort = _remote(uapi.Kernel.abort)
+    setrlimit_nofile = _remote(uapi.Kernel.setrlimit_nofile)
+    epoll_create = _remote(uapi.Kernel.epoll_create)
+    epoll_ctl = _remote(uapi.Kernel.epoll_ctl)
+    epoll_wait = _remote(uapi.Kernel.epoll_wait)
+    poll = _remote(uapi.Kernel.poll)
+    select = _remote(uapi.Kernel.select)
+    kqueue = _remote(uapi.Kernel.kqueue)
+    kevent = _remote(uapi.Kernel.kevent)
 
 
 def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:

@@ -18,19 +18,10 @@ from simulator import uapi
 from simulator.scenario import vocabulary
 from simulator.scenario.format import CallSpec, ResultKind, StepBase
 from simulator.scenario.loader import argument_refs
+from simulator.syscalls import ANSWER_EXCEPTIONS, ArgKind
 
 #: A JSON value (what ``json.dumps`` accepts).
 Json = Any
-
-#: Exceptions a kernel raises *as its answer* (the real kernel, through CPython, raises the same).
-ANSWER_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    OSError,
-    ValueError,
-    TypeError,
-    KeyError,
-    OverflowError,
-    uapi.WaitForeverError,
-)
 
 UNBOUND = "UNBOUND"
 """Error name of a step that could not run because a name it uses was never bound (the step
@@ -104,27 +95,50 @@ class Outcome:
 
 
 def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
-    """The keyword arguments of the `Kernel` call for `step`, names resolved to numbers."""
-    args = step.arguments
-    values: dict[str, Any] = dict(args)
+    """The keyword arguments of the `Kernel` call for `step`, names resolved to numbers (by the
+    kinds the call table gives the arguments)."""
+    values: dict[str, Any] = dict(step.arguments)
     r = bindings.resolve
-    for name in ("fd", "epfd", "listen_fd", "kq"):
-        if name in values:
-            values[name] = r(values[name])
-    if "op" in values:
-        values["op"] = vocabulary.lookup(values["op"], vocabulary.EPOLL_OPS, "op")
-    if "how" in values:
-        values["how"] = vocabulary.lookup(values["how"], vocabulary.SHUTDOWN_HOWS, "how")
-    if "events" in values:
-        values["events"] = vocabulary.events_mask(values["events"])
-    if "fds" in values:
-        values["fds"] = [(r(fd), vocabulary.events_mask(ev)) for fd, ev in values["fds"]]
-    for name in ("rlist", "wlist", "xlist"):
-        if name in values:
-            values[name] = [r(fd) for fd in values[name]]
-    if "changes" in values:
-        values["changes"] = [_kevent(change, bindings) for change in values["changes"]]
+    for arg in step.call.syscall.args:
+        if arg.name not in values:
+            continue
+        value = values[arg.name]
+        if arg.kind in (ArgKind.FD, ArgKind.SOCKET):
+            values[arg.name] = r(value)
+        elif arg.kind is ArgKind.FD_LIST:
+            values[arg.name] = [r(fd) for fd in value]
+        elif arg.kind is ArgKind.POLL_LIST:
+            values[arg.name] = [(r(fd), vocabulary.events_mask(ev)) for fd, ev in value]
+        elif arg.kind is ArgKind.KEVENT_CHANGES:
+            values[arg.name] = [_kevent(change, bindings) for change in value]
+        elif arg.kind is ArgKind.FLAGS:
+            assert arg.family is not None
+            table = vocabulary.FAMILIES[arg.family]
+            if isinstance(value, list):
+                values[arg.name] = vocabulary.mask_of(value, table, arg.family.value)
+            else:
+                values[arg.name] = vocabulary.lookup(value, table, arg.family.value)
     return values
+
+
+def sent_json(arguments: dict[str, Any]) -> dict[str, Json]:
+    """`kernel_arguments` as plain JSON numbers (KEvents as tables, tuples as lists)."""
+
+    def plain(value: Any) -> Json:
+        if isinstance(value, uapi.KEvent):
+            return {
+                "ident": value.ident,
+                "filter": value.filter,
+                "flags": value.flags,
+                "fflags": value.fflags,
+                "data": value.data,
+                "udata": value.udata,
+            }
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {key: plain(value) for key, value in arguments.items()}
 
 
 def _kevent(change: Any, bindings: Bindings) -> uapi.KEvent:
@@ -148,7 +162,15 @@ def step_names(step: StepBase) -> Iterator[str]:
 
 
 def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
-    """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names.
+    """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names."""
+    return issue(kernel, step, bindings)[0]
+
+
+def issue(
+    kernel: uapi.Kernel, step: StepBase, bindings: Bindings
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """`invoke`, and also the arguments the kernel was sent, in numbers (None: a name had no fd
+    here, so nothing was sent).
 
     Exceptions in `ANSWER_EXCEPTIONS` become error outcomes. Anything else propagates (on the
     model it is a bug; on the live kernel, a broken engine -- including ``ChildProcessError``,
@@ -159,21 +181,23 @@ def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
     try:
         kwargs = kernel_arguments(step, bindings)
     except UnboundName as exc:
-        return Outcome(
+        unbound = Outcome(
             error=UNBOUND,
             message=f"{exc.name!r} has no fd here: the step that should have bound it failed",
         )
+        return unbound, None
     try:
         value = getattr(kernel, spec.name)(**kwargs)
     except ChildProcessError:
         # LiveKernel's "the child process is gone": an OSError, but never a kernel's answer.
         raise
     except ANSWER_EXCEPTIONS as exc:
-        return Outcome(error=vocabulary.exception_name(exc), message=str(exc) or type(exc).__name__)
-    return settle(spec, step, raw_of(spec, value), bindings)
+        name, message = vocabulary.exception_name(exc), str(exc) or type(exc).__name__
+        return Outcome(error=name, message=message), kwargs
+    return outcome_of(spec, step, raw_of(spec, value), bindings), kwargs
 
 
-def settle(spec: CallSpec, step: StepBase, raw: Json, bindings: Bindings) -> Outcome:
+def outcome_of(spec: CallSpec, step: StepBase, raw: Json, bindings: Bindings) -> Outcome:
     """Bind the step's names to a successful raw result and translate it into names."""
     if spec.result is ResultKind.FD and step.names:
         bindings.bind(step.names[0], raw)
@@ -187,7 +211,7 @@ def replay(step: StepBase, recorded: dict[str, Json], bindings: Bindings) -> Out
     """An outcome from a recording (numbers only), re-bound and re-named like a live call."""
     if "error" in recorded:
         return Outcome(error=recorded["error"], message=recorded.get("message"))
-    return settle(step.call, step, recorded.get("raw"), bindings)
+    return outcome_of(step.call, step, recorded.get("raw"), bindings)
 
 
 def raw_of(spec: CallSpec, value: Any) -> Json:

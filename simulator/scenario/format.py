@@ -13,7 +13,6 @@ allocate gigabytes or sleep for hours. ``muxlab schema`` prints `Scenario`'s JSO
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 from dataclasses import dataclass
@@ -33,8 +32,10 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import uapi
+from simulator import syscalls, uapi
 from simulator.scenario import vocabulary
+from simulator.syscalls import REQUIRED, ArgKind, Family, Syscall
+from simulator.syscalls import ResultKind as ResultKind
 
 # --- caps -----------------------------------------------------------------------------------
 MAX_FILE_BYTES = 1 << 20  #: a scenario file larger than this is refused unread
@@ -210,8 +211,6 @@ def _show(value: object) -> str:
     return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
-_INT_OR_NAMES = {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "integer"}]}
-
 #: A descriptor: a name bound by an earlier step's ``as``, or a raw fd number.
 FdRef = Annotated[
     str | int,
@@ -279,62 +278,6 @@ class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
-# --- arguments, one model per call shape ------------------------------------------------------
-class NoArgs(_Table):
-    """No arguments."""
-
-
-class TcpListenArgs(_Table):
-    backlog: Annotated[StrictInt, Field(ge=0, le=4096)] = 128
-
-
-class ListenFdArgs(_Table):
-    listen_fd: FdRef
-
-
-class FdArgs(_Table):
-    fd: FdRef
-
-
-class SizeArgs(_Table):
-    fd: FdRef
-    nbytes: NBytes
-
-
-class ShutdownArgs(_Table):
-    fd: FdRef
-    how: How
-
-
-class SetrlimitArgs(_Table):
-    soft: Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)]
-
-
-class EpollCtlArgs(_Table):
-    epfd: FdRef
-    op: Op
-    fd: FdRef
-    events: Events = 0
-
-
-class EpollWaitArgs(_Table):
-    epfd: FdRef
-    maxevents: MaxEvents = 64
-    timeout_ms: TimeoutMs = 0
-
-
-class PollArgs(_Table):
-    fds: Annotated[list[tuple[FdRef, Events]], Field(max_length=MAX_LIST)]
-    timeout_ms: TimeoutMs = 0
-
-
-class SelectArgs(_Table):
-    rlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
-    wlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
-    xlist: Annotated[list[FdRef], Field(max_length=MAX_LIST)] = []
-    timeout_s: TimeoutS = 0.0
-
-
 class KEventChange(_Table):
     """One entry of a kevent changelist (``struct kevent``); ``ident`` is an fd for READ/WRITE."""
 
@@ -346,73 +289,94 @@ class KEventChange(_Table):
     udata: Int32 = 0
 
 
-class KeventArgs(_Table):
-    kq: FdRef
-    changes: Annotated[list[KEventChange], Field(max_length=MAX_LIST)] = []
-    max_events: MaxEvents = 64
-    timeout_s: TimeoutS = 0.0
+# --- arguments: one model per call, derived from the call table (`simulator.syscalls`) -----
+#: How a scenario writes an argument of each kind (types, caps, names).
+_ARG_TYPES: dict[ArgKind, Any] = {
+    ArgKind.FD: FdRef,
+    ArgKind.SOCKET: FdRef,
+    ArgKind.FD_LIST: Annotated[list[FdRef], Field(max_length=MAX_LIST)],
+    ArgKind.POLL_LIST: Annotated[list[tuple[FdRef, Events]], Field(max_length=MAX_LIST)],
+    ArgKind.KEVENT_CHANGES: Annotated[list[KEventChange], Field(max_length=MAX_LIST)],
+    ArgKind.BYTES: NBytes,
+    ArgKind.BACKLOG: Annotated[StrictInt, Field(ge=0, le=4096)],
+    ArgKind.NOFILE: Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)],
+    ArgKind.MAX_EVENTS: MaxEvents,
+}
+_FLAG_TYPES: dict[Family, Any] = {
+    Family.EPOLL_EVENTS: Events,
+    Family.EPOLL_OP: Op,
+    Family.SHUTDOWN_HOW: How,
+}
 
 
-class ResultKind(enum.Enum):
-    """What a call returns, which decides how results and ``expect`` are written."""
+def _arg_type(arg: syscalls.Arg) -> Any:
+    if arg.kind is ArgKind.FLAGS:
+        assert arg.family is not None
+        return _FLAG_TYPES[arg.family]
+    if arg.kind is ArgKind.TIMEOUT:
+        assert arg.timeout is not None
+        return TimeoutS if arg.timeout.in_seconds else TimeoutMs
+    return _ARG_TYPES[arg.kind]
 
-    NONE = "none"  #: nothing: written "ok"
-    COUNT = "count"  #: a byte count
-    FD = "fd"  #: a new descriptor, bound by ``as = "name"``
-    PAIR = "pair"  #: two descriptors, bound by ``as = ["a", "b"]``
-    EVENTS = "events"  #: ``[[fd, [names]], ...]`` (epoll_wait, poll)
-    SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
-    KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def _args_model(call: Syscall) -> type[_Table]:
+    """The ``args`` table of `call`: its arguments, typed and capped, with scenario defaults."""
+    fields: dict[str, Any] = {}
+    for arg in call.args:
+        default = arg.step_default
+        if default is REQUIRED:
+            fields[arg.name] = (_arg_type(arg), ...)
+        else:
+            fields[arg.name] = (_arg_type(arg), [] if default == () else default)
+    model: type[_Table] = create_model(
+        f"{_camel(call.name)}Args",
+        __base__=_Table,
+        __doc__=f"The arguments of ``{call.name}``." if call.args else "No arguments.",
+        **fields,
+    )
+    return model
 
 
 @dataclass(frozen=True)
 class CallSpec:
-    """One `Kernel` method as scenarios see it."""
+    """One `Kernel` method as scenarios see it: its call-table entry and its ``args`` model."""
 
-    name: str
+    syscall: Syscall
     args: type[_Table]
-    result: ResultKind
-    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.syscall.name
+
+    @property
+    def result(self) -> ResultKind:
+        return self.syscall.result
+
+    @property
+    def summary(self) -> str:
+        return self.syscall.summary
 
     @property
     def binds(self) -> bool:
         """Whether ``as`` can name what it returns."""
-        return self.result in (ResultKind.FD, ResultKind.PAIR)
+        return self.syscall.binds
 
 
-_R = ResultKind
 CALLS: dict[str, CallSpec] = {
-    spec.name: spec
-    for spec in (
-        CallSpec("socketpair", NoArgs, _R.PAIR, "an AF_UNIX stream pair"),
-        CallSpec("tcp_listen", TcpListenArgs, _R.FD, "a TCP listener on 127.0.0.1"),
-        CallSpec("tcp_connect", ListenFdArgs, _R.FD, "a TCP client connected to a listener"),
-        CallSpec("accept", ListenFdArgs, _R.FD, "accept a pending connection"),
-        CallSpec("open_file", NoArgs, _R.FD, "a regular file"),
-        CallSpec("send", SizeArgs, _R.COUNT, "send nbytes; returns bytes accepted"),
-        CallSpec("fill", FdArgs, _R.COUNT, "send until the send buffer is full"),
-        CallSpec("recv", SizeArgs, _R.COUNT, "read up to nbytes; 0 at end of stream"),
-        CallSpec("shutdown", ShutdownArgs, _R.NONE, "shut down one or both directions"),
-        CallSpec("close", FdArgs, _R.NONE, "close a descriptor"),
-        CallSpec("dup", FdArgs, _R.FD, "duplicate a descriptor"),
-        CallSpec("abort", FdArgs, _R.NONE, "close with SO_LINGER 0 (TCP reset)"),
-        CallSpec("setrlimit_nofile", SetrlimitArgs, _R.NONE, "set the soft RLIMIT_NOFILE"),
-        CallSpec("epoll_create", NoArgs, _R.FD, "a new epoll instance"),
-        CallSpec("epoll_ctl", EpollCtlArgs, _R.NONE, "add, modify or delete an interest"),
-        CallSpec("epoll_wait", EpollWaitArgs, _R.EVENTS, "collect ready events"),
-        CallSpec("poll", PollArgs, _R.EVENTS, "poll a list of descriptors"),
-        CallSpec("select", SelectArgs, _R.SELECT, "select on three fd sets"),
-        CallSpec("kqueue", NoArgs, _R.FD, "a new kqueue"),
-        CallSpec("kevent", KeventArgs, _R.KEVENTS, "apply changes, then collect events"),
-    )
+    name: CallSpec(call, _args_model(call)) for name, call in syscalls.CALLS.items()
 }
 
 _EXPECT_SCHEMA: dict[str, Any] = {
     "description": (
         'The expected result, written like the result: an fd name, a count, "ok", '
         '[["fd", ["IN"]]] for epoll_wait/poll, [[r], [w], [x]] for select, a list of kevent '
-        'tables; or { error = "EEXIST" } (an errno name or ValueError, TypeError, KeyError, '
-        "OverflowError, OSError, WaitForeverError)."
+        'tables; or { error = "EEXIST" } (an errno name or '
+        + ", ".join(vocabulary.EXCEPTION_NAMES)
+        + ")."
     ),
     "anyOf": [
         {
@@ -529,7 +493,7 @@ class Meta(_Table):
 
     title: Title
     summary: Text | None = None
-    mechanism: Literal["epoll", "poll", "select", "kqueue"] | None = None
+    mechanism: syscalls.Mechanism | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] = []
     lesson: LessonPath | None = Field(
         None, description="path of a Markdown text shown beside the scenario"

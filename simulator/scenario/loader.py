@@ -47,6 +47,7 @@ from simulator.scenario.format import (
     printable,
 )
 from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
+from simulator.syscalls import ArgKind
 
 _MAX_REPORTED = 20
 
@@ -454,19 +455,21 @@ def _suffix(loc: Iterable[Any]) -> str:
 
 def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
     """Every fd reference in a step's arguments, with its field path."""
-    args = step.arguments
     refs: list[tuple[str, str | int]] = []
-    for name in ("fd", "epfd", "listen_fd", "kq"):
-        if name in type(args).model_fields:
-            refs.append((name, getattr(args, name)))
-    if "fds" in type(args).model_fields:
-        refs += [(f"fds[{i}][0]", fd) for i, (fd, _) in enumerate(getattr(args, "fds"))]  # noqa: B009
-    for name in ("rlist", "wlist", "xlist"):
-        if name in type(args).model_fields:
-            refs += [(f"{name}[{i}]", fd) for i, fd in enumerate(getattr(args, name))]
-    for i, change in enumerate(getattr(args, "changes", ())):
-        if _fd_filter(change.filter):
-            refs.append((f"changes[{i}].ident", change.ident))
+    for arg in step.call.syscall.args:
+        value = getattr(step.arguments, arg.name)
+        if arg.kind in (ArgKind.FD, ArgKind.SOCKET):
+            refs.append((arg.name, value))
+        elif arg.kind is ArgKind.POLL_LIST:
+            refs += [(f"{arg.name}[{i}][0]", fd) for i, (fd, _) in enumerate(value)]
+        elif arg.kind is ArgKind.FD_LIST:
+            refs += [(f"{arg.name}[{i}]", fd) for i, fd in enumerate(value)]
+        elif arg.kind is ArgKind.KEVENT_CHANGES:
+            refs += [
+                (f"{arg.name}[{i}].ident", change.ident)
+                for i, change in enumerate(value)
+                if _fd_filter(change.filter)
+            ]
     return refs
 
 

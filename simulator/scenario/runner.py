@@ -30,7 +30,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
-from simulator import uapi
+from simulator import syscalls, uapi
 from simulator.kernel.trace import Cost, TraceEvent
 from simulator.scenario import calls
 from simulator.scenario.calls import Bindings, Json, Outcome
@@ -42,20 +42,8 @@ ModelFactory = Callable[..., uapi.Kernel]
 LiveFactory = Callable[..., uapi.Kernel]
 
 _ENOSYS = errno.errorcode[errno.ENOSYS]
-_FD_TABLE_CALLS = frozenset(
-    {
-        "socketpair",
-        "tcp_listen",
-        "tcp_connect",
-        "accept",
-        "open_file",
-        "dup",
-        "epoll_create",
-        "kqueue",
-        "close",
-        "abort",
-    }
-)
+#: Calls that move the fd table (after one runs on the model alone, fd numbers may differ).
+_FD_TABLE_CALLS = frozenset(name for name, call in syscalls.CALLS.items() if call.changes_fd_table)
 
 
 class Verdict(StrEnum):
@@ -89,6 +77,13 @@ class StepRecord:
     trace: tuple[TraceEvent, ...] = ()  #: the model's micro-steps for this call
     cost: Cost | None = None  #: the model's work for this call
     say: str | None = None
+    #: What the live kernel was sent: the call's arguments in numbers, as JSON (KEvents as
+    #: tables); None when it was sent nothing (it did not run the step, or a name had no fd).
+    #: For a replayed step, what it was sent when the answer was recorded.
+    sent: dict[str, Json] | None = None
+    #: The live kernel's names after this step (what its ``as`` bound on the live side, and
+    #: every name bound before): a copy, to read, never to change.
+    live_names: Bindings = field(default_factory=Bindings)
 
     @property
     def number(self) -> int:
@@ -111,6 +106,8 @@ class StepRecord:
             "note": self.note,
             "say": self.say,
             "cost": None if self.cost is None else self.cost.as_dict(),
+            "sent": self.sent,
+            "live_names": dict(self.live_names.fds),
             "trace": [
                 {
                     "seq": e.seq,
@@ -325,7 +322,10 @@ class Runner:
 
         # The live kernel goes first: if it breaks (ScenarioRunError), the model has not moved
         # and the runner is still consistent at this position.
+        sent = self._sent(step)
         live_outcome, note = self._run_live(step, index)
+        if live_outcome is None or live_outcome.error == calls.UNBOUND:
+            sent = None
 
         trace_before = getattr(state.model, "trace", None)
         cost_before = getattr(state.model, "last_cost", None)
@@ -386,7 +386,16 @@ class Runner:
             trace=trace,
             cost=cost,
             say=step.say,
+            sent=sent,
+            live_names=state.live_names.copy(),
         )
+
+    def _sent(self, step: StepBase) -> dict[str, Json] | None:
+        """The live call's arguments in numbers, through the live names (None: unbound)."""
+        try:
+            return calls.sent_json(calls.kernel_arguments(step, self._state.live_names))
+        except calls.UnboundName:
+            return None
 
     def _run_model(self, step: StepBase) -> tuple[Outcome, str | None]:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import errno
 
-from simulator import uapi
+from simulator import syscalls, uapi
 
 #: ``op`` of epoll_ctl, by name (``EPOLL_CTL_`` prefix dropped).
 EPOLL_OPS: dict[str, int] = {
@@ -29,17 +29,9 @@ SHUTDOWN_HOWS: dict[str, int] = {
 }
 
 #: Exceptions that are answers rather than bugs, named by class because they carry no errno:
-#: what CPython raises for bad arguments (ValueError, TypeError, OverflowError, KeyError from
-#: poll.unregister), an errno-less OSError (CPython's "invalid flags"), and the protocol's own
-#: WaitForeverError.
-EXCEPTION_NAMES: tuple[str, ...] = (
-    "ValueError",
-    "TypeError",
-    "KeyError",
-    "OverflowError",
-    "OSError",
-    "WaitForeverError",
-)
+#: the call table's `simulator.syscalls.ANSWER_EXCEPTIONS` (an errno-less OSError is CPython's
+#: "invalid flags"; the others are CPython's own checks and the protocol's WaitForeverError).
+EXCEPTION_NAMES: tuple[str, ...] = tuple(cls.__name__ for cls in syscalls.ANSWER_EXCEPTIONS)
 
 #: Errno names this platform knows, each mapped to its canonical spelling (EWOULDBLOCK -> EAGAIN).
 ERRNO_NAMES: dict[str, str] = {
@@ -48,8 +40,12 @@ ERRNO_NAMES: dict[str, str] = {
     if name.startswith("E") and isinstance(getattr(errno, name), int)
 }
 
-#: Every kqueue flag bit a scenario can name (filters are separate: `uapi.KQ_FILTER_NAMES`).
-KQ_FLAGS = uapi.KQ_FLAG_NAMES
+#: The name table of each `simulator.syscalls.Family` of flags.
+FAMILIES: dict[syscalls.Family, dict[str, int]] = {
+    syscalls.Family.EPOLL_EVENTS: uapi.EPOLL_EVENT_NAMES,
+    syscalls.Family.EPOLL_OP: EPOLL_OPS,
+    syscalls.Family.SHUTDOWN_HOW: SHUTDOWN_HOWS,
+}
 
 
 class VocabularyError(ValueError):
