@@ -90,9 +90,6 @@ class Cost:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-COST_CATEGORIES: tuple[str, ...] = tuple(f.name for f in fields(Cost))
-
-
 class Tracer:
     """The choke point: records trace events (if `enabled`) and charges costs (always).
 

@@ -248,15 +248,6 @@ class TreeShape:
             self.nodes[pivot_key] = replace(pivot, right=key)
         self._set_child(parent, key, pivot_key)
 
-    def same_as(self, other: TreeShape) -> bool:
-        """Same links and colours (labels aside)."""
-        if self.root != other.root or self.nodes.keys() != other.nodes.keys():
-            return False
-        return all(
-            (a.red, a.left, a.right) == (b.red, b.left, b.right)
-            for a, b in ((self.nodes[k], other.nodes[k]) for k in self.nodes)
-        )
-
 
 def _key_label(key: Key) -> str:
     return str(key[1])
