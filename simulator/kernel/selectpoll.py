@@ -35,6 +35,10 @@ from simulator.uapi import (
     FD_SETSIZE,
 )
 
+# The prose of its trace events, rendered from their fields when read.
+_FD_SETS = "3 fd_sets x {e.count} words"
+_LIST2SET = "{e.count} fds from a list into an fd_set (seq2set)"
+
 #: CPython's ``_PyTime_t`` counts nanoseconds in a signed 64-bit integer.
 PYTIME_LIMIT = 2**63
 INT_MIN = -(2**31)
@@ -72,8 +76,7 @@ class PollWqueues:
             return self._pollwake(key, wanted)
 
         entry = WaitEntry(pollwake, self, self.label)
-        whead.add(entry)
-        self.tracer.cost.list_op += 1
+        whead.add(entry, cost=1)
         self.entries.append(entry)
 
     def _pollwake(self, key: int, wanted: int) -> bool:
@@ -87,8 +90,7 @@ class PollWqueues:
         """``poll_freewait``: unhook every entry."""
         for entry in self.entries:
             if entry.queue is not None:
-                entry.queue.remove(entry)
-                self.tracer.cost.list_op += 1
+                entry.queue.remove(entry, cost=1)
         self.entries.clear()
 
 
@@ -103,8 +105,7 @@ def do_poll(
     tracer = fdt.tracer
     if len(fds) > fdt.nofile:
         raise oserror(errno.EINVAL)
-    tracer.cost.copy_in += len(fds)
-    tracer.emit(TraceKind.COPY_IN, "poll", f"{len(fds)} x struct pollfd")
+    tracer.charge(TraceKind.COPY_IN, "poll", len(fds), "{e.count} x struct pollfd", count=len(fds))
     table = PollWqueues(tracer, "poll")
     register = not nonblocking  # a zero timeout registers nothing
     revents = [0] * len(fds)
@@ -112,8 +113,7 @@ def do_poll(
         while True:
             count = 0
             for i, (fd, events) in enumerate(fds):
-                tracer.cost.fd_scan += 1
-                tracer.emit(TraceKind.FD_SCAN, "poll", f"fd {fd}")
+                tracer.charge(TraceKind.FD_SCAN, "poll", 1, "fd {e.fd}", fd=fd)
                 mask = _do_pollfd(fdt, fd, events, table if register else None)
                 revents[i] = mask
                 if mask:
@@ -128,8 +128,7 @@ def do_poll(
                 nonblocking = True
     finally:
         table.freewait()
-    tracer.cost.copy_out += len(fds)
-    tracer.emit(TraceKind.COPY_OUT, "poll", f"{len(fds)} x revents")
+    tracer.charge(TraceKind.COPY_OUT, "poll", len(fds), "{e.count} x revents", count=len(fds))
     return revents
 
 
@@ -165,8 +164,7 @@ def do_select(
         raise oserror(errno.EINVAL)
     n = min(nfds, fdt.capacity)
     words = (n + BITS_PER_LONG - 1) // BITS_PER_LONG
-    tracer.cost.copy_in += 3 * words
-    tracer.emit(TraceKind.COPY_IN, "select", f"3 fd_sets x {words} words")
+    tracer.charge(TraceKind.COPY_IN, "select", 3 * words, _FD_SETS, count=words)
     inp, outp, exp = ({fd for fd in s if fd < n} for s in sets)
     wanted = sorted(inp | outp | exp)
     for fd in wanted:  # max_select_fd
@@ -179,8 +177,7 @@ def do_select(
         while True:
             count = 0
             for fd in wanted:
-                tracer.cost.fd_scan += 1
-                tracer.emit(TraceKind.FD_SCAN, "select", f"fd {fd}")
+                tracer.charge(TraceKind.FD_SCAN, "select", 1, "fd {e.fd}", fd=fd)
                 key = POLLEX_SET
                 if fd in inp:
                     key |= POLLIN_SET
@@ -210,8 +207,7 @@ def do_select(
                 nonblocking = True
     finally:
         table.freewait()
-    tracer.cost.copy_out += 3 * words
-    tracer.emit(TraceKind.COPY_OUT, "select", f"3 fd_sets x {words} words")
+    tracer.charge(TraceKind.COPY_OUT, "select", 3 * words, _FD_SETS, count=words)
     return res
 
 
@@ -232,14 +228,18 @@ def select_fd_list(tracer: Tracer, seq: Sequence[int]) -> set[int]:
         elif index >= FD_SETSIZE:
             error = ValueError("too many file descriptors in select()")
         if error is not None:
-            tracer.emit(
+            tracer.charge(  # charged with the fds converted before it
                 TraceKind.FD_SCAN,
                 "CPython",
-                f"fd {fd}: {type(error).__name__}, no syscall made (FD_SETSIZE {FD_SETSIZE})",
+                index,
+                "fd {e.fd}: {e.subject}, no syscall made (FD_SETSIZE {e.count})",
+                fd=fd,
+                subject=type(error).__name__,
+                count=FD_SETSIZE,
             )
             raise error
-        tracer.cost.fd_scan += 1
         out.add(fd)
+    tracer.charge(TraceKind.FD_SCAN, "CPython", len(seq), _LIST2SET, count=len(seq))
     return out
 
 
