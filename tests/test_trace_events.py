@@ -14,7 +14,7 @@ import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.kernel.trace import Tracer
-from simulator.observe import CATEGORY, TraceKind
+from simulator.observe import CATEGORY, TraceEvent, TraceKind
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import Runner, default_model_factory
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
@@ -93,3 +93,27 @@ def test_prose_is_rendered_only_when_read() -> None:
     assert Loud.seen == 0
     assert tracer.events[-1].detail == "loud"
     assert Loud.seen == 1
+
+
+def _event(kind: TraceKind, where: str, **fields: object) -> TraceEvent:
+    # The prose says nothing a viewer needs: it must draw from the fields.
+    return TraceEvent(1, 0, kind, where, form="(prose without numbers)", **fields)  # type: ignore[arg-type]
+
+
+def test_the_tui_draws_micro_steps_from_fields_not_prose() -> None:
+    from tui.render.nic_lane import stage_of
+    from tui.render.rbtree_art import ShapeNode, TreeShape
+    from tui.widgets.interest_tree import _focus
+    from tui.widgets.ready_list import event_fd
+
+    a, b = (8, 3), (9, 5)
+    shape = TreeShape(a, {a: ShapeNode(a, "3", False, right=b), b: ShapeNode(b, "5", True)}, 2)
+    compare = _event(TraceKind.TREE_COMPARE, "epoll4.rbr", key=(10, 7), other=b, side="right")
+    assert _focus(compare, shape, "epoll4") == [b]
+    rotate = _event(TraceKind.TREE_ROTATE, "epoll4.rbr", key=a, side="left")
+    assert _focus(rotate, shape, "epoll4") == [a]
+    append = _event(TraceKind.LIST_APPEND, "epoll4.rdllist", fd=5, list="rdllist")
+    assert event_fd(append) == 5
+    assert _focus(append, shape, "epoll4") == [b]
+    assert stage_of(append) is not None
+    assert stage_of(_event(TraceKind.LIST_APPEND, "epoll4.ovflist", fd=5, list="ovflist")) is None

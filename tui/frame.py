@@ -30,7 +30,7 @@ from rich.text import Text
 
 from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EventPoll
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import ResultKind, Scenario
 from simulator.scenario.recording import this_platform

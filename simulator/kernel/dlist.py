@@ -257,7 +257,7 @@ class DList(Generic[T]):
                 tracer.charge(kind, self.name)
                 return
             owner = node.owner
-            fd = getattr(owner, "fd", None)
+            fd = getattr(owner, "trace_fd", None)  # epitems and knotes say which fd they watch
             tracer.charge(
                 kind,
                 self.name,

@@ -90,6 +90,11 @@ class EpItem:
         """Is the item on the ready list?"""
         return self.rdllink.linked
 
+    @property
+    def trace_fd(self) -> int:
+        """The descriptor its list micro-steps concern (`simulator.observe.TraceEvent.fd`)."""
+        return self.fd
+
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
 

@@ -137,11 +137,6 @@ _FIRED = "{e.subject}: data={e.count} -> true"
 _NOT_FIRED = "{e.subject}: data={e.count} -> false"
 
 
-def _knote_fd(kn: Knote) -> int | None:
-    """The descriptor a knote watches, for its trace events (None for a timer)."""
-    return kn.ident if kn.fop is not None and kn.fop.isfd else None
-
-
 def kn_hash(ident: int) -> int:
     """``KN_HASH(ident, mask)``: the knhash bucket of a (non-fd) ident."""
     val = ident % 2**64  # idents are uintptr_t
@@ -212,6 +207,13 @@ class Knote:
     def kevent(self) -> KEvent:
         """A copy of ``kn_kevent``: what a retrieval hands to the user."""
         return KEvent(self.ident, self.filter, self.flags, self.fflags, self.data, self.udata)
+
+    @property
+    def trace_fd(self) -> int | None:
+        """The descriptor it watches, for its trace events (None: a timer or the marker)."""
+        if self.status & KN_MARKER or self.filter == KQ_FILTER_TIMER:
+            return None
+        return self.ident
 
     def __str__(self) -> str:
         if self.status & KN_MARKER:
@@ -663,7 +665,7 @@ class KQueue(File):
                 self.label,
                 0,
                 "{e.subject}: key {e.mask:#x} not for it",
-                fd=_knote_fd(kn),
+                fd=kn.trace_fd,
                 mask=key,
                 subject=str(kn),
             )
@@ -684,7 +686,7 @@ class KQueue(File):
             where,
             0,
             _FIRED if fired else _NOT_FIRED,
-            fd=_knote_fd(kn),
+            fd=kn.trace_fd,
             count=kn.data,
             subject=str(kn),
         )
@@ -792,7 +794,7 @@ class KQueue(File):
             f"{self.label}.knlist",
             1,
             "{e.subject}",
-            fd=_knote_fd(kn),
+            fd=kn.trace_fd,
             list="knlist",
             subject=str(kn),
         )
@@ -825,7 +827,7 @@ class KQueue(File):
             f"{self.label}.knlist",
             1,
             "{e.subject}",
-            fd=_knote_fd(kn),
+            fd=kn.trace_fd,
             list="knlist",
             subject=str(kn),
         )
@@ -992,7 +994,7 @@ class KQueue(File):
                 self.label,
                 1,
                 "{e.subject}: data={e.count}",
-                fd=_knote_fd(kn),
+                fd=kn.trace_fd,
                 count=ev.data,
                 subject=str(kn),
             )

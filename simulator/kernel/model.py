@@ -53,9 +53,9 @@ from simulator.uapi import (
 )
 
 # The prose of CPython's own work in poll and select (user space, before and after the call).
-_POLLFD_ARRAY = "{e.count} fds from a dict into a struct pollfd array"
-_POLL_RESULTS = "{e.count} pollfds walked for the results"
-_SET2LIST = "{e.count} fds of the lists tested against the result sets (set2list)"
+_POLLFD_ARRAY = "dict -> pollfd array: {e.count} fds"
+_POLL_RESULTS = "pollfd array -> result list: {e.count} fds"
+_SET2LIST = "fd_sets -> result lists (set2list): {e.count} fds"
 
 #: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12

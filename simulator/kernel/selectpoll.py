@@ -37,7 +37,7 @@ from simulator.uapi import (
 
 # The prose of its trace events, rendered from their fields when read.
 _FD_SETS = "3 fd_sets x {e.count} words"
-_LIST2SET = "{e.count} fds from a list into an fd_set (seq2set)"
+_LIST2SET = "list -> fd_set (seq2set): {e.count} fds"
 
 #: CPython's ``_PyTime_t`` counts nanoseconds in a signed 64-bit integer.
 PYTIME_LIMIT = 2**63

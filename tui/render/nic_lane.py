@@ -14,7 +14,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from simulator.kernel.trace import TraceEvent, TraceKind
+from simulator.observe import TraceEvent, TraceKind
 
 LIT = Style(color="black", bgcolor="yellow", bold=True)
 STAGE = Style(color="bright_white", bgcolor="grey23")
@@ -38,7 +38,7 @@ def stage_of(event: TraceEvent | None) -> int | None:
         return None
     for i, (_, kinds) in enumerate(STAGES):
         if event.kind in kinds:
-            if event.kind is TraceKind.LIST_APPEND and not event.where.endswith("rdllist"):
+            if event.kind is TraceKind.LIST_APPEND and event.list != "rdllist":
                 return None
             return i
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from simulator.kernel.trace import TraceEvent, TraceKind
+from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
 from tui.render.fd_rows import FdRows, highest_fd, read_row, row_text
 from tui.widgets.lines import LinesView
