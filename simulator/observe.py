@@ -16,7 +16,7 @@ viewer beyond `simulator.uapi.Kernel`, in place of probing with ``getattr``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -160,6 +160,156 @@ CATEGORY: dict[TraceKind, str] = {
 }
 
 
+# --- snapshots: read-only pictures of the model's structures ------------------------------
+#
+# A snapshot is frozen and shares nothing with the model: a viewer may keep it while the model
+# moves on. Each costs what it holds (the top levels of a tree, the head of a list), never
+# O(registered descriptors).
+
+
+@dataclass(frozen=True, slots=True)
+class FdTableSnapshot:
+    """The process's descriptor table and the system's file count (``fs/file.c``)."""
+
+    open: int  #: descriptors in use
+    nofile: int  #: RLIMIT_NOFILE (soft)
+    capacity: int  #: slots of the current table (``fdt->max_fds``)
+    nr_files: int  #: open file descriptions system-wide
+    file_max: int  #: ``fs.file-max``
+
+
+@dataclass(frozen=True, slots=True)
+class FileSnapshot:
+    """One open descriptor: the file it refers to and how many references that file has."""
+
+    fd: int
+    file_id: int  #: which open file description (dup'ed descriptors share it)
+    label: str  #: the model's name for it (``unix1``, ``epoll4``)
+    kind: str  #: ``unix``, ``tcp``, ``epoll``, ``kqueue``, ``file``...
+    refs: int  #: ``f_count``
+    queued: int | None  #: bytes in its receive queue (sockets), else None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitQueueSnapshot:
+    """A wait queue's entries, head first: (owner's label, exclusive)."""
+
+    name: str
+    entries: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNodeSnapshot:
+    """One epitem in the interest tree: its key, colour, children, and registration."""
+
+    key: Key
+    fd: int
+    events: int
+    red: bool
+    ready: bool  #: on ``rdllist`` itself (not in a transfer's private batch)
+    left: Key | None  #: None: no child, or one below the captured depth (`deeper`)
+    right: Key | None
+    deeper: bool  #: it has children that were not captured
+
+
+@dataclass(frozen=True, slots=True)
+class EpollSnapshot:
+    """An epoll instance (``struct eventpoll``): interest tree, ready list, ovflist, queues.
+
+    The tree holds its top `depth` levels (`complete` when that is all of it), the lists their
+    head; `size`, `ready_total` and `ovf_total` count everything.
+    """
+
+    label: str
+    file_id: int
+    size: int
+    root: Key | None
+    nodes: tuple[TreeNodeSnapshot, ...]
+    complete: bool
+    ready: tuple[int, ...]  #: fds on ``rdllist``, head first
+    ready_total: int
+    ovflist: tuple[int, ...] | None  #: None: no transfer running (``EP_UNACTIVE_PTR``)
+    ovf_total: int
+    wq: WaitQueueSnapshot  #: threads in ``epoll_wait``
+    poll_wait: WaitQueueSnapshot  #: pollers of the epoll file itself
+
+
+@dataclass(frozen=True, slots=True)
+class KnoteSnapshot:
+    """One knote: what it watches and its state."""
+
+    fd: int | None  #: the descriptor it watches (None: a timer)
+    ident: int
+    filter: int
+    data: int
+    status: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KqueueSnapshot:
+    """A kqueue: every knote, and the pending queue head first."""
+
+    label: str
+    knotes: tuple[KnoteSnapshot, ...]
+    pending: tuple[KnoteSnapshot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NicSnapshot:
+    """The loopback device: segments in flight and in the rx ring (their first few)."""
+
+    wire: tuple[str, ...]
+    rx_ring: tuple[str, ...]
+    irqs: int
+    delivered: int
+
+
+@runtime_checkable
+class Observable(Protocol):
+    """A kernel whose structures can be looked at (the model): the snapshot API.
+
+    Every method only reads; none is a syscall, none changes a trace or a cost.
+    """
+
+    @property
+    def now_ns(self) -> int:
+        """Virtual time."""
+        ...
+
+    @property
+    def calls(self) -> int:
+        """Syscalls made so far."""
+        ...
+
+    def fd_table(self) -> FdTableSnapshot: ...
+
+    def file_at(self, fd: int) -> FileSnapshot | None: ...
+
+    def highest_fd(self) -> int:
+        """The highest open descriptor, -1 if none."""
+        ...
+
+    def open_fds(self) -> list[int]:
+        """Every open descriptor, in order. O(open descriptors)."""
+        ...
+
+    def wait_queue_of(self, fd: int) -> WaitQueueSnapshot | None: ...
+
+    def epoll_at(self, fd: int, depth: int = 7, limit: int = 16) -> EpollSnapshot | None: ...
+
+    def interest_list(self, epfd: int, limit: int) -> list[tuple[int, int]]:
+        """The first `limit` registrations of epoll `epfd` in tree order: (fd, events)."""
+        ...
+
+    def lookup_path(self, epfd: int, fd: int) -> tuple[Key, ...]:
+        """The keys ``ep_find`` visits looking `fd` up in epoll `epfd`, root first."""
+        ...
+
+    def kqueue_at(self, fd: int) -> KqueueSnapshot | None: ...
+
+    def nic_snapshot(self) -> NicSnapshot: ...
+
+
 @runtime_checkable
 class Traced(Protocol):
     """A kernel that traces its calls (the model): the last call's micro-steps and cost."""
@@ -170,6 +320,10 @@ class Traced(Protocol):
     @property
     def last_cost(self) -> Cost: ...
 
+    def observe(self, observer: Callable[[TraceEvent], None] | None) -> None:
+        """Call `observer` with each micro-step as it is recorded (None: stop)."""
+        ...
+
 
 @runtime_checkable
 class HasPid(Protocol):
@@ -177,6 +331,9 @@ class HasPid(Protocol):
 
     @property
     def pid(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...
 
 
 @runtime_checkable
@@ -186,4 +343,22 @@ class HasFdinfo(Protocol):
     def fdinfo(self, epfd: int) -> list[dict[str, int]]: ...
 
 
-__all__ = ["CATEGORY", "Cost", "HasFdinfo", "HasPid", "Key", "TraceEvent", "TraceKind", "Traced"]
+__all__ = [
+    "CATEGORY",
+    "Cost",
+    "EpollSnapshot",
+    "FdTableSnapshot",
+    "FileSnapshot",
+    "HasFdinfo",
+    "HasPid",
+    "Key",
+    "KnoteSnapshot",
+    "KqueueSnapshot",
+    "NicSnapshot",
+    "Observable",
+    "TraceEvent",
+    "TraceKind",
+    "Traced",
+    "TreeNodeSnapshot",
+    "WaitQueueSnapshot",
+]

@@ -127,10 +127,6 @@ class EventPoll(File):
         """Every epitem, in tree (key) order -- the order of /proc/<pid>/fdinfo/<epfd>."""
         return [node.value for node in self.rbr]
 
-    def ready_items(self) -> list[EpItem]:
-        """The ready list, head first."""
-        return list(self.rdllist)
-
     # -- the callback --------------------------------------------------------------------------
     def ep_poll_callback(self, entry: WaitEntry, key: int) -> bool:
         """``ep_poll_callback``: queue the item on the ready list and wake a waiter (EP-4)."""

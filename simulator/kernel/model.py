@@ -39,6 +39,7 @@ from simulator.kernel.sockets import (
 )
 from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
+from simulator.kernel.views import ModelViews
 from simulator.kernel.waitqueue import WaitEntry
 from simulator.uapi import (
     FD_SETSIZE,
@@ -63,7 +64,7 @@ EP_MAX_EVENTS = 0x7FFFFFFF // 12
 SOMAXCONN = 4096
 
 
-class ModelKernel:
+class ModelKernel(ModelViews):
     """The model kernel. Parameters are the machine's tunables; all are optional.
 
     * `nofile`, `nofile_hard`: RLIMIT_NOFILE soft and hard limits (EMFILE).
@@ -147,6 +148,11 @@ class ModelKernel:
     def now_ns(self) -> int:
         """The virtual clock."""
         return self.clock.now_ns
+
+    def observe(self, observer: Callable[[TraceEvent], None] | None) -> None:
+        """Call `observer` with each micro-step as it is recorded (None: stop); see
+        `Tracer.observer`."""
+        self.tracer.observer = observer
 
     def file(self, fd: int) -> File | None:
         """The open file description at `fd`, or None."""

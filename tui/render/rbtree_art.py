@@ -16,14 +16,13 @@ no longer fit are summarised in one line, so the picture has a bounded height.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 
-from simulator.observe import Key
+from simulator.observe import EpollSnapshot, Key
 
 #: Nodes deeper than this are not captured (127 nodes at most).
 CAPTURE_DEPTH = 7
@@ -66,44 +65,23 @@ class TreeShape:
     complete: bool = True
 
     @classmethod
-    def capture(
-        cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH, ready: Any = None
-    ) -> TreeShape:
-        """Copy the top `depth` levels of `tree` (an ``RBTree`` of epitems).
-
-        `label(node) -> str` names a node (default: its key); `ready(value) -> bool` says
-        whether its epitem gets the ready dot (default: its ``ready`` attribute). O(2 ** depth)
-        at most.
-        """
-        shape = cls(size=len(tree))
-        root = tree.root
-        if root is None:
-            return shape
-        shape.root = root.key
-        frontier = [(root, 1)]
-        while frontier:
-            node, level = frontier.pop()
-            more = level < depth
-            left = node.left
-            right = node.right
-            deeper = not more and (left is not None or right is not None)
-            if deeper:
-                shape.complete = False
-            value = node.value
-            shape.nodes[node.key] = ShapeNode(
-                key=node.key,
-                label=label(node) if label is not None else _key_label(node.key),
-                red=bool(node.red),
-                left=left.key if left is not None and more else None,
-                right=right.key if right is not None and more else None,
-                ready=bool(ready(value) if ready is not None else getattr(value, "ready", False)),
-                deeper=deeper,
+    def capture(cls, ep: EpollSnapshot, label: Callable[[int], str] | None = None) -> TreeShape:
+        """The tree of an epoll's snapshot (which holds its top levels, see
+        `simulator.observe.Observable.epoll_at`); `label(fd) -> str` names a node (default:
+        its fd). The ready dot marks the items on ``rdllist`` itself."""
+        nodes = {
+            n.key: ShapeNode(
+                key=n.key,
+                label=label(n.fd) if label is not None else _key_label(n.key),
+                red=n.red,
+                left=n.left,
+                right=n.right,
+                ready=n.ready,
+                deeper=n.deeper,
             )
-            if more:
-                for child in (left, right):
-                    if child is not None:
-                        frontier.append((child, level + 1))
-        return shape
+            for n in ep.nodes
+        }
+        return cls(ep.root, nodes, ep.size, ep.complete)
 
     def height(self) -> int:
         """Levels in the captured part."""

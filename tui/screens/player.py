@@ -19,7 +19,6 @@ step is revealed.
 from __future__ import annotations
 
 from functools import partial
-from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -43,7 +42,7 @@ from tui.frame import (
     build_frame,
     mechanism_class,
     mechanism_of,
-    shown_epoll,
+    shown_interest,
 )
 from tui.predict import Question, judge_of, previous_result, question_for
 from tui.progress import ProgressStore
@@ -434,13 +433,9 @@ class PlayerScreen(Screen[None]):
 
     def _interest(self) -> list[tuple[str, list[str]]]:
         """The shown epoll's registrations (name, events), for made-up predict choices."""
-        ep = shown_epoll(self.session)
-        if ep is None:
-            return []
         names = self.session.names
         return [
-            (names.name(node.value.fd), event_names(node.value.events))
-            for node in islice(ep.rbr, 16)
+            (names.name(fd), event_names(events)) for fd, events in shown_interest(self.session)
         ]
 
     def _ask(self, question: Question) -> None:

@@ -1,10 +1,10 @@
 """The process's fd table, with gauges against RLIMIT_NOFILE and fs.file-max.
 
 Rows are descriptor numbers from 0 to the highest open one; the view is line-API and, at rest,
-reads the model only for the rows on screen (``fdt.lookup(fd)`` per row), so a table of a
-hundred thousand descriptors repaints as fast as one of ten (see
-`tui.render.fd_rows.highest_fd` for the one lookup that is not bounded). During an animation
-it draws the table captured at the micro-step instead (`Frame.fds`, a `FdRows`).
+reads the model only for the rows on screen (``Observable.file_at(fd)`` per row), so a table of
+a hundred thousand descriptors repaints as fast as one of ten (see `Observable.highest_fd` for
+the one lookup that is not bounded). During an animation it draws the table captured at the
+micro-step instead (`Frame.fds`, a `FdRows`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from textual.reactive import reactive
 
 from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.fd_rows import FdRows, highest_fd, read_row, row_text
+from tui.render.fd_rows import FdRows, read_row, row_text
 from tui.widgets.lines import LinesView
 from tui.widgets.ready_list import event_fd
 
@@ -59,7 +59,7 @@ class FdTable(LinesView):
             more = captured.total_rows > len(captured.rows)
             self._rows = len(captured.rows) + more
         else:
-            self._rows = highest_fd(frame.kernel) + 1 if frame.kernel is not None else 0
+            self._rows = frame.kernel.highest_fd() + 1 if frame.kernel is not None else 0
         self.reset()
 
     def watch_event(self) -> None:
@@ -84,8 +84,7 @@ class FdTable(LinesView):
         kernel = frame.kernel
         if kernel is None:
             return None
-        fdt, fs = kernel.fdt, kernel.fs
-        return FdRows(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, (), 0)
+        return FdRows.counters(kernel)
 
     def make_line(self, index: int, width: int) -> Text:
         frame = self.frame
