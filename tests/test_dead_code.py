@@ -84,3 +84,25 @@ def test_every_shipped_package_holds_code() -> None:
         if not modules and not data and not body:
             empty.append(package)
     assert empty == [], f"packages shipped in the wheel with nothing in them: {empty}"
+
+
+def test_every_document_referred_to_exists() -> None:
+    """``docs/x.md`` paths, Markdown links to ``.md`` files, and upper-case document names
+    (``DESIGN.md``) in the code and docs name files of this repository."""
+    texts = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    texts += [p for folder in SOURCES for p in (ROOT / folder).rglob("*.py")]
+    missing = []
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(ROOT)
+        for ref in re.findall(r"\bdocs/[\w/-]+\.md\b", text):
+            if not (ROOT / ref).exists():
+                missing.append(f"{where}: {ref}")
+        for ref in re.findall(r"(?<![\w/.-])[A-Z][A-Z_]+\.md\b", text):
+            if not (ROOT / ref).exists():
+                missing.append(f"{where}: {ref}")
+        if path.suffix == ".md":
+            for ref in re.findall(r"\]\(([\w./-]+\.md)(?:#[\w-]*)?\)", text):
+                if not (path.parent / ref).exists():
+                    missing.append(f"{where}: {ref}")
+    assert missing == [], "references to documents that are not in the repository: " + str(missing)
