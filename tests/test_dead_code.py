@@ -106,3 +106,32 @@ def test_every_document_referred_to_exists() -> None:
                 if not (path.parent / ref).exists():
                     missing.append(f"{where}: {ref}")
     assert missing == [], "references to documents that are not in the repository: " + str(missing)
+
+
+def test_no_fallback_for_a_dependency_that_is_always_installed() -> None:
+    """``except ImportError`` around a module of muxlab or of a declared dependency is
+    scaffolding from before it existed: the wheel always brings it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {
+        re.split(r"[<>=!~ \[]", d)[0].replace("-", "_") for d in config["project"]["dependencies"]
+    }
+    ours = {*SOURCES, *declared}
+    found = []
+    for folder in SOURCES:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Try):
+                    continue
+                caught = {ast.unparse(h.type) for h in node.handlers if h.type is not None}
+                if not caught & {"ImportError", "ModuleNotFoundError"}:
+                    continue
+                for stmt in node.body:
+                    if isinstance(stmt, ast.ImportFrom | ast.Import):
+                        names = (
+                            [stmt.module or ""]
+                            if isinstance(stmt, ast.ImportFrom)
+                            else [a.name for a in stmt.names]
+                        )
+                        if any(n.partition(".")[0] in ours for n in names):
+                            found.append(f"{path.relative_to(ROOT)}:{stmt.lineno}")
+    assert found == [], f"fallbacks for modules that are always installed: {found}"
