@@ -320,6 +320,11 @@ class Traced(Protocol):
     @property
     def last_cost(self) -> Cost: ...
 
+
+@runtime_checkable
+class Watchable(Protocol):
+    """A kernel whose micro-steps can be watched as they happen (the model)."""
+
     def observe(self, observer: Callable[[TraceEvent], None] | None) -> None:
         """Call `observer` with each micro-step as it is recorded (None: stop)."""
         ...
@@ -361,4 +366,5 @@ __all__ = [
     "Traced",
     "TreeNodeSnapshot",
     "WaitQueueSnapshot",
+    "Watchable",
 ]

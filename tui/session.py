@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.observe import HasFdinfo, HasPid, Traced, TraceEvent
+from simulator.observe import HasFdinfo, HasPid, TraceEvent, Watchable
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import ResultKind, Scenario
 from simulator.scenario.recording import this_platform
@@ -34,7 +34,7 @@ from simulator.scenario.runner import default_model_factory as _default_model_fa
 #: returned it -- or the reason it could not be read.
 FdinfoSnapshot = dict[str, list[dict[str, int]] | str]
 #: Called with the model just before the last step of a move runs; returns the observer its
-#: model calls at each micro-step of that step (see `simulator.observe.Traced.observe`).
+#: model calls at each micro-step of that step (see `simulator.observe.Watchable.observe`).
 StepWatch = Callable[[uapi.Kernel], Callable[[TraceEvent], None] | None]
 
 
@@ -214,7 +214,7 @@ class PlaySession:
             self._seek(target, on_step)
             return
         self._seek(target - 1, on_step)
-        model = self.model if isinstance(self.model, Traced) else None
+        model = self.model if isinstance(self.model, Watchable) else None
         observer = watch(self.model)
         if model is not None:
             model.observe(observer)
