@@ -36,7 +36,7 @@ def observe(model: Kernel) -> tuple[object, ...]:
         entry.append(getattr(file, "rcv_bytes", None))
         if isinstance(file, EventPoll):
             entry.append([(epi.fd, epi.events, epi.key) for epi in file.items()])
-            entry.append([epi.fd for epi in file.ready_items()])
+            entry.append([epi.fd for epi in file.rdllist])
             entry.append(file.ovflist)
         if isinstance(file, KQueue):
             entry.append([repr(kn) for kn in file.knotes()])

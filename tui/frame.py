@@ -2,9 +2,10 @@
 
 The player builds a frame after every move (on the UI thread, while no worker touches the
 runner) and hands it down to its widgets: "attributes down". Every picture in a frame is
-detached from the model (`tui.render`'s ``capture``/``of`` constructors copy what they draw),
-except `Frame.kernel`, which the line-API views (the fd table) read lazily for the rows on
-screen; they stop reading it while a worker runs (see `tui.widgets.lines.LinesView.frozen`).
+detached from the model (`tui.render`'s ``capture``/``of`` constructors copy what they draw
+from the model's snapshot API, `simulator.observe.Observable`), except `Frame.kernel`, which
+the line-API views (the fd table) read lazily for the rows on screen; they stop reading it
+while a worker runs (see `tui.widgets.lines.LinesView.frozen`).
 
 Capturing costs O(what is drawn), never O(registered descriptors): the tree keeps its top
 levels, the ready list its head, the wait queues only the scenario's named files.
@@ -19,19 +20,15 @@ agree with each other as the model's own structures do.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from itertools import islice
-from typing import Any
+from typing import Protocol
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.text import Text
 
 from simulator import syscalls
-from simulator.kernel import ModelKernel
-from simulator.kernel.eventpoll import EventPoll
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import EpollSnapshot, Key, Observable, Traced, TraceEvent
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel
@@ -39,15 +36,21 @@ from tui.predict import real_outcome
 from tui.render.cost_meter import CostMeter
 from tui.render.fd_rows import FdRows
 from tui.render.live_side import LiveSide
-from tui.render.model_state import KqueueView
+from tui.render.model_state import KqueueView, shown_epoll_of
 from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
-from tui.render.rbtree_art import Key, TreeShape
+from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
 MECHANISMS = syscalls.MECHANISMS
+
+
+class Model(Observable, Traced, Protocol):
+    """What the pictures read: a kernel with the snapshot API that traces its calls."""
+
+
 #: A step's animation keeps between this many and twice as many micro-step captures.
 MICRO_FRAMES = 48
 
@@ -77,7 +80,7 @@ class Frame:
     title: str
     mechanism: str  #: whose panels this position shows (`step_mechanism`)
     record: StepRecord | None
-    kernel: ModelKernel | None
+    kernel: Observable | None
     names: Bindings
     ep_title: str = ""
     ep_label: str = ""  #: the model's name for the epoll (``epoll4``), as trace events say it
@@ -138,7 +141,7 @@ class MicroRecorder:
     def __init__(self, session: PlaySession, limit: int = MICRO_FRAMES) -> None:
         self._session = session
         self._limit = limit
-        self._kernel: ModelKernel | None = None
+        self._kernel: Model | None = None
         self._names = Bindings()
         self._step: StepBase | None = None
         self.index: int | None = None  #: the step recorded
@@ -147,7 +150,7 @@ class MicroRecorder:
         self.error: Exception | None = None
 
     def __call__(self, model: Kernel) -> Callable[[TraceEvent], None] | None:
-        if not isinstance(model, ModelKernel):
+        if not isinstance(model, Observable) or not isinstance(model, Traced):
             return None
         session = self._session
         self._kernel = model
@@ -177,7 +180,7 @@ class MicroRecorder:
             self.stride *= 2
             self.frames = {i: f for i, f in self.frames.items() if i % self.stride == 0}
 
-    def _capture(self, kernel: ModelKernel) -> MicroFrame:
+    def _capture(self, kernel: Model) -> MicroFrame:
         session = self._session
         names = self._names
         ep_title = ep_label = ""
@@ -185,7 +188,7 @@ class MicroRecorder:
         ep = None
         shown = _shown_epoll(kernel, names, self._step, _epoll_names(session))
         if shown is not None:
-            ep_title, ep = shown
+            ep_title, _, ep = shown
             ep_label = ep.label
             shape = _tree_shape(ep, names)
             chain = ReadyChain.capture(ep, names)
@@ -204,7 +207,7 @@ class MicroRecorder:
             nic=NicLane.capture(kernel),
             fds=FdRows.capture(kernel, names),
             cost=CostMeter.of(kernel.last_cost.as_dict()),
-            clock_ns=kernel.clock.now_ns,
+            clock_ns=kernel.now_ns,
             calls=calls,
         )
 
@@ -217,11 +220,10 @@ class MicroRecorder:
         return self.frames
 
 
-def _tree_shape(ep: EventPoll, names: Bindings) -> TreeShape:
+def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
     """The interest tree; the ready dot marks the items on ``rdllist`` itself (not those an
     ``epoll_wait`` has moved to its private batch), as the ready list picture shows them."""
-    rdllist = ep.rdllist
-    return TreeShape.capture(ep.rbr, _label(names), ready=lambda epi: epi.rdllink in rdllist)
+    return TreeShape.capture(ep, lambda fd: fd_label(fd, names))
 
 
 def mechanism_of(session: PlaySession) -> str:
@@ -248,51 +250,33 @@ def step_mechanism(session: PlaySession, position: int | None = None) -> str:
 
 
 def _shown_epoll(
-    kernel: ModelKernel, names: Bindings, step: StepBase | None, epoll_names: list[str]
-) -> tuple[str, EventPoll] | None:
-    """The epoll the current step uses, else the most recently created one still open."""
+    kernel: Observable, names: Bindings, step: StepBase | None, epoll_names: list[str]
+) -> tuple[str, int, EpollSnapshot] | None:
+    """The epoll the current step uses, else the most recently created one still open:
+    (``name:fd``, fd, its snapshot)."""
     wanted: list[str] = []
     if step is not None:
         ref = getattr(step.arguments, "epfd", None)
         if isinstance(ref, str):
             wanted.append(ref)
     wanted += reversed(epoll_names)
-    for name in wanted:
-        fd = names.fds.get(name)
-        if fd is None:
-            continue
-        file = kernel.fdt.lookup(fd)
-        if isinstance(file, EventPoll):
-            return f"{name}:{fd}", file
-    return None
+    return shown_epoll_of(kernel, names, wanted)
 
 
-def shown_epoll(session: PlaySession) -> EventPoll | None:
-    """The epoll the player shows at the session's position (see `_shown_epoll`)."""
+def shown_interest(session: PlaySession, limit: int = 16) -> list[tuple[int, int]]:
+    """The first registrations (fd, events) of the epoll the player shows at the session's
+    position (see `_shown_epoll`)."""
     model = session.model
-    if not isinstance(model, ModelKernel):
-        return None
+    if not isinstance(model, Observable):
+        return []
     record = session.record()
     step = record.step if record is not None else None
     shown = _shown_epoll(model, session.names, step, _epoll_names(session))
-    return shown[1] if shown is not None else None
+    return model.interest_list(shown[1], limit) if shown is not None else []
 
 
 def _epoll_names(session: PlaySession) -> list[str]:
     return [n for s in session.scenario.steps if s.call.name == "epoll_create" for n in s.names]
-
-
-def _label(names: Bindings) -> Any:
-    def label(node: Any) -> str:
-        return fd_label(node.value.fd, names)
-
-    return label
-
-
-def _detach(renderable: Any) -> RenderableType:
-    """Run a lazy renderable's ``__rich_console__`` now, keeping what it yields."""
-    console = Console(width=80, file=io.StringIO(), color_system=None)
-    return Group(*list(renderable.__rich_console__(console, console.options)))
 
 
 def build_frame(
@@ -306,7 +290,7 @@ def build_frame(
     position = session.position
     record = session.record()
     model = session.model
-    kernel = model if isinstance(model, ModelKernel) else None
+    kernel = model if isinstance(model, Observable) else None
     names = session.names.copy()
     mechanism = step_mechanism(session, position)
     epoll_names = _epoll_names(session)
@@ -317,14 +301,15 @@ def build_frame(
     path_text = ""
     chain = queues = nic = None
     ep = None
+    epfd = -1
     if kernel is not None:
         step = record.step if record is not None else None
         shown = _shown_epoll(kernel, names, step, epoll_names)
         if shown is not None:
-            ep_title, ep = shown
+            ep_title, epfd, ep = shown
             shape = _tree_shape(ep, names)
             chain = ReadyChain.capture(ep, names)
-            path, path_text = _lookup_path(kernel, ep, record, names)
+            path, path_text = _lookup_path(kernel, epfd, record, names)
         queues = WaitQueuesPicture.capture(kernel, names, ep)
         nic = NicLane.capture(kernel)
 
@@ -341,7 +326,7 @@ def build_frame(
         calls = _kqueue_picture(kernel, names, session)
 
     status = session.status()
-    live = _live_side(session, record, status, names, ep_title, ep, prediction_banner)
+    live = _live_side(session, record, status, names, ep_title, epfd, ep, prediction_banner)
     return Frame(
         position=position,
         total=session.total,
@@ -362,40 +347,40 @@ def build_frame(
         cost=CostMeter.of(record.cost.as_dict() if record and record.cost else None),
         live=live,
         status=status,
-        clock_ns=kernel.clock.now_ns if kernel is not None else 0,
+        clock_ns=kernel.now_ns if kernel is not None else 0,
         prediction=session.predictions.get(position - 1),
         micro=recorder.frames_for(record) if recorder is not None else {},
     )
 
 
 def _lookup_path(
-    kernel: ModelKernel, ep: EventPoll, record: StepRecord | None, names: Bindings
+    kernel: Observable, epfd: int, record: StepRecord | None, names: Bindings
 ) -> tuple[tuple[Key, ...], str]:
     """The descent an ``epoll_ctl`` step's key makes in the tree (O(log n))."""
     if record is None or record.step.call.name != "epoll_ctl":
         return (), ""
     ref = getattr(record.step.arguments, "fd", None)
     fd = names.fds.get(ref) if isinstance(ref, str) else ref if isinstance(ref, int) else None
-    file = kernel.fdt.lookup(fd) if fd is not None else None
+    file = kernel.file_at(fd) if fd is not None else None
     if fd is None or file is None:
         return (), ""
     key = (file.file_id, fd)
-    nodes = ep.rbr.lookup_path(key)
+    keys = kernel.lookup_path(epfd, fd)
     steps = []
-    for i, node in enumerate(nodes):
-        label = fd_label(node.value.fd, names)
-        if node.key == key:
+    for i, node_key in enumerate(keys):
+        label = fd_label(node_key[1], names)
+        if node_key == key:
             steps.append(f"{label} ✓")
         else:
-            steps.append(label + (" ←" if key < node.key else " →"))
+            steps.append(label + (" ←" if key < node_key else " →"))
         if i > 12:
-            steps.append(f"… {len(nodes) - i - 1} more")
+            steps.append(f"… {len(keys) - i - 1} more")
             break
-    found = bool(nodes) and nodes[-1].key == key
+    found = bool(keys) and keys[-1] == key
     text = f"lookup {fd_label(fd, names)} key {key}: " + "  ".join(steps)
     if not found:
         text += "  (not in the tree)"
-    return tuple(node.key for node in nodes), text
+    return keys, text
 
 
 def _last_multiplexer_call(session: PlaySession, position: int) -> StepRecord | None:
@@ -406,14 +391,14 @@ def _last_multiplexer_call(session: PlaySession, position: int) -> StepRecord | 
     return None
 
 
-def _kqueue_picture(kernel: ModelKernel, names: Bindings, session: PlaySession) -> RenderableType:
+def _kqueue_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
     kq_names = [n for s in session.scenario.steps if s.call.name == "kqueue" for n in s.names]
     parts: list[RenderableType] = []
     for name in kq_names:
         fd = names.fds.get(name)
-        file = kernel.fdt.lookup(fd) if fd is not None else None
-        if file is not None and hasattr(file, "knotes"):
-            parts.append(_detach(KqueueView(file, names, f"{name}:{fd} knotes")))
+        kq = kernel.kqueue_at(fd) if fd is not None else None
+        if kq is not None:
+            parts.append(KqueueView(kq, names, f"{name}:{fd} knotes"))
     if not parts:
         return Text("no kqueue open in the model yet", style="dim")
     return Group(*parts)
@@ -425,7 +410,8 @@ def _live_side(
     status: LiveStatus,
     names: Bindings,
     ep_title: str,
-    ep: EventPoll | None,
+    epfd: int,
+    ep: EpollSnapshot | None,
     banner: Text | None,
 ) -> LiveSide:
     header = _live_header(status, session.position)
@@ -433,13 +419,12 @@ def _live_side(
     arguments = record.sent if record is not None and record.live is not None else None
     fdinfo = session.fdinfo()
     model_items: dict[str, list[tuple[int, int]]] = {}
-    if fdinfo and ep is not None and len(ep.rbr) <= 4096:
+    model = session.model
+    if fdinfo and ep is not None and ep.size <= 4096 and isinstance(model, Observable):
         for ep_name in fdinfo:
             fd = names.fds.get(ep_name)
             if fd is not None and ep_title.startswith(f"{ep_name}:"):
-                model_items[ep_name] = [
-                    (node.value.fd, node.value.events) for node in islice(ep.rbr, 4096)
-                ]
+                model_items[ep_name] = model.interest_list(epfd, 4096)
     return LiveSide(header, record, arguments, fdinfo, model_items, dict(live_names.names), banner)
 
 
@@ -486,6 +471,6 @@ __all__ = [
     "build_frame",
     "mechanism_class",
     "mechanism_of",
-    "shown_epoll",
+    "shown_interest",
     "step_mechanism",
 ]

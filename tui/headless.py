@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from simulator.kernel import ModelKernel
+from simulator.observe import Observable
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
@@ -83,7 +83,7 @@ def play(
                     continue
                 model = runner.model
                 state = None
-                if isinstance(model, ModelKernel):
+                if isinstance(model, Observable):
                     state = ModelStateView(model, runner.bindings)
                 _print(console, StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:

@@ -207,14 +207,8 @@ def serve(
     if open_dir is not None and not open_dir.is_dir():
         print(f"muxlab: --open-dir {open_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        from tui.webserver import MuxlabServer
-    except ImportError:
-        print(
-            "muxlab: `muxlab serve` needs textual-serve: pip install textual-serve",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    from tui.webserver import MuxlabServer  # textual-serve is a dependency: always there
+
     if not is_loopback(host):
         print(
             f"muxlab: warning: --host {host} serves other machines too; anyone who has the "

@@ -22,12 +22,11 @@ The rules:
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Protocol
 
 from simulator.scenario import Verdict
 from simulator.uapi import event_names
-from tui.frame import shown_epoll
+from tui.frame import shown_interest
 from tui.predict import Question, previous_result, question_for
 from tui.session import PlaySession, Prediction, StepWatch
 
@@ -85,13 +84,8 @@ class Stage(Protocol):
 
 def registrations(session: PlaySession) -> list[tuple[str, list[str]]]:
     """The shown epoll's registrations (name, events), for made-up predict choices."""
-    ep = shown_epoll(session)
-    if ep is None:
-        return []
     names = session.names
-    return [
-        (names.name(node.value.fd), event_names(node.value.events)) for node in islice(ep.rbr, 16)
-    ]
+    return [(names.name(fd), event_names(events)) for fd, events in shown_interest(session)]
 
 
 class Navigator:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import HasFdinfo, HasPid, TraceEvent, Watchable
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
@@ -34,7 +34,7 @@ from simulator.scenario.runner import default_model_factory as _default_model_fa
 #: returned it -- or the reason it could not be read.
 FdinfoSnapshot = dict[str, list[dict[str, int]] | str]
 #: Called with the model just before the last step of a move runs; returns the observer its
-#: tracer calls at each micro-step of that step (see `simulator.kernel.trace.Tracer.observer`).
+#: model calls at each micro-step of that step (see `simulator.observe.Watchable.observe`).
 StepWatch = Callable[[uapi.Kernel], Callable[[TraceEvent], None] | None]
 
 
@@ -169,8 +169,9 @@ class PlaySession:
     def status(self) -> LiveStatus:
         """The live kernel as the right panel shows it."""
         kernel = self.live_kernel
-        pid = getattr(kernel, "pid", None)
-        alive = bool(getattr(kernel, "alive", False)) and self._lost is None
+        process = kernel if isinstance(kernel, HasPid) else None
+        pid = process.pid if process is not None else None
+        alive = process is not None and process.alive and self._lost is None
         return LiveStatus(self.source, pid, alive, self._lost, self._lost_at, dict(self._platform))
 
     def needs_live(self, target: int) -> bool:
@@ -209,15 +210,15 @@ class PlaySession:
             self._seek(target, on_step)
             return
         self._seek(target - 1, on_step)
-        tracer = getattr(self.model, "tracer", None)
+        model = self.model if isinstance(self.model, Watchable) else None
         observer = watch(self.model)
-        if tracer is not None:
-            tracer.observer = observer
+        if model is not None:
+            model.observe(observer)
         try:
             self._seek(target, on_step)
         finally:
-            if tracer is not None:
-                tracer.observer = None
+            if model is not None:
+                model.observe(None)
 
     def _seek(self, target: int, on_step: Callable[[int], None] | None) -> None:
         if target <= self.frontier:
@@ -261,9 +262,10 @@ class PlaySession:
         return kernel
 
     def _read_fdinfo(self, record: StepRecord) -> None:
-        read = getattr(self.live_kernel, "fdinfo", None)
-        if read is None or not self._epoll_names:
+        kernel = self.live_kernel
+        if not isinstance(kernel, HasFdinfo) or not self._epoll_names:
             return
+        read = kernel.fdinfo
         snapshot: FdinfoSnapshot = {}
         for name in self._epoll_names:
             fd = record.live_names.fds.get(name)

@@ -62,10 +62,6 @@ class Clock:
         """What is scheduled, soonest first (a copy, for views)."""
         return list(self._queue)
 
-    def next_time(self) -> int | None:
-        """Time of the next pending event, or None when idle."""
-        return self._queue[0].time_ns if self._queue else None
-
     def run_until(self, deadline_ns: int | None, stop: Callable[[], bool] | None = None) -> None:
         """Run pending events due at or before `deadline_ns` (None: all), in order.
 

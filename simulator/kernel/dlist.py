@@ -96,11 +96,14 @@ class DList(Generic[T]):
     ['B', 'C', 'A']
     """
 
-    __slots__ = ("_head", "_home", "_len", "_tracer", "name")
+    __slots__ = ("_head", "_home", "_len", "_tracer", "kind", "name")
 
     def __init__(self, tracer: Tracer | None = None, name: str = "rdllist") -> None:
         self._tracer = tracer
         self.name = name
+        #: which list it is, whoever owns it (``rdllist`` of ``epoll4.rdllist``): trace events
+        #: carry it, so a viewer tells the lists apart without parsing `name`
+        self.kind = name.rpartition(".")[2]
         # The sentinel's owner is never seen: iteration stops at the head.
         self._head: ListNode[Any] = ListNode(None)
         self._home = _Membership(self)
@@ -227,12 +230,16 @@ class DList(Generic[T]):
             self._len = 0
         tracer = self._tracer
         if tracer is not None:
-            tracer.cost.list_op += 1
-            if tracer.enabled:
-                where = "head" if at_head else "tail"
-                tracer.emit(
-                    TraceKind.LIST_SPLICE, self.name, f"{count} to the {where} of {into.name}"
-                )
+            tracer.charge(
+                TraceKind.LIST_SPLICE,
+                self.name,
+                1,
+                "{e.count} to the {e.side} of {e.subject}",
+                count=count,
+                side="head" if at_head else "tail",
+                list=self.kind,
+                subject=into.name,
+            )
 
     def _unlink(self, node: ListNode[T]) -> None:
         """``__list_del_entry`` + ``INIT_LIST_HEAD``: the node points to itself again."""
@@ -246,9 +253,20 @@ class DList(Generic[T]):
     def _charge(self, kind: TraceKind, node: ListNode[T]) -> None:
         tracer = self._tracer
         if tracer is not None:
-            tracer.cost.list_op += 1
-            if tracer.enabled:
-                tracer.emit(kind, self.name, str(node.owner))
+            if not tracer.enabled:  # the cost alone: no words to make
+                tracer.charge(kind, self.name)
+                return
+            owner = node.owner
+            fd = getattr(owner, "trace_fd", None)  # epitems and knotes say which fd they watch
+            tracer.charge(
+                kind,
+                self.name,
+                1,
+                "{e.subject}",
+                fd=fd if isinstance(fd, int) else None,
+                list=self.kind,
+                subject=str(owner),
+            )
 
     # --- invariants ----------------------------------------------------------------------
 

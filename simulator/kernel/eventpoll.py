@@ -43,6 +43,10 @@ from simulator.uapi import (
     EPOLLWAKEUP,
 )
 
+# The prose of its trace events, rendered from their fields when read.
+_DISARMED = "fd {e.fd}: disarmed (ONESHOT)"
+_NOT_WANTED = "fd {e.fd}: key {e.mask:#x} not wanted"
+
 #: ``EP_MAX_NESTS``: levels of nesting allowed below the top epoll.
 EP_MAX_NESTS = 4
 #: Longest allowed chain of nested epoll instances, counted in instances (EP_MAX_NESTS + 1).
@@ -86,6 +90,11 @@ class EpItem:
         """Is the item on the ready list?"""
         return self.rdllink.linked
 
+    @property
+    def trace_fd(self) -> int:
+        """The descriptor its list micro-steps concern (`simulator.observe.TraceEvent.fd`)."""
+        return self.fd
+
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
 
@@ -118,26 +127,29 @@ class EventPoll(File):
         """Every epitem, in tree (key) order -- the order of /proc/<pid>/fdinfo/<epfd>."""
         return [node.value for node in self.rbr]
 
-    def ready_items(self) -> list[EpItem]:
-        """The ready list, head first."""
-        return list(self.rdllist)
-
     # -- the callback --------------------------------------------------------------------------
     def ep_poll_callback(self, entry: WaitEntry, key: int) -> bool:
         """``ep_poll_callback``: queue the item on the ready list and wake a waiter (EP-4)."""
         epi: EpItem = entry.owner  # type: ignore[assignment]
         tracer = self.fs.tracer
         if not epi.events & ~EP_PRIVATE_BITS:
-            tracer.emit(TraceKind.CALLBACK, self.label, f"fd {epi.fd}: disarmed (ONESHOT)")
+            tracer.charge(TraceKind.CALLBACK, self.label, 0, _DISARMED, fd=epi.fd)
             return False
         if key and not key & epi.events:
-            tracer.emit(TraceKind.CALLBACK, self.label, f"fd {epi.fd}: key {key:#x} not wanted")
+            tracer.charge(TraceKind.CALLBACK, self.label, 0, _NOT_WANTED, fd=epi.fd, mask=key)
             return False
         if self.ovflist is not None:
             if not epi.ovf_chained:
                 epi.ovf_chained = True
                 self.ovflist.append(epi)
-                tracer.emit(TraceKind.LIST_APPEND, f"{self.label}.ovflist", f"fd {epi.fd}")
+                tracer.charge(
+                    TraceKind.LIST_APPEND,
+                    f"{self.label}.ovflist",
+                    0,
+                    "fd {e.fd}",
+                    fd=epi.fd,
+                    list="ovflist",
+                )
         elif not epi.rdllink.linked:
             self.rdllist.append(epi.rdllink)
         ewake = False
@@ -167,17 +179,16 @@ class EventPoll(File):
         def queue(_file: File, whead: WaitQueue) -> None:
             entry = WaitEntry(self.ep_poll_callback, epi, f"{self.label}:fd{epi.fd}")
             if epi.events & EPOLLEXCLUSIVE:
-                whead.add_exclusive(entry)
+                whead.add_exclusive(entry, cost=1)
             else:
-                whead.add(entry)
-            self.fs.tracer.cost.list_op += 1
+                whead.add(entry, cost=1)
             epi.pwqlist.append(entry)
 
         return queue
 
     def ep_item_poll(self, epi: EpItem, pt: PollTable | None, depth: int = 1) -> int:
         """``ep_item_poll``: the target's current readiness, masked by what the item wants."""
-        self.fs.tracer.emit(TraceKind.FILE_POLL, epi.file.label, f"fd {epi.fd}")
+        self.fs.tracer.charge(TraceKind.FILE_POLL, epi.file.label, 0, "fd {e.fd}", fd=epi.fd)
         if isinstance(epi.file, EventPoll):
             mask = epi.file.eventpoll_poll(pt, depth)
         else:
@@ -224,8 +235,7 @@ class EventPoll(File):
         """``ep_remove``: unhook from the target, the file's list, the tree and the ready list."""
         for entry in epi.pwqlist:
             if entry.queue is not None:
-                entry.queue.remove(entry)
-                self.fs.tracer.cost.list_op += 1
+                entry.queue.remove(entry, cost=1)
         epi.pwqlist.clear()
         epi.file.f_ep.remove(epi)
         assert epi.rbn is not None
@@ -273,8 +283,14 @@ class EventPoll(File):
             if not revents:
                 continue  # no longer ready: dropped until a callback queues it again
             out.append((epi.data, revents))
-            tracer.cost.copy_out += 1
-            tracer.emit(TraceKind.COPY_OUT, self.label, f"fd {epi.data}: {revents:#x}")
+            tracer.charge(
+                TraceKind.COPY_OUT,
+                self.label,
+                1,
+                "fd {e.fd}: {e.mask:#x}",
+                fd=epi.data,
+                mask=revents,
+            )
             if epi.events & EPOLLONESHOT:
                 epi.events &= EP_PRIVATE_BITS
             elif not epi.events & EPOLLET:

@@ -133,6 +133,10 @@ _READ_KEYS = KEY_READABLE | KEY_ERROR
 _WRITE_KEYS = KEY_WRITABLE | KEY_ERROR
 
 
+_FIRED = "{e.subject}: data={e.count} -> true"
+_NOT_FIRED = "{e.subject}: data={e.count} -> false"
+
+
 def kn_hash(ident: int) -> int:
     """``KN_HASH(ident, mask)``: the knhash bucket of a (non-fd) ident."""
     val = ident % 2**64  # idents are uintptr_t
@@ -203,6 +207,13 @@ class Knote:
     def kevent(self) -> KEvent:
         """A copy of ``kn_kevent``: what a retrieval hands to the user."""
         return KEvent(self.ident, self.filter, self.flags, self.fflags, self.data, self.udata)
+
+    @property
+    def trace_fd(self) -> int | None:
+        """The descriptor it watches, for its trace events (None: a timer or the marker)."""
+        if self.status & KN_MARKER or self.filter == KQ_FILTER_TIMER:
+            return None
+        return self.ident
 
     def __str__(self) -> str:
         if self.status & KN_MARKER:
@@ -649,7 +660,15 @@ class KQueue(File):
         assert isinstance(kn, Knote)
         keys = kn.fop.wake_keys if kn.fop is not None else 0
         if key and not key & keys:
-            self.tracer.emit(TraceKind.CALLBACK, self.label, f"{kn}: key {key:#x} not for it")
+            self.tracer.charge(
+                TraceKind.CALLBACK,
+                self.label,
+                0,
+                "{e.subject}: key {e.mask:#x} not for it",
+                fd=kn.trace_fd,
+                mask=key,
+                subject=str(kn),
+            )
             return False
         self.callout_catch_up()  # expiries that happened before this event come first
         if self.filter_event(kn):
@@ -662,8 +681,15 @@ class KQueue(File):
         assert kn.fop is not None
         fired = kn.fop.event(kn)
         where = kn.fp.label if kn.fp is not None else self.label
-        verdict = "true" if fired else "false"
-        self.tracer.emit(TraceKind.FILE_POLL, where, f"{kn}: data={kn.data} -> {verdict}")
+        self.tracer.charge(
+            TraceKind.FILE_POLL,
+            where,
+            0,
+            _FIRED if fired else _NOT_FIRED,
+            fd=kn.trace_fd,
+            count=kn.data,
+            subject=str(kn),
+        )
         return fired
 
     # -- timers (the callout, caught up lazily; see the module docstring) ---------------------
@@ -674,7 +700,14 @@ class KQueue(File):
         self._callout_seq += 1
         kn.callout_seq = self._callout_seq
         self.callouts.append(kn)
-        self.tracer.emit(TraceKind.TIMER, self.label, f"{kn}: armed, due at {kn.next_ns} ns")
+        self.tracer.charge(
+            TraceKind.TIMER,
+            self.label,
+            0,
+            "{e.subject}: armed, due at {e.count} ns",
+            count=kn.next_ns,
+            subject=str(kn),
+        )
 
     def callout_stop(self, kn: Knote) -> None:
         """Disarm `kn`'s timer (``callout_drain``)."""
@@ -706,7 +739,14 @@ class KQueue(File):
                 count = 1 + (now - kn.next_ns) // kn.period_ns
                 kn.next_ns += count * kn.period_ns
             kn.data += count
-            self.tracer.emit(TraceKind.TIMER, self.label, f"{kn}: expired x{count}")
+            self.tracer.charge(
+                TraceKind.TIMER,
+                self.label,
+                0,
+                "{e.subject}: expired x{e.count}",
+                count=count,
+                subject=str(kn),
+            )
             self.knote_activate(kn)
 
     def _arm_wakeup(self) -> None:
@@ -749,7 +789,15 @@ class KQueue(File):
                 self.kq_knhash = [[] for _ in range(KN_HASHSIZE)]
             bucket = self.kq_knhash[kn_hash(kn.ident)]
         bucket.insert(0, kn)
-        self.tracer.cost.list_op += 1
+        self.tracer.charge(
+            TraceKind.LIST_PREPEND,
+            f"{self.label}.knlist",
+            1,
+            "{e.subject}",
+            fd=kn.trace_fd,
+            list="knlist",
+            subject=str(kn),
+        )
 
     def knlist_add(self, kn: Knote) -> None:
         """``knlist_add``: hook the knote on its object's wait queue (the object's knlist)."""
@@ -757,8 +805,7 @@ class KQueue(File):
         assert target is not None
         queue = target.kq_sel if isinstance(target, KQueue) else target.wq
         kn.hook = WaitEntry(self.knote_callback, kn, f"{self.label}:{kn}")
-        queue.add(kn.hook)
-        self.tracer.cost.list_op += 1
+        queue.add(kn.hook, cost=1)
 
     def knote_drop(self, kn: Knote) -> None:
         """``knote_drop``: detach from the object, unlink from the kqueue, drop the file ref."""
@@ -766,8 +813,7 @@ class KQueue(File):
         if not kn.status & KN_DETACHED:
             kn.fop.detach(kn)
         if kn.hook is not None and kn.hook.queue is not None:
-            kn.hook.queue.remove(kn.hook)
-            self.tracer.cost.list_op += 1
+            kn.hook.queue.remove(kn.hook, cost=1)
         kn.hook = None
         kn.status |= KN_DETACHED
         if kn.fop.isfd:
@@ -776,7 +822,15 @@ class KQueue(File):
             assert self.kq_knhash is not None
             bucket = self.kq_knhash[kn_hash(kn.ident)]
         bucket.remove(kn)
-        self.tracer.cost.list_op += 1
+        self.tracer.charge(
+            TraceKind.LIST_REMOVE,
+            f"{self.label}.knlist",
+            1,
+            "{e.subject}",
+            fd=kn.trace_fd,
+            list="knlist",
+            subject=str(kn),
+        )
         if kn.status & KN_QUEUED:
             self.knote_dequeue(kn)
         if kn.fp is not None:
@@ -935,8 +989,15 @@ class KQueue(File):
                 else:
                     self.kq_head.append(kn.tqe)
             out.append(ev)
-            tracer.cost.copy_out += 1
-            tracer.emit(TraceKind.COPY_OUT, self.label, f"{kn}: data={ev.data}")
+            tracer.charge(
+                TraceKind.COPY_OUT,
+                self.label,
+                1,
+                "{e.subject}: data={e.count}",
+                fd=kn.trace_fd,
+                count=ev.data,
+                subject=str(kn),
+            )
         if marker.tqe.linked:
             self.kq_head.remove(marker.tqe)
         return out
@@ -982,8 +1043,7 @@ class KQueue(File):
         self.callout_catch_up()
         out: list[KEvent] = []
         for change in changes:
-            tracer.cost.copy_in += 1
-            tracer.emit(TraceKind.COPY_IN, self.label, "struct kevent")
+            tracer.charge(TraceKind.COPY_IN, self.label, 1, "struct kevent")
             if not change.filter:
                 continue
             kev = _KeventBuf(change)
@@ -995,8 +1055,9 @@ class KQueue(File):
                     return []
                 ev = KEvent(kev.ident, kev.filter, KQ_EV_ERROR, kev.fflags, error, kev.udata)
                 out.append(ev)
-                tracer.cost.copy_out += 1
-                tracer.emit(TraceKind.COPY_OUT, self.label, f"EV_ERROR data={error}")
+                tracer.charge(
+                    TraceKind.COPY_OUT, self.label, 1, "EV_ERROR data={e.count}", count=error
+                )
                 nevents -= 1
         if out:
             return out

@@ -43,6 +43,7 @@ from simulator.kernel.sockets import (
 )
 from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
+from simulator.kernel.views import ModelViews
 from simulator.kernel.waitqueue import WaitEntry
 from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError
 
@@ -51,13 +52,18 @@ def _ok() -> None:
     """No check of a call's own (see `ModelKernel._new_fds`)."""
 
 
+# The prose of CPython's own work in poll and select (user space, before and after the call).
+_POLLFD_ARRAY = "dict -> pollfd array: {e.count} fds"
+_POLL_RESULTS = "pollfd array -> result list: {e.count} fds"
+_SET2LIST = "fd_sets -> result lists (set2list): {e.count} fds"
+
 #: ``EP_MAX_EVENTS``: INT_MAX / sizeof(struct epoll_event).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
 #: ``/proc/sys/net/core/somaxconn``: listen() backlogs are clipped to it.
 SOMAXCONN = 4096
 
 
-class ModelKernel:
+class ModelKernel(ModelViews):
     """The model kernel. Parameters are the machine's tunables; all are optional.
 
     * `nofile`, `nofile_hard`: RLIMIT_NOFILE soft and hard limits (EMFILE).
@@ -142,6 +148,11 @@ class ModelKernel:
         """The virtual clock."""
         return self.clock.now_ns
 
+    def observe(self, observer: Callable[[TraceEvent], None] | None) -> None:
+        """Call `observer` with each micro-step as it is recorded (None: stop); see
+        `Tracer.observer`."""
+        self.tracer.observer = observer
+
     def file(self, fd: int) -> File | None:
         """The open file description at `fd`, or None."""
         return self.fdt.lookup(fd)
@@ -209,16 +220,14 @@ class ModelKernel:
 
         Raises WaitForeverError when there is no deadline and nothing left that could wake us.
         """
-        self.tracer.cost.context_switch += 1
-        self.tracer.emit(TraceKind.THREAD_SLEEP, label, "task sleeps")
+        self.tracer.charge(TraceKind.THREAD_SLEEP, label, 1, "task sleeps")
         self.clock.run_until(deadline_ns, stop=woken)
         if woken():
-            self.tracer.cost.context_switch += 1
-            self.tracer.emit(TraceKind.THREAD_WAKE, label, "task runs again")
+            self.tracer.charge(TraceKind.THREAD_WAKE, label, 1, "task runs again")
         elif deadline_ns is None:
             raise WaitForeverError(f"{label} would block forever: nothing can wake it")
         else:
-            self.tracer.emit(TraceKind.TIMER, label, "timed out")
+            self.tracer.charge(TraceKind.TIMER, label, 0, "timed out")
 
     def _deadline(self, timeout_ns: int | None) -> int | None:
         return None if timeout_ns is None else self.clock.now_ns + timeout_ns
@@ -420,8 +429,7 @@ class ModelKernel:
         for number in (epfd, fd):  # CPython's fildes converter, epfd first
             fildes(number)
         c_int(op)
-        self.tracer.cost.copy_in += 1
-        self.tracer.emit(TraceKind.COPY_IN, "epoll_ctl", "struct epoll_event")
+        self.tracer.charge(TraceKind.COPY_IN, "epoll_ctl", 1, "struct epoll_event")
         do_epoll_ctl(self.fdt, epfd, op, fd, events & 0xFFFFFFFF)
         self._settle()
 
@@ -483,11 +491,15 @@ class ModelKernel:
                 raise OverflowError("Python int too large for C unsigned short")
             table[fd] = events
         entries = list(table.items())
-        self.tracer.cost.fd_scan += len(entries)  # CPython builds the pollfd array
+        self.tracer.charge(  # CPython builds the pollfd array
+            TraceKind.FD_SCAN, "CPython", len(entries), _POLLFD_ARRAY, count=len(entries)
+        )
         ms = poll_timeout_ms(timeout_ms)  # CPython's conversion: None, floats, C int range
         deadline = self._deadline(None if ms < 0 else ms * 1_000_000)
         revents = do_poll(self.fdt, self, entries, deadline, ms == 0)
-        self.tracer.cost.fd_scan += len(entries)  # ...and walks it for the results
+        self.tracer.charge(  # ...and walks it for the results
+            TraceKind.FD_SCAN, "CPython", len(entries), _POLL_RESULTS, count=len(entries)
+        )
         self._settle()
         return [(fd, mask) for (fd, _), mask in zip(entries, revents, strict=True) if mask]
 
@@ -512,7 +524,8 @@ class ModelKernel:
         n = min(nfds, self.fdt.capacity)
         # Bits above the table's capacity were never copied back: they are still set (PS-4).
         results = tuple(r | {fd for fd in s if fd >= n} for r, s in zip(res, sets, strict=True))
-        self.tracer.cost.fd_scan += len(rlist) + len(wlist) + len(xlist)  # set2list
+        listed = len(rlist) + len(wlist) + len(xlist)
+        self.tracer.charge(TraceKind.FD_SCAN, "CPython", listed, _SET2LIST, count=listed)
         self._settle()
         return (
             [fd for fd in rlist if fd in results[0]],

@@ -58,7 +58,7 @@ class Nic:
         """``dev_queue_xmit``: put a segment on the wire; it lands after the latency."""
         seg = Segment(src, dst, kind, nbytes)
         self.wire.append(seg)
-        self.tracer.emit(TraceKind.NIC_TX, "nic", seg.describe())
+        self.tracer.charge(TraceKind.NIC_TX, "nic", 0, "{e.subject}", subject=seg.describe())
         self.clock.schedule(self.latency_ns, PRIO_IRQ, "rx " + seg.describe(), self._arrive)
 
     def deliver_now(self) -> None:
@@ -77,11 +77,13 @@ class Nic:
         """The segment reaches the receive ring; raise the interrupt once per batch."""
         seg = self.wire.popleft()
         self.rx_ring.append(seg)
-        self.tracer.emit(TraceKind.NIC_RX, "nic.rx_ring", seg.describe())
+        self.tracer.charge(
+            TraceKind.NIC_RX, "nic.rx_ring", 0, "{e.subject}", subject=seg.describe()
+        )
         if not self.softirq_scheduled:
             self.softirq_scheduled = True
             self.irqs += 1
-            self.tracer.emit(TraceKind.IRQ, "nic", "raise NET_RX softirq")
+            self.tracer.charge(TraceKind.IRQ, "nic", 0, "raise NET_RX softirq")
             self.clock.schedule(self.irq_ns, PRIO_SOFTIRQ, "NET_RX softirq", self._net_rx)
 
     def _net_rx(self) -> None:
@@ -90,7 +92,9 @@ class Nic:
         while self.rx_ring:
             seg = self.rx_ring.popleft()
             self.delivered += 1
-            self.tracer.emit(TraceKind.SOFTIRQ, seg.dst.label, seg.describe())
+            self.tracer.charge(
+                TraceKind.SOFTIRQ, seg.dst.label, 0, "{e.subject}", subject=seg.describe()
+            )
             if seg.kind in ("SYN", "SYNACK"):
                 continue  # the handshake's states are set by ModelKernel.tcp_connect
             seg.dst.tcp_rcv(seg.src, seg.kind, seg.nbytes)

@@ -64,9 +64,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from simulator.kernel.trace import TraceKind, Tracer
+from simulator.observe import Key
 
 
 class SupportsLessThan(Protocol):
@@ -168,6 +169,19 @@ class RBNode(Generic[K, V]):
 
 def _colour(red: bool) -> str:
     return "red" if red else "black"
+
+
+# The prose of the tree's trace events, rendered from their fields when read.
+_KEY = "{e.key!r}"
+_ROTATE = "{e.side} at {e.key!r}"
+_COMPARE = "{e.key!r} vs {e.other!r}: {e.side}"
+_RECOLOR = "{e.key!r} {e.colour}"
+
+
+def _key(key: object) -> Key:
+    """A key as trace events carry it: epoll's tree keys are ``(file, fd)`` (`Key`); the
+    tests' trees use other orderable keys, which the events carry as they are."""
+    return cast(Key, key)
 
 
 class RBTree(Generic[K, V]):
@@ -310,8 +324,8 @@ class RBTree(Generic[K, V]):
                 if trace:
                     self._emit_compare(key, handle, "found")
                 break
-        if tracer is not None:
-            tracer.cost.tree_compare += visited
+        if tracer is not None and not trace:  # traced, each comparison was charged
+            tracer.charge(TraceKind.TREE_COMPARE, self.name, visited)
         return self._view(handle)
 
     def lookup_path(self, key: K) -> list[RBNode[K, V]]:
@@ -364,8 +378,9 @@ class RBTree(Generic[K, V]):
         tracer = self._tracer
         trace = False
         if tracer is not None:
-            tracer.cost.tree_compare += depth
             trace = tracer.enabled
+            if not trace:  # traced, `_emit_descent` charges each comparison
+                tracer.charge(TraceKind.TREE_COMPARE, self.name, depth)
         if trace:
             self._emit_descent(key, parent, went_right_at)
         if went_right_at and not keys[went_right_at] < key:
@@ -392,7 +407,7 @@ class RBTree(Generic[K, V]):
                 self._leftmost = new
         if trace:
             assert tracer is not None
-            tracer.emit(TraceKind.TREE_INSERT, self.name, repr(key))
+            tracer.charge(TraceKind.TREE_INSERT, self.name, 0, _KEY, key=_key(key))
         if not parent or self._red[parent]:
             self._insert_fixup(new, trace)
         return RBNode(self, new, self._gen[new])
@@ -423,7 +438,7 @@ class RBTree(Generic[K, V]):
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.emit(TraceKind.TREE_ERASE, self.name, repr(keys[handle]))
+            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=_key(keys[handle]))
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
@@ -636,7 +651,9 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.emit(TraceKind.TREE_ROTATE, self.name, f"left at {self._key[node]!r}")
+            self._tracer.charge(
+                TraceKind.TREE_ROTATE, self.name, 0, _ROTATE, key=_key(self._key[node]), side="left"
+            )
 
     def _rotate_right(self, node: int, trace: bool) -> None:
         """Lift ``node``'s left child into ``node``'s place; ``node`` becomes its right child."""
@@ -651,7 +668,14 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.emit(TraceKind.TREE_ROTATE, self.name, f"right at {self._key[node]!r}")
+            self._tracer.charge(
+                TraceKind.TREE_ROTATE,
+                self.name,
+                0,
+                _ROTATE,
+                key=_key(self._key[node]),
+                side="right",
+            )
 
     def _replace_child(self, old: int, new: int) -> None:
         """Hang ``new`` (maybe NIL) where ``old`` hangs from its parent (``__rb_change_child``)."""
@@ -686,14 +710,27 @@ class RBTree(Generic[K, V]):
 
     def _emit_compare(self, key: K, handle: int, outcome: str) -> None:
         assert self._tracer is not None
-        detail = f"{key!r} vs {self._key[handle]!r}: {outcome}"
-        self._tracer.emit(TraceKind.TREE_COMPARE, self.name, detail)
+        self._tracer.charge(
+            TraceKind.TREE_COMPARE,
+            self.name,
+            1,
+            _COMPARE,
+            key=_key(key),
+            other=_key(self._key[handle]),
+            side=outcome,
+        )
 
     def _emit_recolor(self, *handles: int) -> None:
         assert self._tracer is not None
         for handle in handles:
-            detail = f"{self._key[handle]!r} {_colour(bool(self._red[handle]))}"
-            self._tracer.emit(TraceKind.TREE_RECOLOR, self.name, detail)
+            self._tracer.charge(
+                TraceKind.TREE_RECOLOR,
+                self.name,
+                0,
+                _RECOLOR,
+                key=_key(self._key[handle]),
+                red=bool(self._red[handle]),
+            )
 
     # --- invariants ----------------------------------------------------------------------
 

@@ -35,6 +35,10 @@ from simulator.uapi import (
     FD_SETSIZE,
 )
 
+# The prose of its trace events, rendered from their fields when read.
+_FD_SETS = "3 fd_sets x {e.count} words"
+_LIST2SET = "list -> fd_set (seq2set): {e.count} fds"
+
 POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLNVAL
 POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR | EPOLLNVAL
 POLLEX_SET = EPOLLPRI | EPOLLNVAL
@@ -67,8 +71,7 @@ class PollWqueues:
             return self._pollwake(key, wanted)
 
         entry = WaitEntry(pollwake, self, self.label)
-        whead.add(entry)
-        self.tracer.cost.list_op += 1
+        whead.add(entry, cost=1)
         self.entries.append(entry)
 
     def _pollwake(self, key: int, wanted: int) -> bool:
@@ -82,8 +85,7 @@ class PollWqueues:
         """``poll_freewait``: unhook every entry."""
         for entry in self.entries:
             if entry.queue is not None:
-                entry.queue.remove(entry)
-                self.tracer.cost.list_op += 1
+                entry.queue.remove(entry, cost=1)
         self.entries.clear()
 
 
@@ -98,8 +100,7 @@ def do_poll(
     tracer = fdt.tracer
     if len(fds) > fdt.nofile:
         raise oserror(errno.EINVAL)
-    tracer.cost.copy_in += len(fds)
-    tracer.emit(TraceKind.COPY_IN, "poll", f"{len(fds)} x struct pollfd")
+    tracer.charge(TraceKind.COPY_IN, "poll", len(fds), "{e.count} x struct pollfd", count=len(fds))
     table = PollWqueues(tracer, "poll")
     register = not nonblocking  # a zero timeout registers nothing
     revents = [0] * len(fds)
@@ -107,8 +108,7 @@ def do_poll(
         while True:
             count = 0
             for i, (fd, events) in enumerate(fds):
-                tracer.cost.fd_scan += 1
-                tracer.emit(TraceKind.FD_SCAN, "poll", f"fd {fd}")
+                tracer.charge(TraceKind.FD_SCAN, "poll", 1, "fd {e.fd}", fd=fd)
                 mask = _do_pollfd(fdt, fd, events, table if register else None)
                 revents[i] = mask
                 if mask:
@@ -123,8 +123,7 @@ def do_poll(
                 nonblocking = True
     finally:
         table.freewait()
-    tracer.cost.copy_out += len(fds)
-    tracer.emit(TraceKind.COPY_OUT, "poll", f"{len(fds)} x revents")
+    tracer.charge(TraceKind.COPY_OUT, "poll", len(fds), "{e.count} x revents", count=len(fds))
     return revents
 
 
@@ -160,8 +159,7 @@ def do_select(
         raise oserror(errno.EINVAL)
     n = min(nfds, fdt.capacity)
     words = (n + BITS_PER_LONG - 1) // BITS_PER_LONG
-    tracer.cost.copy_in += 3 * words
-    tracer.emit(TraceKind.COPY_IN, "select", f"3 fd_sets x {words} words")
+    tracer.charge(TraceKind.COPY_IN, "select", 3 * words, _FD_SETS, count=words)
     inp, outp, exp = ({fd for fd in s if fd < n} for s in sets)
     wanted = sorted(inp | outp | exp)
     for fd in wanted:  # max_select_fd
@@ -174,8 +172,7 @@ def do_select(
         while True:
             count = 0
             for fd in wanted:
-                tracer.cost.fd_scan += 1
-                tracer.emit(TraceKind.FD_SCAN, "select", f"fd {fd}")
+                tracer.charge(TraceKind.FD_SCAN, "select", 1, "fd {e.fd}", fd=fd)
                 key = POLLEX_SET
                 if fd in inp:
                     key |= POLLIN_SET
@@ -205,8 +202,7 @@ def do_select(
                 nonblocking = True
     finally:
         table.freewait()
-    tracer.cost.copy_out += 3 * words
-    tracer.emit(TraceKind.COPY_OUT, "select", f"3 fd_sets x {words} words")
+    tracer.charge(TraceKind.COPY_OUT, "select", 3 * words, _FD_SETS, count=words)
     return res
 
 
@@ -227,12 +223,16 @@ def select_fd_list(tracer: Tracer, seq: Sequence[int]) -> set[int]:
         elif index >= FD_SETSIZE:
             error = ValueError("too many file descriptors in select()")
         if error is not None:
-            tracer.emit(
+            tracer.charge(  # charged with the fds converted before it
                 TraceKind.FD_SCAN,
                 "CPython",
-                f"fd {fd}: {type(error).__name__}, no syscall made (FD_SETSIZE {FD_SETSIZE})",
+                index,
+                "fd {e.fd}: {e.subject}, no syscall made (FD_SETSIZE {e.count})",
+                fd=fd,
+                subject=type(error).__name__,
+                count=FD_SETSIZE,
             )
             raise error
-        tracer.cost.fd_scan += 1
         out.add(fd)
+    tracer.charge(TraceKind.FD_SCAN, "CPython", len(seq), _LIST2SET, count=len(seq))
     return out

@@ -202,8 +202,13 @@ class UnixSocket(Socket):
             other.receive_queue.append([size, truesize, self])
             other.rcv_bytes += size
             sent += size
-            self.fs.tracer.emit(
-                TraceKind.SOCK_QUEUE, other.label, f"+{size} bytes (skb {truesize})"
+            self.fs.tracer.charge(
+                TraceKind.SOCK_QUEUE,
+                other.label,
+                0,
+                "+{e.count} bytes (skb {e.subject})",
+                count=size,
+                subject=str(truesize),
             )
             other.sk_data_ready()
         return sent
@@ -535,7 +540,9 @@ class TcpSocket(Socket):
                 return
             src.in_flight -= nbytes
             self.rcv_bytes += nbytes
-            self.fs.tracer.emit(TraceKind.SOCK_QUEUE, self.label, f"+{nbytes} bytes")
+            self.fs.tracer.charge(
+                TraceKind.SOCK_QUEUE, self.label, 0, "+{e.count} bytes", count=nbytes
+            )
             self.nic.transmit(self, src, "ACK", nbytes)
             self.sk_data_ready()
         elif kind == "ACK":

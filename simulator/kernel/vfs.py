@@ -196,7 +196,9 @@ class FdTable:
     def install(self, fd: int, file: File) -> None:
         """``fd_install``: point a reserved number at its file."""
         self.slots[fd] = file
-        self.tracer.emit(TraceKind.FD_ALLOC, "fdtable", f"fd {fd} -> {file.label}")
+        self.tracer.charge(
+            TraceKind.FD_ALLOC, "fdtable", 0, "fd {e.fd} -> {e.subject}", fd=fd, subject=file.label
+        )
 
     def get(self, fd: int) -> File:
         """``fdget``: the file at `fd`, or EBADF."""
@@ -215,7 +217,9 @@ class FdTable:
         file = self.get(fd)
         del self.slots[fd]
         heapq.heappush(self._free, fd)
-        self.tracer.emit(TraceKind.FD_RELEASE, "fdtable", f"fd {fd} ({file.label})")
+        self.tracer.charge(
+            TraceKind.FD_RELEASE, "fdtable", 0, "fd {e.fd} ({e.subject})", fd=fd, subject=file.label
+        )
         self.fs.fput(file)
         return file
 

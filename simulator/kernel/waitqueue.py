@@ -14,6 +14,11 @@ from collections.abc import Callable
 
 from simulator.kernel.trace import TraceKind, Tracer
 
+# The prose of its trace events, rendered from their fields when read.
+_WAKE_KEY = "key={e.mask:#x}"
+_ANY_KEY = "key=0 (any)"
+
+
 #: A wake function: ``func(entry, key) -> woke``; `woke` matters only for exclusive entries.
 WakeFunc = Callable[["WaitEntry", int], bool]
 
@@ -52,26 +57,36 @@ class WaitQueue:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, entry: WaitEntry) -> None:
-        """``add_wait_queue``: a non-exclusive entry goes to the head."""
+    def add(self, entry: WaitEntry, *, cost: int = 0) -> None:
+        """``add_wait_queue``: a non-exclusive entry goes to the head.
+
+        `cost` is the list operations to charge for it: 1 where the caller's lesson counts
+        hooking an entry (poll tables, epitems, knotes), 0 for a task sleeping in a call.
+        """
         entry.exclusive = False
         entry.queue = self
         self.entries.insert(0, entry)
-        self.tracer.emit(TraceKind.WAIT_ADD, self.name, entry.label)
+        self.tracer.charge(TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=entry.label)
 
-    def add_exclusive(self, entry: WaitEntry) -> None:
-        """``add_wait_queue_exclusive``: an exclusive entry goes to the tail."""
+    def add_exclusive(self, entry: WaitEntry, *, cost: int = 0) -> None:
+        """``add_wait_queue_exclusive``: an exclusive entry goes to the tail (`cost`: see
+        `add`)."""
         entry.exclusive = True
         entry.queue = self
         self.entries.append(entry)
-        self.tracer.emit(TraceKind.WAIT_ADD, self.name, entry.label + " (exclusive)")
+        self.tracer.charge(
+            TraceKind.WAIT_ADD, self.name, cost, "{e.subject} (exclusive)", subject=entry.label
+        )
 
-    def remove(self, entry: WaitEntry) -> None:
-        """``remove_wait_queue``; removing an entry that is not queued is a no-op."""
+    def remove(self, entry: WaitEntry, *, cost: int = 0) -> None:
+        """``remove_wait_queue``; removing an entry that is not queued is a no-op (`cost`:
+        see `add`)."""
         if entry.queue is self:
             self.entries.remove(entry)
             entry.queue = None
-            self.tracer.emit(TraceKind.WAIT_REMOVE, self.name, entry.label)
+            self.tracer.charge(
+                TraceKind.WAIT_REMOVE, self.name, cost, "{e.subject}", subject=entry.label
+            )
 
     def wake_up(self, key: int, nr_exclusive: int = 1) -> None:
         """``__wake_up_common``: call each entry's function, head to tail.
@@ -82,13 +97,11 @@ class WaitQueue:
         if not self.entries:
             return
         tracer = self.tracer
-        tracer.cost.wakeup += 1
-        tracer.emit(TraceKind.WAKEUP, self.name, f"key={key:#x}" if key else "key=0 (any)")
+        tracer.charge(TraceKind.WAKEUP, self.name, 1, _WAKE_KEY if key else _ANY_KEY, mask=key)
         for entry in list(self.entries):
             if entry.queue is not self:  # removed by an earlier callback of this walk
                 continue
-            tracer.cost.callback += 1
-            tracer.emit(TraceKind.CALLBACK, self.name, entry.label)
+            tracer.charge(TraceKind.CALLBACK, self.name, 1, "{e.subject}", subject=entry.label)
             if entry.func(entry, key) and entry.exclusive:
                 nr_exclusive -= 1
                 if nr_exclusive == 0:

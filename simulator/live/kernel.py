@@ -5,8 +5,8 @@ protocol call is one request and one reply over a pipe (`simulator.live._wire`),
 call raises in the caller exactly what CPython raised in the child: the same exception type,
 errno and arguments.
 
-The control channel is the child's fd 0 (requests) and fd 1 (replies). DESIGN.md asks for the
-control pipe to be "moved to high numbers"; we deliberately do not: a descriptor at a high
+The control channel is the child's fd 0 (requests) and fd 1 (replies). The first design moved
+the control pipe "to high numbers"; we deliberately do not: a descriptor at a high
 number grows the process's fd table (64 slots to start with, doubled as needed, never shrunk),
 and select(2) clips its scan to that table's capacity (KERNEL_SPEC PS-4), so a high control fd
 would hide the very quirk the lessons show. With the channel on 0 and 1 the child's open

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from simulator import syscalls, uapi
-from simulator.kernel.trace import Cost, TraceEvent
+from simulator.observe import Cost, Traced, TraceEvent
 from simulator.scenario import calls
 from simulator.scenario.calls import Bindings, Json, Outcome
 from simulator.scenario.format import ResultKind, Scenario, StepBase
@@ -327,16 +327,19 @@ class Runner:
         if live_outcome is None or live_outcome.error == calls.UNBOUND:
             sent = None
 
-        trace_before = getattr(state.model, "trace", None)
-        cost_before = getattr(state.model, "last_cost", None)
+        traced = state.model if isinstance(state.model, Traced) else None
+        trace_before = traced.trace if traced is not None else None
+        cost_before = traced.last_cost if traced is not None else None
         model_outcome, model_note = self._run_model(step)
-        # A call opens a new trace frame (new list, new Cost); if the objects did not change, the
-        # call returned before opening one and what is there belongs to the previous step.
-        trace_after = getattr(state.model, "trace", None)
-        cost_after = getattr(state.model, "last_cost", None)
-        fresh = trace_after is not trace_before or cost_after is not cost_before
-        trace = tuple(trace_after or ()) if fresh else ()
-        cost = copy.copy(cost_after) if fresh and isinstance(cost_after, Cost) else None
+        trace: tuple[TraceEvent, ...] = ()
+        cost = None
+        # A call opens a new trace frame (new list, new Cost); if the objects did not change,
+        # the call returned before opening one and what is there belongs to the previous step.
+        if traced is not None and (
+            traced.trace is not trace_before or traced.last_cost is not cost_before
+        ):
+            trace = tuple(traced.trace)
+            cost = copy.copy(traced.last_cost)
 
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:

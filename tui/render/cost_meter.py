@@ -1,4 +1,4 @@
-"""The work of the last call, by category (`simulator.kernel.trace.Cost`), as small bars."""
+"""The work of the last call, by category (`simulator.observe.Cost`), as small bars."""
 
 from __future__ import annotations
 

@@ -10,15 +10,15 @@ Both paths format rows with `row_text`, so a captured row looks exactly like a l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
+from simulator.observe import Observable
 from simulator.scenario.calls import Bindings
 
 #: Rows a capture keeps (a micro-step's table shows these and a count of the rest).
 CAPTURE_ROWS = 128
-_SCAN_LIMIT = 64
 
 #: Where a row's queued bytes start (after the fd, name, file and refs columns).
 QUEUED_COLUMN = 30
@@ -27,31 +27,12 @@ QUEUED_COLUMN = 30
 Row = tuple[str, str, int, int | None] | None
 
 
-def highest_fd(kernel: Any) -> int:
-    """The highest open descriptor (-1 if none).
-
-    The few numbers just below the table's capacity are tried first (a table grows by
-    doubling, so after a burst of opens the top is often there); otherwise ``max`` runs over
-    the table's keys in C, about a millisecond per hundred thousand descriptors.
-    """
-    fdt = kernel.fdt
-    for fd in range(fdt.capacity - 1, max(-1, fdt.capacity - 1 - _SCAN_LIMIT), -1):
-        if fdt.lookup(fd) is not None:
-            return fd
-    return max(fdt.slots, default=-1)
-
-
-def read_row(kernel: Any, names: Bindings, fd: int) -> Row:
-    """Descriptor `fd`'s row, read from the model now."""
-    file = kernel.fdt.lookup(fd)
+def read_row(kernel: Observable, names: Bindings, fd: int) -> Row:
+    """Descriptor `fd`'s row, read from the model now (its snapshot API)."""
+    file = kernel.file_at(fd)
     if file is None:
         return None
-    return (
-        names.names.get(fd, ""),
-        file.label,
-        getattr(file, "f_count", 1),
-        getattr(file, "rcv_bytes", None),
-    )
+    return (names.names.get(fd, ""), file.label, file.refs, file.queued)
 
 
 def row_text(fd: int, row: Row) -> Text:
@@ -76,12 +57,31 @@ class FdRows:
     total_rows: int  #: rows the whole table has (highest open descriptor + 1)
 
     @classmethod
-    def capture(cls, kernel: Any, names: Bindings, limit: int = CAPTURE_ROWS) -> FdRows:
+    def capture(cls, kernel: Observable, names: Bindings, limit: int = CAPTURE_ROWS) -> FdRows:
         """O(limit) lookups, however many descriptors are open."""
-        fdt, fs = kernel.fdt, kernel.fs
-        total = highest_fd(kernel) + 1
+        table = kernel.fd_table()
+        total = kernel.highest_fd() + 1
         rows = tuple(read_row(kernel, names, fd) for fd in range(min(total, limit)))
-        return cls(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, rows, total)
+        return cls(
+            table.open, table.nofile, table.capacity, table.nr_files, table.file_max, rows, total
+        )
+
+    @classmethod
+    def counters(cls, kernel: Observable) -> FdRows:
+        """The counters alone (O(1)): the rows are read lazily, line by line."""
+        t = kernel.fd_table()
+        return cls(t.open, t.nofile, t.capacity, t.nr_files, t.file_max, (), 0)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """The table as ``--headless`` prints it: counters, then the captured rows."""
+        yield Text.assemble(
+            ("fd table ", "bold"), f"{self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
+        )
+        yield Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
+        for fd, row in enumerate(self.rows):
+            yield row_text(fd, row)
+        if self.total_rows > len(self.rows):
+            yield Text(f"… {self.total_rows - len(self.rows):,} more rows", style="dim")
 
 
-__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "highest_fd", "read_row", "row_text"]
+__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "read_row", "row_text"]

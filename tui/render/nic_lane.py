@@ -8,13 +8,12 @@ ring empty), so at rest the lane shows the NIC's counters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from simulator.kernel.trace import TraceEvent, TraceKind
+from simulator.observe import Observable, TraceEvent, TraceKind
 
 LIT = Style(color="black", bgcolor="yellow", bold=True)
 STAGE = Style(color="bright_white", bgcolor="grey23")
@@ -38,7 +37,7 @@ def stage_of(event: TraceEvent | None) -> int | None:
         return None
     for i, (_, kinds) in enumerate(STAGES):
         if event.kind in kinds:
-            if event.kind is TraceKind.LIST_APPEND and not event.where.endswith("rdllist"):
+            if event.kind is TraceKind.LIST_APPEND and event.list != "rdllist":
                 return None
             return i
     return None
@@ -55,14 +54,9 @@ class NicLane:
     event: TraceEvent | None = None
 
     @classmethod
-    def capture(cls, model: Any) -> NicLane:
-        nic = model.nic
-        return cls(
-            tuple(seg.describe() for seg in list(nic.wire)[:4]),
-            tuple(seg.describe() for seg in list(nic.rx_ring)[:4]),
-            nic.irqs,
-            nic.delivered,
-        )
+    def capture(cls, model: Observable) -> NicLane:
+        nic = model.nic_snapshot()
+        return cls(nic.wire, nic.rx_ring, nic.irqs, nic.delivered)
 
     def with_event(self, event: TraceEvent | None) -> NicLane:
         return NicLane(self.wire, self.rx_ring, self.irqs, self.delivered, event)

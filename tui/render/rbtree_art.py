@@ -4,11 +4,9 @@
 once captured it no longer reads the model, so the app can draw it at any time. Capture costs
 O(nodes captured), at most ``2 ** depth - 1`` however large the tree is.
 
-`TreeShape.apply` replays the tree's trace events (insert, erase, recolour, rotate) on a
-shape, which is how the app animates a rotation: it captures the shape before a step and
-replays the step's micro-steps one at a time. Replay mirrors ``RBTree`` (CLRS with the in-order
-successor taking an erased node's place); the app always ends on a fresh capture, so the last
-picture is exact even if a replay ever drifted.
+The app animates a step with shapes captured from the model itself at its micro-steps
+(`tui.frame.MicroRecorder`), never by replaying trace events on a copy: an insert, its
+recolours and rotations appear as the model did them.
 
 `draw_tree` lays a shape out in a given width: each node is centred in its share of the line,
 children under it with ``┌─┴─┐`` connectors, red nodes ``(in parentheses)`` on red, black
@@ -18,17 +16,13 @@ no longer fit are summarised in one line, so the picture has a bounded height.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from rich.style import Style
 from rich.text import Text
 
-from simulator.kernel.trace import TraceEvent, TraceKind
-
-Key = tuple[int, int]
+from simulator.observe import EpollSnapshot, Key
 
 #: Nodes deeper than this are not captured (127 nodes at most).
 CAPTURE_DEPTH = 7
@@ -43,17 +37,6 @@ LINK = Style(color="grey62")
 
 #: What the tree's marks mean, shown under a non-empty tree.
 LEGEND = "(red) [black] • on the ready list"
-
-_KEY = re.compile(r"\((-?\d+), (-?\d+)\)")
-
-
-def parse_keys(text: str) -> list[Key]:
-    """Every ``(file, fd)`` key written in a trace detail, in order.
-
-    >>> parse_keys("(8, 7) vs (4, 3): right")
-    [(8, 7), (4, 3)]
-    """
-    return [(int(a), int(b)) for a, b in _KEY.findall(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +56,7 @@ class ShapeNode:
 class TreeShape:
     """A detached picture of the top of a red-black tree.
 
-    `size` is the whole tree's node count; `complete` says every node was captured (only then
-    can trace events be replayed on it).
+    `size` is the whole tree's node count; `complete` says every node was captured.
     """
 
     root: Key | None = None
@@ -83,47 +65,23 @@ class TreeShape:
     complete: bool = True
 
     @classmethod
-    def capture(
-        cls, tree: Any, label: Any = None, depth: int = CAPTURE_DEPTH, ready: Any = None
-    ) -> TreeShape:
-        """Copy the top `depth` levels of `tree` (an ``RBTree`` of epitems).
-
-        `label(node) -> str` names a node (default: its key); `ready(value) -> bool` says
-        whether its epitem gets the ready dot (default: its ``ready`` attribute). O(2 ** depth)
-        at most.
-        """
-        shape = cls(size=len(tree))
-        root = tree.root
-        if root is None:
-            return shape
-        shape.root = root.key
-        frontier = [(root, 1)]
-        while frontier:
-            node, level = frontier.pop()
-            more = level < depth
-            left = node.left
-            right = node.right
-            deeper = not more and (left is not None or right is not None)
-            if deeper:
-                shape.complete = False
-            value = node.value
-            shape.nodes[node.key] = ShapeNode(
-                key=node.key,
-                label=label(node) if label is not None else _key_label(node.key),
-                red=bool(node.red),
-                left=left.key if left is not None and more else None,
-                right=right.key if right is not None and more else None,
-                ready=bool(ready(value) if ready is not None else getattr(value, "ready", False)),
-                deeper=deeper,
+    def capture(cls, ep: EpollSnapshot, label: Callable[[int], str] | None = None) -> TreeShape:
+        """The tree of an epoll's snapshot (which holds its top levels, see
+        `simulator.observe.Observable.epoll_at`); `label(fd) -> str` names a node (default:
+        its fd). The ready dot marks the items on ``rdllist`` itself."""
+        nodes = {
+            n.key: ShapeNode(
+                key=n.key,
+                label=label(n.fd) if label is not None else _key_label(n.key),
+                red=n.red,
+                left=n.left,
+                right=n.right,
+                ready=n.ready,
+                deeper=n.deeper,
             )
-            if more:
-                for child in (left, right):
-                    if child is not None:
-                        frontier.append((child, level + 1))
-        return shape
-
-    def copy(self) -> TreeShape:
-        return TreeShape(self.root, dict(self.nodes), self.size, self.complete)
+            for n in ep.nodes
+        }
+        return cls(ep.root, nodes, ep.size, ep.complete)
 
     def height(self) -> int:
         """Levels in the captured part."""
@@ -138,124 +96,6 @@ class TreeShape:
             stack.append((node.left, level + 1))
             stack.append((node.right, level + 1))
         return best
-
-    def path_to(self, key: Key) -> list[Key]:
-        """The keys a lookup of `key` visits in the captured part, root first."""
-        path: list[Key] = []
-        at = self.root
-        while at is not None:
-            path.append(at)
-            if key < at:
-                at = self.nodes[at].left
-            elif at < key:
-                at = self.nodes[at].right
-            else:
-                break
-        return path
-
-    # --- replaying trace events ----------------------------------------------------------
-
-    def apply(self, event: TraceEvent, labels: dict[Key, str] | None = None) -> bool:
-        """Replay one tree event; False if it cannot be replayed (then draw the final shape)."""
-        if not self.complete:
-            return False
-        keys = parse_keys(event.detail)
-        kind = event.kind
-        try:
-            if kind is TraceKind.TREE_INSERT and keys:
-                key = keys[0]
-                label = (labels or {}).get(key) or _key_label(key)
-                self._insert(key, label)
-            elif kind is TraceKind.TREE_ERASE and keys:
-                self._erase(keys[0])
-            elif kind is TraceKind.TREE_RECOLOR and keys:
-                red = event.detail.rstrip().endswith("red")
-                self.nodes[keys[0]] = replace(self.nodes[keys[0]], red=red)
-            elif kind is TraceKind.TREE_ROTATE and keys:
-                if event.detail.startswith("left"):
-                    self._rotate(keys[0], left=True)
-                elif event.detail.startswith("right"):
-                    self._rotate(keys[0], left=False)
-                else:
-                    return False
-        except KeyError:
-            return False
-        return True
-
-    def _parent_of(self, key: Key) -> Key | None:
-        path = self.path_to(key)
-        return path[-2] if len(path) >= 2 else None
-
-    def _set_child(self, parent: Key | None, old: Key, new: Key | None) -> None:
-        if parent is None:
-            self.root = new
-            return
-        node = self.nodes[parent]
-        if node.left == old:
-            self.nodes[parent] = replace(node, left=new)
-        else:
-            self.nodes[parent] = replace(node, right=new)
-
-    def _insert(self, key: Key, label: str) -> None:
-        parent = None
-        at = self.root
-        while at is not None:
-            parent = at
-            at = self.nodes[at].left if key < at else self.nodes[at].right
-        self.nodes[key] = ShapeNode(key, label, red=True)
-        self.size += 1
-        if parent is None:
-            self.root = key
-        elif key < parent:
-            self.nodes[parent] = replace(self.nodes[parent], left=key)
-        else:
-            self.nodes[parent] = replace(self.nodes[parent], right=key)
-
-    def _erase(self, key: Key) -> None:
-        node = self.nodes[key]
-        parent = self._parent_of(key)
-        if node.left is None or node.right is None:
-            self._set_child(parent, key, node.left if node.left is not None else node.right)
-        else:
-            # The in-order successor takes the erased node's place (and, via a traced
-            # recolour, its colour), as in RBTree.erase.
-            successor = node.right
-            while self.nodes[successor].left is not None:
-                successor = self.nodes[successor].left  # type: ignore[assignment]
-            succ = self.nodes[successor]
-            if successor != node.right:
-                self._set_child(self._parent_of(successor), successor, succ.right)
-                succ = replace(self.nodes[successor], right=node.right)
-            self.nodes[successor] = replace(succ, left=node.left)
-            self._set_child(parent, key, successor)
-        del self.nodes[key]
-        self.size -= 1
-
-    def _rotate(self, key: Key, *, left: bool) -> None:
-        node = self.nodes[key]
-        parent = self._parent_of(key)
-        if left:
-            pivot_key = node.right
-            assert pivot_key is not None
-            pivot = self.nodes[pivot_key]
-            self.nodes[key] = replace(node, right=pivot.left)
-            self.nodes[pivot_key] = replace(pivot, left=key)
-        else:
-            pivot_key = node.left
-            assert pivot_key is not None
-            pivot = self.nodes[pivot_key]
-            self.nodes[key] = replace(node, left=pivot.right)
-            self.nodes[pivot_key] = replace(pivot, right=key)
-        self._set_child(parent, key, pivot_key)
-
-    def same_as(self, other: TreeShape) -> bool:
-        """Same links and colours (labels aside)."""
-        if self.root != other.root or self.nodes.keys() != other.nodes.keys():
-            return False
-        return all(
-            (a.red, a.left, a.right) == (b.red, b.left, b.right)
-            for a, b in ((self.nodes[k], other.nodes[k]) for k in self.nodes)
-        )
 
 
 def _key_label(key: Key) -> str:
@@ -362,4 +202,4 @@ def draw_tree(
     return lines
 
 
-__all__ = ["LEGEND", "Key", "ShapeNode", "TreeShape", "draw_tree", "parse_keys"]
+__all__ = ["LEGEND", "Key", "ShapeNode", "TreeShape", "draw_tree"]

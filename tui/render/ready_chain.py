@@ -7,13 +7,12 @@ epitems; only its head is drawn, with a count of the rest), so it costs O(limit)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
+from simulator.observe import EpollSnapshot
 from simulator.scenario.calls import Bindings
 
 NODE = Style(color="bright_white", bgcolor="dark_green", bold=True)
@@ -38,13 +37,13 @@ class ReadyChain:
     focus: int | None = None  #: fd of the node a micro-step is touching
 
     @classmethod
-    def capture(cls, ep: Any, names: Bindings | None = None, limit: int = 16) -> ReadyChain:
-        nodes = tuple((item.fd, fd_label(item.fd, names)) for item in islice(ep.rdllist, limit))
-        ovf = ep.ovflist
+    def capture(cls, ep: EpollSnapshot, names: Bindings | None = None) -> ReadyChain:
+        """From the epoll's snapshot (which holds the head of each list)."""
+        nodes = tuple((fd, fd_label(fd, names)) for fd in ep.ready)
         ovflist = None
-        if ovf is not None:
-            ovflist = tuple((item.fd, fd_label(item.fd, names)) for item in ovf[:limit])
-        return cls(nodes, len(ep.rdllist), ovflist, 0 if ovf is None else len(ovf))
+        if ep.ovflist is not None:
+            ovflist = tuple((fd, fd_label(fd, names)) for fd in ep.ovflist)
+        return cls(nodes, ep.ready_total, ovflist, ep.ovf_total)
 
     def with_focus(self, fd: int | None) -> ReadyChain:
         return ReadyChain(self.nodes, self.total, self.ovflist, self.ovf_total, fd)

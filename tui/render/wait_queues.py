@@ -8,12 +8,12 @@ by poll/select for one call. Captured rows are detached from the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
+from simulator.observe import EpollSnapshot, Observable, WaitQueueSnapshot
 from simulator.scenario.calls import Bindings
 
 FOCUS = Style(color="black", bgcolor="yellow", bold=True)
@@ -36,23 +36,29 @@ class WaitQueuesPicture:
 
     @classmethod
     def capture(
-        cls, model: Any, names: Bindings, ep: Any | None = None, limit: int = 8
+        cls,
+        model: Observable,
+        names: Bindings,
+        ep: EpollSnapshot | None = None,
+        limit: int = 8,
     ) -> WaitQueuesPicture:
         """The epoll's two queues, then each named file's queue (fd order), at most `limit`."""
         rows: list[QueueRow] = []
         if ep is not None:
             rows.append(_row(ep.wq, f"{ep.label}.wq (epoll_wait)"))
             rows.append(_row(ep.poll_wait, f"{ep.label}.poll_wait"))
-        seen: set[int] = {id(ep)} if ep is not None else set()
+        seen: set[int] = {ep.file_id} if ep is not None else set()
         candidates = 0
         for fd in sorted(names.names):
-            file = model.fdt.lookup(fd)
-            if file is None or id(file) in seen or not hasattr(file, "wq"):
+            file = model.file_at(fd)
+            if file is None or file.file_id in seen:
                 continue
-            seen.add(id(file))
+            seen.add(file.file_id)
             candidates += 1
             if len(rows) < limit:
-                rows.append(_row(file.wq, f"{fd_name(fd, names)} {file.label}.wq"))
+                queue = model.wait_queue_of(fd)
+                assert queue is not None  # the file is open
+                rows.append(_row(queue, f"{fd_name(fd, names)} {file.label}.wq"))
         shown = len(rows) - (2 if ep is not None else 0)
         return cls(tuple(rows), max(0, candidates - shown))
 
@@ -79,7 +85,5 @@ def fd_name(fd: int, names: Bindings) -> str:
     return f"{name}:{fd}" if name else f"fd {fd}"
 
 
-def _row(queue: Any, owner: str) -> QueueRow:
-    return QueueRow(
-        queue.name, owner, tuple((entry.label, bool(entry.exclusive)) for entry in queue.entries)
-    )
+def _row(queue: WaitQueueSnapshot, owner: str) -> QueueRow:
+    return QueueRow(queue.name, owner, queue.entries)

@@ -68,7 +68,7 @@ from tui.widgets.wait_queues import WaitQueues
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
-    from simulator.kernel.trace import TraceEvent
+    from simulator.observe import TraceEvent
 
 #: Animation speeds the user steps through with + and -.
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

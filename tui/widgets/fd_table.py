@@ -2,10 +2,10 @@
 
 Rows are descriptor numbers from 0 to the highest open one, under a header of counters and
 gauges that wraps to the width (it is never cut short). The view is line-API and, at rest,
-reads the model only for the rows on screen (``fdt.lookup(fd)`` per row), so a table of a
-hundred thousand descriptors repaints as fast as one of ten (see
-`tui.render.fd_rows.highest_fd` for the one lookup that is not bounded). During an animation
-it draws the table captured at the micro-step instead (`Frame.fds`, a `FdRows`).
+reads the model only for the rows on screen (``Observable.file_at(fd)`` per row), so a table of
+a hundred thousand descriptors repaints as fast as one of ten (see `Observable.highest_fd` for
+the one lookup that is not bounded). During an animation it draws the table captured at the
+micro-step instead (`Frame.fds`, a `FdRows`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.reactive import reactive
 
-from simulator.kernel.trace import TraceEvent, TraceKind
+from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.fd_rows import QUEUED_COLUMN, FdRows, highest_fd, read_row, row_text
+from tui.render.fd_rows import QUEUED_COLUMN, FdRows, read_row, row_text
 from tui.widgets.lines import LinesView, hanging_wrap
 from tui.widgets.ready_list import event_fd
 
@@ -63,7 +63,7 @@ class FdTable(LinesView):
             self._rows = len(frame.fds.rows)
             self._hidden = frame.fds.total_rows - self._rows
         else:
-            self._rows = highest_fd(frame.kernel) + 1 if frame.kernel is not None else 0
+            self._rows = frame.kernel.highest_fd() + 1 if frame.kernel is not None else 0
         self._header = self._make_header(self._content_width())
         self.reset()
 
@@ -89,8 +89,7 @@ class FdTable(LinesView):
         kernel = frame.kernel
         if kernel is None:
             return None
-        fdt, fs = kernel.fdt, kernel.fs
-        return FdRows(len(fdt), fdt.nofile, fdt.capacity, fs.nr_files, fs.file_max, (), 0)
+        return FdRows.counters(kernel)
 
     def _make_header(self, width: int) -> list[Text]:
         """The counters, gauges and column names, wrapped to `width` (read from the model

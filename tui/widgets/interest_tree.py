@@ -11,9 +11,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from simulator.kernel.trace import TraceEvent, TraceKind
+from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
-from tui.render.rbtree_art import LEGEND, Key, TreeShape, draw_tree, parse_keys
+from tui.render.rbtree_art import LEGEND, Key, TreeShape, draw_tree
 from tui.widgets.lines import LinesView
 from tui.widgets.ready_list import event_fd
 
@@ -112,10 +112,9 @@ def _focus(event: TraceEvent | None, shape: TreeShape, ep_label: str) -> list[Ke
     if event is None:
         return []
     if event.where == f"{ep_label}.rbr":
-        keys = parse_keys(event.detail)
-        if event.kind is TraceKind.TREE_COMPARE and len(keys) >= 2:
-            return [keys[1]]
-        return keys[:1]
+        if event.kind is TraceKind.TREE_COMPARE:  # the node the looked-up key is compared with
+            return [event.other] if event.other is not None else []
+        return [event.key] if event.key is not None else []
     fd = event_fd(event)
     if fd is None or not event.where.startswith(ep_label):
         return []

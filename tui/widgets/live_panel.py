@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from tui.frame import Frame
 from tui.widgets.picture import PictureView
 

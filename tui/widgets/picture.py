@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from tui.frame import Frame
 from tui.render.safe import Neutralised
 

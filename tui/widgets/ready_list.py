@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.console import RenderableType
 
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from tui.frame import Frame
 from tui.widgets.picture import PictureView
 
-_EPITEM_FD = re.compile(r"fd[= ](\d+)")
-
 
 def event_fd(event: TraceEvent | None) -> int | None:
-    """The descriptor a micro-step's detail names (``<epitem fd=3 ...>``, ``fd 3``)."""
-    if event is None:
-        return None
-    match = _EPITEM_FD.search(event.detail)
-    return int(match.group(1)) if match else None
+    """The descriptor a micro-step concerns (its `TraceEvent.fd`), if any."""
+    return event.fd if event is not None else None
 
 
 class ReadyList(PictureView):

@@ -1,0 +1,370 @@
+"""The observation API: what the model tells its viewers, in words both sides share.
+
+The model (`simulator.kernel`) records `TraceEvent`s and counts `Cost`; the TUI and the
+scenario runner read them. Both speak this module, which sits at the bottom layer beside
+`simulator.uapi` and imports nothing else of muxlab, so a viewer never has to import the model
+to understand what it did (see docs/architecture.md).
+
+A `TraceEvent` is structured: its typed fields say which descriptor, which tree keys, which
+side, which colour, how many, and its prose (`TraceEvent.detail`) is rendered *from* those
+fields by a template fixed at the place the event is recorded -- lazily, only when someone
+reads it, so recording stays cheap. A viewer draws from the fields, never by parsing the prose.
+
+The small protocols at the end (`Traced`, `HasPid`, `HasFdinfo`) say what a kernel may offer a
+viewer beyond `simulator.uapi.Kernel`, in place of probing with ``getattr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+Key = tuple[int, int]
+"""An interest-tree key: ``(file id, fd)``, as ``ep_cmp_ffd`` orders them."""
+
+
+class TraceKind(StrEnum):
+    """The micro-steps the TUI animates, named after the kernel action they stand for."""
+
+    CALL = "call"  # a syscall entered (the frame every other event belongs to)
+    TREE_COMPARE = "tree.compare"
+    TREE_INSERT = "tree.insert"
+    TREE_ERASE = "tree.erase"
+    TREE_ROTATE = "tree.rotate"
+    TREE_RECOLOR = "tree.recolor"
+    LIST_APPEND = "list.append"
+    LIST_PREPEND = "list.prepend"
+    LIST_REMOVE = "list.remove"
+    LIST_SPLICE = "list.splice"
+    FD_ALLOC = "fd.alloc"
+    FD_RELEASE = "fd.release"
+    FILE_POLL = "file.poll"  # a file's ->poll() read its readiness mask
+    WAIT_ADD = "wait.add"  # an entry joined a wait queue
+    WAIT_REMOVE = "wait.remove"
+    WAKEUP = "wakeup"  # wake_up() walked a wait queue
+    CALLBACK = "callback"  # a wait-queue entry's wake function ran (ep_poll_callback, pollwake)
+    THREAD_WAKE = "thread.wake"  # a sleeping task became runnable
+    THREAD_SLEEP = "thread.sleep"
+    CONTEXT_SWITCH = "context.switch"
+    NIC_TX = "nic.tx"  # a segment handed to the (loopback) device
+    NIC_WIRE = "nic.wire"  # in flight
+    NIC_RX = "nic.rx"  # landed in the rx ring
+    IRQ = "irq"  # the device raised its interrupt
+    SOFTIRQ = "softirq"  # NET_RX softirq delivered the segment to its socket
+    SOCK_QUEUE = "sock.queue"  # bytes joined a socket's receive queue
+    COPY_IN = "copy.in"  # copy_from_user of the call's arguments
+    COPY_OUT = "copy.out"  # copy_to_user of the results
+    FD_SCAN = "fd.scan"  # poll/select visited one descriptor
+    TIMER = "timer"  # virtual time advanced to a deadline
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    """One micro-step: when (virtual ns), what kind, on which structure, and what it touched.
+
+    `where` names the structure (``epoll4.rbr``, ``epoll4.rdllist``, ``fdtable``, ``nic``).
+    The other fields are set when the micro-step has them:
+
+    - `fd`: the descriptor it concerns (an epitem's, a scanned one, one allocated);
+    - `key`: the interest-tree key it inserts, erases, rotates at or recolours, or looks up;
+      `other`: the node a lookup compares `key` with;
+    - `side`: ``"left"``/``"right"`` (where a comparison goes, which way a rotation turns;
+      ``"found"`` when a comparison matches);
+    - `red`: a recolour's new colour;
+    - `list`: the list a list micro-step works on (``rdllist``, ``ovflist``, ``txlist``...);
+    - `mask`: an event mask (a wake-up key, the revents copied out);
+    - `count`: how many (bytes, items, words, expirations);
+    - `subject`: the model's own label of what it touched (a file, a wait entry, a segment).
+
+    `charged` is the units of its `CATEGORY` this micro-step cost: with tracing on, the
+    events of a call add up to its `Cost`, so no cost is ever counted without its event.
+
+    `form` is the template of the prose (`detail`), formatted with the event as ``e``.
+    """
+
+    seq: int
+    time_ns: int
+    kind: TraceKind
+    where: str
+    charged: int = 0
+    form: str = ""
+    fd: int | None = None
+    key: Key | None = None
+    other: Key | None = None
+    side: str = ""
+    red: bool | None = None
+    list: str = ""
+    mask: int | None = None
+    count: int | None = None
+    subject: str = ""
+
+    @property
+    def colour(self) -> str:
+        """``red``/``black`` for a recolour, else empty."""
+        return "" if self.red is None else "red" if self.red else "black"
+
+    @property
+    def detail(self) -> str:
+        """The micro-step in words, rendered from the fields (only when read)."""
+        return self.form.format(e=self) if self.form else ""
+
+
+@dataclass(slots=True)
+class Cost:
+    """Work done by one call, by category; `total` is what complexity lessons compare.
+
+    The categories are the kernel's unit operations: copying a descriptor's worth of
+    arguments in or results out, visiting one fd in a poll/select scan, one key comparison in
+    the interest tree, one linked-list pointer operation, one wait-queue callback, one thread
+    wake-up, one context switch. Each is charged by recording the `TraceKind` of `CATEGORY`.
+    """
+
+    copy_in: int = 0
+    fd_scan: int = 0
+    tree_compare: int = 0
+    list_op: int = 0
+    callback: int = 0
+    wakeup: int = 0
+    copy_out: int = 0
+    context_switch: int = 0
+
+    @property
+    def total(self) -> int:
+        """Sum over every category."""
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict[str, int]:
+        """Category name -> count, in the fixed category order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: The cost category each kind of micro-step is charged to (kinds absent cost nothing).
+CATEGORY: dict[TraceKind, str] = {
+    TraceKind.COPY_IN: "copy_in",
+    TraceKind.FD_SCAN: "fd_scan",
+    TraceKind.TREE_COMPARE: "tree_compare",
+    TraceKind.LIST_APPEND: "list_op",
+    TraceKind.LIST_PREPEND: "list_op",
+    TraceKind.LIST_REMOVE: "list_op",
+    TraceKind.LIST_SPLICE: "list_op",
+    TraceKind.WAIT_ADD: "list_op",  # hooking an entry: charged where the lesson counts it
+    TraceKind.WAIT_REMOVE: "list_op",
+    TraceKind.CALLBACK: "callback",
+    TraceKind.WAKEUP: "wakeup",
+    TraceKind.COPY_OUT: "copy_out",
+    TraceKind.CONTEXT_SWITCH: "context_switch",
+    TraceKind.THREAD_SLEEP: "context_switch",
+    TraceKind.THREAD_WAKE: "context_switch",
+}
+
+
+# --- snapshots: read-only pictures of the model's structures ------------------------------
+#
+# A snapshot is frozen and shares nothing with the model: a viewer may keep it while the model
+# moves on. Each costs what it holds (the top levels of a tree, the head of a list), never
+# O(registered descriptors).
+
+
+@dataclass(frozen=True, slots=True)
+class FdTableSnapshot:
+    """The process's descriptor table and the system's file count (``fs/file.c``)."""
+
+    open: int  #: descriptors in use
+    nofile: int  #: RLIMIT_NOFILE (soft)
+    capacity: int  #: slots of the current table (``fdt->max_fds``)
+    nr_files: int  #: open file descriptions system-wide
+    file_max: int  #: ``fs.file-max``
+
+
+@dataclass(frozen=True, slots=True)
+class FileSnapshot:
+    """One open descriptor: the file it refers to and how many references that file has."""
+
+    fd: int
+    file_id: int  #: which open file description (dup'ed descriptors share it)
+    label: str  #: the model's name for it (``unix1``, ``epoll4``)
+    kind: str  #: ``unix``, ``tcp``, ``epoll``, ``kqueue``, ``file``...
+    refs: int  #: ``f_count``
+    queued: int | None  #: bytes in its receive queue (sockets), else None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitQueueSnapshot:
+    """A wait queue's entries, head first: (owner's label, exclusive)."""
+
+    name: str
+    entries: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNodeSnapshot:
+    """One epitem in the interest tree: its key, colour, children, and registration."""
+
+    key: Key
+    fd: int
+    events: int
+    red: bool
+    ready: bool  #: on ``rdllist`` itself (not in a transfer's private batch)
+    left: Key | None  #: None: no child, or one below the captured depth (`deeper`)
+    right: Key | None
+    deeper: bool  #: it has children that were not captured
+
+
+@dataclass(frozen=True, slots=True)
+class EpollSnapshot:
+    """An epoll instance (``struct eventpoll``): interest tree, ready list, ovflist, queues.
+
+    The tree holds its top `depth` levels (`complete` when that is all of it), the lists their
+    head; `size`, `ready_total` and `ovf_total` count everything.
+    """
+
+    label: str
+    file_id: int
+    size: int
+    root: Key | None
+    nodes: tuple[TreeNodeSnapshot, ...]
+    complete: bool
+    ready: tuple[int, ...]  #: fds on ``rdllist``, head first
+    ready_total: int
+    ovflist: tuple[int, ...] | None  #: None: no transfer running (``EP_UNACTIVE_PTR``)
+    ovf_total: int
+    wq: WaitQueueSnapshot  #: threads in ``epoll_wait``
+    poll_wait: WaitQueueSnapshot  #: pollers of the epoll file itself
+
+
+@dataclass(frozen=True, slots=True)
+class KnoteSnapshot:
+    """One knote: what it watches and its state."""
+
+    fd: int | None  #: the descriptor it watches (None: a timer)
+    ident: int
+    filter: int
+    data: int
+    status: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KqueueSnapshot:
+    """A kqueue: every knote, and the pending queue head first."""
+
+    label: str
+    knotes: tuple[KnoteSnapshot, ...]
+    pending: tuple[KnoteSnapshot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NicSnapshot:
+    """The loopback device: segments in flight and in the rx ring (their first few)."""
+
+    wire: tuple[str, ...]
+    rx_ring: tuple[str, ...]
+    irqs: int
+    delivered: int
+
+
+@runtime_checkable
+class Observable(Protocol):
+    """A kernel whose structures can be looked at (the model): the snapshot API.
+
+    Every method only reads; none is a syscall, none changes a trace or a cost.
+    """
+
+    @property
+    def now_ns(self) -> int:
+        """Virtual time."""
+        ...
+
+    @property
+    def calls(self) -> int:
+        """Syscalls made so far."""
+        ...
+
+    def fd_table(self) -> FdTableSnapshot: ...
+
+    def file_at(self, fd: int) -> FileSnapshot | None: ...
+
+    def highest_fd(self) -> int:
+        """The highest open descriptor, -1 if none."""
+        ...
+
+    def open_fds(self) -> list[int]:
+        """Every open descriptor, in order. O(open descriptors)."""
+        ...
+
+    def wait_queue_of(self, fd: int) -> WaitQueueSnapshot | None: ...
+
+    def epoll_at(self, fd: int, depth: int = 7, limit: int = 16) -> EpollSnapshot | None: ...
+
+    def interest_list(self, epfd: int, limit: int) -> list[tuple[int, int]]:
+        """The first `limit` registrations of epoll `epfd` in tree order: (fd, events)."""
+        ...
+
+    def lookup_path(self, epfd: int, fd: int) -> tuple[Key, ...]:
+        """The keys ``ep_find`` visits looking `fd` up in epoll `epfd`, root first."""
+        ...
+
+    def kqueue_at(self, fd: int) -> KqueueSnapshot | None: ...
+
+    def nic_snapshot(self) -> NicSnapshot: ...
+
+
+@runtime_checkable
+class Traced(Protocol):
+    """A kernel that traces its calls (the model): the last call's micro-steps and cost."""
+
+    @property
+    def trace(self) -> Sequence[TraceEvent]: ...
+
+    @property
+    def last_cost(self) -> Cost: ...
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """A kernel whose micro-steps can be watched as they happen (the model)."""
+
+    def observe(self, observer: Callable[[TraceEvent], None] | None) -> None:
+        """Call `observer` with each micro-step as it is recorded (None: stop)."""
+        ...
+
+
+@runtime_checkable
+class HasPid(Protocol):
+    """A kernel that runs in a process of its own (the live engine's child)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+
+@runtime_checkable
+class HasFdinfo(Protocol):
+    """A kernel that can show an epoll's real interest list (``/proc/<pid>/fdinfo``)."""
+
+    def fdinfo(self, epfd: int) -> list[dict[str, int]]: ...
+
+
+__all__ = [
+    "CATEGORY",
+    "Cost",
+    "EpollSnapshot",
+    "FdTableSnapshot",
+    "FileSnapshot",
+    "HasFdinfo",
+    "HasPid",
+    "Key",
+    "KnoteSnapshot",
+    "KqueueSnapshot",
+    "NicSnapshot",
+    "Observable",
+    "TraceEvent",
+    "TraceKind",
+    "Traced",
+    "TreeNodeSnapshot",
+    "WaitQueueSnapshot",
+    "Watchable",
+]
