@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from simulator.kernel.trace import TraceEvent
+from simulator.observe import TraceEvent
 from tui.frame import Frame
 from tui.widgets.lines import LinesView, hanging_wrap
 
