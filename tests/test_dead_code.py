@@ -85,8 +85,9 @@ def test_every_shipped_package_holds_code() -> None:
 
 
 def test_every_document_referred_to_exists() -> None:
-    """``docs/x.md`` paths, Markdown links to ``.md`` files, and upper-case document names
-    (``DESIGN.md``) in the code and docs name files of this repository."""
+    """Paths into ``docs/``, Markdown links to ``.md`` files, and document names in capitals
+    in the code and docs name files of this repository (the tests' own citations are checked by
+    `tests.test_suite_rules`)."""
     texts = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
     texts += [p for folder in SOURCES for p in (ROOT / folder).rglob("*.py")]
     missing = []
