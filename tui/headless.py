@@ -11,11 +11,13 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console, RenderableType
 from rich.text import Text
 
 from simulator.observe import Observable
+from simulator.scenario.format import ResultKind
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
@@ -25,7 +27,7 @@ from simulator.scenario.runner import (
     default_live_factory,
     default_model_factory,
 )
-from tui.render.model_state import ModelStateView
+from tui.render.model_state import ModelStateView, is_instance
 from tui.render.safe import Neutralised, safe_markdown, safe_text
 from tui.render.step import StepView
 from tui.verdicts import counts_text
@@ -67,6 +69,11 @@ def play(
         return 1
     console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
     bad = False
+    # Descriptors that may be epolls or kqueues: any fd a call returned that was one (an
+    # instance is only ever made by a call that returns its fd). Looking only at these, not
+    # at every open descriptor, keeps a step's picture O(what it shows).
+    instances: set[int] = set()
+    observable = isinstance(runner.model, Observable)  # a protocol check: once, not per step
     with runner:
         if not as_json:
             meta = scenario.scenario
@@ -81,10 +88,13 @@ def play(
                 if as_json:
                     sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
                     continue
-                model = runner.model
+                model = cast(Observable, runner.model)
                 state = None
-                if isinstance(model, Observable):
-                    state = ModelStateView(model, runner.bindings)
+                if observable:
+                    if step.model.ok and step.step.call.result is ResultKind.FD:
+                        instances.add(step.model.raw)
+                    instances = {fd for fd in instances if is_instance(model, fd)}
+                    state = ModelStateView(model, runner.bindings, instances)
                 _print(console, StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)

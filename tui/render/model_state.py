@@ -10,6 +10,8 @@ given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
@@ -38,6 +40,17 @@ def shown_epoll_of(
 
 #: Registrations spelled out under a tree (in words: what each item waits for).
 _LISTED = 16
+#: Rows of the fd table drawn after each step, then "… N more rows" (the shipped lessons
+#: show at most 56): a step's picture costs the same at 10 and at 100,000 descriptors.
+SHOWN_ROWS = 64
+#: The kinds of file that have a picture of their own under the fd table.
+_INSTANCE_KINDS = frozenset({"epoll", "kqueue"})
+
+
+def is_instance(model: Observable, fd: int) -> bool:
+    """Whether descriptor `fd` is an epoll or a kqueue (drawn under the fd table). O(1)."""
+    file = model.file_at(fd)
+    return file is not None and file.kind in _INSTANCE_KINDS
 
 
 def _registrations(items: list[tuple[int, int]], size: int, names: Bindings) -> Text:
@@ -89,17 +102,29 @@ class KqueueView:
 
 class ModelStateView:
     """The picture after a step: fd table, then each epoll's tree and ready list, each
-    kqueue's knotes -- the app's panels, one under the other."""
+    kqueue's knotes -- the app's panels, one under the other.
 
-    def __init__(self, model: Observable, names: Bindings | None = None) -> None:
+    `instances`, when given, are the descriptors that may be epolls or kqueues (a superset:
+    others are skipped), so that drawing costs what is shown; without it every open
+    descriptor is looked at, O(open descriptors).
+    """
+
+    def __init__(
+        self,
+        model: Observable,
+        names: Bindings | None = None,
+        instances: Iterable[int] | None = None,
+    ) -> None:
         self.model = model
         self.names = names or Bindings()
+        self.instances = instances
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         model, names = self.model, self.names
-        yield FdRows.capture(model, names)
+        yield FdRows.capture(model, names, SHOWN_ROWS)
         seen: set[int] = set()
-        for fd in model.open_fds():
+        candidates = model.open_fds() if self.instances is None else sorted(self.instances)
+        for fd in candidates:
             file = model.file_at(fd)
             if file is None or file.file_id in seen:
                 continue
@@ -125,4 +150,4 @@ class ModelStateView:
                 yield KqueueView(kq, names, f"{_named(fd, names)} knotes")
 
 
-__all__ = ["KqueueView", "ModelStateView", "shown_epoll_of"]
+__all__ = ["SHOWN_ROWS", "KqueueView", "ModelStateView", "is_instance", "shown_epoll_of"]

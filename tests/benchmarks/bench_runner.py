@@ -1,0 +1,165 @@
+"""Benchmark: the lockstep runner and ``play --headless --no-live`` against the bare model calls.
+
+Run it with the project's interpreter::
+
+    .venv/bin/python tests/benchmarks/bench_runner.py [--pairs 500] [--socketpairs 10000]
+
+Two generated scenarios: `--pairs` socket pairs each registered in one epoll (2 * pairs + 1
+steps), and `--socketpairs` ``socketpair`` steps. For each, in the same run (only ratios mean
+anything on a shared machine):
+
+(a) the bare model calls: the same calls straight on ``ModelKernel``, tracing on (the runner's
+    default);
+(b) the Runner alone (what ``muxlab check --no-live`` runs), and its per-step time in the
+    first and the last tenth of the scenario (flat: the same, however many descriptors are
+    registered);
+(c) the whole ``play --headless --no-live`` path, pictures rendered by rich into a buffer.
+
+Results go to ``results/runner.json`` beside this file.
+
+Profile (cProfile on ``python -m tui play X --headless --no-live``), before issue 10: the
+Runner deep-copied the model every 16 steps -- 90 % of the runner's time at 500 pairs, and
+quadratic (a copy costs ~63 us per open descriptor, a step ~20 us); every record copied all the
+live names (O(names) a step); the headless picture sorted every open descriptor to find the
+epolls (O(n log n) a step) and drew up to 128 fd rows. Now checkpoints are spaced by what a copy
+costs (`simulator.scenario.runner.STEPS_PER_COPY_UNIT`), records keep an O(1) frozen view of
+the names, and the picture looks only at the descriptors calls returned and draws 64 rows.
+Measured at 500 pairs: the Runner went from 372 us a step in the first tenth and 3,471 us in
+the last (9.3x, growing) to 135 and 335 us (the model's own O(log n) tree walk). What remains of
+(c) is rich drawing a picture of ~80 lines a step: bounded, but tens of times a model call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from simulator.kernel import ModelKernel
+from simulator.scenario.loader import parse_scenario
+from simulator.scenario.runner import Runner
+from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
+from tui import headless
+
+RESULTS = Path(__file__).parent / "results" / "runner.json"
+
+
+def pairs_scenario(n: int) -> str:
+    steps = ['[[step]]\ndo = "epoll_create"\nas = "ep"\n']
+    for i in range(n):
+        steps.append(f'[[step]]\ndo = "socketpair"\nas = ["a{i}", "b{i}"]\n')
+        steps.append(
+            f'[[step]]\ndo = "epoll_ctl"\nargs = {{ epfd = "ep", op = "ADD", fd = "a{i}", '
+            'events = ["IN"] }\n'
+        )
+    return f'[scenario]\ntitle = "bench"\n[model]\nnofile = {2 * n + 64}\n' + "\n".join(steps)
+
+
+def socketpairs_scenario(n: int) -> str:
+    steps = [f'[[step]]\ndo = "socketpair"\nas = ["a{i}", "b{i}"]\n' for i in range(n)]
+    return f'[scenario]\ntitle = "bench"\n[model]\nnofile = {2 * n + 64}\n' + "\n".join(steps)
+
+
+def bare_pairs(n: int) -> float:
+    k = ModelKernel(nofile=2 * n + 64)
+    start = time.perf_counter()
+    ep = k.epoll_create()
+    for _ in range(n):
+        a, _b = k.socketpair()
+        k.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN)
+    return time.perf_counter() - start
+
+
+def bare_socketpairs(n: int) -> float:
+    k = ModelKernel(nofile=2 * n + 64)
+    start = time.perf_counter()
+    for _ in range(n):
+        k.socketpair()
+    return time.perf_counter() - start
+
+
+def runner_run(text: str) -> tuple[float, float, float]:
+    """Seconds for the whole run, and the mean step time in the first and the last tenth."""
+    runner = Runner(parse_scenario(text, "bench.toml"))
+    stamps = []
+    start = time.perf_counter()
+    for _ in runner:
+        stamps.append(time.perf_counter())
+    total = stamps[-1] - start
+    steps = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
+    tenth = max(1, len(steps) // 10)
+    return total, sum(steps[:tenth]) / tenth, sum(steps[-tenth:]) / tenth
+
+
+def play_run(text: str) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.toml"
+        path.write_text(text)
+        out = io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out):
+            status = headless.play(path, live=False, width=100)
+        elapsed = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"play exited {status}")
+    return elapsed
+
+
+def measure(name: str, text: str, bare: float) -> dict[str, float | str]:
+    total, first, last = runner_run(text)
+    play = play_run(text)
+    figures: dict[str, float | str] = {
+        "scenario": name,
+        "bare_s": bare,
+        "runner_s": total,
+        "play_s": play,
+        "runner_ratio": total / bare,
+        "play_ratio": play / bare,
+        "first_tenth_step_us": first * 1e6,
+        "last_tenth_step_us": last * 1e6,
+        "flatness": last / first,
+    }
+    print(
+        f"{name}: bare model {bare:.2f} s; runner {total:.2f} s ({total / bare:.2f}x, target "
+        f"<= 2); play --headless {play:.2f} s ({play / bare:.2f}x); runner per step "
+        f"{first * 1e6:.0f} us first tenth, {last * 1e6:.0f} us last ({last / first:.2f}x)"
+    )
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=500)
+    parser.add_argument("--socketpairs", type=int, default=10_000)
+    args = parser.parse_args()
+    rows = [
+        measure(
+            f"{args.pairs} pairs in one epoll",
+            pairs_scenario(args.pairs),
+            bare_pairs(args.pairs),
+        ),
+        measure(
+            f"{args.socketpairs} socketpairs",
+            socketpairs_scenario(args.socketpairs),
+            bare_socketpairs(args.socketpairs),
+        ),
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"rows": rows, "python": sys.version.split()[0], "machine": platform.machine()},
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
