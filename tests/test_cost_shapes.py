@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simulator.kernel import ModelKernel
+from simulator.kernel.vfs import File
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN, POLLIN
 
 
@@ -78,7 +79,7 @@ def test_a_blocking_poll_registers_and_removes_one_wait_entry_per_fd() -> None:
     assert k.now_ns == 5_000_000  # the virtual clock advanced by the timeout
 
 
-class _CountingSlots(dict[int, object]):
+class _CountingSlots(dict[int, File]):
     """An fd table's slots that count the walks over all of them (``max``, ``sorted``...)."""
 
     walks = 0
