@@ -24,16 +24,25 @@ Each update is timed `--repeats` times in CPU time of the process (`time.process
 of those sleeps is noise, not repaint. Targets: large/small <= 1.5 (the views draw what is on
 screen: line API, bounded captures, never the whole table or tree) and large/reference <= 2.
 
-Profile (cProfile, `--profile`; issue 10, 20,000 descriptors): the update cost about 65 ms of
-CPU with 10 descriptors and 85 ms with 20,000 (1.3x). Of the difference, the fd table's
-``highest_fd`` was ``max`` over every slot of the model's fd table at every repaint (and at
-every micro-step an animation captures): it looked down from the table's capacity, which is
-twice the descriptors after a doubling, and found nothing; it now looks down from the
-table's high-water mark (O(1)); the rest is the larger screen (a tree drawn to the levels that
-fit instead of one node, a ready chain of sixteen nodes), bounded by the terminal. The wall
-time the old benchmark measured included `Pilot.pause`'s idle sleeps (about 180 ms an update
-for 65 ms of work), which is why it missed the target under load. Results go to
-``results/tui.json`` beside this file.
+Profile (cProfile, `--profile`; issue 10): what was slow, what changed, by how much.
+- The old benchmark timed wall clock around `Pilot.pause`, whose idle sleeps made an update
+  look like ~180 ms for ~65 ms of CPU: under load the ratio was noise (1.35x-1.59x). It now
+  times CPU and uses public API only.
+- The fd table's ``highest_fd`` was ``max`` over every slot of the model's fd table at every
+  repaint and at every micro-step an animation captures (it looked down from the table's
+  capacity, twice the descriptors after a doubling); it now looks down from the table's
+  high-water mark, O(1) (it was about 4 ms an update at 20,000 descriptors under cProfile,
+  linear in them).
+- `PlayerScreen.draw` queried the DOM for its views and reset the trace list twice per
+  frame: draw's own cost fell by about a fifth (26 vs 33 ms a draw under cProfile).
+- Left (measured, not fixed): at 100,000 descriptors the rest of the difference is the
+  garbage collector walking the grown model during the update -- with ``gc.disable()`` the
+  same run gives large/small 1.16 (64 vs 74 ms) against 1.74 with it on; freezing the model
+  out of the collector after a step (``gc.freeze``) is the app's or the runner's policy.
+  Against the plain app the player costs about 2x already at 10 descriptors (it has some
+  twenty widgets to lay out); 2.1-2.3x measured, target 2x not met yet.
+
+Results go to ``results/tui.json`` beside this file.
 """
 
 from __future__ import annotations
