@@ -7,7 +7,10 @@ so their work grows linearly with N. These are exact counts of the model's work,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from simulator.kernel import ModelKernel
+from simulator.kernel.vfs import File
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN, POLLIN
 
 
@@ -74,3 +77,29 @@ def test_a_blocking_poll_registers_and_removes_one_wait_entry_per_fd() -> None:
     assert k.poll([(fd, POLLIN) for fd in readers], 5) == []
     assert k.last_cost.list_op == 2 * 50  # __pollwait on entry, poll_freewait on exit
     assert k.now_ns == 5_000_000  # the virtual clock advanced by the timeout
+
+
+class _CountingSlots(dict[int, File]):
+    """An fd table's slots that count the walks over all of them (``max``, ``sorted``...)."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[int]:
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_the_highest_fd_is_found_without_walking_the_fd_table() -> None:
+    # Issue 10: the player's fd table asks for the highest open descriptor at every repaint
+    # (and at every micro-step it captures); with 5,000 open the table's capacity is 8,192,
+    # so looking down from the capacity found nothing and fell back to ``max`` over every
+    # slot: O(open descriptors) per frame.
+    k = ModelKernel(nofile=6_000, trace=False)
+    for _ in range(2_500):
+        k.socketpair()
+    k.close(5_002)  # a hole at the top: the highest is the one below it
+    assert k.fdt.capacity == 8_192
+    slots = _CountingSlots(k.fdt.slots)
+    k.fdt.slots = slots
+    assert k.highest_fd() == 5_001
+    assert _CountingSlots.walks == 0

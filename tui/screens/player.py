@@ -236,6 +236,7 @@ class PlayerScreen(Screen[None]):
         )
         self._play_timer: Timer | None = None
         self._recorder: MicroRecorder | None = None  # captures the step being run
+        self._views: tuple[PictureView, ...] = ()  # see `_model_views`
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
 
     # --- layout --------------------------------------------------------------------------
@@ -410,8 +411,12 @@ class PlayerScreen(Screen[None]):
 
     # --- showing a position --------------------------------------------------------------
 
-    def _model_views(self) -> list[PictureView]:
-        return list(self.query(PictureView).exclude("#live-panel"))
+    def _model_views(self) -> tuple[PictureView, ...]:
+        """The small model views (queried once: the screen's widgets never change, and a
+        query at every frame of an animation was a measurable part of its cost)."""
+        if not self._views:
+            self._views = tuple(self.query(PictureView).exclude("#live-panel"))
+        return self._views
 
     def _show_panels_of(self, mechanism: str) -> None:
         """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
@@ -464,7 +469,9 @@ class PlayerScreen(Screen[None]):
         tree = self.query_one(InterestTree)
         tree.set_reactive(InterestTree.micro, micro)
         tree.frame = shown
-        self.query_one(TraceList).micro = micro
+        trace = self.query_one(TraceList)
+        if micro is not None or trace.micro is not None:  # `draw` has just reset it otherwise
+            trace.micro = micro
         self.query_one("#model").border_subtitle = model_subtitle(shown)
 
     def watch_speed_index(self, index: int) -> None:
