@@ -38,20 +38,6 @@ def describe_character(char: str) -> str:
     return f"{_CONTROL_NAMES.get(char, 'a control character')} (U+{ord(char):04X})"
 
 
-def control_character(text: str, *, multiline: bool = False) -> str | None:
-    """What in `text` cannot be shown as it is (its first control character, located), or None.
-
-    >>> control_character("title\\x1b]0;pwned\\x07")
-    'an escape (U+001B) at character 6'
-    >>> control_character("two\\nlines", multiline=True) is None
-    True
-    """
-    index = control_index(text, multiline=multiline)
-    if index is None:
-        return None
-    return f"{describe_character(text[index])} at character {index + 1}"
-
-
 def printable(text: str) -> str:
     """`text` with every control character written as a Python escape (``\\x1b``), for messages
     that quote what a file or a file name contains. Newlines are escaped too: one message, one

@@ -34,7 +34,6 @@ from pydantic import (
 
 from simulator import syscalls, uapi
 from simulator.scenario import vocabulary
-from simulator.scenario.controls import control_character as control_character
 from simulator.scenario.controls import control_index as control_index
 from simulator.scenario.controls import describe_character as describe_character
 from simulator.scenario.controls import printable as printable
@@ -56,6 +55,20 @@ INT32 = (-(1 << 31), (1 << 31) - 1)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 _UNNAMED = re.compile(r"fd[0-9]+")
+
+
+def control_character(text: str, *, multiline: bool = False) -> str | None:
+    """What in `text` cannot be shown as it is (its first control character, located), or None.
+
+    >>> control_character("title\\x1b]0;pwned\\x07")
+    'an escape (U+001B) at character 6'
+    >>> control_character("two\\nlines", multiline=True) is None
+    True
+    """
+    index = control_index(text, multiline=multiline)
+    if index is None:
+        return None
+    return f"{describe_character(text[index])} at character {index + 1}"
 
 
 def _one_line(value: str) -> str:
