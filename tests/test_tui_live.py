@@ -107,3 +107,44 @@ async def test_record_saves_the_live_answers_on_quit(tmp_path: Path) -> None:
         screen = replay.screen
         assert isinstance(screen, PlayerScreen)
         assert [r.verdict for r in screen.session.records] == [Verdict.AGREE] * 3
+
+
+async def test_the_live_child_starts_while_the_player_opens(tmp_path: Path) -> None:
+    """Issue 10: the player starts the live kernel as it opens, not at the first step, so the
+    real kernel's panel shows its child running before any step; that child then runs the
+    first step, and quitting before any step still ends it."""
+    path = write(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+    app = make_app(path, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        await until(pilot, lambda: screen.session.status().alive)
+        pid = screen.session.status().pid
+        assert pid is not None and alive(pid)
+        assert screen.session.position == 0
+        await until(
+            pilot,
+            lambda: (
+                screen.frame is not None and f"child pid {pid}" in picture_text(screen.frame.live)
+            ),
+        )
+        await pilot.press("right")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        record = screen.session.record()
+        assert record is not None and record.verdict is Verdict.AGREE
+        assert screen.session.status().pid == pid
+    assert not alive(pid)
+
+
+async def test_quitting_before_the_first_step_ends_the_live_child(tmp_path: Path) -> None:
+    path = write(tmp_path, "epoll.toml", EPOLL_SCENARIO)
+    app = make_app(path, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        await until(pilot, lambda: screen.session.status().alive)
+        pid = screen.session.status().pid
+        assert pid is not None
+        await pilot.press("q")
+    assert not alive(pid)

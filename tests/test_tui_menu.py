@@ -115,3 +115,72 @@ async def test_a_broken_lesson_shows_its_error(lessons: Path, data: Path) -> Non
         assert "This scenario cannot be loaded" in screen_text(app)
         await pilot.press("enter")
         assert isinstance(app.screen, LoadErrorScreen)
+
+
+# --- issue 10: the menu starts without the scenario models ----------------------------------
+_MENU_FIRST_FRAME = """
+import asyncio, sys
+from tui.app import make_app
+
+async def main() -> None:
+    app = make_app(animate=False, data_dir=sys.argv[1])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "LessonMenuScreen", app.screen
+        lessons = app.screen.lessons
+        assert len(lessons) >= 10 and not any(one.error for one in lessons.values())
+    heavy = ("pydantic", "simulator.scenario.format", "simulator.scenario.runner",
+             "tui.screens.player", "tui.session", "simulator.kernel", "simulator.live")
+    print(" ".join(name for name in heavy if name in sys.modules))
+
+asyncio.run(main())
+"""
+
+
+def test_the_menu_draws_without_loading_the_scenario_models(tmp_path: Path) -> None:
+    """The lesson menu is the first screen: drawing it builds no pydantic model and loads
+    neither the player nor the runner nor a kernel (they come when a lesson opens)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", _MENU_FIRST_FRAME, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_the_quick_read_of_lessons_shares_the_format_caps() -> None:
+    from simulator.scenario import format as scenario_format
+    from tui import lessons as quick
+
+    assert quick.MAX_FILE_BYTES == scenario_format.MAX_FILE_BYTES
+    assert quick.MAX_STEPS == scenario_format.MAX_STEPS
+    assert quick.MAX_TEXT == scenario_format.MAX_TEXT
+    title = scenario_format.Meta.model_fields["title"].metadata
+    assert any(getattr(m, "max_length", None) == quick.MAX_TITLE for m in title)
+
+
+async def test_a_lesson_broken_past_its_header_reports_when_opened(
+    lessons: Path, data: Path
+) -> None:
+    """The menu reads only ``[scenario]`` of a plainly well-formed file; the full check runs
+    when the lesson opens, and its report shows then."""
+    write(
+        lessons,
+        "d-bad-step.toml",
+        "[scenario]\ntitle = 'Bad step'\n\n[[step]]\ndo = 'epoll_ctl'\nargs = { epfd = 'nope' }\n",
+    )
+    (lesson,) = [one for _, group in catalogue(lessons) for one in group if "Bad" in one.title]
+    assert lesson.error is None and lesson.steps == 1
+    app = make_app(animate=False, lessons_dir=lessons)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_scenario(lesson.path)
+        await pilot.pause()
+        assert isinstance(app.screen, LoadErrorScreen)
+        assert "d-bad-step.toml:6: step 1 (epoll_ctl)" in app.screen.report

@@ -9,37 +9,43 @@ first, which ends the live kernel's child process.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from simulator.scenario import (
-    Recording,
-    RecordingError,
-    ScenarioError,
-    ScenarioRunError,
-    load_scenario,
-)
 from simulator.scenario.library import shipped_dir
-from simulator.scenario.runner import (
-    LiveFactory,
-    ModelFactory,
-    default_live_factory,
-    default_model_factory,
-)
 from tui.commands import MuxlabCommands, binding_commands
 from tui.progress import ProgressStore, lesson_key
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.load_error import LoadErrorScreen
 from tui.screens.menu import LessonMenuScreen
-from tui.screens.player import PlayerScreen
-from tui.session import PlaySession, Source
+
+if TYPE_CHECKING:
+    from simulator.scenario import Recording
+    from simulator.scenario.runner import LiveFactory, ModelFactory
+    from tui.screens.player import PlayerScreen
+    from tui.session import PlaySession
+
+
+_DIALOGS = (LoadErrorScreen, AskValueScreen)
+
+
+def _player_screen() -> type[PlayerScreen] | None:
+    """The player's class once a scenario has been opened, else None (no player can exist).
+
+    The player, the session, the scenario models and the runner are imported when the first
+    scenario opens (`MuxlabApp.open_scenario`), not when the app starts: the lesson menu
+    draws without them."""
+    module = sys.modules.get("tui.screens.player")
+    player: type[PlayerScreen] | None = getattr(module, "PlayerScreen", None)
+    return player
 
 
 @dataclass
@@ -57,8 +63,8 @@ class AppOptions:
     open_dir: Path | None = None  #: ...this folder (when served and None, `o` is off)
     data_dir: Path | None = None  #: where progress is saved (default: `tui.progress.data_dir`)
     lessons_dir: Path | None = None  #: the lesson catalogue (default: the shipped scenarios)
-    model_factory: ModelFactory = default_model_factory
-    live_factory: LiveFactory = default_live_factory
+    model_factory: ModelFactory | None = None  #: default: `runner.default_model_factory`
+    live_factory: LiveFactory | None = None  #: default: `runner.default_live_factory`
 
 
 class MuxlabApp(App[int]):
@@ -111,6 +117,17 @@ class MuxlabApp(App[int]):
         recording: Recording | None = None,
     ) -> bool:
         """Load `path` and play it; on failure show why (in the app) and return False."""
+        from simulator.scenario import (
+            Recording,
+            RecordingError,
+            ScenarioError,
+            ScenarioRunError,
+            load_scenario,
+        )
+        from simulator.scenario.runner import default_live_factory, default_model_factory
+        from tui.screens.player import PlayerScreen
+        from tui.session import PlaySession
+
         options = self.options
         try:
             scenario = load_scenario(path)
@@ -121,8 +138,9 @@ class MuxlabApp(App[int]):
                 path,
                 live=options.live,
                 recording=recording,
-                model_factory=options.model_factory,
-                live_factory=options.live_factory,
+                model_factory=options.model_factory or default_model_factory,
+                live_factory=options.live_factory or default_live_factory,
+                prestart=True,
             )
         except ScenarioError as exc:
             self.push_screen(LoadErrorScreen(f"{path} cannot be played", exc.report()))
@@ -148,15 +166,19 @@ class MuxlabApp(App[int]):
 
     def _close_players(self) -> None:
         """Pop every player screen (each closes its session as it unmounts)."""
-        while isinstance(self.screen, PlayerScreen | LoadErrorScreen | AskValueScreen):
+        player = _player_screen()
+        closable = _DIALOGS if player is None else (player, *_DIALOGS)
+        while isinstance(self.screen, closable):
             screen = self.screen
-            if isinstance(screen, PlayerScreen):
+            if player is not None and isinstance(screen, player):
                 self._finish(screen.session)
             self.pop_screen()
 
     def _finish(self, session: PlaySession) -> None:
         """Save the recording if asked, then end the live kernel."""
         record = self.options.record
+        from tui.session import Source
+
         if record is not None and session.source is Source.LIVE and session.frontier:
             try:
                 session.recording().save(record)
@@ -220,8 +242,9 @@ class MuxlabApp(App[int]):
 
     async def action_quit(self) -> None:
         """Close every session (ending live children), then exit."""
+        player = _player_screen()
         for screen in self.screen_stack:
-            if isinstance(screen, PlayerScreen):
+            if player is not None and isinstance(screen, player):
                 self._finish(screen.session)
         self.exit(0)
 
@@ -239,8 +262,8 @@ def make_app(
     open_dir: Path | str | None = None,
     data_dir: Path | str | None = None,
     lessons_dir: Path | str | None = None,
-    model_factory: ModelFactory = default_model_factory,
-    live_factory: LiveFactory = default_live_factory,
+    model_factory: ModelFactory | None = None,
+    live_factory: LiveFactory | None = None,
 ) -> MuxlabApp:
     """Build the app without running it: the lesson menu, and `scenario` playing if given."""
 

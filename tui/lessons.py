@@ -3,15 +3,32 @@
 A scenario's topic comes from its tags and ``mechanism``: anything tagged ``limits`` is about
 limits; otherwise epoll, poll and select, or kqueue. A shipped file that does not load still
 appears (with its error), so a broken lesson is visible instead of silently missing.
+
+Listing a lesson reads its ``[scenario]`` table with `tomllib` (`load_lesson`), without building
+the format's pydantic models: the menu is the app's first screen and draws without them. A file
+that is not plainly well formed (unreadable, not TOML, a ``[scenario]`` table without a one-line
+title, a summary with control characters, no ``[[step]]`` tables, too many of them) is loaded
+in full instead, so the menu shows the loader's whole report, as before. Everything else the
+format checks is checked when the lesson is opened (`tui.app.MuxlabApp.open_scenario`), which
+shows any problem with the same report.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.scenario.controls import control_index
 from simulator.scenario.library import scenario_files, shipped_dir
+
+#: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
+#: to these values): past them, the file is loaded in full to report the problem.
+MAX_FILE_BYTES = 1 << 20
+MAX_STEPS = 10_000
+MAX_TITLE = 200
+MAX_TEXT = 20_000
 
 #: Topics in menu order.
 TOPICS = ("epoll", "poll and select", "kqueue", "limits", "other")
@@ -42,6 +59,13 @@ def topic_of(mechanism: str | None, tags: list[str]) -> str:
 
 
 def load_lesson(path: Path) -> Lesson:
+    """How the menu lists `path`: read quickly (see the module docstring), or, when the quick
+    read finds anything amiss, loaded in full, with the loader's report as its `error`."""
+    quick = _quick_lesson(path)
+    if quick is not None:
+        return quick
+    from simulator.scenario import ScenarioError, load_scenario
+
     try:
         scenario = load_scenario(path)
     except ScenarioError as exc:
@@ -53,6 +77,44 @@ def load_lesson(path: Path) -> Lesson:
         (meta.summary or "").strip(),
         topic_of(meta.mechanism, list(meta.tags)),
         len(scenario.steps),
+    )
+
+
+def _quick_lesson(path: Path) -> Lesson | None:
+    """The lesson from its ``[scenario]`` table and its number of steps, or None when the file
+    is not plainly well formed (the caller then loads it in full, to say what is wrong)."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        document = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    meta, steps = document.get("scenario"), document.get("step")
+    if not isinstance(meta, dict) or not isinstance(steps, list):
+        return None
+    title, summary = meta.get("title"), meta.get("summary", "")
+    mechanism, tags = meta.get("mechanism"), meta.get("tags", [])
+    well_formed = (
+        _is_text(title, MAX_TITLE, multiline=False)
+        and bool(title)
+        and _is_text(summary, MAX_TEXT, multiline=True)
+        and (mechanism is None or isinstance(mechanism, str))
+        and isinstance(tags, list)
+        and all(isinstance(tag, str) for tag in tags)
+        and 1 <= len(steps) <= MAX_STEPS
+        and all(isinstance(step, dict) for step in steps)
+    )
+    if not well_formed:
+        return None
+    assert isinstance(title, str) and isinstance(summary, str)
+    return Lesson(path, title, summary.strip(), topic_of(mechanism, tags), len(steps))
+
+
+def _is_text(value: Any, cap: int, *, multiline: bool) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= cap
+        and control_index(value, multiline=multiline) is None
     )
 
 

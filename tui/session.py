@@ -7,7 +7,10 @@
 * a fallback when the live kernel is lost (its child died, or it refused the scenario): the
   answers it gave so far become a `Recording` and a new runner replays them, so the model goes
   on alone from that step and the app says why;
-* the user's predictions and score.
+* the user's predictions and score;
+* a head start for the live kernel: its child process is started in a thread as the session
+  is made (`prestart`), so it comes up while the player draws its first frame, and the first
+  step finds it running (the runner would otherwise start it at the first step).
 
 It knows nothing of Textual. `seek` may block on the live kernel (a real ``epoll_wait`` with a
 timeout), so the app runs it in a thread worker when `needs_live` says so, and reads nothing
@@ -16,7 +19,9 @@ from the session until the worker is done: the session itself takes no locks.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -84,6 +89,7 @@ class PlaySession:
         recording: Recording | None = None,
         model_factory: ModelFactory = _default_model_factory,
         live_factory: LiveFactory = default_live_factory,
+        prestart: bool = False,
     ) -> None:
         self.scenario = scenario
         self.path = path
@@ -92,6 +98,7 @@ class PlaySession:
         self._model_factory = model_factory
         self._live_factory = live_factory
         self.live_kernel: uapi.Kernel | None = None
+        self._prestarted: Future[uapi.Kernel] | None = None
         self._lost: str | None = None
         self._lost_at: int | None = None
         self._fdinfo: dict[int, FdinfoSnapshot] = {}
@@ -118,6 +125,8 @@ class PlaySession:
             if step.call.name == "epoll_create"
             for name in step.names
         )
+        if prestart and self.source is Source.LIVE:
+            self._prestart()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -248,6 +257,9 @@ class PlaySession:
 
     def close(self) -> None:
         """End the live kernel's child process, if any. Idempotent."""
+        started, self._prestarted = self._prestarted, None
+        if started is not None:
+            _close_when_started(started)
         self.runner.close()
         kernel = self.live_kernel
         if kernel is not None:
@@ -255,8 +267,36 @@ class PlaySession:
 
     # --- the live side -------------------------------------------------------------------
 
+    def _live_limits(self) -> dict[str, Any]:
+        """What the runner gives the live factory (see `Runner`): the descriptor limits."""
+        limits = self.scenario.model.kwargs()
+        return {k: v for k, v in limits.items() if k in ("nofile", "nofile_hard")}
+
+    def _prestart(self) -> None:
+        """Start the live kernel in a thread; `_start_live` takes it (or its exception)."""
+        started: Future[uapi.Kernel] = Future()
+        limits = self._live_limits()
+
+        def start() -> None:
+            try:
+                kernel = self._live_factory(**limits)
+            except BaseException as exc:  # given to the runner at the first step
+                started.set_exception(exc)
+                return
+            self.live_kernel = kernel  # the player shows its pid before the first step
+            started.set_result(kernel)
+
+        self._prestarted = started
+        threading.Thread(target=start, name="muxlab-live-start", daemon=True).start()
+
     def _start_live(self, **limits: Any) -> uapi.Kernel:
-        kernel = self._live_factory(**limits)
+        started, self._prestarted = self._prestarted, None
+        if started is not None and limits == self._live_limits():
+            kernel = started.result()
+        else:
+            if started is not None:  # asked with other limits: not the kernel we started
+                _close_when_started(started)
+            kernel = self._live_factory(**limits)
         self.live_kernel = kernel
         self._platform = this_platform()
         return kernel
@@ -288,6 +328,16 @@ class PlaySession:
         self._lost_at = len(recording.live)
         self.runner = Runner(self.scenario, self._model_factory, None, recording)
         self.runner.seek(position)
+
+
+def _close_when_started(started: Future[uapi.Kernel]) -> None:
+    """Close the kernel a prestart thread makes, now or when it is up, without waiting."""
+
+    def close(done: Future[uapi.Kernel]) -> None:
+        if done.exception() is None:
+            done.result().close_all()
+
+    started.add_done_callback(close)
 
 
 __all__ = [

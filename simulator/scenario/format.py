@@ -34,6 +34,9 @@ from pydantic import (
 
 from simulator import syscalls, uapi
 from simulator.scenario import vocabulary
+from simulator.scenario.controls import control_index as control_index
+from simulator.scenario.controls import describe_character as describe_character
+from simulator.scenario.controls import printable as printable
 from simulator.syscalls import REQUIRED, ArgKind, Family, Syscall
 from simulator.syscalls import ResultKind as ResultKind
 
@@ -54,35 +57,6 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 _UNNAMED = re.compile(r"fd[0-9]+")
 
 
-# Characters that must never reach a terminal from a file: C0 and C1 controls (ESC starts the
-# CSI/OSC sequences that retitle a window, write the clipboard or fake a hyperlink; CSI is also
-# the single C1 byte U+009B; CR rewrites a line in place), DEL, and the bidirectional overrides
-# and isolates that make text display in another order than it reads ("Trojan source").
-# Multi-line text (Markdown) keeps newline and tab.
-_BIDI = "\u202a-\u202e\u2066-\u2069"
-_CONTROL_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
-_CONTROL_MULTI_LINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-
-
-_CONTROL_NAMES = {
-    "\t": "a tab",
-    "\n": "a line break",
-    "\r": "a carriage return",
-    "\x1b": "an escape",
-}
-
-
-def control_index(text: str, *, multiline: bool = False) -> int | None:
-    """The index of the first character of `text` that must not reach a terminal, or None."""
-    found = (_CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE).search(text)
-    return None if found is None else found.start()
-
-
-def describe_character(char: str) -> str:
-    """``an escape (U+001B)``: a control character in words a reader can act on."""
-    return f"{_CONTROL_NAMES.get(char, 'a control character')} (U+{ord(char):04X})"
-
-
 def control_character(text: str, *, multiline: bool = False) -> str | None:
     """What in `text` cannot be shown as it is (its first control character, located), or None.
 
@@ -95,17 +69,6 @@ def control_character(text: str, *, multiline: bool = False) -> str | None:
     if index is None:
         return None
     return f"{describe_character(text[index])} at character {index + 1}"
-
-
-def printable(text: str) -> str:
-    """`text` with every control character written as a Python escape (``\\x1b``), for messages
-    that quote what a file or a file name contains. Newlines are escaped too: one message, one
-    line.
-
-    >>> printable("evil\\x1b]0;pwned\\x07.toml")
-    'evil\\\\x1b]0;pwned\\\\x07.toml'
-    """
-    return _CONTROL_ONE_LINE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _one_line(value: str) -> str:

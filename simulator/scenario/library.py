@@ -21,7 +21,7 @@ import stat
 from importlib import resources
 from pathlib import Path
 
-from simulator.scenario.format import control_index, describe_character, printable
+from simulator.scenario.controls import control_index, describe_character, printable
 
 MAX_LESSON_BYTES = 1 << 20  #: a lesson text larger than this is refused unread
 
