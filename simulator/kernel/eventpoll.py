@@ -104,6 +104,7 @@ class EventPoll(File):
 
     kind = "epoll"
     has_poll = True
+    __slots__ = ("_callback", "_watches", "ovflist", "poll_wait", "rbr", "rdllist")
 
     def __init__(self, fs: FileSystem, label: str, watches: Callable[[int], None]) -> None:
         super().__init__(fs, label)
@@ -116,6 +117,8 @@ class EventPoll(File):
         self.poll_wait.name = f"{label}.poll_wait"
         self.wq = WaitQueue(tracer, f"{label}.wq")
         self._watches = watches  # charges the per-user watch quota (+1/-1)
+        # One bound method for every eppoll_entry of this instance, not one each.
+        self._callback = self.ep_poll_callback
 
     # -- lookups -------------------------------------------------------------------------------
     def ep_find(self, file: File, fd: int) -> EpItem | None:
@@ -177,7 +180,7 @@ class EventPoll(File):
         """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
 
         def queue(_file: File, whead: WaitQueue) -> None:
-            entry = WaitEntry(self.ep_poll_callback, epi, f"{self.label}:fd{epi.fd}")
+            entry = WaitEntry(self._callback, epi, f"{self.label}:fd{epi.fd}")
             if epi.events & EPOLLEXCLUSIVE:
                 whead.add_exclusive(entry, cost=1)
             else:

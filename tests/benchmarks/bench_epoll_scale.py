@@ -4,7 +4,7 @@ Run it with the project's interpreter::
 
     .venv/bin/python tests/benchmarks/bench_epoll_scale.py [--n 1000000] [--traced-n 200000]
 
-Three questions, each answered against a reference measured in the same run (the machine is
+Four questions, each answered against a reference measured in the same run (the machine is
 shared and noisy, so only ratios mean anything; times are CPU seconds of this process):
 
 1. Registration: `epoll_ctl(ADD)` of N descriptors, tracing off, per call, versus one
@@ -14,7 +14,10 @@ shared and noisy, so only ratios mean anything; times are CPU seconds of this pr
 2. Tracing: the same registrations with tracing on (the default: what the player runs)
    versus tracing off, at `--traced-n` descriptors (200,000, the issue's figure).
    Target: <= 2x.
-3. Harvest: `epoll_wait` with 100 ready descriptors among 1,000 and among N registered. The
+3. Memory (``--memory``, on its own: tracing memory slows everything else down): bytes the
+   model allocates per socket pair whose two ends are registered in one epoll
+   (``tracemalloc``), at `--memory-n` pairs. Target: <= 1,536 bytes (1M registered in 2 GB).
+4. Harvest: `epoll_wait` with 100 ready descriptors among 1,000 and among N registered. The
    model's cost counters must be identical and the time within 1.5x: epoll_wait is O(ready).
 
 The descriptors are the read ends of N/2 socketpairs plus their write ends (both registered).
@@ -30,6 +33,15 @@ Changed: `TraceEvent` is a named tuple built in one allocation, and a descent's 
 are charged in one `Tracer.charge_compares` call. Measured at 20,000: 211 -> 55 us a traced
 call (off: ~21 us), so 10x -> ~2.5x; what remains is one event object per micro-step, which
 pure Python cannot make cheaper than a tuple.
+
+Memory (tracemalloc, 20,000 pairs, before this issue): 4,132 bytes a registered pair. The
+largest items: each AF_UNIX socket's empty receive ``deque`` (a 64-slot block, ~760 bytes),
+then every file's ``__dict__``. Changed: the receive queue is made by the first skb, the
+classes of files (``File``, ``Socket``, ``UnixSocket``, ``EventPoll``) have ``__slots__``,
+and an epoll's wait entries share one bound ``ep_poll_callback``: 4,132 -> 2,372 bytes.
+What remains, per pair: two epitems with their rdllist node, wait entry and its label,
+``pwqlist`` and ``f_ep`` lists, two sockets with their wait queue, its name and list,
+labels, and the fd table's and the tree's slots.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ import random
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from sortedcontainers import SortedDict
@@ -55,6 +68,7 @@ SEED = 20240607
 TARGET_REGISTRATION = 3.0
 TARGET_TRACING = 2.0
 TARGET_HARVEST = 1.5
+TARGET_PAIR_BYTES = 1536
 
 
 def build(n: int, trace: bool = False) -> tuple[ModelKernel, int, list[int], float]:
@@ -108,11 +122,56 @@ def tracing_ratio(n: int) -> tuple[float, float]:
     return per_call[True], per_call[False]
 
 
+def pair_bytes(pairs: int) -> float:
+    """Bytes allocated (tracemalloc) per socket pair registered, both ends, in one epoll."""
+    k = ModelKernel(nofile=2 * pairs + 64, trace=False)
+    ep = k.epoll_create()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(pairs):
+            a, b = k.socketpair()
+            k.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN)
+            k.epoll_ctl(ep, EPOLL_CTL_ADD, b, EPOLLIN)
+        gc.collect()
+        return (tracemalloc.get_traced_memory()[0] - before) / pairs
+    finally:
+        tracemalloc.stop()
+
+
+def memory_main(pairs: int) -> int:
+    per_pair = pair_bytes(pairs)
+    figures = {
+        "pairs": pairs,
+        "bytes_per_registered_pair": per_pair,
+        "target_bytes": TARGET_PAIR_BYTES,
+        "million_pairs_gb": per_pair * 1e6 / 2**30,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+    }
+    path = RESULTS.with_name("epoll_memory.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    met = "met" if per_pair <= TARGET_PAIR_BYTES else "NOT met"
+    print(
+        f"memory per registered socket pair ({pairs:,} pairs): {per_pair:,.0f} bytes "
+        f"(target <= {TARGET_PAIR_BYTES:,}: {met}); a million pairs: "
+        f"{figures['million_pairs_gb']:.2f} GiB"
+    )
+    print(f"wrote {path}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--traced-n", type=int, default=200_000)
+    parser.add_argument("--memory", action="store_true", help="measure memory only")
+    parser.add_argument("--memory-n", type=int, default=100_000, help="socket pairs")
     args = parser.parse_args()
+    if args.memory:
+        return memory_main(args.memory_n)
     n = args.n
 
     small, small_ep, small_fds, _ = build(1_000)
