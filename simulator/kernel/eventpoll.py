@@ -77,7 +77,7 @@ class EpItem:
         self.data = data
         self.rdllink: ListNode[EpItem] = ListNode(self)
         self.ovf_chained = False
-        self.pwqlist: list[WaitEntry] = []
+        self.pwqlist: tuple[WaitEntry, ...] = ()  # one entry, or none: a tuple is smaller
         self.rbn: RBNode[tuple[int, int], EpItem] | None = None
 
     @property
@@ -97,6 +97,21 @@ class EpItem:
 
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
+
+
+class EppollEntry(WaitEntry):
+    """``struct eppoll_entry``: the wait entry an epitem hooks on its target's wait queue.
+
+    Its label (``epoll4:fd7``) is made when read, from its epitem: a million registrations
+    need not keep a million strings nobody may look at.
+    """
+
+    __slots__ = ()
+
+    @property
+    def label(self) -> str:
+        epi: EpItem = self.owner  # type: ignore[assignment]
+        return f"{epi.ep.label}:fd{epi.fd}"
 
 
 class EventPoll(File):
@@ -180,12 +195,12 @@ class EventPoll(File):
         """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
 
         def queue(_file: File, whead: WaitQueue) -> None:
-            entry = WaitEntry(self._callback, epi, f"{self.label}:fd{epi.fd}")
+            entry = EppollEntry(self._callback, epi, "")
             if epi.events & EPOLLEXCLUSIVE:
                 whead.add_exclusive(entry, cost=1)
             else:
                 whead.add(entry, cost=1)
-            epi.pwqlist.append(entry)
+            epi.pwqlist = (*epi.pwqlist, entry)
 
         return queue
 
@@ -239,7 +254,7 @@ class EventPoll(File):
         for entry in epi.pwqlist:
             if entry.queue is not None:
                 entry.queue.remove(entry, cost=1)
-        epi.pwqlist.clear()
+        epi.pwqlist = ()
         epi.file.f_ep.remove(epi)
         assert epi.rbn is not None
         self.rbr.erase(epi.rbn)

@@ -38,10 +38,11 @@ Memory (tracemalloc, 20,000 pairs, before this issue): 4,132 bytes a registered 
 largest items: each AF_UNIX socket's empty receive ``deque`` (a 64-slot block, ~760 bytes),
 then every file's ``__dict__``. Changed: the receive queue is made by the first skb, the
 classes of files (``File``, ``Socket``, ``UnixSocket``, ``EventPoll``) have ``__slots__``,
-and an epoll's wait entries share one bound ``ep_poll_callback``: 4,132 -> 2,372 bytes.
-What remains, per pair: two epitems with their rdllist node, wait entry and its label,
-``pwqlist`` and ``f_ep`` lists, two sockets with their wait queue, its name and list,
-labels, and the fd table's and the tree's slots.
+an epoll's wait entries share one bound ``ep_poll_callback`` and make their label when it is
+read (``EppollEntry``), and an epitem's ``pwqlist`` is a tuple: 4,132 -> 2,166 bytes. What
+remains, per pair: two epitems (~104 bytes each) with their rdllist node (64), wait entry
+(64), tree key (56) and tree-node view (56), two sockets (152) with their wait queue, its name
+and entry list, their labels and ``f_ep`` lists, and the fd table's and the tree's slots.
 """
 
 from __future__ import annotations
