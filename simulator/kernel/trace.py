@@ -29,8 +29,9 @@ class Tracer:
     so with tracing on no cost is ever counted without its event: the ``n`` of the events of
     one kind add up to the cost of that kind's category (`simulator.observe.CATEGORY`). With
     tracing off a caller may charge a batch in one call (a tree descent of ``depth``
-    comparisons). A syscall entry point calls `begin_call` first, so `events` and `cost` always
-    describe the *last* call.
+    comparisons); with tracing on, a traced descent is charged by `charge_compares`, its batch
+    form, which records the same events as one `charge` per comparison. A syscall entry point
+    calls `begin_call` first, so `events` and `cost` always describe the *last* call.
 
     `clock` is any object with a ``now_ns`` attribute (the model's virtual clock); without one
     events are stamped 0, which is what standalone data-structure tests want.
