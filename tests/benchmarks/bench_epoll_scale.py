@@ -43,11 +43,12 @@ largest items: each AF_UNIX socket's empty receive ``deque`` (a 64-slot block, ~
 then every file's ``__dict__``. Changed: the receive queue is made by the first skb, the
 classes of files (``File``, ``Socket``, ``UnixSocket``, ``EventPoll``) have ``__slots__``,
 an epoll's wait entries share one bound ``ep_poll_callback`` and make their label when it is
-read (``EppollEntry``), and an epitem's ``pwqlist`` is a tuple: 4,132 -> 2,166 bytes. What
-remains, per pair: two epitems (~104 bytes each) with their rdllist node (64), wait entry
-(64), tree key (56) and tree-node view (56), two sockets (152) with their wait queue, its name
-and entry list, their labels and ``f_ep`` lists, and the fd table's and the tree's slots.
-At 100,000 pairs: 2,214 bytes, 2.06 GiB for a million pairs (target 1,536 bytes: not met).
+read (``EppollEntry``), an epitem is its own rdllist node and its ``pwqlist`` a tuple:
+4,132 -> 2,102 bytes (20,000 pairs). What remains, per pair: two epitems (~136 bytes each,
+with their rdllist links), wait entry (64), tree key (56) and tree-node view (56), two
+sockets (152) with their wait queue, its name and entry list, their labels and ``f_ep``
+lists, and the fd table's and the tree's slots. At 100,000 pairs (before the epitem became
+its own list node): 2,214 bytes, 2.06 GiB a million pairs (target 1,536 bytes: not met).
 """
 
 from __future__ import annotations
