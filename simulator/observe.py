@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 Key = tuple[int, int]
 """An interest-tree key: ``(file id, fd)``, as ``ep_cmp_ffd`` orders them."""
@@ -60,8 +60,7 @@ class TraceKind(StrEnum):
     TIMER = "timer"  # virtual time advanced to a deadline
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
+class TraceEvent(NamedTuple):
     """One micro-step: when (virtual ns), what kind, on which structure, and what it touched.
 
     `where` names the structure (``epoll4.rbr``, ``epoll4.rdllist``, ``fdtable``, ``nic``).
@@ -82,6 +81,13 @@ class TraceEvent:
     events of a call add up to its `Cost`, so no cost is ever counted without its event.
 
     `form` is the template of the prose (`detail`), formatted with the event as ``e``.
+
+    An event is immutable, so viewers may keep it. It is a named tuple rather than a frozen
+    dataclass because the model records one per micro-step -- a traced ``EPOLL_CTL_ADD``
+    among 200,000 descriptors records about sixty -- and a frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) made recording them ten times as slow as the
+    call's own work; a tuple is built in one allocation (see ``bench_epoll_scale.py``).
+    Read it by field name; its tuple-ness (order, length) is not part of the API.
     """
 
     seq: int
@@ -97,7 +103,7 @@ class TraceEvent:
     red: bool | None = None
     list: str = ""
     mask: int | None = None
-    count: int | None = None
+    count: int | None = None  # type: ignore[assignment]  # shadows tuple.count, unused here
     subject: str = ""
 
     @property

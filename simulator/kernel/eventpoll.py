@@ -56,7 +56,7 @@ EP_MAX_CHAIN = EP_MAX_NESTS + 1
 PATH_LIMITS = (1000, 500, 100, 50, 10)
 
 
-class EpItem:
+class EpItem(ListNode["EpItem"]):
     """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
 
     `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
@@ -65,19 +65,24 @@ class EpItem:
     (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
     that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` holds the
     wait-queue entries the target's ->poll installed.
+
+    As ``epi->rdllink`` is embedded in the kernel's epitem, the item *is* its list node here
+    (`rdllink` names the item itself): one object less per registration, which at a million
+    registrations is memory and garbage-collector work.
     """
 
     __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbn", "rdllink")
 
     def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: int) -> None:
+        super().__init__(self)
         self.ep = ep
         self.file = file
         self.fd = fd
         self.events = events
         self.data = data
-        self.rdllink: ListNode[EpItem] = ListNode(self)
+        self.rdllink: ListNode[EpItem] = self
         self.ovf_chained = False
-        self.pwqlist: list[WaitEntry] = []
+        self.pwqlist: tuple[WaitEntry, ...] = ()  # one entry, or none: a tuple is smaller
         self.rbn: RBNode[tuple[int, int], EpItem] | None = None
 
     @property
@@ -99,11 +104,27 @@ class EpItem:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
 
 
+class EppollEntry(WaitEntry):
+    """``struct eppoll_entry``: the wait entry an epitem hooks on its target's wait queue.
+
+    Its label (``epoll4:fd7``) is made when read, from its epitem: a million registrations
+    need not keep a million strings nobody may look at.
+    """
+
+    __slots__ = ()
+
+    @property
+    def label(self) -> str:
+        epi: EpItem = self.owner  # type: ignore[assignment]
+        return f"{epi.ep.label}:fd{epi.fd}"
+
+
 class EventPoll(File):
     """``struct eventpoll`` and the anonymous file it hangs off."""
 
     kind = "epoll"
     has_poll = True
+    __slots__ = ("_callback", "_watches", "ovflist", "poll_wait", "rbr", "rdllist")
 
     def __init__(self, fs: FileSystem, label: str, watches: Callable[[int], None]) -> None:
         super().__init__(fs, label)
@@ -116,6 +137,8 @@ class EventPoll(File):
         self.poll_wait.name = f"{label}.poll_wait"
         self.wq = WaitQueue(tracer, f"{label}.wq")
         self._watches = watches  # charges the per-user watch quota (+1/-1)
+        # One bound method for every eppoll_entry of this instance, not one each.
+        self._callback = self.ep_poll_callback
 
     # -- lookups -------------------------------------------------------------------------------
     def ep_find(self, file: File, fd: int) -> EpItem | None:
@@ -177,12 +200,12 @@ class EventPoll(File):
         """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
 
         def queue(_file: File, whead: WaitQueue) -> None:
-            entry = WaitEntry(self.ep_poll_callback, epi, f"{self.label}:fd{epi.fd}")
+            entry = EppollEntry(self._callback, epi, "")
             if epi.events & EPOLLEXCLUSIVE:
                 whead.add_exclusive(entry, cost=1)
             else:
                 whead.add(entry, cost=1)
-            epi.pwqlist.append(entry)
+            epi.pwqlist = (*epi.pwqlist, entry)
 
         return queue
 
@@ -236,7 +259,7 @@ class EventPoll(File):
         for entry in epi.pwqlist:
             if entry.queue is not None:
                 entry.queue.remove(entry, cost=1)
-        epi.pwqlist.clear()
+        epi.pwqlist = ()
         epi.file.f_ep.remove(epi)
         assert epi.rbn is not None
         self.rbr.erase(epi.rbn)

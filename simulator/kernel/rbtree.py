@@ -63,7 +63,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
-from itertools import pairwise
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from simulator.kernel.trace import TraceKind, Tracer
@@ -174,7 +173,6 @@ def _colour(red: bool) -> str:
 # The prose of the tree's trace events, rendered from their fields when read.
 _KEY = "{e.key!r}"
 _ROTATE = "{e.side} at {e.key!r}"
-_COMPARE = "{e.key!r} vs {e.other!r}: {e.side}"
 _RECOLOR = "{e.key!r} {e.colour}"
 
 
@@ -305,26 +303,36 @@ class RBTree(Generic[K, V]):
         Charges one ``tree_compare`` per visited node; traces one TREE_COMPARE per visited node.
         """
         tracer = self._tracer
-        trace = tracer is not None and tracer.enabled
         keys, left, right = self._key, self._left, self._right
         handle = self._root
+        if tracer is not None and tracer.enabled:
+            others: list[K] = []
+            sides: list[str] = []
+            while handle:
+                node_key = keys[handle]
+                others.append(node_key)
+                if key < node_key:
+                    sides.append("left")
+                    handle = left[handle]
+                elif node_key < key:
+                    sides.append("right")
+                    handle = right[handle]
+                else:
+                    sides.append("found")
+                    break
+            tracer.charge_compares(self.name, key, others, sides)
+            return self._view(handle)
         visited = 0
         while handle:
             visited += 1
             node_key = keys[handle]
             if key < node_key:
-                if trace:
-                    self._emit_compare(key, handle, "left")
                 handle = left[handle]
             elif node_key < key:
-                if trace:
-                    self._emit_compare(key, handle, "right")
                 handle = right[handle]
             else:
-                if trace:
-                    self._emit_compare(key, handle, "found")
                 break
-        if tracer is not None and not trace:  # traced, each comparison was charged
+        if tracer is not None:
             tracer.charge(TraceKind.TREE_COMPARE, self.name, visited)
         return self._view(handle)
 
@@ -692,33 +700,25 @@ class RBTree(Generic[K, V]):
     # --- tracing -------------------------------------------------------------------------
 
     def _emit_descent(self, key: K, parent: int, went_right_at: int) -> None:
-        """Trace the nodes `insert` visited, root first, rebuilt from parent pointers.
+        """Charge and trace the nodes `insert` visited, root first, from parent pointers.
 
         Rebuilding after the loop keeps the tracing test out of the hot descent.
         """
-        path: list[int] = []
-        handle = parent
-        while handle:
-            path.append(handle)
-            handle = self._parent[handle]
-        path.reverse()
-        for handle, below in pairwise(path):
-            self._emit_compare(key, handle, "left" if below == self._left[handle] else "right")
-        if path:
-            last = path[-1]
-            self._emit_compare(key, last, "right" if went_right_at == last else "left")
-
-    def _emit_compare(self, key: K, handle: int, outcome: str) -> None:
         assert self._tracer is not None
-        self._tracer.charge(
-            TraceKind.TREE_COMPARE,
-            self.name,
-            1,
-            _COMPARE,
-            key=_key(key),
-            other=_key(self._key[handle]),
-            side=outcome,
-        )
+        keys, left, parent_of = self._key, self._left, self._parent
+        others: list[K] = []
+        sides: list[str] = []
+        if parent:
+            others.append(keys[parent])
+            sides.append("right" if went_right_at == parent else "left")
+            below, handle = parent, parent_of[parent]
+            while handle:
+                others.append(keys[handle])
+                sides.append("left" if below == left[handle] else "right")
+                below, handle = handle, parent_of[handle]
+        others.reverse()
+        sides.reverse()
+        self._tracer.charge_compares(self.name, key, others, sides)
 
     def _emit_recolor(self, *handles: int) -> None:
         assert self._tracer is not None

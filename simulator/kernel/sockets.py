@@ -83,6 +83,7 @@ class Socket(File):
 
     has_poll = True
     family = "?"
+    __slots__ = ("sk_err", "sk_shutdown")
 
     def __init__(self, fs: FileSystem, label: str) -> None:
         super().__init__(fs, label)
@@ -145,6 +146,7 @@ class UnixSocket(Socket):
 
     kind = "unix"
     family = "AF_UNIX"
+    __slots__ = ("dead", "peer", "rcv_bytes", "receive_queue", "sndbuf", "wmem_alloc")
 
     def __init__(self, fs: FileSystem, label: str, sndbuf: int) -> None:
         super().__init__(fs, label)
@@ -152,7 +154,8 @@ class UnixSocket(Socket):
         self.dead = False  # SOCK_DEAD: released
         self.sndbuf = sndbuf
         self.wmem_alloc = 0  # truesize of our skbs still in the peer's receive queue
-        self.receive_queue: deque[list[int | UnixSocket]] = deque()
+        # Made by the first skb: an empty deque is a 64-slot block, 700 bytes per socket.
+        self.receive_queue: deque[list[int | UnixSocket]] | None = None
         self.rcv_bytes = 0
 
     # -- readiness (unix_poll) --
@@ -199,6 +202,8 @@ class UnixSocket(Socket):
             size = min(nbytes - sent, (self.sndbuf >> 1) - 64, SKB_MAX_HEAD + UNIX_SKB_FRAGS_SZ)
             truesize = unix_skb_truesize(size)
             self.wmem_alloc += truesize
+            if other.receive_queue is None:
+                other.receive_queue = deque()
             other.receive_queue.append([size, truesize, self])
             other.rcv_bytes += size
             sent += size

@@ -7,10 +7,18 @@ without importing the model; it is re-exported here for the model's modules.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import count
 from typing import Any
 
 from simulator.observe import CATEGORY, Cost, Key, TraceEvent, TraceKind
+
+#: Makes an event from its fields in order, without the keyword handling of
+#: ``TraceEvent(...)``: the model records one per micro-step.
+_new_event = tuple.__new__
+
+#: The prose of a tree comparison (`Tracer.charge_compares`), rendered when read.
+_COMPARE = "{e.key!r} vs {e.other!r}: {e.side}"
 
 
 class Tracer:
@@ -21,8 +29,9 @@ class Tracer:
     so with tracing on no cost is ever counted without its event: the ``n`` of the events of
     one kind add up to the cost of that kind's category (`simulator.observe.CATEGORY`). With
     tracing off a caller may charge a batch in one call (a tree descent of ``depth``
-    comparisons). A syscall entry point calls `begin_call` first, so `events` and `cost` always
-    describe the *last* call.
+    comparisons); with tracing on, a traced descent is charged by `charge_compares`, its batch
+    form, which records the same events as one `charge` per comparison. A syscall entry point
+    calls `begin_call` first, so `events` and `cost` always describe the *last* call.
 
     `clock` is any object with a ``now_ns`` attribute (the model's virtual clock); without one
     events are stamped 0, which is what standalone data-structure tests want.
@@ -86,15 +95,60 @@ class Tracer:
             setattr(cost, category, getattr(cost, category) + n)
         if self.enabled:
             self._seq += 1
-            now = getattr(self.clock, "now_ns", 0) if self.clock is not None else 0
-            charged = n if category is not None else 0
-            event = TraceEvent(
-                self._seq, now, kind, where, charged, form,
-                fd, key, other, side, red, list, mask, count, subject,
+            clock = self.clock
+            event = _new_event(
+                TraceEvent,
+                (
+                    self._seq, 0 if clock is None else getattr(clock, "now_ns", 0), kind,
+                    where, 0 if category is None else n, form,
+                    fd, key, other, side, red, list, mask, count, subject,
+                ),
             )  # fmt: skip
             self.events.append(event)
             if self.observer is not None:
                 self.observer(event)
+
+    def charge_compares(
+        self, where: str, key: object, others: Sequence[object], sides: Sequence[str]
+    ) -> None:
+        """Charge a tree descent: one ``tree_compare`` per visited node and, when `enabled`,
+        one TREE_COMPARE event each, exactly as calling `charge` once per node would.
+
+        `key` was compared with each of `others` (root first) and went to the matching one of
+        `sides`. A traced ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then
+        the insert's own descent); making their events in one loop here keeps the work per
+        comparison to building its event.
+        """
+        cost = self.cost
+        observer = self.observer
+        if not self.enabled or observer is None:
+            cost.tree_compare += len(others)
+            if not self.enabled:
+                return
+        clock = self.clock
+        now = 0 if clock is None else getattr(clock, "now_ns", 0)
+        seq = self._seq
+        compare = TraceKind.TREE_COMPARE
+        if observer is None:
+            self.events += [
+                _new_event(TraceEvent, (
+                    number, now, compare, where, 1, _COMPARE,
+                    None, key, other, side, None, "", None, None, "",
+                ))
+                for number, other, side in zip(count(seq + 1), others, sides)
+            ]  # fmt: skip
+            self._seq = seq + len(others)
+            return
+        for other, side in zip(others, sides, strict=True):
+            seq += 1
+            self._seq = seq
+            cost.tree_compare += 1  # the observer sees the cost as `charge` would leave it
+            event = _new_event(TraceEvent, (
+                seq, now, compare, where, 1, _COMPARE,
+                None, key, other, side, None, "", None, None, "",
+            ))  # fmt: skip
+            self.events.append(event)
+            observer(event)
 
 
 __all__ = ["Cost", "TraceEvent", "TraceKind", "Tracer"]

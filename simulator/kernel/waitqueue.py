@@ -19,6 +19,11 @@ _WAKE_KEY = "key={e.mask:#x}"
 _ANY_KEY = "key=0 (any)"
 
 
+def _label(tracer: Tracer, entry: WaitEntry) -> str:
+    """An entry's label for its trace event: made only when the event is recorded."""
+    return entry.label if tracer.enabled else ""
+
+
 #: A wake function: ``func(entry, key) -> woke``; `woke` matters only for exclusive entries.
 WakeFunc = Callable[["WaitEntry", int], bool]
 
@@ -26,14 +31,19 @@ WakeFunc = Callable[["WaitEntry", int], bool]
 class WaitEntry:
     """One ``wait_queue_entry``: a wake function plus whom it belongs to (for the views)."""
 
-    __slots__ = ("exclusive", "func", "label", "owner", "queue")
+    __slots__ = ("_label", "exclusive", "func", "owner", "queue")
 
     def __init__(self, func: WakeFunc, owner: object, label: str, exclusive: bool = False) -> None:
         self.func = func
         self.owner = owner
-        self.label = label
+        self._label = label
         self.exclusive = exclusive
         self.queue: WaitQueue | None = None
+
+    @property
+    def label(self) -> str:
+        """Whose entry it is, for the views and the trace."""
+        return self._label
 
 
 class WaitQueue:
@@ -66,7 +76,9 @@ class WaitQueue:
         entry.exclusive = False
         entry.queue = self
         self.entries.insert(0, entry)
-        self.tracer.charge(TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=entry.label)
+        self.tracer.charge(
+            TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=_label(self.tracer, entry)
+        )
 
     def add_exclusive(self, entry: WaitEntry, *, cost: int = 0) -> None:
         """``add_wait_queue_exclusive``: an exclusive entry goes to the tail (`cost`: see
@@ -75,7 +87,11 @@ class WaitQueue:
         entry.queue = self
         self.entries.append(entry)
         self.tracer.charge(
-            TraceKind.WAIT_ADD, self.name, cost, "{e.subject} (exclusive)", subject=entry.label
+            TraceKind.WAIT_ADD,
+            self.name,
+            cost,
+            "{e.subject} (exclusive)",
+            subject=_label(self.tracer, entry),
         )
 
     def remove(self, entry: WaitEntry, *, cost: int = 0) -> None:
@@ -85,7 +101,11 @@ class WaitQueue:
             self.entries.remove(entry)
             entry.queue = None
             self.tracer.charge(
-                TraceKind.WAIT_REMOVE, self.name, cost, "{e.subject}", subject=entry.label
+                TraceKind.WAIT_REMOVE,
+                self.name,
+                cost,
+                "{e.subject}",
+                subject=_label(self.tracer, entry),
             )
 
     def wake_up(self, key: int, nr_exclusive: int = 1) -> None:
@@ -101,7 +121,9 @@ class WaitQueue:
         for entry in list(self.entries):
             if entry.queue is not self:  # removed by an earlier callback of this walk
                 continue
-            tracer.charge(TraceKind.CALLBACK, self.name, 1, "{e.subject}", subject=entry.label)
+            tracer.charge(
+                TraceKind.CALLBACK, self.name, 1, "{e.subject}", subject=_label(tracer, entry)
+            )
             if entry.func(entry, key) and entry.exclusive:
                 nr_exclusive -= 1
                 if nr_exclusive == 0:
