@@ -332,8 +332,8 @@ class RBTree(Generic[K, V]):
                 handle = right[handle]
             else:
                 break
-        if tracer is not None:
-            tracer.charge(TraceKind.TREE_COMPARE, self.name, visited)
+        if tracer is not None:  # tracing off: no event to record, the batch goes to its counter
+            tracer.cost.tree_compare += visited
         return self._view(handle)
 
     def lookup_path(self, key: K) -> list[RBNode[K, V]]:
@@ -388,7 +388,9 @@ class RBTree(Generic[K, V]):
         if tracer is not None:
             trace = tracer.enabled
             if not trace:  # traced, `_emit_descent` charges each comparison
-                tracer.charge(TraceKind.TREE_COMPARE, self.name, depth)
+                # No event to record: the batch goes straight to its counter (the hot path of
+                # bulk registration; see `Tracer`).
+                tracer.cost.tree_compare += depth
         if trace:
             self._emit_descent(key, parent, went_right_at)
         if went_right_at and not keys[went_right_at] < key:

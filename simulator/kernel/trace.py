@@ -28,8 +28,9 @@ class Tracer:
     Every cost is charged by a `charge` call, which also records the event that explains it,
     so with tracing on no cost is ever counted without its event: the ``n`` of the events of
     one kind add up to the cost of that kind's category (`simulator.observe.CATEGORY`). With
-    tracing off a caller may charge a batch in one call (a tree descent of ``depth``
-    comparisons); with tracing on, a traced descent is charged by `charge_compares`, its batch
+    tracing off there are no events, and a hot path may charge a batch in one step (a tree
+    descent of ``depth`` comparisons, added to `cost` directly: bulk registration pays for no
+    call); with tracing on, a traced descent is charged by `charge_compares`, its batch
     form, which records the same events as one `charge` per comparison. A syscall entry point
     calls `begin_call` first, so `events` and `cost` always describe the *last* call.
 
