@@ -211,7 +211,9 @@ class EventPoll(File):
 
     def ep_item_poll(self, epi: EpItem, pt: PollTable | None, depth: int = 1) -> int:
         """``ep_item_poll``: the target's current readiness, masked by what the item wants."""
-        self.fs.tracer.charge(TraceKind.FILE_POLL, epi.file.label, 0, "fd {e.fd}", fd=epi.fd)
+        tracer = self.fs.tracer
+        if tracer.enabled:  # an event without cost: nothing to do with tracing off
+            tracer.charge(TraceKind.FILE_POLL, epi.file.label, 0, "fd {e.fd}", fd=epi.fd)
         if isinstance(epi.file, EventPoll):
             mask = epi.file.eventpoll_poll(pt, depth)
         else:

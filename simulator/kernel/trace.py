@@ -90,7 +90,7 @@ class Tracer:
         `form` is the template of its prose and the keywords are its fields (see
         `simulator.observe.TraceEvent`); the prose is only rendered when read.
         """
-        category = CATEGORY.get(kind)
+        category = CATEGORY.get(kind) if n else None  # nothing to count: skip the lookup
         if category is not None:
             cost = self.cost
             setattr(cost, category, getattr(cost, category) + n)
