@@ -148,11 +148,16 @@ _CELL_WIDTH = 20 * 0.61
 def screen_text(app: App[Any]) -> str:
     """The screen as plain text, one line a row, read from the app's own screenshot
     (`App.export_screenshot`, public API) rather than from Textual's compositor."""
-    _width, height = app.size
+    # The screenshot's own rows decide the height: right after a resize, `app.size` may
+    # already be the new size while the last frame still has the old one.
+    found = [
+        (int(row), round(float(x) / _CELL_WIDTH), html.unescape(text).replace("\xa0", " "))
+        for x, row, text in _SVG_TEXT.findall(app.export_screenshot())
+    ]
+    height = max([app.size[1], *(row + 1 for row, _column, _text in found)])
     runs: list[list[tuple[int, str]]] = [[] for _ in range(height)]
-    for x, row, text in _SVG_TEXT.findall(app.export_screenshot()):
-        column = round(float(x) / _CELL_WIDTH)
-        runs[int(row)].append((column, html.unescape(text).replace("\xa0", " ")))
+    for row, column, text in found:
+        runs[row].append((column, text))
     lines = []
     for row_runs in runs:
         line, at = "", 0
