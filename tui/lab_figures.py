@@ -1,0 +1,71 @@
+"""The lab's figures, as data: which series each plot of a sweep draws.
+
+Shared by the SVG files (`muxlab lab --svg`) and the Lab screen's terminal plots, so both show
+the same thing: for the complexity sweep, the real kernel's median time per call against N
+(one line per mechanism measured live, per active count K) and the model's work per call
+against N (every mechanism, model-only ones included), and the notes that say what is missing
+and why (select's FD_SETSIZE wall, kqueue's absence on Linux).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from simulator.bench.sweep import WALL_NOTE, Point
+from tui.svgplot import Chart, Series
+
+Line = tuple[str, list[tuple[float, float]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ComplexityFigure:
+    """The two plots of a complexity sweep: `real` (ns per call) and `model` (unit operations
+    per call), each a list of named lines of ``(n, value)`` points, and `notes`."""
+
+    real: list[Line]
+    model: list[Line]
+    notes: list[str]
+
+    def charts(self) -> list[Chart]:
+        """The two panels, for `tui.svgplot.svg_document`."""
+        return [
+            Chart(
+                "Real kernel: time per call",
+                "N registered descriptors",
+                "ns per call (median)",
+                tuple(Series(name, tuple(points)) for name, points in self.real),
+                notes=tuple(self.notes),
+            ),
+            Chart(
+                "Model: work per call",
+                "N registered descriptors",
+                "unit operations per call",
+                tuple(Series(name, tuple(points), dashed=True) for name, points in self.model),
+            ),
+        ]
+
+
+def complexity_figure(points: Iterable[Point]) -> ComplexityFigure:
+    """The figure of the points measured so far (any subset of a sweep, in sweep order)."""
+    real: dict[str, list[tuple[float, float]]] = {}
+    model: dict[str, list[tuple[float, float]]] = {}
+    actives: set[int] = set()
+    walls: dict[str, int] = {}
+    model_only: dict[str, str] = {}
+    collected = list(points)
+    for point in collected:
+        actives.add(point.active)
+    for point in collected:
+        name = point.mechanism if len(actives) == 1 else f"{point.mechanism} K={point.active}"
+        if point.real_ns is not None:
+            real.setdefault(name, []).append((point.n, point.real_ns))
+        elif point.note == WALL_NOTE:
+            walls.setdefault(point.mechanism, point.n)
+        elif point.note:
+            model_only[point.mechanism] = point.note
+        if point.model_cost is not None:
+            model.setdefault(name, []).append((point.n, point.model_cost))
+    notes = [f"{m}: FD_SETSIZE wall from N = {n}" for m, n in walls.items()]
+    notes += [f"{m}: model only ({why})" for m, why in model_only.items()]
+    return ComplexityFigure(list(real.items()), list(model.items()), notes)
