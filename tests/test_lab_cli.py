@@ -86,6 +86,28 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
     assert sum(1 for node in svg.iter() if node.tag.endswith("polyline")) == 3 + 4
 
 
+def test_the_polling_problem_as_json_csv_and_svg(tmp_path: Path) -> None:
+    done = _muxlab(
+        *("lab", "polling", "--sizes", "10,40", "--active", "3", "--repeat", "2", "--json"),
+        *("--csv", str(tmp_path / "polling.csv"), "--svg", str(tmp_path)),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(p["plot"], p["n"], p["active"]) for p in lines] == [
+        ("polling", 10, 3),
+        ("polling", 40, 3),
+    ]
+    assert [p["model_busy_useless"] for p in lines] == [7, 37]
+    assert all(p["busy_useless_per_s"] > 0 and p["epoll_useful_per_s"] > 0 for p in lines)
+    rows = list(csv.DictReader((tmp_path / "polling.csv").open(encoding="utf-8")))
+    assert [row["model_busy_calls"] for row in rows] == ["10", "40"]
+    svg = ET.parse(tmp_path / "polling.svg").getroot()
+    texts = {"".join(node.itertext()) for node in svg.iter() if node.tag.endswith("text")}
+    assert {"Real kernel: calls per second", "Model: calls per round"} <= texts
+    assert {"busy useless", "busy useful", "epoll useful", "busy EAGAIN", "epoll calls"} <= texts
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -100,6 +122,8 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
         (["--sizes", "ten"], "'ten' is not a list of whole numbers"),
         (["--svg", "/nonexistent/place"], "--svg /nonexistent/place: not a folder"),
         (["--csv", "/nonexistent/x.csv"], "no such folder /nonexistent"),
+        (["polling", "--mechanisms", "poll"], "--mechanisms is for the complexity sweep"),
+        (["thrashing"], "invalid choice: 'thrashing'"),
     ],
 )
 def test_bad_input_is_one_message_and_status_2(

@@ -1,4 +1,4 @@
-"""``muxlab lab``: the lab's sweeps on the command line.
+"""``muxlab lab [complexity|polling]``: the lab's experiments on the command line.
 
 Points are printed as they are measured (a line of text each, or a JSON object each with
 ``--json``); ``--csv FILE`` and ``--svg DIR`` are written at the end, from whatever was measured
@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from simulator.bench.plan import DEFAULT_ACTIVE, DEFAULT_REPEAT, MECHANISMS, Plan, PlanError
 
 if TYPE_CHECKING:
+    from simulator.bench.polling import PollingPoint
     from simulator.bench.sweep import Point
 
+#: The experiments ``muxlab lab`` runs, each with its output file name.
+EXPERIMENTS = ("complexity", "polling")
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -58,18 +61,27 @@ def add_parser(commands: Any) -> None:
     lab = commands.add_parser(
         "lab",
         help="measure select, poll and epoll on the real kernel beside the model's counters",
-        description="The complexity sweep: for N registered socket pairs (K of them with data "
-        "queued), each mechanism's real time per call, measured inside the live child around "
-        "the calls alone (median and quartiles of --repeat samples), and the model's work per "
-        "call by category. select stops at its FD_SETSIZE wall (null past it); kqueue is the "
-        "model's only on Linux. Ctrl+C stops and keeps what was measured.",
+        description="complexity (the default): for N registered socket pairs (K of them with "
+        "data queued), each mechanism's real time per call, measured inside the live child "
+        "around the calls alone (median and quartiles of --repeat samples), and the model's "
+        "work per call by category. select stops at its FD_SETSIZE wall (null past it); kqueue "
+        "is the model's only on Linux. polling: a busy loop of recv over N non-blocking "
+        "sockets, K of them receiving, against one epoll_wait: useless (EAGAIN) and useful "
+        "calls per second on the real kernel, calls per round in the model. Ctrl+C stops and "
+        "keeps what was measured.",
+    )
+    lab.add_argument(
+        "experiment",
+        nargs="?",
+        choices=EXPERIMENTS,
+        default="complexity",
+        help="which experiment (default: complexity)",
     )
     lab.add_argument(
         "--mechanisms",
         type=_names,
-        default=tuple(MECHANISMS),
         metavar="LIST",
-        help=f"comma-separated, from {', '.join(MECHANISMS)} (default: all)",
+        help=f"complexity only: comma-separated, from {', '.join(MECHANISMS)} (default: all)",
     )
     lab.add_argument(
         "--sizes",
@@ -110,11 +122,22 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     by default the standard streams as they are at the call)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    from simulator.bench.polling import polling
     from simulator.bench.sweep import sweep
 
     sizes = Plan.default().sizes if args.sizes is None else args.sizes
+    if args.mechanisms is not None and args.experiment != "complexity":
+        print(
+            "muxlab lab: --mechanisms is for the complexity sweep; polling compares a busy "
+            "loop of recv with epoll_wait",
+            file=err,
+        )
+        return EXIT_USAGE
+    mechanisms = tuple(MECHANISMS) if args.mechanisms is None else args.mechanisms
+    if args.experiment == "polling":
+        mechanisms = ("epoll",)
     try:
-        plan = Plan(args.mechanisms, sizes, args.active, args.repeat).checked()
+        plan = Plan(mechanisms, sizes, args.active, args.repeat).checked()
     except PlanError as exc:
         print(f"muxlab lab: {exc}", file=err)
         return EXIT_USAGE
@@ -125,17 +148,25 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     for name in plan.mechanisms:
         if MECHANISMS[name].where != "live":
             print(f"muxlab lab: {name}: model only -- {MECHANISMS[name].why}", file=err)
-    show: Callable[[Point], str] = _json_line if args.json else _text_line
-    points: list[Point] = []
+    show: Callable[[Any], str] = (
+        _json_line
+        if args.json
+        else _text_line
+        if args.experiment == "complexity"
+        else _polling_line
+    )
+    points: list[Any] = []
     status = EXIT_OK
+    total = plan.points if args.experiment == "complexity" else len(plan.sizes) * len(plan.active)
+    experiment = sweep(plan) if args.experiment == "complexity" else polling(plan)
     try:
-        with closing(sweep(plan)) as running:
+        with closing(experiment) as running:
             for point in running:
                 points.append(point)
                 print(show(point), file=out, flush=True)
     except KeyboardInterrupt:
         print(
-            f"muxlab lab: interrupted after {len(points)} of {plan.points} points; "
+            f"muxlab lab: interrupted after {len(points)} of {total} points; "
             "the live child and its descriptors are gone",
             file=err,
         )
@@ -143,7 +174,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     if args.csv is not None:
         _write_csv(args.csv, points)
     if args.svg is not None and points:
-        _write_svg(args.svg, points)
+        _write_svg(args.svg, args.experiment, points)
     return status
 
 
@@ -159,7 +190,7 @@ def _unwritable(csv_path: Path | None, svg_dir: Path | None) -> str | None:
     return None
 
 
-def _json_line(point: Point) -> str:
+def _json_line(point: Point | PollingPoint) -> str:
     return json.dumps(point.as_json())
 
 
@@ -181,6 +212,17 @@ def _text_line(point: Point) -> str:
     return f"{head}  {real}  {model}{note}"
 
 
+def _polling_line(point: PollingPoint) -> str:
+    return (
+        f"N={point.n:>6} K={point.active:>5}  busy loop {_ns(point.busy_ns):>9}/round: "
+        f"{point.busy_useless_per_s:,.0f} useless and {point.busy_useful_per_s:,.0f} useful "
+        f"calls/s  |  epoll {_ns(point.epoll_ns):>9}/round: "
+        f"{point.epoll_useful_per_s:,.0f} useful calls/s  |  model per round: busy "
+        f"{point.model_busy_calls} calls ({point.model_busy_useless} EAGAIN), epoll "
+        f"{point.model_epoll_calls} calls ({point.model_epoll_cost} units)"
+    )
+
+
 def _ns(value: float) -> str:
     if value >= 1_000_000:
         return f"{value / 1_000_000:.2f} ms"
@@ -189,9 +231,14 @@ def _ns(value: float) -> str:
     return f"{value:.0f} ns"
 
 
-def _write_csv(path: Path, points: list[Point]) -> None:
+def _write_csv(path: Path, points: list[Any]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
+        if points and not hasattr(points[0], "mechanism"):  # the polling problem: flat fields
+            names = list(points[0].as_json())[1:]
+            writer.writerow(names)
+            writer.writerows([p.as_json()[name] for name in names] for p in points)
+            return
         head = ["mechanism", "n", "active", "real_ns", "real_q1_ns", "real_q3_ns", "repeat"]
         writer.writerow([*head, "batch", "model_cost", *_CATEGORIES, "note"])
         for p in points:
@@ -217,10 +264,15 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-def _write_svg(folder: Path, points: list[Point]) -> None:
-    from tui.lab_figures import complexity_figure
+def _write_svg(folder: Path, experiment: str, points: list[Any]) -> None:
+    """``DIR/complexity.svg`` or ``DIR/polling.svg``: the experiment's two plots."""
+    from tui.lab_figures import complexity_figure, polling_figure
     from tui.svgplot import svg_document
 
-    figure = complexity_figure(points)
-    document = svg_document(figure.charts(), "muxlab lab: the complexity sweep")
-    (folder / "complexity.svg").write_text(document, encoding="utf-8")
+    if experiment == "complexity":
+        charts = complexity_figure(points).charts()
+        title = "muxlab lab: the complexity sweep"
+    else:
+        charts = polling_figure(points).charts()
+        title = "muxlab lab: the polling problem"
+    (folder / f"{experiment}.svg").write_text(svg_document(charts, title), encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from simulator.bench.polling import PollingPoint
 from simulator.bench.sweep import WALL_NOTE, Point
 from tui.svgplot import Chart, Series
 
@@ -69,3 +70,69 @@ def complexity_figure(points: Iterable[Point]) -> ComplexityFigure:
     notes = [f"{m}: FD_SETSIZE wall from N = {n}" for m, n in walls.items()]
     notes += [f"{m}: model only ({why})" for m, why in model_only.items()]
     return ComplexityFigure(list(real.items()), list(model.items()), notes)
+
+
+@dataclass(frozen=True, slots=True)
+class PollingFigure:
+    """The two plots of the polling problem: `real` (calls per second on the real kernel:
+    the busy loop's useless and useful ones, epoll's useful ones) and `model` (calls per round,
+    counted by the model), each a list of named lines of ``(n, value)`` points."""
+
+    real: list[Line]
+    model: list[Line]
+
+    def charts(self) -> list[Chart]:
+        """The two panels, for `tui.svgplot.svg_document`."""
+        return [
+            Chart(
+                "Real kernel: calls per second",
+                "N non-blocking sockets",
+                "calls per second",
+                tuple(
+                    Series(name, tuple(points), colour=_colour(name)) for name, points in self.real
+                ),
+            ),
+            Chart(
+                "Model: calls per round",
+                "N non-blocking sockets",
+                "calls per round",
+                tuple(
+                    Series(name, tuple(points), dashed=True, colour=_colour(name))
+                    for name, points in self.model
+                ),
+            ),
+        ]
+
+
+#: The polling problem's series colours: wasted work red, useful work green, epoll blue.
+_POLLING_COLOURS = {"useless": "#d62728", "EAGAIN": "#d62728", "useful": "#2ca02c"}
+
+
+def _colour(name: str) -> str:
+    if name.startswith("epoll"):
+        return "#1f77b4"
+    words = name.split()
+    return next((_POLLING_COLOURS[w] for w in words if w in _POLLING_COLOURS), "#ff7f0e")
+
+
+def polling_figure(points: Iterable[PollingPoint]) -> PollingFigure:
+    """The figure of the polling points measured so far."""
+    collected = list(points)
+    several = len({p.active for p in collected}) > 1
+    real: dict[str, list[tuple[float, float]]] = {}
+    model: dict[str, list[tuple[float, float]]] = {}
+    for p in collected:
+        k = f" K={p.active}" if several else ""
+        for name, value in (
+            (f"busy useless{k}", p.busy_useless_per_s),
+            (f"busy useful{k}", p.busy_useful_per_s),
+            (f"epoll useful{k}", p.epoll_useful_per_s),
+        ):
+            real.setdefault(name, []).append((p.n, value))
+        for name, count in (
+            (f"busy calls{k}", p.model_busy_calls),
+            (f"busy EAGAIN{k}", p.model_busy_useless),
+            (f"epoll calls{k}", p.model_epoll_calls),
+        ):
+            model.setdefault(name, []).append((p.n, count))
+    return PollingFigure(list(real.items()), list(model.items()))

@@ -16,19 +16,26 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 #: Colours by series name (the same mechanism is the same colour in every chart), then a cycle.
-COLOURS = {"select": "#d62728", "poll": "#ff7f0e", "epoll": "#1f77b4", "kqueue": "#2ca02c"}
+COLOURS = {
+    "select": "#d62728",
+    "poll": "#ff7f0e",
+    "epoll": "#1f77b4",
+    "kqueue": "#2ca02c",
+}
 _CYCLE = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _WIDTH, _HEIGHT = 480, 340
-_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 110, 64, 50
+_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 130, 64, 50
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One line: `name` (the legend), its points, and whether it is drawn dashed."""
+    """One line: `name` (the legend), its points, whether it is drawn dashed, and its colour
+    (default: by its first word, see `COLOURS`)."""
 
     name: str
     points: tuple[tuple[float, float], ...]
     dashed: bool = False
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +51,11 @@ class Chart:
     notes: tuple[str, ...] = field(default=())  # at most two lines, under the title
 
 
-def _colour(name: str, index: int) -> str:
-    base = name.split()[0]
-    return COLOURS.get(base, _CYCLE[index % len(_CYCLE)])
+def _colour(series: Series, index: int) -> str:
+    """The series' own colour, else its first word's (a mechanism), else the cycle's."""
+    if series.colour:
+        return series.colour
+    return COLOURS.get(series.name.split()[0], _CYCLE[index % len(_CYCLE)])
 
 
 class _Axis:
@@ -132,7 +141,7 @@ def _chart(chart: Chart, x0: float) -> list[str]:
             f"{_label(tick)}</text>"
         )
     for index, series in enumerate(chart.series):
-        colour = _colour(series.name, index)
+        colour = _colour(series, index)
         shown = [(px, py) for px, py in series.points if not chart.log_y or py > 0]
         dash = ' stroke-dasharray="6 4"' if series.dashed else ""
         if shown:

@@ -583,9 +583,10 @@ class _Engine:
 
     def lab(self, op: str, *args: Any) -> Any:
         """One operation of the child's `_measure.LabBench`: ``grow``, ``set_active``,
-        ``measure`` or ``close``. The bench is made by the first request, so its epoll takes
-        the lowest free fd, as the model's does when the lab builds the same world there."""
-        if op not in ("grow", "set_active", "measure", "close"):
+        ``measure``, ``polling`` or ``close``. The bench is made by the first request, so its
+        epoll takes the lowest free fd, as the model's does when the lab builds the same world
+        there."""
+        if op not in ("grow", "set_active", "measure", "polling", "close"):
             raise ValueError(f"not a lab operation: {op!r}")
         if self._bench is None:
             self._bench = _measure.LabBench()

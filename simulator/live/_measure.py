@@ -123,6 +123,69 @@ class LabBench:
             result["timed_ns"] = sum(again) * batch
         return result
 
+    def polling(self, repeat: int) -> dict[str, dict[str, float]]:
+        """The polling problem on this world: `repeat` timed rounds of each way to find data.
+
+        ``busy``: one ``recv(1)`` on every reader in turn, as a loop over non-blocking sockets
+        does -- K answer a byte (useful), N - K raise BlockingIOError, EAGAIN (useless).
+        ``epoll``: one ``epoll.poll(0, K)`` and one ``recv(1)`` on each descriptor it returns.
+        Each round is timed alone (it lasts microseconds at least: N calls, or one wait and K
+        reads); after it, untimed, the K writers send one byte each again -- the traffic --
+        so every round starts from the same world. Returns, for each way, the median and
+        quartiles of the round's time (``median_ns``, ``q1_ns``, ``q3_ns``), the ``calls`` of a
+        round and how many of them were ``useless`` (EAGAIN). RuntimeError if a round found
+        other than K bytes.
+        """
+        if repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {repeat}")
+        readers = [reader for reader, _writer in self._pairs]
+        by_fd = {reader.fileno(): reader for reader in readers}
+        writers = [writer for _reader, writer in self._pairs[: self._active]]
+        wanted = max(self._active, 1)
+
+        def busy() -> int:
+            useful = 0
+            for reader in readers:
+                try:
+                    reader.recv(1)
+                    useful += 1
+                except BlockingIOError:
+                    pass
+            return useful
+
+        def event_driven() -> int:
+            events = self._epoll.poll(0, wanted)
+            for fd, _mask in events:
+                by_fd[fd].recv(1)
+            return len(events)
+
+        clock = time.perf_counter_ns
+        result = {}
+        # (way, one round, its calls, how many of them find nothing: EAGAIN)
+        for name, round_, calls, useless in (
+            ("busy", busy, len(readers), len(readers) - self._active),
+            ("epoll", event_driven, 1 + self._active, 0),
+        ):
+            samples = []
+            for _ in range(WARM_UP + repeat):
+                start = clock()
+                found = round_()
+                samples.append(float(clock() - start))
+                if found != self._active:
+                    raise RuntimeError(f"a {name} round found {found} bytes, not {self._active}")
+                for writer in writers:
+                    writer.send(b"x")
+            samples = samples[WARM_UP:]
+            quartiles = statistics.quantiles(samples, n=4) if repeat > 1 else samples * 3
+            result[name] = {
+                "median_ns": statistics.median(samples),
+                "q1_ns": quartiles[0],
+                "q3_ns": quartiles[2],
+                "calls": calls,
+                "useless": useless,
+            }
+        return result
+
     def _call(self, mechanism: str) -> tuple[Callable[..., object], tuple[object, ...]]:
         """The bound method and arguments of one call of `mechanism` on the whole world."""
         readers = [reader.fileno() for reader, _writer in self._pairs]

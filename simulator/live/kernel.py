@@ -366,8 +366,8 @@ class LiveKernel:
     def lab(self, op: str, *args: object) -> Any:
         """One operation on the lab's own world in the child (`simulator.live._measure`):
         ``grow(pairs)``, ``set_active(k)``, ``measure(mechanism, repeat, bare=False)``,
-        ``close()``. Not a protocol call: the lab times calls inside the child, where no
-        round trip through the control channel is in the measurement."""
+        ``polling(repeat)``, ``close()``. Not a protocol call: the lab times calls inside the
+        child, where no round trip through the control channel is in the measurement."""
         return self._call("lab", op, *args)
 
     def _require_child(self) -> subprocess.Popen[bytes]:
