@@ -20,6 +20,7 @@ from tests.tui_support import screen_text, until
 from tui.app import make_app
 from tui.screens.lab import LabScreen
 from tui.screens.menu import LessonMenuScreen
+from tui.screens.predict import PredictScreen
 
 SIZE = (80, 24)  # the lab must be readable on the smallest terminal it is meant for
 
@@ -41,13 +42,22 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
     tmp_path: Path,
 ) -> None:
     app = make_app(animate=False, data_dir=tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("l")
         screen = app.screen
         assert isinstance(screen, LabScreen)
         screen.plan = Plan(sizes=(10, 40), active=(2,), repeat=2).checked()
         await pilot.press("c")
+        assert isinstance(app.screen, PredictScreen)  # predict first: nothing runs yet
+        assert "How will **poll**'s time per call change" in app.screen.question.prompt
+        await pilot.press("3")
         await until(pilot, lambda: not screen.running and len(screen.points) == 8)
+        assert screen.verdict is not None
+        assert screen.verdict.startswith("You predicted: It grows with N: 10x or more. ")
+        assert "The real kernel: poll went from" in screen.verdict
+        await until(pilot, lambda: "Your prediction" in screen_text(app))  # the toast
+        app.clear_notifications()
+        await until(pilot, lambda: "Your prediction" not in screen_text(app))
         text = screen_text(app)
         assert "Real kernel: time per call" in text
         assert "Model: poll's work per call" in text
@@ -58,11 +68,14 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         await pilot.press("m")  # the model plot stacks another mechanism's work
         assert "Model: epoll's work per call" in screen_text(app)
         assert "list_op" in screen_text(app)
-        await pilot.press("p")
+        await pilot.press("p", "2")
         await until(pilot, lambda: not screen.running and len(screen.points) == 2)
-        text = screen_text(app)
-        assert "Real kernel: calls per second" in text and "Model: calls per round" in text
-        assert "busy useless" in text and "epoll calls" in text
+        assert screen.verdict is not None
+        assert screen.verdict.endswith("38 of 40 calls said EAGAIN -- right.")
+        app.clear_notifications()  # the verdict's toast covers the plot's legend
+        shown = ("Real kernel: calls per second", "Model: calls per round", "busy useless")
+        await until(pilot, lambda: all(part in screen_text(app) for part in shown))
+        assert "epoll calls" in screen_text(app)
         await pilot.press("escape")  # nothing runs: back to the menu
         assert isinstance(app.screen, LessonMenuScreen)
 
@@ -80,7 +93,7 @@ async def test_escape_stops_a_sweep_keeping_its_points_and_ending_its_child(
             mechanisms=("poll", "epoll"), sizes=(10, 2000, 4000), active=(1,), repeat=2000
         ).checked()
         before = _live_children()
-        await pilot.press("c")
+        await pilot.press("c", "escape")  # skip the question
         await until(pilot, lambda: len(screen.points) >= 1)
         children = _live_children() - before
         assert len(children) == 1
@@ -113,6 +126,8 @@ def test_the_lab_under_tmux_at_80x24_runs_stops_and_quits_leaving_no_child(
         tmux.keys("l")
         tmux.wait_for(lambda text: "Real kernel: time per call" in text and "Complexity" in text)
         tmux.keys("c")
+        tmux.wait_for(lambda text: "Predict, then measure" in text)
+        tmux.keys("3")
         text = tmux.wait_for(lambda text: "complexity: " in text and " points" in text)
         children = _children_of(app)
         assert children, "the sweep's live child should be running"

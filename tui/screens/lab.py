@@ -7,6 +7,8 @@ by category, so the learner sees *which* work grows -- and `p` the polling probl
 switches the axes between log and linear scales. A progress bar follows the sweep, which runs in
 a worker thread; Escape stops it between two points, keeping every point measured (the live
 child ends with the sweep, releasing its descriptors), and Escape again leaves the screen.
+Before each experiment a predict question (`simulator.bench.predict`) asks what the curve will
+do; when it ends, the real kernel's points judge the answer.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from simulator.bench import predict
 from simulator.bench.plan import Plan
 from simulator.bench.polling import PollingPoint, polling
 from simulator.bench.sweep import Point, sweep
 from tui.commands import PaletteBinding
 from tui.lab_figures import complexity_figure, polling_figure
+from tui.predict import Question
+from tui.screens.predict import PredictScreen
 
 #: The model's cost categories, bottom of the stack first (`observe.Cost` order).
 _CATEGORIES = (
@@ -125,6 +130,10 @@ class LabScreen(Screen[None]):
         self.experiment = "complexity"
         self.points: list[Any] = []
         self.mechanism = "poll"
+        self.prediction: int | None = None
+        """The choice picked in the predict dialog before the sweep (None: skipped)."""
+        self.verdict: str | None = None
+        """What the real kernel said about the last prediction (also shown as a toast)."""
         self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -140,10 +149,7 @@ class LabScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "muxlab"
         self.sub_title = "the lab"
-        self._say(
-            "c: the complexity sweep · p: the polling problem · Esc: back. Predict first: "
-            "how will poll's time per call grow with N? And epoll's?"
-        )
+        self._say("c: the complexity sweep · p: the polling problem · Esc: back")
         self._draw()
 
     def on_unmount(self) -> None:
@@ -152,12 +158,27 @@ class LabScreen(Screen[None]):
     # --- actions ---------------------------------------------------------------------------
 
     def action_run(self, experiment: str) -> None:
-        """Run `experiment` ("complexity" or "polling"), replacing the plots."""
+        """Ask the experiment's predict question, then run `experiment` ("complexity" or
+        "polling"), replacing the plots. Escape in the dialog skips the question."""
         if self.running:
             self.notify("A sweep is running: Esc stops it first", severity="warning")
             return
+        asked = predict.question(experiment, self.plan)
+        dialog = PredictScreen(
+            Question(0, asked.prompt, asked.choices, None, written=True),
+            title=f"Predict, then measure: the {experiment} experiment",
+        )
+
+        def start(choice: int | None) -> None:
+            self.prediction = choice
+            self._start(experiment)
+
+        self.app.push_screen(dialog, start)
+
+    def _start(self, experiment: str) -> None:
         self.experiment = experiment
         self.points = []
+        self.verdict = None
         self._stop.clear()
         self.running = True
         plan = self.plan
@@ -222,9 +243,24 @@ class LabScreen(Screen[None]):
         elif self._stop.is_set() and len(self.points) < (total or 0):
             self._say(f"{self.experiment} stopped; kept {kept} · c/p: run again")
         else:
-            notes = complexity_figure(p for p in self.points if isinstance(p, Point)).notes
-            said = f" · {'; '.join(n.split(' (')[0] for n in notes)}" if notes else ""
-            self._say(f"{self.experiment}: done, {kept}{said}")
+            self._say(f"{self.experiment}: done, {kept}")
+        self._judge()
+
+    def _judge(self) -> None:
+        """Tell the user what the real kernel says about their prediction."""
+        verdict = predict.answer(self.experiment, self.points)
+        if verdict is None or self.prediction is None:
+            return
+        choice, evidence = verdict
+        mark = "right" if choice == self.prediction else "not quite"
+        picked = predict.question(self.experiment, self.plan).choices[self.prediction]
+        self.verdict = f"You predicted: {picked}. The real kernel: {evidence} -- {mark}."
+        self.notify(
+            self.verdict,
+            title="Your prediction",
+            timeout=15,
+            markup=False,
+        )
 
     # --- drawing -----------------------------------------------------------------------------
 
