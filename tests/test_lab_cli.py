@@ -84,6 +84,9 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
     assert {"poll", "epoll", "kqueue", "select"} <= texts  # legends, real and model
     assert "select: FD_SETSIZE wall from N = 511" in texts
     assert sum(1 for node in svg.iter() if node.tag.endswith("polyline")) == 3 + 4
+    # The model's work stacked by category, for poll (it grows) and epoll (it does not).
+    assert {"Model: poll's work by category", "Model: epoll's work by category"} <= texts
+    assert {"copy_in", "fd_scan", "copy_out", "list_op"} <= texts
 
 
 def test_the_polling_problem_as_json_csv_and_svg(tmp_path: Path) -> None:

@@ -265,14 +265,15 @@ def _blank(value: object) -> object:
 
 
 def _write_svg(folder: Path, experiment: str, points: list[Any]) -> None:
-    """``DIR/complexity.svg`` or ``DIR/polling.svg``: the experiment's two plots."""
+    """``DIR/complexity.svg`` or ``DIR/polling.svg``: the experiment's plots side by side."""
     from tui.lab_figures import complexity_figure, polling_figure
-    from tui.svgplot import svg_document
+    from tui.svgplot import Chart, StackedBars, svg_document
 
+    charts: list[Chart | StackedBars]
     if experiment == "complexity":
         charts = complexity_figure(points).charts()
         title = "muxlab lab: the complexity sweep"
     else:
-        charts = polling_figure(points).charts()
+        charts = list(polling_figure(points).charts())
         title = "muxlab lab: the polling problem"
     (folder / f"{experiment}.svg").write_text(svg_document(charts, title), encoding="utf-8")

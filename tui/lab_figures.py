@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from simulator.bench.polling import PollingPoint
 from simulator.bench.sweep import WALL_NOTE, Point
-from tui.svgplot import Chart, Series
+from tui.svgplot import Chart, Series, StackedBars
 
 Line = tuple[str, list[tuple[float, float]]]
 
@@ -27,9 +27,11 @@ class ComplexityFigure:
     real: list[Line]
     model: list[Line]
     notes: list[str]
+    stacks: list[StackedBars]
 
-    def charts(self) -> list[Chart]:
-        """The two panels, for `tui.svgplot.svg_document`."""
+    def charts(self) -> list[Chart | StackedBars]:
+        """The panels, for `tui.svgplot.svg_document`: the real kernel's lines, the model's,
+        then the model's work by category of each mechanism in `stacks`."""
         return [
             Chart(
                 "Real kernel: time per call",
@@ -44,6 +46,7 @@ class ComplexityFigure:
                 "unit operations per call",
                 tuple(Series(name, tuple(points), dashed=True) for name, points in self.model),
             ),
+            *self.stacks,
         ]
 
 
@@ -69,7 +72,35 @@ def complexity_figure(points: Iterable[Point]) -> ComplexityFigure:
             model.setdefault(name, []).append((point.n, point.model_cost))
     notes = [f"{m}: FD_SETSIZE wall from N = {n}" for m, n in walls.items()]
     notes += [f"{m}: model only ({why})" for m, why in model_only.items()]
-    return ComplexityFigure(list(real.items()), list(model.items()), notes)
+    return ComplexityFigure(
+        list(real.items()), list(model.items()), notes, _stacks(collected, STACKED)
+    )
+
+
+#: The mechanisms whose model work `complexity_figure` stacks by category: one of each shape.
+STACKED = ("poll", "epoll")
+
+
+def _stacks(points: list[Point], mechanisms: tuple[str, ...]) -> list[StackedBars]:
+    """One stacked-bar panel per mechanism: its model work per call at each N (the first K
+    measured), by category, the categories that are never charged left out."""
+    panels = []
+    for mechanism in mechanisms:
+        mine = [p for p in points if p.mechanism == mechanism and p.model is not None]
+        mine = [p for p in mine if p.active == mine[0].active] if mine else []
+        if not mine:
+            continue
+        categories = [c for c in (mine[0].model or {}) if any((p.model or {})[c] for p in mine)]
+        panels.append(
+            StackedBars(
+                f"Model: {mechanism}'s work by category",
+                f"N registered (K = {mine[0].active})",
+                "unit operations per call",
+                tuple(str(p.n) for p in mine),
+                tuple((c, tuple(float((p.model or {})[c]) for p in mine)) for c in categories),
+            )
+        )
+    return panels
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
-"""Line charts as standalone SVG files, for the lab's plots in slides and reports.
+"""Line charts and stacked bars as standalone SVG files, for the lab's plots in slides and
+reports.
 
 A `Chart` is one panel: a title, axis labels, log or linear axes, and named series of points; a
 series may be dashed (the model's, beside the real kernel's solid lines). `svg_document` lays
 charts side by side in one well-formed SVG document (every text escaped), with ticks at the
-powers of ten on a log axis and at round values on a linear one. No dependency: the format is
+powers of ten on a log axis and at round values on a linear one. A `StackedBars` panel stacks
+named layers on a linear axis (the model's work by category). No dependency: the format is
 a few elements, and writing them keeps the output identical from run to run.
 
 Cost: O(points + ticks) per chart.
@@ -12,6 +14,7 @@ Cost: O(points + ticks) per chart.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
@@ -49,6 +52,18 @@ class Chart:
     log_x: bool = True
     log_y: bool = True
     notes: tuple[str, ...] = field(default=())  # at most two lines, under the title
+
+
+@dataclass(frozen=True, slots=True)
+class StackedBars:
+    """One panel of stacked bars on a linear axis (where layers add up): a bar per label of
+    `labels`, each the sum of `layers` -- ``(name, one value per label)``, bottom first."""
+
+    title: str
+    x_label: str
+    y_label: str
+    labels: tuple[str, ...]
+    layers: tuple[tuple[str, tuple[float, ...]], ...]
 
 
 def _colour(series: Series, index: int) -> str:
@@ -169,7 +184,63 @@ def _chart(chart: Chart, x0: float) -> list[str]:
     return out
 
 
-def svg_document(charts: list[Chart], title: str) -> str:
+def _bars(chart: StackedBars, x0: float) -> list[str]:
+    """The SVG elements of one stacked-bar panel whose frame starts at `x0`."""
+    totals = [sum(values[i] for _name, values in chart.layers) for i in range(len(chart.labels))]
+    y = _Axis([0.0, max(totals, default=1.0) or 1.0], False, _HEIGHT - _BOTTOM, _TOP)
+    left, right = x0 + _LEFT, x0 + _WIDTH - _RIGHT
+    slot = (right - left) / max(1, len(chart.labels))
+    out = [
+        f'<text x="{x0 + _WIDTH / 2 - _RIGHT / 2:.1f}" y="20" text-anchor="middle" '
+        f'font-weight="bold">{escape(chart.title)}</text>',
+        f'<line x1="{left:.1f}" y1="{y.start:.1f}" x2="{right:.1f}" y2="{y.start:.1f}" '
+        'stroke="black"/>',
+        f'<line x1="{left:.1f}" y1="{y.start:.1f}" x2="{left:.1f}" y2="{y.end:.1f}" '
+        'stroke="black"/>',
+        f'<text x="{(left + right) / 2:.1f}" y="{_HEIGHT - 12}" text-anchor="middle">'
+        f"{escape(chart.x_label)}</text>",
+        f'<text x="{x0 + 16}" y="{(y.start + y.end) / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 {x0 + 16} {(y.start + y.end) / 2:.1f})">'
+        f"{escape(chart.y_label)}</text>",
+    ]
+    for tick in y.ticks():
+        py = y.at(tick)
+        out.append(
+            f'<line x1="{left - 5:.1f}" y1="{py:.1f}" x2="{right:.1f}" y2="{py:.1f}" '
+            'stroke="#dddddd"/>'
+        )
+        out.append(
+            f'<text x="{left - 8:.1f}" y="{py + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{tick:g}</text>"
+        )
+    for i, label in enumerate(chart.labels):
+        cx = left + slot * (i + 0.5)
+        out.append(
+            f'<text x="{cx:.1f}" y="{y.start + 18:.1f}" text-anchor="middle" font-size="11">'
+            f"{escape(label)}</text>"
+        )
+        base = 0.0
+        for index, (name, values) in enumerate(chart.layers):
+            if values[i] <= 0:
+                continue
+            top, bottom = y.at(base + values[i]), y.at(base)
+            out.append(
+                f'<rect x="{cx - slot * 0.3:.1f}" y="{top:.1f}" width="{slot * 0.6:.1f}" '
+                f'height="{bottom - top:.1f}" fill="{_CYCLE[index % len(_CYCLE)]}">'
+                f"<title>{escape(name)}: {values[i]:g}</title></rect>"
+            )
+            base += values[i]
+    for index, (name, _values) in enumerate(chart.layers):
+        ly, lx = _TOP + 16 * index, right + 10
+        out.append(
+            f'<rect x="{lx}" y="{ly - 6}" width="14" height="12" '
+            f'fill="{_CYCLE[index % len(_CYCLE)]}"/>'
+        )
+        out.append(f'<text x="{lx + 20}" y="{ly + 4}" font-size="11">{escape(name)}</text>')
+    return out
+
+
+def svg_document(charts: Sequence[Chart | StackedBars], title: str) -> str:
     """One SVG document holding `charts` side by side, titled `title`."""
     width = _WIDTH * len(charts)
     body = [
@@ -181,7 +252,8 @@ def svg_document(charts: list[Chart], title: str) -> str:
     ]
     for index, chart in enumerate(charts):
         body.append(f"<g aria-label={quoteattr(chart.title)}>")
-        body.extend(_chart(chart, index * _WIDTH))
+        x0 = index * _WIDTH
+        body.extend(_chart(chart, x0) if isinstance(chart, Chart) else _bars(chart, x0))
         body.append("</g>")
     body.append("</svg>")
     return "\n".join(body) + "\n"
