@@ -82,7 +82,8 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
     assert {"Real kernel: time per call", "Model: work per call"} <= texts
     assert {"N registered descriptors", "ns per call (median)", "unit operations per call"} <= texts
     assert {"poll", "epoll", "kqueue", "select"} <= texts  # legends, real and model
-    assert "select: FD_SETSIZE wall from N = 511" in texts
+    assert "select: FD_SETSIZE wall at N = 511" in texts
+    assert "FD_SETSIZE (511)" in texts  # the wall, drawn
     assert sum(1 for node in svg.iter() if node.tag.endswith("polyline")) == 3 + 4
     # The model's work stacked by category, for poll (it grows) and epoll (it does not).
     assert {"Model: poll's work by category", "Model: epoll's work by category"} <= texts

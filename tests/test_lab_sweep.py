@@ -13,7 +13,7 @@ from contextlib import closing
 import pytest
 
 from simulator.bench.plan import MECHANISMS, Plan, PlanError, largest_size
-from simulator.bench.sweep import WALL_NOTE, Point, sweep
+from simulator.bench.sweep import SELECT_WALL, WALL_NOTE, Point, sweep
 from simulator.live import LiveKernel
 
 
@@ -53,6 +53,7 @@ def test_select_stops_at_the_fd_setsize_wall() -> None:
     # The lab's epoll is fd 3 and pair i is (4 + 2i, 5 + 2i): 510 readers end at fd 1022, the
     # 511th is fd 1024, which no fd_set can hold.
     plan = Plan(mechanisms=("select",), sizes=(510, 511), active=(1,), repeat=1).checked()
+    assert SELECT_WALL == 511
     below, beyond = sweep(plan)
     assert below.real_ns is not None and below.model_cost is not None
     assert beyond.real_ns is None and beyond.model_cost is None and beyond.note == WALL_NOTE

@@ -61,7 +61,7 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         text = screen_text(app)
         assert "Real kernel: time per call" in text
         assert "Model: poll's work per call" in text
-        assert "done, 8 of 8 points" in text
+        assert "done, 8/8 points" in text
         for legend in ("select", "poll", "epoll", "copy_in", "fd_scan", "copy_out"):
             assert legend in text
         assert screen.query_one(ProgressBar).progress == 8
@@ -101,7 +101,7 @@ async def test_escape_stops_a_sweep_keeping_its_points_and_ending_its_child(
         await until(pilot, lambda: not screen.running, timeout=30)
         kept = len(screen.points)
         assert 1 <= kept < 6
-        assert f"stopped; kept {kept} of 6 points" in screen_text(app)
+        assert f"stopped; kept {kept}/6 points" in screen_text(app)
         assert isinstance(app.screen, LabScreen)  # the first Escape only stops
         for child in children:
             await until(pilot, lambda child=child: not os.path.exists(f"/proc/{child}"))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simulator.bench.polling import PollingPoint
-from simulator.bench.sweep import WALL_NOTE, Point
+from simulator.bench.sweep import SELECT_WALL, WALL_NOTE, Point
 from tui.svgplot import Chart, Series, StackedBars
 
 Line = tuple[str, list[tuple[float, float]]]
@@ -28,6 +28,7 @@ class ComplexityFigure:
     model: list[Line]
     notes: list[str]
     stacks: list[StackedBars]
+    walls: tuple[float, ...] = ()  # where select hit FD_SETSIZE: drawn as a vertical line
 
     def charts(self) -> list[Chart | StackedBars]:
         """The panels, for `tui.svgplot.svg_document`: the real kernel's lines, the model's,
@@ -39,6 +40,7 @@ class ComplexityFigure:
                 "ns per call (median)",
                 tuple(Series(name, tuple(points)) for name, points in self.real),
                 notes=tuple(self.notes),
+                walls=self.walls,
             ),
             Chart(
                 "Model: work per call",
@@ -55,7 +57,7 @@ def complexity_figure(points: Iterable[Point]) -> ComplexityFigure:
     real: dict[str, list[tuple[float, float]]] = {}
     model: dict[str, list[tuple[float, float]]] = {}
     actives: set[int] = set()
-    walls: dict[str, int] = {}
+    walls: set[str] = set()
     model_only: dict[str, str] = {}
     collected = list(points)
     for point in collected:
@@ -65,15 +67,19 @@ def complexity_figure(points: Iterable[Point]) -> ComplexityFigure:
         if point.real_ns is not None:
             real.setdefault(name, []).append((point.n, point.real_ns))
         elif point.note == WALL_NOTE:
-            walls.setdefault(point.mechanism, point.n)
+            walls.add(point.mechanism)
         elif point.note:
             model_only[point.mechanism] = point.note
         if point.model_cost is not None:
             model.setdefault(name, []).append((point.n, point.model_cost))
-    notes = [f"{m}: FD_SETSIZE wall from N = {n}" for m, n in walls.items()]
+    notes = [f"{m}: FD_SETSIZE wall at N = {SELECT_WALL}" for m in walls]
     notes += [f"{m}: model only ({why})" for m, why in model_only.items()]
     return ComplexityFigure(
-        list(real.items()), list(model.items()), notes, _stacks(collected, STACKED)
+        list(real.items()),
+        list(model.items()),
+        notes,
+        _stacks(collected, STACKED),
+        (float(SELECT_WALL),) if walls else (),
     )
 
 

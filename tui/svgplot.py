@@ -52,6 +52,7 @@ class Chart:
     log_x: bool = True
     log_y: bool = True
     notes: tuple[str, ...] = field(default=())  # at most two lines, under the title
+    walls: tuple[float, ...] = field(default=())  # x values drawn as red vertical lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,16 @@ def _chart(chart: Chart, x0: float) -> list[str]:
         out.append(
             f'<text x="{x.start - 8:.1f}" y="{py + 4:.1f}" text-anchor="end" font-size="11">'
             f"{_label(tick)}</text>"
+        )
+    for wall in chart.walls:
+        px = x.at(wall)
+        out.append(
+            f'<line x1="{px:.1f}" y1="{y.start:.1f}" x2="{px:.1f}" y2="{y.end:.1f}" '
+            'stroke="#d62728" stroke-width="1.5" stroke-dasharray="2 3"/>'
+        )
+        out.append(
+            f'<text x="{px + 4:.1f}" y="{y.end + 12:.1f}" font-size="10" fill="#d62728">'
+            f"FD_SETSIZE ({wall:g})</text>"
         )
     for index, series in enumerate(chart.series):
         colour = _colour(series, index)

@@ -26,6 +26,9 @@ from simulator.bench.plan import MECHANISMS, Plan, largest_size
 from simulator.bench.world import ModelWorld
 from simulator.live import LiveKernel
 
+#: The first N at which select cannot run in the lab's world: the lab's epoll is fd 3 and pair
+#: i's reader fd 4 + 2i, so the 511th reader is fd 1024, past FD_SETSIZE.
+SELECT_WALL = (uapi.FD_SETSIZE - 4) // 2 + 1
 WALL_NOTE = "FD_SETSIZE wall: select cannot take a descriptor numbered 1024 or above"
 
 

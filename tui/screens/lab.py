@@ -66,7 +66,7 @@ class LabScreen(Screen[None]):
         height: 1;
     }
     LabScreen #progress {
-        width: 30;
+        width: 22;
     }
     LabScreen #status {
         width: 1fr;
@@ -237,13 +237,15 @@ class LabScreen(Screen[None]):
     def _finished(self, failure: str | None) -> None:
         self.running = False
         total = self.query_one(ProgressBar).total
-        kept = f"{len(self.points)} of {total:.0f} points"
+        kept = f"{len(self.points)}/{total:.0f} points"
         if failure is not None:
             self._say(f"{self.experiment} ended early ({failure}); kept {kept}")
         elif self._stop.is_set() and len(self.points) < (total or 0):
             self._say(f"{self.experiment} stopped; kept {kept} · c/p: run again")
         else:
-            self._say(f"{self.experiment}: done, {kept}")
+            walls = complexity_figure(p for p in self.points if isinstance(p, Point)).walls
+            said = " · red: select's wall" if walls and self.experiment == "complexity" else ""
+            self._say(f"{self.experiment}: done, {kept}{said}")
         self._judge()
 
     def _judge(self) -> None:
@@ -299,6 +301,9 @@ class LabScreen(Screen[None]):
             xs, ys = zip(*line, strict=True)
             real.plot(xs, ys, label=name, color=_colour(name))
         self._axes(real, figure.real, "ns")
+        if figure.walls and figure.real:
+            # select's FD_SETSIZE wall, drawn as one: no point of select exists past it.
+            real.vline(figure.walls[0], "red")
         mine = [
             p
             for p in self.points
