@@ -172,7 +172,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
         )
         status = EXIT_INTERRUPTED
     if args.csv is not None:
-        _write_csv(args.csv, points)
+        _write_csv(args.csv, args.experiment, points)
     if args.svg is not None and points:
         _write_svg(args.svg, args.experiment, points)
     return status
@@ -231,11 +231,15 @@ def _ns(value: float) -> str:
     return f"{value:.0f} ns"
 
 
-def _write_csv(path: Path, points: list[Any]) -> None:
+def _write_csv(path: Path, experiment: str, points: list[Any]) -> None:
+    """The points as CSV: for the complexity sweep one column per model category (empty where
+    a value is null); for the polling problem the fields of its JSON lines."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        if points and not hasattr(points[0], "mechanism"):  # the polling problem: flat fields
-            names = list(points[0].as_json())[1:]
+        if experiment == "polling":
+            if not points:
+                return
+            names = list(points[0].as_json())[1:]  # all but "plot"
             writer.writerow(names)
             writer.writerows([p.as_json()[name] for name in names] for p in points)
             return

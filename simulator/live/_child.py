@@ -583,17 +583,14 @@ class _Engine:
 
     def lab(self, op: str, *args: Any) -> Any:
         """One operation of the child's `_measure.LabBench`: ``grow``, ``set_active``,
-        ``measure``, ``polling`` or ``close``. The bench is made by the first request, so its
+        ``measure`` or ``polling``. The bench is made by the first request, so its
         epoll takes the lowest free fd, as the model's does when the lab builds the same world
         there."""
-        if op not in ("grow", "set_active", "measure", "polling", "close"):
+        if op not in ("grow", "set_active", "measure", "polling"):
             raise ValueError(f"not a lab operation: {op!r}")
         if self._bench is None:
             self._bench = _measure.LabBench()
-        result = getattr(self._bench, op)(*args)
-        if op == "close":
-            self._bench = None
-        return result
+        return getattr(self._bench, op)(*args)
 
 
 def _same_socket(fd: int, identity: int) -> bool:

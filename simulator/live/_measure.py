@@ -46,7 +46,8 @@ _LIVE_MECHANISMS = ("select", "poll", "epoll")
 class LabBench:
     """The lab's world in the child: ``pairs`` socket pairs, readers registered in an epoll.
 
-    Every descriptor is created here and closed by `close` (or by the child's exit): a pair is
+    Every descriptor is created here and closed by the child's exit (the lab's child serves one
+    sweep, and ending it releases everything at once): a pair is
     ``(reader, writer)``, the reader registered for EPOLLIN; pair *i* is readable (one byte
     queued) exactly when *i* < `active`.
     """
@@ -200,14 +201,6 @@ class LabBench:
         if mechanism == "select":
             return select.select, (readers, [], [], 0)
         raise ValueError(f"the live lab measures {', '.join(_LIVE_MECHANISMS)}, not {mechanism!r}")
-
-    def close(self) -> None:
-        """Close every descriptor the bench opened."""
-        for reader, writer in self._pairs:
-            reader.close()
-            writer.close()
-        self._pairs.clear()
-        self._epoll.close()
 
 
 def _count_ready(result: object) -> int:
