@@ -129,7 +129,8 @@ class LabScreen(Screen[None]):
         self.plan = (plan or Plan.default()).checked()
         self.experiment = "complexity"
         self.points: list[Any] = []
-        self.mechanism = "poll"
+        self.mechanism = "poll" if "poll" in self.plan.mechanisms else self.plan.mechanisms[0]
+        """Whose model work the model plot stacks by category (`m` picks the next)."""
         self.prediction: int | None = None
         """The choice picked in the predict dialog before the sweep (None: skipped)."""
         self.verdict: str | None = None
@@ -200,8 +201,8 @@ class LabScreen(Screen[None]):
         self.log_scales = not self.log_scales
 
     def action_next_mechanism(self) -> None:
-        names = [m for m in self.plan.mechanisms if m != "select"] + ["select"]
-        names = [m for m in self.plan.mechanisms if m in names]
+        """Stack the next mechanism's model work (in the plan's order)."""
+        names = self.plan.mechanisms
         self.mechanism = names[(names.index(self.mechanism) + 1) % len(names)]
         self._draw()
 
