@@ -17,6 +17,10 @@ Run it with the project's interpreter::
    2x).
 
 Results go to ``results/lab.json`` beside this file.
+
+Measured (two runs, a 2-core VM shared with other work): overhead 1.00-1.06x and 0.87-1.06x
+over the eight cases; the default sweep (N = 10 ... 9,998) in 2.66 s and 5.57 s; poll grew
+1,997x and 9,695x, epoll stayed within 1.49x and 1.02x.
 """
 
 from __future__ import annotations
