@@ -1,12 +1,13 @@
 """Architecture: the layering docs/architecture.md states, checked over every module.
 
-    tui -> simulator.scenario -> simulator.{kernel, live} -> bottom layer
+    tui -> simulator.{scenario, bench} -> simulator.{kernel, live} -> bottom layer
 
 The bottom layer is every module directly in ``simulator/`` (`simulator.uapi`,
 `simulator.observe`, `simulator.isolated`, ...): it imports only the standard library and other
 bottom-layer modules. Only `tui` uses presentation libraries (Textual, Rich).
 `simulator.kernel` (the model) and `simulator.live` (the live engine) import the bottom layer
-and themselves, never each other. `simulator.scenario` may import those.
+and themselves, never each other. `simulator.scenario` and `simulator.bench` (the lab) may
+import those.
 `tui` may import anything in `simulator` except the model and the live engine, which it only
 sees through the bottom layer's protocols and snapshots. Nothing in `simulator` imports `tui`
 or Textual. Every import counts, at module level or inside a function; imports under
@@ -65,7 +66,8 @@ def _imports(name: str, path: Path) -> list[tuple[int, str]]:
 
 
 def _layer(module: str) -> str:
-    """``tui``, ``scenario``, ``kernel``, ``live``, ``bottom``, ``facade`` or ``outside``."""
+    """``tui``, ``scenario``, ``bench``, ``kernel``, ``live``, ``bottom``, ``facade`` or
+    ``outside``."""
     parts = module.split(".")
     if parts[0] == "tui":
         return "tui"
@@ -73,15 +75,17 @@ def _layer(module: str) -> str:
         return "outside"
     if len(parts) == 1:
         return "facade"
-    if parts[1] in ("scenario", "kernel", "live"):
+    if parts[1] in ("scenario", "kernel", "live", "bench"):
         return parts[1]
     return "bottom"
 
 
 #: Which layers of muxlab each layer may import.
 ALLOWED = {
-    "tui": {"tui", "facade", "scenario", "bottom"},
+    "tui": {"tui", "facade", "scenario", "bench", "bottom"},
     "scenario": {"facade", "scenario", "kernel", "live", "bottom"},
+    # The lab drives both kernels, as the runner does, and is beside it.
+    "bench": {"facade", "bench", "kernel", "live", "bottom"},
     "kernel": {"facade", "kernel", "bottom"},
     "live": {"facade", "live", "bottom"},
     "bottom": {"facade", "bottom"},

@@ -236,6 +236,12 @@ class MuxlabApp(App[int]):
             open_path,
         )
 
+    def action_open_lab(self) -> None:
+        """The Lab screen (`tui.screens.lab`): the lab's experiments, plotted as they run."""
+        from tui.screens.lab import LabScreen
+
+        self.push_screen(LabScreen())
+
     def action_lesson_menu(self) -> None:
         """Back to the lesson menu (closing the scenario being played)."""
         self._close_players()

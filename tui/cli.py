@@ -1,4 +1,4 @@
-"""The ``muxlab`` command line: check, validate, schema, play.
+"""The ``muxlab`` command line: check, validate, schema, play, serve, lab.
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
 exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the `o` dialog open scenario files inside DIR (default: `o` is off)",
     )
     serve.add_argument("--no-live", action="store_true", help="with FILE: the model only")
+
+    # --- muxlab lab (tui/lab_cli.py) ---
+    from tui import lab_cli
+
+    lab_cli.add_parser(commands)
     return parser
 
 
@@ -167,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args.paths, live=not args.no_live, out=sys.stdout)
         if args.command == "play":
             return cmd_play(args)
+        if args.command == "lab":
+            from tui.lab_cli import cmd_lab
+
+            return cmd_lab(args)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from simulator import syscalls, uapi
 from simulator.conversions import bounded_timeout, c_int, fildes, forever, index
-from simulator.live import _libc, _wire
+from simulator.live import _libc, _measure, _wire
 from simulator.syscalls import Timeout
 
 #: How long tcp_connect waits for the handshake (loopback takes microseconds).
@@ -103,6 +103,7 @@ class _Engine:
         self._waited_ms = 0
         self._queued_cap = math.inf
         self._bound_s = uapi.LIVE_WAIT_BOUND_S  # how long an infinite wait may block
+        self._bench: _measure.LabBench | None = None  # the lab's world (`lab`)
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -578,6 +579,19 @@ class _Engine:
                     continue
         return None
 
+    # --- the lab (simulator.bench): its own world and timing loop, not protocol calls ------
+
+    def lab(self, op: str, *args: Any) -> Any:
+        """One operation of the child's `_measure.LabBench`: ``grow``, ``set_active``,
+        ``measure`` or ``polling``. The bench is made by the first request, so its
+        epoll takes the lowest free fd, as the model's does when the lab builds the same world
+        there."""
+        if op not in ("grow", "set_active", "measure", "polling"):
+            raise ValueError(f"not a lab operation: {op!r}")
+        if self._bench is None:
+            self._bench = _measure.LabBench()
+        return getattr(self._bench, op)(*args)
+
 
 def _same_socket(fd: int, identity: int) -> bool:
     try:
@@ -597,7 +611,7 @@ def _is_number(value: object) -> bool:
 
 #: The requests the child answers: the calls of the call table (`simulator.syscalls`) and the
 #: engine's own set-up, nothing else.
-CALLS = frozenset(syscalls.CALLS) | {"set_limits", "set_run_limits"}
+CALLS = frozenset(syscalls.CALLS) | {"set_limits", "set_run_limits", "lab"}
 
 
 def _fresh_fd_table() -> None:

@@ -361,6 +361,15 @@ class LiveKernel:
             )
         return entries
 
+    # --- the lab (simulator.bench) --------------------------------------------------------
+
+    def lab(self, op: str, *args: object) -> Any:
+        """One operation on the lab's own world in the child (`simulator.live._measure`):
+        ``grow(pairs)``, ``set_active(k)``, ``measure(mechanism, repeat, bare=False)``,
+        ``polling(repeat)``. Not a protocol call: the lab times calls inside the
+        child, where no round trip through the control channel is in the measurement."""
+        return self._call("lab", op, *args)
+
     def _require_child(self) -> subprocess.Popen[bytes]:
         if self._released:
             raise ChildProcessError(f"the live kernel (child pid {self._proc.pid}) is closed")

@@ -57,6 +57,14 @@ class LessonMenuScreen(Screen[None]):
             tooltip="play any scenario (o)",
             id="menu-open",
         ),
+        PaletteBinding(
+            "l",
+            "app.open_lab",
+            "Lab",
+            title="Open the lab",
+            tooltip="measure select, poll and epoll on the real kernel (l)",
+            id="menu-lab",
+        ),
     ]
 
     class PlayRequested(Message):

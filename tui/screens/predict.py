@@ -41,16 +41,20 @@ class PredictScreen(ModalScreen[int | None]):
         Binding("8", "pick(7)", "8", show=False, id="predict-8"),
     ]
 
-    def __init__(self, question: Question, *, min_size: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self, question: Question, *, min_size: tuple[int, int] = (0, 0), title: str = ""
+    ) -> None:
+        """`title`: the dialog's heading (default: "Predict step N", N from the question)."""
         super().__init__()
         self.question = question
+        self.title_text = title or f"Predict step {question.index + 1}"
         self.min_size = min_size
         """Below this (width, height) the dialog asks for a larger terminal instead."""
 
     def compose(self) -> ComposeResult:
         q = self.question
         with Vertical():
-            yield Label(f"Predict step {q.index + 1}", id="title")
+            yield Label(self.title_text, id="title")
             yield Static(safe_markdown(q.prompt), id="question")
             yield OptionList(
                 *(

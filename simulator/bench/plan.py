@@ -1,0 +1,127 @@
+"""What a lab sweep measures, checked before a descriptor is opened.
+
+A `Plan` names the mechanisms, the sizes N (registered socket pairs), the active counts K (pairs
+with data queued) and the samples per point. `Plan.checked` refuses what cannot run with one
+message a user can act on (`PlanError`): a size the descriptor limit cannot hold (and the
+largest that fits), zero or negative numbers, K above the smallest N, an unknown mechanism.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+from typing import Literal
+
+#: How a mechanism is measured here: on the real kernel and the model, or on the model only.
+Where = Literal["live", "model only"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mechanism:
+    """One multiplexer of the lab: its name, where it runs, and why when it is model only."""
+
+    name: str
+    where: Where
+    why: str = ""
+
+
+#: The lab's mechanisms, in plot order. io_uring joins here once the kernels speak it (one
+#: entry, its model call in `sweep._model_call`, its live call in `live._measure.LabBench`).
+MECHANISMS: dict[str, Mechanism] = {
+    m.name: m
+    for m in (
+        Mechanism("select", "live"),
+        Mechanism("poll", "live"),
+        Mechanism("epoll", "live"),
+        Mechanism("kqueue", "model only", "Linux has no kqueue: the model's FreeBSD kqueue"),
+    )
+}
+
+DEFAULT_SIZES = (10, 30, 100, 300, 1000, 3000, 10_000)
+DEFAULT_ACTIVE = (10,)
+DEFAULT_REPEAT = 21
+#: Descriptors the live child holds besides the pairs: 0, 1, 2 and the lab's epoll.
+_OVERHEAD_FDS = 4
+
+
+#: Mechanisms muxlab knows of whose calls neither kernel offers yet: named in a clear refusal.
+NOT_YET = {"io_uring": "io_uring is not in muxlab's kernels yet, so the lab cannot measure it"}
+
+
+class PlanError(ValueError):
+    """A plan that cannot run; the message says what to change."""
+
+
+def largest_size(nofile: int | None = None) -> int:
+    """The most socket pairs the live child can hold: its descriptors at RLIMIT_NOFILE's hard
+    limit (`nofile`; by default this process's, which the child inherits), less 0, 1, 2 and
+    the epoll instance, two per pair."""
+    if nofile is None:
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if nofile == resource.RLIM_INFINITY:
+            nofile = 1 << 20
+    return (nofile - _OVERHEAD_FDS) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A sweep: every mechanism at every size N and active count K, `repeat` samples each."""
+
+    mechanisms: tuple[str, ...] = tuple(MECHANISMS)
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    active: tuple[int, ...] = DEFAULT_ACTIVE
+    repeat: int = DEFAULT_REPEAT
+
+    @classmethod
+    def default(cls, limit: int | None = None) -> Plan:
+        """The default sweep, its sizes cut to the descriptor limit (`largest_size`)."""
+        top = largest_size() if limit is None else limit
+        sizes = (*(n for n in DEFAULT_SIZES if n < top), min(top, DEFAULT_SIZES[-1]))
+        return cls(sizes=tuple(sorted(set(sizes))))
+
+    def checked(self, limit: int | None = None) -> Plan:
+        """This plan with sizes and counts sorted and deduplicated; PlanError if it cannot run.
+
+        `limit` is the most pairs allowed (default: `largest_size()`).
+        """
+        top = largest_size() if limit is None else limit
+        unknown = [m for m in self.mechanisms if m not in MECHANISMS]
+        if unknown and unknown[0] in NOT_YET:
+            raise PlanError(f"{NOT_YET[unknown[0]]}; choose from {', '.join(MECHANISMS)}")
+        if unknown:
+            raise PlanError(
+                f"unknown mechanism {unknown[0]!r}: choose from {', '.join(MECHANISMS)}"
+            )
+        if not self.mechanisms:
+            raise PlanError(f"no mechanism given: choose from {', '.join(MECHANISMS)}")
+        for what, values in (("--sizes", self.sizes), ("--active", self.active)):
+            if not values:
+                raise PlanError(f"{what} needs at least one number")
+            bad = [v for v in values if v < 1]
+            if bad:
+                raise PlanError(f"{what} must be 1 or more, got {bad[0]}")
+        if self.repeat < 1:
+            raise PlanError(f"--repeat must be 1 or more, got {self.repeat}")
+        too_big = max(self.sizes)
+        if too_big > top:
+            raise PlanError(
+                f"--sizes {too_big} is beyond this machine's descriptor limit: a pair takes two "
+                f"descriptors and RLIMIT_NOFILE allows {top} pairs; the largest possible size "
+                f"is {top} (raise the limit with `ulimit -n` to go further)"
+            )
+        if max(self.active) > min(self.sizes):
+            raise PlanError(
+                f"--active {max(self.active)} is more than the smallest size, "
+                f"{min(self.sizes)}: K active pairs need N >= K registered at every point"
+            )
+        return Plan(
+            mechanisms=tuple(dict.fromkeys(self.mechanisms)),
+            sizes=tuple(sorted(set(self.sizes))),
+            active=tuple(sorted(set(self.active))),
+            repeat=self.repeat,
+        )
+
+    @property
+    def points(self) -> int:
+        """How many points the sweep yields."""
+        return len(self.mechanisms) * len(self.sizes) * len(self.active)

@@ -1,0 +1,232 @@
+"""The lab's bench inside the live child: a world of socket pairs and a timing loop.
+
+`LabBench` owns the lab's real descriptors -- one epoll instance, then socket pairs added in
+order (``grow``), the first `active` of them readable (``set_active``) -- and times one
+multiplexer call on them (``measure``). The child imports this module at start-up, like every
+module it uses (an import opens files), and answers the ``lab`` request with it.
+
+Why the loop is shaped this way: a clock read costs ~20-60 ns, as much as a whole ``poll`` over
+ten descriptors. So one *sample* times a *batch* of identical calls between two reads of
+``time.perf_counter_ns`` and divides: the batch is sized (once, by a calibration call) to last
+at least `MIN_SAMPLE_NS`, which makes the two clock reads a fraction of a percent of a sample.
+Between the reads there is nothing but the call itself and ``for`` advancing over
+``itertools.repeat`` (no counter, no allocation). `bare` runs the same calls with no clock
+reads at all, so the overhead of the measurement can be measured (tests/benchmarks/bench_lab.py).
+
+What each mechanism's call includes, exactly:
+
+- ``poll``: ``select.poll().poll(0)`` on an object registered once. CPython keeps its pollfd
+  array between calls, so a call is poll(2) plus the list of the K ready pairs.
+- ``epoll``: ``select.epoll.poll(0, max(K, 1))``: epoll_wait(2), CPython's event buffer, and
+  the list of the K ready pairs.
+- ``select``: ``select.select(readers, [], [], 0)``. CPython builds the fd_set from the list on
+  every call and turns the result back into a list: the scan a C program does with FD_SET and
+  FD_ISSET, which select(2) forces on every caller because it overwrites its sets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import select
+import socket
+import statistics
+import time
+from collections.abc import Callable
+
+#: The shortest batch a sample may time: its two clock reads are then well under 1% of it.
+MIN_SAMPLE_NS = 50_000
+#: A batch never holds more calls than this (a very cheap call would otherwise need millions).
+MAX_BATCH = 10_000
+#: Calls run before calibrating: caches, branch predictors and CPython's specialiser settle.
+WARM_UP = 3
+
+_LIVE_MECHANISMS = ("select", "poll", "epoll")
+
+
+class LabBench:
+    """The lab's world in the child: ``pairs`` socket pairs, readers registered in an epoll.
+
+    Every descriptor is created here and closed by the child's exit (the lab's child serves one
+    sweep, and ending it releases everything at once): a pair is
+    ``(reader, writer)``, the reader registered for EPOLLIN; pair *i* is readable (one byte
+    queued) exactly when *i* < `active`.
+    """
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._active = 0
+        self._poller: select.poll | None = None  # rebuilt when the world grows
+
+    def grow(self, pairs: int) -> list[int]:
+        """Open pairs until there are `pairs`; returns every reader's fd number, in order.
+
+        O(new pairs). Raises OSError (EMFILE) like socketpair(2) at the descriptor limit.
+        """
+        while len(self._pairs) < pairs:
+            reader, writer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            reader.setblocking(False)
+            writer.setblocking(False)
+            self._pairs.append((reader, writer))
+            self._epoll.register(reader.fileno(), select.EPOLLIN)
+            self._poller = None
+        return [reader.fileno() for reader, _writer in self._pairs]
+
+    def set_active(self, active: int) -> None:
+        """Make exactly the first `active` readers readable: one byte each. O(change)."""
+        if not 0 <= active <= len(self._pairs):
+            raise ValueError(f"active must be 0 to {len(self._pairs)}, got {active}")
+        for _reader, writer in self._pairs[self._active : active]:
+            writer.send(b"x")
+        for reader, _writer in self._pairs[active : self._active]:
+            reader.recv(1)
+        self._active = active
+
+    def measure(self, mechanism: str, repeat: int, bare: bool = False) -> dict[str, object]:
+        """Time `repeat` samples of `mechanism`'s call on the whole world (see the module).
+
+        Returns ``median_ns``, ``q1_ns``, ``q3_ns`` (per call, over the samples), ``batch``
+        (calls per sample), ``repeat`` and ``ready`` (what the call reported, as a check that
+        it saw the world). With `bare`, the same ``repeat * batch`` calls run with no clock
+        read between them and ``total_ns`` is their time, for the overhead benchmark; it also
+        reports ``timed_ns``, the sum of a timed run's samples, run just before in the same
+        process, and both runs' CPU time (``timed_cpu_ns``, ``bare_cpu_ns``: this thread's,
+        which a machine shared with other work does not inflate by preempting us).
+        """
+        if repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {repeat}")
+        call, args = self._call(mechanism)
+        ready = 0
+        for _ in range(WARM_UP):
+            ready = _count_ready(call(*args))
+        start = time.perf_counter_ns()
+        call(*args)
+        one = max(1, time.perf_counter_ns() - start)
+        batch = max(1, min(MAX_BATCH, -(-MIN_SAMPLE_NS // one)))
+        samples = _timed(call, args, batch, repeat)
+        quartiles = statistics.quantiles(samples, n=4) if repeat > 1 else samples * 3
+        result: dict[str, object] = {
+            "median_ns": statistics.median(samples),
+            "q1_ns": quartiles[0],
+            "q3_ns": quartiles[2],
+            "batch": batch,
+            "repeat": repeat,
+            "ready": ready,
+        }
+        if bare:
+            cpu = time.thread_time_ns
+            start = cpu()
+            again = _timed(call, args, batch, repeat)
+            middle = cpu()
+            result["total_ns"] = _bare(call, args, batch * repeat)
+            result["bare_cpu_ns"] = cpu() - middle
+            result["timed_cpu_ns"] = middle - start
+            result["timed_ns"] = sum(again) * batch
+        return result
+
+    def polling(self, repeat: int) -> dict[str, dict[str, float]]:
+        """The polling problem on this world: `repeat` timed rounds of each way to find data.
+
+        ``busy``: one ``recv(1)`` on every reader in turn, as a loop over non-blocking sockets
+        does -- K answer a byte (useful), N - K raise BlockingIOError, EAGAIN (useless).
+        ``epoll``: one ``epoll.poll(0, K)`` and one ``recv(1)`` on each descriptor it returns.
+        Each round is timed alone (it lasts microseconds at least: N calls, or one wait and K
+        reads); after it, untimed, the K writers send one byte each again -- the traffic --
+        so every round starts from the same world. Returns, for each way, the median and
+        quartiles of the round's time (``median_ns``, ``q1_ns``, ``q3_ns``), the ``calls`` of a
+        round and how many of them were ``useless`` (EAGAIN). RuntimeError if a round found
+        other than K bytes.
+        """
+        if repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {repeat}")
+        readers = [reader for reader, _writer in self._pairs]
+        by_fd = {reader.fileno(): reader for reader in readers}
+        writers = [writer for _reader, writer in self._pairs[: self._active]]
+        wanted = max(self._active, 1)
+
+        def busy() -> int:
+            useful = 0
+            for reader in readers:
+                try:
+                    reader.recv(1)
+                    useful += 1
+                except BlockingIOError:
+                    pass
+            return useful
+
+        def event_driven() -> int:
+            events = self._epoll.poll(0, wanted)
+            for fd, _mask in events:
+                by_fd[fd].recv(1)
+            return len(events)
+
+        clock = time.perf_counter_ns
+        result = {}
+        # (way, one round, its calls, how many of them find nothing: EAGAIN)
+        for name, round_, calls, useless in (
+            ("busy", busy, len(readers), len(readers) - self._active),
+            ("epoll", event_driven, 1 + self._active, 0),
+        ):
+            samples = []
+            for _ in range(WARM_UP + repeat):
+                start = clock()
+                found = round_()
+                samples.append(float(clock() - start))
+                if found != self._active:
+                    raise RuntimeError(f"a {name} round found {found} bytes, not {self._active}")
+                for writer in writers:
+                    writer.send(b"x")
+            samples = samples[WARM_UP:]
+            quartiles = statistics.quantiles(samples, n=4) if repeat > 1 else samples * 3
+            result[name] = {
+                "median_ns": statistics.median(samples),
+                "q1_ns": quartiles[0],
+                "q3_ns": quartiles[2],
+                "calls": calls,
+                "useless": useless,
+            }
+        return result
+
+    def _call(self, mechanism: str) -> tuple[Callable[..., object], tuple[object, ...]]:
+        """The bound method and arguments of one call of `mechanism` on the whole world."""
+        readers = [reader.fileno() for reader, _writer in self._pairs]
+        if mechanism == "poll":
+            if self._poller is None:
+                self._poller = select.poll()
+                for fd in readers:
+                    self._poller.register(fd, select.POLLIN)
+            return self._poller.poll, (0,)
+        if mechanism == "epoll":
+            return self._epoll.poll, (0, max(self._active, 1))
+        if mechanism == "select":
+            return select.select, (readers, [], [], 0)
+        raise ValueError(f"the live lab measures {', '.join(_LIVE_MECHANISMS)}, not {mechanism!r}")
+
+
+def _count_ready(result: object) -> int:
+    if isinstance(result, tuple):  # select: (readable, writable, exceptional)
+        return sum(len(part) for part in result)
+    assert isinstance(result, list)
+    return len(result)
+
+
+def _timed(
+    call: Callable[..., object], args: tuple[object, ...], batch: int, repeat: int
+) -> list[float]:
+    """`repeat` samples: the time per call of a batch of `batch` calls, in ns."""
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(repeat):
+        start = clock()
+        for _ in itertools.repeat(None, batch):
+            call(*args)
+        samples.append((clock() - start) / batch)
+    return samples
+
+
+def _bare(call: Callable[..., object], args: tuple[object, ...], count: int) -> int:
+    """The time of `count` calls in one loop, with one clock read before and one after."""
+    start = time.perf_counter_ns()
+    for _ in itertools.repeat(None, count):
+        call(*args)
+    return time.perf_counter_ns() - start
