@@ -127,6 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the `o` dialog open scenario files inside DIR (default: `o` is off)",
     )
     serve.add_argument("--no-live", action="store_true", help="with FILE: the model only")
+
+    # --- the sandbox (issue 14) ---------------------------------------------------------------
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="type calls and watch both kernels answer (--headless: read them from FILE or -)",
+        description="Python call syntax over the scenario vocabulary, one call per line "
+        "(a, b = socketpair(); epoll_ctl(ep, ADD, a, IN | ET); ...), run on the model and the "
+        "real kernel in lockstep. With --headless, lines come from FILE (or stdin: -) and each "
+        "is printed with both answers and the verdict; exit status 1 if a line diverged or "
+        "could not run.",
+    )
+    sandbox.add_argument("file", type=_path, nargs="?", metavar="FILE", help="lines to run, or -")
+    sandbox.add_argument("--headless", action="store_true", help="print instead of the app")
+    sandbox.add_argument(
+        "--json", action="store_true", help="one JSON object per line (implies --headless)"
+    )
+    sandbox.add_argument("--no-live", action="store_true", help="run the model only")
+    sandbox.add_argument(
+        "--save", type=_path, metavar="OUT.toml", help="write the session as a scenario file"
+    )
     return parser
 
 
@@ -167,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args.paths, live=not args.no_live, out=sys.stdout)
         if args.command == "play":
             return cmd_play(args)
+        if args.command == "sandbox":
+            return cmd_sandbox(args)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -265,6 +287,16 @@ def cmd_play(args: argparse.Namespace) -> int:
         record=args.record,
         width=args.width,
     )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """``muxlab sandbox``: the headless run of a script (the app comes with --headless off)."""
+    if not (args.headless or args.json):
+        print("muxlab: sandbox needs --headless (or --json) and a FILE or -", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.sandbox_headless import run
+
+    return run(args.file, as_json=args.json, live=not args.no_live, save=args.save)
 
 
 def _cannot_record(record: Path, scenario: Path) -> str | None:
