@@ -205,26 +205,43 @@ class Sandbox:
             return self._save_command(text, rest.strip())
         return self.run(text)
 
+    def read(self, line: str) -> ParsedLine:
+        """`line` read against the names bound before `position`; raises `LineError`."""
+        return parse_line(line, self.bound_names())
+
+    def add(self, parsed: ParsedLine) -> Runner:
+        """Make `parsed` the line after `position`, not run yet, and return the runner that runs
+        it (``runner.seek(len(lines))``). After a rewind the line starts a new branch: the
+        lines after the position are dropped and a fresh runner (and live kernel) will run the
+        lines kept again first."""
+        keep = self._lines[: self.position]
+        if self._runner is None or self._broken or len(keep) < len(self._lines):
+            runner = self._new_runner([*keep, parsed])
+        else:
+            runner = self._runner
+            runner.append(parsed.step)
+        self._lines = [*keep, parsed]
+        return runner
+
+    def adopt(self, runner: Runner) -> None:
+        """Go on with `runner`, a runner over the same lines (the app replaces its runner by
+        one that replays the real answers when the live kernel is lost)."""
+        self._runner = runner
+
     def run(self, line: str) -> Answer:
         """Run one line of call syntax after the lines before `position`."""
         try:
-            parsed = parse_line(line, self.bound_names())
+            parsed = self.read(line)
         except LineError as exc:
             return Answer(printable(line.strip()), message=exc.message, column=exc.column)
-        keep = self._lines[: self.position]
+        runner = self.add(parsed)
         try:
-            if self._runner is None or self._broken or len(keep) < len(self._lines):
-                runner = self._restart([*keep, parsed], len(keep))
-            else:
-                runner = self._runner
-                runner.append(parsed.step)
-            record = runner.advance()
+            runner.seek(len(self._lines))
         except ScenarioRunError as exc:
             self._broken = True
-            self._lines = keep
+            self._lines.pop()
             return Answer(parsed.text, message=f"{printable(str(exc))}; the line did not run")
-        self._lines = [*keep, parsed]
-        return Answer(parsed.text, record=record)
+        return Answer(parsed.text, record=runner.records[len(self._lines) - 1])
 
     def run_all(self, lines: Iterator[str]) -> Iterator[Answer]:
         """`enter` each line, yielding the answers (blank lines and comments give none)."""
@@ -238,15 +255,15 @@ class Sandbox:
         backwards only the model runs, from a checkpoint, with the recorded real answers."""
         if not 0 <= n <= len(self._lines):
             raise IndexError(f"position {n} is outside 0..{len(self._lines)}")
-        if self._broken or self._runner is None:
-            if not self._lines:
-                return
-            self._restart(self._lines, n)
-        else:
-            self._runner.seek(n)
+        if self._runner is None:
+            return
+        if self._broken:
+            self._new_runner(self._lines)
+        assert self._runner is not None
+        self._runner.seek(n)
 
-    def _restart(self, lines: list[ParsedLine], run: int) -> Runner:
-        """A fresh runner (and live kernel) over `lines`, with the first `run` of them run."""
+    def _new_runner(self, lines: list[ParsedLine]) -> Runner:
+        """A fresh runner (and live kernel) over `lines`, none of them run yet."""
         self.close()
         scenario = Scenario.model_construct(
             scenario=Meta(title=self.title, lesson=None),
@@ -254,8 +271,6 @@ class Sandbox:
             steps=[line.step for line in lines],
         )
         self._runner = Runner(scenario, self._model_factory, self._live_factory)
-        self._broken = True  # until the lines kept have run again
-        self._runner.seek(run)
         self._broken = False
         return self._runner
 
