@@ -65,6 +65,7 @@ class AppOptions:
     lessons_dir: Path | None = None  #: the lesson catalogue (default: the shipped scenarios)
     model_factory: ModelFactory | None = None  #: default: `runner.default_model_factory`
     live_factory: LiveFactory | None = None  #: default: `runner.default_live_factory`
+    sandbox: bool = False  #: open the sandbox at start (`muxlab sandbox`)
 
 
 class MuxlabApp(App[int]):
@@ -106,6 +107,8 @@ class MuxlabApp(App[int]):
                 replay=self.options.replay,
                 recording=self.options.recording,
             )
+        elif self.options.sandbox:
+            self.open_sandbox()
 
     # --- opening scenarios ---------------------------------------------------------------
 
@@ -160,6 +163,30 @@ class MuxlabApp(App[int]):
             )
         )
         return True
+
+    # --- the sandbox (issue 14) -----------------------------------------------------------
+
+    def open_sandbox(self) -> None:
+        """Open the sandbox: the player over the lines the learner types."""
+        from simulator.scenario.runner import default_live_factory, default_model_factory
+        from tui.sandbox_session import SandboxSession
+        from tui.screens.sandbox import SandboxScreen
+
+        options = self.options
+        session = SandboxSession(
+            live=options.live,
+            model_factory=options.model_factory or default_model_factory,
+            live_factory=options.live_factory or default_live_factory,
+            prestart=True,
+        )
+        self._close_players()
+        self.push_screen(
+            SandboxScreen(session, animate=options.animate, can_save=not options.served)
+        )
+
+    def action_sandbox(self) -> None:
+        """Open the sandbox (closing the scenario being played)."""
+        self.open_sandbox()
 
     def on_lesson_menu_screen_play_requested(self, message: LessonMenuScreen.PlayRequested) -> None:
         self.open_scenario(message.path)
@@ -264,6 +291,7 @@ def make_app(
     lessons_dir: Path | str | None = None,
     model_factory: ModelFactory | None = None,
     live_factory: LiveFactory | None = None,
+    sandbox: bool = False,
 ) -> MuxlabApp:
     """Build the app without running it: the lesson menu, and `scenario` playing if given."""
 
@@ -285,6 +313,7 @@ def make_app(
             lessons_dir=path(lessons_dir),
             model_factory=model_factory,
             live_factory=live_factory,
+            sandbox=sandbox,
         )
     )
 

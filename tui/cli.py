@@ -290,10 +290,17 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """``muxlab sandbox``: the headless run of a script (the app comes with --headless off)."""
+    """``muxlab sandbox``: the app's sandbox, or (--headless, --json) a script run in print."""
     if not (args.headless or args.json):
-        print("muxlab: sandbox needs --headless (or --json) and a FILE or -", file=sys.stderr)
-        return EXIT_USAGE
+        if args.file is not None or args.save is not None:
+            print(
+                "muxlab: FILE and --save are for --headless; in the app, type `save FILE`",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        from tui.launch import run_app
+
+        return run_app(live=not args.no_live, served=args.served, sandbox=True)
     from tui.sandbox_headless import run
 
     return run(args.file, as_json=args.json, live=not args.no_live, save=args.save)

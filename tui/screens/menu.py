@@ -57,6 +57,14 @@ class LessonMenuScreen(Screen[None]):
             tooltip="play any scenario (o)",
             id="menu-open",
         ),
+        PaletteBinding(
+            "x",
+            "app.sandbox",
+            "Sandbox",
+            title="Sandbox",
+            tooltip="type calls and watch both kernels answer (x)",
+            id="menu-sandbox",
+        ),
     ]
 
     class PlayRequested(Message):
