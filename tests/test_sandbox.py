@@ -295,3 +295,14 @@ def test_headless_endless_line_on_stdin_is_refused_and_the_next_runs() -> None:
     out = done.stdout.splitlines()
     assert f"at most {MAX_LINE}" in done.stdout
     assert out[-1] == "2 lines: 0 agree, 0 diverge, 1 model only, 1 invalid"
+
+
+def test_the_app_needs_a_terminal_and_file_options_need_headless(tmp_path: Path) -> None:
+    done = muxlab("sandbox", stdin="")
+    assert done.returncode == 2
+    assert "needs a terminal" in done.stderr and "muxlab sandbox --headless -" in done.stderr
+    done = muxlab("sandbox", str(tmp_path / "x.txt"))
+    assert done.returncode == 2
+    assert done.stderr == (
+        "muxlab: FILE and --save are for --headless; in the app, type `save FILE`\n"
+    )
