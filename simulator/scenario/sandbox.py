@@ -27,6 +27,7 @@ from simulator import syscalls
 from simulator.scenario import calls
 from simulator.scenario.calls import Json, Outcome
 from simulator.scenario.callsyntax import LineError, ParsedLine, parse_line
+from simulator.scenario.challenge import Challenge, Judgement, check, report
 from simulator.scenario.controls import printable
 from simulator.scenario.format import Meta, ModelParams, Scenario
 from simulator.scenario.runner import (
@@ -141,7 +142,8 @@ def help_text() -> str:
     for family, table in FAMILIES.items():
         lines.append(f"{family.value}: {' | '.join(table)}")
     lines.append("C names work too (EPOLLIN, EPOLL_CTL_ADD); None waits forever.")
-    lines.append("Commands: help, save FILE (the session as a scenario for muxlab check)")
+    lines.append("Commands: help, save FILE (the session as a scenario for muxlab check),")
+    lines.append("  check (with a challenge: is the goal reached? a hint if not)")
     return "\n".join(lines)
 
 
@@ -156,8 +158,10 @@ class Sandbox:
         title: str = "Sandbox session",
         model_factory: ModelFactory = default_model_factory,
         live_factory: LiveFactory = default_live_factory,
+        challenge: Challenge | None = None,
     ) -> None:
         self.title = title
+        self.challenge = challenge  #: the goal the ``check`` command judges, if any
         self._model_factory = model_factory
         self._live_factory: LiveFactory | None = live_factory if live else None
         self._lines: list[ParsedLine] = []  #: the lines of this branch, one step each
@@ -203,7 +207,14 @@ class Sandbox:
             return Answer(text, message=help_text(), is_command=True)
         if word == "save" and "(" not in text:
             return self._save_command(text, rest.strip())
+        if text == "check" and self.challenge is not None:
+            return Answer(text, message=report(self.challenge, self.judge()), is_command=True)
         return self.run(text)
+
+    def judge(self) -> Judgement:
+        """The lines before `position` judged against the challenge (which must be set)."""
+        assert self.challenge is not None
+        return check(self.challenge, self.records[: self.position])
 
     def read(self, line: str) -> ParsedLine:
         """`line` read against the names bound before `position`; raises `LineError`."""
