@@ -3,6 +3,9 @@ and missed by a near miss (which earns the hint); impossible goals refused at va
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,3 +229,48 @@ def test_a_challenge_is_found_by_name_or_path(tmp_path: Path) -> None:
     assert find_challenge("twice") == shipped_challenges()["twice"]
     with pytest.raises(ScenarioError, match="no such challenge; the shipped ones: "):
         find_challenge("nope")
+
+
+def muxlab(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "muxlab"), *argv]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
+
+
+def test_headless_judges_a_challenge() -> None:
+    lines = "\n".join(SOLUTIONS["poll-nval"][0]) + "\n"
+    done = muxlab("sandbox", "--headless", "--challenge", "poll-nval", "-", stdin=lines)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-3:] == [
+        "challenge: poll on nothing",
+        "    Solved in 3 calls (par 3), judged on the real kernel's answers.",
+        "3 lines: 3 agree, 0 diverge, 0 model only, 0 invalid",
+    ]
+    lines = "\n".join(SOLUTIONS["poll-nval"][1]) + "\n"
+    done = muxlab("sandbox", "--json", "--challenge", "poll-nval", "-", stdin=lines)
+    assert done.returncode == 1
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert last["solved"] is False and last["calls"] == 2
+    assert last["message"].startswith("Not yet: at least 1 poll reporting NVAL (you have 0).")
+
+
+def test_a_bad_challenge_is_one_message(tmp_path: Path) -> None:
+    done = muxlab("sandbox", "--headless", "--challenge", "nope", "-")
+    assert done.returncode == 1 and "no such challenge; the shipped ones: " in done.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[challenge]\ntitle = "t"\ngoal = "g"\nhint = "h"\n[[need]]\ndo = "send"\n'
+        'answer = { reports = ["HUP"] }\n'
+    )
+    done = muxlab("sandbox", "--headless", "--challenge", str(bad), "-")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (
+        done.stderr == f"{bad}:7: need 1, answer: send returns no events: it can report nothing\n"
+    )
+
+
+def test_the_challenge_schema_is_printed() -> None:
+    done = muxlab("schema", "--challenge")
+    schema = json.loads(done.stdout)
+    assert done.returncode == 0
+    assert set(schema["properties"]) == {"challenge", "need"}
+    assert "reports" in json.dumps(schema)

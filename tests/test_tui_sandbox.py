@@ -208,3 +208,28 @@ async def test_the_menu_opens_the_sandbox() -> None:
         await type_line(pilot, screen, "a, b = socketpair()")
         await pilot.press("escape", "m")  # the player's key back to the menu
         assert isinstance(app.screen, LessonMenuScreen)
+
+
+async def test_a_challenge_from_the_menu_is_solved_and_remembered() -> None:
+    app = make_app(animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")  # the last entry of the menu: the last challenge, "twice"
+        await pilot.press("enter")
+        screen = sandbox(app)
+        assert "Challenge: Twice from one send" in screen_text(app)
+        await type_line(pilot, screen, "a, b = socketpair()")
+        await pilot.press(*"check", "enter")
+        assert answer_text(screen).startswith("Not yet: exactly 1 successful send (you have 0)")
+        assert "Hint: An edge-triggered item" in answer_text(screen)
+        for line in ["ep = epoll_create()", "epoll_ctl(ep, ADD, a, IN)", "send(b, 5)"]:
+            await type_line(pilot, screen, line)
+        for _ in range(2):
+            await type_line(pilot, screen, "epoll_wait(ep, 8, 0)")
+        assert app.progress.challenges == {"twice": 6}
+        await pilot.press(*"check", "enter")
+        assert answer_text(screen) == (
+            "Solved in 6 calls (par 6), judged on the real kernel's answers."
+        )
+        await pilot.press("escape", "m")
+        assert isinstance(app.screen, LessonMenuScreen)
+        assert "✓ Twice from one send  [best: 6 calls]" in screen_text(app)

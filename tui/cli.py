@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", type=_path, metavar="FILE")
 
-    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema = commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema.add_argument(
+        "--challenge", action="store_true", help="the schema of challenge files instead"
+    )
 
     play = commands.add_parser("play", help="play a scenario (--headless: print it)")
     play.add_argument("file", type=_path, metavar="FILE")
@@ -147,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--save", type=_path, metavar="OUT.toml", help="write the session as a scenario file"
     )
+    sandbox.add_argument(
+        "--challenge",
+        metavar="NAME|FILE",
+        help="a goal to reach (a shipped challenge's name, or a challenge file)",
+    )
     return parser
 
 
@@ -179,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_sessions=args.max_sessions,
                 open_dir=args.serve_open_dir,
             )
+        if args.command == "schema" and args.challenge:
+            from simulator.scenario.challenge import challenge_schema
+
+            sys.stdout.write(json.dumps(challenge_schema(), indent=2) + "\n")
+            return EXIT_OK
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":
@@ -291,6 +304,16 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """``muxlab sandbox``: the app's sandbox, or (--headless, --json) a script run in print."""
+    challenge = None
+    if args.challenge is not None:
+        from simulator.scenario.challenge import find_challenge, load_challenge
+        from simulator.scenario.loader import ScenarioError
+
+        try:
+            challenge = load_challenge(find_challenge(args.challenge))
+        except ScenarioError as exc:
+            print(exc.report(), file=sys.stderr)
+            return EXIT_FAILED
     if not (args.headless or args.json):
         if args.file is not None or args.save is not None:
             print(
@@ -300,10 +323,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         from tui.launch import run_app
 
-        return run_app(live=not args.no_live, served=args.served, sandbox=True)
+        return run_app(
+            live=not args.no_live,
+            served=args.served,
+            sandbox=True,
+            challenge=None if challenge is None else args.challenge,
+        )
     from tui.sandbox_headless import run
 
-    return run(args.file, as_json=args.json, live=not args.no_live, save=args.save)
+    return run(
+        args.file, as_json=args.json, live=not args.no_live, save=args.save, challenge=challenge
+    )
 
 
 def _cannot_record(record: Path, scenario: Path) -> str | None:

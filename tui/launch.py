@@ -39,6 +39,7 @@ def run_app(
     served: bool = False,
     open_dir: Path | None = None,
     sandbox: bool = False,
+    challenge: str | None = None,
 ) -> int:
     """Run the app in this terminal (or, `served`, for `muxlab serve`: its `o` dialog then
     opens files inside `open_dir` only, and is off without it); returns the exit status."""
@@ -62,6 +63,7 @@ def run_app(
         served=served,
         open_dir=open_dir,
         sandbox=sandbox,
+        challenge=challenge,
     )
     return run_reporting_crashes(app)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.scenario.callsyntax import MAX_LINE
+from simulator.scenario.challenge import Challenge, report, solved
 from simulator.scenario.controls import printable
 from simulator.scenario.loader import ScenarioError, read_text
 from simulator.scenario.sandbox import INVALID, Answer, Sandbox, cannot_save
@@ -48,9 +49,11 @@ def run(
     live: bool = True,
     save: Path | None = None,
     out: TextIO | None = None,
+    challenge: Challenge | None = None,
 ) -> int:
     """Run the script at `source` (None: stdin); returns 0, or 1 when a line diverged, could
-    not run, or the file could not be read or saved."""
+    not run, or the file could not be read or saved, or the `challenge` was not solved (its
+    judgement is printed last, with the hint when it was not)."""
     out = out or sys.stdout
     if save is not None:
         problem = cannot_save(save)
@@ -67,7 +70,7 @@ def run(
             print(exc.report(), file=sys.stderr)
             return 1
     counts: Counter[str] = Counter()
-    with Sandbox(live=live) as sandbox:
+    with Sandbox(live=live, challenge=challenge) as sandbox:
         for number, answer in enumerate(sandbox.run_all(lines), 1):
             counts[answer.verdict] += 1
             if as_json:
@@ -75,6 +78,18 @@ def run(
             else:
                 out.write(_text(number, answer))
             out.flush()
+        unsolved = False
+        if challenge is not None:
+            judgement = sandbox.judge()
+            unsolved = not solved(challenge, judgement)
+            verdict = report(challenge, judgement)
+            if as_json:
+                row = {"challenge": challenge.challenge.title, "solved": not unsolved}
+                row |= {"calls": judgement.calls, "message": verdict}
+                out.write(json.dumps(row) + "\n")
+            else:
+                out.write(f"challenge: {printable(challenge.challenge.title)}\n")
+                out.writelines(f"    {printable(part)}\n" for part in verdict.splitlines())
         saved = None
         if save is not None:
             try:
@@ -90,7 +105,7 @@ def run(
         out.write(f"{total} lines: {', '.join(parts)}\n")
     if saved is not None:
         print(f"muxlab: {saved}", file=sys.stderr)
-    failed = counts["diverge"] or counts[INVALID] or counts["expect_failed"]
+    failed = counts["diverge"] or counts[INVALID] or counts["expect_failed"] or unsolved
     return 1 if failed else 0
 
 

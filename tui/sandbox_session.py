@@ -10,6 +10,7 @@ on a fresh runner, which runs the lines kept again (the real kernel cannot go ba
 from __future__ import annotations
 
 from simulator.scenario.callsyntax import ParsedLine
+from simulator.scenario.challenge import Challenge
 from simulator.scenario.format import Meta, ModelParams, Scenario
 from simulator.scenario.runner import LiveFactory, ModelFactory, default_live_factory
 from simulator.scenario.runner import default_model_factory as _default_model_factory
@@ -35,9 +36,15 @@ class SandboxSession(PlaySession):
         model_factory: ModelFactory = _default_model_factory,
         live_factory: LiveFactory = default_live_factory,
         prestart: bool = False,
+        challenge: Challenge | None = None,
     ) -> None:
+        meta = Meta(title=TITLE, summary=SUMMARY, lesson=None)
+        if challenge is not None:
+            goal = challenge.challenge
+            summary = f"{goal.goal.strip()}\n\n*Type `check` to see how far you are.*"
+            meta = Meta(title=f"Challenge: {goal.title}", summary=summary, lesson=None)
         empty = Scenario.model_construct(
-            scenario=Meta(title=TITLE, summary=SUMMARY, lesson=None),
+            scenario=meta,
             model=ModelParams(),
             steps=[],
         )
@@ -49,7 +56,11 @@ class SandboxSession(PlaySession):
             prestart=prestart,
         )
         self.sandbox = Sandbox(
-            live=live, title=TITLE, model_factory=model_factory, live_factory=self._start_live
+            live=live,
+            title=meta.title,
+            model_factory=model_factory,
+            live_factory=self._start_live,
+            challenge=challenge,
         )
 
     def read(self, line: str) -> ParsedLine:

@@ -440,7 +440,7 @@ def describe(need: Need, count: int | None = None) -> str:
         )
     else:
         amount = f"at least {need.at_least}"
-    text = f"{amount} {need.do}"
+    text = f"{amount} {'successful ' if need.answer == 'ok' else ''}{need.do}"
     if need.args:
         text += "(" + ", ".join(f"{k}={_show(v)}" for k, v in need.args.items()) + ")"
     answer = need.answer
@@ -450,12 +450,8 @@ def describe(need: Need, count: int | None = None) -> str:
         text += f" reporting {_show(answer.reports)}"
         if answer.fd is not None:
             text += f" for {answer.fd}"
-    elif answer is not None:
-        text += {
-            "ok": " that succeed",
-            "empty": " returning nothing",
-            "some": " returning something",
-        }[answer]
+    elif answer in ("empty", "some"):
+        text += " returning nothing" if answer == "empty" else " returning something"
     if need.same_fd:
         text += " on one same descriptor"
     if need.after is not None:

@@ -20,8 +20,10 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from simulator.scenario.callsyntax import LineError
+from simulator.scenario.challenge import report, solved
 from simulator.scenario.sandbox import Answer, help_text
 from tui.commands import PaletteBinding
+from tui.progress import ProgressStore
 from tui.render.safe import safe_text
 from tui.sandbox_session import SandboxSession
 from tui.screens.lesson_text import LessonTextScreen
@@ -82,11 +84,20 @@ class SandboxScreen(PlayerScreen):
     AUTO_FOCUS = "#sandbox-input"
 
     def __init__(
-        self, session: SandboxSession, *, animate: bool = True, can_save: bool = True
+        self,
+        session: SandboxSession,
+        *,
+        animate: bool = True,
+        can_save: bool = True,
+        progress: ProgressStore | None = None,
+        challenge_key: str | None = None,
     ) -> None:
         super().__init__(session, animate=animate)
         self.sandbox_session = session
         self.can_save = can_save
+        self.challenge_progress = progress
+        self.challenge_key = challenge_key
+        self._announced: int | None = None  #: the score last announced as solved
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -100,12 +111,12 @@ class SandboxScreen(PlayerScreen):
         super().draw(animate=animate)
         session = self.sandbox_session
         record = session.record()
+        meta = session.scenario.scenario
         if record is None:
-            self.query_one(
-                Narration
-            ).markdown = f"## Sandbox\n\n{session.scenario.scenario.summary}"
+            self.query_one(Narration).markdown = f"## {meta.title}\n\n{meta.summary}"
             self._show("", problem=False)
             return
+        self._judge()
         line = session.sandbox.lines[record.index].text
         answer = Answer(line, record=record)
         real = answer.live_text if answer.live_text is not None else "(not run)"
@@ -113,6 +124,22 @@ class SandboxScreen(PlayerScreen):
         self._show(
             f"{line}  →  model: {answer.model_text}   real: {real}   {verdict}", problem=False
         )
+
+    def _judge(self) -> None:
+        """With a challenge: announce a solve (once per score) and keep the best score."""
+        sandbox = self.sandbox_session.sandbox
+        challenge = sandbox.challenge
+        if challenge is None:
+            return
+        judgement = sandbox.judge()
+        if not solved(challenge, judgement) or judgement.calls == self._announced:
+            return
+        self._announced = judgement.calls
+        message = report(challenge, judgement)
+        if self.challenge_progress is not None and self.challenge_key is not None:
+            best = self.challenge_progress.solved(self.challenge_key, judgement.calls)
+            message += f" Your best: {best} calls."
+        self.notify(message, title="Challenge solved", timeout=8, markup=False)
 
     def _show(self, text: str, *, problem: bool) -> None:
         answer = self.query_one("#sandbox-answer", Static)
@@ -140,6 +167,12 @@ class SandboxScreen(PlayerScreen):
         if line == "help":
             box.value = ""
             self.app.push_screen(LessonTextScreen("Sandbox: the calls", f"```\n{help_text()}\n```"))
+            return
+        challenge = self.sandbox_session.sandbox.challenge
+        if line == "check" and challenge is not None:
+            box.value = ""
+            judgement = self.sandbox_session.sandbox.judge()
+            self._show(report(challenge, judgement), problem=not solved(challenge, judgement))
             return
         if word == "save" and "(" not in line:
             box.value = ""
