@@ -306,3 +306,17 @@ def test_the_app_needs_a_terminal_and_file_options_need_headless(tmp_path: Path)
     assert done.stderr == (
         "muxlab: FILE and --save are for --headless; in the app, type `save FILE`\n"
     )
+
+
+def test_the_runner_of_a_session_records_what_replays_it(sandbox: Sandbox) -> None:
+    """`Runner.append` keeps the runner's scenario whole: its recording replays the session
+    without the real kernel, answer for answer."""
+    from simulator.scenario.runner import Runner
+
+    run_lines(sandbox, FIVE)
+    runner = sandbox.runner
+    assert runner is not None and len(runner.scenario.steps) == 5
+    with Runner(runner.scenario, recording=runner.recording()) as replay:
+        again = list(replay)
+    assert [r.live for r in again] == [r.live for r in sandbox.records]
+    assert [r.verdict.value for r in again] == ["agree"] * 5

@@ -15,6 +15,7 @@ from tests.tui_support import screen_text, until
 from tui.app import MuxlabApp, make_app
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.menu import LessonMenuScreen
+from tui.screens.predict import PredictScreen
 from tui.screens.sandbox import SandboxScreen
 from tui.session import Source
 from tui.widgets.call_input import CallInput
@@ -233,3 +234,24 @@ async def test_a_challenge_from_the_menu_is_solved_and_remembered() -> None:
         await pilot.press("escape", "m")
         assert isinstance(app.screen, LessonMenuScreen)
         assert "✓ Twice from one send  [best: 6 calls]" in screen_text(app)
+
+
+async def test_predict_mode_asks_before_a_typed_wait_answers() -> None:
+    app = make_app(sandbox=True, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = sandbox(app)
+        for line in FIVE[:4]:
+            await type_line(pilot, screen, line)
+        await pilot.press("escape", "p", "escape")  # predict mode on, back to the input
+        assert screen.navigator.predict_mode
+        screen.query_one(CallInput).value = FIVE[4]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PredictScreen))
+        # The wait has run, but its answer stays hidden until the prediction.
+        assert answer_text(screen).startswith("send(b, 5)  →")
+        question = screen.navigator.question
+        assert question is not None and question.answer is not None
+        await pilot.press(str(question.answer + 1))
+        await until(pilot, lambda: screen.frame is not None and screen.frame.position == 5)
+        assert answer_text(screen).startswith("epoll_wait(ep, 8, 0)  →  model: [(a, IN)]")
+        assert screen.session.score() == (1, 1)

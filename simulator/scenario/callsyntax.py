@@ -312,7 +312,9 @@ class _Reader:
         self, node: ast.expr, table: dict[str, int], prefixes: tuple[str, ...], kind: str
     ) -> str | int:
         if self.is_number(node):
-            return self.number(node)  # type: ignore[return-value]  # floats refused above
+            number = self.number(node)
+            assert isinstance(number, int)  # `number` refuses floats unless asked for them
+            return number
         if not isinstance(node, ast.Name):
             raise self.fail(node, f"expected a {kind} name, got {self.source(node)}")
         name = node.id

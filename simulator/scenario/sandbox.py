@@ -8,7 +8,8 @@ argument resolution, the same verdicts, the same checkpoints, so a line can be r
 the position are dropped, and since the real kernel cannot go back, a fresh live kernel
 replays the lines kept (a real rerun, O(lines kept)) before the new one runs.
 
-`enter` also takes the sandbox's two commands, ``help`` and ``save FILE``; `scenario_text` is
+`enter` also takes the sandbox's commands, ``help``, ``save FILE`` and, with a challenge
+(`simulator.scenario.challenge`), ``check``; `scenario_text` is
 the session as a scenario file (each line a step, with the real kernel's answer as its
 ``expect``), which ``muxlab check`` accepts. Nothing typed raises: a line that cannot run gives
 an `Answer` whose `message` says why, and the session goes on.
