@@ -155,6 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|FILE",
         help="a goal to reach (a shipped challenge's name, or a challenge file)",
     )
+
+    # --- frames for slides and handouts (issue 14) ---------------------------------------------
+    export = commands.add_parser(
+        "export",
+        help="write each step of a scenario as an SVG frame (slides, handouts)",
+        description="Run FILE as `muxlab play FILE --headless` does and write each step (or "
+        "--step N) as an SVG: the call, both answers, the verdict, the narration and the "
+        "model's pictures, at --width columns, into --out DIR (made if missing).",
+    )
+    export.add_argument("file", type=_path, metavar="FILE")
+    export.add_argument("--out", type=_path, metavar="DIR", help="default: FILE's name + -frames")
+    export.add_argument("--step", type=int, metavar="N", help="only step N (1 is the first)")
+    export.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
+    export.add_argument("--no-live", action="store_true", help="run the model only")
     return parser
 
 
@@ -202,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_play(args)
         if args.command == "sandbox":
             return cmd_sandbox(args)
+        if args.command == "export":
+            return cmd_export(args)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -334,6 +350,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return run(
         args.file, as_json=args.json, live=not args.no_live, save=args.save, challenge=challenge
     )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``muxlab export FILE``: the steps as SVG frames."""
+    if not 40 <= args.width <= 1000:
+        print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.export import export
+
+    out = args.out if args.out is not None else Path(f"{args.file.stem}-frames")
+    return export(args.file, out, step=args.step, width=args.width, live=not args.no_live)
 
 
 def _cannot_record(record: Path, scenario: Path) -> str | None:
