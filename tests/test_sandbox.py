@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator import syscalls
 from simulator.scenario.callsyntax import MAX_LINE, LineError, parse_line
@@ -156,6 +158,7 @@ def test_a_bad_line_gives_one_message_and_the_session_goes_on(sandbox: Sandbox) 
         ("send(b, 5)\x1b]0;pwned\x07", 11, "an escape (U+001B) cannot be typed here"),
         ("send(b,\u202e 5)", 8, "U+202E"),
         ("[" * 300, 201, "too many nested parentheses"),
+        ("epoll_ctl(ep, ADD, a, " + "IN|" * 1300 + "IM)", 3923, "unknown event IM"),
     ],
 )
 def test_bad_lines_point_at_their_column(line: str, column: int, words: str) -> None:
@@ -165,6 +168,12 @@ def test_bad_lines_point_at_their_column(line: str, column: int, words: str) -> 
     assert words in info.value.message
     text = str(info.value)
     assert "\n" not in text and control_index(text) is None
+
+
+def test_deep_nesting_is_a_message() -> None:
+    with pytest.raises(LineError) as info:
+        parse_line("send(b, " + "-" * 3000 + "1)", ["b"])
+    assert str(info.value) == "the line is nested too deeply"
 
 
 def test_a_huge_line_is_refused_unread() -> None:
@@ -320,3 +329,22 @@ def test_the_runner_of_a_session_records_what_replays_it(sandbox: Sandbox) -> No
         again = list(replay)
     assert [r.live for r in again] == [r.live for r in sandbox.records]
     assert [r.verdict.value for r in again] == ["agree"] * 5
+
+
+_TOKENS = [
+    *syscalls.CALLS,
+    "a", "b", "ep", "IN", "ET", "ADD", "EPOLLIN", "None", "KEvent", "READ",
+    "(", ")", "[", "]", ",", "|", "=", "-", "0", "5", "99999999999999999999", "1e999", "'x'",
+    "*", "**", ".", ":", ";", "#", "\\", "\x1b", "\u202e", " ",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_TOKENS), max_size=40) | st.text(max_size=200))
+def test_anything_typed_is_a_step_or_one_message(typed: list[str] | str) -> None:
+    """Whatever is typed, the reader gives a step or a `LineError` of one printable line."""
+    line = typed if isinstance(typed, str) else "".join(typed)
+    try:
+        parse_line(line, ["a", "b", "ep"])
+    except LineError as exc:
+        text = str(exc)
+        assert text and "\n" not in text and control_index(text) is None

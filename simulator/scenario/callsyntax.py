@@ -94,7 +94,10 @@ def parse_line(line: str, bound: Collection[str] = ()) -> ParsedLine:
     if len(tree.body) != 1:
         column = _column(text, tree.body[1]) if len(tree.body) > 1 else None
         raise LineError("one call per line", column)
-    return _Reader(text, bound).statement(tree.body[0])
+    try:
+        return _Reader(text, bound).statement(tree.body[0])
+    except RecursionError:  # the net under the reader's walks (each is iterative or shallow)
+        raise LineError("the line is nested too deeply") from None
 
 
 def _parse(text: str) -> ast.Module:
@@ -301,12 +304,19 @@ class _Reader:
         return list(node.elts)
 
     def flag_names(self, node: ast.expr) -> list[ast.expr]:
-        """The operands of ``x | y | z``, left to right."""
-        if isinstance(node, ast.BinOp):
-            if not isinstance(node.op, ast.BitOr):
-                raise self.fail(node, "combine flags with | only")
-            return [*self.flag_names(node.left), *self.flag_names(node.right)]
-        return [node]
+        """The operands of ``x | y | z``, left to right. Iterative: a line of 4,000 characters
+        can nest a thousand ``|``, deeper than Python's recursion limit."""
+        operands: list[ast.expr] = []
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, ast.BinOp):
+                if not isinstance(current.op, ast.BitOr):
+                    raise self.fail(current, "combine flags with | only")
+                pending += [current.right, current.left]
+            else:
+                operands.append(current)
+        return operands
 
     def flag(
         self, node: ast.expr, table: dict[str, int], prefixes: tuple[str, ...], kind: str
