@@ -274,3 +274,17 @@ def test_the_challenge_schema_is_printed() -> None:
     assert done.returncode == 0
     assert set(schema["properties"]) == {"challenge", "need"}
     assert "reports" in json.dumps(schema)
+
+
+def test_muxlab_validate_checks_challenge_files(tmp_path: Path) -> None:
+    shipped = [str(path) for path in shipped_challenges().values()]
+    done = muxlab("validate", *shipped)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"{shipped[-1]}: ok (a challenge, 2 needs)"
+    bad = challenge_file(tmp_path, '[[need]]\ndo = "epoll_wait"\nanswer = { reports = ["ET"] }\n')
+    done = muxlab("validate", str(bad))
+    assert done.returncode == 1
+    assert (
+        done.stderr
+        == f"{bad}:8: need 1, answer: ET is a flag one sets; no kernel ever reports it\n"
+    )

@@ -243,6 +243,9 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
 
     status = EXIT_OK
     for path in files:
+        if _is_challenge(path):
+            status = max(status, _validate_challenge(path, out, err))
+            continue
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
@@ -251,6 +254,36 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
         else:
             print(f"{printable(str(path))}: ok ({len(scenario.steps)} steps)", file=out)
     return status
+
+
+def _is_challenge(path: Path) -> bool:
+    """Whether `path` looks like a challenge file (a ``[challenge]`` table, no ``[scenario]``);
+    anything unreadable is left to the scenario loader, which says why."""
+    import tomllib
+
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return False
+    return "challenge" in document and "scenario" not in document
+
+
+def _validate_challenge(path: Path, out: TextIO, err: TextIO) -> int:
+    from simulator.scenario.challenge import load_challenge
+    from simulator.scenario.format import printable
+    from simulator.scenario.loader import ScenarioError
+
+    try:
+        challenge = load_challenge(path)
+    except ScenarioError as exc:
+        print(exc.report(), file=err)
+        return EXIT_FAILED
+    count = len(challenge.needs)
+    needs = f"{count} need" + ("s" if count != 1 else "")
+    print(f"{printable(str(path))}: ok (a challenge, {needs})", file=out)
+    return EXIT_OK
 
 
 def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
