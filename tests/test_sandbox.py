@@ -170,6 +170,12 @@ def test_bad_lines_point_at_their_column(line: str, column: int, words: str) -> 
     assert "\n" not in text and control_index(text) is None
 
 
+def test_an_empty_line_read_alone_is_a_message() -> None:
+    for line in ("", "   ", "# only a comment"):
+        with pytest.raises(LineError, match=r"^expected a call, like send"):
+            parse_line(line)
+
+
 def test_deep_nesting_is_a_message() -> None:
     with pytest.raises(LineError) as info:
         parse_line("send(b, " + "-" * 3000 + "1)", ["b"])

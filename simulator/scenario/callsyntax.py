@@ -91,6 +91,8 @@ def parse_line(line: str, bound: Collection[str] = ()) -> ParsedLine:
     if bad is not None:
         raise LineError(f"{describe_character(text[bad])} cannot be typed here", bad + 1)
     tree = _parse(text)
+    if not tree.body:
+        raise LineError("expected a call, like send(b, 5) or ep = epoll_create()")
     if len(tree.body) != 1:
         column = _column(text, tree.body[1]) if len(tree.body) > 1 else None
         raise LineError("one call per line", column)
