@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,25 @@ class Answer:
         }
 
 
+class BoundNames(Collection[str]):
+    """The names bound before a position, as a read-only collection of the sandbox's map of
+    names to the line that first bound them."""
+
+    def __init__(self, first: dict[str, int], position: int) -> None:
+        self._first = first
+        self._position = position
+
+    def __contains__(self, name: object) -> bool:
+        index = self._first.get(name) if isinstance(name, str) else None
+        return index is not None and index < self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, index in self._first.items() if index < self._position)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def show_outcome(kind: ResultKind, outcome: Outcome) -> str:
     """An outcome as Python would print it, with the learner's names: ``[(a, IN|RDNORM)]``,
     ``(a, b)``, ``None``; an error as ``EEXIST: [Errno 17] File exists``. O(size of result)."""
@@ -166,6 +185,8 @@ class Sandbox:
         self._model_factory = model_factory
         self._live_factory: LiveFactory | None = live_factory if live else None
         self._lines: list[ParsedLine] = []  #: the lines of this branch, one step each
+        #: Each name bound by a line of the branch -> the index of the first line binding it.
+        self._first: dict[str, int] = {}
         self._runner: Runner | None = None
         self._broken = False  #: the runner stopped mid-way (the live kernel failed)
 
@@ -193,9 +214,10 @@ class Sandbox:
             return ()
         return self._runner.records[: len(self._lines)]
 
-    def bound_names(self) -> list[str]:
-        """The names the lines before `position` bind, in order (what the next line may use)."""
-        return [name for line in self._lines[: self.position] for name in line.step.names]
+    def bound_names(self) -> BoundNames:
+        """The names the lines before `position` bind (what the next line may use): O(1) to
+        make and to test a name against, O(names) to list."""
+        return BoundNames(self._first, self.position)
 
     # --- typing -------------------------------------------------------------------------------
     def enter(self, line: str) -> Answer | None:
@@ -226,14 +248,24 @@ class Sandbox:
         it (``runner.seek(len(lines))``). After a rewind the line starts a new branch: the
         lines after the position are dropped and a fresh runner (and live kernel) will run the
         lines kept again first."""
-        keep = self._lines[: self.position]
-        if self._runner is None or self._broken or len(keep) < len(self._lines):
-            runner = self._new_runner([*keep, parsed])
+        kept = self.position
+        if self._runner is None or self._broken or kept < len(self._lines):
+            self._truncate(kept)
+            self._lines.append(parsed)
+            runner = self._new_runner(self._lines)
         else:
+            self._lines.append(parsed)
             runner = self._runner
             runner.append(parsed.step)
-        self._lines = [*keep, parsed]
+        for name in parsed.step.names:
+            self._first.setdefault(name, kept)
         return runner
+
+    def _truncate(self, n: int) -> None:
+        """Keep only the first `n` lines (and the names they bind). O(dropped lines + names)."""
+        if n < len(self._lines):
+            del self._lines[n:]
+            self._first = {name: i for name, i in self._first.items() if i < n}
 
     def adopt(self, runner: Runner) -> None:
         """Go on with `runner`, a runner over the same lines (the app replaces its runner by
@@ -251,7 +283,7 @@ class Sandbox:
             runner.seek(len(self._lines))
         except ScenarioRunError as exc:
             self._broken = True
-            self._lines.pop()
+            self._truncate(len(self._lines) - 1)
             return Answer(parsed.text, message=f"{printable(str(exc))}; the line did not run")
         return Answer(parsed.text, record=runner.records[len(self._lines) - 1])
 
