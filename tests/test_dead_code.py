@@ -24,6 +24,7 @@ _HOOKS = {
     "discover",  # textual.command.Provider
     "get_content_height",  # textual.widget.Widget
     "_make_app",  # textual_serve.server.Server
+    "get_suggestion",  # textual.suggester.Suggester
 }
 #: The whole poll(2) vocabulary is kept, used or not: a scenario may name any of it.
 _VOCABULARY = {"POLLRDBAND", "POLLWRBAND", "POLLMSG", "POLLRDHUP"}

@@ -145,3 +145,17 @@ def test_installed_app_runs_headless_from_the_wheel(installed: Path, tmp_path: P
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "LessonMenuScreen"
+
+
+def test_installed_program_ships_the_challenges(installed: Path, tmp_path: Path) -> None:
+    """A shipped challenge is found by name and judged by the installed sandbox."""
+    script = tmp_path / "nval.txt"
+    script.write_text("a, b = socketpair()\nclose(a)\npoll([(a, IN)], 0)\n")
+    out = _run(
+        installed, "sandbox", "--headless", "--challenge", "poll-nval", str(script), cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Solved in 3 calls" in out.stdout
+    names = _run(installed, "sandbox", "--headless", "--challenge", "nope", "-", cwd=tmp_path)
+    shipped = sorted(p.stem for p in (ROOT / "challenges").glob("*.toml"))
+    assert f"the shipped ones: {', '.join(shipped)}" in names.stderr

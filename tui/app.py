@@ -65,6 +65,8 @@ class AppOptions:
     lessons_dir: Path | None = None  #: the lesson catalogue (default: the shipped scenarios)
     model_factory: ModelFactory | None = None  #: default: `runner.default_model_factory`
     live_factory: LiveFactory | None = None  #: default: `runner.default_live_factory`
+    sandbox: bool = False  #: open the sandbox at start (`muxlab sandbox`)
+    challenge: str | None = None  #: ...with this challenge (a shipped name or a file)
 
 
 class MuxlabApp(App[int]):
@@ -106,6 +108,8 @@ class MuxlabApp(App[int]):
                 replay=self.options.replay,
                 recording=self.options.recording,
             )
+        elif self.options.sandbox:
+            self.open_sandbox(self.options.challenge)
 
     # --- opening scenarios ---------------------------------------------------------------
 
@@ -160,6 +164,56 @@ class MuxlabApp(App[int]):
             )
         )
         return True
+
+    # --- the sandbox (issue 14) -----------------------------------------------------------
+
+    def open_sandbox(self, challenge: str | None = None) -> bool:
+        """Open the sandbox: the player over the lines the learner types, with `challenge`'s
+        goal (a shipped challenge's name or a file) if given; a challenge that does not load is
+        shown in the app, and False returned."""
+        from simulator.scenario.challenge import find_challenge, load_challenge
+        from simulator.scenario.loader import ScenarioError
+        from simulator.scenario.runner import default_live_factory, default_model_factory
+        from tui.sandbox_session import SandboxSession
+        from tui.screens.sandbox import SandboxScreen
+
+        options = self.options
+        goal = None
+        if challenge is not None:
+            try:
+                path = find_challenge(challenge)
+                goal = load_challenge(path)
+            except ScenarioError as exc:
+                self.push_screen(LoadErrorScreen(f"{challenge} cannot be played", exc.report()))
+                return False
+            challenge = path.stem
+        session = SandboxSession(
+            live=options.live,
+            model_factory=options.model_factory or default_model_factory,
+            live_factory=options.live_factory or default_live_factory,
+            prestart=True,
+            challenge=goal,
+        )
+        self._close_players()
+        self.push_screen(
+            SandboxScreen(
+                session,
+                animate=options.animate,
+                can_save=not options.served,
+                progress=self.progress,
+                challenge_key=challenge,
+            )
+        )
+        return True
+
+    def on_lesson_menu_screen_challenge_requested(
+        self, message: LessonMenuScreen.ChallengeRequested
+    ) -> None:
+        self.open_sandbox(message.name)
+
+    def action_sandbox(self) -> None:
+        """Open the sandbox (closing the scenario being played)."""
+        self.open_sandbox()
 
     def on_lesson_menu_screen_play_requested(self, message: LessonMenuScreen.PlayRequested) -> None:
         self.open_scenario(message.path)
@@ -270,6 +324,8 @@ def make_app(
     lessons_dir: Path | str | None = None,
     model_factory: ModelFactory | None = None,
     live_factory: LiveFactory | None = None,
+    sandbox: bool = False,
+    challenge: str | None = None,
 ) -> MuxlabApp:
     """Build the app without running it: the lesson menu, and `scenario` playing if given."""
 
@@ -291,6 +347,8 @@ def make_app(
             lessons_dir=path(lessons_dir),
             model_factory=model_factory,
             live_factory=live_factory,
+            sandbox=sandbox,
+            challenge=challenge,
         )
     )
 

@@ -1,4 +1,4 @@
-"""The ``muxlab`` command line: check, validate, schema, play, serve, lab.
+"""The ``muxlab`` command line: check, validate, schema, play, serve, lab, sandbox, export.
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
 exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", type=_path, metavar="FILE")
 
-    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema = commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema.add_argument(
+        "--challenge", action="store_true", help="the schema of challenge files instead"
+    )
 
     play = commands.add_parser("play", help="play a scenario (--headless: print it)")
     play.add_argument("file", type=_path, metavar="FILE")
@@ -132,6 +135,44 @@ def build_parser() -> argparse.ArgumentParser:
     from tui import lab_cli
 
     lab_cli.add_parser(commands)
+    # --- the sandbox (issue 14) ---------------------------------------------------------------
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="type calls and watch both kernels answer (--headless: read them from FILE or -)",
+        description="Python call syntax over the scenario vocabulary, one call per line "
+        "(a, b = socketpair(); epoll_ctl(ep, ADD, a, IN | ET); ...), run on the model and the "
+        "real kernel in lockstep. With --headless, lines come from FILE (or stdin: -) and each "
+        "is printed with both answers and the verdict; exit status 1 if a line diverged or "
+        "could not run.",
+    )
+    sandbox.add_argument("file", type=_path, nargs="?", metavar="FILE", help="lines to run, or -")
+    sandbox.add_argument("--headless", action="store_true", help="print instead of the app")
+    sandbox.add_argument(
+        "--json", action="store_true", help="one JSON object per line (implies --headless)"
+    )
+    sandbox.add_argument("--no-live", action="store_true", help="run the model only")
+    sandbox.add_argument(
+        "--save", type=_path, metavar="OUT.toml", help="write the session as a scenario file"
+    )
+    sandbox.add_argument(
+        "--challenge",
+        metavar="NAME|FILE",
+        help="a goal to reach (a shipped challenge's name, or a challenge file)",
+    )
+
+    # --- frames for slides and handouts (issue 14) ---------------------------------------------
+    export = commands.add_parser(
+        "export",
+        help="write each step of a scenario as an SVG frame (slides, handouts)",
+        description="Run FILE as `muxlab play FILE --headless` does and write each step (or "
+        "--step N) as an SVG: the call, both answers, the verdict, the narration and the "
+        "model's pictures, at --width columns, into --out DIR (made if missing).",
+    )
+    export.add_argument("file", type=_path, metavar="FILE")
+    export.add_argument("--out", type=_path, metavar="DIR", help="default: FILE's name + -frames")
+    export.add_argument("--step", type=int, metavar="N", help="only step N (1 is the first)")
+    export.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
+    export.add_argument("--no-live", action="store_true", help="run the model only")
     return parser
 
 
@@ -164,6 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_sessions=args.max_sessions,
                 open_dir=args.serve_open_dir,
             )
+        if args.command == "schema" and args.challenge:
+            from simulator.scenario.challenge import challenge_schema
+
+            sys.stdout.write(json.dumps(challenge_schema(), indent=2) + "\n")
+            return EXIT_OK
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":
@@ -176,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.lab_cli import cmd_lab
 
             return cmd_lab(args)
+        if args.command == "sandbox":
+            return cmd_sandbox(args)
+        if args.command == "export":
+            return cmd_export(args)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -201,6 +251,9 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
 
     status = EXIT_OK
     for path in files:
+        if _is_challenge(path):
+            status = max(status, _validate_challenge(path, out, err))
+            continue
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
@@ -209,6 +262,36 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
         else:
             print(f"{printable(str(path))}: ok ({len(scenario.steps)} steps)", file=out)
     return status
+
+
+def _is_challenge(path: Path) -> bool:
+    """Whether `path` looks like a challenge file (a ``[challenge]`` table, no ``[scenario]``);
+    anything unreadable is left to the scenario loader, which says why."""
+    import tomllib
+
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return False
+    return "challenge" in document and "scenario" not in document
+
+
+def _validate_challenge(path: Path, out: TextIO, err: TextIO) -> int:
+    from simulator.scenario.challenge import load_challenge
+    from simulator.scenario.format import printable
+    from simulator.scenario.loader import ScenarioError
+
+    try:
+        challenge = load_challenge(path)
+    except ScenarioError as exc:
+        print(exc.report(), file=err)
+        return EXIT_FAILED
+    count = len(challenge.needs)
+    needs = f"{count} need" + ("s" if count != 1 else "")
+    print(f"{printable(str(path))}: ok (a challenge, {needs})", file=out)
+    return EXIT_OK
 
 
 def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
@@ -274,6 +357,51 @@ def cmd_play(args: argparse.Namespace) -> int:
         record=args.record,
         width=args.width,
     )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """``muxlab sandbox``: the app's sandbox, or (--headless, --json) a script run in print."""
+    challenge = None
+    if args.challenge is not None:
+        from simulator.scenario.challenge import find_challenge, load_challenge
+        from simulator.scenario.loader import ScenarioError
+
+        try:
+            challenge = load_challenge(find_challenge(args.challenge))
+        except ScenarioError as exc:
+            print(exc.report(), file=sys.stderr)
+            return EXIT_FAILED
+    if not (args.headless or args.json):
+        if args.file is not None or args.save is not None:
+            print(
+                "muxlab: FILE and --save are for --headless; in the app, type `save FILE`",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        from tui.launch import run_app
+
+        return run_app(
+            live=not args.no_live,
+            served=args.served,
+            sandbox=True,
+            challenge=None if challenge is None else args.challenge,
+        )
+    from tui.sandbox_headless import run
+
+    return run(
+        args.file, as_json=args.json, live=not args.no_live, save=args.save, challenge=challenge
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``muxlab export FILE``: the steps as SVG frames."""
+    if not 40 <= args.width <= 1000:
+        print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.export import export
+
+    out = args.out if args.out is not None else Path(f"{args.file.stem}-frames")
+    return export(args.file, out, step=args.step, width=args.width, live=not args.no_live)
 
 
 def _cannot_record(record: Path, scenario: Path) -> str | None:

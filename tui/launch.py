@@ -38,6 +38,8 @@ def run_app(
     predict: bool = False,
     served: bool = False,
     open_dir: Path | None = None,
+    sandbox: bool = False,
+    challenge: str | None = None,
 ) -> int:
     """Run the app in this terminal (or, `served`, for `muxlab serve`: its `o` dialog then
     opens files inside `open_dir` only, and is off without it); returns the exit status."""
@@ -46,7 +48,7 @@ def run_app(
     if not web and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(
             "muxlab: the interactive app needs a terminal (stdin and stdout are not a tty); "
-            "use `muxlab play FILE --headless` for plain output",
+            "use `muxlab play FILE --headless` (or `muxlab sandbox --headless -`) for plain output",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -60,6 +62,8 @@ def run_app(
         predict=predict,
         served=served,
         open_dir=open_dir,
+        sandbox=sandbox,
+        challenge=challenge,
     )
     return run_reporting_crashes(app)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.scenario.controls import control_index
-from simulator.scenario.library import scenario_files, shipped_dir
+from simulator.scenario.library import challenges_dir, scenario_files, shipped_dir
 
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
 #: to these values): past them, the file is loaded in full to report the problem.
@@ -130,3 +130,38 @@ def catalogue(folder: Path | None = None) -> list[tuple[str, list[Lesson]]]:
 
 
 __all__ = ["TOPICS", "Lesson", "catalogue", "load_lesson", "topic_of"]
+
+
+# --- challenges (issue 14) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChallengeEntry:
+    """One shipped challenge as the menu lists it (read with `tomllib` only, like a lesson;
+    opening it checks the whole file, `simulator.scenario.challenge.load_challenge`)."""
+
+    name: str  #: the file's stem, which ``muxlab sandbox --challenge`` takes
+    title: str
+    goal: str = ""
+    error: str | None = None
+
+
+def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
+    """The shipped challenges (or those in `folder`), by file name."""
+    folder = folder if folder is not None else challenges_dir()
+    if folder is None:
+        return []
+    entries = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError("the file is too large")
+            meta = tomllib.loads(path.read_text(encoding="utf-8"))["challenge"]
+            title, goal = meta["title"], meta["goal"]
+            if not (isinstance(title, str) and isinstance(goal, str)):
+                raise ValueError("title and goal must be text")
+            if control_index(title) is not None or control_index(goal, multiline=True) is not None:
+                raise ValueError("control characters in the title or goal")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            entries.append(ChallengeEntry(path.stem, path.stem, error=str(exc)))
+            continue
+        entries.append(ChallengeEntry(path.stem, title[:MAX_TITLE], goal.strip()))
+    return entries

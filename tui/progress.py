@@ -72,6 +72,8 @@ class ProgressStore:
         self.directory = directory if directory is not None else data_dir()
         self.path = self.directory / FILE_NAME
         self.lessons: dict[str, LessonProgress] = {}
+        #: Each solved challenge's best score (the fewest calls it was solved in).
+        self.challenges: dict[str, int] = {}
         self.problem: str | None = None  #: why the saved file could not be used
         self._load()
 
@@ -98,11 +100,21 @@ class ProgressStore:
             self.save()
         return new
 
+    def solved(self, key: str, calls: int) -> int:
+        """Record that challenge `key` was solved in `calls` calls and save; returns the best
+        score so far (the fewest calls)."""
+        best = min(calls, self.challenges.get(key, calls))
+        if self.challenges.get(key) != best:
+            self.challenges[key] = best
+            self.save()
+        return best
+
     def save(self) -> None:
         """Write the file atomically; a failure is kept in `problem`, not raised."""
         document = {
             "version": VERSION,
             "lessons": {key: asdict(value) for key, value in sorted(self.lessons.items())},
+            "challenges": dict(sorted(self.challenges.items())),
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -132,6 +144,9 @@ class ProgressStore:
                 )
                 for key, value in document["lessons"].items()
             }
+            challenges = {
+                str(key): int(value) for key, value in document.get("challenges", {}).items()
+            }
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.problem = (
                 f"{self.path} could not be used ({exc}); it was kept as "
@@ -141,6 +156,7 @@ class ProgressStore:
                 os.replace(self.path, self.path.with_name(self.path.name + ".bad"))
             return
         self.lessons = lessons
+        self.challenges = challenges
 
 
 __all__ = ["LessonProgress", "ProgressStore", "data_dir", "lesson_key"]

@@ -51,6 +51,15 @@ def lessons_dir() -> Path | None:
     return checkout if checkout.is_dir() else None
 
 
+def challenges_dir() -> Path | None:
+    """The folder of shipped challenges (`simulator.scenario.challenge`), or None."""
+    packaged = resources.files("simulator.scenario") / "challenges"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "challenges"
+    return checkout if checkout.is_dir() else None
+
+
 def lesson_path(scenario_file: Path, lesson: str) -> Path | None:
     """The real path of the Markdown file a scenario's ``lesson`` names, or None if there is
     none.

@@ -310,6 +310,17 @@ class Runner:
             self.advance()
         return self._state.model
 
+    # --- a scenario written as it runs (the sandbox) -------------------------------------------
+    def append(self, step: StepBase) -> None:
+        """Add `step` after the last one, for `advance` to run: the sandbox's next line.
+
+        `scenario` follows (so a `recording` is of the steps so far). The step must already be
+        checked against the names earlier steps bind (`simulator.scenario.callsyntax` does).
+        O(steps), the price of keeping `steps` a tuple.
+        """
+        self.steps = (*self.steps, step)
+        self.scenario = self.scenario.model_copy(update={"steps": list(self.steps)})
+
     def recording(self) -> Recording:
         """The live answers so far, to save and replay without a live kernel."""
         return Recording(

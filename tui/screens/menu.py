@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 
 from simulator.scenario.library import shipped_dir
 from tui.commands import PaletteBinding
-from tui.lessons import Lesson, catalogue
+from tui.lessons import ChallengeEntry, Lesson, catalogue, challenge_entries
 from tui.progress import ProgressStore, lesson_key
 from tui.render.safe import safe_text
 from tui.widgets.narration import Narration
@@ -65,7 +65,22 @@ class LessonMenuScreen(Screen[None]):
             tooltip="measure select, poll and epoll on the real kernel (l)",
             id="menu-lab",
         ),
+        PaletteBinding(
+            "x",
+            "app.sandbox",
+            "Sandbox",
+            title="Sandbox",
+            tooltip="type calls and watch both kernels answer (x)",
+            id="menu-sandbox",
+        ),
     ]
+
+    class ChallengeRequested(Message):
+        """The user chose a challenge (the app opens the sandbox with it)."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
 
     class PlayRequested(Message):
         """The user chose a lesson (the app opens it)."""
@@ -79,6 +94,7 @@ class LessonMenuScreen(Screen[None]):
         self.progress = progress
         self.folder = folder if folder is not None else shipped_dir()
         self.lessons: dict[str, Lesson] = {}
+        self.challenges: dict[str, ChallengeEntry] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,11 +137,26 @@ class LessonMenuScreen(Screen[None]):
                 key = str(lesson.path)
                 self.lessons[key] = lesson
                 options.add_option(Option(Text(self._line(lesson)), id=key))
+        self._list_challenges(options)
         if highlighted is not None and highlighted < options.option_count:
             options.highlighted = highlighted
         else:
             options.highlighted = 1
         options.focus()
+
+    def _list_challenges(self, options: OptionList) -> None:
+        """The shipped challenges, after the lessons, each with the best score saved."""
+        self.challenges = {f"challenge:{c.name}": c for c in challenge_entries()}
+        if not self.challenges:
+            return
+        options.add_option(Option("── challenges (the sandbox, with a goal) ──", disabled=True))
+        for key, entry in self.challenges.items():
+            best = self.progress.challenges.get(entry.name)
+            mark, score = ("✓", f"best: {best} calls") if best is not None else (" ", "new")
+            line = f"{mark} {safe_text(entry.title)}  [{score}]"
+            if entry.error:
+                line = f"  ⚠ {safe_text(entry.title)}  (cannot be loaded)"
+            options.add_option(Option(Text(line), id=key))
 
     def _line(self, lesson: Lesson) -> str:
         if lesson.error:
@@ -137,6 +168,18 @@ class LessonMenuScreen(Screen[None]):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         lesson = self.lessons.get(event.option.id or "")
         summary = self.query_one("#summary", Narration)
+        entry = self.challenges.get(event.option.id or "")
+        if entry is not None:
+            if entry.error:
+                summary.markdown = f"## {entry.title}\n\n**Cannot be loaded:** {entry.error}\n"
+                return
+            best = self.progress.challenges.get(entry.name)
+            score = f"your best: {best} calls" if best is not None else "not solved yet"
+            summary.markdown = (
+                f"## Challenge: {entry.title}\n\n{entry.goal}\n\n"
+                f"*{score} · Enter opens the sandbox with this goal*\n"
+            )
+            return
         if lesson is None:
             summary.markdown = ""
             return
@@ -158,6 +201,10 @@ class LessonMenuScreen(Screen[None]):
             self._play(options.get_option_at_index(options.highlighted).id)
 
     def _play(self, key: str | None) -> None:
+        entry = self.challenges.get(key or "")
+        if entry is not None:
+            self.post_message(self.ChallengeRequested(entry.name))
+            return
         lesson = self.lessons.get(key or "")
         if lesson is not None:
             self.post_message(self.PlayRequested(lesson.path))
