@@ -74,7 +74,7 @@ class ScenarioRunError(Exception):
     live engine broke. Reported for this scenario only; other scenarios still run."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     """Everything that happened at one step, for the TUI, ``--headless`` and ``--json``."""
 
@@ -138,7 +138,7 @@ class StepRecord:
 def render_call(step: StepBase) -> str:
     """The call as a reader writes it, names kept: ``send(fd=b, nbytes=5)``."""
     parts = []
-    for name, value in step.arguments:
+    for name, value in vars(step.arguments).items():  # its fields (see calls.ArgumentPlan)
         parts.append(f"{name}={_render_arg(name, value)}")
     return f"{step.call.name}({', '.join(parts)})"
 
@@ -194,6 +194,18 @@ class _State:
     fds_comparable: bool = True
 
 
+class _Plan:
+    """What running one step needs that no run changes, read from the step once, when it
+    first runs (a validated step's fields cost more to read than a model call to make)."""
+
+    __slots__ = ("call", "moves_fd_table", "text")
+
+    def __init__(self, step: StepBase) -> None:
+        self.text = render_call(step)
+        self.call = calls.CallPlan(step)
+        self.moves_fd_table = self.call.spec.name in _FD_TABLE_CALLS
+
+
 class Runner:
     """Runs `scenario` on a model (and a live kernel, or a recording of one) in lockstep.
 
@@ -223,6 +235,7 @@ class Runner:
             recording.check(scenario)
         self.scenario = scenario
         self.steps: tuple[StepBase, ...] = tuple(scenario.steps)
+        self._plans: list[_Plan | None] = [None] * len(self.steps)
         self._live_factory = live_factory
         self._live: uapi.Kernel | None = None
         self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
@@ -337,23 +350,27 @@ class Runner:
         self.close()
 
     # --- one step ---------------------------------------------------------------------------
+    def _plan(self, index: int) -> _Plan:
+        plan = self._plans[index]
+        if plan is None:
+            plan = self._plans[index] = _Plan(self.steps[index])
+        return plan
+
     def _run_step(self) -> StepRecord:
         state = self._state
         index = state.position
         step = self.steps[index]
-        spec = step.call
+        plan = self._plan(index)
+        spec = plan.call.spec
 
         # The live kernel goes first: if it breaks (ScenarioRunError), the model has not moved
         # and the runner is still consistent at this position.
-        sent = self._sent(step)
-        live_outcome, note = self._run_live(step, index)
-        if live_outcome is None or live_outcome.error == calls.UNBOUND:
-            sent = None
+        live_outcome, note, sent = self._run_live(step, plan, index)
 
         traced = cast(Traced, state.model) if self._traced else None
         trace_before = traced.trace if traced is not None else None
         cost_before = traced.last_cost if traced is not None else None
-        model_outcome, model_note = self._run_model(step)
+        model_outcome, model_note = self._run_model(step, plan)
         trace: tuple[TraceEvent, ...] = ()
         cost = None
         # A call opens a new trace frame (new list, new Cost); if the objects did not change,
@@ -362,7 +379,7 @@ class Runner:
             traced.trace is not trace_before or traced.last_cost is not cost_before
         ):
             trace = tuple(traced.trace)
-            cost = copy.copy(traced.last_cost)
+            cost = _copy_cost(traced.last_cost)
 
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
@@ -371,20 +388,24 @@ class Runner:
             note = note or f"{lacks} this mechanism here (ENOSYS)"
         model_only = live_outcome is None or live_outcome.error == _ENOSYS
         if model_only and model_outcome.ok:
-            state.model_only_names.update(step.names)
-            if spec.name in _FD_TABLE_CALLS:
+            state.model_only_names.update(plan.call.names)
+            if plan.moves_fd_table:
                 # The model's fd table moved and the live one did not: numbers may now differ.
                 state.fds_comparable = False
 
         failures: list[str] = []
-        failures += self._check_expect(step, "model", model_outcome, state.model_names)
-        if not model_only and live_outcome is not None:
-            failures += self._check_expect(step, "live", live_outcome, state.live_names)
-        real, real_names = (
-            (model_outcome, state.model_names) if model_only else (live_outcome, state.live_names)
-        )
-        assert real is not None
-        answer = self._answer(step, real, real_names, failures)
+        answer = None
+        if step.expect is not None or step.choices:
+            failures += self._check_expect(step, "model", model_outcome, state.model_names)
+            if not model_only and live_outcome is not None:
+                failures += self._check_expect(step, "live", live_outcome, state.live_names)
+            real, real_names = (
+                (model_outcome, state.model_names)
+                if model_only
+                else (live_outcome, state.live_names)
+            )
+            assert real is not None
+            answer = self._answer(step, real, real_names, failures)
 
         diff = None
         if model_only or live_outcome is None:
@@ -401,7 +422,7 @@ class Runner:
         return StepRecord(
             index=index,
             step=step,
-            call=render_call(step),
+            call=plan.text,
             model=model_outcome,
             live=live_outcome,
             verdict=verdict,
@@ -416,31 +437,35 @@ class Runner:
             live_names=state.live_names.snapshot(),
         )
 
-    def _sent(self, step: StepBase) -> dict[str, Json] | None:
-        """The live call's arguments in numbers, through the live names (None: unbound)."""
+    def _run_model(self, step: StepBase, plan: _Plan) -> tuple[Outcome, str | None]:
         try:
-            return calls.sent_json(calls.kernel_arguments(step, self._state.live_names))
-        except calls.UnboundName:
-            return None
-
-    def _run_model(self, step: StepBase) -> tuple[Outcome, str | None]:
-        try:
-            return calls.invoke(self._state.model, step, self._state.model_names), None
+            outcome = calls.invoke(self._state.model, step, self._state.model_names, plan.call)
+            return outcome, None
         except Exception as exc:
             # Not an answer the real kernel could give: a bug in the model. Show it, go on.
             name = type(exc).__name__
             note = f"the model raised {name}, which no real kernel raises here (a model bug)"
             return Outcome(error=name, message=str(exc)), note
 
-    def _run_live(self, step: StepBase, index: int) -> tuple[Outcome | None, str | None]:
-        """The live answer: replayed if this step ran before, else asked of the live kernel."""
-        skip = self._live_skip_reason(step)
+    def _run_live(
+        self, step: StepBase, plan: _Plan, index: int
+    ) -> tuple[Outcome | None, str | None, dict[str, Json] | None]:
+        """The live answer (replayed if this step ran before, else asked of the live kernel),
+        why there is none, and what the live kernel was sent (None: nothing, or a name had
+        no fd there)."""
+        skip = self._live_skip_reason(step, plan)
         if index < len(self._live_log):
             recorded = self._live_log[index]
             if recorded is None:
-                return None, skip or "the live kernel did not run this step"
-            return calls.replay(step, recorded, self._state.live_names), None
+                return None, skip or "the live kernel did not run this step", None
+            try:
+                sent = calls.sent_json(plan.call.resolve(self._state.live_names))
+            except calls.UnboundName:
+                sent = None
+            replayed = calls.replay(step, recorded, self._state.live_names)
+            return replayed, None, None if replayed.error == calls.UNBOUND else sent
         outcome = None
+        sent = None
         if skip is None:
             live = self._live_kernel()
             if live is None and self._replaying:
@@ -450,20 +475,22 @@ class Runner:
             else:
                 self._check_grantable(step, index, live)
                 try:
-                    outcome = calls.invoke(live, step, self._state.live_names)
+                    outcome, kwargs = calls.issue(live, step, self._state.live_names, plan.call)
                 except Exception as exc:
                     raise ScenarioRunError(
                         f"the live kernel failed at step {index + 1} ({step.call.name}): "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
+                if kwargs is not None:
+                    sent = calls.sent_json(kwargs)
         self._live_log.append(None if outcome is None else outcome.to_recording())
-        return outcome, skip
+        return outcome, skip, sent
 
-    def _live_skip_reason(self, step: StepBase) -> str | None:
+    def _live_skip_reason(self, step: StepBase, plan: _Plan) -> str | None:
         """Why the live kernel must not run `step`, or None."""
         if step.model_only:
             return "a model_only step"
-        only = [n for n in calls.step_names(step) if n in self._state.model_only_names]
+        only = [n for n in plan.call.refs if n in self._state.model_only_names]
         if only and (self._live_factory is not None or self._replaying):
             return f"{only[0]!r} exists only in the model"
         return None
@@ -549,7 +576,9 @@ class Runner:
                 return
         else:
             last = max(p for p in self._checkpoints if p < position)
-            if position - last < self._spacing * STEPS_PER_COPY_UNIT * self._model_units():
+            gap = (position - last) // (self._spacing * STEPS_PER_COPY_UNIT)
+            # The model's size is read only once the gap could cover the smallest model's.
+            if gap < (_BASE_UNITS if self._observable else 1) or gap < self._model_units():
                 return
         self._checkpoints[position] = copy.deepcopy(self._state)
         if len(self._checkpoints) > self._max_checkpoints:
@@ -586,6 +615,21 @@ def _refused_limit(asked: dict[str, int], granted: Any) -> str | None:
                 f"to at most {int(granted[1])}, or run with --no-live"
             )
     return None
+
+
+def _copy_cost(cost: Cost) -> Cost:
+    """A copy of `cost` (the model's frame goes on counting in its own): a field-by-field
+    constructor call, several times cheaper than `copy.copy`'s generic protocol."""
+    return Cost(
+        copy_in=cost.copy_in,
+        fd_scan=cost.fd_scan,
+        tree_compare=cost.tree_compare,
+        list_op=cost.list_op,
+        callback=cost.callback,
+        wakeup=cost.wakeup,
+        copy_out=cost.copy_out,
+        context_switch=cost.context_switch,
+    )
 
 
 def _show_full(outcome: Outcome) -> str:
