@@ -13,9 +13,12 @@ anything on a shared machine):
 (b) the Runner alone (what ``muxlab check --no-live`` runs), and its per-step time in the
     first and the last tenth of the scenario (flat: the same, however many descriptors are
     registered);
-(c) the whole ``play --headless --no-live`` path, pictures rendered by rich into a buffer.
+(c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
+    the loading of the file alone (TOML and validation), which (c) includes.
 
-Results go to ``results/runner.json`` beside this file.
+Times are the CPU time of this process (`time.process_time`), the best of `--repeat` runs, so
+that the other processes of a shared machine weigh less on the ratios. Results go to
+``results/runner.json`` beside this file.
 
 Profile (cProfile on ``python -m tui play X --headless --no-live``), before issue 10: the
 Runner deep-copied the model every 16 steps -- 90 % of the runner's time at 500 pairs, and
@@ -38,16 +41,24 @@ import json
 import platform
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
+from time import process_time as clock
+from typing import TypeVar
 
 from simulator.kernel import ModelKernel
-from simulator.scenario.loader import parse_scenario
+from simulator.scenario.loader import load_scenario, parse_scenario
 from simulator.scenario.runner import Runner
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 from tui import headless
 
 RESULTS = Path(__file__).parent / "results" / "runner.json"
+T = TypeVar("T")
+
+
+def best(repeat: int, run: Callable[[], T]) -> T:
+    """The smallest of `repeat` results of `run` (tuples compare by their first item)."""
+    return min(run() for _ in range(repeat))  # type: ignore[type-var]
 
 
 def pairs_scenario(n: int) -> str:
@@ -68,67 +79,78 @@ def socketpairs_scenario(n: int) -> str:
 
 def bare_pairs(n: int) -> float:
     k = ModelKernel(nofile=2 * n + 64)
-    start = time.perf_counter()
+    start = clock()
     ep = k.epoll_create()
     for _ in range(n):
         a, _b = k.socketpair()
         k.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def bare_socketpairs(n: int) -> float:
     k = ModelKernel(nofile=2 * n + 64)
-    start = time.perf_counter()
+    start = clock()
     for _ in range(n):
         k.socketpair()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def runner_run(text: str) -> tuple[float, float, float]:
     """Seconds for the whole run, and the mean step time in the first and the last tenth."""
     runner = Runner(parse_scenario(text, "bench.toml"))
     stamps = []
-    start = time.perf_counter()
+    start = clock()
     for _ in runner:
-        stamps.append(time.perf_counter())
+        stamps.append(clock())
     total = stamps[-1] - start
     steps = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
     tenth = max(1, len(steps) // 10)
     return total, sum(steps[:tenth]) / tenth, sum(steps[-tenth:]) / tenth
 
 
-def play_run(text: str) -> float:
+def play_run(text: str) -> tuple[float, float]:
+    """Seconds of ``play --headless --no-live`` (loading the file included), and of loading
+    the file alone."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.toml"
         path.write_text(text)
+        start = clock()
+        load_scenario(path)
+        load = clock() - start
         out = io.StringIO()
-        start = time.perf_counter()
+        start = clock()
         with contextlib.redirect_stdout(out):
             status = headless.play(path, live=False, width=100)
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
     if status != 0:
         raise RuntimeError(f"play exited {status}")
-    return elapsed
+    return elapsed, load
 
 
-def measure(name: str, text: str, bare: float) -> dict[str, float | str]:
-    total, first, last = runner_run(text)
-    play = play_run(text)
+def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dict[str, float | str]:
+    bare_s = best(repeat, bare)
+    total, first, last = best(repeat, lambda: runner_run(text))
+    play, load = best(repeat, lambda: play_run(text))
     figures: dict[str, float | str] = {
         "scenario": name,
-        "bare_s": bare,
+        "bare_s": bare_s,
         "runner_s": total,
         "play_s": play,
-        "runner_ratio": total / bare,
-        "play_ratio": play / bare,
+        "load_s": load,
+        "runner_ratio": total / bare_s,
+        "play_ratio": play / bare_s,
+        "play_without_load_ratio": (play - load) / bare_s,
+        "load_ratio": load / bare_s,
         "first_tenth_step_us": first * 1e6,
         "last_tenth_step_us": last * 1e6,
         "flatness": last / first,
     }
     print(
-        f"{name}: bare model {bare:.2f} s; runner {total:.2f} s ({total / bare:.2f}x, target "
-        f"<= 2); play --headless {play:.2f} s ({play / bare:.2f}x); runner per step "
-        f"{first * 1e6:.0f} us first tenth, {last * 1e6:.0f} us last ({last / first:.2f}x)"
+        f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
+        f"target <= 2); play --headless {play:.3f} s ({play / bare_s:.2f}x; "
+        f"{(play - load) / bare_s:.2f}x without loading the file, which takes {load:.3f} s, "
+        f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
+        f"{last * 1e6:.0f} us last ({last / first:.2f}x)"
     )
     return figures
 
@@ -137,17 +159,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--socketpairs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rows = [
         measure(
             f"{args.pairs} pairs in one epoll",
             pairs_scenario(args.pairs),
-            bare_pairs(args.pairs),
+            lambda: bare_pairs(args.pairs),
+            args.repeat,
         ),
         measure(
             f"{args.socketpairs} socketpairs",
             socketpairs_scenario(args.socketpairs),
-            bare_socketpairs(args.socketpairs),
+            lambda: bare_socketpairs(args.socketpairs),
+            args.repeat,
         ),
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
