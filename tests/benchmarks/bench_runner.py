@@ -16,7 +16,8 @@ anything on a shared machine):
 (c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
     the loading of the file alone (TOML and validation), which (c) includes.
 
-Times are the CPU time of this process (`time.process_time`), the best of `--repeat` runs, so
+Times are the CPU time of this process (`time.process_time`), the best of `--repeat` interleaved
+rounds, so
 that the other processes of a shared machine weigh less on the ratios. Results go to
 ``results/runner.json`` beside this file.
 
@@ -44,7 +45,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from time import process_time as clock
-from typing import TypeVar
 
 from simulator.kernel import ModelKernel
 from simulator.scenario.loader import load_scenario, parse_scenario
@@ -53,12 +53,6 @@ from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 from tui import headless
 
 RESULTS = Path(__file__).parent / "results" / "runner.json"
-T = TypeVar("T")
-
-
-def best(repeat: int, run: Callable[[], T]) -> T:
-    """The smallest of `repeat` results of `run` (tuples compare by their first item)."""
-    return min(run() for _ in range(repeat))  # type: ignore[type-var]
 
 
 def pairs_scenario(n: int) -> str:
@@ -128,9 +122,11 @@ def play_run(text: str) -> tuple[float, float]:
 
 
 def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dict[str, float | str]:
-    bare_s = best(repeat, bare)
-    total, first, last = best(repeat, lambda: runner_run(text))
-    play, load = best(repeat, lambda: play_run(text))
+    # Interleaved rounds, the best of each: a burst of load elsewhere hits all three alike.
+    rounds = [(bare(), runner_run(text), play_run(text)) for _ in range(repeat)]
+    bare_s = min(r[0] for r in rounds)
+    total, first, last = min(r[1] for r in rounds)
+    play, load = min(r[2] for r in rounds)
     figures: dict[str, float | str] = {
         "scenario": name,
         "bare_s": bare_s,

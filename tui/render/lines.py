@@ -133,16 +133,18 @@ class LineWriter:
         ):
             self._rich(text, indent)
             return
-        self._line(text, indent)
+        self._line(text, indent, plain)
 
-    def _line(self, text: Text, indent: int) -> None:
+    def _line(self, text: Text, indent: int, plain: str | None = None) -> None:
         head = " " * indent
+        if plain is None:
+            plain = text.plain
         if self._system is None:
-            self.out.write((head + _safe(text.plain)).rstrip(" ") + "\n")
+            self.out.write((head + _safe(plain)).rstrip(" ") + "\n")
             return
         parts = [head]
         if not text.spans:  # `Text.render` leaves the base style to the caller then
-            plain = _safe(text.plain)
+            plain = _safe(plain)
             if text.style and plain:
                 opens, closes = self._style(text.style)
                 plain = opens + plain + closes
