@@ -70,6 +70,8 @@ STEPS_PER_COPY_UNIT = 12
 #: Size units of a model with no descriptors (its clock, NIC, tracer, tables): about as much
 #: to copy as 18 descriptors.
 _BASE_UNITS = 18
+#: Steps after which the model's size is read again while no checkpoint is due.
+_RECHECK = 16
 
 
 class Verdict(StrEnum):
@@ -258,6 +260,8 @@ class Runner:
         #: Doubles each time checkpoints are thinned (the automatic interval's factor).
         self._spacing = 1
         self._max_checkpoints = max_checkpoints
+        #: No automatic checkpoint is due before this position (see `_maybe_checkpoint`).
+        self._not_before = 0
         try:
             model = model_factory(**scenario.model.kwargs())
         except Exception as exc:
@@ -331,6 +335,7 @@ class Runner:
         if n < self._state.position:
             start = max(p for p in self._checkpoints if p <= n)
             self._state = copy.deepcopy(self._checkpoints[start])
+            self._not_before = 0
         while self._state.position < n:
             if self._state.position < len(self._records):
                 self._rerun_step()
@@ -617,10 +622,14 @@ class Runner:
             if position % every:
                 return
         else:
+            if position < self._not_before:
+                return
             last = max(p for p in self._checkpoints if p < position)
-            gap = (position - last) // (self._spacing * STEPS_PER_COPY_UNIT)
-            # The model's size is read only once the gap could cover the smallest model's.
-            if gap < (_BASE_UNITS if self._observable else 1) or gap < self._model_units():
+            due = last + self._spacing * STEPS_PER_COPY_UNIT * self._model_units()
+            if position < due:
+                # Not due before `due` at the model's present size; a model that shrinks is
+                # looked at again within `_RECHECK` steps (its size costs a snapshot to read).
+                self._not_before = min(due, position + _RECHECK)
                 return
         self._checkpoints[position] = copy.deepcopy(self._state)
         if len(self._checkpoints) > self._max_checkpoints:
