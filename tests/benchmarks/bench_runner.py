@@ -16,21 +16,34 @@ anything on a shared machine):
 (c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
     the loading of the file alone (TOML and validation), which (c) includes.
 
-Times are the CPU time of this process (`time.process_time`), the best of `--repeat` interleaved
-rounds, so
-that the other processes of a shared machine weigh less on the ratios. Results go to
-``results/runner.json`` beside this file.
+Times are the CPU time of this process (`time.process_time`), the best of `--repeat`
+interleaved rounds, so that the other processes of a shared machine weigh less on the ratios
+(the bare calls still vary by 1.5x between runs: the garbage collector's full passes, which
+walk whatever the process holds, are a third of them). Results go to ``results/runner.json``.
 
-Profile (cProfile on ``python -m tui play X --headless --no-live``), before issue 10: the
-Runner deep-copied the model every 16 steps -- 90 % of the runner's time at 500 pairs, and
-quadratic (a copy costs ~63 us per open descriptor, a step ~20 us); every record copied all the
-live names (O(names) a step); the headless picture sorted every open descriptor to find the
-epolls (O(n log n) a step) and drew up to 128 fd rows. Now checkpoints are spaced by what a copy
-costs (`simulator.scenario.runner.STEPS_PER_COPY_UNIT`), records keep an O(1) frozen view of
-the names, and the picture looks only at the descriptors calls returned and draws 64 rows.
-Measured at 500 pairs: the Runner went from 372 us a step in the first tenth and 3,471 us in
-the last (9.3x, growing) to 135 and 335 us (the model's own O(log n) tree walk). What remains of
-(c) is rich drawing a picture of ~80 lines a step: bounded, but tens of times a model call.
+Findings, issue 10 (cProfile on the runner and on ``headless.play``):
+
+- Session 1: the Runner deep-copied the model every 16 steps (90 % of its time at 500 pairs,
+  quadratic); records copied every name; the picture sorted every descriptor. Checkpoints were
+  spaced by what a copy costs, records given an O(1) view of the names, pictures bounded.
+- Session 2, the runner: reading a validated (pydantic) step cost more than the model call --
+  iterating its ``args`` looks for extra fields through a failing ``__getattr__``, ~10 us. A
+  step is now prepared once (`calls.CallPlan`: spec, names, arguments converted); the live
+  side's arguments are resolved only when it runs; records and outcomes are slotted; the model's
+  size is read for the checkpoint rule once every 16 steps. Same command, same machine, before
+  -> after: 500 pairs 4.64x -> 2.69-2.82x; 10,000 socketpairs 8.00x -> 3.28-4.52x; flat (last
+  tenth / first: 1.07-1.19 and 0.96-0.97). Left: ~35 us a step of bookkeeping (a plan, an
+  outcome, a record, the names' snapshot) against a ``socketpair`` of ~10 us; it does not
+  reach 2x.
+- Session 2, the printer: rich's layout was ~95 % of ``play --headless``. `LineWriter`
+  (``tui/render/lines.py``) writes what needs no layout itself, and past 64 fd rows a step
+  draws only its own rows (the whole picture once after the last step): 500 pairs 419x ->
+  15-16x, 10,000 socketpairs 729x (87 s) -> 14-22x (3.3 s). Of that, loading the file (TOML and
+  pydantic validation: the loader, not the runner) is 4-8x the bare calls at 10,000 steps; the
+  rest is ~15 rich `Text` objects a step.
+- Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
+  so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
+  recorded steps on the model side only, keeping their records.
 """
 
 from __future__ import annotations
