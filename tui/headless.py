@@ -105,10 +105,13 @@ def play(
                 if observable:
                     if step.model.ok and step.step.call.result is ResultKind.FD:
                         instances.add(step.model.raw)
-                    instances = {fd for fd in instances if is_instance(model, fd)}
-                    state = ModelStateView(
-                        model, runner.bindings, instances, step_fds(step, runner.bindings)
+                    # Only a step's own descriptors can have stopped being an instance (closed,
+                    # or their number reused): looking at those keeps a step O(its arguments).
+                    touched = step_fds(step, runner.bindings)
+                    instances.difference_update(
+                        [fd for fd in touched if fd in instances and not is_instance(model, fd)]
                     )
+                    state = ModelStateView(model, runner.bindings, instances, touched)
                     summarised = summarised or state.summarised
                 write(StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
