@@ -70,6 +70,31 @@ def test_a_model_of_constant_size_is_still_checkpointed_and_rewinds_exactly() ->
     assert again == fresh
 
 
+def test_rewinding_reruns_the_model_only_and_keeps_the_records() -> None:
+    """A scenario that grows keeps only the step-0 checkpoint (a copy of a grown model costs more
+    than re-running the steps that built it): a seek back re-runs the model from there, makes no
+    new record, and leaves the model exactly as a fresh run to that step does."""
+    text = pairs_in_epoll(120)
+    with Runner(parse_scenario(text, "pairs.toml"), ModelKernel) as runner:
+        list(runner)
+        records = runner.records
+        assert runner.checkpoints == (0,)
+        model = runner.seek(101)
+        assert isinstance(model, ModelKernel)
+        assert model.calls == 101  # re-run from step 0: one model call a step
+        assert all(a is b for a, b in zip(runner.records, records, strict=True))
+        rewound = (model.fd_table(), model.interest_list(3, 1000), model.fds().keys())
+    with Runner(parse_scenario(text, "pairs.toml"), ModelKernel) as fresh:
+        fresh_model = fresh.seek(101)
+        assert isinstance(fresh_model, ModelKernel)
+        again = (
+            fresh_model.fd_table(),
+            fresh_model.interest_list(3, 1000),
+            fresh_model.fds().keys(),
+        )
+    assert rewound == again
+
+
 def test_a_record_keeps_its_names_without_copying_them() -> None:
     """Each record used to copy every name bound so far (O(names) a step); it now keeps a
     frozen view of them, which later steps do not change and nobody can change."""

@@ -8,40 +8,49 @@ asked (``--width``).
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import cast
 
-from rich.console import Console, RenderableType
+from rich.console import Console
+from rich.padding import Padding
 from rich.text import Text
 
 from simulator.observe import Observable
+from simulator.scenario.calls import Bindings
 from simulator.scenario.format import ResultKind
-from simulator.scenario.loader import ScenarioError, load_scenario
+from simulator.scenario.loader import ScenarioError, argument_refs, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
     Runner,
     ScenarioRunError,
+    StepRecord,
     Verdict,
     default_live_factory,
     default_model_factory,
 )
+from tui.render.lines import LineWriter
 from tui.render.model_state import ModelStateView, is_instance
-from tui.render.safe import Neutralised, safe_markdown, safe_text
+from tui.render.safe import safe_markdown, safe_text
 from tui.render.step import StepView
 from tui.verdicts import counts_text
 
-# Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
-# width, which is noise in logs and golden files.
-_TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
-
-def _print(console: Console, renderable: RenderableType) -> None:
-    # Every renderable makes the file's text safe itself; `Neutralised` is the net under them.
-    with console.capture() as captured:
-        console.print(Neutralised(renderable))
-    sys.stdout.write(_TRAILING.sub(r"\1", captured.get()))
+def step_fds(record: StepRecord, names: Bindings) -> list[int]:
+    """The model's descriptors a step named or returned (what its picture shows of a long
+    table), in the model's numbers. O(the step's arguments)."""
+    fds = []
+    for _, ref in argument_refs(record.step):
+        fd = names.fds.get(ref) if isinstance(ref, str) else ref
+        if fd is not None:
+            fds.append(fd)
+    if record.model.ok:
+        kind = record.step.call.result
+        if kind is ResultKind.FD:
+            fds.append(record.model.raw)
+        elif kind is ResultKind.PAIR:
+            fds.extend(record.model.raw)
+    return fds
 
 
 def play(
@@ -68,20 +77,23 @@ def play(
         print(safe_text(str(exc), multiline=True), file=sys.stderr)
         return 1
     console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
+    # Every renderable makes the file's text safe itself; the writer is the net under them.
+    write = LineWriter(console, sys.stdout).write
     bad = False
     # Descriptors that may be epolls or kqueues: any fd a call returned that was one (an
     # instance is only ever made by a call that returns its fd). Looking only at these, not
     # at every open descriptor, keeps a step's picture O(what it shows).
     instances: set[int] = set()
     observable = isinstance(runner.model, Observable)  # a protocol check: once, not per step
+    summarised = False  # whether a step's picture was only its own rows (a long table)
     with runner:
         if not as_json:
             meta = scenario.scenario
-            _print(console, Text(safe_text(meta.title), style="bold underline"))
+            write(Text(safe_text(meta.title), style="bold underline"))
             if meta.summary:
-                _print(console, safe_markdown(meta.summary))
+                write(safe_markdown(meta.summary))
             source = f"recording {replay}" if replay else "live kernel" if live else "model only"
-            _print(console, Text(safe_text(f"{path} -- model vs {source}") + "\n", style="dim"))
+            write(Text(safe_text(f"{path} -- model vs {source}") + "\n", style="dim"))
         try:
             for step in runner:
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
@@ -93,19 +105,27 @@ def play(
                 if observable:
                     if step.model.ok and step.step.call.result is ResultKind.FD:
                         instances.add(step.model.raw)
-                    instances = {fd for fd in instances if is_instance(model, fd)}
-                    state = ModelStateView(model, runner.bindings, instances)
-                _print(console, StepView(step, len(runner.steps), state))
+                    # Only a step's own descriptors can have stopped being an instance (closed,
+                    # or their number reused): looking at those keeps a step O(its arguments).
+                    touched = step_fds(step, runner.bindings)
+                    instances.difference_update(
+                        [fd for fd in touched if fd in instances and not is_instance(model, fd)]
+                    )
+                    state = ModelStateView(model, runner.bindings, instances, touched)
+                    summarised = summarised or state.summarised
+                write(StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
             return 1
+        if summarised:
+            # The steps showed their own rows: here is the whole picture, once.
+            write(Text(f"the model after step {len(runner.records):,}", style="bold"))
+            model = cast(Observable, runner.model)
+            write(Padding(ModelStateView(model, runner.bindings, instances), (0, 0, 1, 2)))
         if not as_json:
             counts = {v: sum(1 for r in runner.records if r.verdict is v) for v in Verdict}
-            _print(
-                console,
-                Text(
-                    f"{len(runner.records)} steps: {counts_text(counts, marks=False, zeros=True)}"
-                ),
+            write(
+                Text(f"{len(runner.records)} steps: {counts_text(counts, marks=False, zeros=True)}")
             )
     if record is not None:
         try:

@@ -10,7 +10,7 @@ it is flagged, and later steps are still compared name by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +84,10 @@ class Bindings:
         """Give `fd` the name `name` (a name can be rebound; the fd's older name stays usable)."""
         if self._frozen:
             raise TypeError("a snapshot of names cannot bind")
-        self.fds[name] = fd
-        self.names[fd] = name
+        # Only snapshots (frozen) build their dicts late: these are there.
+        assert self._fds is not None and self._names is not None
+        self._fds[name] = fd
+        self._names[fd] = name
         self._log.append((name, fd))
         self._length += 1
 
@@ -100,11 +102,17 @@ class Bindings:
 
     def name(self, fd: int) -> str:
         """How an fd is shown: its latest name, else ``fd<N>``."""
-        return self.names.get(fd, f"fd{fd}")
+        name = self.names.get(fd)
+        return f"fd{fd}" if name is None else name
 
     def copy(self) -> Bindings:
         """An independent copy (O(names)): it can bind without changing this one."""
         return Bindings(self.fds, self.names)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Bindings:
+        """`copy` (a model checkpoint copies its names): O(names), not O(every bind ever made,
+        which the log holds). A snapshot never changes, so it is its own copy."""
+        return self if self._frozen else self.copy()
 
     def snapshot(self) -> Bindings:
         """These names as they are now, frozen, in O(1): later binds here do not show in it.
@@ -126,7 +134,7 @@ class Bindings:
         return f"Bindings(fds={self.fds!r}, names={self.names!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one kernel answered to one step: a result, or an error (by name, with its message).
 
@@ -158,28 +166,83 @@ class Outcome:
 def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
     """The keyword arguments of the `Kernel` call for `step`, names resolved to numbers (by the
     kinds the call table gives the arguments)."""
-    values: dict[str, Any] = dict(step.arguments)
-    r = bindings.resolve
-    for arg in step.call.syscall.args:
-        if arg.name not in values:
-            continue
-        value = values[arg.name]
-        if arg.kind in (ArgKind.FD, ArgKind.SOCKET):
-            values[arg.name] = r(value)
-        elif arg.kind is ArgKind.FD_LIST:
-            values[arg.name] = [r(fd) for fd in value]
-        elif arg.kind is ArgKind.POLL_LIST:
-            values[arg.name] = [(r(fd), vocabulary.events_mask(ev)) for fd, ev in value]
-        elif arg.kind is ArgKind.KEVENT_CHANGES:
-            values[arg.name] = [_kevent(change, bindings) for change in value]
-        elif arg.kind is ArgKind.FLAGS:
-            assert arg.family is not None
-            table = vocabulary.FAMILIES[arg.family]
-            if isinstance(value, list):
-                values[arg.name] = vocabulary.mask_of(value, table, arg.family.value)
+    return CallPlan(step).resolve(bindings)
+
+
+#: Argument kinds that name descriptors (resolved through a kernel's names at every call).
+_NAMING_KINDS = frozenset(
+    {ArgKind.FD, ArgKind.SOCKET, ArgKind.FD_LIST, ArgKind.POLL_LIST, ArgKind.KEVENT_CHANGES}
+)
+
+
+class CallPlan:
+    """One step's call, prepared once for every run of it: its `CallSpec`, the names ``as``
+    binds, and its arguments (`kernel_arguments` by `resolve`).
+
+    Reading a step's validated fields and converting its flags costs several times a model
+    call; none of it depends on the run, so the plan does it when made, and `resolve` only looks
+    up the step's names in a kernel's `Bindings` (O(descriptors the step names)).
+    """
+
+    __slots__ = ("_fixed", "_named", "names", "refs", "spec")
+
+    def __init__(self, step: StepBase) -> None:
+        self.spec: CallSpec = step.call
+        self.names: tuple[str, ...] = tuple(step.names)  #: what ``as`` binds, in order
+        # The validated table's fields (it forbids extra keys), read as one dict: iterating
+        # the model looks for extras through a failing attribute lookup, ~10 µs a step.
+        fixed: dict[str, Any] = dict(vars(step.arguments))
+        named: list[tuple[str, ArgKind, Any]] = []
+        for arg in self.spec.syscall.args:
+            if arg.name not in fixed:
+                continue
+            value = fixed[arg.name]
+            if arg.kind is ArgKind.POLL_LIST:
+                named.append(
+                    (arg.name, arg.kind, [(fd, vocabulary.events_mask(ev)) for fd, ev in value])
+                )
+            elif arg.kind in _NAMING_KINDS:
+                named.append((arg.name, arg.kind, value))
+            elif arg.kind is ArgKind.FLAGS:
+                assert arg.family is not None
+                table = vocabulary.FAMILIES[arg.family]
+                if isinstance(value, list):
+                    fixed[arg.name] = vocabulary.mask_of(value, table, arg.family.value)
+                else:
+                    fixed[arg.name] = vocabulary.lookup(value, table, arg.family.value)
+        self._fixed = fixed
+        self._named = tuple(named)
+        #: Every descriptor name the arguments use (`step_names`), in order.
+        self.refs: tuple[str, ...] = tuple(
+            step_names(step)
+            if any(kind is ArgKind.KEVENT_CHANGES for _, kind, _ in named)
+            else (ref for ref in self._refs() if isinstance(ref, str))
+        )
+
+    def _refs(self) -> Iterator[str | int]:
+        for _, kind, value in self._named:
+            if kind is ArgKind.FD or kind is ArgKind.SOCKET:
+                yield value
+            elif kind is ArgKind.FD_LIST:
+                yield from value
+            elif kind is ArgKind.POLL_LIST:
+                yield from (fd for fd, _ in value)
+
+    def resolve(self, bindings: Bindings) -> dict[str, Any]:
+        """The call's keyword arguments on the kernel whose names are `bindings` (a new dict);
+        `UnboundName` if a name has no fd there."""
+        values = dict(self._fixed)
+        r = bindings.resolve
+        for name, kind, value in self._named:
+            if kind is ArgKind.FD or kind is ArgKind.SOCKET:
+                values[name] = r(value)
+            elif kind is ArgKind.FD_LIST:
+                values[name] = [r(fd) for fd in value]
+            elif kind is ArgKind.POLL_LIST:
+                values[name] = [(r(fd), mask) for fd, mask in value]
             else:
-                values[arg.name] = vocabulary.lookup(value, table, arg.family.value)
-    return values
+                values[name] = [_kevent(change, bindings) for change in value]
+        return values
 
 
 def sent_json(arguments: dict[str, Any]) -> dict[str, Json]:
@@ -222,13 +285,16 @@ def step_names(step: StepBase) -> Iterator[str]:
             yield ref
 
 
-def invoke(kernel: uapi.Kernel, step: StepBase, bindings: Bindings) -> Outcome:
-    """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names."""
-    return issue(kernel, step, bindings)[0]
+def invoke(
+    kernel: uapi.Kernel, step: StepBase, bindings: Bindings, plan: CallPlan | None = None
+) -> Outcome:
+    """Run `step` on `kernel`, bind ``as`` names on success, return the outcome in names
+    (`plan`: the step's `CallPlan`, when the caller keeps one)."""
+    return issue(kernel, step, bindings, plan)[0]
 
 
 def issue(
-    kernel: uapi.Kernel, step: StepBase, bindings: Bindings
+    kernel: uapi.Kernel, step: StepBase, bindings: Bindings, plan: CallPlan | None = None
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """`invoke`, and also the arguments the kernel was sent, in numbers (None: a name had no fd
     here, so nothing was sent).
@@ -238,9 +304,10 @@ def issue(
     LiveKernel's report that its child died, although it is an OSError). A name with no fd on
     this kernel gives the `UNBOUND` outcome without calling the kernel.
     """
-    spec = step.call
+    plan = plan or CallPlan(step)
+    spec = plan.spec
     try:
-        kwargs = kernel_arguments(step, bindings)
+        kwargs = plan.resolve(bindings)
     except UnboundName as exc:
         unbound = Outcome(
             error=UNBOUND,
@@ -255,24 +322,26 @@ def issue(
     except ANSWER_EXCEPTIONS as exc:
         name, message = vocabulary.exception_name(exc), str(exc) or type(exc).__name__
         return Outcome(error=name, message=message), kwargs
-    return outcome_of(spec, step, raw_of(spec, value), bindings), kwargs
+    return outcome_of(spec, plan.names, raw_of(spec, value), bindings), kwargs
 
 
-def outcome_of(spec: CallSpec, step: StepBase, raw: Json, bindings: Bindings) -> Outcome:
-    """Bind the step's names to a successful raw result and translate it into names."""
-    if spec.result is ResultKind.FD and step.names:
-        bindings.bind(step.names[0], raw)
-    elif spec.result is ResultKind.PAIR and step.names:
-        for name, fd in zip(step.names, raw, strict=True):
+def outcome_of(spec: CallSpec, names: Sequence[str], raw: Json, bindings: Bindings) -> Outcome:
+    """Bind the step's `names` (what its ``as`` binds) to a successful raw result and translate
+    it into names."""
+    kind = spec.result
+    if kind is ResultKind.FD and names:
+        bindings.bind(names[0], raw)
+    elif kind is ResultKind.PAIR and names:
+        for name, fd in zip(names, raw, strict=True):
             bindings.bind(name, fd)
-    return Outcome(result=named(spec.result, raw, bindings), raw=raw)
+    return Outcome(result=named(kind, raw, bindings), raw=raw)
 
 
 def replay(step: StepBase, recorded: dict[str, Json], bindings: Bindings) -> Outcome:
     """An outcome from a recording (numbers only), re-bound and re-named like a live call."""
     if "error" in recorded:
         return Outcome(error=recorded["error"], message=recorded.get("message"))
-    return outcome_of(step.call, step, recorded.get("raw"), bindings)
+    return outcome_of(step.call, step.names, recorded.get("raw"), bindings)
 
 
 def raw_of(spec: CallSpec, value: Any) -> Json:

@@ -13,20 +13,37 @@ anything on a shared machine):
 (b) the Runner alone (what ``muxlab check --no-live`` runs), and its per-step time in the
     first and the last tenth of the scenario (flat: the same, however many descriptors are
     registered);
-(c) the whole ``play --headless --no-live`` path, pictures rendered by rich into a buffer.
+(c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
+    the loading of the file alone (TOML and validation), which (c) includes.
 
-Results go to ``results/runner.json`` beside this file.
+Times are the CPU time of this process (`time.process_time`), the best of `--repeat`
+interleaved rounds, so that the other processes of a shared machine weigh less on the ratios
+(the bare calls still vary by 1.5x between runs: the garbage collector's full passes, which
+walk whatever the process holds, are a third of them). Results go to ``results/runner.json``.
 
-Profile (cProfile on ``python -m tui play X --headless --no-live``), before issue 10: the
-Runner deep-copied the model every 16 steps -- 90 % of the runner's time at 500 pairs, and
-quadratic (a copy costs ~63 us per open descriptor, a step ~20 us); every record copied all the
-live names (O(names) a step); the headless picture sorted every open descriptor to find the
-epolls (O(n log n) a step) and drew up to 128 fd rows. Now checkpoints are spaced by what a copy
-costs (`simulator.scenario.runner.STEPS_PER_COPY_UNIT`), records keep an O(1) frozen view of
-the names, and the picture looks only at the descriptors calls returned and draws 64 rows.
-Measured at 500 pairs: the Runner went from 372 us a step in the first tenth and 3,471 us in
-the last (9.3x, growing) to 135 and 335 us (the model's own O(log n) tree walk). What remains of
-(c) is rich drawing a picture of ~80 lines a step: bounded, but tens of times a model call.
+Findings, issue 10 (cProfile on the runner and on ``headless.play``):
+
+- Session 1: the Runner deep-copied the model every 16 steps (90 % of its time at 500 pairs,
+  quadratic); records copied every name; the picture sorted every descriptor. Checkpoints were
+  spaced by what a copy costs, records given an O(1) view of the names, pictures bounded.
+- Session 2, the runner: reading a validated (pydantic) step cost more than the model call --
+  iterating its ``args`` looks for extra fields through a failing ``__getattr__``, ~10 us. A
+  step is now prepared once (`calls.CallPlan`: spec, names, arguments converted); the live
+  side's arguments are resolved only when it runs; records and outcomes are slotted; the model's
+  size is read for the checkpoint rule once every 16 steps. Same command, same machine, before
+  -> after: 500 pairs 4.64x -> 2.69-2.82x; 10,000 socketpairs 8.00x -> 3.28-4.52x; flat (last
+  tenth / first: 1.07-1.19 and 0.96-0.97). Left: ~35 us a step of bookkeeping (a plan, an
+  outcome, a record, the names' snapshot) against a ``socketpair`` of ~10 us; it does not
+  reach 2x.
+- Session 2, the printer: rich's layout was ~95 % of ``play --headless``. `LineWriter`
+  (``tui/render/lines.py``) writes what needs no layout itself, and past 64 fd rows a step
+  draws only its own rows (the whole picture once after the last step): 500 pairs 419x ->
+  15-16x, 10,000 socketpairs 729x (87 s) -> 14-22x (3.3 s). Of that, loading the file (TOML and
+  pydantic validation: the loader, not the runner) is 4-8x the bare calls at 10,000 steps; the
+  rest is ~15 rich `Text` objects a step.
+- Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
+  so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
+  recorded steps on the model side only, keeping their records.
 """
 
 from __future__ import annotations
@@ -38,11 +55,12 @@ import json
 import platform
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
+from time import process_time as clock
 
 from simulator.kernel import ModelKernel
-from simulator.scenario.loader import parse_scenario
+from simulator.scenario.loader import load_scenario, parse_scenario
 from simulator.scenario.runner import Runner
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 from tui import headless
@@ -68,67 +86,80 @@ def socketpairs_scenario(n: int) -> str:
 
 def bare_pairs(n: int) -> float:
     k = ModelKernel(nofile=2 * n + 64)
-    start = time.perf_counter()
+    start = clock()
     ep = k.epoll_create()
     for _ in range(n):
         a, _b = k.socketpair()
         k.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def bare_socketpairs(n: int) -> float:
     k = ModelKernel(nofile=2 * n + 64)
-    start = time.perf_counter()
+    start = clock()
     for _ in range(n):
         k.socketpair()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def runner_run(text: str) -> tuple[float, float, float]:
     """Seconds for the whole run, and the mean step time in the first and the last tenth."""
     runner = Runner(parse_scenario(text, "bench.toml"))
     stamps = []
-    start = time.perf_counter()
+    start = clock()
     for _ in runner:
-        stamps.append(time.perf_counter())
+        stamps.append(clock())
     total = stamps[-1] - start
     steps = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
     tenth = max(1, len(steps) // 10)
     return total, sum(steps[:tenth]) / tenth, sum(steps[-tenth:]) / tenth
 
 
-def play_run(text: str) -> float:
+def play_run(text: str) -> tuple[float, float]:
+    """Seconds of ``play --headless --no-live`` (loading the file included), and of loading
+    the file alone."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.toml"
         path.write_text(text)
+        start = clock()
+        load_scenario(path)
+        load = clock() - start
         out = io.StringIO()
-        start = time.perf_counter()
+        start = clock()
         with contextlib.redirect_stdout(out):
             status = headless.play(path, live=False, width=100)
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
     if status != 0:
         raise RuntimeError(f"play exited {status}")
-    return elapsed
+    return elapsed, load
 
 
-def measure(name: str, text: str, bare: float) -> dict[str, float | str]:
-    total, first, last = runner_run(text)
-    play = play_run(text)
+def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dict[str, float | str]:
+    # Interleaved rounds, the best of each: a burst of load elsewhere hits all three alike.
+    rounds = [(bare(), runner_run(text), play_run(text)) for _ in range(repeat)]
+    bare_s = min(r[0] for r in rounds)
+    total, first, last = min(r[1] for r in rounds)
+    play, load = min(r[2] for r in rounds)
     figures: dict[str, float | str] = {
         "scenario": name,
-        "bare_s": bare,
+        "bare_s": bare_s,
         "runner_s": total,
         "play_s": play,
-        "runner_ratio": total / bare,
-        "play_ratio": play / bare,
+        "load_s": load,
+        "runner_ratio": total / bare_s,
+        "play_ratio": play / bare_s,
+        "play_without_load_ratio": (play - load) / bare_s,
+        "load_ratio": load / bare_s,
         "first_tenth_step_us": first * 1e6,
         "last_tenth_step_us": last * 1e6,
         "flatness": last / first,
     }
     print(
-        f"{name}: bare model {bare:.2f} s; runner {total:.2f} s ({total / bare:.2f}x, target "
-        f"<= 2); play --headless {play:.2f} s ({play / bare:.2f}x); runner per step "
-        f"{first * 1e6:.0f} us first tenth, {last * 1e6:.0f} us last ({last / first:.2f}x)"
+        f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
+        f"target <= 2); play --headless {play:.3f} s ({play / bare_s:.2f}x; "
+        f"{(play - load) / bare_s:.2f}x without loading the file, which takes {load:.3f} s, "
+        f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
+        f"{last * 1e6:.0f} us last ({last / first:.2f}x)"
     )
     return figures
 
@@ -137,17 +168,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--socketpairs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rows = [
         measure(
             f"{args.pairs} pairs in one epoll",
             pairs_scenario(args.pairs),
-            bare_pairs(args.pairs),
+            lambda: bare_pairs(args.pairs),
+            args.repeat,
         ),
         measure(
             f"{args.socketpairs} socketpairs",
             socketpairs_scenario(args.socketpairs),
-            bare_socketpairs(args.socketpairs),
+            lambda: bare_socketpairs(args.socketpairs),
+            args.repeat,
         ),
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ Both paths format rows with `row_text`, so a captured row looks exactly like a l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -55,6 +56,8 @@ class FdRows:
     file_max: int
     rows: tuple[Row, ...]  #: descriptors 0, 1, ... up to the highest open one, at most CAPTURE_ROWS
     total_rows: int  #: rows the whole table has (highest open descriptor + 1)
+    #: The descriptors `rows` are, when they are chosen ones (`FdRows.of`) rather than the first.
+    fds: tuple[int, ...] | None = None
 
     @classmethod
     def capture(cls, kernel: Observable, names: Bindings, limit: int = CAPTURE_ROWS) -> FdRows:
@@ -67,6 +70,19 @@ class FdRows:
         )
 
     @classmethod
+    def of(cls, kernel: Observable, names: Bindings, fds: Iterable[int]) -> FdRows:
+        """The counters and the rows of the descriptors `fds` alone (a step's own, in a table
+        too long to draw at every step): O(len(fds)) lookups."""
+        table = kernel.fd_table()
+        chosen = tuple(sorted(set(fds)))
+        rows = tuple(read_row(kernel, names, fd) for fd in chosen)
+        total = kernel.highest_fd() + 1
+        return cls(
+            table.open, table.nofile, table.capacity, table.nr_files, table.file_max, rows, total,
+            chosen,
+        )  # fmt: skip
+
+    @classmethod
     def counters(cls, kernel: Observable) -> FdRows:
         """The counters alone (O(1)): the rows are read lazily, line by line."""
         t = kernel.fd_table()
@@ -77,6 +93,15 @@ class FdRows:
         yield Text.assemble(
             ("fd table ", "bold"), f"{self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
         )
+        if self.fds is not None:
+            yield Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
+            for fd, row in zip(self.fds, self.rows, strict=True):
+                yield row_text(fd, row)
+            others = self.total_rows - len(self.rows)
+            yield Text(
+                f"… {others:,} other rows (the table is drawn after the last step)", style="dim"
+            )
+            return
         yield Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
         for fd, row in enumerate(self.rows):
             yield row_text(fd, row)

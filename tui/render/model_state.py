@@ -107,6 +107,12 @@ class ModelStateView:
     `instances`, when given, are the descriptors that may be epolls or kqueues (a superset:
     others are skipped), so that drawing costs what is shown; without it every open
     descriptor is looked at, O(open descriptors).
+
+    `focus`, when given, are the descriptors of the step just run (what it named and what it
+    returned). A table of more than `SHOWN_ROWS` rows is then summarised (`summarised`): its
+    counters and those rows only, and of the epolls and kqueues among them one line each and
+    the ready list -- what a reader of thousands of steps follows, at a cost that does not grow
+    with the table (``--headless`` draws the whole picture once more after the last step).
     """
 
     def __init__(
@@ -114,13 +120,23 @@ class ModelStateView:
         model: Observable,
         names: Bindings | None = None,
         instances: Iterable[int] | None = None,
+        focus: Iterable[int] | None = None,
     ) -> None:
         self.model = model
         self.names = names or Bindings()
         self.instances = instances
+        self.focus = None if focus is None else tuple(focus)
+
+    @property
+    def summarised(self) -> bool:
+        """Whether this picture is the summary of a step (see the class docstring). O(1)."""
+        return self.focus is not None and self.model.highest_fd() + 1 > SHOWN_ROWS
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         model, names = self.model, self.names
+        if self.focus is not None and self.summarised:
+            yield from self._summary(self.focus)
+            return
         yield FdRows.capture(model, names, SHOWN_ROWS)
         seen: set[int] = set()
         candidates = model.open_fds() if self.instances is None else sorted(self.instances)
@@ -148,6 +164,32 @@ class ModelStateView:
                 assert kq is not None
                 seen.add(file.file_id)
                 yield KqueueView(kq, names, f"{_named(fd, names)} knotes")
+
+    def _summary(self, focus: tuple[int, ...]) -> RenderResult:
+        model, names = self.model, self.names
+        yield FdRows.of(model, names, (fd for fd in focus if fd >= 0))
+        seen: set[int] = set()
+        for fd in sorted(set(focus)):
+            file = model.file_at(fd) if fd >= 0 else None
+            if file is None or file.file_id in seen or file.kind not in _INSTANCE_KINDS:
+                continue
+            seen.add(file.file_id)
+            if file.kind == "epoll":
+                ep = model.epoll_at(fd, 1)
+                assert ep is not None
+                plural = "s" if ep.size != 1 else ""
+                yield Text.assemble(
+                    (f"interest tree of {_named(fd, names)}", "bold"),
+                    (f"  {ep.size:,} item{plural}, drawn after the last step", "dim"),
+                )
+                yield ReadyChain.capture(ep, names)
+            else:
+                kq = model.kqueue_at(fd)
+                assert kq is not None
+                yield Text.assemble(
+                    (f"{_named(fd, names)} knotes", "bold"),
+                    (f"  {len(kq.knotes):,}, drawn after the last step", "dim"),
+                )
 
 
 __all__ = ["SHOWN_ROWS", "KqueueView", "ModelStateView", "is_instance", "shown_epoll_of"]

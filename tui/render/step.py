@@ -5,11 +5,12 @@ Every text that comes from the scenario file goes through `tui.render.safe`."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from simulator.scenario.calls import Outcome, show, show_value
 from simulator.scenario.runner import StepRecord
@@ -40,6 +41,39 @@ def _outcome(outcome: Outcome | None) -> Text:
     return Text(safe_text(show(outcome)))
 
 
+def _results(rows: list[tuple[str, Text]], width: int) -> RenderableType:
+    """The labelled answers, labels right-aligned: a grid, or its lines when every row fits
+    on one (the same characters, which ``--headless`` prints without laying out a table)."""
+    label_width = max(len(label) for label, _ in rows)
+    room = width - label_width - 2
+    if all(_one_line(value.plain, room) for _, value in rows):
+        return Group(*(_row(label.rjust(label_width), value) for label, value in rows))
+    results = Table.grid(padding=(0, 2))
+    results.add_column(justify="right", style="dim")
+    results.add_column()
+    for label, value in rows:
+        results.add_row(label, value)
+    return results
+
+
+def _one_line(plain: str, width: int) -> bool:
+    if "\n" in plain:
+        return False
+    return len(plain) <= width if plain.isascii() else cell_len(plain) <= width
+
+
+def _row(label: str, value: Text) -> Text:
+    """``Text.assemble((label, "dim"), "  ", value)``, made directly (a step makes several)."""
+    offset = len(label) + 2
+    row = Text(label + "  " + value.plain, end=value.end)
+    spans = [Span(0, len(label), "dim")]
+    if value.style:
+        spans.append(Span(offset, offset + len(value.plain), value.style))
+    spans.extend(span.move(offset) for span in value.spans)
+    row.spans = spans
+    return row
+
+
 class StepView:
     """A `StepRecord` drawn for a terminal, a log or a screen reader (plain words, no colour
     needed to understand it)."""
@@ -55,19 +89,15 @@ class StepView:
         verdict = Text(look.headline, style=look.style)
         yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
         yield Text(safe_text(r.call), style="bold")
-        results = Table.grid(padding=(0, 2))
-        results.add_column(justify="right", style="dim")
-        results.add_column()
-        results.add_row("model", _outcome(r.model))
-        results.add_row("live", _outcome(r.live))
+        rows = [("model", _outcome(r.model)), ("live", _outcome(r.live))]
         if r.step.expect is not None:
-            results.add_row("expect", Text(safe_text(show_value(r.step.expect))))
+            rows.append(("expect", Text(safe_text(show_value(r.step.expect)))))
         if r.cost is not None and r.cost.total:
             parts = ", ".join(f"{k} {v}" for k, v in r.cost.as_dict().items() if v)
-            results.add_row("cost", Text(f"{r.cost.total} ({parts})"))
+            rows.append(("cost", Text(f"{r.cost.total} ({parts})")))
         if r.note:
-            results.add_row("note", Text(safe_text(r.note, multiline=True)))
-        yield Padding(results, (0, 0, 0, 2))
+            rows.append(("note", Text(safe_text(r.note, multiline=True))))
+        yield Padding(_results(rows, options.max_width - 2), (0, 0, 0, 2))
         if r.diff:
             yield Padding(Text(safe_text(r.diff, multiline=True), style="red"), (0, 0, 0, 2))
         for failure in r.expect_failures:

@@ -1,0 +1,175 @@
+"""``--headless`` prints without rich's layout where none is needed (`tui.render.lines`), and
+summarises the picture of a long fd table: the page must read exactly as rich would print it,
+and a step's picture must cost what the step touched, not what the table holds."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from simulator.kernel import ModelKernel
+from simulator.scenario.loader import load_scenario, parse_scenario
+from simulator.scenario.runner import Runner
+from tui.headless import step_fds
+from tui.render.lines import TRAILING, LineWriter
+from tui.render.model_state import SHOWN_ROWS, ModelStateView
+from tui.render.safe import Neutralised
+from tui.render.step import StepView
+
+ROOT = Path(__file__).parent.parent
+SHIPPED = [*sorted((ROOT / "scenarios").glob("*.toml")), ROOT / "tests/golden/play-headless.toml"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def pictures(path: Path) -> list[RenderableType]:
+    """What ``--headless`` prints for each step of `path`, model only."""
+    out: list[RenderableType] = []
+    with Runner(load_scenario(path)) as runner:
+        for record in runner:
+            model = runner.model
+            assert isinstance(model, ModelKernel)
+            state = ModelStateView(model, runner.bindings, None, step_fds(record, runner.bindings))
+            out.append(StepView(record, len(runner.steps), state))
+    return out
+
+
+def by_rich(console: Console, renderable: RenderableType) -> str:
+    with console.capture() as captured:
+        console.print(Neutralised(renderable))
+    return TRAILING.sub(r"\1", captured.get())
+
+
+def by_writer(console: Console, renderable: RenderableType) -> str:
+    out = io.StringIO()
+    LineWriter(console, out).write(renderable)
+    return out.getvalue()
+
+
+def same_text(path: Path, width: int) -> None:
+    """Up to 24 steps of `path`, spread over it (rich takes ~50 ms a picture)."""
+    console = Console(width=width, no_color=True, highlight=False, emoji=False)
+    steps = pictures(path)
+    for number in range(0, len(steps), -(-len(steps) // 24)):
+        picture = steps[number]
+        assert by_writer(console, picture) == by_rich(console, picture), (path.name, number)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_the_writer_prints_what_rich_prints(path: Path) -> None:
+    """Every step of every shipped scenario: the same text, character for character."""
+    same_text(path, 100)
+
+
+def test_on_a_narrow_page_the_writer_hands_what_wraps_to_rich() -> None:
+    same_text(ROOT / "tests/golden/play-headless.toml", 36)
+    same_text(ROOT / "scenarios/kqueue-flags.toml", 30)
+
+
+def test_in_colour_the_writer_prints_the_same_characters() -> None:
+    console = Console(
+        width=80, force_terminal=True, color_system="256", highlight=False, emoji=False
+    )
+    plain = Console(width=80, no_color=True, highlight=False, emoji=False)
+    for picture in pictures(ROOT / "tests/golden/play-headless.toml"):
+        coloured = by_writer(console, picture)
+        assert "\x1b[" in coloured
+        text = TRAILING.sub(r"\1", ANSI.sub("", coloured))
+        assert text == by_rich(plain, picture)
+
+
+def test_a_control_character_left_in_a_picture_is_made_visible() -> None:
+    console = Console(width=60, no_color=True)
+    hostile = Text("title \x1b]0;owned\x07 \x9b2J")
+    text = by_writer(console, hostile)
+    assert text == "title ^[]0;owned M-^[2J\n" == by_rich(console, hostile)  # rich drops BEL
+
+
+def growing(n: int) -> str:
+    steps = ['[[step]]\ndo = "epoll_create"\nas = "ep"\n']
+    for i in range(n):
+        steps.append(f'[[step]]\ndo = "socketpair"\nas = ["a{i}", "b{i}"]\n')
+        steps.append(
+            f'[[step]]\ndo = "epoll_ctl"\nargs = {{ epfd = "ep", op = "ADD", fd = "a{i}", '
+            'events = ["IN"] }\n'
+        )
+    steps.append('[[step]]\ndo = "send"\nargs = { fd = "b0", nbytes = 3 }\n')
+    return f'[scenario]\ntitle = "grow"\n[model]\nnofile = {2 * n + 64}\n' + "\n".join(steps)
+
+
+def test_past_a_screenful_a_step_shows_its_own_rows_and_the_end_shows_everything() -> None:
+    path = ROOT / "tests" / ".headless-lines-grow.toml"
+    path.write_text(growing(60))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tui", "play", str(path), "--headless", "--no-live"],
+            cwd=ROOT,
+            env={**os.environ, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        path.unlink()
+    assert done.returncode == 0, done.stderr
+    blocks = done.stdout.split("\nstep ")
+    early, late, last = blocks[3], blocks[101], blocks[-1]
+    # A small table is drawn whole, as before.
+    assert "      0          stdin       1" in early and "this step's rows" not in early
+    # A long one: the rows of what the step named and returned, and its epoll in one line.
+    assert late.startswith("101/122: model only")  # epoll_ctl(ep, ADD, a49)
+    assert "(this step's rows)" in late and "stdin" not in late
+    assert re.search(r"^\s+3 ep\s+epoll3", late, re.MULTILINE)
+    assert re.search(r"^\s+102 a49\s+unix", late, re.MULTILINE)
+    assert "interest tree of ep:3  50 items, drawn after the last step" in late
+    # The last step (a send on b0) shows b0's row; then the whole model, once.
+    assert re.search(r"^\s+5 b0\s+unix2", last, re.MULTILINE)
+    final = last.split("the model after step 122\n", 1)[1]
+    assert "      0          stdin       1" in final
+    assert f"… {124 - SHOWN_ROWS:,} more rows" in final
+    assert "interest tree of ep:3  60 items\n" in final
+    assert "rdllist  head ⇄  a0:4  ⇄ head" in final
+    assert final.rstrip().endswith(
+        "122 steps: 0 agree, 0 diverge, 0 expectation failed, 122 model only"
+    )
+
+
+class CountingModel:
+    """The real model, counting the descriptors a picture asks about."""
+
+    def __init__(self, model: ModelKernel) -> None:
+        self.model = model
+        self.asked: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+    def file_at(self, fd: int) -> object:
+        self.asked.append(fd)
+        return self.model.file_at(fd)
+
+    def open_fds(self) -> list[int]:
+        raise AssertionError("a summarised picture never walks the table")
+
+
+def test_a_summarised_picture_asks_only_about_the_steps_descriptors() -> None:
+    text = growing(3000).replace("nofile = 6064", "nofile = 7000")
+    scenario = parse_scenario(text, "grow.toml")
+    with Runner(scenario, ModelKernel, checkpoint_every=10**6) as runner:
+        record = list(runner)[-1]
+        model = runner.model
+        assert isinstance(model, ModelKernel)
+        counting = CountingModel(model)
+        view = ModelStateView(counting, runner.bindings, None, step_fds(record, runner.bindings))  # type: ignore[arg-type]
+        console = Console(width=100, no_color=True)
+        text = by_writer(console, view)
+    assert view.summarised
+    assert len(counting.asked) <= 4, counting.asked
+    assert "(this step's rows)" in text and "b0 " in text

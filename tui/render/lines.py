@@ -1,0 +1,212 @@
+"""Printing renderables fast when they need no layout (what ``--headless`` prints).
+
+Rich lays out everything it prints -- segments, measurement, wrapping, cropping -- and a step's
+picture cost it about a millisecond, hundreds of times the model call the step made: a
+scenario of 10,000 steps spent nearly all its time there. Most of what ``--headless`` prints
+needs none of that: a `Text` narrower than the page, indented by a `Padding`, in a `Group`, a
+left-aligned `Rule`, or one of our own pictures that yields those (`PICTURES`). `LineWriter`
+writes these itself -- the characters rich would write, each run in the style rich would give
+it (rich's own `Style.render`), control characters made visible as `Neutralised` does -- and
+hands anything else (a `Table`, `Markdown`, a line that must wrap) to rich, at the same width
+and indentation, so that a page reads the same either way. ``tests/test_headless_lines.py``
+compares the two, line for line, on every shipped scenario.
+
+Cost: O(characters written) for what takes the fast path; rich's own cost for the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TextIO, cast
+
+from rich.cells import cell_len
+from rich.color import ColorSystem
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from tui.render.safe import CONTROL_CODES, Neutralised, safe_text
+
+# Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
+# width, which is noise in logs and golden files.
+TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+#: Any control character but newline and tab (what `safe_text` would replace).
+_CONTROL = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in CONTROL_CODES if chr(c) not in "\n\t") + "]"
+)
+
+
+def _safe(text: str) -> str:
+    """`safe_text` (multiline), after a cheaper check: our pictures' text is already safe."""
+    return safe_text(text, multiline=True) if _CONTROL.search(text) else text
+
+
+def _fits(plain: str, width: int) -> bool:
+    """Whether `plain` takes at most `width` cells (ASCII: one a character)."""
+    if plain.isascii():
+        return len(plain) <= width
+    return len(plain) <= width // 2 or cell_len(plain) <= width
+
+
+#: Rich's names of its colour systems (`Console.color_system`).
+_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.WINDOWS,
+}
+
+
+def _pictures() -> tuple[type, ...]:
+    """Our pictures whose `__rich_console__` only yields renderables (never segments), so
+    that the writer may walk them: imported here, as they import this package."""
+    from tui.render.fd_rows import FdRows
+    from tui.render.model_state import KqueueView, ModelStateView
+    from tui.render.ready_chain import ReadyChain
+    from tui.render.step import StepView
+
+    return (StepView, ModelStateView, FdRows, ReadyChain, KqueueView)
+
+
+class LineWriter:
+    """Writes renderables to `out` as `console` would print them (its width and colours)."""
+
+    def __init__(self, console: Console, out: TextIO) -> None:
+        self.console = console
+        self.out = out
+        self.width = console.width
+        system = console.color_system
+        self._system = None if system is None or console.no_color else _SYSTEMS[system]
+        #: style -> (what opens it, what closes it) in this console's colours
+        self._styles: dict[str | Style, tuple[str, str]] = {}
+        self._options: dict[int, ConsoleOptions] = {}
+        self._pictures = _pictures()
+        self._ascii = console.options.ascii_only
+
+    def write(self, renderable: RenderableType, indent: int = 0) -> None:
+        """Print `renderable` indented by `indent` columns."""
+        if isinstance(renderable, Text):
+            self._text(renderable, indent)
+        elif isinstance(renderable, Padding) and self._plain_padding(renderable):
+            for _ in range(renderable.top):
+                self.out.write("\n")
+            self.write(renderable.renderable, indent + renderable.left)
+            for _ in range(renderable.bottom):
+                self.out.write("\n")
+        elif isinstance(renderable, Group):
+            for child in renderable.renderables:
+                self.write(child, indent)
+        elif isinstance(renderable, Rule) and self._rule(renderable, indent):
+            pass
+        elif isinstance(renderable, Neutralised):
+            self.write(renderable.renderable, indent)
+        elif isinstance(renderable, self._pictures):
+            picture = cast(ConsoleRenderable, renderable)
+            for part in picture.__rich_console__(self.console, self._options_at(indent)):
+                assert not isinstance(part, Segment), "our pictures yield renderables"
+                self.write(part, indent)
+        else:
+            self._rich(renderable, indent)
+
+    # --- the fast path ----------------------------------------------------------------------
+    def _plain_padding(self, padding: Padding) -> bool:
+        """Whether `padding` only indents and adds blank lines (no right margin, no style)."""
+        return padding.right == 0 and (
+            padding.style == "none" or not self.console.get_style(padding.style)
+        )
+
+    def _text(self, text: Text, indent: int) -> None:
+        plain = text.plain
+        if "\n" in plain:
+            for line in text.split("\n", allow_blank=True):
+                self._text(line, indent)
+            return
+        if (
+            "\t" in plain
+            or not _fits(plain, self.width - indent)
+            or text.justify not in (None, "default", "left")
+            or text.end != "\n"
+        ):
+            self._rich(text, indent)
+            return
+        self._line(text, indent, plain)
+
+    def _line(self, text: Text, indent: int, plain: str | None = None) -> None:
+        head = " " * indent
+        if plain is None:
+            plain = text.plain
+        if self._system is None:
+            self.out.write((head + _safe(plain)).rstrip(" ") + "\n")
+            return
+        parts = [head]
+        if not text.spans:  # `Text.render` leaves the base style to the caller then
+            plain = _safe(plain)
+            if text.style and plain:
+                opens, closes = self._style(text.style)
+                plain = opens + plain + closes
+            self.out.write(TRAILING.sub(r"\1", head + plain) + "\n")
+            return
+        for segment in text.render(self.console, end=""):
+            piece = _safe(segment.text)
+            style = segment.style
+            if style and piece:
+                opens, closes = self._style(style)
+                parts.append(opens + piece + closes)
+            else:
+                parts.append(piece)
+        self.out.write(TRAILING.sub(r"\1", "".join(parts)) + "\n")
+
+    def _style(self, style: str | Style) -> tuple[str, str]:
+        known = self._styles.get(style)
+        if known is None:
+            assert self._system is not None
+            rendered = self.console.get_style(style).render("\0", color_system=self._system)
+            opens, _, closes = rendered.partition("\0")
+            known = self._styles[style] = (opens, closes)
+        return known
+
+    def _rule(self, rule: Rule, indent: int) -> bool:
+        """A left-aligned rule whose title fits, drawn as rich draws it; False: not one."""
+        width = self.width - indent
+        title = rule.title
+        if rule.align != "left" or not isinstance(title, Text) or rule.end != "\n":
+            return False
+        plain = title.plain
+        chars = rule.characters
+        if self._ascii and not chars.isascii():
+            chars = "-"
+        if "\n" in plain or "\t" in plain or cell_len(chars) != 1:
+            return False
+        used = len(plain) if plain.isascii() else cell_len(plain)
+        if used > width - 2:
+            return False
+        line = chars * (width - used - 1)
+        if self._system is None:
+            self.out.write((" " * indent + _safe(plain) + " " + line).rstrip(" ") + "\n")
+            return True
+        text = title.copy()
+        text.append(" ")
+        text.append(line, rule.style)
+        self._line(text, indent)
+        return True
+
+    def _options_at(self, indent: int) -> ConsoleOptions:
+        options = self._options.get(indent)
+        if options is None:
+            options = self._options[indent] = self.console.options.update_width(self.width - indent)
+        return options
+
+    # --- rich, for what needs layout ----------------------------------------------------------
+    def _rich(self, renderable: RenderableType, indent: int) -> None:
+        if indent:
+            renderable = Padding(renderable, (0, 0, 0, indent))
+        with self.console.capture() as captured:
+            self.console.print(Neutralised(renderable))
+        self.out.write(TRAILING.sub(r"\1", captured.get()))
+
+
+__all__ = ["TRAILING", "LineWriter"]
