@@ -353,6 +353,7 @@ class Runner:
         O(steps), the price of keeping `steps` a tuple.
         """
         self.steps = (*self.steps, step)
+        self._plans.append(None)  # prepared when first run, like every step
         self.scenario = self.scenario.model_copy(update={"steps": list(self.steps)})
 
     def recording(self) -> Recording:
