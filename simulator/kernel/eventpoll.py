@@ -100,6 +100,17 @@ class EpItem(ListNode["EpItem"]):
         """The descriptor its list micro-steps concern (`simulator.observe.TraceEvent.fd`)."""
         return self.fd
 
+    def ep_ptable_queue_proc(self, _file: File, whead: WaitQueue) -> None:
+        """``ep_ptable_queue_proc``: hook an eppoll_entry of this item on the target's wait
+        queue (the kernel finds the item from the poll table with ``container_of``; here the
+        poll table's queue proc is this method, bound to the item)."""
+        entry = EppollEntry(self.ep._callback, self, "")
+        if self.events & EPOLLEXCLUSIVE:
+            whead.add_exclusive(entry, cost=1)
+        else:
+            whead.add(entry, cost=1)
+        self.pwqlist += (entry,)
+
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
 
@@ -196,19 +207,6 @@ class EventPoll(File):
         """Tell whoever polls this epoll fd that it may be readable (readiness climbs a nest)."""
         self.poll_wait.wake_up(EPOLLIN)
 
-    def _queue_proc(self, epi: EpItem) -> Callable[[File, WaitQueue], None]:
-        """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
-
-        def queue(_file: File, whead: WaitQueue) -> None:
-            entry = EppollEntry(self._callback, epi, "")
-            if epi.events & EPOLLEXCLUSIVE:
-                whead.add_exclusive(entry, cost=1)
-            else:
-                whead.add(entry, cost=1)
-            epi.pwqlist = (*epi.pwqlist, entry)
-
-        return queue
-
     def ep_item_poll(self, epi: EpItem, pt: PollTable | None, depth: int = 1) -> int:
         """``ep_item_poll``: the target's current readiness, masked by what the item wants."""
         tracer = self.fs.tracer
@@ -232,12 +230,13 @@ class EventPoll(File):
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
         epi = EpItem(self, file, fd, events, fd)
         file.f_ep.append(epi)
-        epi.rbn = self.rbr.insert(epi.key, epi)
+        epi.rbn = self.rbr.insert((file.file_id, fd), epi)
         if path_check is not None and reverse_path_check(path_check):
             self.remove(epi)
             raise oserror(errno.EINVAL)
-        pt = PollTable(self._queue_proc(epi), events)
-        revents = self.ep_item_poll(epi, pt)
+        # ep_pqueue: the poll table whose queue proc knows the item (a bound method: one
+        # small allocation, where a closure would make a function and two cells per ADD).
+        revents = self.ep_item_poll(epi, PollTable(epi.ep_ptable_queue_proc, events))
         if revents and not epi.rdllink.linked:
             self.rdllist.append(epi.rdllink)
             if self.wq:

@@ -64,9 +64,12 @@ class Tracer:
 
     def begin_call(self, name: str) -> None:
         """Start a new syscall frame: forget the previous call's events and cost."""
-        self.events = []
         self.cost = Cost()
-        self.charge(TraceKind.CALL, name)
+        if self.enabled:
+            self.events = []
+            self.charge(TraceKind.CALL, name)  # costs nothing: with tracing off, a no-op
+        elif self.events:  # tracing was switched off after a traced call
+            self.events = []
 
     def charge(
         self,

@@ -76,9 +76,11 @@ class WaitQueue:
         entry.exclusive = False
         entry.queue = self
         self.entries.insert(0, entry)
-        self.tracer.charge(
-            TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=_label(self.tracer, entry)
-        )
+        tracer = self.tracer
+        if tracer.enabled:
+            tracer.charge(TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=entry.label)
+        else:  # no event to record: the count goes straight to WAIT_ADD's category
+            tracer.cost.list_op += cost
 
     def add_exclusive(self, entry: WaitEntry, *, cost: int = 0) -> None:
         """``add_wait_queue_exclusive``: an exclusive entry goes to the tail (`cost`: see
