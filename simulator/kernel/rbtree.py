@@ -374,25 +374,39 @@ class RBTree(Generic[K, V]):
         parent = NIL
         went_right_at = NIL
         handle = self._root
-        depth = 0
-        while handle:
-            parent = handle
-            depth += 1
-            if key < keys[handle]:
-                handle = left[handle]
-            else:
-                went_right_at = handle
-                handle = right[handle]
         tracer = self._tracer
-        trace = False
-        if tracer is not None:
-            trace = tracer.enabled
-            if not trace:  # traced, `_emit_descent` charges each comparison
+        trace = tracer is not None and tracer.enabled
+        if trace:
+            # Traced: note each comparison as the descent makes it, for one charge_compares.
+            assert tracer is not None
+            others: list[K] = []
+            sides: list[str] = []
+            while handle:
+                parent = handle
+                node_key = keys[handle]
+                others.append(node_key)
+                if key < node_key:
+                    sides.append("left")
+                    handle = left[handle]
+                else:
+                    went_right_at = handle
+                    sides.append("right")
+                    handle = right[handle]
+            tracer.charge_compares(self.name, key, others, sides)
+        else:
+            depth = 0
+            while handle:
+                parent = handle
+                depth += 1
+                if key < keys[handle]:
+                    handle = left[handle]
+                else:
+                    went_right_at = handle
+                    handle = right[handle]
+            if tracer is not None:
                 # No event to record: the batch goes straight to its counter (the hot path of
                 # bulk registration; see `Tracer`).
                 tracer.cost.tree_compare += depth
-        if trace:
-            self._emit_descent(key, parent, went_right_at)
         if went_right_at and not keys[went_right_at] < key:
             raise KeyError(key)
 
@@ -448,7 +462,7 @@ class RBTree(Generic[K, V]):
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=_key(keys[handle]))
+            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=keys[handle])
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
@@ -662,7 +676,7 @@ class RBTree(Generic[K, V]):
         if trace:
             assert self._tracer is not None
             self._tracer.charge(
-                TraceKind.TREE_ROTATE, self.name, 0, _ROTATE, key=_key(self._key[node]), side="left"
+                TraceKind.TREE_ROTATE, self.name, 0, _ROTATE, key=self._key[node], side="left"
             )
 
     def _rotate_right(self, node: int, trace: bool) -> None:
@@ -683,7 +697,7 @@ class RBTree(Generic[K, V]):
                 self.name,
                 0,
                 _ROTATE,
-                key=_key(self._key[node]),
+                key=self._key[node],
                 side="right",
             )
 
@@ -701,27 +715,6 @@ class RBTree(Generic[K, V]):
 
     # --- tracing -------------------------------------------------------------------------
 
-    def _emit_descent(self, key: K, parent: int, went_right_at: int) -> None:
-        """Charge and trace the nodes `insert` visited, root first, from parent pointers.
-
-        Rebuilding after the loop keeps the tracing test out of the hot descent.
-        """
-        assert self._tracer is not None
-        keys, left, parent_of = self._key, self._left, self._parent
-        others: list[K] = []
-        sides: list[str] = []
-        if parent:
-            others.append(keys[parent])
-            sides.append("right" if went_right_at == parent else "left")
-            below, handle = parent, parent_of[parent]
-            while handle:
-                others.append(keys[handle])
-                sides.append("left" if below == left[handle] else "right")
-                below, handle = handle, parent_of[handle]
-        others.reverse()
-        sides.reverse()
-        self._tracer.charge_compares(self.name, key, others, sides)
-
     def _emit_recolor(self, *handles: int) -> None:
         assert self._tracer is not None
         for handle in handles:
@@ -730,7 +723,7 @@ class RBTree(Generic[K, V]):
                 self.name,
                 0,
                 _RECOLOR,
-                key=_key(self._key[handle]),
+                key=self._key[handle],
                 red=bool(self._red[handle]),
             )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from simulator.observe import CATEGORY, Cost, Key, TraceEvent, TraceKind
 
@@ -41,14 +41,20 @@ class Tracer:
     the model is in the state that event left it in: the TUI takes its pictures of the
     micro-steps there. It must only read the model. A copy of a tracer has no observer, so a
     model checkpoint never carries one into a later replay.
+
+    Without an observer nobody can look at a descent's comparisons before the call returns, so
+    `charge_compares` keeps the descent as one record (its key, the keys compared, the sides)
+    and `events` makes their events when it is first read: the same events, numbered and
+    stamped as if made at once, but none made for a call whose trace nobody reads.
     """
 
-    __slots__ = ("_seq", "clock", "cost", "enabled", "events", "observer")
+    __slots__ = ("_events", "_folded", "_seq", "clock", "cost", "enabled", "observer")
 
     def __init__(self, enabled: bool = True, clock: object | None = None) -> None:
         self.enabled = enabled
         self.clock = clock
-        self.events: list[TraceEvent] = []
+        self._events: list[TraceEvent | _Descent] = []
+        self._folded = False  # does `_events` hold a `_Descent` to unfold?
         self.cost = Cost()
         self._seq = 0
         self.observer: Callable[[TraceEvent], None] | None = None
@@ -61,6 +67,29 @@ class Tracer:
         twin.cost = copy.copy(self.cost)
         twin._seq = self._seq
         return twin
+
+    @property
+    def events(self) -> list[TraceEvent]:
+        """The last call's events in order (descents unfolded into their comparisons)."""
+        if self._folded:
+            self._unfold()
+        return cast("list[TraceEvent]", self._events)
+
+    @events.setter
+    def events(self, events: list[TraceEvent]) -> None:
+        self._events = cast("list[TraceEvent | _Descent]", events)
+        self._folded = False
+
+    def _unfold(self) -> None:
+        """Replace each kept descent by its comparison events, in place. O(events)."""
+        unfolded: list[TraceEvent | _Descent] = []
+        for item in self._events:
+            if type(item) is _Descent:
+                unfolded += item.unfold()
+            else:
+                unfolded.append(item)
+        self._events[:] = unfolded  # the same list: a reader holding it sees them too
+        self._folded = False
 
     def begin_call(self, name: str) -> None:
         """Start a new syscall frame: forget the previous call's events and cost."""
@@ -108,7 +137,7 @@ class Tracer:
                     fd, key, other, side, red, list, mask, count, subject,
                 ),
             )  # fmt: skip
-            self.events.append(event)
+            self._events.append(event)
             if self.observer is not None:
                 self.observer(event)
 
@@ -119,30 +148,26 @@ class Tracer:
         one TREE_COMPARE event each, exactly as calling `charge` once per node would.
 
         `key` was compared with each of `others` (root first) and went to the matching one of
-        `sides`. A traced ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then
-        the insert's own descent); making their events in one loop here keeps the work per
-        comparison to building its event.
+        `sides`; the tracer keeps both lists (the caller gives them up). A traced
+        ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then the insert's own
+        descent): with an observer their events are made here, one by one; without one the
+        descent is kept as one record, unfolded when `events` is read.
         """
         cost = self.cost
-        observer = self.observer
-        if not self.enabled or observer is None:
+        if not self.enabled:
             cost.tree_compare += len(others)
-            if not self.enabled:
-                return
+            return
         clock = self.clock
         now = 0 if clock is None else getattr(clock, "now_ns", 0)
         seq = self._seq
-        compare = TraceKind.TREE_COMPARE
+        observer = self.observer
         if observer is None:
-            self.events += [
-                _new_event(TraceEvent, (
-                    number, now, compare, where, 1, _COMPARE,
-                    None, key, other, side, None, "", None, None, "",
-                ))
-                for number, other, side in zip(count(seq + 1), others, sides)
-            ]  # fmt: skip
+            cost.tree_compare += len(others)
+            self._events.append(_Descent(seq + 1, now, where, key, others, sides))
+            self._folded = True
             self._seq = seq + len(others)
             return
+        compare = TraceKind.TREE_COMPARE
         for other, side in zip(others, sides, strict=True):
             seq += 1
             self._seq = seq
@@ -151,8 +176,41 @@ class Tracer:
                 seq, now, compare, where, 1, _COMPARE,
                 None, key, other, side, None, "", None, None, "",
             ))  # fmt: skip
-            self.events.append(event)
+            self._events.append(event)
             observer(event)
+
+
+class _Descent:
+    """A tree descent kept by `Tracer.charge_compares` until its events are read."""
+
+    __slots__ = ("key", "now", "others", "seq", "sides", "where")
+
+    def __init__(
+        self,
+        seq: int,
+        now: int,
+        where: str,
+        key: object,
+        others: Sequence[object],
+        sides: Sequence[str],
+    ) -> None:
+        self.seq = seq
+        self.now = now
+        self.where = where
+        self.key = key
+        self.others = others
+        self.sides = sides
+
+    def unfold(self) -> list[TraceEvent]:
+        """One TREE_COMPARE event per comparison, numbered from `seq`."""
+        now, where, key, compare = self.now, self.where, self.key, TraceKind.TREE_COMPARE
+        return [
+            _new_event(TraceEvent, (
+                number, now, compare, where, 1, _COMPARE,
+                None, key, other, side, None, "", None, None, "",
+            ))
+            for number, other, side in zip(count(self.seq), self.others, self.sides)
+        ]  # fmt: skip
 
 
 __all__ = ["Cost", "TraceEvent", "TraceKind", "Tracer"]
