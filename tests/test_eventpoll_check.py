@@ -48,17 +48,19 @@ def _wrong_key(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
 
 def _off_its_files_list(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = ep.items()[0]
-    epi.file.f_ep.remove(epi)
+    epi.file.f_ep = tuple(other for other in epi.file.f_ep if other is not epi)
 
 
 def _wait_entry_dropped_from_the_target(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = ep.items()[0]
-    epi.file.wq.entries.remove(epi.pwqlist[0])
+    assert epi.pwqlist is not None
+    epi.file.wq.entries.remove(epi.pwqlist)
 
 
 def _exclusive_flag_lost(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = next(epi for epi in ep.items() if epi.events & EPOLLEXCLUSIVE)
-    epi.pwqlist[0].exclusive = False
+    assert epi.pwqlist is not None
+    epi.pwqlist.exclusive = False
 
 
 def _chained_without_a_transfer(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:

@@ -19,7 +19,7 @@ function it models.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from simulator.kernel.dlist import DList, ListNode
 from simulator.kernel.rbtree import RBNode, RBTree
@@ -63,15 +63,18 @@ class EpItem(ListNode["EpItem"]):
     fired), `data` the 64-bit user data (CPython stores the fd number). `rdllink` is the node
     that links the item into ``rdllist``; `ovf_chained` says whether it waits on ``ovflist``
     (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
-    that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` holds the
-    wait-queue entries the target's ->poll installed.
+    that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` is the
+    first of the wait-queue entries the target's ->poll installed, chained by their ``next``
+    (None: no entry), as in the kernel.
 
     As ``epi->rdllink`` is embedded in the kernel's epitem, the item *is* its list node here
-    (`rdllink` names the item itself): one object less per registration, which at a million
-    registrations is memory and garbage-collector work.
+    (`rdllink` is the item itself): one object less per registration, which at a million
+    registrations is memory and garbage-collector work. For the same reason the item keeps
+    its tree node's handle (`rbh`, 0 when not in the tree) and makes the node's view, `rbn`,
+    when asked.
     """
 
-    __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbn", "rdllink")
+    __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbh")
 
     def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: int) -> None:
         super().__init__(self)
@@ -80,10 +83,26 @@ class EpItem(ListNode["EpItem"]):
         self.fd = fd
         self.events = events
         self.data = data
-        self.rdllink: ListNode[EpItem] = self
         self.ovf_chained = False
-        self.pwqlist: tuple[WaitEntry, ...] = ()  # one entry, or none: a tuple is smaller
-        self.rbn: RBNode[tuple[int, int], EpItem] | None = None
+        self.pwqlist: EppollEntry | None = None
+        self.rbh = 0  # the rbtree's nil handle: not in the tree
+
+    @property
+    def rdllink(self) -> ListNode[EpItem]:
+        """The item's link on ``rdllist`` (``epi->rdllink``): the item itself."""
+        return self
+
+    @property
+    def rbn(self) -> RBNode[tuple[int, int], EpItem] | None:
+        """The item's node in the interest tree (``epi->rbn``), or None once removed."""
+        return self.ep.rbr.node_at(self.rbh) if self.rbh else None
+
+    def wait_entries(self) -> Iterator[EppollEntry]:
+        """The entries of `pwqlist`, following their chain. O(entries)."""
+        entry = self.pwqlist
+        while entry is not None:
+            yield entry
+            entry = entry.next
 
     @property
     def key(self) -> tuple[int, int]:
@@ -93,7 +112,7 @@ class EpItem(ListNode["EpItem"]):
     @property
     def ready(self) -> bool:
         """Is the item on the ready list?"""
-        return self.rdllink.linked
+        return self.linked
 
     @property
     def trace_fd(self) -> int:
@@ -105,11 +124,12 @@ class EpItem(ListNode["EpItem"]):
         queue (the kernel finds the item from the poll table with ``container_of``; here the
         poll table's queue proc is this method, bound to the item)."""
         entry = EppollEntry(self.ep._callback, self, "")
+        entry.next = self.pwqlist  # pushed on the item's chain, as the kernel does
+        self.pwqlist = entry
         if self.events & EPOLLEXCLUSIVE:
             whead.add_exclusive(entry, cost=1)
         else:
             whead.add(entry, cost=1)
-        self.pwqlist += (entry,)
 
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
@@ -119,10 +139,13 @@ class EppollEntry(WaitEntry):
     """``struct eppoll_entry``: the wait entry an epitem hooks on its target's wait queue.
 
     Its label (``epoll4:fd7``) is made when read, from its epitem: a million registrations
-    need not keep a million strings nobody may look at.
+    need not keep a million strings nobody may look at. `next` is the item's next entry
+    (``pwq->next``), or None.
     """
 
-    __slots__ = ()
+    __slots__ = ("next",)
+
+    next: EppollEntry | None
 
     @property
     def label(self) -> str:
@@ -184,8 +207,8 @@ class EventPoll(File):
                     fd=epi.fd,
                     list="ovflist",
                 )
-        elif not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        elif not epi.linked:
+            self.rdllist.append(epi)
         ewake = False
         if self.wq:
             if epi.events & EPOLLEXCLUSIVE:
@@ -229,16 +252,16 @@ class EventPoll(File):
         """
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
         epi = EpItem(self, file, fd, events, fd)
-        file.f_ep.append(epi)
-        epi.rbn = self.rbr.insert((file.file_id, fd), epi)
+        file.f_ep += (epi,)
+        epi.rbh = self.rbr.insert((file.file_id, fd), epi).handle
         if path_check is not None and reverse_path_check(path_check):
             self.remove(epi)
             raise oserror(errno.EINVAL)
         # ep_pqueue: the poll table whose queue proc knows the item (a bound method: one
         # small allocation, where a closure would make a function and two cells per ADD).
         revents = self.ep_item_poll(epi, PollTable(epi.ep_ptable_queue_proc, events))
-        if revents and not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        if revents and not epi.linked:
+            self.rdllist.append(epi)
             if self.wq:
                 self.wq.wake_up(0)
             if self.poll_wait:
@@ -248,8 +271,8 @@ class EventPoll(File):
         """``ep_modify``: new mask, then re-poll: ready and unlinked -> tail of the ready list."""
         epi.events = events
         epi.data = epi.fd
-        if self.ep_item_poll(epi, None) and not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        if self.ep_item_poll(epi, None) and not epi.linked:
+            self.rdllist.append(epi)
             if self.wq:
                 self.wq.wake_up(0)
             if self.poll_wait:
@@ -257,16 +280,18 @@ class EventPoll(File):
 
     def remove(self, epi: EpItem) -> None:
         """``ep_remove``: unhook from the target, the file's list, the tree and the ready list."""
-        for entry in epi.pwqlist:
+        for entry in epi.wait_entries():
             if entry.queue is not None:
                 entry.queue.remove(entry, cost=1)
-        epi.pwqlist = ()
-        epi.file.f_ep.remove(epi)
-        assert epi.rbn is not None
-        self.rbr.erase(epi.rbn)
-        epi.rbn = None
-        if epi.rdllink.linked:
-            self.rdllist.remove(epi.rdllink)
+        epi.pwqlist = None
+        file = epi.file
+        file.f_ep = tuple(other for other in file.f_ep if other is not epi)
+        node = epi.rbn
+        assert node is not None
+        self.rbr.erase(node)
+        epi.rbh = 0
+        if epi.linked:
+            self.rdllist.remove(epi)
         if epi.ovf_chained and self.ovflist is not None:
             self.ovflist.remove(epi)
             epi.ovf_chained = False
@@ -286,8 +311,8 @@ class EventPoll(File):
         assert self.ovflist is not None
         for epi in reversed(self.ovflist):  # the kernel walks its LIFO chain newest first
             epi.ovf_chained = False
-            if not epi.rdllink.linked:
-                self.rdllist.prepend(epi.rdllink)
+            if not epi.linked:
+                self.rdllist.prepend(epi)
         self.ovflist = None
         txlist.splice_init(self.rdllist, at_head=True)
         if self.rdllist and self.wq:
@@ -318,7 +343,7 @@ class EventPoll(File):
             if epi.events & EPOLLONESHOT:
                 epi.events &= EP_PRIVATE_BITS
             elif not epi.events & EPOLLET:
-                self.rdllist.append(epi.rdllink)
+                self.rdllist.append(epi)
         self.done_scan(txlist)
         return out
 
@@ -336,7 +361,7 @@ class EventPoll(File):
             if self.ep_item_poll(epi, None, depth + 1):
                 res = EPOLLIN | EPOLLRDNORM
                 break
-            txlist.remove(epi.rdllink)
+            txlist.remove(epi)
         self.done_scan(txlist)
         return res
 
@@ -459,7 +484,7 @@ class EventPoll(File):
     def _check_wait_entries(self, epi: EpItem) -> None:
         """The eppoll_entry rules of `_check` for one item."""
         head = _poll_head(epi.file)
-        for entry in epi.pwqlist:
+        for entry in epi.wait_entries():
             if entry.owner is not epi or entry.func != self.ep_poll_callback:
                 raise AssertionError(f"{self.label}: {epi!r} holds another's wait entry")
             if entry.exclusive != bool(epi.events & EPOLLEXCLUSIVE):
@@ -469,10 +494,11 @@ class EventPoll(File):
             if entry.queue is not head or entry not in head.entries:
                 raise AssertionError(f"{self.label}: {epi!r} has a wait entry off {head.name}")
         ours = [entry for entry in head.entries if entry.owner is epi]
-        if len(ours) != len(epi.pwqlist):
+        chained = len(list(epi.wait_entries()))
+        if len(ours) != chained:
             raise AssertionError(
                 f"{self.label}: {head.name} holds {len(ours)} entries of {epi!r}, "
-                f"its pwqlist {len(epi.pwqlist)}"
+                f"its pwqlist {chained}"
             )
 
 
@@ -496,7 +522,7 @@ def reverse_path_check(files: Iterable[File]) -> bool:
     return any(_too_many_paths(file.f_ep, 0, [0] * len(PATH_LIMITS)) for file in files)
 
 
-def _too_many_paths(refs: list[EpItem], depth: int, counts: list[int]) -> bool:
+def _too_many_paths(refs: Sequence[EpItem], depth: int, counts: list[int]) -> bool:
     """``reverse_path_check_proc``: walk up from `refs`, counting paths by length."""
     if depth > EP_MAX_NESTS:
         return True

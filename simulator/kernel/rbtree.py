@@ -109,6 +109,11 @@ class RBNode(Generic[K, V]):
         self._gen = gen
 
     @property
+    def handle(self) -> int:
+        """The node's slot in its tree (`RBTree.node_at` makes a view of it again). O(1)."""
+        return self._handle
+
+    @property
     def erased(self) -> bool:
         """Has the node been erased from its tree? O(1)."""
         return self._tree._gen[self._handle] != self._gen
@@ -238,6 +243,14 @@ class RBTree(Generic[K, V]):
         return RBNode(self, handle, self._gen[handle]) if handle else None
 
     # --- reading -------------------------------------------------------------------------
+
+    def node_at(self, handle: int) -> RBNode[K, V]:
+        """A view of the node in slot `handle` (from `RBNode.handle`), which must be in the
+        tree: a caller that keeps handles instead of views keeps one object less per node.
+        O(1)."""
+        if not 0 < handle < len(self._key) or self._key[handle] is None:
+            raise ValueError(f"no node at handle {handle} in {self.name}")
+        return RBNode(self, handle, self._gen[handle])
 
     @property
     def root(self) -> RBNode[K, V] | None:
