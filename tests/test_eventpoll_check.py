@@ -38,7 +38,7 @@ def test_a_sound_model_passes() -> None:
 
 
 def _foreign_item_on_the_ready_list(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
-    stray = EpItem(outer, ep.items()[1].file, 99, EPOLLIN, 99)
+    stray = EpItem(outer, ep.items()[1].file, 99, EPOLLIN)
     ep.rdllist.append(stray.rdllink)
 
 

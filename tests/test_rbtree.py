@@ -344,7 +344,7 @@ def test_check_detects_broken_invariants() -> None:
         tree._check()
 
     tree, handles = fresh()
-    tree._free.pop()
+    tree._fresh += 1  # a handle handed out to nobody
     with pytest.raises(AssertionError, match="leak"):
         tree._check()
 

@@ -60,7 +60,8 @@ class EpItem(ListNode["EpItem"]):
     """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
 
     `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
-    fired), `data` the 64-bit user data (CPython stores the fd number). `rdllink` is the node
+    fired), `data` the 64-bit user data (CPython always stores the fd number, so it is
+    read from `fd`). `rdllink` is the node
     that links the item into ``rdllist``; `ovf_chained` says whether it waits on ``ovflist``
     (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
     that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` is the
@@ -74,18 +75,22 @@ class EpItem(ListNode["EpItem"]):
     when asked.
     """
 
-    __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbh")
+    __slots__ = ("ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbh")
 
-    def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: int) -> None:
+    def __init__(self, ep: EventPoll, file: File, fd: int, events: int) -> None:
         super().__init__(self)
         self.ep = ep
         self.file = file
         self.fd = fd
         self.events = events
-        self.data = data
         self.ovf_chained = False
         self.pwqlist: EppollEntry | None = None
         self.rbh = 0  # the rbtree's nil handle: not in the tree
+
+    @property
+    def data(self) -> int:
+        """The user data ``epoll_wait`` returns: CPython's ``select.epoll`` stores the fd."""
+        return self.fd
 
     @property
     def rdllink(self) -> ListNode[EpItem]:
@@ -251,7 +256,7 @@ class EventPoll(File):
         may multiply; too many paths undo the insert with EINVAL (``reverse_path_check``).
         """
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
-        epi = EpItem(self, file, fd, events, fd)
+        epi = EpItem(self, file, fd, events)
         file.f_ep += (epi,)
         epi.rbh = self.rbr.insert((file.file_id, fd), epi).handle
         if path_check is not None and reverse_path_check(path_check):
@@ -270,7 +275,6 @@ class EventPoll(File):
     def modify(self, epi: EpItem, events: int) -> None:
         """``ep_modify``: new mask, then re-poll: ready and unlinked -> tail of the ready list."""
         epi.events = events
-        epi.data = epi.fd
         if self.ep_item_poll(epi, None) and not epi.linked:
             self.rdllist.append(epi)
             if self.wq:

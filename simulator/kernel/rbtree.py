@@ -33,12 +33,15 @@ the collector on, as programs run, the arrays are ~1.45x faster (4.3 s against 6
 
 Handle 0 is the nil sentinel (the kernel's ``NULL``): black, no key, no children, never
 written, so "is the uncle red?" needs no None check. Erased handles go on a free list and are
-reused, as a slab cache reuses freed objects; the arrays grow by half at a time and never
-shrink. A free handle is kept ready for reuse: no key, no children, no parent, red (what
-``rb_link_node`` + ``rb_insert_color`` start from).
+reused first, as a slab cache reuses freed objects; handles never used yet are counted, not
+listed (`_fresh`); the arrays grow by half at a time and never shrink. A free handle is kept
+ready for reuse: no key, no children, no parent, red (what ``rb_link_node`` +
+``rb_insert_color`` start from).
 
-Callers never see handles. `RBTree.insert`, `RBTree.find`, iteration and the other readers
-return `RBNode` views: small objects naming a handle that read the arrays on demand. A view
+`RBTree.insert`, `RBTree.find`, iteration and the other readers return `RBNode` views: small
+objects naming a handle that read the arrays on demand. (A caller that keeps a node per item,
+like eventpoll's epitems, may keep its handle, `RBNode.handle`, and make a view with
+`RBTree.node_at` when it needs one: a million views are 56 MB.) A view
 remembers the *generation* of its handle, bumped on every erase, so a view of an erased node
 stays erased even after its handle is reused (its ``parent`` is itself, the kernel's
 ``RB_CLEAR_NODE``), and erasing it twice is caught instead of erasing a stranger. Two views of
@@ -207,6 +210,7 @@ class RBTree(Generic[K, V]):
 
     __slots__ = (
         "_free",
+        "_fresh",
         "_gen",
         "_key",
         "_left",
@@ -233,7 +237,8 @@ class RBTree(Generic[K, V]):
         self._parent = array("i", [NIL])
         self._red = bytearray([False])
         self._gen: list[int] = [0]  # bumped on erase, so stale views can tell
-        self._free: list[int] = []  # handles ready for insert, the next one last
+        self._free: list[int] = []  # erased handles ready for reuse, the next one last
+        self._fresh = 1  # the lowest handle never used: it and all above it are free too
         self._root = NIL
         self._leftmost = NIL  # rb_root_cached.rb_leftmost
         self._size = 0
@@ -423,11 +428,17 @@ class RBTree(Generic[K, V]):
         if went_right_at and not keys[went_right_at] < key:
             raise KeyError(key)
 
-        free = self._free
-        if not free:
-            self._grow()
         # A free handle is already red with no children; only its parent and data are set.
-        new = free.pop()
+        # Erased handles are reused first; then never-used ones, counted rather than listed
+        # (a list of a million handle numbers would hold a million int objects).
+        free = self._free
+        if free:
+            new = free.pop()
+        else:
+            new = self._fresh
+            if new == len(keys):
+                self._grow()
+            self._fresh = new + 1
         keys[new] = key
         self._value[new] = value
         self._parent[new] = parent
@@ -517,7 +528,7 @@ class RBTree(Generic[K, V]):
     # --- handles -------------------------------------------------------------------------
 
     def _grow(self) -> None:
-        """Add free handles, by half the capacity, so growing costs O(1) amortised."""
+        """Add never-used handles, by half the capacity, so growing costs O(1) amortised."""
         # Whole-block copies only: converting element by element would cost more than the
         # inserts the new handles serve.
         start = len(self._key)
@@ -529,8 +540,6 @@ class RBTree(Generic[K, V]):
         self._parent += _NIL_LINKS * count
         self._red += b"\x01" * count
         self._gen += [0] * count
-        # Popped from the end, so handles are handed out in increasing order.
-        self._free += range(start + count - 1, start - 1, -1)
 
     def _release(self, handle: int) -> None:
         """Clear an erased handle, end its views' generation, and free it for reuse."""
@@ -840,11 +849,17 @@ class RBTree(Generic[K, V]):
         A free handle holds no key or value and no links, and is red, ready for `insert`.
         """
         free = set(self._free)
-        if len(free) != len(self._free) or NIL in free or free & reachable:
+        never_used = range(self._fresh, len(self._key))
+        if (
+            len(free) != len(self._free)
+            or NIL in free
+            or free & reachable
+            or any(h >= self._fresh for h in free)
+        ):
             raise AssertionError(f"{self.name}: free list repeats a handle or holds a live one")
-        if len(free) + len(reachable) != len(self._key) - 1:
+        if len(free) + len(never_used) + len(reachable) != len(self._key) - 1:
             raise AssertionError(f"{self.name}: handles neither in the tree nor free (a leak)")
-        for handle in free:
+        for handle in (*free, *never_used):
             cleared = (
                 self._key[handle] is None
                 and self._value[handle] is None
