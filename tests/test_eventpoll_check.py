@@ -53,14 +53,12 @@ def _off_its_files_list(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None
 
 def _wait_entry_dropped_from_the_target(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = ep.items()[0]
-    assert epi.pwqlist is not None
-    epi.file.wq.entries.remove(epi.pwqlist)
+    epi.file.wq.entries.remove(epi)  # the item is its own wait entry
 
 
 def _exclusive_flag_lost(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = next(epi for epi in ep.items() if epi.events & EPOLLEXCLUSIVE)
-    assert epi.pwqlist is not None
-    epi.pwqlist.exclusive = False
+    epi.exclusive = False  # the item's wait entry
 
 
 def _chained_without_a_transfer(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:

@@ -19,9 +19,9 @@ function it models.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from simulator.kernel.dlist import DList, ListNode
+from simulator.kernel.dlist import DList, ListLinks
 from simulator.kernel.rbtree import RBNode, RBTree
 from simulator.kernel.trace import TraceKind
 from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
@@ -56,35 +56,49 @@ EP_MAX_CHAIN = EP_MAX_NESTS + 1
 PATH_LIMITS = (1000, 500, 100, 50, 10)
 
 
-class EpItem(ListNode["EpItem"]):
+class EpItem(WaitEntry, ListLinks["EpItem"]):
     """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
 
     `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
-    fired), `data` the 64-bit user data (CPython always stores the fd number, so it is
-    read from `fd`). `rdllink` is the node
-    that links the item into ``rdllist``; `ovf_chained` says whether it waits on ``ovflist``
-    (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
-    that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` is the
-    first of the wait-queue entries the target's ->poll installed, chained by their ``next``
-    (None: no entry), as in the kernel.
+    fired), `data` the 64-bit user data (CPython always stores the fd number, so it is read
+    from `fd`). `ovf_chained` says whether the item waits on ``ovflist`` (the kernel's
+    ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list that
+    ``done_scan`` walks backwards, as the kernel walks its LIFO chain).
 
-    As ``epi->rdllink`` is embedded in the kernel's epitem, the item *is* its list node here
-    (`rdllink` is the item itself): one object less per registration, which at a million
-    registrations is memory and garbage-collector work. For the same reason the item keeps
-    its tree node's handle (`rbh`, 0 when not in the tree) and makes the node's view, `rbn`,
-    when asked.
+    One object is three of the kernel's here, because a million registrations make a million
+    of each (memory and garbage-collector work):
+
+    * the item *is* its ready-list link (``epi->rdllink``, embedded in the kernel's epitem
+      too): `rdllink` is the item itself;
+    * the item *is* its wait-queue entry (``struct eppoll_entry``, which the kernel allocates
+      per wait queue the target's ->poll hooks it on, and chains on ``epi->pwqlist``): every
+      file the model has polls on exactly one wait queue, so an item has at most one entry,
+      and `pwqlist` is the item while it is hooked. Its `label` (``epoll4:fd7``) is made when
+      read;
+    * the item keeps its tree node's handle (`rbh`, 0 when not in the tree) and makes the
+      node's view, `rbn`, when asked.
     """
 
-    __slots__ = ("ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbh")
+    __slots__ = ("_home", "ep", "events", "fd", "file", "next", "ovf_chained", "prev", "rbh")
+
+    owner: EpItem
 
     def __init__(self, ep: EventPoll, file: File, fd: int, events: int) -> None:
-        super().__init__(self)
+        # Every field set here, in one call: the list links (unlinked, as INIT_LIST_HEAD),
+        # the wait entry (not queued; wakes ep_poll_callback), then the item.
+        self.owner = self
+        self.prev = self
+        self.next = self
+        self._home = None
+        self.func = ep._callback
+        self._label = ""
+        self.exclusive = False
+        self.queue = None
         self.ep = ep
         self.file = file
         self.fd = fd
         self.events = events
         self.ovf_chained = False
-        self.pwqlist: EppollEntry | None = None
         self.rbh = 0  # the rbtree's nil handle: not in the tree
 
     @property
@@ -93,21 +107,25 @@ class EpItem(ListNode["EpItem"]):
         return self.fd
 
     @property
-    def rdllink(self) -> ListNode[EpItem]:
+    def rdllink(self) -> ListLinks[EpItem]:
         """The item's link on ``rdllist`` (``epi->rdllink``): the item itself."""
         return self
+
+    @property
+    def pwqlist(self) -> tuple[EpItem, ...]:
+        """The wait entries the target's ->poll installed (``epi->pwqlist``): the item
+        itself while it is hooked on a wait queue, else none."""
+        return () if self.queue is None else (self,)
+
+    @property
+    def label(self) -> str:
+        """Whose wait entry it is (``epoll4:fd7``), for the views and the trace."""
+        return f"{self.ep.label}:fd{self.fd}"
 
     @property
     def rbn(self) -> RBNode[tuple[int, int], EpItem] | None:
         """The item's node in the interest tree (``epi->rbn``), or None once removed."""
         return self.ep.rbr.node_at(self.rbh) if self.rbh else None
-
-    def wait_entries(self) -> Iterator[EppollEntry]:
-        """The entries of `pwqlist`, following their chain. O(entries)."""
-        entry = self.pwqlist
-        while entry is not None:
-            yield entry
-            entry = entry.next
 
     @property
     def key(self) -> tuple[int, int]:
@@ -117,7 +135,7 @@ class EpItem(ListNode["EpItem"]):
     @property
     def ready(self) -> bool:
         """Is the item on the ready list?"""
-        return self.linked
+        return self.next is not self
 
     @property
     def trace_fd(self) -> int:
@@ -125,37 +143,18 @@ class EpItem(ListNode["EpItem"]):
         return self.fd
 
     def ep_ptable_queue_proc(self, _file: File, whead: WaitQueue) -> None:
-        """``ep_ptable_queue_proc``: hook an eppoll_entry of this item on the target's wait
-        queue (the kernel finds the item from the poll table with ``container_of``; here the
-        poll table's queue proc is this method, bound to the item)."""
-        entry = EppollEntry(self.ep._callback, self, "")
-        entry.next = self.pwqlist  # pushed on the item's chain, as the kernel does
-        self.pwqlist = entry
+        """``ep_ptable_queue_proc``: hook the item's wait entry on the target's wait queue
+        (the kernel finds the item from the poll table with ``container_of``; here the poll
+        table's queue proc is this method, bound to the item)."""
+        if self.queue is not None:
+            raise AssertionError(f"{self!r}: its file polls on a second wait queue")
         if self.events & EPOLLEXCLUSIVE:
-            whead.add_exclusive(entry, cost=1)
+            whead.add_exclusive(self, cost=1)
         else:
-            whead.add(entry, cost=1)
+            whead.add(self, cost=1)
 
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
-
-
-class EppollEntry(WaitEntry):
-    """``struct eppoll_entry``: the wait entry an epitem hooks on its target's wait queue.
-
-    Its label (``epoll4:fd7``) is made when read, from its epitem: a million registrations
-    need not keep a million strings nobody may look at. `next` is the item's next entry
-    (``pwq->next``), or None.
-    """
-
-    __slots__ = ("next",)
-
-    next: EppollEntry | None
-
-    @property
-    def label(self) -> str:
-        epi: EpItem = self.owner  # type: ignore[assignment]
-        return f"{epi.ep.label}:fd{epi.fd}"
 
 
 class EventPoll(File):
@@ -284,10 +283,8 @@ class EventPoll(File):
 
     def remove(self, epi: EpItem) -> None:
         """``ep_remove``: unhook from the target, the file's list, the tree and the ready list."""
-        for entry in epi.wait_entries():
-            if entry.queue is not None:
-                entry.queue.remove(entry, cost=1)
-        epi.pwqlist = None
+        if epi.queue is not None:  # ep_unregister_pollwait
+            epi.queue.remove(epi, cost=1)
         file = epi.file
         file.f_ep = tuple(other for other in file.f_ep if other is not epi)
         node = epi.rbn
@@ -488,7 +485,7 @@ class EventPoll(File):
     def _check_wait_entries(self, epi: EpItem) -> None:
         """The eppoll_entry rules of `_check` for one item."""
         head = _poll_head(epi.file)
-        for entry in epi.wait_entries():
+        for entry in epi.pwqlist:
             if entry.owner is not epi or entry.func != self.ep_poll_callback:
                 raise AssertionError(f"{self.label}: {epi!r} holds another's wait entry")
             if entry.exclusive != bool(epi.events & EPOLLEXCLUSIVE):
@@ -498,11 +495,10 @@ class EventPoll(File):
             if entry.queue is not head or entry not in head.entries:
                 raise AssertionError(f"{self.label}: {epi!r} has a wait entry off {head.name}")
         ours = [entry for entry in head.entries if entry.owner is epi]
-        chained = len(list(epi.wait_entries()))
-        if len(ours) != chained:
+        if len(ours) != len(epi.pwqlist):
             raise AssertionError(
                 f"{self.label}: {head.name} holds {len(ours)} entries of {epi!r}, "
-                f"its pwqlist {chained}"
+                f"its pwqlist {len(epi.pwqlist)}"
             )
 
 

@@ -91,7 +91,9 @@ class WaitQueue:
         """
         entry.exclusive = False
         entry.queue = self
-        self.entries.insert(0, entry)
+        # A new list of exactly the entries, where insert() would leave room for three more:
+        # most queues hold one entry (a socket watched by one epoll), a million of them.
+        self.entries = [entry, *self.entries]
         tracer = self.tracer
         if tracer.enabled:
             tracer.charge(TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=entry.label)
