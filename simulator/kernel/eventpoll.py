@@ -56,6 +56,21 @@ EP_MAX_CHAIN = EP_MAX_NESTS + 1
 PATH_LIMITS = (1000, 500, 100, 50, 10)
 
 
+def ep_key(file_id: int, fd: int) -> int:
+    """An interest-tree key: ``ep_cmp_ffd``'s order (the file, then the fd) in one int.
+
+    A descriptor is below 2**31, so ``file << 32 | fd`` orders exactly as the pair does; an
+    int is smaller than a pair (32 bytes against 56, a million times over) and compares
+    faster. Trace events and views show the pair (`ep_key_shown`).
+    """
+    return file_id << 32 | fd
+
+
+def ep_key_shown(key: int) -> tuple[int, int]:
+    """An interest-tree key as viewers see it: ``(file identity, fd)``."""
+    return (key >> 32, key & 0xFFFF_FFFF)
+
+
 class EpItem(WaitEntry, ListLinks["EpItem"]):
     """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
 
@@ -123,14 +138,19 @@ class EpItem(WaitEntry, ListLinks["EpItem"]):
         return f"{self.ep.label}:fd{self.fd}"
 
     @property
-    def rbn(self) -> RBNode[tuple[int, int], EpItem] | None:
+    def rbn(self) -> RBNode[int, EpItem] | None:
         """The item's node in the interest tree (``epi->rbn``), or None once removed."""
         return self.ep.rbr.node_at(self.rbh) if self.rbh else None
 
     @property
     def key(self) -> tuple[int, int]:
-        """The interest-tree key: (file identity, fd number)."""
+        """The interest-tree key as viewers see it: (file identity, fd number)."""
         return (self.file.file_id, self.fd)
+
+    @property
+    def tree_key(self) -> int:
+        """The interest-tree key as the tree holds it (`ep_key`)."""
+        return ep_key(self.file.file_id, self.fd)
 
     @property
     def ready(self) -> bool:
@@ -167,7 +187,7 @@ class EventPoll(File):
     def __init__(self, fs: FileSystem, label: str, watches: Callable[[int], None]) -> None:
         super().__init__(fs, label)
         tracer = fs.tracer
-        self.rbr: RBTree[tuple[int, int], EpItem] = RBTree(tracer, f"{label}.rbr")
+        self.rbr: RBTree[int, EpItem] = RBTree(tracer, f"{label}.rbr", ep_key_shown)
         self.rdllist: DList[EpItem] = DList(tracer, f"{label}.rdllist")
         self.ovflist: list[EpItem] | None = None
         # File.wq is where ->poll registers; for an epoll that is ep->poll_wait.
@@ -181,7 +201,7 @@ class EventPoll(File):
     # -- lookups -------------------------------------------------------------------------------
     def ep_find(self, file: File, fd: int) -> EpItem | None:
         """``ep_find``: O(log n) descent of the interest tree."""
-        node = self.rbr.find((file.file_id, fd))
+        node = self.rbr.find(file.file_id << 32 | fd)  # ep_key, inline: a call per ADD less
         return None if node is None else node.value
 
     def items(self) -> list[EpItem]:
@@ -257,7 +277,7 @@ class EventPoll(File):
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
         epi = EpItem(self, file, fd, events)
         file.f_ep += (epi,)
-        epi.rbh = self.rbr.insert((file.file_id, fd), epi).handle
+        epi.rbh = self.rbr.insert(file.file_id << 32 | fd, epi).handle  # ep_key, inline
         if path_check is not None and reverse_path_check(path_check):
             self.remove(epi)
             raise oserror(errno.EINVAL)
@@ -453,8 +473,10 @@ class EventPoll(File):
             epi = node.value
             if epi.ep is not self:
                 raise AssertionError(f"{name}: {epi!r} in the tree belongs to {epi.ep.label}")
-            if node.key != epi.key:
-                raise AssertionError(f"{name}: {epi!r} keyed {node.key}, its (file, fd) {epi.key}")
+            if node.key != epi.tree_key:
+                raise AssertionError(
+                    f"{name}: {epi!r} keyed {ep_key_shown(node.key)}, its (file, fd) {epi.key}"
+                )
             if epi.rbn != node:
                 raise AssertionError(f"{name}: {epi!r} does not know its tree node")
             if epi.file.released or epi not in epi.file.f_ep:

@@ -65,7 +65,7 @@ added once per call from a local counter.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from simulator.kernel.trace import TraceKind, Tracer
@@ -223,11 +223,20 @@ class RBTree(Generic[K, V]):
         "_tracer",
         "_value",
         "name",
+        "shown",
     )
 
-    def __init__(self, tracer: Tracer | None = None, name: str = "rbr") -> None:
+    def __init__(
+        self,
+        tracer: Tracer | None = None,
+        name: str = "rbr",
+        shown: Callable[[Any], Key] | None = None,
+    ) -> None:
         self._tracer = tracer
         self.name = name
+        #: How trace events show a key (None: as it is). eventpoll packs ``(file, fd)`` in one
+        #: int, which is smaller and compares faster, and shows it as the pair.
+        self.shown = shown
         # The node arrays, indexed by handle; index 0 is the nil sentinel. Keys and values are
         # Any because the sentinel and free handles hold None.
         self._key: list[Any] = [None]
@@ -338,7 +347,7 @@ class RBTree(Generic[K, V]):
                 else:
                     sides.append("found")
                     break
-            tracer.charge_compares(self.name, key, others, sides)
+            tracer.charge_compares(self.name, key, others, sides, self.shown)
             return self._view(handle)
         visited = 0
         while handle:
@@ -410,7 +419,7 @@ class RBTree(Generic[K, V]):
                     went_right_at = handle
                     sides.append("right")
                     handle = right[handle]
-            tracer.charge_compares(self.name, key, others, sides)
+            tracer.charge_compares(self.name, key, others, sides, self.shown)
         else:
             depth = 0
             while handle:
@@ -455,7 +464,7 @@ class RBTree(Generic[K, V]):
                 self._leftmost = new
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_INSERT, self.name, 0, _KEY, key=_key(key))
+            tracer.charge(TraceKind.TREE_INSERT, self.name, 0, _KEY, key=self._shown(key))
         if not parent or self._red[parent]:
             self._insert_fixup(new, trace)
         return RBNode(self, new, self._gen[new])
@@ -486,7 +495,7 @@ class RBTree(Generic[K, V]):
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=keys[handle])
+            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=self._shown(keys[handle]))
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
@@ -698,7 +707,12 @@ class RBTree(Generic[K, V]):
         if trace:
             assert self._tracer is not None
             self._tracer.charge(
-                TraceKind.TREE_ROTATE, self.name, 0, _ROTATE, key=self._key[node], side="left"
+                TraceKind.TREE_ROTATE,
+                self.name,
+                0,
+                _ROTATE,
+                key=self._shown(self._key[node]),
+                side="left",
             )
 
     def _rotate_right(self, node: int, trace: bool) -> None:
@@ -719,7 +733,7 @@ class RBTree(Generic[K, V]):
                 self.name,
                 0,
                 _ROTATE,
-                key=self._key[node],
+                key=self._shown(self._key[node]),
                 side="right",
             )
 
@@ -737,6 +751,10 @@ class RBTree(Generic[K, V]):
 
     # --- tracing -------------------------------------------------------------------------
 
+    def _shown(self, key: object) -> Key:
+        """A key as trace events carry it (see `shown`)."""
+        return _key(key) if self.shown is None else self.shown(key)
+
     def _emit_recolor(self, *handles: int) -> None:
         assert self._tracer is not None
         for handle in handles:
@@ -745,7 +763,7 @@ class RBTree(Generic[K, V]):
                 self.name,
                 0,
                 _RECOLOR,
-                key=self._key[handle],
+                key=self._shown(self._key[handle]),
                 red=bool(self._red[handle]),
             )
 

@@ -142,7 +142,12 @@ class Tracer:
                 self.observer(event)
 
     def charge_compares(
-        self, where: str, key: object, others: Sequence[object], sides: Sequence[str]
+        self,
+        where: str,
+        key: object,
+        others: Sequence[object],
+        sides: Sequence[str],
+        shown: Callable[[Any], Key] | None = None,
     ) -> None:
         """Charge a tree descent: one ``tree_compare`` per visited node and, when `enabled`,
         one TREE_COMPARE event each, exactly as calling `charge` once per node would.
@@ -151,7 +156,8 @@ class Tracer:
         `sides`; the tracer keeps both lists (the caller gives them up). A traced
         ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then the insert's own
         descent): with an observer their events are made here, one by one; without one the
-        descent is kept as one record, unfolded when `events` is read.
+        descent is kept as one record, unfolded when `events` is read. `shown`, if given,
+        turns a key into what the events carry (`RBTree.shown`).
         """
         cost = self.cost
         if not self.enabled:
@@ -163,11 +169,13 @@ class Tracer:
         observer = self.observer
         if observer is None:
             cost.tree_compare += len(others)
-            self._events.append(_Descent(seq + 1, now, where, key, others, sides))
+            self._events.append(_Descent(seq + 1, now, where, key, others, sides, shown))
             self._folded = True
             self._seq = seq + len(others)
             return
         compare = TraceKind.TREE_COMPARE
+        if shown is not None:
+            key, others = shown(key), [shown(other) for other in others]
         for other, side in zip(others, sides, strict=True):
             seq += 1
             self._seq = seq
@@ -183,7 +191,7 @@ class Tracer:
 class _Descent:
     """A tree descent kept by `Tracer.charge_compares` until its events are read."""
 
-    __slots__ = ("key", "now", "others", "seq", "sides", "where")
+    __slots__ = ("key", "now", "others", "seq", "shown", "sides", "where")
 
     def __init__(
         self,
@@ -193,6 +201,7 @@ class _Descent:
         key: object,
         others: Sequence[object],
         sides: Sequence[str],
+        shown: Callable[[Any], Key] | None,
     ) -> None:
         self.seq = seq
         self.now = now
@@ -200,16 +209,20 @@ class _Descent:
         self.key = key
         self.others = others
         self.sides = sides
+        self.shown = shown
 
     def unfold(self) -> list[TraceEvent]:
         """One TREE_COMPARE event per comparison, numbered from `seq`."""
         now, where, key, compare = self.now, self.where, self.key, TraceKind.TREE_COMPARE
+        others = self.others
+        if self.shown is not None:
+            key, others = self.shown(key), [self.shown(other) for other in others]
         return [
             _new_event(TraceEvent, (
                 number, now, compare, where, 1, _COMPARE,
                 None, key, other, side, None, "", None, None, "",
             ))
-            for number, other, side in zip(count(self.seq), self.others, self.sides)
+            for number, other, side in zip(count(self.seq), others, self.sides)
         ]  # fmt: skip
 
 
