@@ -215,6 +215,7 @@ class RBTree(Generic[K, V]):
         "_key",
         "_left",
         "_leftmost",
+        "_miss",
         "_parent",
         "_red",
         "_right",
@@ -250,6 +251,9 @@ class RBTree(Generic[K, V]):
         self._fresh = 1  # the lowest handle never used: it and all above it are free too
         self._root = NIL
         self._leftmost = NIL  # rb_root_cached.rb_leftmost
+        # Where the last untraced `find` of an absent key ended: (key, parent, went right at,
+        # nodes visited), until the tree next changes. See `insert`.
+        self._miss: tuple[Any, int, int, int] | None = None
         self._size = 0
 
     def _view(self, handle: int) -> RBNode[K, V] | None:
@@ -350,18 +354,28 @@ class RBTree(Generic[K, V]):
             tracer.charge_compares(self.name, key, others, sides, self.shown)
             return self._view(handle)
         visited = 0
+        parent = went_right_at = NIL
         while handle:
             visited += 1
+            parent = handle
             node_key = keys[handle]
             if key < node_key:
                 handle = left[handle]
             elif node_key < key:
+                went_right_at = handle
                 handle = right[handle]
             else:
-                break
+                return self._found(handle, visited)
         if tracer is not None:  # tracing off: no event to record, the batch goes to its counter
             tracer.cost.tree_compare += visited
-        return self._view(handle)
+        self._miss = (key, parent, went_right_at, visited)
+        return None
+
+    def _found(self, handle: int, visited: int) -> RBNode[K, V]:
+        """`find`'s untraced hit: charge the descent, return the view."""
+        if self._tracer is not None:
+            self._tracer.cost.tree_compare += visited
+        return RBNode(self, handle, self._gen[handle])
 
     def lookup_path(self, key: K) -> list[RBNode[K, V]]:
         """The nodes `find` would visit for ``key``, root first, for views to draw. O(log n).
@@ -403,7 +417,16 @@ class RBTree(Generic[K, V]):
         handle = self._root
         tracer = self._tracer
         trace = tracer is not None and tracer.enabled
-        if trace:
+        miss, self._miss = self._miss, None
+        if not trace and miss is not None and miss[0] == key:
+            # `find` just descended for this key and found no node, and the tree has not
+            # changed since (eventpoll's ep_find, then ep_insert): the insert's descent would
+            # visit the same nodes, so it starts where that one ended. The kernel descends
+            # twice, and the cost still says so: this descent is charged as if made.
+            _, parent, went_right_at, depth = miss
+            if tracer is not None:
+                tracer.cost.tree_compare += depth
+        elif trace:
             # Traced: note each comparison as the descent makes it, for one charge_compares.
             assert tracer is not None
             others: list[K] = []
@@ -479,6 +502,7 @@ class RBTree(Generic[K, V]):
         """
         # The kernel trusts its caller; the model refuses a stray node instead of silently
         # corrupting two trees, and the generation tells an erased node from its slot's reuse.
+        self._miss = None  # the tree changes: no descent remembered holds any more
         if node._tree is not self:
             raise ValueError(f"{node!r} is not in {self.name}")
         if node.erased:
