@@ -257,6 +257,20 @@ def test_an_insert_after_a_find_builds_and_charges_what_a_fresh_insert_does() ->
     assert reusing_tracer.cost.tree_compare == 2 * plain_tracer.cost.tree_compare
 
 
+def test_a_traced_insert_after_a_find_records_what_a_fresh_insert_does() -> None:
+    plain_tracer, reusing_tracer = Tracer(), Tracer()
+    plain: RBTree[int, int] = RBTree(plain_tracer)
+    reusing: RBTree[int, int] = RBTree(reusing_tracer)
+    for key in random.Random(8).sample(range(10_000), 300):
+        plain_tracer.begin_call("insert")
+        plain.insert(key, key)
+        assert reusing.find(key) is None
+        reusing_tracer.begin_call("insert")
+        reusing.insert(key, key)
+        fields = [[e[2:] for e in t.events[1:]] for t in (plain_tracer, reusing_tracer)]
+        assert fields[0] == fields[1] and plain_tracer.cost == reusing_tracer.cost
+
+
 def test_duplicate_insert_raises_and_changes_nothing() -> None:
     tree: RBTree[int, str] = RBTree()
     for key in (2, 1, 3):

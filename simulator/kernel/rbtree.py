@@ -251,9 +251,10 @@ class RBTree(Generic[K, V]):
         self._fresh = 1  # the lowest handle never used: it and all above it are free too
         self._root = NIL
         self._leftmost = NIL  # rb_root_cached.rb_leftmost
-        # Where the last untraced `find` of an absent key ended: (key, parent, went right at,
-        # nodes visited), until the tree next changes. See `insert`.
-        self._miss: tuple[Any, int, int, int] | None = None
+        # Where the last `find` of an absent key ended, until the tree next changes: (key,
+        # parent, went right at, nodes visited, and if traced the keys compared and the sides
+        # taken). See `insert`.
+        self._miss: tuple[Any, int, int, int, list[Any] | None, list[str] | None] | None = None
         self._size = 0
 
     def _view(self, handle: int) -> RBNode[K, V] | None:
@@ -336,25 +337,29 @@ class RBTree(Generic[K, V]):
         tracer = self._tracer
         keys, left, right = self._key, self._left, self._right
         handle = self._root
+        parent = went_right_at = NIL
         if tracer is not None and tracer.enabled:
             others: list[K] = []
             sides: list[str] = []
             while handle:
+                parent = handle
                 node_key = keys[handle]
                 others.append(node_key)
                 if key < node_key:
                     sides.append("left")
                     handle = left[handle]
                 elif node_key < key:
+                    went_right_at = handle
                     sides.append("right")
                     handle = right[handle]
                 else:
                     sides.append("found")
                     break
             tracer.charge_compares(self.name, key, others, sides, self.shown)
+            if not handle:
+                self._miss = (key, parent, went_right_at, len(others), others, sides)
             return self._view(handle)
         visited = 0
-        parent = went_right_at = NIL
         while handle:
             visited += 1
             parent = handle
@@ -368,7 +373,7 @@ class RBTree(Generic[K, V]):
                 return self._found(handle, visited)
         if tracer is not None:  # tracing off: no event to record, the batch goes to its counter
             tracer.cost.tree_compare += visited
-        self._miss = (key, parent, went_right_at, visited)
+        self._miss = (key, parent, went_right_at, visited, None, None)
         return None
 
     def _found(self, handle: int, visited: int) -> RBNode[K, V]:
@@ -418,13 +423,18 @@ class RBTree(Generic[K, V]):
         tracer = self._tracer
         trace = tracer is not None and tracer.enabled
         miss, self._miss = self._miss, None
-        if not trace and miss is not None and miss[0] == key:
+        if miss is not None and miss[0] == key and (not trace or miss[4] is not None):
             # `find` just descended for this key and found no node, and the tree has not
             # changed since (eventpoll's ep_find, then ep_insert): the insert's descent would
-            # visit the same nodes, so it starts where that one ended. The kernel descends
-            # twice, and the cost still says so: this descent is charged as if made.
-            _, parent, went_right_at, depth = miss
-            if tracer is not None:
+            # visit the same nodes and go the same ways, so it starts where that one ended.
+            # The kernel descends twice, and the cost and the trace still say so: this descent
+            # is charged, and traced, as if made (the events share the find's lists of keys and
+            # sides, which nobody changes).
+            _, parent, went_right_at, depth, others_seen, sides_seen = miss
+            if trace:
+                assert tracer is not None and others_seen is not None and sides_seen is not None
+                tracer.charge_compares(self.name, key, others_seen, sides_seen, self.shown)
+            elif tracer is not None:
                 tracer.cost.tree_compare += depth
         elif trace:
             # Traced: note each comparison as the descent makes it, for one charge_compares.
@@ -487,7 +497,7 @@ class RBTree(Generic[K, V]):
                 self._leftmost = new
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_INSERT, self.name, 0, _KEY, key=self._shown(key))
+            tracer.record_free(TraceKind.TREE_INSERT, self.name, _KEY, self._shown(key))
         if not parent or self._red[parent]:
             self._insert_fixup(new, trace)
         return RBNode(self, new, self._gen[new])
@@ -519,7 +529,7 @@ class RBTree(Generic[K, V]):
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=self._shown(keys[handle]))
+            tracer.record_free(TraceKind.TREE_ERASE, self.name, _KEY, self._shown(keys[handle]))
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
@@ -730,13 +740,8 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.charge(
-                TraceKind.TREE_ROTATE,
-                self.name,
-                0,
-                _ROTATE,
-                key=self._shown(self._key[node]),
-                side="left",
+            self._tracer.record_free(
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "left"
             )
 
     def _rotate_right(self, node: int, trace: bool) -> None:
@@ -752,13 +757,8 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.charge(
-                TraceKind.TREE_ROTATE,
-                self.name,
-                0,
-                _ROTATE,
-                key=self._shown(self._key[node]),
-                side="right",
+            self._tracer.record_free(
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "right"
             )
 
     def _replace_child(self, old: int, new: int) -> None:
@@ -780,15 +780,17 @@ class RBTree(Generic[K, V]):
         return _key(key) if self.shown is None else self.shown(key)
 
     def _emit_recolor(self, *handles: int) -> None:
-        assert self._tracer is not None
+        tracer, shown, keys, red = self._tracer, self.shown, self._key, self._red
+        assert tracer is not None
         for handle in handles:
-            self._tracer.charge(
+            key = keys[handle]
+            tracer.record_free(
                 TraceKind.TREE_RECOLOR,
                 self.name,
-                0,
                 _RECOLOR,
-                key=self._shown(self._key[handle]),
-                red=bool(self._red[handle]),
+                key if shown is None else shown(key),
+                "",
+                bool(red[handle]),
             )
 
     # --- invariants ----------------------------------------------------------------------

@@ -31,7 +31,8 @@ class Tracer:
     tracing off there are no events, and a hot path may charge a batch in one step (a tree
     descent of ``depth`` comparisons, added to `cost` directly: bulk registration pays for no
     call); with tracing on, a traced descent is charged by `charge_compares`, its batch
-    form, which records the same events as one `charge` per comparison. A syscall entry point
+    form, which records the same events as one `charge` per comparison, and a micro-step
+    that costs nothing by `record_free`, its form without a count. A syscall entry point
     calls `begin_call` first, so `events` and `cost` always describe the *last* call.
 
     `clock` is any object with a ``now_ns`` attribute (the model's virtual clock); without one
@@ -140,6 +141,33 @@ class Tracer:
             self._events.append(event)
             if self.observer is not None:
                 self.observer(event)
+
+    def record_free(
+        self,
+        kind: TraceKind,
+        where: str,
+        form: str,
+        key: Key | None,
+        side: str = "",
+        red: bool | None = None,
+    ) -> None:
+        """Record a micro-step of a `kind` that costs nothing (no `CATEGORY`: a tree's insert,
+        erase, rotation or recolour) on a tree `key`: `charge` with nothing to count, its
+        arguments positional. An insert's rebalancing records several. No-op when off."""
+        if not self.enabled:
+            return
+        self._seq += 1
+        clock = self.clock
+        event = _new_event(
+            TraceEvent,
+            (
+                self._seq, 0 if clock is None else getattr(clock, "now_ns", 0), kind, where, 0,
+                form, None, key, None, side, red, "", None, None, "",
+            ),
+        )  # fmt: skip
+        self._events.append(event)
+        if self.observer is not None:
+            self.observer(event)
 
     def charge_compares(
         self,
