@@ -38,7 +38,7 @@ def test_a_sound_model_passes() -> None:
 
 
 def _foreign_item_on_the_ready_list(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
-    stray = EpItem(outer, ep.items()[1].file, 99, EPOLLIN, 99)
+    stray = EpItem(outer, ep.items()[1].file, 99, EPOLLIN)
     ep.rdllist.append(stray.rdllink)
 
 
@@ -48,17 +48,17 @@ def _wrong_key(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
 
 def _off_its_files_list(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = ep.items()[0]
-    epi.file.f_ep.remove(epi)
+    epi.file.f_ep = tuple(other for other in epi.file.f_ep if other is not epi)
 
 
 def _wait_entry_dropped_from_the_target(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = ep.items()[0]
-    epi.file.wq.entries.remove(epi.pwqlist[0])
+    epi.file.wq.entries.remove(epi)  # the item is its own wait entry
 
 
 def _exclusive_flag_lost(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:
     epi = next(epi for epi in ep.items() if epi.events & EPOLLEXCLUSIVE)
-    epi.pwqlist[0].exclusive = False
+    epi.exclusive = False  # the item's wait entry
 
 
 def _chained_without_a_transfer(k: ModelKernel, ep: EventPoll, outer: EventPoll) -> None:

@@ -218,7 +218,7 @@ def check_model(model: ModelKernel) -> None:
     watches = 0
     for file in files:
         for epi in file.f_ep:
-            node = epi.ep.rbr.find(epi.key)
+            node = epi.ep.rbr.find(epi.tree_key)
             if node is None or node.value is not epi:
                 raise AssertionError(f"{file.label}: f_ep holds {epi!r}, in no epoll's tree")
         for queue in _wait_queues(file):

@@ -70,6 +70,13 @@ class TreeMachine(RuleBasedStateMachine):
         if self.tracer is not None:
             assert self.tracer.cost.tree_compare - before == len(path)
 
+    @rule(key=keys)
+    def find_then_insert(self, key: int) -> None:
+        """eventpoll's order (ep_find, then ep_insert): an untraced insert starts where the
+        find's descent ended, and must still build and charge exactly what a fresh one does."""
+        self.find(key)
+        self.insert(key)
+
     @precondition(lambda self: bool(self.model))
     @rule(data=st.data())
     def erase(self, data: st.DataObject) -> None:
@@ -231,6 +238,39 @@ def test_lookup_path_of_an_absent_key_ends_at_its_future_parent() -> None:
     assert RBTree[int, None]().lookup_path(1) == []
 
 
+def test_an_insert_after_a_find_builds_and_charges_what_a_fresh_insert_does() -> None:
+    rng = random.Random(7)
+    keys_ = rng.sample(range(100_000), 2_000)
+    plain_tracer, reusing_tracer = Tracer(False), Tracer(False)
+    plain: RBTree[int, int] = RBTree(plain_tracer)
+    reusing: RBTree[int, int] = RBTree(reusing_tracer)
+    for key in keys_:
+        plain.insert(key, key)
+        before = reusing_tracer.cost.tree_compare
+        assert reusing.find(key) is None
+        found = reusing_tracer.cost.tree_compare
+        reusing.insert(key, key)
+        assert reusing_tracer.cost.tree_compare - found == found - before  # the same descent
+    reusing._check()
+    shape = [(node.key, node.red, getattr(node.parent, "key", None)) for node in plain]
+    assert [(node.key, node.red, getattr(node.parent, "key", None)) for node in reusing] == shape
+    assert reusing_tracer.cost.tree_compare == 2 * plain_tracer.cost.tree_compare
+
+
+def test_a_traced_insert_after_a_find_records_what_a_fresh_insert_does() -> None:
+    plain_tracer, reusing_tracer = Tracer(), Tracer()
+    plain: RBTree[int, int] = RBTree(plain_tracer)
+    reusing: RBTree[int, int] = RBTree(reusing_tracer)
+    for key in random.Random(8).sample(range(10_000), 300):
+        plain_tracer.begin_call("insert")
+        plain.insert(key, key)
+        assert reusing.find(key) is None
+        reusing_tracer.begin_call("insert")
+        reusing.insert(key, key)
+        fields = [[e[2:] for e in t.events[1:]] for t in (plain_tracer, reusing_tracer)]
+        assert fields[0] == fields[1] and plain_tracer.cost == reusing_tracer.cost
+
+
 def test_duplicate_insert_raises_and_changes_nothing() -> None:
     tree: RBTree[int, str] = RBTree()
     for key in (2, 1, 3):
@@ -344,7 +384,7 @@ def test_check_detects_broken_invariants() -> None:
         tree._check()
 
     tree, handles = fresh()
-    tree._free.pop()
+    tree._fresh += 1  # a handle handed out to nobody
     with pytest.raises(AssertionError, match="leak"):
         tree._check()
 

@@ -33,7 +33,7 @@ def test_a_traced_add_enters_the_tracer_once_per_descent_not_per_comparison() ->
     k, ep, fd = _registered(4096)
     tracer_code = {
         code
-        for name in ("charge", "charge_compares")
+        for name in ("charge", "charge_compares", "record_free")
         if (code := getattr(getattr(Tracer, name, None), "__code__", None)) is not None
     }
     entries = 0

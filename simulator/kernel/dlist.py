@@ -29,7 +29,7 @@ destination's (union-find, with path compression on lookup), and the source star
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from simulator.kernel.trace import TraceKind, Tracer
 
@@ -46,7 +46,31 @@ class _Membership:
         self.forward: _Membership | None = None
 
 
-class ListNode(Generic[T]):
+class ListLinks(Generic[T]):
+    """What a list node is, whoever lays it out: ``prev``, ``next``, ``owner`` and its
+    membership record. `ListNode` is the ready-made node; a class that embeds the links
+    itself (an epitem, which is also a wait-queue entry) declares the four slots in its own
+    ``__slots__`` and sets them as `ListNode.__init__` does: one object less per item.
+    """
+
+    # No layout of its own: each subclass lays the links out in its slots (CPython allows one
+    # base with slots per class, and an epitem's is its wait entry's). Hidden from the type
+    # checker, which would otherwise count this empty layout as a second one.
+    if not TYPE_CHECKING:
+        __slots__ = ()
+
+    owner: T
+    prev: ListLinks[T]
+    next: ListLinks[T]
+    _home: _Membership | None
+
+    @property
+    def linked(self) -> bool:
+        """True while the node is on a list (the negation of ``list_empty(node)``). O(1)."""
+        return self.next is not self
+
+
+class ListNode(ListLinks[T]):
     """A link embeddable in an owner object (``struct list_head`` inside an epitem).
 
     The kernel gets from the link back to the epitem with ``list_entry`` (``container_of``);
@@ -62,14 +86,9 @@ class ListNode(Generic[T]):
 
     def __init__(self, owner: T) -> None:
         self.owner = owner
-        self.prev: ListNode[T] = self
-        self.next: ListNode[T] = self
-        self._home: _Membership | None = None
-
-    @property
-    def linked(self) -> bool:
-        """True while the node is on a list (the negation of ``list_empty(node)``). O(1)."""
-        return self.next is not self
+        self.prev = self
+        self.next = self
+        self._home = None
 
     def __repr__(self) -> str:
         return f"ListNode({self.owner!r})"
@@ -105,7 +124,7 @@ class DList(Generic[T]):
         #: carry it, so a viewer tells the lists apart without parsing `name`
         self.kind = name.rpartition(".")[2]
         # The sentinel's owner is never seen: iteration stops at the head.
-        self._head: ListNode[Any] = ListNode(None)
+        self._head: ListLinks[Any] = ListNode(None)
         self._home = _Membership(self)
         self._len = 0
 
@@ -128,18 +147,18 @@ class DList(Generic[T]):
             yield node.owner
             node = following
 
-    def first(self) -> ListNode[T] | None:
+    def first(self) -> ListLinks[T] | None:
         """The node at the head, or None when empty (``list_first_entry_or_null``). O(1)."""
         node = self._head.next
         return None if node is self._head else node
 
     def __contains__(self, node: object) -> bool:
-        """True if ``node`` is a `ListNode` on this list. O(1) amortised."""
-        return isinstance(node, ListNode) and _list_of(node) is self
+        """True if ``node`` is a node (`ListLinks`) on this list. O(1) amortised."""
+        return isinstance(node, ListLinks) and _list_of(node) is self
 
     # --- changing ------------------------------------------------------------------------
 
-    def append(self, node: ListNode[T]) -> None:
+    def append(self, node: ListLinks[T]) -> None:
         """Link ``node`` at the tail (``list_add_tail``). O(1).
 
         Raises ValueError if the node is already on a list (the kernel would corrupt both).
@@ -156,7 +175,7 @@ class DList(Generic[T]):
         self._len += 1
         self._charge(TraceKind.LIST_APPEND, node)
 
-    def prepend(self, node: ListNode[T]) -> None:
+    def prepend(self, node: ListLinks[T]) -> None:
         """Link ``node`` at the head (``list_add``). O(1).
 
         Raises ValueError if the node is already on a list.
@@ -173,7 +192,7 @@ class DList(Generic[T]):
         self._len += 1
         self._charge(TraceKind.LIST_PREPEND, node)
 
-    def remove(self, node: ListNode[T]) -> None:
+    def remove(self, node: ListLinks[T]) -> None:
         """Unlink ``node`` and make it point to itself again (``list_del_init``). O(1) amortised.
 
         Raises ValueError if the node is not on this list.
@@ -183,7 +202,7 @@ class DList(Generic[T]):
         self._unlink(node)
         self._charge(TraceKind.LIST_REMOVE, node)
 
-    def pop_front(self) -> ListNode[T] | None:
+    def pop_front(self) -> ListLinks[T] | None:
         """Unlink and return the head node, or None when empty. O(1).
 
         The kernel spells this ``list_first_entry`` then ``list_del_init``; it is traced as one
@@ -241,7 +260,7 @@ class DList(Generic[T]):
                 subject=into.name,
             )
 
-    def _unlink(self, node: ListNode[T]) -> None:
+    def _unlink(self, node: ListLinks[T]) -> None:
         """``__list_del_entry`` + ``INIT_LIST_HEAD``: the node points to itself again."""
         before, after = node.prev, node.next
         before.next = after
@@ -250,7 +269,7 @@ class DList(Generic[T]):
         node._home = None
         self._len -= 1
 
-    def _charge(self, kind: TraceKind, node: ListNode[T]) -> None:
+    def _charge(self, kind: TraceKind, node: ListLinks[T]) -> None:
         tracer = self._tracer
         if tracer is not None:
             if not tracer.enabled:  # the cost alone: no words to make
@@ -303,7 +322,7 @@ class DList(Generic[T]):
             raise AssertionError(f"{self.name}: {count} nodes linked, length says {self._len}")
 
 
-def _list_of(node: ListNode[Any]) -> DList[Any] | None:
+def _list_of(node: ListLinks[Any]) -> DList[Any] | None:
     """The list ``node`` is on, or None; compresses the membership path it follows."""
     home = node._home
     if home is None:

@@ -19,9 +19,9 @@ function it models.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-from simulator.kernel.dlist import DList, ListNode
+from simulator.kernel.dlist import DList, ListLinks
 from simulator.kernel.rbtree import RBNode, RBTree
 from simulator.kernel.trace import TraceKind
 from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
@@ -56,67 +56,125 @@ EP_MAX_CHAIN = EP_MAX_NESTS + 1
 PATH_LIMITS = (1000, 500, 100, 50, 10)
 
 
-class EpItem(ListNode["EpItem"]):
+def ep_key(file_id: int, fd: int) -> int:
+    """An interest-tree key: ``ep_cmp_ffd``'s order (the file, then the fd) in one int.
+
+    A descriptor is below 2**31, so ``file << 32 | fd`` orders exactly as the pair does; an
+    int is smaller than a pair (32 bytes against 56, a million times over) and compares
+    faster. Trace events and views show the pair (`ep_key_shown`).
+    """
+    return file_id << 32 | fd
+
+
+def ep_key_shown(key: int) -> tuple[int, int]:
+    """An interest-tree key as viewers see it: ``(file identity, fd)``."""
+    return (key >> 32, key & 0xFFFF_FFFF)
+
+
+class EpItem(WaitEntry, ListLinks["EpItem"]):
     """``struct epitem``: one registration of one ``(file, fd)`` in one epoll.
 
     `events` is the stored mask (user mask | ERR | HUP; only private bits once a ONESHOT item
-    fired), `data` the 64-bit user data (CPython stores the fd number). `rdllink` is the node
-    that links the item into ``rdllist``; `ovf_chained` says whether it waits on ``ovflist``
-    (the kernel's ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list
-    that ``done_scan`` walks backwards, as the kernel walks its LIFO chain); `pwqlist` holds the
-    wait-queue entries the target's ->poll installed.
+    fired), `data` the 64-bit user data (CPython always stores the fd number, so it is read
+    from `fd`). `ovf_chained` says whether the item waits on ``ovflist`` (the kernel's
+    ``epi->next != EP_UNACTIVE_PTR``; our ovflist is an oldest-first Python list that
+    ``done_scan`` walks backwards, as the kernel walks its LIFO chain).
 
-    As ``epi->rdllink`` is embedded in the kernel's epitem, the item *is* its list node here
-    (`rdllink` names the item itself): one object less per registration, which at a million
-    registrations is memory and garbage-collector work.
+    One object is three of the kernel's here, because a million registrations make a million
+    of each (memory and garbage-collector work):
+
+    * the item *is* its ready-list link (``epi->rdllink``, embedded in the kernel's epitem
+      too): `rdllink` is the item itself;
+    * the item *is* its wait-queue entry (``struct eppoll_entry``, which the kernel allocates
+      per wait queue the target's ->poll hooks it on, and chains on ``epi->pwqlist``): every
+      file the model has polls on exactly one wait queue, so an item has at most one entry,
+      and `pwqlist` is the item while it is hooked. Its `label` (``epoll4:fd7``) is made when
+      read;
+    * the item keeps its tree node's handle (`rbh`, 0 when not in the tree) and makes the
+      node's view, `rbn`, when asked.
     """
 
-    __slots__ = ("data", "ep", "events", "fd", "file", "ovf_chained", "pwqlist", "rbn", "rdllink")
+    __slots__ = ("_home", "ep", "events", "fd", "file", "next", "ovf_chained", "prev", "rbh")
 
-    def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: int) -> None:
-        super().__init__(self)
+    owner: EpItem
+
+    def __init__(self, ep: EventPoll, file: File, fd: int, events: int) -> None:
+        # Every field set here, in one call: the list links (unlinked, as INIT_LIST_HEAD),
+        # the wait entry (not queued; wakes ep_poll_callback), then the item.
+        self.owner = self
+        self.prev = self
+        self.next = self
+        self._home = None
+        self.func = ep._callback
+        self._label = ""
+        self.exclusive = False
+        self.queue = None
         self.ep = ep
         self.file = file
         self.fd = fd
         self.events = events
-        self.data = data
-        self.rdllink: ListNode[EpItem] = self
         self.ovf_chained = False
-        self.pwqlist: tuple[WaitEntry, ...] = ()  # one entry, or none: a tuple is smaller
-        self.rbn: RBNode[tuple[int, int], EpItem] | None = None
+        self.rbh = 0  # the rbtree's nil handle: not in the tree
+
+    @property
+    def data(self) -> int:
+        """The user data ``epoll_wait`` returns: CPython's ``select.epoll`` stores the fd."""
+        return self.fd
+
+    @property
+    def rdllink(self) -> ListLinks[EpItem]:
+        """The item's link on ``rdllist`` (``epi->rdllink``): the item itself."""
+        return self
+
+    @property
+    def pwqlist(self) -> tuple[EpItem, ...]:
+        """The wait entries the target's ->poll installed (``epi->pwqlist``): the item
+        itself while it is hooked on a wait queue, else none."""
+        return () if self.queue is None else (self,)
+
+    @property
+    def label(self) -> str:
+        """Whose wait entry it is (``epoll4:fd7``), for the views and the trace."""
+        return f"{self.ep.label}:fd{self.fd}"
+
+    @property
+    def rbn(self) -> RBNode[int, EpItem] | None:
+        """The item's node in the interest tree (``epi->rbn``), or None once removed."""
+        return self.ep.rbr.node_at(self.rbh) if self.rbh else None
 
     @property
     def key(self) -> tuple[int, int]:
-        """The interest-tree key: (file identity, fd number)."""
+        """The interest-tree key as viewers see it: (file identity, fd number)."""
         return (self.file.file_id, self.fd)
+
+    @property
+    def tree_key(self) -> int:
+        """The interest-tree key as the tree holds it (`ep_key`)."""
+        return ep_key(self.file.file_id, self.fd)
 
     @property
     def ready(self) -> bool:
         """Is the item on the ready list?"""
-        return self.rdllink.linked
+        return self.next is not self
 
     @property
     def trace_fd(self) -> int:
         """The descriptor its list micro-steps concern (`simulator.observe.TraceEvent.fd`)."""
         return self.fd
 
+    def ep_ptable_queue_proc(self, _file: File, whead: WaitQueue) -> None:
+        """``ep_ptable_queue_proc``: hook the item's wait entry on the target's wait queue
+        (the kernel finds the item from the poll table with ``container_of``; here the poll
+        table's queue proc is this method, bound to the item)."""
+        if self.queue is not None:
+            raise AssertionError(f"{self!r}: its file polls on a second wait queue")
+        if self.events & EPOLLEXCLUSIVE:
+            whead.add_exclusive(self, cost=1)
+        else:
+            whead.add(self, cost=1)
+
     def __repr__(self) -> str:
         return f"<epitem fd={self.fd} file={self.file.label} events={self.events:#x}>"
-
-
-class EppollEntry(WaitEntry):
-    """``struct eppoll_entry``: the wait entry an epitem hooks on its target's wait queue.
-
-    Its label (``epoll4:fd7``) is made when read, from its epitem: a million registrations
-    need not keep a million strings nobody may look at.
-    """
-
-    __slots__ = ()
-
-    @property
-    def label(self) -> str:
-        epi: EpItem = self.owner  # type: ignore[assignment]
-        return f"{epi.ep.label}:fd{epi.fd}"
 
 
 class EventPoll(File):
@@ -129,7 +187,7 @@ class EventPoll(File):
     def __init__(self, fs: FileSystem, label: str, watches: Callable[[int], None]) -> None:
         super().__init__(fs, label)
         tracer = fs.tracer
-        self.rbr: RBTree[tuple[int, int], EpItem] = RBTree(tracer, f"{label}.rbr")
+        self.rbr: RBTree[int, EpItem] = RBTree(tracer, f"{label}.rbr", ep_key_shown)
         self.rdllist: DList[EpItem] = DList(tracer, f"{label}.rdllist")
         self.ovflist: list[EpItem] | None = None
         # File.wq is where ->poll registers; for an epoll that is ep->poll_wait.
@@ -143,7 +201,7 @@ class EventPoll(File):
     # -- lookups -------------------------------------------------------------------------------
     def ep_find(self, file: File, fd: int) -> EpItem | None:
         """``ep_find``: O(log n) descent of the interest tree."""
-        node = self.rbr.find((file.file_id, fd))
+        node = self.rbr.find(file.file_id << 32 | fd)  # ep_key, inline: a call per ADD less
         return None if node is None else node.value
 
     def items(self) -> list[EpItem]:
@@ -173,8 +231,8 @@ class EventPoll(File):
                     fd=epi.fd,
                     list="ovflist",
                 )
-        elif not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        elif not epi.linked:
+            self.rdllist.append(epi)
         ewake = False
         if self.wq:
             if epi.events & EPOLLEXCLUSIVE:
@@ -195,19 +253,6 @@ class EventPoll(File):
     def ep_poll_safewake(self) -> None:
         """Tell whoever polls this epoll fd that it may be readable (readiness climbs a nest)."""
         self.poll_wait.wake_up(EPOLLIN)
-
-    def _queue_proc(self, epi: EpItem) -> Callable[[File, WaitQueue], None]:
-        """``ep_ptable_queue_proc``: hook an eppoll_entry on the target's wait queue."""
-
-        def queue(_file: File, whead: WaitQueue) -> None:
-            entry = EppollEntry(self._callback, epi, "")
-            if epi.events & EPOLLEXCLUSIVE:
-                whead.add_exclusive(entry, cost=1)
-            else:
-                whead.add(entry, cost=1)
-            epi.pwqlist = (*epi.pwqlist, entry)
-
-        return queue
 
     def ep_item_poll(self, epi: EpItem, pt: PollTable | None, depth: int = 1) -> int:
         """``ep_item_poll``: the target's current readiness, masked by what the item wants."""
@@ -230,16 +275,17 @@ class EventPoll(File):
         may multiply; too many paths undo the insert with EINVAL (``reverse_path_check``).
         """
         self._watches(+1)  # raises ENOSPC past max_user_watches, before anything is allocated
-        epi = EpItem(self, file, fd, events, fd)
-        file.f_ep.append(epi)
-        epi.rbn = self.rbr.insert(epi.key, epi)
+        epi = EpItem(self, file, fd, events)
+        file.f_ep += (epi,)
+        epi.rbh = self.rbr.insert(file.file_id << 32 | fd, epi).handle  # ep_key, inline
         if path_check is not None and reverse_path_check(path_check):
             self.remove(epi)
             raise oserror(errno.EINVAL)
-        pt = PollTable(self._queue_proc(epi), events)
-        revents = self.ep_item_poll(epi, pt)
-        if revents and not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        # ep_pqueue: the poll table whose queue proc knows the item (a bound method: one
+        # small allocation, where a closure would make a function and two cells per ADD).
+        revents = self.ep_item_poll(epi, PollTable(epi.ep_ptable_queue_proc, events))
+        if revents and not epi.linked:
+            self.rdllist.append(epi)
             if self.wq:
                 self.wq.wake_up(0)
             if self.poll_wait:
@@ -248,9 +294,8 @@ class EventPoll(File):
     def modify(self, epi: EpItem, events: int) -> None:
         """``ep_modify``: new mask, then re-poll: ready and unlinked -> tail of the ready list."""
         epi.events = events
-        epi.data = epi.fd
-        if self.ep_item_poll(epi, None) and not epi.rdllink.linked:
-            self.rdllist.append(epi.rdllink)
+        if self.ep_item_poll(epi, None) and not epi.linked:
+            self.rdllist.append(epi)
             if self.wq:
                 self.wq.wake_up(0)
             if self.poll_wait:
@@ -258,16 +303,16 @@ class EventPoll(File):
 
     def remove(self, epi: EpItem) -> None:
         """``ep_remove``: unhook from the target, the file's list, the tree and the ready list."""
-        for entry in epi.pwqlist:
-            if entry.queue is not None:
-                entry.queue.remove(entry, cost=1)
-        epi.pwqlist = ()
-        epi.file.f_ep.remove(epi)
-        assert epi.rbn is not None
-        self.rbr.erase(epi.rbn)
-        epi.rbn = None
-        if epi.rdllink.linked:
-            self.rdllist.remove(epi.rdllink)
+        if epi.queue is not None:  # ep_unregister_pollwait
+            epi.queue.remove(epi, cost=1)
+        file = epi.file
+        file.f_ep = tuple(other for other in file.f_ep if other is not epi)
+        node = epi.rbn
+        assert node is not None
+        self.rbr.erase(node)
+        epi.rbh = 0
+        if epi.linked:
+            self.rdllist.remove(epi)
         if epi.ovf_chained and self.ovflist is not None:
             self.ovflist.remove(epi)
             epi.ovf_chained = False
@@ -287,8 +332,8 @@ class EventPoll(File):
         assert self.ovflist is not None
         for epi in reversed(self.ovflist):  # the kernel walks its LIFO chain newest first
             epi.ovf_chained = False
-            if not epi.rdllink.linked:
-                self.rdllist.prepend(epi.rdllink)
+            if not epi.linked:
+                self.rdllist.prepend(epi)
         self.ovflist = None
         txlist.splice_init(self.rdllist, at_head=True)
         if self.rdllist and self.wq:
@@ -319,7 +364,7 @@ class EventPoll(File):
             if epi.events & EPOLLONESHOT:
                 epi.events &= EP_PRIVATE_BITS
             elif not epi.events & EPOLLET:
-                self.rdllist.append(epi.rdllink)
+                self.rdllist.append(epi)
         self.done_scan(txlist)
         return out
 
@@ -337,7 +382,7 @@ class EventPoll(File):
             if self.ep_item_poll(epi, None, depth + 1):
                 res = EPOLLIN | EPOLLRDNORM
                 break
-            txlist.remove(epi.rdllink)
+            txlist.remove(epi)
         self.done_scan(txlist)
         return res
 
@@ -428,8 +473,10 @@ class EventPoll(File):
             epi = node.value
             if epi.ep is not self:
                 raise AssertionError(f"{name}: {epi!r} in the tree belongs to {epi.ep.label}")
-            if node.key != epi.key:
-                raise AssertionError(f"{name}: {epi!r} keyed {node.key}, its (file, fd) {epi.key}")
+            if node.key != epi.tree_key:
+                raise AssertionError(
+                    f"{name}: {epi!r} keyed {ep_key_shown(node.key)}, its (file, fd) {epi.key}"
+                )
             if epi.rbn != node:
                 raise AssertionError(f"{name}: {epi!r} does not know its tree node")
             if epi.file.released or epi not in epi.file.f_ep:
@@ -497,7 +544,7 @@ def reverse_path_check(files: Iterable[File]) -> bool:
     return any(_too_many_paths(file.f_ep, 0, [0] * len(PATH_LIMITS)) for file in files)
 
 
-def _too_many_paths(refs: list[EpItem], depth: int, counts: list[int]) -> bool:
+def _too_many_paths(refs: Sequence[EpItem], depth: int, counts: list[int]) -> bool:
     """``reverse_path_check_proc``: walk up from `refs`, counting paths by length."""
     if depth > EP_MAX_NESTS:
         return True

@@ -33,12 +33,15 @@ the collector on, as programs run, the arrays are ~1.45x faster (4.3 s against 6
 
 Handle 0 is the nil sentinel (the kernel's ``NULL``): black, no key, no children, never
 written, so "is the uncle red?" needs no None check. Erased handles go on a free list and are
-reused, as a slab cache reuses freed objects; the arrays grow by half at a time and never
-shrink. A free handle is kept ready for reuse: no key, no children, no parent, red (what
-``rb_link_node`` + ``rb_insert_color`` start from).
+reused first, as a slab cache reuses freed objects; handles never used yet are counted, not
+listed (`_fresh`); the arrays grow by half at a time and never shrink. A free handle is kept
+ready for reuse: no key, no children, no parent, red (what ``rb_link_node`` +
+``rb_insert_color`` start from).
 
-Callers never see handles. `RBTree.insert`, `RBTree.find`, iteration and the other readers
-return `RBNode` views: small objects naming a handle that read the arrays on demand. A view
+`RBTree.insert`, `RBTree.find`, iteration and the other readers return `RBNode` views: small
+objects naming a handle that read the arrays on demand. (A caller that keeps a node per item,
+like eventpoll's epitems, may keep its handle, `RBNode.handle`, and make a view with
+`RBTree.node_at` when it needs one: a million views are 56 MB.) A view
 remembers the *generation* of its handle, bumped on every erase, so a view of an erased node
 stays erased even after its handle is reused (its ``parent`` is itself, the kernel's
 ``RB_CLEAR_NODE``), and erasing it twice is caught instead of erasing a stranger. Two views of
@@ -62,7 +65,7 @@ added once per call from a local counter.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from simulator.kernel.trace import TraceKind, Tracer
@@ -107,6 +110,11 @@ class RBNode(Generic[K, V]):
         self._tree = tree
         self._handle = handle
         self._gen = gen
+
+    @property
+    def handle(self) -> int:
+        """The node's slot in its tree (`RBTree.node_at` makes a view of it again). O(1)."""
+        return self._handle
 
     @property
     def erased(self) -> bool:
@@ -202,10 +210,12 @@ class RBTree(Generic[K, V]):
 
     __slots__ = (
         "_free",
+        "_fresh",
         "_gen",
         "_key",
         "_left",
         "_leftmost",
+        "_miss",
         "_parent",
         "_red",
         "_right",
@@ -214,11 +224,20 @@ class RBTree(Generic[K, V]):
         "_tracer",
         "_value",
         "name",
+        "shown",
     )
 
-    def __init__(self, tracer: Tracer | None = None, name: str = "rbr") -> None:
+    def __init__(
+        self,
+        tracer: Tracer | None = None,
+        name: str = "rbr",
+        shown: Callable[[Any], Key] | None = None,
+    ) -> None:
         self._tracer = tracer
         self.name = name
+        #: How trace events show a key (None: as it is). eventpoll packs ``(file, fd)`` in one
+        #: int, which is smaller and compares faster, and shows it as the pair.
+        self.shown = shown
         # The node arrays, indexed by handle; index 0 is the nil sentinel. Keys and values are
         # Any because the sentinel and free handles hold None.
         self._key: list[Any] = [None]
@@ -228,9 +247,14 @@ class RBTree(Generic[K, V]):
         self._parent = array("i", [NIL])
         self._red = bytearray([False])
         self._gen: list[int] = [0]  # bumped on erase, so stale views can tell
-        self._free: list[int] = []  # handles ready for insert, the next one last
+        self._free: list[int] = []  # erased handles ready for reuse, the next one last
+        self._fresh = 1  # the lowest handle never used: it and all above it are free too
         self._root = NIL
         self._leftmost = NIL  # rb_root_cached.rb_leftmost
+        # Where the last `find` of an absent key ended, until the tree next changes: (key,
+        # parent, went right at, nodes visited, and if traced the keys compared and the sides
+        # taken). See `insert`.
+        self._miss: tuple[Any, int, int, int, list[Any] | None, list[str] | None] | None = None
         self._size = 0
 
     def _view(self, handle: int) -> RBNode[K, V] | None:
@@ -238,6 +262,14 @@ class RBTree(Generic[K, V]):
         return RBNode(self, handle, self._gen[handle]) if handle else None
 
     # --- reading -------------------------------------------------------------------------
+
+    def node_at(self, handle: int) -> RBNode[K, V]:
+        """A view of the node in slot `handle` (from `RBNode.handle`), which must be in the
+        tree: a caller that keeps handles instead of views keeps one object less per node.
+        O(1)."""
+        if not 0 < handle < len(self._key) or self._key[handle] is None:
+            raise ValueError(f"no node at handle {handle} in {self.name}")
+        return RBNode(self, handle, self._gen[handle])
 
     @property
     def root(self) -> RBNode[K, V] | None:
@@ -305,36 +337,50 @@ class RBTree(Generic[K, V]):
         tracer = self._tracer
         keys, left, right = self._key, self._left, self._right
         handle = self._root
+        parent = went_right_at = NIL
         if tracer is not None and tracer.enabled:
             others: list[K] = []
             sides: list[str] = []
             while handle:
+                parent = handle
                 node_key = keys[handle]
                 others.append(node_key)
                 if key < node_key:
                     sides.append("left")
                     handle = left[handle]
                 elif node_key < key:
+                    went_right_at = handle
                     sides.append("right")
                     handle = right[handle]
                 else:
                     sides.append("found")
                     break
-            tracer.charge_compares(self.name, key, others, sides)
+            tracer.charge_compares(self.name, key, others, sides, self.shown)
+            if not handle:
+                self._miss = (key, parent, went_right_at, len(others), others, sides)
             return self._view(handle)
         visited = 0
         while handle:
             visited += 1
+            parent = handle
             node_key = keys[handle]
             if key < node_key:
                 handle = left[handle]
             elif node_key < key:
+                went_right_at = handle
                 handle = right[handle]
             else:
-                break
+                return self._found(handle, visited)
         if tracer is not None:  # tracing off: no event to record, the batch goes to its counter
             tracer.cost.tree_compare += visited
-        return self._view(handle)
+        self._miss = (key, parent, went_right_at, visited, None, None)
+        return None
+
+    def _found(self, handle: int, visited: int) -> RBNode[K, V]:
+        """`find`'s untraced hit: charge the descent, return the view."""
+        if self._tracer is not None:
+            self._tracer.cost.tree_compare += visited
+        return RBNode(self, handle, self._gen[handle])
 
     def lookup_path(self, key: K) -> list[RBNode[K, V]]:
         """The nodes `find` would visit for ``key``, root first, for views to draw. O(log n).
@@ -374,33 +420,67 @@ class RBTree(Generic[K, V]):
         parent = NIL
         went_right_at = NIL
         handle = self._root
-        depth = 0
-        while handle:
-            parent = handle
-            depth += 1
-            if key < keys[handle]:
-                handle = left[handle]
-            else:
-                went_right_at = handle
-                handle = right[handle]
         tracer = self._tracer
-        trace = False
-        if tracer is not None:
-            trace = tracer.enabled
-            if not trace:  # traced, `_emit_descent` charges each comparison
+        trace = tracer is not None and tracer.enabled
+        miss, self._miss = self._miss, None
+        if miss is not None and miss[0] == key and (not trace or miss[4] is not None):
+            # `find` just descended for this key and found no node, and the tree has not
+            # changed since (eventpoll's ep_find, then ep_insert): the insert's descent would
+            # visit the same nodes and go the same ways, so it starts where that one ended.
+            # The kernel descends twice, and the cost and the trace still say so: this descent
+            # is charged, and traced, as if made (the events share the find's lists of keys and
+            # sides, which nobody changes).
+            _, parent, went_right_at, depth, others_seen, sides_seen = miss
+            if trace:
+                assert tracer is not None and others_seen is not None and sides_seen is not None
+                tracer.charge_compares(self.name, key, others_seen, sides_seen, self.shown)
+            elif tracer is not None:
+                tracer.cost.tree_compare += depth
+        elif trace:
+            # Traced: note each comparison as the descent makes it, for one charge_compares.
+            assert tracer is not None
+            others: list[K] = []
+            sides: list[str] = []
+            while handle:
+                parent = handle
+                node_key = keys[handle]
+                others.append(node_key)
+                if key < node_key:
+                    sides.append("left")
+                    handle = left[handle]
+                else:
+                    went_right_at = handle
+                    sides.append("right")
+                    handle = right[handle]
+            tracer.charge_compares(self.name, key, others, sides, self.shown)
+        else:
+            depth = 0
+            while handle:
+                parent = handle
+                depth += 1
+                if key < keys[handle]:
+                    handle = left[handle]
+                else:
+                    went_right_at = handle
+                    handle = right[handle]
+            if tracer is not None:
                 # No event to record: the batch goes straight to its counter (the hot path of
                 # bulk registration; see `Tracer`).
                 tracer.cost.tree_compare += depth
-        if trace:
-            self._emit_descent(key, parent, went_right_at)
         if went_right_at and not keys[went_right_at] < key:
             raise KeyError(key)
 
-        free = self._free
-        if not free:
-            self._grow()
         # A free handle is already red with no children; only its parent and data are set.
-        new = free.pop()
+        # Erased handles are reused first; then never-used ones, counted rather than listed
+        # (a list of a million handle numbers would hold a million int objects).
+        free = self._free
+        if free:
+            new = free.pop()
+        else:
+            new = self._fresh
+            if new == len(keys):
+                self._grow()
+            self._fresh = new + 1
         keys[new] = key
         self._value[new] = value
         self._parent[new] = parent
@@ -417,7 +497,7 @@ class RBTree(Generic[K, V]):
                 self._leftmost = new
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_INSERT, self.name, 0, _KEY, key=_key(key))
+            tracer.record_free(TraceKind.TREE_INSERT, self.name, _KEY, self._shown(key))
         if not parent or self._red[parent]:
             self._insert_fixup(new, trace)
         return RBNode(self, new, self._gen[new])
@@ -432,6 +512,7 @@ class RBTree(Generic[K, V]):
         """
         # The kernel trusts its caller; the model refuses a stray node instead of silently
         # corrupting two trees, and the generation tells an erased node from its slot's reuse.
+        self._miss = None  # the tree changes: no descent remembered holds any more
         if node._tree is not self:
             raise ValueError(f"{node!r} is not in {self.name}")
         if node.erased:
@@ -448,7 +529,7 @@ class RBTree(Generic[K, V]):
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.charge(TraceKind.TREE_ERASE, self.name, 0, _KEY, key=_key(keys[handle]))
+            tracer.record_free(TraceKind.TREE_ERASE, self.name, _KEY, self._shown(keys[handle]))
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
@@ -490,7 +571,7 @@ class RBTree(Generic[K, V]):
     # --- handles -------------------------------------------------------------------------
 
     def _grow(self) -> None:
-        """Add free handles, by half the capacity, so growing costs O(1) amortised."""
+        """Add never-used handles, by half the capacity, so growing costs O(1) amortised."""
         # Whole-block copies only: converting element by element would cost more than the
         # inserts the new handles serve.
         start = len(self._key)
@@ -502,8 +583,6 @@ class RBTree(Generic[K, V]):
         self._parent += _NIL_LINKS * count
         self._red += b"\x01" * count
         self._gen += [0] * count
-        # Popped from the end, so handles are handed out in increasing order.
-        self._free += range(start + count - 1, start - 1, -1)
 
     def _release(self, handle: int) -> None:
         """Clear an erased handle, end its views' generation, and free it for reuse."""
@@ -661,8 +740,8 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.charge(
-                TraceKind.TREE_ROTATE, self.name, 0, _ROTATE, key=_key(self._key[node]), side="left"
+            self._tracer.record_free(
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "left"
             )
 
     def _rotate_right(self, node: int, trace: bool) -> None:
@@ -678,13 +757,8 @@ class RBTree(Generic[K, V]):
         parent_of[node] = pivot
         if trace:
             assert self._tracer is not None
-            self._tracer.charge(
-                TraceKind.TREE_ROTATE,
-                self.name,
-                0,
-                _ROTATE,
-                key=_key(self._key[node]),
-                side="right",
+            self._tracer.record_free(
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "right"
             )
 
     def _replace_child(self, old: int, new: int) -> None:
@@ -701,37 +775,22 @@ class RBTree(Generic[K, V]):
 
     # --- tracing -------------------------------------------------------------------------
 
-    def _emit_descent(self, key: K, parent: int, went_right_at: int) -> None:
-        """Charge and trace the nodes `insert` visited, root first, from parent pointers.
-
-        Rebuilding after the loop keeps the tracing test out of the hot descent.
-        """
-        assert self._tracer is not None
-        keys, left, parent_of = self._key, self._left, self._parent
-        others: list[K] = []
-        sides: list[str] = []
-        if parent:
-            others.append(keys[parent])
-            sides.append("right" if went_right_at == parent else "left")
-            below, handle = parent, parent_of[parent]
-            while handle:
-                others.append(keys[handle])
-                sides.append("left" if below == left[handle] else "right")
-                below, handle = handle, parent_of[handle]
-        others.reverse()
-        sides.reverse()
-        self._tracer.charge_compares(self.name, key, others, sides)
+    def _shown(self, key: object) -> Key:
+        """A key as trace events carry it (see `shown`)."""
+        return _key(key) if self.shown is None else self.shown(key)
 
     def _emit_recolor(self, *handles: int) -> None:
-        assert self._tracer is not None
+        tracer, shown, keys, red = self._tracer, self.shown, self._key, self._red
+        assert tracer is not None
         for handle in handles:
-            self._tracer.charge(
+            key = keys[handle]
+            tracer.record_free(
                 TraceKind.TREE_RECOLOR,
                 self.name,
-                0,
                 _RECOLOR,
-                key=_key(self._key[handle]),
-                red=bool(self._red[handle]),
+                key if shown is None else shown(key),
+                "",
+                bool(red[handle]),
             )
 
     # --- invariants ----------------------------------------------------------------------
@@ -834,11 +893,17 @@ class RBTree(Generic[K, V]):
         A free handle holds no key or value and no links, and is red, ready for `insert`.
         """
         free = set(self._free)
-        if len(free) != len(self._free) or NIL in free or free & reachable:
+        never_used = range(self._fresh, len(self._key))
+        if (
+            len(free) != len(self._free)
+            or NIL in free
+            or free & reachable
+            or any(h >= self._fresh for h in free)
+        ):
             raise AssertionError(f"{self.name}: free list repeats a handle or holds a live one")
-        if len(free) + len(reachable) != len(self._key) - 1:
+        if len(free) + len(never_used) + len(reachable) != len(self._key) - 1:
             raise AssertionError(f"{self.name}: handles neither in the tree nor free (a leak)")
-        for handle in free:
+        for handle in (*free, *never_used):
             cleared = (
                 self._key[handle] is None
                 and self._value[handle] is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from simulator.observe import CATEGORY, Cost, Key, TraceEvent, TraceKind
 
@@ -31,7 +31,8 @@ class Tracer:
     tracing off there are no events, and a hot path may charge a batch in one step (a tree
     descent of ``depth`` comparisons, added to `cost` directly: bulk registration pays for no
     call); with tracing on, a traced descent is charged by `charge_compares`, its batch
-    form, which records the same events as one `charge` per comparison. A syscall entry point
+    form, which records the same events as one `charge` per comparison, and a micro-step
+    that costs nothing by `record_free`, its form without a count. A syscall entry point
     calls `begin_call` first, so `events` and `cost` always describe the *last* call.
 
     `clock` is any object with a ``now_ns`` attribute (the model's virtual clock); without one
@@ -41,14 +42,20 @@ class Tracer:
     the model is in the state that event left it in: the TUI takes its pictures of the
     micro-steps there. It must only read the model. A copy of a tracer has no observer, so a
     model checkpoint never carries one into a later replay.
+
+    Without an observer nobody can look at a descent's comparisons before the call returns, so
+    `charge_compares` keeps the descent as one record (its key, the keys compared, the sides)
+    and `events` makes their events when it is first read: the same events, numbered and
+    stamped as if made at once, but none made for a call whose trace nobody reads.
     """
 
-    __slots__ = ("_seq", "clock", "cost", "enabled", "events", "observer")
+    __slots__ = ("_events", "_folded", "_seq", "clock", "cost", "enabled", "observer")
 
     def __init__(self, enabled: bool = True, clock: object | None = None) -> None:
         self.enabled = enabled
         self.clock = clock
-        self.events: list[TraceEvent] = []
+        self._events: list[TraceEvent | _Descent] = []
+        self._folded = False  # does `_events` hold a `_Descent` to unfold?
         self.cost = Cost()
         self._seq = 0
         self.observer: Callable[[TraceEvent], None] | None = None
@@ -62,11 +69,37 @@ class Tracer:
         twin._seq = self._seq
         return twin
 
+    @property
+    def events(self) -> list[TraceEvent]:
+        """The last call's events in order (descents unfolded into their comparisons)."""
+        if self._folded:
+            self._unfold()
+        return cast("list[TraceEvent]", self._events)
+
+    @events.setter
+    def events(self, events: list[TraceEvent]) -> None:
+        self._events = cast("list[TraceEvent | _Descent]", events)
+        self._folded = False
+
+    def _unfold(self) -> None:
+        """Replace each kept descent by its comparison events, in place. O(events)."""
+        unfolded: list[TraceEvent | _Descent] = []
+        for item in self._events:
+            if type(item) is _Descent:
+                unfolded += item.unfold()
+            else:
+                unfolded.append(item)
+        self._events[:] = unfolded  # the same list: a reader holding it sees them too
+        self._folded = False
+
     def begin_call(self, name: str) -> None:
         """Start a new syscall frame: forget the previous call's events and cost."""
-        self.events = []
         self.cost = Cost()
-        self.charge(TraceKind.CALL, name)
+        if self.enabled:
+            self.events = []
+            self.charge(TraceKind.CALL, name)  # costs nothing: with tracing off, a no-op
+        elif self.events:  # tracing was switched off after a traced call
+            self.events = []
 
     def charge(
         self,
@@ -105,41 +138,72 @@ class Tracer:
                     fd, key, other, side, red, list, mask, count, subject,
                 ),
             )  # fmt: skip
-            self.events.append(event)
+            self._events.append(event)
             if self.observer is not None:
                 self.observer(event)
 
+    def record_free(
+        self,
+        kind: TraceKind,
+        where: str,
+        form: str,
+        key: Key | None,
+        side: str = "",
+        red: bool | None = None,
+    ) -> None:
+        """Record a micro-step of a `kind` that costs nothing (no `CATEGORY`: a tree's insert,
+        erase, rotation or recolour) on a tree `key`: `charge` with nothing to count, its
+        arguments positional. An insert's rebalancing records several. No-op when off."""
+        if not self.enabled:
+            return
+        self._seq += 1
+        clock = self.clock
+        event = _new_event(
+            TraceEvent,
+            (
+                self._seq, 0 if clock is None else getattr(clock, "now_ns", 0), kind, where, 0,
+                form, None, key, None, side, red, "", None, None, "",
+            ),
+        )  # fmt: skip
+        self._events.append(event)
+        if self.observer is not None:
+            self.observer(event)
+
     def charge_compares(
-        self, where: str, key: object, others: Sequence[object], sides: Sequence[str]
+        self,
+        where: str,
+        key: object,
+        others: Sequence[object],
+        sides: Sequence[str],
+        shown: Callable[[Any], Key] | None = None,
     ) -> None:
         """Charge a tree descent: one ``tree_compare`` per visited node and, when `enabled`,
         one TREE_COMPARE event each, exactly as calling `charge` once per node would.
 
         `key` was compared with each of `others` (root first) and went to the matching one of
-        `sides`. A traced ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then
-        the insert's own descent); making their events in one loop here keeps the work per
-        comparison to building its event.
+        `sides`; the tracer keeps both lists (the caller gives them up). A traced
+        ``EPOLL_CTL_ADD`` records some fifty comparisons (``ep_find``, then the insert's own
+        descent): with an observer their events are made here, one by one; without one the
+        descent is kept as one record, unfolded when `events` is read. `shown`, if given,
+        turns a key into what the events carry (`RBTree.shown`).
         """
         cost = self.cost
-        observer = self.observer
-        if not self.enabled or observer is None:
+        if not self.enabled:
             cost.tree_compare += len(others)
-            if not self.enabled:
-                return
+            return
         clock = self.clock
         now = 0 if clock is None else getattr(clock, "now_ns", 0)
         seq = self._seq
-        compare = TraceKind.TREE_COMPARE
+        observer = self.observer
         if observer is None:
-            self.events += [
-                _new_event(TraceEvent, (
-                    number, now, compare, where, 1, _COMPARE,
-                    None, key, other, side, None, "", None, None, "",
-                ))
-                for number, other, side in zip(count(seq + 1), others, sides)
-            ]  # fmt: skip
+            cost.tree_compare += len(others)
+            self._events.append(_Descent(seq + 1, now, where, key, others, sides, shown))
+            self._folded = True
             self._seq = seq + len(others)
             return
+        compare = TraceKind.TREE_COMPARE
+        if shown is not None:
+            key, others = shown(key), [shown(other) for other in others]
         for other, side in zip(others, sides, strict=True):
             seq += 1
             self._seq = seq
@@ -148,8 +212,46 @@ class Tracer:
                 seq, now, compare, where, 1, _COMPARE,
                 None, key, other, side, None, "", None, None, "",
             ))  # fmt: skip
-            self.events.append(event)
+            self._events.append(event)
             observer(event)
+
+
+class _Descent:
+    """A tree descent kept by `Tracer.charge_compares` until its events are read."""
+
+    __slots__ = ("key", "now", "others", "seq", "shown", "sides", "where")
+
+    def __init__(
+        self,
+        seq: int,
+        now: int,
+        where: str,
+        key: object,
+        others: Sequence[object],
+        sides: Sequence[str],
+        shown: Callable[[Any], Key] | None,
+    ) -> None:
+        self.seq = seq
+        self.now = now
+        self.where = where
+        self.key = key
+        self.others = others
+        self.sides = sides
+        self.shown = shown
+
+    def unfold(self) -> list[TraceEvent]:
+        """One TREE_COMPARE event per comparison, numbered from `seq`."""
+        now, where, key, compare = self.now, self.where, self.key, TraceKind.TREE_COMPARE
+        others = self.others
+        if self.shown is not None:
+            key, others = self.shown(key), [self.shown(other) for other in others]
+        return [
+            _new_event(TraceEvent, (
+                number, now, compare, where, 1, _COMPARE,
+                None, key, other, side, None, "", None, None, "",
+            ))
+            for number, other, side in zip(count(self.seq), others, self.sides)
+        ]  # fmt: skip
 
 
 __all__ = ["Cost", "TraceEvent", "TraceKind", "Tracer"]

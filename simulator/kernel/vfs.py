@@ -68,8 +68,10 @@ class File:
         self.file_id = kernel.next_file_id()
         self.label = label
         self.f_count = 0
-        self.f_ep: list[EpItem] = []
-        self.wq = WaitQueue(kernel.tracer, f"{label}.wq")
+        # A tuple, () until the first watcher (the kernel allocates ``f_ep`` on first use too):
+        # files are watched by few epolls, and a million sockets need not keep a list each.
+        self.f_ep: tuple[EpItem, ...] = ()
+        self.wq = WaitQueue(kernel.tracer, label, ".wq")
         self.released = False
 
     def poll(self, pt: PollTable | None) -> int:
@@ -130,7 +132,7 @@ class FileSystem:
             self.nr_files -= 1
             # __fput: eventpoll_release() runs before the file's own ->release(), so removing
             # the epitems never generates an event (KERNEL_SPEC EP-20).
-            for epi in list(file.f_ep):
+            for epi in file.f_ep:  # a tuple: each removal makes a new one
                 epi.ep.remove(epi)
             file.release()
 

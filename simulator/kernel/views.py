@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from simulator.kernel.eventpoll import EpItem, EventPoll
+from simulator.kernel.eventpoll import EpItem, EventPoll, ep_key
 from simulator.kernel.kqueue import Knote, KQueue
 from simulator.kernel.waitqueue import WaitQueue
 from simulator.observe import (
@@ -107,13 +107,13 @@ class ModelViews:
             epi: EpItem = node.value
             nodes.append(
                 TreeNodeSnapshot(
-                    key=node.key,
+                    key=epi.key,  # the pair: the tree holds it packed (ep_key)
                     fd=epi.fd,
                     events=epi.events,
                     red=bool(node.red),
                     ready=epi.rdllink in rdllist,
-                    left=left.key if left is not None and more else None,
-                    right=right.key if right is not None and more else None,
+                    left=left.value.key if left is not None and more else None,
+                    right=right.value.key if right is not None and more else None,
                     deeper=deeper,
                 )
             )
@@ -124,7 +124,7 @@ class ModelViews:
             label=ep.label,
             file_id=ep.file_id,
             size=len(ep.rbr),
-            root=root.key if root is not None else None,
+            root=root.value.key if root is not None else None,
             nodes=tuple(nodes),
             complete=complete,
             ready=tuple(item.fd for item in islice(rdllist, limit)),
@@ -149,7 +149,7 @@ class ModelViews:
         file = self.fdt.lookup(fd)
         if ep is None or file is None:
             return ()
-        return tuple(node.key for node in ep.rbr.lookup_path((file.file_id, fd)))
+        return tuple(node.value.key for node in ep.rbr.lookup_path(ep_key(file.file_id, fd)))
 
     def kqueue_at(self, fd: int) -> KqueueSnapshot | None:
         """The kqueue at `fd` (None if it is not one). O(knotes)."""

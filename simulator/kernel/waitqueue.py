@@ -53,12 +53,28 @@ class WaitQueue:
     `add_exclusive` O(1) at the tail, `remove` O(n), `wake_up` O(n).
     """
 
-    __slots__ = ("entries", "name", "tracer")
+    __slots__ = ("_name", "_suffix", "entries", "tracer")
 
-    def __init__(self, tracer: Tracer, name: str) -> None:
+    def __init__(self, tracer: Tracer, name: str, suffix: str = "") -> None:
         self.tracer = tracer
-        self.name = name
+        # The name is `name` + `suffix` (``unix7`` + ``.wq``), joined when first read: a
+        # million sockets' queues need not each keep a string that nobody may read.
+        self._name = name
+        self._suffix = suffix
         self.entries: list[WaitEntry] = []
+
+    @property
+    def name(self) -> str:
+        """Whose queue it is (``unix7.wq``), for the views and the trace."""
+        if self._suffix:
+            self._name += self._suffix
+            self._suffix = ""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._name = name
+        self._suffix = ""
 
     def __bool__(self) -> bool:
         """``waitqueue_active``: is anybody waiting?"""
@@ -75,10 +91,14 @@ class WaitQueue:
         """
         entry.exclusive = False
         entry.queue = self
-        self.entries.insert(0, entry)
-        self.tracer.charge(
-            TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=_label(self.tracer, entry)
-        )
+        # A new list of exactly the entries, where insert() would leave room for three more:
+        # most queues hold one entry (a socket watched by one epoll), a million of them.
+        self.entries = [entry, *self.entries]
+        tracer = self.tracer
+        if tracer.enabled:
+            tracer.charge(TraceKind.WAIT_ADD, self.name, cost, "{e.subject}", subject=entry.label)
+        else:  # no event to record: the count goes straight to WAIT_ADD's category
+            tracer.cost.list_op += cost
 
     def add_exclusive(self, entry: WaitEntry, *, cost: int = 0) -> None:
         """``add_wait_queue_exclusive``: an exclusive entry goes to the tail (`cost`: see

@@ -23,32 +23,45 @@ shared and noisy, so only ratios mean anything; times are CPU seconds of this pr
 The descriptors are the read ends of N/2 socketpairs plus their write ends (both registered).
 Results go to ``results/epoll_scale.json`` beside this file.
 
-Profile (cProfile, 20,000 ADDs, before this issue): tracing on cost ~211 us a call against
-~20 us off, 10x. 90% of it was recording events: a traced ADD records ~57 of them (46 tree
-comparisons -- ``ep_find``'s descent, then the insert's own -- 5 recolours, a rotation, the
-call, the copy, the insert, the wait entry), and each was a frozen dataclass, whose
-``__init__`` sets its 15 fields one ``object.__setattr__`` at a time (~2.2 us an event), made
-through `Tracer.charge`'s keyword arguments, per comparison, through two helper calls.
-Changed: `TraceEvent` is a named tuple built in one allocation, and a descent's comparisons
-are charged in one `Tracer.charge_compares` call. Measured at 20,000: 211 -> 55 us a traced
-call (off: ~21 us), so 10x -> ~2.5x; at 200,000: 62 us against 23 us, 2.7x (the target, 2x,
-is not met). What remains is one event object per micro-step -- ~70 at 200,000 ascending
-descriptors, whose tree's rightmost path is ~2 log2 n deep -- and a tuple subclass, the
-cheapest object pure Python makes, costs about as much as the untraced call's work per node.
-Registration, tracing off, at 1,000,000: 24.1 s against 6.7 s of random SortedDict inserts,
-3.6x (target 3x, not met; the old reference, ascending keys, was ~3x faster than random).
+Profile (cProfile, 20,000 ADDs, before issue 10): tracing on cost ~211 us a call against
+~20 us off, 10x, 90% of it making ~57 frozen-dataclass events. First pass: events are named
+tuples, a descent's comparisons charged in one `Tracer.charge_compares` call: 2.7x at 200,000.
 
-Memory (tracemalloc, 20,000 pairs, before this issue): 4,132 bytes a registered pair. The
-largest items: each AF_UNIX socket's empty receive ``deque`` (a 64-slot block, ~760 bytes),
-then every file's ``__dict__``. Changed: the receive queue is made by the first skb, the
-classes of files (``File``, ``Socket``, ``UnixSocket``, ``EventPoll``) have ``__slots__``,
-an epoll's wait entries share one bound ``ep_poll_callback`` and make their label when it is
-read (``EppollEntry``), an epitem is its own rdllist node and its ``pwqlist`` a tuple:
-4,132 -> 2,102 bytes (20,000 pairs). What remains, per pair: two epitems (~136 bytes each,
-with their rdllist links), wait entry (64), tree key (56) and tree-node view (56), two
-sockets (152) with their wait queue, its name and entry list, their labels and ``f_ep``
-lists, and the fd table's and the tree's slots. At 100,000 pairs (before the epitem became
-its own list node): 2,214 bytes, 2.06 GiB a million pairs (target 1,536 bytes: not met).
+Second pass (cProfile, 50,000-100,000 ADDs; paired runs against commit e32d255, the code
+before the issue-9 restructuring, which untraced ADD had become 4-8% slower than):
+
+* Untraced ADD. Slow: the poll table's queue proc was a closure made per ADD, then an
+  eppoll_entry object and a tuple ``pwqlist`` concatenation (0.9 s vs 0.4 s tottime per 200k);
+  `WaitQueue.add` and `Tracer.begin_call` each made a `charge` call with nothing to record;
+  and both descents (``ep_find``, then the insert's) compared ``(file, fd)`` tuples. Changed:
+  the queue proc is the epitem's bound method, the epitem is its own eppoll_entry, the two
+  untraced charges go straight to their counters, the tree holds ``file << 32 | fd`` (one int,
+  same order, shown as the pair), and an insert right after a `find` of the same absent key
+  starts where that descent ended (the cost still counts both descents, as the kernel makes
+  them). Paired (``ModelKernel(nofile=n + 64, trace=False)``, 100,000 socketpairs, 200,000
+  ADDs, old and new alternated), CPU us a call, five pairs on a loaded 2-core machine: old
+  27.8/28.9/30.3/31.9/27.7 vs new 22.7/20.0/20.2/20.0/22.9, median 28.9 -> 20.2 us: 30%
+  faster than before the restructuring (issue 9's figure: no worse). Against its reference:
+  1,000,000 ADDs 21.5 s vs 9.4 s of random SortedDict inserts, 2.29x (target 3x: met; was
+  3.6x).
+* Tracing on. Slow: making an event per comparison (~40 an ADD) and two descents. Changed:
+  without an observer a descent is kept as one record whose events are made when the trace
+  is read (nobody reads a bulk registration's trace), a traced insert after a find reuses
+  its descent, cost-free tree micro-steps are recorded positionally (`Tracer.record_free`).
+  At 200,000 (median of three alternating builds): 43.0 us traced vs 21.5 us
+  untraced, 1.99x (target 2x: met, barely; was 2.7x).
+
+Memory (tracemalloc by line): 4,132 bytes a registered pair before issue 10; first pass
+(slots, receive queue made by the first skb, shared callback): 2,102. Second pass, per pair:
+the epitem is its own eppoll_entry and ready-list link (-160; every modelled file polls on one
+wait queue), its tree node kept as a handle, not a view (-112), the packed int key (-48),
+``f_ep`` a tuple made by the first watcher (-80), a wait queue joins its name when first read
+(-100) and its entry list is made to size (-48), the tree counts never-used handles instead
+of listing them (-30), an epitem's data read from its fd (-16). Measured: 1,469 bytes a
+registered pair at 20,000 pairs, 1,512 at 100,000 (target 1,536: met; 1.41 GiB a million
+pairs). What remains, per pair: two epitems (144 each), two sockets (152 each) with their
+wait queues (64) and entry lists (64), their labels (57), the tree's key ints and handles,
+the fd table's slots.
 """
 
 from __future__ import annotations
@@ -119,14 +132,16 @@ def harvest(k: ModelKernel, ep: int, fds: list[int], rounds: int = 7) -> tuple[f
     return statistics.median(times), k.last_cost.total
 
 
-def tracing_ratio(n: int) -> tuple[float, float]:
-    """Seconds per ADD among `n` descriptors with tracing on and off (on, off)."""
-    per_call = {}
-    for trace in (False, True):
-        kernel, *_, seconds = build(n, trace)
-        per_call[trace] = seconds / n
-        del kernel
-    return per_call[True], per_call[False]
+def tracing_ratio(n: int, rounds: int = 3) -> tuple[float, float]:
+    """Seconds per ADD among `n` descriptors with tracing on and off (on, off): the median
+    of `rounds` builds each, alternating which goes first (the machine is shared)."""
+    per_call: dict[bool, list[float]] = {False: [], True: []}
+    for round_no in range(rounds):
+        for trace in (False, True) if round_no % 2 == 0 else (True, False):
+            kernel, *_, seconds = build(n, trace)
+            per_call[trace].append(seconds / n)
+            del kernel
+    return statistics.median(per_call[True]), statistics.median(per_call[False])
 
 
 def pair_bytes(pairs: int) -> float:
