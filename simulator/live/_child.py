@@ -30,6 +30,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -40,8 +41,17 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from simulator import syscalls, uapi
-from simulator.conversions import bounded_timeout, c_int, fildes, forever, index
-from simulator.live import _libc, _wire
+from simulator.conversions import (
+    bounded_timeout,
+    c_int,
+    check_sqes,
+    fildes,
+    forever,
+    index,
+    io_uring_entries,
+    io_uring_min_complete,
+)
+from simulator.live import _libc, _uring, _wire
 from simulator.syscalls import Timeout
 
 #: How long tcp_connect waits for the handshake (loopback takes microseconds).
@@ -103,6 +113,11 @@ class _Engine:
         self._waited_ms = 0
         self._queued_cap = math.inf
         self._bound_s = uapi.LIVE_WAIT_BOUND_S  # how long an infinite wait may block
+        # io_uring: the rings by fd; listeners with ACCEPTs in flight (how many); objects
+        # whose fd an io_uring CLOSE took (kept, so they never close a reused number).
+        self._rings: dict[int, _uring.Ring] = {}
+        self._accepting: dict[int, int] = {}
+        self._orphans: list[_Closable] = []
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -160,7 +175,15 @@ class _Engine:
             # The server side of the connection joins the accept queue when the client's
             # final ACK is processed: wait for it, so the listener is readable on return.
             queued = listening.unacked
-            self._settle(lambda: self._accept_queue(listen_fd) > queued)
+            if listen_fd in self._accepting:
+                # An io_uring ACCEPT may take the connection off the queue at once: its
+                # completion is what to wait for then.
+                ready = self._cq_ready()
+                self._settle(
+                    lambda: self._accept_queue(listen_fd) > queued or self._cq_ready() > ready
+                )
+            else:
+                self._settle(lambda: self._accept_queue(listen_fd) > queued)
         return fd
 
     def _accept_queue(self, listen_fd: int) -> int:
@@ -483,6 +506,84 @@ class _Engine:
                 raise forever(f"kevent({kq})", self._bound_s)
         return [uapi.KEvent(e.ident, e.filter, e.flags, e.fflags, e.data, e.udata) for e in events]
 
+    # --- io_uring: the real one, through raw syscalls (`simulator.live._uring`) ---------------
+
+    def io_uring_setup(self, entries: int) -> int:
+        """io_uring_setup(2). Where the kernel refuses io_uring (not built: ENOSYS; disabled by
+        ``kernel.io_uring_disabled``: EPERM) the answer is ENOSYS: the step is model only."""
+        entries = io_uring_entries(entries)
+        try:
+            ring = _uring.Ring(entries)
+        except OSError as exc:
+            if _uring.refused(exc.errno):
+                raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS)) from None
+            raise
+        self._rings[ring.fd] = ring
+        self._owners[ring.fd] = ring
+        return ring.fd
+
+    def io_uring_submit(self, ring: int, sqes: Sequence[uapi.Sqe]) -> int:
+        checked = check_sqes(sqes)
+        target = self._ring(c_int(ring))
+        for sqe in checked:
+            if sqe.op == "CLOSE" and sqe.fd in self._owners and sqe.fd not in self._rings:
+                # The kernel closes it: its owner must never close the number again.
+                self._orphans.append(self._owners.pop(sqe.fd))
+            if sqe.op == "ACCEPT":
+                self._accepting[sqe.fd] = self._accepting.get(sqe.fd, 0) + 1
+        submitted = target.submit(checked)
+        for sqe in checked:
+            if sqe.op == "CLOSE" and not _is_open(sqe.fd):
+                self._tcp.discard(sqe.fd)
+                self._sockets.discard(sqe.fd)
+        self._settle()
+        return submitted
+
+    def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[uapi.Cqe]:
+        """io_uring_enter(GETEVENTS) with a timeout (``IORING_ENTER_EXT_ARG``), then reap the
+        CQ. A negative timeout is infinite: bounded, then WaitForeverError."""
+        ring = c_int(ring)
+        wanted = io_uring_min_complete(min_complete)
+        bounded, infinite = bounded_timeout(Timeout.URING_MS, timeout_ms, self._bound_s)
+        bound = index(bounded)
+        target = self._ring(ring)
+        allowed = self._allowed_ms(bound) if target.ready() < wanted else 0
+        target.enter_wait(wanted, allowed * 1_000_000)
+        cqes = target.reap()
+        if len(cqes) < wanted:
+            self._timed_out(f"io_uring_wait({ring})", bound, allowed)
+            if infinite:
+                raise forever(f"io_uring_wait({ring})", self._bound_s)
+        self._adopt_accepted(cqes)
+        self._settle()
+        return cqes
+
+    def _cq_ready(self) -> int:
+        return sum(ring.ready() for ring in self._rings.values())
+
+    def _ring(self, fd: int) -> _uring.Ring:
+        """Our ring at `fd`; for any other number, the kernel's answer to io_uring_enter on it
+        (EBADF, or EOPNOTSUPP: not a ring)."""
+        found = self._rings.get(fd)
+        if found is None:
+            _uring.io_uring_enter(fd, 0, 0, 0, None)
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))  # a ring not ours
+        return found
+
+    def _adopt_accepted(self, cqes: list[uapi.Cqe]) -> None:
+        """Descriptors that ACCEPTs installed join the bookkeeping, set up as `accept` sets
+        up its own (TCP_NODELAY): a completion whose result is a socket we do not know yet."""
+        if not self._accepting:
+            return
+        for fd in {cqe.res for cqe in cqes if cqe.res > 2}:
+            if fd in self._sockets or fd in self._owners or not _is_socket(fd):
+                continue
+            self._sockets.add(fd)
+            with _borrowed(fd) as conn:
+                if conn.family == socket.AF_INET:
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self._tcp.add(fd)
+
     # --- settling TCP loopback -------------------------------------------------------------
 
     def _settle(self, expect: Callable[[], bool] | None = None) -> None:
@@ -589,6 +690,21 @@ def _same_socket(fd: int, identity: int) -> bool:
 def _tcp_state(fd: int) -> int:
     info = _libc.tcp_info(fd)
     return _libc.TCP_CLOSE if info is None else info.state
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def _is_number(value: object) -> bool:

@@ -172,6 +172,8 @@ def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
             values[arg.name] = [(r(fd), vocabulary.events_mask(ev)) for fd, ev in value]
         elif arg.kind is ArgKind.KEVENT_CHANGES:
             values[arg.name] = [_kevent(change, bindings) for change in value]
+        elif arg.kind is ArgKind.SQE_LIST:
+            values[arg.name] = [_sqe(entry, bindings) for entry in value]
         elif arg.kind is ArgKind.FLAGS:
             assert arg.family is not None
             table = vocabulary.FAMILIES[arg.family]
@@ -195,11 +197,38 @@ def sent_json(arguments: dict[str, Any]) -> dict[str, Json]:
                 "data": value.data,
                 "udata": value.udata,
             }
+        if isinstance(value, uapi.Sqe):
+            return {
+                "op": value.op,
+                "fd": value.fd,
+                "nbytes": value.nbytes,
+                "events": value.events,
+                "user_data": value.user_data,
+                "timeout_ms": value.timeout_ms,
+                "flags": value.flags,
+            }
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         return value
 
     return {key: plain(value) for key, value in arguments.items()}
+
+
+def _sqe(entry: Any, bindings: Bindings) -> uapi.Sqe:
+    fd = -1 if entry.fd is None else bindings.resolve(entry.fd)
+    return uapi.Sqe(
+        op=entry.op,
+        fd=fd,
+        nbytes=entry.nbytes,
+        events=vocabulary.events_mask(entry.events),
+        user_data=entry.user_data,
+        timeout_ms=entry.timeout_ms,
+        flags=vocabulary.mask_of(entry.flags, uapi.IOSQE_FLAG_NAMES, "IOSQE flag"),
+    )
+
+
+def _cqe_json(cqe: uapi.Cqe) -> dict[str, Json]:
+    return {"user_data": cqe.user_data, "res": cqe.res, "flags": cqe.flags}
 
 
 def _kevent(change: Any, bindings: Bindings) -> uapi.KEvent:
@@ -296,6 +325,8 @@ def raw_of(spec: CallSpec, value: Any) -> Json:
             }
             for ev in value
         ]
+    if kind is ResultKind.CQES:
+        return [_cqe_json(cqe) for cqe in value]
     if kind is ResultKind.NONE:
         return None
     return int(value)
@@ -374,7 +405,7 @@ def satisfies(outcome: Outcome, want: Json, kind: ResultKind) -> bool:
         return outcome.error == str(want["error"])
     if not outcome.ok:
         return False
-    if kind is ResultKind.KEVENTS:
+    if kind in (ResultKind.KEVENTS, ResultKind.CQES):
         got = outcome.result
         return len(got) == len(want) and all(
             all(g.get(k) == v for k, v in w.items()) for g, w in zip(got, want, strict=True)
