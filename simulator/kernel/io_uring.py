@@ -312,8 +312,7 @@ class IoRing(File):
         try:
             if sqe.op == "RECV":
                 got = file.recv(sqe.nbytes)
-                left = file.rcv_bytes if isinstance(file, UnixSocket | TcpSocket) else 0
-                self._complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if left else 0)
+                self._complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if _inq(file) else 0)
             elif sqe.op == "SEND":
                 self._complete(req, file.send(sqe.nbytes))
             else:
@@ -462,6 +461,15 @@ class IoRing(File):
             f"{self.label}: io_uring, SQ {self.sq.queued()}/{self.sq.ring_entries}, "
             f"CQ {self.cq.ready()}/{self.cq.ring_entries}, {len(self.parked)} in flight"
         )
+
+
+def _inq(sock: Socket) -> bool:
+    """Whether the receive queue still holds data after a read (``msg_inq``): TCP's
+    ``tcp_inq_hint`` also says so at end of stream (SOCK_DONE), so a reader knows to come back
+    for the 0; AF_UNIX counts bytes only."""
+    if isinstance(sock, TcpSocket):
+        return bool(sock.rcv_bytes or sock.done)
+    return isinstance(sock, UnixSocket) and bool(sock.rcv_bytes)
 
 
 def check_entries(entries: int) -> None:

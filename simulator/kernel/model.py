@@ -301,6 +301,7 @@ class ModelKernel(ModelViews):
         self.nic.transmit(client, child, "ACK", 0)
         self._settle()
         listener.sk_data_ready()
+        self._settle()  # task work the wake-up queued (an io_uring ACCEPT) runs before return
         return fd
 
     def accept(self, listen_fd: int) -> int:

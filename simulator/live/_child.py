@@ -150,6 +150,7 @@ class _Engine:
         listening = _libc.tcp_info(listen_fd)
         if listening is not None and listening.state != _libc.TCP_LISTEN:
             listening = None
+        ready = self._cq_ready()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
@@ -177,8 +178,7 @@ class _Engine:
             queued = listening.unacked
             if listen_fd in self._accepting:
                 # An io_uring ACCEPT may take the connection off the queue at once: its
-                # completion is what to wait for then.
-                ready = self._cq_ready()
+                # completion is what to wait for then (counted from before the connect).
                 self._settle(
                     lambda: self._accept_queue(listen_fd) > queued or self._cq_ready() > ready
                 )

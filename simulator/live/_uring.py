@@ -24,6 +24,17 @@ from simulator import uapi
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_libc.mmap.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_long,
+]
+_libc.mmap.restype = ctypes.c_void_p
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
 
 SYS_IO_URING_SETUP = 425
 SYS_IO_URING_ENTER = 426
@@ -44,6 +55,26 @@ _CQE = struct.Struct("<QiI")
 _TIMESPEC = struct.Struct("<qq")
 #: ``struct io_uring_getevents_arg``: sigmask, sigmask_sz, min_wait_usec, ts.
 _GETEVENTS_ARG = struct.Struct("<QIIQ")
+
+
+class _Mapping:
+    """A shared mapping of part of the ring fd, through libc's mmap(2): Python's ``mmap``
+    keeps a duplicate of the fd (on 3.11), which would take descriptor numbers the lessons
+    count. ``memory`` is a writable buffer over it (for ``struct.pack_into``)."""
+
+    def __init__(self, fd: int, size: int, offset: int) -> None:
+        prot = mmap.PROT_READ | mmap.PROT_WRITE
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        address = _libc.mmap(None, size, prot, flags, fd, offset)
+        if address is None or address == _MAP_FAILED:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self.address: int = address
+        self.size = size
+        self.memory = (ctypes.c_char * size).from_address(address)
+
+    def close(self) -> None:
+        _libc.munmap(self.address, self.size)
 
 
 def refused(code: int | None) -> bool:
@@ -151,15 +182,17 @@ class Ring:
             cq_size = params.cq_off.cqes + params.cq_entries * CQE_SIZE
             if params.features & IORING_FEAT_SINGLE_MMAP:
                 sq_size = cq_size = max(sq_size, cq_size)
-            self._sq = mmap.mmap(self.fd, sq_size, offset=IORING_OFF_SQ_RING)
+            sq = _Mapping(self.fd, sq_size, IORING_OFF_SQ_RING)
             single = params.features & IORING_FEAT_SINGLE_MMAP
-            self._cq = (
-                self._sq if single else mmap.mmap(self.fd, cq_size, offset=IORING_OFF_CQ_RING)
-            )
-            self._sqes = mmap.mmap(self.fd, params.sq_entries * SQE_SIZE, offset=IORING_OFF_SQES)
+            cq = sq if single else _Mapping(self.fd, cq_size, IORING_OFF_CQ_RING)
+            sqes = _Mapping(self.fd, params.sq_entries * SQE_SIZE, IORING_OFF_SQES)
         except BaseException:
             os.close(self.fd)
             raise
+        self._maps = {id(m): m for m in (sq, cq, sqes)}.values()
+        self._sq = sq.memory
+        self._cq = cq.memory
+        self._sqes = sqes.memory
         self.sq_entries = params.sq_entries
         self.cq_entries = params.cq_entries
         self._sq_off = params.sq_off
@@ -171,7 +204,8 @@ class Ring:
         self._buffers: dict[int, list[object]] = {}
         self._inflight: dict[int, int] = {}
 
-    def _u32(self, memory: mmap.mmap, offset: int) -> int:
+    @staticmethod
+    def _u32(memory: ctypes.Array[ctypes.c_char], offset: int) -> int:
         value: int = struct.unpack_from("<I", memory, offset)[0]
         return value
 
@@ -268,6 +302,6 @@ class Ring:
 
     def close(self) -> None:
         """Unmap the rings and close the fd (the kernel cancels what is still in flight)."""
-        for memory in {id(m): m for m in (self._sq, self._cq, self._sqes)}.values():
-            memory.close()
+        for mapping in self._maps:
+            mapping.close()
         os.close(self.fd)
