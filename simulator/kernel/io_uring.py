@@ -110,17 +110,54 @@ class CqRing:
 
 class IoKiocb:
     """One request (``struct io_kiocb``): its SQE, the file it holds, where it is parked (a
-    poll entry or a timer), and the next request of its link chain."""
+    poll entry or a timer), and the next request of its link chain.
 
-    __slots__ = ("entry", "file", "link", "polled", "sqe", "timer")
+    Its callbacks (the poll entry's wake function, task work, the timer) are its own bound
+    methods, never closures: a model checkpoint (a deep copy) then copies them along with the
+    request they act on.
+    """
 
-    def __init__(self, sqe: Sqe) -> None:
+    __slots__ = ("entry", "file", "interest", "link", "polled", "ring", "sqe", "timer")
+
+    def __init__(self, ring: IoRing, sqe: Sqe) -> None:
+        self.ring = ring
         self.sqe = sqe
         self.file: File | None = None
         self.link: IoKiocb | None = None
         self.entry: WaitEntry | None = None
         self.timer: Pending | None = None
+        self.interest = 0  # the poll mask it waits for, IO_POLL_UNMASK included
         self.polled = False  # a POLL_ADD (POLL_REMOVE can find it), not an internal poll
+
+    def io_poll_wake(self, entry: WaitEntry, key: int) -> bool:
+        """The poll entry's wake function: a key that misses the mask is ignored; otherwise
+        the entry unhooks itself (one-shot) and task work is queued."""
+        if key and not key & self.interest:
+            return False
+        assert self.file is not None
+        self.file.wq.remove(entry)
+        self.entry = None
+        self.ring.task_work(self.poll_task, "poll fired")
+        return True
+
+    def poll_task(self) -> None:
+        self.ring.poll_task(self)
+
+    def issue_task(self) -> None:
+        self.ring.issue(self)
+
+    def io_timeout_fn(self) -> None:
+        """The hrtimer expired: complete -ETIME from task work."""
+        self.timer = None
+        if self in self.ring.parked:
+            self.ring.parked.remove(self)
+            self.ring.task_work(self.timed_out, "timeout expired")
+
+    def timed_out(self) -> None:
+        self.ring.complete(self, -errno.ETIME)
+
+    def cancelled(self) -> None:
+        self.ring.complete(self, -errno.ECANCELED)
 
 
 class IoRing(File):
@@ -192,7 +229,7 @@ class IoRing(File):
             cq.head += 1
         return out
 
-    def _complete(self, req: IoKiocb, res: int, cflags: int = 0) -> None:
+    def complete(self, req: IoKiocb, res: int, cflags: int = 0) -> None:
         """A request is done: post its CQE (now, or at the batch flush), release its file, and
         go on with its chain -- or cancel the rest of it when it failed."""
         if self._batch is not None:
@@ -216,9 +253,9 @@ class IoRing(File):
                 cancelled.link = None
                 cancelled = following
         else:  # io_queue_next: the next one is issued from task work
-            self._task_work(lambda: self._issue(nxt), "issue the next linked request")
+            self.task_work(nxt.issue_task, "issue the next linked request")
 
-    def _task_work(self, work: Callable[[], None], what: str) -> None:
+    def task_work(self, work: Callable[[], None], what: str) -> None:
         """``io_req_task_work_add``: run `work` when the task returns to user space."""
         self.clock.schedule(0, PRIO_SOFTIRQ, f"{self.label} task work: {what}", work)
 
@@ -253,7 +290,7 @@ class IoRing(File):
                 "SQE {e.subject}",
                 subject=f"{sqe.op} user_data={sqe.user_data}",
             )
-            req = IoKiocb(sqe)
+            req = IoKiocb(self, sqe)
             if last is not None:
                 last.link = req
             else:
@@ -261,10 +298,10 @@ class IoRing(File):
             last = req
             if not sqe.flags & IOSQE_IO_LINK:
                 assert head is not None
-                self._issue(head)
+                self.issue(head)
                 head = last = None
         if head is not None:  # io_submit_state_end: a chain cut by the batch's end runs too
-            self._issue(head)
+            self.issue(head)
         batch, self._batch = self._batch, None
         for req, res, cflags in batch:  # io_submit_flush_completions
             self._post(Cqe(req.sqe.user_data, res, cflags))
@@ -281,11 +318,11 @@ class IoRing(File):
             req.file = file
         return file
 
-    def _issue(self, req: IoKiocb) -> None:
+    def issue(self, req: IoKiocb) -> None:
         """``io_issue_sqe``: run the op without blocking; complete it, or park it."""
         op = req.sqe.op
         if op == "NOP":
-            self._complete(req, 0)
+            self.complete(req, 0)
         elif op == "TIMEOUT":
             self._arm_timeout(req)
         elif op in ("POLL_REMOVE", "ASYNC_CANCEL"):
@@ -294,7 +331,7 @@ class IoRing(File):
             self._close(req)
         else:
             if req.file is None and self._get_file(req) is None:
-                self._complete(req, -errno.EBADF)
+                self.complete(req, -errno.EBADF)
                 return
             if op == "POLL_ADD":
                 self._poll_add(req)
@@ -307,21 +344,21 @@ class IoRing(File):
         file = req.file
         sqe = req.sqe
         if not isinstance(file, Socket):
-            self._complete(req, -errno.ENOTSOCK)
+            self.complete(req, -errno.ENOTSOCK)
             return
         try:
             if sqe.op == "RECV":
                 got = file.recv(sqe.nbytes)
-                self._complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if _inq(file) else 0)
+                self.complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if _inq(file) else 0)
             elif sqe.op == "SEND":
-                self._complete(req, file.send(sqe.nbytes))
+                self.complete(req, file.send(sqe.nbytes))
             else:
-                self._complete(req, self._accept(file))
+                self.complete(req, self._accept(file))
         except BlockingIOError:
             self._arm_poll(req, _POLL_OUT if sqe.op == "SEND" else _POLL_IN)
         except OSError as exc:
             assert exc.errno is not None
-            self._complete(req, -exc.errno)
+            self.complete(req, -exc.errno)
 
     def _accept(self, listener: Socket) -> int:
         """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL)."""
@@ -343,22 +380,13 @@ class IoRing(File):
         """Hook a poll entry on the file's wait queue; its wake function queues task work."""
         file = req.file
         assert file is not None
-        interest = events | IO_POLL_UNMASK
-
-        def io_poll_wake(entry: WaitEntry, key: int) -> bool:
-            if key and not key & interest:
-                return False
-            file.wq.remove(entry)  # single-shot: off the queue as it fires
-            req.entry = None
-            self._task_work(lambda: self._poll_task(req, interest), "poll fired")
-            return True
-
-        entry = WaitEntry(io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
+        req.interest = events | IO_POLL_UNMASK
+        entry = WaitEntry(req.io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
         req.entry = entry
         file.wq.add(entry, cost=1)
         self.parked.append(req)
 
-    def _poll_task(self, req: IoKiocb, interest: int) -> None:
+    def poll_task(self, req: IoKiocb) -> None:
         """``io_poll_task_func``: a POLL_ADD re-polls and completes with the mask (re-arms if
         nothing is there after all); a parked op is issued again."""
         if req not in self.parked:  # cancelled between the wake-up and now
@@ -368,12 +396,11 @@ class IoRing(File):
             self._issue_io(req)
             return
         assert req.file is not None
-        mask = self._vfs_poll(req.file) & interest
+        mask = self._vfs_poll(req.file) & req.interest
         if mask:
-            self._complete(req, mask)
+            self.complete(req, mask)
         else:
             self._arm_poll(req, req.sqe.events)
-            req.polled = True
 
     @staticmethod
     def _vfs_poll(file: File) -> int:
@@ -385,7 +412,7 @@ class IoRing(File):
         interest = req.sqe.events | IO_POLL_UNMASK
         mask = self._vfs_poll(req.file) & interest
         if mask:
-            self._complete(req, mask)
+            self.complete(req, mask)
             return
         req.polled = True
         self._arm_poll(req, req.sqe.events)
@@ -393,15 +420,8 @@ class IoRing(File):
     # -- timeouts -------------------------------------------------------------------------------
     def _arm_timeout(self, req: IoKiocb) -> None:
         """``io_timeout``: an hrtimer whose expiry completes the request with -ETIME."""
-
-        def io_timeout_fn() -> None:
-            req.timer = None
-            if req in self.parked:
-                self.parked.remove(req)
-                self._task_work(lambda: self._complete(req, -errno.ETIME), "timeout expired")
-
         req.timer = self.clock.schedule(
-            req.sqe.timeout_ms * 1_000_000, PRIO_TIMER, f"{self.label} timeout", io_timeout_fn
+            req.sqe.timeout_ms * 1_000_000, PRIO_TIMER, f"{self.label} timeout", req.io_timeout_fn
         )
         self.parked.append(req)
 
@@ -427,11 +447,11 @@ class IoRing(File):
             None,
         )
         if target is None:
-            self._complete(req, -errno.ENOENT)
+            self.complete(req, -errno.ENOENT)
             return
         self._unpark(target)
-        self._complete(req, 0)
-        self._task_work(lambda: self._complete(target, -errno.ECANCELED), "cancelled")
+        self.complete(req, 0)
+        self.task_work(target.cancelled, "cancelled")
 
     # -- close ----------------------------------------------------------------------------------
     def _close(self, req: IoKiocb) -> None:
@@ -439,10 +459,10 @@ class IoRing(File):
         fd = req.sqe.fd
         file = self.fdt.lookup(fd) if fd >= 0 else None
         if file is None or isinstance(file, IoRing):
-            self._complete(req, -errno.EBADF)
+            self.complete(req, -errno.EBADF)
             return
         self._close_fd(fd)
-        self._complete(req, 0)
+        self.complete(req, 0)
 
     def release(self) -> None:
         """``io_ring_ctx_free``: the last reference went: cancel everything in flight (no CQE
