@@ -14,6 +14,7 @@ from simulator.live import _uring
 from simulator.uapi import (
     EPOLLIN,
     EPOLLOUT,
+    EPOLLRDHUP,
     IOSQE_IO_DRAIN,
     IOSQE_IO_LINK,
     SHUT_WR,
@@ -303,3 +304,64 @@ def test_refusal_is_recognised_by_its_errno() -> None:
     assert _uring.refused(errno.EPERM)
     assert not _uring.refused(errno.EINVAL)
     assert not _uring.refused(errno.EMFILE)
+
+
+def test_completion_order_of_links_and_independent_requests(twin: Twin) -> None:
+    """IU-8: a link's next member is issued from task work, after the batch's inline
+    completions are flushed; a failed link's -ECANCELED also follows the batch."""
+    ring = twin.io_uring_setup(8)
+    batch = [Sqe("NOP", user_data=1, flags=IOSQE_IO_LINK), Sqe("NOP", user_data=2)]
+    twin.io_uring_submit(ring, [*batch, Sqe("NOP", user_data=3)])
+    assert twin.io_uring_wait(ring, 3, 0) == [Cqe(1, 0), Cqe(3, 0), Cqe(2, 0)]
+    failing = [Sqe("RECV", 60, 1, user_data=1, flags=IOSQE_IO_LINK), Sqe("NOP", user_data=2)]
+    twin.io_uring_submit(ring, [*failing, Sqe("NOP", user_data=3)])
+    assert twin.io_uring_wait(ring, 3, 0) == [
+        Cqe(1, -errno.EBADF),
+        Cqe(3, 0),
+        Cqe(2, -errno.ECANCELED),
+    ]
+
+
+def test_the_request_parked_last_is_woken_first(twin: Twin) -> None:
+    """IU-4: poll entries join the socket's wait queue at the head (``add_wait_queue``), so
+    of two RECVs parked on one socket the later one runs first and takes the data."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=1)])
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=2)])
+    twin.send(b, 5)
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, 5)]
+    cancels = [Sqe("ASYNC_CANCEL", user_data=1), Sqe("ASYNC_CANCEL", user_data=2)]
+    twin.io_uring_submit(ring, cancels)
+    assert twin.io_uring_wait(ring, 0, 0) == [
+        Cqe(1, 0),
+        Cqe(2, -errno.ENOENT),
+        Cqe(1, -errno.ECANCELED),
+    ]
+
+
+def test_a_woken_poll_reports_its_wake_up_key(twin: Twin) -> None:
+    """IU-6: a parked POLL_ADD completes with the key that woke it (``__io_poll_execute``
+    stashes it): IN, although the RECV woken before it has already taken the data."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    parked = [Sqe("POLL_ADD", a, events=EPOLLIN, user_data=1), Sqe("RECV", a, 3, user_data=2)]
+    twin.io_uring_submit(ring, parked)
+    twin.send(b, 2)
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(2, 2), Cqe(1, EPOLLIN)]
+
+
+def test_poll_add_hears_rdhup_and_err_whatever_it_asked(twin: Twin) -> None:
+    """IU-6: a POLL_ADD's mask always includes IO_POLL_UNMASK (ERR, HUP, NVAL, RDHUP)."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    twin.shutdown(b, SHUT_WR)
+    polls = [
+        Sqe("POLL_ADD", a, events=EPOLLOUT, user_data=1),
+        Sqe("POLL_ADD", a, events=EPOLLIN, user_data=2),
+    ]
+    twin.io_uring_submit(ring, polls)
+    assert twin.io_uring_wait(ring, 2, 0) == [
+        Cqe(1, EPOLLOUT | EPOLLRDHUP),
+        Cqe(2, EPOLLIN | EPOLLRDHUP),
+    ]

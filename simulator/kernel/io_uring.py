@@ -117,7 +117,17 @@ class IoKiocb:
     request they act on.
     """
 
-    __slots__ = ("entry", "file", "interest", "link", "polled", "ring", "sqe", "timer")
+    __slots__ = (
+        "entry",
+        "file",
+        "interest",
+        "link",
+        "polled",
+        "ring",
+        "sqe",
+        "timer",
+        "woken_mask",
+    )
 
     def __init__(self, ring: IoRing, sqe: Sqe) -> None:
         self.ring = ring
@@ -128,6 +138,7 @@ class IoKiocb:
         self.timer: Pending | None = None
         self.interest = 0  # the poll mask it waits for, IO_POLL_UNMASK included
         self.polled = False  # a POLL_ADD (POLL_REMOVE can find it), not an internal poll
+        self.woken_mask = 0  # the wake-up key that fired the poll (``__io_poll_execute``)
 
     def io_poll_wake(self, entry: WaitEntry, key: int) -> bool:
         """The poll entry's wake function: a key that misses the mask is ignored; otherwise
@@ -137,6 +148,7 @@ class IoKiocb:
         assert self.file is not None
         self.file.wq.remove(entry)
         self.entry = None
+        self.woken_mask = key & self.interest  # stashed: the task work reports it as it is
         self.ring.task_work(self.poll_task, "poll fired")
         return True
 
@@ -387,8 +399,10 @@ class IoRing(File):
         self.parked.append(req)
 
     def poll_task(self, req: IoKiocb) -> None:
-        """``io_poll_task_func``: a POLL_ADD re-polls and completes with the mask (re-arms if
-        nothing is there after all); a parked op is issued again."""
+        """``io_poll_task_func``: a parked op is issued again; a POLL_ADD completes with the
+        wake-up key it stashed (``io_poll_check_events``), re-polling only after a keyless
+        wake-up -- so it reports IN even if another request has drained the data meanwhile --
+        and re-arms if that re-poll finds nothing."""
         if req not in self.parked:  # cancelled between the wake-up and now
             return
         self.parked.remove(req)
@@ -396,7 +410,9 @@ class IoRing(File):
             self._issue_io(req)
             return
         assert req.file is not None
-        mask = self._vfs_poll(req.file) & req.interest
+        mask, req.woken_mask = req.woken_mask, 0
+        if not mask:
+            mask = self._vfs_poll(req.file) & req.interest
         if mask:
             self.complete(req, mask)
         else:
