@@ -492,6 +492,18 @@ class IoRing(File):
                     nxt.file = None
                 nxt = nxt.link
 
+    def _check(self) -> None:
+        """Invariants: each ring holds between 0 and its size (the overflow list may outlive a
+        full CQ: it is flushed by the next wait, IU-2); a parked request is hooked on its
+        file's wait queue or holds a timer (exactly one), and holds its file while hooked."""
+        for ring in (self.sq, self.cq):
+            assert 0 <= ring.tail - ring.head <= ring.ring_entries
+        for req in self.parked:
+            assert (req.entry is None) != (req.timer is None), req.sqe
+            if req.entry is not None:
+                assert req.file is not None and req.entry.queue is req.file.wq
+                assert req.entry in req.file.wq.entries
+
     def describe(self) -> str:
         return (
             f"{self.label}: io_uring, SQ {self.sq.queued()}/{self.sq.ring_entries}, "
