@@ -12,6 +12,7 @@ import pytest
 
 from simulator.live import _uring
 from simulator.uapi import (
+    EPOLLET,
     EPOLLIN,
     EPOLLOUT,
     EPOLLRDHUP,
@@ -21,7 +22,7 @@ from simulator.uapi import (
     Cqe,
     Sqe,
 )
-from tests.diffkit import pair, waits_forever
+from tests.diffkit import epoll_with, pair, waits_forever
 from tests.twin import Twin
 
 #: ``IORING_CQE_F_SOCK_NONEMPTY``.
@@ -365,3 +366,19 @@ def test_poll_add_hears_rdhup_and_err_whatever_it_asked(twin: Twin) -> None:
         Cqe(1, EPOLLOUT | EPOLLRDHUP),
         Cqe(2, EPOLLIN | EPOLLRDHUP),
     ]
+
+
+def test_a_ring_is_pollable_and_epoll_hears_each_completion(twin: Twin) -> None:
+    """IU-15: ``io_uring_poll``: OUT while the SQ has room, IN while completions wait to be
+    reaped; each posted CQE wakes the ring's poll queue, so even an edge-triggered epoll
+    reports every completion."""
+    ring = twin.io_uring_setup(2)
+    assert twin.poll([(ring, EPOLLIN | EPOLLOUT)], 0) == [(ring, EPOLLOUT)]
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=1)])
+    assert twin.poll([(ring, EPOLLIN | EPOLLOUT)], 0) == [(ring, EPOLLIN | EPOLLOUT)]
+    twin.io_uring_wait(ring, 0, 0)
+    ep = epoll_with(twin, (ring, EPOLLIN | EPOLLET))
+    assert twin.epoll_wait(ep, 4, 0) == []
+    for user_data in (2, 3):
+        twin.io_uring_submit(ring, [Sqe("NOP", user_data=user_data)])
+        assert twin.epoll_wait(ep, 4, 0) == [(ring, EPOLLIN)]

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from simulator.kernel.clock import PRIO_SOFTIRQ, PRIO_TIMER, Clock, Pending
 from simulator.kernel.sockets import TCP_LISTEN, Socket, TcpSocket, UnixSocket
 from simulator.kernel.trace import TraceKind, Tracer
-from simulator.kernel.vfs import FdTable, File, FileSystem, oserror
+from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
 from simulator.kernel.waitqueue import WaitEntry
 from simulator.uapi import (
     EPOLLERR,
@@ -177,6 +177,8 @@ class IoRing(File):
     the kernel it needs (the fd table, the clock, a way to install and close descriptors)."""
 
     kind = "io_uring"
+    #: A ring can be polled and watched by epoll (``io_uring_poll``).
+    has_poll = True
 
     def __init__(
         self,
@@ -214,6 +216,8 @@ class IoRing(File):
             cq.cqes[cq.tail & cq.ring_mask] = cqe
             cq.tail += 1
             where = f"{self.label}.cq"
+            # io_poll_wq_wake: whoever polls the ring (epoll) hears of the new CQE
+            self.wq.wake_up(EPOLLIN)
         self.tracer.charge(
             TraceKind.COPY_OUT,
             where,
@@ -491,6 +495,17 @@ class IoRing(File):
                     self.fs.fput(nxt.file)
                     nxt.file = None
                 nxt = nxt.link
+
+    def poll(self, pt: PollTable | None) -> int:
+        """``io_uring_poll``: OUT while the SQ has room, IN while the CQ (or its overflow list)
+        holds completions the program has not reaped."""
+        self.register_poll(pt)
+        mask = 0
+        if self.sq.queued() < self.sq.ring_entries:
+            mask |= EPOLLOUT | EPOLLWRNORM
+        if self.cq.ready() or self.cq.overflow:
+            mask |= EPOLLIN | EPOLLRDNORM
+        return mask
 
     def _check(self) -> None:
         """Invariants: each ring holds between 0 and its size (the overflow list may outlive a
