@@ -382,3 +382,15 @@ def test_a_ring_is_pollable_and_epoll_hears_each_completion(twin: Twin) -> None:
     for user_data in (2, 3):
         twin.io_uring_submit(ring, [Sqe("NOP", user_data=user_data)])
         assert twin.epoll_wait(ep, 4, 0) == [(ring, EPOLLIN)]
+
+
+def test_a_dup_of_a_ring_is_the_same_ring(twin: Twin) -> None:
+    """IU-1: the ring is an open file description like any other: a dup reaches the same
+    rings, and closing one number leaves the other working."""
+    ring = twin.io_uring_setup(2)
+    other = twin.dup(ring)
+    twin.io_uring_submit(other, [Sqe("NOP", user_data=1)])
+    assert twin.io_uring_wait(ring, 1, 0) == [Cqe(1, 0)]
+    twin.close(ring)
+    twin.io_uring_submit(other, [Sqe("NOP", user_data=2)])
+    assert twin.io_uring_wait(other, 1, 0) == [Cqe(2, 0)]

@@ -261,6 +261,8 @@ class _Engine:
 
     def dup(self, fd: int) -> int:
         new = os.dup(fd)
+        if fd in self._rings:  # the same ring, through another number
+            self._rings[new] = self._rings[fd]
         if fd in self._sockets:
             self._sockets.add(new)
         if fd in self._tcp:
@@ -353,6 +355,9 @@ class _Engine:
             os.close(fd)
         else:
             owner.close()
+        ring = self._rings.pop(fd, None)
+        if ring is not None and ring not in self._rings.values():
+            ring.unmap()  # no number of ours refers to it any more
         self._tcp.discard(fd)
         self._sockets.discard(fd)
 
@@ -519,19 +524,19 @@ class _Engine:
                 raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS)) from None
             raise
         self._rings[ring.fd] = ring
-        self._owners[ring.fd] = ring
         return ring.fd
 
     def io_uring_submit(self, ring: int, sqes: Sequence[uapi.Sqe]) -> int:
         checked = check_sqes(sqes)
-        target = self._ring(c_int(ring))
+        ring = c_int(ring)
+        target = self._ring(ring)
         for sqe in checked:
-            if sqe.op == "CLOSE" and sqe.fd in self._owners and sqe.fd not in self._rings:
+            if sqe.op == "CLOSE" and sqe.fd in self._owners:
                 # The kernel closes it: its owner must never close the number again.
                 self._orphans.append(self._owners.pop(sqe.fd))
             if sqe.op == "ACCEPT":
                 self._accepting[sqe.fd] = self._accepting.get(sqe.fd, 0) + 1
-        submitted = target.submit(checked)
+        submitted = target.submit(ring, checked)
         for sqe in checked:
             if sqe.op == "CLOSE" and not _is_open(sqe.fd):
                 self._tcp.discard(sqe.fd)
@@ -548,7 +553,7 @@ class _Engine:
         bound = index(bounded)
         target = self._ring(ring)
         allowed = self._allowed_ms(bound) if target.ready() < wanted else 0
-        target.enter_wait(wanted, allowed * 1_000_000)
+        target.enter_wait(ring, wanted, allowed * 1_000_000)
         cqes = target.reap()
         if len(cqes) < wanted:
             self._timed_out(f"io_uring_wait({ring})", bound, allowed)
@@ -567,7 +572,7 @@ class _Engine:
         found = self._rings.get(fd)
         if found is None:
             _uring.io_uring_enter(fd, 0, 0, 0, None)
-            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))  # a ring not ours
+            raise RuntimeError(f"fd {fd} is an io_uring the engine did not make")
         return found
 
     def _adopt_accepted(self, cqes: list[uapi.Cqe]) -> None:

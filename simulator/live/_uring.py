@@ -209,8 +209,9 @@ class Ring:
         value: int = struct.unpack_from("<I", memory, offset)[0]
         return value
 
-    def submit(self, sqes: list[uapi.Sqe]) -> int:
-        """Queue what fits of `sqes` at the SQ tail and enter: the number the kernel consumed.
+    def submit(self, fd: int, sqes: list[uapi.Sqe]) -> int:
+        """Queue what fits of `sqes` at the SQ tail and enter through descriptor `fd` (this
+        ring's, or a dup of it): the number the kernel consumed.
 
         The buffers an SQE points at (a RECV's destination, a SEND's source, a TIMEOUT's
         timespec) are kept alive until its completion is reaped.
@@ -252,19 +253,17 @@ class Ring:
         struct.pack_into("<I", self._sq, self._sq_off.tail, tail)
         # Everything the SQ holds: an SQE the kernel refused last time stopped the batch, and
         # the ones behind it are still queued, ahead of ours.
-        return io_uring_enter(self.fd, (tail - head) & 0xFFFFFFFF, 0, 0, None)
+        return io_uring_enter(fd, (tail - head) & 0xFFFFFFFF, 0, 0, None)
 
-    def enter_wait(self, min_complete: int, timeout_ns: int) -> None:
-        """Enter to wait for `min_complete` completions or `timeout_ns`; ETIME is no error
-        here (the caller reaps what is there)."""
+    def enter_wait(self, fd: int, min_complete: int, timeout_ns: int) -> None:
+        """Enter through `fd` to wait for `min_complete` completions or `timeout_ns`; ETIME is
+        no error here (the caller reaps what is there)."""
         ts = ctypes.create_string_buffer(_TIMESPEC.pack(*divmod(timeout_ns, 1_000_000_000)))
         arg = ctypes.create_string_buffer(
             _GETEVENTS_ARG.pack(0, 0, 0, ctypes.addressof(ts)), _GETEVENTS_ARG.size
         )
         try:
-            io_uring_enter(
-                self.fd, 0, min_complete, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, arg
-            )
+            io_uring_enter(fd, 0, min_complete, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, arg)
         except OSError as exc:
             if exc.errno not in (errno.ETIME, errno.EINTR):
                 raise
@@ -300,8 +299,8 @@ class Ring:
             self._inflight.pop(user_data, None)
             self._buffers.pop(user_data, None)
 
-    def close(self) -> None:
-        """Unmap the rings and close the fd (the kernel cancels what is still in flight)."""
+    def unmap(self) -> None:
+        """Unmap the rings, once no descriptor of ours refers to the ring any more (closing
+        the last one lets the kernel cancel what is still in flight)."""
         for mapping in self._maps:
             mapping.close()
-        os.close(self.fd)
