@@ -394,3 +394,17 @@ def test_a_dup_of_a_ring_is_the_same_ring(twin: Twin) -> None:
     twin.close(ring)
     twin.io_uring_submit(other, [Sqe("NOP", user_data=2)])
     assert twin.io_uring_wait(other, 1, 0) == [Cqe(2, 0)]
+
+
+def test_a_closed_ring_is_EBADF(twin: Twin) -> None:
+    """IU-1 (found by the differential fuzzer: the live engine once kept the unmapped rings of
+    a closed ring fd, and the next wait crashed its child)."""
+    ring = twin.io_uring_setup(1)
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=1)])
+    twin.close(ring)
+    with pytest.raises(OSError) as info:
+        twin.io_uring_wait(ring, 0, 0)
+    assert info.value.errno == errno.EBADF
+    with pytest.raises(OSError) as info:
+        twin.io_uring_submit(ring, [Sqe("NOP")])
+    assert info.value.errno == errno.EBADF
