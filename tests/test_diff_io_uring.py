@@ -408,3 +408,47 @@ def test_a_closed_ring_is_EBADF(twin: Twin) -> None:
     with pytest.raises(OSError) as info:
         twin.io_uring_submit(ring, [Sqe("NOP")])
     assert info.value.errno == errno.EBADF
+
+
+def test_async_cancel_of_a_parked_accept_and_of_a_poll(twin: Twin) -> None:
+    """IU-7: any parked request can be cancelled, an ACCEPT's internal poll or a POLL_ADD."""
+    ring = twin.io_uring_setup(8)
+    listener = twin.tcp_listen()
+    a, _b = twin.socketpair()
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=1)])
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", a, events=EPOLLIN, user_data=2)])
+    cancels = [Sqe("ASYNC_CANCEL", user_data=1), Sqe("ASYNC_CANCEL", user_data=2)]
+    twin.io_uring_submit(ring, cancels)
+    assert twin.io_uring_wait(ring, 4, 0) == [
+        Cqe(1, 0),
+        Cqe(2, 0),
+        Cqe(1, -errno.ECANCELED),
+        Cqe(2, -errno.ECANCELED),
+    ]
+
+
+def test_a_parked_link_member_that_fails_later_cancels_the_rest(twin: Twin) -> None:
+    """IU-8: the RECV parked at the head of a chain fails when the peer resets the
+    connection (-ECONNRESET); the NOP behind it is cancelled."""
+    client, server = pair(twin, "tcp")
+    ring = twin.io_uring_setup(8)
+    chain = [Sqe("RECV", server, 10, user_data=1, flags=IOSQE_IO_LINK), Sqe("NOP", user_data=2)]
+    twin.io_uring_submit(ring, chain)
+    twin.abort(client)
+    assert twin.io_uring_wait(ring, 2, 0) == [
+        Cqe(1, -errno.ECONNRESET),
+        Cqe(2, -errno.ECANCELED),
+    ]
+
+
+def test_a_linked_request_looks_its_descriptor_up_when_it_is_issued(twin: Twin) -> None:
+    """IU-8, IU-10: behind a CLOSE in a chain, a RECV on the same number finds it closed
+    (-EBADF): the file is looked up at issue, not at submission. A SEND to the closed peer
+    is -EPIPE."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    chain = [Sqe("CLOSE", a, user_data=1, flags=IOSQE_IO_LINK), Sqe("RECV", a, 10, user_data=2)]
+    twin.io_uring_submit(ring, chain)
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, 0), Cqe(2, -errno.EBADF)]
+    twin.io_uring_submit(ring, [Sqe("SEND", b, 10, user_data=3)])
+    assert twin.io_uring_wait(ring, 1, 0) == [Cqe(3, -errno.EPIPE)]
