@@ -161,7 +161,7 @@ class Syscall:
 
 
 #: A multiplexer (what a scenario's ``mechanism`` names).
-Mechanism = Literal["epoll", "poll", "select", "kqueue"]
+Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring"]
 #: The multiplexers, in the order menus and panels list them.
 MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 
@@ -299,13 +299,13 @@ CALLS: dict[str, Syscall] = {
             mechanism="kqueue",
             can_wait=True,
         ),
-        # completion I/O (the proactor): io_uring. No `mechanism` yet: the TUI draws no rings
-        # (a follow-up), so its steps show the descriptor panels.
+        # completion I/O (the proactor): io_uring
         Syscall(
             "io_uring_setup",
             (Arg("entries", _K.ENTRIES),),
             _R.FD,
             "a new io_uring (SQ and CQ rings)",
+            mechanism="io_uring",
             allocates_fds=True,
         ),
         Syscall(
@@ -313,6 +313,7 @@ CALLS: dict[str, Syscall] = {
             (Arg("ring", _K.FD), Arg("sqes", _K.SQE_LIST)),
             _R.COUNT,
             "queue SQEs and enter: the number submitted",
+            mechanism="io_uring",
             # an ACCEPT installs a descriptor, a CLOSE releases one
             allocates_fds=True,
             releases_fds=True,
@@ -326,6 +327,7 @@ CALLS: dict[str, Syscall] = {
             ),
             _R.CQES,
             "wait for completions, then reap every ready one",
+            mechanism="io_uring",
             can_wait=True,
         ),
     )

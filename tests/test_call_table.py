@@ -103,6 +103,9 @@ def test_the_runner_and_the_tui_derive_their_call_lists() -> None:
         "select": "select",
         "kqueue": "kqueue",
         "kevent": "kqueue",
+        "io_uring_setup": "io_uring",
+        "io_uring_submit": "io_uring",
+        "io_uring_wait": "io_uring",
     }
 
 
