@@ -19,7 +19,15 @@ import math
 from collections.abc import Mapping
 
 from simulator.syscalls import CALLS, ArgKind, Timeout
-from simulator.uapi import KQ_FILTER_READ, KQ_FILTER_WRITE, KEvent, WaitForeverError
+from simulator.uapi import (
+    IORING_OPS,
+    IOSQE_IO_LINK,
+    KQ_FILTER_READ,
+    KQ_FILTER_WRITE,
+    KEvent,
+    Sqe,
+    WaitForeverError,
+)
 
 INT_MIN = -(2**31)
 INT_MAX = 2**31 - 1
@@ -141,8 +149,80 @@ def refuse_stdio_arguments(call: str, arguments: Mapping[str, object]) -> None:
             plain += fds_in_poll_list(value)
         elif arg.kind is ArgKind.KEVENT_CHANGES:
             plain += fds_in_changes(value)
+        elif arg.kind is ArgKind.SQE_LIST:
+            plain += fds_in_sqes(value)
     refuse_stdio(*sockets, socket=True)
     refuse_stdio(*plain)
+
+
+# --- io_uring's arguments (both kernels check them alike, before the kernel sees them) ------
+
+#: Ops whose `Sqe.fd` is a descriptor.
+SQE_FD_OPS = frozenset({"RECV", "SEND", "ACCEPT", "POLL_ADD", "CLOSE"})
+#: The ``IOSQE_*`` flags the model implements; the others are refused (ValueError) until it does.
+SQE_FLAGS_MODELLED = IOSQE_IO_LINK
+#: The largest RECV/SEND length: the live kernel allocates the buffer in its child.
+SQE_MAX_NBYTES = 64 << 20
+
+
+def fds_in_sqes(sqes: object) -> list[object]:
+    """The descriptors a list of `Sqe`s names (for `refuse_stdio`)."""
+    if not isinstance(sqes, _COLLECTIONS):
+        return []
+    return [s.fd for s in sqes if isinstance(s, Sqe) and s.op in SQE_FD_OPS]
+
+
+def _bounded(value: object, what: str, low: int, high: int) -> int:
+    number = index(value)
+    if not low <= number <= high:
+        raise ValueError(f"{what} must be between {low} and {high}, got {number}")
+    return number
+
+
+def io_uring_entries(entries: object) -> int:
+    """io_uring_setup's `entries`: an unsigned 32-bit number (the kernel then refuses 0 and
+    anything above IORING_MAX_ENTRIES with EINVAL)."""
+    return _bounded(entries, "entries", 0, 2**32 - 1)
+
+
+def io_uring_min_complete(min_complete: object) -> int:
+    """io_uring_wait's `min_complete`: an unsigned 32-bit number."""
+    return _bounded(min_complete, "min_complete", 0, 2**32 - 1)
+
+
+def io_uring_timeout_ns(timeout_ms: object) -> int | None:
+    """io_uring_wait's timeout in ns; None (no limit) when negative."""
+    ms = index(timeout_ms)
+    if ms >= SELECT_TIMEOUT_MAX_S * 1000:
+        raise OverflowError("timeout_ms too large")
+    return None if ms < 0 else ms * 1_000_000
+
+
+def check_sqes(sqes: object) -> list[Sqe]:
+    """The submission list, checked field by field: ValueError (TypeError for what is not an
+    `Sqe`) names the entry and the field, before any entry is queued."""
+    if not isinstance(sqes, _COLLECTIONS):
+        raise TypeError("sqes must be a list of Sqe")
+    out = []
+    for i, sqe in enumerate(sqes):
+        if not isinstance(sqe, Sqe):
+            raise TypeError(f"sqes[{i}] is a {type(sqe).__name__}, not an Sqe")
+        if sqe.op not in IORING_OPS:
+            raise ValueError(
+                f"sqes[{i}]: unknown io_uring op {sqe.op!r}; one of {', '.join(IORING_OPS)}"
+            )
+        c_int(sqe.fd)
+        _bounded(sqe.nbytes, f"sqes[{i}].nbytes", 0, SQE_MAX_NBYTES)
+        _bounded(sqe.events, f"sqes[{i}].events", 0, 2**32 - 1)
+        _bounded(sqe.user_data, f"sqes[{i}].user_data", 0, 2**64 - 1)
+        _bounded(sqe.timeout_ms, f"sqes[{i}].timeout_ms", 0, SELECT_TIMEOUT_MAX_S * 1000)
+        if index(sqe.flags) & ~SQE_FLAGS_MODELLED or sqe.flags < 0:
+            raise ValueError(
+                f"sqes[{i}].flags = {sqe.flags:#x}: only IOSQE_IO_LINK ({IOSQE_IO_LINK:#x}) "
+                "is supported"
+            )
+        out.append(sqe)
+    return out
 
 
 # --- timeouts, one rule per call (`syscalls.Timeout`) ---------------------------------------
@@ -259,6 +339,10 @@ def bounded_timeout(rule: Timeout, timeout: object, bound_s: float) -> tuple[obj
         if infinite or (number is not None and bound_ms < number <= INT_MAX):
             return bound_ms, infinite
         return timeout, False
+    if rule is Timeout.URING_MS:
+        wait_ns = io_uring_timeout_ns(timeout)
+        infinite = wait_ns is None
+        return (bound_ms if infinite else min(index(timeout), bound_ms)), infinite
     # seconds: select and kevent; None is infinite
     if timeout is None or (number is not None and bound_s < number < SELECT_TIMEOUT_MAX_S):
         return bound_s, timeout is None
@@ -280,13 +364,18 @@ __all__ = [
     "STDIO_FDS",
     "bounded_timeout",
     "c_int",
+    "check_sqes",
     "epoll_timeout_ms",
     "fds_in_changes",
     "fds_in_lists",
     "fds_in_poll_list",
+    "fds_in_sqes",
     "fildes",
     "forever",
     "index",
+    "io_uring_entries",
+    "io_uring_min_complete",
+    "io_uring_timeout_ns",
     "kevent_timeout_ns",
     "poll_timeout_ms",
     "refuse_stdio",

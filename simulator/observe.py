@@ -261,6 +261,31 @@ class KqueueSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class IoUringSnapshot:
+    """An io_uring: both rings (heads, tails, sizes, the first slots' contents), the CQ
+    overflow list, and the requests in flight with where each is parked."""
+
+    label: str
+    sq_head: int
+    sq_tail: int
+    sq_entries: int
+    cq_head: int
+    cq_tail: int
+    cq_entries: int
+    #: the CQ's first slots (at most `RING_SLOTS_SHOWN`): ``(user_data, res, flags)`` of the
+    #: CQE a slot holds, for slots between head and tail; None for the others
+    cq_slots: tuple[tuple[int, int, int] | None, ...]
+    overflow: tuple[tuple[int, int, int], ...]
+    #: ``(user_data, op, fd, how)``: how = ``"poll"`` (an entry on the file's wait queue) or
+    #: ``"timer"``; fd is -1 for a timer
+    in_flight: tuple[tuple[int, str, int, str], ...]
+
+
+#: How many slots of a ring a snapshot copies (a ring may have 65,536).
+RING_SLOTS_SHOWN = 16
+
+
+@dataclass(frozen=True, slots=True)
 class NicSnapshot:
     """The loopback device: segments in flight and in the rx ring (their first few)."""
 
@@ -312,6 +337,8 @@ class Observable(Protocol):
         ...
 
     def kqueue_at(self, fd: int) -> KqueueSnapshot | None: ...
+
+    def io_uring_at(self, fd: int) -> IoUringSnapshot | None: ...
 
     def nic_snapshot(self) -> NicSnapshot: ...
 

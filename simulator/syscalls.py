@@ -39,6 +39,10 @@ class ArgKind(enum.Enum):
     NOFILE = "nofile"  #: a descriptor limit
     MAX_EVENTS = "max_events"  #: how many events a wait may return
     TIMEOUT = "timeout"  #: how long a wait may block, by the rule of `Arg.timeout`
+    # io_uring
+    SQE_LIST = "sqe_list"  #: submission queue entries (``Sqe``s)
+    ENTRIES = "entries"  #: io_uring_setup's SQ size
+    COMPLETIONS = "completions"  #: how many completions a wait waits for
 
     @property
     def names_fds(self) -> bool:
@@ -47,7 +51,14 @@ class ArgKind(enum.Enum):
 
 
 _FD_KINDS = frozenset(
-    {ArgKind.FD, ArgKind.SOCKET, ArgKind.FD_LIST, ArgKind.POLL_LIST, ArgKind.KEVENT_CHANGES}
+    {
+        ArgKind.FD,
+        ArgKind.SOCKET,
+        ArgKind.FD_LIST,
+        ArgKind.POLL_LIST,
+        ArgKind.KEVENT_CHANGES,
+        ArgKind.SQE_LIST,
+    }
 )
 
 
@@ -66,6 +77,7 @@ class Timeout(enum.Enum):
     POLL_MS = "poll_ms"  #: ``select.poll.poll``: ms rounded away from 0, negative/None = forever
     SELECT_S = "select_s"  #: ``select.select``: seconds, None = forever, negative = ValueError
     KEVENT_S = "kevent_s"  #: ``kqueue.control``: seconds, None = forever
+    URING_MS = "uring_ms"  #: io_uring_wait: whole ms, negative = forever (`conversions`)
 
     @property
     def in_seconds(self) -> bool:
@@ -82,6 +94,7 @@ class ResultKind(enum.Enum):
     EVENTS = "events"  #: ``[[fd, [names]], ...]`` (epoll_wait, poll)
     SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
     KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
+    CQES = "cqes"  #: ``[{ user_data, res, flags }, ...]`` (io_uring_wait)
 
 
 class _Required:
@@ -148,7 +161,7 @@ class Syscall:
 
 
 #: A multiplexer (what a scenario's ``mechanism`` names).
-Mechanism = Literal["epoll", "poll", "select", "kqueue"]
+Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring"]
 #: The multiplexers, in the order menus and panels list them.
 MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 
@@ -284,6 +297,37 @@ CALLS: dict[str, Syscall] = {
             _R.KEVENTS,
             "apply changes, then collect events",
             mechanism="kqueue",
+            can_wait=True,
+        ),
+        # completion I/O (the proactor): io_uring
+        Syscall(
+            "io_uring_setup",
+            (Arg("entries", _K.ENTRIES),),
+            _R.FD,
+            "a new io_uring (SQ and CQ rings)",
+            mechanism="io_uring",
+            allocates_fds=True,
+        ),
+        Syscall(
+            "io_uring_submit",
+            (Arg("ring", _K.FD), Arg("sqes", _K.SQE_LIST)),
+            _R.COUNT,
+            "queue SQEs and enter: the number submitted",
+            mechanism="io_uring",
+            # an ACCEPT installs a descriptor, a CLOSE releases one
+            allocates_fds=True,
+            releases_fds=True,
+        ),
+        Syscall(
+            "io_uring_wait",
+            (
+                Arg("ring", _K.FD),
+                Arg("min_complete", _K.COMPLETIONS, scenario_default=0),
+                Arg("timeout_ms", _K.TIMEOUT, scenario_default=0, timeout=Timeout.URING_MS),
+            ),
+            _R.CQES,
+            "wait for completions, then reap every ready one",
+            mechanism="io_uring",
             can_wait=True,
         ),
     )

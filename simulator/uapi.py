@@ -188,6 +188,55 @@ class KEvent:
     udata: int = 0
 
 
+# --- io_uring (include/uapi/linux/io_uring.h): the proactor ----------------------------------
+#: ``IORING_OP_*`` opcodes of the ops the protocol offers, by the name an `Sqe` gives them.
+IORING_OPS: dict[str, int] = {
+    "NOP": 0,
+    "POLL_ADD": 6,
+    "POLL_REMOVE": 7,
+    "TIMEOUT": 11,
+    "ACCEPT": 13,
+    "ASYNC_CANCEL": 14,
+    "CLOSE": 19,
+    "SEND": 26,
+    "RECV": 27,
+}
+IOSQE_IO_DRAIN = 1 << 1
+IOSQE_IO_LINK = 1 << 2
+#: The ``IOSQE_*`` flags a scenario may name (prefix dropped): the ones the model implements.
+IOSQE_FLAG_NAMES: dict[str, int] = {"IO_LINK": IOSQE_IO_LINK}
+#: ``IORING_MAX_ENTRIES``: the largest SQ io_uring_setup accepts (without IORING_SETUP_CLAMP).
+IORING_MAX_ENTRIES = 32768
+
+
+@dataclass(frozen=True, slots=True)
+class Sqe:
+    """One submission queue entry; `op` is an ``IORING_OP_*`` name without the prefix.
+
+    `nbytes` is RECV/SEND's length, `events` POLL_ADD's poll mask; for POLL_REMOVE and
+    ASYNC_CANCEL `user_data` is the *target's* user_data (their own completion carries it
+    too); `timeout_ms` is TIMEOUT's relative time; `flags` are ``IOSQE_*``.
+    """
+
+    op: str
+    fd: int = -1
+    nbytes: int = 0
+    events: int = 0
+    user_data: int = 0
+    timeout_ms: int = 0
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cqe:
+    """One completion queue entry, as the kernel writes it: `res` is bytes, a new fd, a poll
+    mask, or -errno."""
+
+    user_data: int
+    res: int
+    flags: int = 0
+
+
 @runtime_checkable
 class Kernel(Protocol):
     """The syscall surface shared by the model and the live kernel.
@@ -265,6 +314,21 @@ class Kernel(Protocol):
     def kevent(
         self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
     ) -> list[KEvent]: ...
+
+    # completion I/O (the proactor): io_uring
+    def io_uring_setup(self, entries: int) -> int:
+        """A new io_uring; its fd. The SQ has `entries` rounded up to a power of two, the CQ
+        twice that."""
+        ...
+
+    def io_uring_submit(self, ring: int, sqes: Sequence[Sqe]) -> int:
+        """Queue `sqes` in the SQ (what fits) and enter: the number the kernel consumed."""
+        ...
+
+    def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[Cqe]:
+        """Wait until `min_complete` completions are ready (or `timeout_ms`, negative: no
+        limit), then reap and return every ready completion, in CQ order."""
+        ...
 
     def close_all(self) -> None:
         """Release every descriptor (and, for the live kernel, the child process)."""

@@ -20,6 +20,8 @@ refuse or truncate; 0-2 are left alone: in the live child they are the control c
 * poll (timeout 0, random masks, unopened and negative descriptors; also a poll of every
   descriptor, and in half the runs after every step) and select (timeout 0, descriptors
   beyond the fd-table capacity, >= FD_SETSIZE, negative);
+* io_uring: io_uring_setup, io_uring_submit (batches of every op but TIMEOUT, with links, on
+  sockets and any other descriptor) and io_uring_wait (timeout 0);
 * setrlimit_nofile (never below `NOFILE_FLOOR`, sometimes exactly at the lowest free
   descriptor so that EMFILE comes next, sometimes a value it refuses).
 
@@ -59,6 +61,7 @@ from hypothesis.stateful import (
 
 from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EpItem, EventPoll
+from simulator.kernel.io_uring import IoKiocb, IoRing
 from simulator.kernel.kqueue import Knote
 from simulator.kernel.sockets import RCV_SHUTDOWN, TCP_LISTEN, Socket, TcpSocket
 from simulator.kernel.vfs import File
@@ -83,6 +86,8 @@ from simulator.uapi import (
     EPOLLWRBAND,
     EPOLLWRNORM,
     FD_SETSIZE,
+    IOSQE_IO_LINK,
+    Sqe,
 )
 from tests.conftest import model_like
 from tests.twin import Divergence, Outcome, Twin
@@ -228,10 +233,14 @@ def check_model(model: ModelKernel) -> None:
                     isinstance(owner, EpItem) and owner.file is file and owner in file.f_ep
                 ):
                     continue
+                if isinstance(owner, IoKiocb) and owner.file is file and owner in owner.ring.parked:
+                    continue  # an io_uring request parked on its internal poll
                 raise AssertionError(f"{queue.name}: {entry.label} outlived its call or epitem")
         if isinstance(file, EventPoll):
             file._check()
             watches += len(file.rbr)
+        if isinstance(file, IoRing):
+            file._check()
     if model.user_watches != watches:
         raise AssertionError(f"user_watches {model.user_watches}, but {watches} epitems exist")
 
@@ -243,6 +252,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     sockets = Bundle("sockets")  # connected stream sockets
     listeners = Bundle("listeners")
     epolls = Bundle("epolls")
+    rings = Bundle("rings")
     #: Mostly descriptors of the right kind, sometimes any other, sometimes a raw number.
     any_fd = _weighted((4, fds), (1, RAW_FD))
     sock_fd = _weighted((6, sockets), (1, fds), (1, RAW_FD))
@@ -605,6 +615,62 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(epfd=epolls, maxevents=st.sampled_from([1, 2, 3, -1]))
     def epoll_harvest(self, epfd: int, maxevents: int) -> None:
         self.call("epoll_wait", epfd, maxevents, 0)
+
+    # -- io_uring ------------------------------------------------------------------------------
+    @rule(targets=(fds, rings), entries=st.sampled_from([1, 2, 4, 0]))
+    def io_uring_setup(self, entries: int) -> MultipleResults[int]:
+        return self._fds(self.call("io_uring_setup", entries))
+
+    @rule(
+        ring=_weighted((6, rings), (1, fds), (1, RAW_FD)),
+        data=st.data(),
+        count=st.integers(1, 5),
+    )
+    def io_uring_submit(self, ring: int, data: st.DataObject, count: int) -> None:
+        """A batch of random SQEs (no TIMEOUT: its expiry is wall-clock time on the real side),
+        kept inside the exact regime like the plain calls: no RECV from a TCP socket whose
+        receive queue a fill stuffed, no SEND from a filled one, no CLOSE of a TCP socket (its
+        peer's reaction is what `close` settles on, and a CLOSE op cannot)."""
+        sqes = []
+        for _ in range(count):
+            op = data.draw(
+                st.sampled_from(
+                    [
+                        "NOP",
+                        "RECV",
+                        "SEND",
+                        "POLL_ADD",
+                        "POLL_REMOVE",
+                        "ASYNC_CANCEL",
+                        "CLOSE",
+                        "ACCEPT",
+                    ]
+                ),
+                label="op",
+            )
+            fd = data.draw(self.sock_fd if op != "ACCEPT" else self.any_fd, label="fd")
+            tcp = self._tcp(fd)
+            if tcp is not None and (
+                (op == "RECV" and tcp.file_id in self.inexact_rx)
+                or (op == "SEND" and tcp.file_id in self.filled_tx)
+                or op == "CLOSE"
+            ):
+                op = "NOP"
+            sqes.append(
+                Sqe(
+                    op,
+                    fd=fd,
+                    nbytes=data.draw(st.integers(0, 100), label="nbytes"),
+                    events=data.draw(POLL_MASK, label="events"),
+                    user_data=data.draw(st.integers(0, 3), label="user_data"),
+                    flags=data.draw(st.sampled_from([0, 0, IOSQE_IO_LINK]), label="flags"),
+                )
+            )
+        self.call("io_uring_submit", ring, sqes)
+
+    @rule(ring=_weighted((6, rings), (1, fds)), min_complete=st.sampled_from([0, 0, 1, 8]))
+    def io_uring_wait(self, ring: int, min_complete: int) -> None:
+        self.call("io_uring_wait", ring, min_complete, 0)
 
     # -- poll and select -----------------------------------------------------------------------
     @rule(

@@ -41,6 +41,7 @@ from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
+from tui.render.rings import RingsView
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
@@ -198,6 +199,8 @@ class MicroRecorder:
         mechanism = syscalls.mechanism_of_call(step.call.name) or step_mechanism(session)
         if mechanism == "kqueue":
             calls = _kqueue_picture(kernel, names, session)
+        elif mechanism == "io_uring":
+            calls = _rings_picture(kernel, names, session)
         return MicroFrame(
             ep_title=ep_title,
             ep_label=ep_label,
@@ -324,6 +327,8 @@ def build_frame(
             calls = SelectBitmaps.of(last_call, call_names, outcome)
     if mechanism == "kqueue" and kernel is not None:
         calls = _kqueue_picture(kernel, names, session)
+    elif mechanism == "io_uring" and kernel is not None:
+        calls = _rings_picture(kernel, names, session)
 
     status = session.status()
     live = _live_side(session, record, status, names, ep_title, epfd, ep, prediction_banner)
@@ -401,6 +406,22 @@ def _kqueue_picture(kernel: Observable, names: Bindings, session: PlaySession) -
             parts.append(KqueueView(kq, names, f"{name}:{fd} knotes"))
     if not parts:
         return Text("no kqueue open in the model yet", style="dim")
+    return Group(*parts)
+
+
+def _rings_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
+    """Every io_uring the scenario sets up that is open in the model: its rings."""
+    ring_names = [
+        n for s in session.scenario.steps if s.call.name == "io_uring_setup" for n in s.names
+    ]
+    parts: list[RenderableType] = []
+    for name in ring_names:
+        fd = names.fds.get(name)
+        ring = kernel.io_uring_at(fd) if fd is not None else None
+        if ring is not None:
+            parts.append(RingsView(ring, names, f"{name}:{fd}"))
+    if not parts:
+        return Text("no io_uring open in the model yet", style="dim")
     return Group(*parts)
 
 

@@ -31,7 +31,7 @@ MAX_TITLE = 200
 MAX_TEXT = 20_000
 
 #: Topics in menu order.
-TOPICS = ("epoll", "poll and select", "kqueue", "limits", "other")
+TOPICS = ("epoll", "poll and select", "kqueue", "io_uring", "limits", "other")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ def topic_of(mechanism: str | None, tags: list[str]) -> str:
         return "poll and select"
     if mechanism == "kqueue":
         return "kqueue"
+    if mechanism == "io_uring" or "io_uring" in tags:
+        return "io_uring"
     return "other"
 
 

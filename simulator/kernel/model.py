@@ -18,11 +18,16 @@ from types import TracebackType
 
 from simulator.conversions import (
     c_int,
+    check_sqes,
     epoll_timeout_ms,
     fds_in_changes,
     fds_in_lists,
     fds_in_poll_list,
+    fds_in_sqes,
     fildes,
+    io_uring_entries,
+    io_uring_min_complete,
+    io_uring_timeout_ns,
     poll_timeout_ms,
     refuse_stdio,
     select_timeout_ns,
@@ -30,6 +35,7 @@ from simulator.conversions import (
 )
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
+from simulator.kernel.io_uring import IoRing, check_entries
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
@@ -45,7 +51,7 @@ from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
 from simulator.kernel.views import ModelViews
 from simulator.kernel.waitqueue import WaitEntry
-from simulator.uapi import FD_SETSIZE, FILL_CHUNK, KEvent, WaitForeverError
+from simulator.uapi import FD_SETSIZE, FILL_CHUNK, Cqe, KEvent, Sqe, WaitForeverError
 
 
 def _ok() -> None:
@@ -295,6 +301,7 @@ class ModelKernel(ModelViews):
         self.nic.transmit(client, child, "ACK", 0)
         self._settle()
         listener.sk_data_ready()
+        self._settle()  # task work the wake-up queued (an io_uring ACCEPT) runs before return
         return fd
 
     def accept(self, listen_fd: int) -> int:
@@ -555,6 +562,71 @@ class ModelKernel(ModelViews):
         if not isinstance(file, KQueue):
             raise oserror(errno.EBADF)
         return file
+
+    # -- io_uring (the proactor: `simulator.kernel.io_uring`) -----------------------------------
+    def io_uring_setup(self, entries: int) -> int:
+        """``io_uring_setup``: the size is checked (EINVAL) before the fd is taken (EMFILE)."""
+        self._begin("io_uring_setup")
+        entries = io_uring_entries(entries)
+        check_entries(entries)
+        return self._new_fd(
+            lambda fd: IoRing(
+                self.fs,
+                f"io_uring{fd}",
+                entries,
+                fdt=self.fdt,
+                clock=self.clock,
+                new_fd=self._new_fd,
+                close_fd=self._close_fd,
+            )
+        )
+
+    def io_uring_submit(self, ring: int, sqes: Sequence[Sqe]) -> int:
+        """Write what fits of `sqes` at the SQ tail, then ``io_uring_enter(to_submit)``."""
+        self._begin("io_uring_submit")
+        refuse_stdio(ring, *fds_in_sqes(sqes))
+        checked = check_sqes(sqes)
+        ctx = self._io_ring(c_int(ring))
+        ctx.queue(checked)
+        submitted = ctx.submit()
+        self._settle()  # task work (link continuations) runs on the way back to user space
+        return submitted
+
+    def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[Cqe]:
+        """``io_uring_enter(GETEVENTS)`` with a timeout, then reap the whole CQ.
+
+        A thread-0 call: a wait nothing can end raises WaitForeverError. (With threads, this
+        sleep becomes a waiter on the ring's ``cq_wait`` queue, woken by `IoRing._post`.)
+        """
+        self._begin("io_uring_wait")
+        refuse_stdio(ring)
+        ring = c_int(ring)
+        wanted = io_uring_min_complete(min_complete)
+        timeout_ns = io_uring_timeout_ns(timeout_ms)
+        ctx = self._io_ring(ring)
+        ctx.flush_overflow()
+
+        def enough() -> bool:
+            ctx.flush_overflow()
+            return ctx.cq.ready() >= wanted
+
+        if not enough() and timeout_ns != 0:
+            self.sleep_until(self._deadline(timeout_ns), enough, ctx.label)
+        cqes = ctx.reap()
+        self._settle()
+        return cqes
+
+    def _io_ring(self, fd: int) -> IoRing:
+        """The io_uring at `fd`: EBADF if not open, EOPNOTSUPP if not a ring."""
+        file = self.fdt.get(fd)
+        if not isinstance(file, IoRing):
+            raise oserror(errno.EOPNOTSUPP)
+        return file
+
+    def _close_fd(self, fd: int) -> None:
+        """Close a descriptor from inside the kernel (io_uring's CLOSE), as `close` does."""
+        self.kqlist.knote_fdclose(fd)
+        self.fdt.close(fd)
 
     # -- lifetime ----------------------------------------------------------------------------
     def close_all(self) -> None:

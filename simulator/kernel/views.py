@@ -13,12 +13,15 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from simulator.kernel.eventpoll import EpItem, EventPoll, ep_key
+from simulator.kernel.io_uring import IoRing
 from simulator.kernel.kqueue import Knote, KQueue
 from simulator.kernel.waitqueue import WaitQueue
 from simulator.observe import (
+    RING_SLOTS_SHOWN,
     EpollSnapshot,
     FdTableSnapshot,
     FileSnapshot,
+    IoUringSnapshot,
     Key,
     KnoteSnapshot,
     KqueueSnapshot,
@@ -160,6 +163,40 @@ class ModelViews:
             kq.label,
             tuple(_knote(kn) for kn in kq.knotes()),
             tuple(_knote(kn) for kn in kq.pending()),
+        )
+
+    def io_uring_at(self, fd: int) -> IoUringSnapshot | None:
+        """The io_uring at `fd` (None if it is not one). O(slots shown + overflow + in flight)."""
+        ring = self.fdt.lookup(fd)
+        if not isinstance(ring, IoRing):
+            return None
+        sq, cq = ring.sq, ring.cq
+        slots: list[tuple[int, int, int] | None] = []
+        for index in range(min(cq.ring_entries, RING_SLOTS_SHOWN)):
+            # the slot holds a CQE the program has not reaped if some position in [head, tail)
+            # maps to it
+            distance = (index - cq.head) & cq.ring_mask
+            cqe = cq.cqes[index] if distance < cq.ready() else None
+            slots.append(None if cqe is None else (cqe.user_data, cqe.res, cqe.flags))
+        return IoUringSnapshot(
+            ring.label,
+            sq.head,
+            sq.tail,
+            sq.ring_entries,
+            cq.head,
+            cq.tail,
+            cq.ring_entries,
+            tuple(slots),
+            tuple((c.user_data, c.res, c.flags) for c in cq.overflow),
+            tuple(
+                (
+                    req.sqe.user_data,
+                    req.sqe.op,
+                    req.sqe.fd if req.entry is not None else -1,
+                    "poll" if req.entry is not None else "timer",
+                )
+                for req in ring.parked
+            ),
         )
 
     def nic_snapshot(self) -> NicSnapshot:

@@ -30,6 +30,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -40,8 +41,17 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from simulator import syscalls, uapi
-from simulator.conversions import bounded_timeout, c_int, fildes, forever, index
-from simulator.live import _libc, _measure, _wire
+from simulator.conversions import (
+    bounded_timeout,
+    c_int,
+    check_sqes,
+    fildes,
+    forever,
+    index,
+    io_uring_entries,
+    io_uring_min_complete,
+)
+from simulator.live import _libc, _measure, _uring, _wire
 from simulator.syscalls import Timeout
 
 #: How long tcp_connect waits for the handshake (loopback takes microseconds).
@@ -104,6 +114,11 @@ class _Engine:
         self._queued_cap = math.inf
         self._bound_s = uapi.LIVE_WAIT_BOUND_S  # how long an infinite wait may block
         self._bench: _measure.LabBench | None = None  # the lab's world (`lab`)
+        # io_uring: the rings by fd; listeners with ACCEPTs in flight (how many); objects
+        # whose fd an io_uring CLOSE took (kept, so they never close a reused number).
+        self._rings: dict[int, _uring.Ring] = {}
+        self._accepting: dict[int, int] = {}
+        self._orphans: list[_Closable] = []
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -136,6 +151,7 @@ class _Engine:
         listening = _libc.tcp_info(listen_fd)
         if listening is not None and listening.state != _libc.TCP_LISTEN:
             listening = None
+        ready = self._cq_ready()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
@@ -161,7 +177,14 @@ class _Engine:
             # The server side of the connection joins the accept queue when the client's
             # final ACK is processed: wait for it, so the listener is readable on return.
             queued = listening.unacked
-            self._settle(lambda: self._accept_queue(listen_fd) > queued)
+            if listen_fd in self._accepting:
+                # An io_uring ACCEPT may take the connection off the queue at once: its
+                # completion is what to wait for then (counted from before the connect).
+                self._settle(
+                    lambda: self._accept_queue(listen_fd) > queued or self._cq_ready() > ready
+                )
+            else:
+                self._settle(lambda: self._accept_queue(listen_fd) > queued)
         return fd
 
     def _accept_queue(self, listen_fd: int) -> int:
@@ -239,6 +262,8 @@ class _Engine:
 
     def dup(self, fd: int) -> int:
         new = os.dup(fd)
+        if fd in self._rings:  # the same ring, through another number
+            self._rings[new] = self._rings[fd]
         if fd in self._sockets:
             self._sockets.add(new)
         if fd in self._tcp:
@@ -331,6 +356,9 @@ class _Engine:
             os.close(fd)
         else:
             owner.close()
+        ring = self._rings.pop(fd, None)
+        if ring is not None and ring not in self._rings.values():
+            ring.unmap()  # no number of ours refers to it any more
         self._tcp.discard(fd)
         self._sockets.discard(fd)
 
@@ -484,6 +512,84 @@ class _Engine:
                 raise forever(f"kevent({kq})", self._bound_s)
         return [uapi.KEvent(e.ident, e.filter, e.flags, e.fflags, e.data, e.udata) for e in events]
 
+    # --- io_uring: the real one, through raw syscalls (`simulator.live._uring`) ---------------
+
+    def io_uring_setup(self, entries: int) -> int:
+        """io_uring_setup(2). Where the kernel refuses io_uring (not built: ENOSYS; disabled by
+        ``kernel.io_uring_disabled``: EPERM) the answer is ENOSYS: the step is model only."""
+        entries = io_uring_entries(entries)
+        try:
+            ring = _uring.Ring(entries)
+        except OSError as exc:
+            if _uring.refused(exc.errno):
+                raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS)) from None
+            raise
+        self._rings[ring.fd] = ring
+        return ring.fd
+
+    def io_uring_submit(self, ring: int, sqes: Sequence[uapi.Sqe]) -> int:
+        checked = check_sqes(sqes)
+        ring = c_int(ring)
+        target = self._ring(ring)
+        for sqe in checked:
+            if sqe.op == "CLOSE" and sqe.fd in self._owners:
+                # The kernel closes it: its owner must never close the number again.
+                self._orphans.append(self._owners.pop(sqe.fd))
+            if sqe.op == "ACCEPT":
+                self._accepting[sqe.fd] = self._accepting.get(sqe.fd, 0) + 1
+        submitted = target.submit(ring, checked)
+        for sqe in checked:
+            if sqe.op == "CLOSE" and not _is_open(sqe.fd):
+                self._tcp.discard(sqe.fd)
+                self._sockets.discard(sqe.fd)
+        self._settle()
+        return submitted
+
+    def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[uapi.Cqe]:
+        """io_uring_enter(GETEVENTS) with a timeout (``IORING_ENTER_EXT_ARG``), then reap the
+        CQ. A negative timeout is infinite: bounded, then WaitForeverError."""
+        ring = c_int(ring)
+        wanted = io_uring_min_complete(min_complete)
+        bounded, infinite = bounded_timeout(Timeout.URING_MS, timeout_ms, self._bound_s)
+        bound = index(bounded)
+        target = self._ring(ring)
+        allowed = self._allowed_ms(bound) if target.ready() < wanted else 0
+        target.enter_wait(ring, wanted, allowed * 1_000_000)
+        cqes = target.reap()
+        if len(cqes) < wanted:
+            self._timed_out(f"io_uring_wait({ring})", bound, allowed)
+            if infinite:
+                raise forever(f"io_uring_wait({ring})", self._bound_s)
+        self._adopt_accepted(cqes)
+        self._settle()
+        return cqes
+
+    def _cq_ready(self) -> int:
+        return sum(ring.ready() for ring in self._rings.values())
+
+    def _ring(self, fd: int) -> _uring.Ring:
+        """Our ring at `fd`; for any other number, the kernel's answer to io_uring_enter on it
+        (EBADF, or EOPNOTSUPP: not a ring)."""
+        found = self._rings.get(fd)
+        if found is None:
+            _uring.io_uring_enter(fd, 0, 0, 0, None)
+            raise RuntimeError(f"fd {fd} is an io_uring the engine did not make")
+        return found
+
+    def _adopt_accepted(self, cqes: list[uapi.Cqe]) -> None:
+        """Descriptors that ACCEPTs installed join the bookkeeping, set up as `accept` sets
+        up its own (TCP_NODELAY): a completion whose result is a socket we do not know yet."""
+        if not self._accepting:
+            return
+        for fd in {cqe.res for cqe in cqes if cqe.res > 2}:
+            if fd in self._sockets or fd in self._owners or not _is_socket(fd):
+                continue
+            self._sockets.add(fd)
+            with _borrowed(fd) as conn:
+                if conn.family == socket.AF_INET:
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self._tcp.add(fd)
+
     # --- settling TCP loopback -------------------------------------------------------------
 
     def _settle(self, expect: Callable[[], bool] | None = None) -> None:
@@ -603,6 +709,21 @@ def _same_socket(fd: int, identity: int) -> bool:
 def _tcp_state(fd: int) -> int:
     info = _libc.tcp_info(fd)
     return _libc.TCP_CLOSE if info is None else info.state
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def _is_number(value: object) -> bool:

@@ -6,9 +6,10 @@ errno, args)``, or ``("broken", reason)`` when the child could not read a reques
 after saying so: the framing is lost).
 
 The encoding is data only, so neither end can be made to run anything by what the other
-writes: JSON's types plus three tagged objects, ``{"tuple": [...]}``, ``{"dict": [[k, v],
-...]}`` and ``{"KEvent": [six fields]}``, which keep tuples, non-string keys and the protocol's
-own type exact across the channel (a model result and a live one compare equal). Anything
+writes: JSON's types plus tagged objects, ``{"tuple": [...]}``, ``{"dict": [[k, v],
+...]}`` and the protocol's records, ``{"KEvent": [six fields]}``, ``{"Sqe": [seven fields]}``
+and ``{"Cqe": [three fields]}``, which keep tuples, non-string keys and the protocol's own
+types exact across the channel (a model result and a live one compare equal). Anything
 else -- an unknown tag, a truncated body, a length over the cap -- is a `ProtocolError`.
 
 Errors travel by name, not as objects, so that only the exceptions a kernel may answer with
@@ -26,7 +27,7 @@ import struct
 import traceback
 
 from simulator.syscalls import ANSWER_EXCEPTIONS
-from simulator.uapi import KEvent, LiveLimitError, LiveSettleError
+from simulator.uapi import Cqe, KEvent, LiveLimitError, LiveSettleError, Sqe
 
 HEADER = struct.Struct("!I")
 #: The largest message either end sends or accepts (a reply of a million events fits).
@@ -38,7 +39,11 @@ MAX_MESSAGE = 64 << 20
 _ANSWER_TYPES: dict[str, type[Exception]] = {
     cls.__name__: cls for cls in (*ANSWER_EXCEPTIONS, LiveLimitError, LiveSettleError)
 }
-_KEVENT_FIELDS = tuple(f.name for f in dataclasses.fields(KEvent))
+#: The protocol's data classes the channel carries, by tag: their fields in order.
+_RECORDS: dict[str, tuple[type[KEvent | Sqe | Cqe], tuple[str, ...]]] = {
+    cls.__name__: (cls, tuple(f.name for f in dataclasses.fields(cls)))
+    for cls in (KEvent, Sqe, Cqe)
+}
 
 Reply = tuple[object, ...]
 
@@ -121,11 +126,12 @@ def _to_json(value: object) -> object:
         return {"tuple": [_to_json(item) for item in value]}
     if isinstance(value, dict):
         return {"dict": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
-    if isinstance(value, KEvent):
-        return {"KEvent": [_to_json(getattr(value, name)) for name in _KEVENT_FIELDS]}
+    record = _RECORDS.get(type(value).__name__)
+    if record is not None and type(value) is record[0]:
+        return {type(value).__name__: [_to_json(getattr(value, name)) for name in record[1]]}
     raise TypeError(
         f"a {type(value).__name__} cannot be sent to the live kernel (its control channel "
-        "carries numbers, strings, lists, tuples, dicts and KEvents)"
+        "carries numbers, strings, lists, tuples, dicts, KEvents, Sqes and Cqes)"
     )
 
 
@@ -137,8 +143,9 @@ def _from_json_object(obj: dict[str, object]) -> object:
                 return tuple(items)
             if tag == "dict" and all(isinstance(p, list) and len(p) == 2 for p in items):
                 return {k: v for k, v in items}
-            if tag == "KEvent" and len(items) == len(_KEVENT_FIELDS):
-                return KEvent(*items)
+            record = _RECORDS.get(tag)
+            if record is not None and len(items) == len(record[1]):
+                return record[0](*items)
     raise ProtocolError(f"not a value of the data encoding: {obj!r:.80}")
 
 

@@ -188,10 +188,23 @@ _NOTES: dict[str, str] = {
     ),
     "kqueue": "OSError(ENOSYS) on Linux.",
     "kevent": "OSError(ENOSYS) on Linux; timeouts as in `select`.",
+    "io_uring_setup": (
+        "The real io_uring (raw syscalls); OSError(ENOSYS) where the kernel refuses it "
+        "(not built, or disabled by kernel.io_uring_disabled)."
+    ),
+    "io_uring_wait": (
+        "A negative timeout is infinite: WaitForeverError if too few completions arrive within "
+        "the wait bound."
+    ),
 }
 
 #: Arguments that are sequences: sent as lists (the channel carries data, not iterators).
-_SEQUENCES = (syscalls.ArgKind.FD_LIST, syscalls.ArgKind.POLL_LIST, syscalls.ArgKind.KEVENT_CHANGES)
+_SEQUENCES = (
+    syscalls.ArgKind.FD_LIST,
+    syscalls.ArgKind.POLL_LIST,
+    syscalls.ArgKind.KEVENT_CHANGES,
+    syscalls.ArgKind.SQE_LIST,
+)
 
 
 def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[LiveKernel, P], R]:
@@ -456,6 +469,10 @@ class LiveKernel:
     select = _remote(uapi.Kernel.select)
     kqueue = _remote(uapi.Kernel.kqueue)
     kevent = _remote(uapi.Kernel.kevent)
+    # io_uring
+    io_uring_setup = _remote(uapi.Kernel.io_uring_setup)
+    io_uring_submit = _remote(uapi.Kernel.io_uring_submit)
+    io_uring_wait = _remote(uapi.Kernel.io_uring_wait)
 
 
 def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:

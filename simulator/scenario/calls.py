@@ -171,8 +171,17 @@ def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
 
 #: Argument kinds that name descriptors (resolved through a kernel's names at every call).
 _NAMING_KINDS = frozenset(
-    {ArgKind.FD, ArgKind.SOCKET, ArgKind.FD_LIST, ArgKind.POLL_LIST, ArgKind.KEVENT_CHANGES}
+    {
+        ArgKind.FD,
+        ArgKind.SOCKET,
+        ArgKind.FD_LIST,
+        ArgKind.POLL_LIST,
+        ArgKind.KEVENT_CHANGES,
+        ArgKind.SQE_LIST,
+    }
 )
+#: Kinds whose entries are tables naming descriptors (read by `step_names`).
+_TABLE_KINDS = frozenset({ArgKind.KEVENT_CHANGES, ArgKind.SQE_LIST})
 
 
 class CallPlan:
@@ -215,7 +224,7 @@ class CallPlan:
         #: Every descriptor name the arguments use (`step_names`), in order.
         self.refs: tuple[str, ...] = tuple(
             step_names(step)
-            if any(kind is ArgKind.KEVENT_CHANGES for _, kind, _ in named)
+            if any(kind in _TABLE_KINDS for _, kind, _ in named)
             else (ref for ref in self._refs() if isinstance(ref, str))
         )
 
@@ -240,6 +249,8 @@ class CallPlan:
                 values[name] = [r(fd) for fd in value]
             elif kind is ArgKind.POLL_LIST:
                 values[name] = [(r(fd), mask) for fd, mask in value]
+            elif kind is ArgKind.SQE_LIST:
+                values[name] = [_sqe(entry, bindings) for entry in value]
             else:
                 values[name] = [_kevent(change, bindings) for change in value]
         return values
@@ -258,11 +269,38 @@ def sent_json(arguments: dict[str, Any]) -> dict[str, Json]:
                 "data": value.data,
                 "udata": value.udata,
             }
+        if isinstance(value, uapi.Sqe):
+            return {
+                "op": value.op,
+                "fd": value.fd,
+                "nbytes": value.nbytes,
+                "events": value.events,
+                "user_data": value.user_data,
+                "timeout_ms": value.timeout_ms,
+                "flags": value.flags,
+            }
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         return value
 
     return {key: plain(value) for key, value in arguments.items()}
+
+
+def _sqe(entry: Any, bindings: Bindings) -> uapi.Sqe:
+    fd = -1 if entry.fd is None else bindings.resolve(entry.fd)
+    return uapi.Sqe(
+        op=entry.op,
+        fd=fd,
+        nbytes=entry.nbytes,
+        events=vocabulary.events_mask(entry.events),
+        user_data=entry.user_data,
+        timeout_ms=entry.timeout_ms,
+        flags=vocabulary.mask_of(entry.flags, uapi.IOSQE_FLAG_NAMES, "IOSQE flag"),
+    )
+
+
+def _cqe_json(cqe: uapi.Cqe) -> dict[str, Json]:
+    return {"user_data": cqe.user_data, "res": cqe.res, "flags": cqe.flags}
 
 
 def _kevent(change: Any, bindings: Bindings) -> uapi.KEvent:
@@ -365,6 +403,8 @@ def raw_of(spec: CallSpec, value: Any) -> Json:
             }
             for ev in value
         ]
+    if kind is ResultKind.CQES:
+        return [_cqe_json(cqe) for cqe in value]
     if kind is ResultKind.NONE:
         return None
     return int(value)
@@ -443,7 +483,7 @@ def satisfies(outcome: Outcome, want: Json, kind: ResultKind) -> bool:
         return outcome.error == str(want["error"])
     if not outcome.ok:
         return False
-    if kind is ResultKind.KEVENTS:
+    if kind in (ResultKind.KEVENTS, ResultKind.CQES):
         got = outcome.result
         return len(got) == len(want) and all(
             all(g.get(k) == v for k, v in w.items()) for g, w in zip(got, want, strict=True)

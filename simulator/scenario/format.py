@@ -252,6 +252,50 @@ class KEventChange(_Table):
     udata: Int32 = 0
 
 
+# --- io_uring: submission entries ---------------------------------------------------------
+def _check_sqe_flags(value: object) -> list[str] | int:
+    return _check_mask(value, uapi.IOSQE_FLAG_NAMES, "IOSQE flag", 8)
+
+
+def _check_sqe_op(value: object) -> str:
+    if isinstance(value, str) and value in uapi.IORING_OPS:
+        return value
+    names = ", ".join(uapi.IORING_OPS)
+    raise ValueError(f"expected an io_uring op ({names}), got {_show(value)}")
+
+
+SqeOp = Annotated[
+    str,
+    PlainValidator(_check_sqe_op),
+    WithJsonSchema({"enum": list(uapi.IORING_OPS)}),
+]
+SqeFlags = Annotated[
+    list[str] | int,
+    PlainValidator(_check_sqe_flags),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"enum": list(uapi.IOSQE_FLAG_NAMES)}},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+
+
+class SqeEntry(_Table):
+    """One io_uring submission (``uapi.Sqe``): ``fd`` names a descriptor for RECV, SEND,
+    ACCEPT, POLL_ADD and CLOSE; ``user_data`` is POLL_REMOVE's and ASYNC_CANCEL's target."""
+
+    op: SqeOp
+    fd: FdRef | None = None
+    nbytes: NBytes = 0
+    events: Events = 0
+    user_data: Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)] = 0
+    timeout_ms: Annotated[StrictInt, Field(ge=0, le=MAX_TIMEOUT_MS)] = 0
+    flags: SqeFlags = 0
+
+
 # --- arguments: one model per call, derived from the call table (`simulator.syscalls`) -----
 #: How a scenario writes an argument of each kind (types, caps, names).
 _ARG_TYPES: dict[ArgKind, Any] = {
@@ -264,6 +308,9 @@ _ARG_TYPES: dict[ArgKind, Any] = {
     ArgKind.BACKLOG: Annotated[StrictInt, Field(ge=0, le=4096)],
     ArgKind.NOFILE: Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)],
     ArgKind.MAX_EVENTS: MaxEvents,
+    ArgKind.SQE_LIST: Annotated[list[SqeEntry], Field(max_length=MAX_LIST)],
+    ArgKind.ENTRIES: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)],
+    ArgKind.COMPLETIONS: Annotated[StrictInt, Field(ge=0, le=MAX_LIST)],
 }
 _FLAG_TYPES: dict[Family, Any] = {
     Family.EPOLL_EVENTS: Events,

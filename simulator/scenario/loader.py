@@ -375,6 +375,15 @@ class _KEventExpect(BaseModel):
     udata: Int32 | None = None
 
 
+class _CqeExpect(BaseModel):
+    """An expected completion: the fields given must match, the ones left out are not compared."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_data: StrictInt | None = None
+    res: StrictInt | None = None
+    flags: StrictInt | None = None
+
+
 class _ErrorExpect(BaseModel):
     model_config = ConfigDict(extra="forbid")
     error: str
@@ -388,6 +397,7 @@ _RESULT_SHAPES: dict[ResultKind, TypeAdapter[Any]] = {
     ResultKind.EVENTS: TypeAdapter(list[tuple[FdRef, Events]]),
     ResultKind.SELECT: TypeAdapter(tuple[list[FdRef], list[FdRef], list[FdRef]]),
     ResultKind.KEVENTS: TypeAdapter(list[_KEventExpect]),
+    ResultKind.CQES: TypeAdapter(list[_CqeExpect]),
 }
 
 _SHAPE_HINTS: dict[ResultKind, str] = {
@@ -398,6 +408,7 @@ _SHAPE_HINTS: dict[ResultKind, str] = {
     ResultKind.EVENTS: '[["fd", ["IN", ...]], ...]',
     ResultKind.SELECT: "[[readable], [writable], [exceptional]]",
     ResultKind.KEVENTS: '[{ ident = "a", filter = "READ", ... }, ...]',
+    ResultKind.CQES: "[{ user_data = 1, res = 5, flags = 0 }, ...]",
 }
 
 
@@ -469,6 +480,12 @@ def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
                 (f"{arg.name}[{i}].ident", change.ident)
                 for i, change in enumerate(value)
                 if _fd_filter(change.filter)
+            ]
+        elif arg.kind is ArgKind.SQE_LIST:
+            refs += [
+                (f"{arg.name}[{i}].fd", entry.fd)
+                for i, entry in enumerate(value)
+                if entry.fd is not None
             ]
     return refs
 

@@ -116,6 +116,13 @@ class _RawKEvent(BaseModel):
     udata: _Int64
 
 
+class _RawCqe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_data: Annotated[StrictInt, Field(ge=0, le=(1 << 64) - 1)]
+    res: Annotated[StrictInt, Field(ge=-(1 << 31), le=(1 << 31) - 1)]
+    flags: _Mask
+
+
 _RAW: dict[ResultKind, TypeAdapter[Any]] = {
     ResultKind.NONE: TypeAdapter(None),
     ResultKind.COUNT: TypeAdapter(Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)]),
@@ -132,6 +139,7 @@ _RAW: dict[ResultKind, TypeAdapter[Any]] = {
         ]
     ),
     ResultKind.KEVENTS: TypeAdapter(Annotated[list[_RawKEvent], Field(max_length=MAX_EVENTS)]),
+    ResultKind.CQES: TypeAdapter(Annotated[list[_RawCqe], Field(max_length=MAX_EVENTS)]),
 }
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tui.render.poll_sets import PollArray, SelectBitmaps
     from tui.render.rbtree_art import TreeShape, draw_tree
     from tui.render.ready_chain import ReadyChain
+    from tui.render.rings import RingsView
     from tui.render.step import StepView
     from tui.render.wait_queues import WaitQueuesPicture
 
@@ -39,6 +40,7 @@ _LAZY = {
     "TreeShape": "tui.render.rbtree_art",
     "draw_tree": "tui.render.rbtree_art",
     "ReadyChain": "tui.render.ready_chain",
+    "RingsView": "tui.render.rings",
     "StepView": "tui.render.step",
     "WaitQueuesPicture": "tui.render.wait_queues",
 }
@@ -62,6 +64,7 @@ __all__ = [
     "NicLane",
     "PollArray",
     "ReadyChain",
+    "RingsView",
     "SelectBitmaps",
     "StepView",
     "TreeShape",

@@ -1,11 +1,11 @@
 """The model's state after a step, as ``--headless`` prints it, made of the app's own pictures.
 
 One family of pictures serves the app and ``--headless``: the fd table (`FdRows`), each
-epoll's interest tree (`TreeShape` drawn by `draw_tree`) and ready list (`ReadyChain`), and
-each kqueue's knotes (`KqueueView`). All are built from the model's snapshot API
-(`simulator.observe.Observable`) and never call into the kernel, so drawing a picture cannot
-change a trace or a cost. Descriptors are shown by their scenario names when a `Bindings` is
-given.
+epoll's interest tree (`TreeShape` drawn by `draw_tree`) and ready list (`ReadyChain`), each
+kqueue's knotes (`KqueueView`) and each io_uring's rings (`RingsView`). All are built from the
+model's snapshot API (`simulator.observe.Observable`) and never call into the kernel, so
+drawing a picture cannot change a trace or a cost. Descriptors are shown by their scenario
+names when a `Bindings` is given.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from simulator.uapi import event_names
 from tui.render.fd_rows import FdRows
 from tui.render.rbtree_art import CAPTURE_DEPTH, LEGEND, TreeShape, draw_tree
 from tui.render.ready_chain import ReadyChain, fd_label
+from tui.render.rings import RingsView
 
 
 def shown_epoll_of(
@@ -44,11 +45,12 @@ _LISTED = 16
 #: show at most 56): a step's picture costs the same at 10 and at 100,000 descriptors.
 SHOWN_ROWS = 64
 #: The kinds of file that have a picture of their own under the fd table.
-_INSTANCE_KINDS = frozenset({"epoll", "kqueue"})
+_INSTANCE_KINDS = frozenset({"epoll", "kqueue", "io_uring"})
 
 
 def is_instance(model: Observable, fd: int) -> bool:
-    """Whether descriptor `fd` is an epoll or a kqueue (drawn under the fd table). O(1)."""
+    """Whether descriptor `fd` is an epoll, a kqueue or an io_uring (drawn under the fd
+    table). O(1)."""
     file = model.file_at(fd)
     return file is not None and file.kind in _INSTANCE_KINDS
 
@@ -102,7 +104,7 @@ class KqueueView:
 
 class ModelStateView:
     """The picture after a step: fd table, then each epoll's tree and ready list, each
-    kqueue's knotes -- the app's panels, one under the other.
+    kqueue's knotes, each io_uring's rings -- the app's panels, one under the other.
 
     `instances`, when given, are the descriptors that may be epolls or kqueues (a superset:
     others are skipped), so that drawing costs what is shown; without it every open
@@ -164,6 +166,11 @@ class ModelStateView:
                 assert kq is not None
                 seen.add(file.file_id)
                 yield KqueueView(kq, names, f"{_named(fd, names)} knotes")
+            elif file.kind == "io_uring":
+                ring = model.io_uring_at(fd)
+                assert ring is not None
+                seen.add(file.file_id)
+                yield RingsView(ring, names, _named(fd, names))
 
     def _summary(self, focus: tuple[int, ...]) -> RenderResult:
         model, names = self.model, self.names

@@ -1,4 +1,5 @@
-"""What poll/select copy in and scan (pollfd array, fd_set bitmaps), or a kqueue's knotes."""
+"""What poll/select copy in and scan (pollfd array, fd_set bitmaps), a kqueue's knotes, or an
+io_uring's rings."""
 
 from __future__ import annotations
 
