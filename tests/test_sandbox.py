@@ -108,6 +108,9 @@ def test_every_call_of_the_table_is_in_the_language() -> None:
         syscalls.ArgKind.NOFILE: "8",
         syscalls.ArgKind.MAX_EVENTS: "8",
         syscalls.ArgKind.TIMEOUT: "0",
+        syscalls.ArgKind.SQE_LIST: "[Sqe(RECV, a, 5, user_data=1)]",
+        syscalls.ArgKind.ENTRIES: "4",
+        syscalls.ArgKind.COMPLETIONS: "1",
     }
     flags = {
         syscalls.Family.EPOLL_EVENTS: "IN",

@@ -55,6 +55,10 @@ _C_PREFIXES: dict[Family, tuple[str, ...]] = {
 _KQ_FILTER_PREFIXES = ("EVFILT_",)
 _KQ_FLAG_PREFIXES = ("EV_",)
 _KEVENT_FIELDS = ("ident", "filter", "flags", "fflags", "data", "udata")
+_SQE_OP_PREFIXES = ("IORING_OP_",)
+_SQE_FLAG_PREFIXES = ("IOSQE_",)
+#: `uapi.Sqe`'s fields, in its order (so ``Sqe(RECV, a, 5)`` reads as the dataclass does).
+_SQE_FIELDS = ("op", "fd", "nbytes", "events", "user_data", "timeout_ms", "flags")
 
 
 class LineError(ValueError):
@@ -256,6 +260,9 @@ class _Reader:
         if kind is ArgKind.KEVENT_CHANGES:
             hint = "a list like [(a, READ, ADD)]"
             return [self.kevent(e) for e in self.elements(node, hint)]
+        if kind is ArgKind.SQE_LIST:
+            hint = "a list like [Sqe(RECV, a, 5, user_data=1)]"
+            return [self.sqe(e) for e in self.elements(node, hint)]
         if kind is ArgKind.TIMEOUT:
             assert arg.timeout is not None
             if isinstance(node, ast.Constant) and node.value is None:
@@ -402,6 +409,44 @@ class _Reader:
         if "ident" not in change:
             raise self.fail(node, "a KEvent needs its ident")
         return change
+
+    def sqe(self, node: ast.expr) -> dict[str, Any]:
+        """``Sqe(op, fd, nbytes, events, user_data, timeout_ms, flags)``, by position or keyword,
+        as `uapi.Sqe` takes them; only ``op`` is required."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            raise self.fail(node, f"expected Sqe(op, fd, ...), got {self.source(node)}")
+        if node.func.id != "Sqe":
+            raise self.fail(node.func, f"expected Sqe(op, fd, ...), got {node.func.id}(...)")
+        given = list(zip(_SQE_FIELDS, node.args, strict=False))
+        if len(node.args) > len(_SQE_FIELDS):
+            extra = node.args[len(_SQE_FIELDS)]
+            raise self.fail(extra, f"an Sqe has at most seven fields: {_SQE_FIELDS}")
+        for keyword in node.keywords:
+            if keyword.arg not in _SQE_FIELDS:
+                raise self.fail(keyword, f"an Sqe has {', '.join(_SQE_FIELDS)}")
+            given.append((keyword.arg, keyword.value))
+        entry: dict[str, Any] = {}
+        for field, value in given:
+            if field in entry:
+                raise self.fail(value, f"{field} is given twice")
+            if field == "op":
+                op = self.one_name(value, uapi.IORING_OPS, _SQE_OP_PREFIXES, "io_uring op")
+                if not isinstance(op, str):
+                    raise self.fail(value, f"name the op: {', '.join(uapi.IORING_OPS)}")
+                entry[field] = op
+            elif field == "fd":
+                entry[field] = self.fd(value)
+            elif field == "events":
+                prefixes = _C_PREFIXES[Family.EPOLL_EVENTS]
+                entry[field] = self.mask(value, uapi.EPOLL_EVENT_NAMES, prefixes, "event")
+            elif field == "flags":
+                table = uapi.IOSQE_FLAG_NAMES
+                entry[field] = self.mask(value, table, _SQE_FLAG_PREFIXES, "IOSQE flag")
+            else:
+                entry[field] = self.number(value)
+        if "op" not in entry:
+            raise self.fail(node, f"an Sqe needs its op: {', '.join(uapi.IORING_OPS)}")
+        return entry
 
 
 def _reworded(message: str) -> str:
