@@ -13,7 +13,6 @@ and ``muxlab validate`` stay quick.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_schema(out: TextIO) -> int:
+    import json
+
     from simulator.scenario.format import json_schema
 
     out.write(json.dumps(json_schema(), indent=2) + "\n")

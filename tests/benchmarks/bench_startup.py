@@ -88,9 +88,20 @@ def _screen_text(raw: bytes) -> str:
     return _ESCAPES.sub("", raw.decode("utf-8", "replace"))
 
 
-def run_once(argv: list[str], markers: list[str], env: dict[str, str]) -> list[float | None]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used so far, all its threads together (the
+    live kernel's child is a process of its own, and not counted)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(
+    argv: list[str], markers: list[str], env: dict[str, str]
+) -> tuple[list[float | None], float]:
     """Start `argv` in a new pty; seconds from spawn until each of `markers` has been drawn
-    (None for a marker after the first that did not come within `LATER_S` of the first)."""
+    (None for a marker after the first that did not come within `LATER_S` of the first), and
+    the CPU seconds the process had used when the first was drawn."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     start = time.perf_counter()
@@ -107,6 +118,7 @@ def run_once(argv: list[str], markers: list[str], env: dict[str, str]) -> list[f
     os.close(slave)
     seen = b""
     found: list[float | None] = []
+    cpu = 0.0
     try:
         while len(found) < len(markers):
             if found and time.perf_counter() - start > (found[0] or 0) + LATER_S:
@@ -131,6 +143,8 @@ def run_once(argv: list[str], markers: list[str], env: dict[str, str]) -> list[f
             text = _screen_text(seen)
             while len(found) < len(markers) and markers[len(found)] in text:
                 found.append(now - start)
+                if len(found) == 1:
+                    cpu = _cpu_seconds(process.pid)
         os.write(master, b"q")
         _drain_until_exit(master, process)
     finally:
@@ -138,7 +152,7 @@ def run_once(argv: list[str], markers: list[str], env: dict[str, str]) -> list[f
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         os.close(master)
-    return found
+    return found, cpu
 
 
 def _drain_until_exit(master: int, process: subprocess.Popen[bytes]) -> None:
@@ -170,18 +184,35 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         }
         programs = {
             "bare": ([sys.executable, "-I", str(bare)], ["bare textual app drawn"]),
-            "menu": ([muxlab], ["── epoll ──"]),
+            "menu": ([muxlab], ["── epoll ──", "your progress:"]),
             "play": ([muxlab, "play", str(scenario)], ["Real kernel", "child pid"]),
         }
-        times: dict[str, list[float]] = {"bare": [], "menu": [], "play": [], "play_live": []}
+        times: dict[str, list[float]] = {
+            "bare": [],
+            "menu": [],
+            "menu_summary": [],
+            "play": [],
+            "play_live": [],
+        }
+        cpu_times: dict[str, list[float]] = {"bare": [], "menu": [], "play": []}
         for _ in range(runs):
             for name, (argv, markers) in programs.items():
-                first, *later = run_once(argv, markers, env)
+                (first, *later), cpu = run_once(argv, markers, env)
                 assert first is not None
                 times[name].append(first)
-                if name == "play" and later[0] is not None:
-                    times["play_live"].append(later[0])
+                cpu_times[name].append(cpu)
+                if later and later[0] is not None:
+                    times[f"{name}_{'live' if name == 'play' else 'summary'}"].append(later[0])
     medians = {name: statistics.median(values) for name, values in times.items() if values}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu_times.items()}
+    cpu_ratios = {
+        name: round(cpu_medians[name] / cpu_medians["bare"], 3) for name in ("menu", "play")
+    }
+    ratios = {
+        name: round(medians[name] / medians["bare"], 3)
+        for name in ("menu", "play", "menu_summary", "play_live")
+        if name in medians
+    }
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -190,15 +221,10 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         "scenario": str(scenario),
         "times_s": {name: [round(t, 4) for t in values] for name, values in times.items()},
         "median_ms": {name: round(m * 1000, 1) for name, m in medians.items()},
-        "ratio": {
-            "menu": round(medians["menu"] / medians["bare"], 3),
-            "play": round(medians["play"] / medians["bare"], 3),
-            **(
-                {"play_live": round(medians["play_live"] / medians["bare"], 3)}
-                if "play_live" in medians
-                else {}
-            ),
-        },
+        "ratio": ratios,
+        "cpu_s": {name: [round(t, 3) for t in values] for name, values in cpu_times.items()},
+        "cpu_median_ms": {name: round(m * 1000, 1) for name, m in cpu_medians.items()},
+        "cpu_ratio": cpu_ratios,
     }
 
 
@@ -219,6 +245,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {what}: {median[name]} ms, ratio {ratio[name]:.2f} "
             f"({verdict} the target of {TARGETS[name]})"
+        )
+    cpu_median, cpu_ratio = result["cpu_median_ms"], result["cpu_ratio"]
+    assert isinstance(cpu_median, dict) and isinstance(cpu_ratio, dict)
+    print(
+        f"CPU time of the process until its first frame (median): bare {cpu_median['bare']} ms, "
+        f"menu {cpu_median['menu']} ms, ratio {cpu_ratio['menu']:.2f}; "
+        f"play {cpu_median['play']} ms, ratio {cpu_ratio['play']:.2f}"
+    )
+    if "menu_summary" in ratio:
+        print(
+            f"  muxlab, until the highlighted lesson's summary shows: {median['menu_summary']} "
+            f"ms, ratio {ratio['menu_summary']:.2f} (no target)"
         )
     if "play_live" in ratio:
         print(

@@ -19,11 +19,14 @@ what a renderable draws (``--headless`` prints everything through it).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markdown import Markdown
 from rich.measure import Measurement
 from rich.segment import Segment
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
 
 
 def _caret(code: int) -> str:
@@ -58,7 +61,12 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
 
 
 def safe_markdown(text: str) -> Markdown:
-    """Markdown from a file: control characters made visible, links shown with their address."""
+    """Markdown from a file: control characters made visible, links shown with their address.
+
+    rich's Markdown is imported on the first call: with markdown-it, linkify and pygments it
+    is some 40 ms of imports that the lesson menu's first frame does without."""
+    from rich.markdown import Markdown
+
     return Markdown(safe_text(text, multiline=True), hyperlinks=False)
 
 
