@@ -189,9 +189,12 @@ async def test_a_lesson_broken_past_its_header_reports_when_opened(
         assert "d-bad-step.toml:6: step 1 (epoll_ctl)" in app.screen.report
 
 
-def test_a_glance_lists_every_shipped_lesson_as_the_full_read_does() -> None:
+def test_a_glance_lists_every_shipped_lesson_as_the_full_read_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The first frame's glance (the text before the steps, the steps counted) gives each
     shipped lesson the same title, summary, topic and step count as parsing the whole file."""
+    monkeypatch.setattr("tui.lessons._READ", {})  # nothing read yet (a glance keeps a full read)
     glanced = catalogue(glance=True)
     full = catalogue()
     assert [topic for topic, _ in glanced] == [topic for topic, _ in full]

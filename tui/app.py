@@ -99,13 +99,22 @@ class MuxlabApp(App[int]):
         yield from binding_commands(self, screen)
 
     def on_mount(self) -> None:
+        options = self.options
+        if options.scenario is None:
+            self._show_menu()
+            return
+        # The player alone: the menu is made when the player closes (`_close_players`), so
+        # `muxlab play FILE` draws its first frame without it. A file that cannot be played
+        # shows its report over the menu.
+        screen = self._player_for(
+            options.scenario, replay=options.replay, recording=options.recording
+        )
+        if isinstance(screen, LoadErrorScreen):
+            self._show_menu()
+        self.push_screen(screen)
+
+    def _show_menu(self) -> None:
         self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))
-        if self.options.scenario is not None:
-            self.open_scenario(
-                self.options.scenario,
-                replay=self.options.replay,
-                recording=self.options.recording,
-            )
 
     # --- opening scenarios ---------------------------------------------------------------
 
@@ -117,6 +126,18 @@ class MuxlabApp(App[int]):
         recording: Recording | None = None,
     ) -> bool:
         """Load `path` and play it; on failure show why (in the app) and return False."""
+        screen = self._player_for(path, replay=replay, recording=recording)
+        if isinstance(screen, LoadErrorScreen):
+            self.push_screen(screen)
+            return False
+        self._close_players()
+        self.push_screen(screen)
+        return True
+
+    def _player_for(
+        self, path: Path, *, replay: Path | None, recording: Recording | None
+    ) -> PlayerScreen | LoadErrorScreen:
+        """A player of `path`, or the report of why it cannot be played."""
         from simulator.scenario import (
             Recording,
             RecordingError,
@@ -143,29 +164,24 @@ class MuxlabApp(App[int]):
                 prestart=True,
             )
         except ScenarioError as exc:
-            self.push_screen(LoadErrorScreen(f"{path} cannot be played", exc.report()))
-            return False
+            return LoadErrorScreen(f"{path} cannot be played", exc.report())
         except (RecordingError, ScenarioRunError) as exc:
-            self.push_screen(LoadErrorScreen(f"{path} cannot be played", str(exc)))
-            return False
-        self._close_players()
+            return LoadErrorScreen(f"{path} cannot be played", str(exc))
         key = lesson_key(path, options.lessons_dir or shipped_dir())
-        self.push_screen(
-            PlayerScreen(
-                session,
-                animate=options.animate,
-                progress=self.progress,
-                lesson_key=key,
-                predict_mode=options.predict,
-            )
+        return PlayerScreen(
+            session,
+            animate=options.animate,
+            progress=self.progress,
+            lesson_key=key,
+            predict_mode=options.predict,
         )
-        return True
 
     def on_lesson_menu_screen_play_requested(self, message: LessonMenuScreen.PlayRequested) -> None:
         self.open_scenario(message.path)
 
     def _close_players(self) -> None:
-        """Pop every player screen (each closes its session as it unmounts)."""
+        """Pop every player screen (each closes its session as it unmounts), down to the
+        lesson menu (made now if the app started with a player)."""
         player = _player_screen()
         closable = _DIALOGS if player is None else (player, *_DIALOGS)
         while isinstance(self.screen, closable):
@@ -173,6 +189,8 @@ class MuxlabApp(App[int]):
             if player is not None and isinstance(screen, player):
                 self._finish(screen.session)
             self.pop_screen()
+        if not isinstance(self.screen, LessonMenuScreen):
+            self._show_menu()
 
     def _finish(self, session: PlaySession) -> None:
         """Save the recording if asked, then end the live kernel."""
