@@ -41,6 +41,18 @@ Profile (cProfile, `--profile`; issue 10): what was slow, what changed, by how m
   out of the collector after a step (``gc.freeze``) is the app's or the runner's policy.
   Against the plain app the player costs about 2x already at 10 descriptors (it has some
   twenty widgets to lay out); 2.1-2.3x measured, target 2x not met yet.
+- Second pass (issue 10; gc callbacks timing each collection, 5 repeats): at 100,000
+  descriptors the medians were already within the targets (large/small 1.25-1.34, against
+  the plain app 1.65), but three updates in thirty took 260-330 ms instead of ~90: full
+  collections (generation 2) walking the grown model, ~220 ms each. What changed: the player
+  freezes what is alive after each position it draws (`tui.heap.HeapPolicy`, `gc.freeze`,
+  O(1)); it collects it when the position goes back, every 100 positions, and on close. By
+  how much: no generation-2 collection in the large phase any more; the slowest tenth of the
+  updates went from 309-318 ms to 104-151 ms (same run length, same machine, 2 busy cores);
+  medians unchanged within noise. The rest of the large phase's extra cost is the
+  youngest generations' collections (each one reads the headers of the old objects the young
+  ones point to, so it costs more in a big heap) and the screen holding more text (full
+  tree, fd table and ready list instead of near-empty panels).
 
 Results go to ``results/tui.json`` beside this file.
 """
