@@ -98,23 +98,27 @@ class MuxlabApp(App[int]):
         yield from super().get_system_commands(screen)
         yield from binding_commands(self, screen)
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The lesson menu, composed with the app (pushed after it, it would cost the first
+        frame a blank screen and a refresh); with a scenario to play, a blank screen, under the
+        player (`on_mount`; the menu is made when the player closes, `_close_players`)."""
+        if self.options.scenario is None:
+            return self._menu()
+        return super().get_default_screen()
+
     def on_mount(self) -> None:
         options = self.options
         if options.scenario is None:
-            self._show_menu()
             return
-        # The player alone: the menu is made when the player closes (`_close_players`), so
-        # `muxlab play FILE` draws its first frame without it. A file that cannot be played
-        # shows its report over the menu.
         screen = self._player_for(
             options.scenario, replay=options.replay, recording=options.recording
         )
-        if isinstance(screen, LoadErrorScreen):
-            self._show_menu()
+        if isinstance(screen, LoadErrorScreen):  # its report, over the menu
+            self.push_screen(self._menu())
         self.push_screen(screen)
 
-    def _show_menu(self) -> None:
-        self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))
+    def _menu(self) -> LessonMenuScreen:
+        return LessonMenuScreen(self.progress, self.options.lessons_dir)
 
     # --- opening scenarios ---------------------------------------------------------------
 
@@ -189,8 +193,8 @@ class MuxlabApp(App[int]):
             if player is not None and isinstance(screen, player):
                 self._finish(screen.session)
             self.pop_screen()
-        if not isinstance(self.screen, LessonMenuScreen):
-            self._show_menu()
+        if not isinstance(self.screen, LessonMenuScreen):  # the app started with a player
+            self.push_screen(self._menu())
 
     def _finish(self, session: PlaySession) -> None:
         """Save the recording if asked, then end the live kernel."""

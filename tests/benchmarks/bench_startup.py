@@ -15,9 +15,12 @@ shows the live child running ("child pid") is measured as well. The medians are 
 with the bare app's; the targets are 1.5 (menu) and 2.0 (play). For the menu, the time until
 the highlighted lesson's summary is drawn is measured too ("your progress:", drawn one refresh
 after the first frame). Because wall time on a shared machine is mostly the other processes,
-the CPU time the process had used when its first frame was drawn (user + system, all its
-threads, from ``/proc``; the live child is a process of its own) is compared with the bare
-app's as well. Results go to ``results/startup.json`` beside this file.
+each program is also run, alternating with the runs above, under a probe (`FIRST_FRAME_PROBE`,
+run with ``python -I``; ``python -m tui`` is the ``muxlab`` command) that notes in the process
+the CPU time it had used when its first frame was handed to the terminal: what the program
+itself spent to get there, whatever the load (read from outside, at the moment the marker
+arrives, it would also count what the program does after its first frame). The live child is a
+process of its own and not counted. Results go to ``results/startup.json`` beside this file.
 
 Findings (cProfile and ``python -X importtime``, before the change): importing ``tui.app``
 took ~630 ms, which the menu paid in full before drawing. ~275 ms of it was
@@ -102,6 +105,41 @@ class Bare(App[None]):
 Bare().run()
 '''
 
+FIRST_FRAME_PROBE = '''\
+"""Run a Textual program; write the CPU time it had used when it first drew `screen`.
+
+Usage: probe.py OUT SCREEN (SCRIPT | -m MODULE) [ARGS...]. The time is taken in the process,
+right after the frame was handed to the terminal (`App._display`), so work the program does
+after its first frame, and other processes, do not count.
+"""
+import runpy
+import sys
+import time
+
+import textual.app
+
+out, screen, *argv = sys.argv[1:]
+_display = textual.app.App._display
+
+
+def display(self, shown, renderable):
+    _display(self, shown, renderable)
+    if type(shown).__name__ == screen and not display.noted:
+        display.noted = True
+        with open(out, "w") as f:
+            f.write(repr(time.process_time()))
+
+
+display.noted = False
+textual.app.App._display = display
+if argv[0] == "-m":
+    sys.argv = argv[1:]
+    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+'''
+
 # Escape sequences (CSI, OSC, DCS and two-byte ones): what is left is the text on screen.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 
@@ -110,20 +148,9 @@ def _screen_text(raw: bytes) -> str:
     return _ESCAPES.sub("", raw.decode("utf-8", "replace"))
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) process `pid` has used so far, all its threads together (the
-    live kernel's child is a process of its own, and not counted)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_once(
-    argv: list[str], markers: list[str], env: dict[str, str]
-) -> tuple[list[float | None], float]:
+def run_once(argv: list[str], markers: list[str], env: dict[str, str]) -> list[float | None]:
     """Start `argv` in a new pty; seconds from spawn until each of `markers` has been drawn
-    (None for a marker after the first that did not come within `LATER_S` of the first), and
-    the CPU seconds the process had used when the first was drawn."""
+    (None for a marker after the first that did not come within `LATER_S` of the first)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     start = time.perf_counter()
@@ -140,7 +167,6 @@ def run_once(
     os.close(slave)
     seen = b""
     found: list[float | None] = []
-    cpu = 0.0
     try:
         while len(found) < len(markers):
             if found and time.perf_counter() - start > (found[0] or 0) + LATER_S:
@@ -165,8 +191,6 @@ def run_once(
             text = _screen_text(seen)
             while len(found) < len(markers) and markers[len(found)] in text:
                 found.append(now - start)
-                if len(found) == 1:
-                    cpu = _cpu_seconds(process.pid)
         os.write(master, b"q")
         _drain_until_exit(master, process)
     finally:
@@ -174,7 +198,7 @@ def run_once(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         os.close(master)
-    return found, cpu
+    return found
 
 
 def _drain_until_exit(master: int, process: subprocess.Popen[bytes]) -> None:
@@ -195,6 +219,13 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="muxlab-bench-") as tmp:
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE_APP, encoding="utf-8")
+        probe = Path(tmp) / "probe.py"
+        probe.write_text(FIRST_FRAME_PROBE, encoding="utf-8")
+        noted = Path(tmp) / "cpu.txt"
+
+        def probed(screen: str, *argv: str) -> list[str]:
+            return [sys.executable, "-I", str(probe), str(noted), screen, *argv]
+
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": tmp,
@@ -216,15 +247,24 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
             "play": [],
             "play_live": [],
         }
+        # The same programs under the probe, for the CPU time at the first frame.
+        probes = {
+            "bare": (probed("Screen", str(bare)), "bare textual app drawn"),
+            "menu": (probed("LessonMenuScreen", "-m", "tui"), "── epoll ──"),
+            "play": (probed("PlayerScreen", "-m", "tui", "play", str(scenario)), "Real kernel"),
+        }
         cpu_times: dict[str, list[float]] = {"bare": [], "menu": [], "play": []}
         for _ in range(runs):
             for name, (argv, markers) in programs.items():
-                (first, *later), cpu = run_once(argv, markers, env)
+                first, *later = run_once(argv, markers, env)
                 assert first is not None
                 times[name].append(first)
-                cpu_times[name].append(cpu)
                 if later and later[0] is not None:
                     times[f"{name}_{'live' if name == 'play' else 'summary'}"].append(later[0])
+                noted.unlink(missing_ok=True)
+                probe_argv, marker = probes[name]
+                run_once(probe_argv, [marker], env)
+                cpu_times[name].append(float(noted.read_text(encoding="ascii")))
     medians = {name: statistics.median(values) for name, values in times.items() if values}
     cpu_medians = {name: statistics.median(values) for name, values in cpu_times.items()}
     cpu_ratios = {
@@ -271,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_median, cpu_ratio = result["cpu_median_ms"], result["cpu_ratio"]
     assert isinstance(cpu_median, dict) and isinstance(cpu_ratio, dict)
     print(
-        f"CPU time of the process until its first frame (median): bare {cpu_median['bare']} ms, "
-        f"menu {cpu_median['menu']} ms, ratio {cpu_ratio['menu']:.2f}; "
+        f"CPU time of the process at its first frame (in the process, median): bare "
+        f"{cpu_median['bare']} ms, menu {cpu_median['menu']} ms, ratio {cpu_ratio['menu']:.2f}; "
         f"play {cpu_median['play']} ms, ratio {cpu_ratio['play']:.2f}"
     )
     if "menu_summary" in ratio:
