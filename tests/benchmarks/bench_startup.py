@@ -53,9 +53,14 @@ first draw). What changed: the menu glances at each lesson (the text before the 
 re-listing any that differ; a lesson is read again only when its file changes (size, mtime);
 the summary and the player's first narration are drawn one refresh after the first frame,
 which imports rich's Markdown then; ``play FILE`` makes the menu only when the player closes;
-the player's class is set at construction. By how much: see the figures in
-``results/startup.json`` and the report of this change. Left: ``play`` still builds the
-scenario format's pydantic models before its first frame (``simulator.scenario.format``:
+the player's class is set at construction; the menu is the app's default screen (composed with
+the app, instead of pushed over a blank one, which cost a frame and a refresh). By how much
+(``--runs 9``, same machine, 2 cores under a load of 3-7): menu 1.67x -> 1.01-1.13x wall,
+1.58x -> 1.19-1.25x CPU at the first frame; the summary follows at 1.44-1.80x wall; ``play``
+3.30x -> 2.71-2.85x wall, 2.91x -> 2.33-2.45x CPU (before: the first figures of this pass,
+the CPU then read from ``/proc`` when the marker arrived, which over-counts). Left: ``play``
+still builds the scenario format's pydantic models before its first frame
+(``simulator.scenario.format``:
 importing pydantic and building the ~40 models and the union is ~60% of the path from the
 menu's cost to ``play``'s); building only the models of the calls a scenario uses, or
 checking the scenario after the first frame, is the format's change to make.
