@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from textual.widgets import OptionList
 
 from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
 from tui.app import make_app
-from tui.lessons import catalogue
+from tui.lessons import catalogue, load_lesson
 from tui.progress import ProgressStore, data_dir
 from tui.screens.load_error import LoadErrorScreen
 from tui.screens.menu import LessonMenuScreen
@@ -76,7 +77,9 @@ async def test_menu_lists_lessons_and_plays_one(lessons: Path, data: Path) -> No
         text = screen_text(app)
         for expected in ("── epoll ──", "Two sockets, one epoll", "poll reports HUP", "c-broken"):
             assert expected in text
-        assert "A tiny epoll lesson for the TUI tests." in text  # the highlighted summary
+        # The highlighted lesson's summary (Markdown) fills its pane after the first frame.
+        await pilot.pause()
+        assert "A tiny epoll lesson for the TUI tests." in screen_text(app)
         await pilot.press("enter")
         assert isinstance(app.screen, PlayerScreen)
         assert app.screen.session.title == "Two sockets, one epoll"
@@ -184,3 +187,50 @@ async def test_a_lesson_broken_past_its_header_reports_when_opened(
         await pilot.pause()
         assert isinstance(app.screen, LoadErrorScreen)
         assert "d-bad-step.toml:6: step 1 (epoll_ctl)" in app.screen.report
+
+
+def test_a_glance_lists_every_shipped_lesson_as_the_full_read_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first frame's glance (the text before the steps, the steps counted) gives each
+    shipped lesson the same title, summary, topic and step count as parsing the whole file."""
+    monkeypatch.setattr("tui.lessons._READ", {})  # nothing read yet (a glance keeps a full read)
+    glanced = catalogue(glance=True)
+    full = catalogue()
+    assert [topic for topic, _ in glanced] == [topic for topic, _ in full]
+    for (_, quick), (_, read) in zip(glanced, full, strict=True):
+        assert all(one.glanced for one in quick) and not any(one.glanced for one in read)
+        assert [replace(one, glanced=False) for one in quick] == read
+
+
+async def test_the_full_read_after_the_first_frame_corrects_the_glance(
+    lessons: Path, data: Path
+) -> None:
+    """A step table that is not TOML: the glance cannot see it (it lists the lesson); the full
+    read, right after the first frame, lists it as broken, with the loader's report."""
+    write(
+        lessons,
+        "d-bad-toml.toml",
+        "[scenario]\ntitle = 'Bad TOML'\nmechanism = 'epoll'\n\n[[step]]\ndo = = 'close'\n",
+    )
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    (glanced,) = [
+        one
+        for _, group in catalogue(lessons, glance=True)
+        for one in group
+        if one.glanced and "Bad" in one.title
+    ]
+    assert glanced.error is None and glanced.steps == 1
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Bad TOML" not in text  # listed under its file name, as it cannot be loaded
+        assert "⚠ d-bad-toml  (cannot be loaded)" in text
+
+
+def test_a_lesson_is_read_again_when_its_file_changes(lessons: Path) -> None:
+    path = lessons / "a-epoll.toml"
+    assert load_lesson(path).title == "Two sockets, one epoll"
+    assert load_lesson(path) is load_lesson(path)  # unchanged: not read again
+    write(lessons, "a-epoll.toml", EPOLL_SCENARIO.replace("Two sockets", "Three sockets"))
+    assert load_lesson(path).title == "Three sockets, one epoll"

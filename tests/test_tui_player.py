@@ -366,6 +366,9 @@ async def test_m_goes_back_to_the_lesson_menu(epoll_file: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right", "m")
         assert isinstance(app.screen, LessonMenuScreen)
+        # The menu under the player was not listed while covered; it is once shown.
+        await pilot.pause()
+        assert "── epoll ──" in screen_text(app)
 
 
 async def test_command_palette_jumps_to_a_step(epoll_file: Path) -> None:

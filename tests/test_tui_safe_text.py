@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from simulator.scenario import Runner, StepRecord, load_scenario
@@ -27,7 +27,7 @@ from tests.tui_support import EPOLL_SCENARIO, screen_text, until, write
 from tui.app import AppOptions, MuxlabApp
 from tui.predict import Question
 from tui.render.live_side import LiveSide
-from tui.render.safe import CONTROL_CODES, safe_markdown, safe_text
+from tui.render.safe import CONTROL_CODES, Neutralised, safe_markdown, safe_text
 from tui.render.step import StepView
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.player import PlayerScreen
@@ -308,3 +308,32 @@ def test_the_real_terminal_keeps_its_title_and_clipboard(tmp_path: Path, tmux_se
     assert tmux("display-message", "-p", "-t", "s", "#{pane_title}") == title_before
     assert "PWNED" not in title_before
     assert tmux("list-buffers") == ""  # OSC 52 wrote nothing to the clipboard
+
+
+class _Counted:
+    """Two lines of text, and how many times it was drawn."""
+
+    def __init__(self) -> None:
+        self.drawn = 0
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.drawn += 1
+        yield Text("one\x1b[2J\ntwo")
+
+
+def test_a_picture_is_drawn_once_for_its_measure_and_its_display() -> None:
+    """Textual measures an auto-height picture (no height), then draws it at that height:
+    the second drawing is the first one again, and a different height is drawn afresh."""
+    console = Console(width=40)
+    picture = _Counted()
+    shown = Neutralised(picture)
+    natural = console.render_lines(shown, console.options)
+    assert picture.drawn == 1 and len(natural) == 2
+    at_height = console.render_lines(shown, console.options.update(height=2))
+    assert picture.drawn == 1
+    assert at_height == natural
+    assert "^[[2J" in "".join(segment.text for segment in natural[0])
+    taller = console.render_lines(shown, console.options.update(height=3), pad=True)
+    assert picture.drawn == 2 and len(taller) == 3
+    console.render_lines(shown, console.options.update_width(20))
+    assert picture.drawn == 3  # another width: drawn afresh

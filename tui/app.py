@@ -100,16 +100,29 @@ class MuxlabApp(App[int]):
         yield from super().get_system_commands(screen)
         yield from binding_commands(self, screen)
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The lesson menu, composed with the app (pushed after it, it would cost the first
+        frame a blank screen and a refresh); with a scenario to play, a blank screen, under the
+        player (`on_mount`; the menu is made when the player closes, `_close_players`)."""
+        if self.options.scenario is None:
+            return self._menu()
+        return super().get_default_screen()
+
     def on_mount(self) -> None:
-        self.push_screen(LessonMenuScreen(self.progress, self.options.lessons_dir))
-        if self.options.scenario is not None:
-            self.open_scenario(
-                self.options.scenario,
-                replay=self.options.replay,
-                recording=self.options.recording,
-            )
-        elif self.options.sandbox:
-            self.open_sandbox(self.options.challenge)
+        options = self.options
+        if options.scenario is None:
+            if options.sandbox:
+                self.open_sandbox(options.challenge)
+            return
+        screen = self._player_for(
+            options.scenario, replay=options.replay, recording=options.recording
+        )
+        if isinstance(screen, LoadErrorScreen):  # its report, over the menu
+            self.push_screen(self._menu())
+        self.push_screen(screen)
+
+    def _menu(self) -> LessonMenuScreen:
+        return LessonMenuScreen(self.progress, self.options.lessons_dir)
 
     # --- opening scenarios ---------------------------------------------------------------
 
@@ -121,6 +134,18 @@ class MuxlabApp(App[int]):
         recording: Recording | None = None,
     ) -> bool:
         """Load `path` and play it; on failure show why (in the app) and return False."""
+        screen = self._player_for(path, replay=replay, recording=recording)
+        if isinstance(screen, LoadErrorScreen):
+            self.push_screen(screen)
+            return False
+        self._close_players()
+        self.push_screen(screen)
+        return True
+
+    def _player_for(
+        self, path: Path, *, replay: Path | None, recording: Recording | None
+    ) -> PlayerScreen | LoadErrorScreen:
+        """A player of `path`, or the report of why it cannot be played."""
         from simulator.scenario import (
             Recording,
             RecordingError,
@@ -147,23 +172,17 @@ class MuxlabApp(App[int]):
                 prestart=True,
             )
         except ScenarioError as exc:
-            self.push_screen(LoadErrorScreen(f"{path} cannot be played", exc.report()))
-            return False
+            return LoadErrorScreen(f"{path} cannot be played", exc.report())
         except (RecordingError, ScenarioRunError) as exc:
-            self.push_screen(LoadErrorScreen(f"{path} cannot be played", str(exc)))
-            return False
-        self._close_players()
+            return LoadErrorScreen(f"{path} cannot be played", str(exc))
         key = lesson_key(path, options.lessons_dir or shipped_dir())
-        self.push_screen(
-            PlayerScreen(
-                session,
-                animate=options.animate,
-                progress=self.progress,
-                lesson_key=key,
-                predict_mode=options.predict,
-            )
+        return PlayerScreen(
+            session,
+            animate=options.animate,
+            progress=self.progress,
+            lesson_key=key,
+            predict_mode=options.predict,
         )
-        return True
 
     # --- the sandbox (issue 14) -----------------------------------------------------------
 
@@ -219,7 +238,8 @@ class MuxlabApp(App[int]):
         self.open_scenario(message.path)
 
     def _close_players(self) -> None:
-        """Pop every player screen (each closes its session as it unmounts)."""
+        """Pop every player screen (each closes its session as it unmounts), down to the
+        lesson menu (made now if the app started with a player)."""
         player = _player_screen()
         closable = _DIALOGS if player is None else (player, *_DIALOGS)
         while isinstance(self.screen, closable):
@@ -227,6 +247,8 @@ class MuxlabApp(App[int]):
             if player is not None and isinstance(screen, player):
                 self._finish(screen.session)
             self.pop_screen()
+        if not isinstance(self.screen, LessonMenuScreen):  # the app started with a player
+            self.push_screen(self._menu())
 
     def _finish(self, session: PlaySession) -> None:
         """Save the recording if asked, then end the live kernel."""

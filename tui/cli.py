@@ -13,7 +13,6 @@ and ``muxlab validate`` stay quick.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -206,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 open_dir=args.serve_open_dir,
             )
         if args.command == "schema" and args.challenge:
+            import json
+
             from simulator.scenario.challenge import challenge_schema
 
             sys.stdout.write(json.dumps(challenge_schema(), indent=2) + "\n")
@@ -239,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_schema(out: TextIO) -> int:
+    import json
+
     from simulator.scenario.format import json_schema
 
     out.write(json.dumps(json_schema(), indent=2) + "\n")

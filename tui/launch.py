@@ -1,6 +1,10 @@
 """Starting the app from the command line: in this terminal (`run_app`, which turns a crash into
 exit status 1, one line and a report file) or in a browser (`serve`, through textual-serve,
-bound to localhost only)."""
+bound to localhost only).
+
+Only what every start needs is imported at the top (the rest of the standard library it uses is
+already loaded by Textual); `secrets` and `shlex`, for serving and for crash reports, are
+imported where they are used."""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import errno
 import io
 import os
 import platform
-import secrets
-import shlex
 import socket
 import sys
 import tempfile
@@ -119,6 +121,8 @@ def write_crash_report(crash: BaseException) -> Path | None:
     `crash_dir` (made 0700 if missing), or in the temporary directory when that is not
     writable: never at a predictable path that someone could have planted a symlink at.
     """
+    import shlex
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     lines = [
         "muxlab crash report",
@@ -192,6 +196,9 @@ def serve(
     A bad value (port, session count, folder, file) ends in a message and exit status 2; a port
     that is busy or not allowed, or a host that cannot be listened on, in status 1; never a
     traceback."""
+    import secrets
+    import shlex
+
     from tui.webserver import DEFAULT_MAX_SESSIONS, MAX_SESSIONS, is_loopback
 
     sessions = DEFAULT_MAX_SESSIONS if max_sessions is None else max_sessions

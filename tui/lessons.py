@@ -11,10 +11,21 @@ title, a summary with control characters, no ``[[step]]`` tables, too many of th
 in full instead, so the menu shows the loader's whole report, as before. Everything else the
 format checks is checked when the lesson is opened (`tui.app.MuxlabApp.open_scenario`), which
 shows any problem with the same report.
+
+A *glance* (``glance=True``, the menu's first frame) parses only the text before the first
+``[[step]]`` header and counts those headers: a tenth of the work, as the steps are most of a
+file. What it cannot see (a step table that is not TOML, a ``[[step]]`` line inside a
+multi-line string) the full read finds; the menu makes that read right after its first frame
+and lists again whatever it finds different (`tui.screens.menu`).
+
+Each file is read once while it stays the same: `load_lesson` keeps what it found, keyed by the
+file's path, size and modification time (`os.stat`), so listing the lessons again (the menu
+does when it is shown again, the palette when it searches) costs one ``stat`` a file.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +55,7 @@ class Lesson:
     topic: str = "other"
     steps: int = 0
     error: str | None = None  #: why it cannot be played
+    glanced: bool = False  #: only the text before the steps was parsed (see the module docstring)
 
 
 def topic_of(mechanism: str | None, tags: list[str]) -> str:
@@ -60,10 +72,34 @@ def topic_of(mechanism: str | None, tags: list[str]) -> str:
     return "other"
 
 
-def load_lesson(path: Path) -> Lesson:
-    """How the menu lists `path`: read quickly (see the module docstring), or, when the quick
-    read finds anything amiss, loaded in full, with the loader's report as its `error`."""
-    quick = _quick_lesson(path)
+#: What `load_lesson` found for a path, and the (size, mtime) it found it at.
+_READ: dict[Path, tuple[tuple[int, int], Lesson]] = {}
+
+#: A ``[[step]]`` header line: where a glance stops parsing, and what it counts.
+_STEP_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*step[ \t]*\]\]", re.MULTILINE)
+
+
+def load_lesson(path: Path, *, glance: bool = False) -> Lesson:
+    """How the menu lists `path`: read quickly (see the module docstring; with `glance`, only
+    the text before the steps), or, when the quick read finds anything amiss, loaded in full,
+    with the loader's report as its `error`. Unchanged since an earlier call (same size and
+    modification time): that call's answer, at the cost of a ``stat`` (a glance's answer only
+    to another glance)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return _load_lesson(path, glance=False)  # not kept: the full load says what is wrong
+    stamp = (info.st_size, info.st_mtime_ns)
+    known = _READ.get(path)
+    if known is not None and known[0] == stamp and (glance or not known[1].glanced):
+        return known[1]
+    lesson = _load_lesson(path, glance=glance)
+    _READ[path] = (stamp, lesson)
+    return lesson
+
+
+def _load_lesson(path: Path, *, glance: bool) -> Lesson:
+    quick = _quick_lesson(path, glance=glance)
     if quick is not None:
         return quick
     from simulator.scenario import ScenarioError, load_scenario
@@ -82,13 +118,21 @@ def load_lesson(path: Path) -> Lesson:
     )
 
 
-def _quick_lesson(path: Path) -> Lesson | None:
+def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
     """The lesson from its ``[scenario]`` table and its number of steps, or None when the file
-    is not plainly well formed (the caller then loads it in full, to say what is wrong)."""
+    is not plainly well formed (the caller then loads it in full, to say what is wrong). With
+    `glance`, the steps are counted, not parsed."""
     try:
         if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
             return None
-        document = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        if glance:
+            first = _STEP_HEADER.search(text)
+            count = len(_STEP_HEADER.findall(text, first.start())) if first else 0
+            document = tomllib.loads(text[: first.start()] if first else text)
+            document["step"] = [{}] * count
+        else:
+            document = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     meta, steps = document.get("scenario"), document.get("step")
@@ -109,7 +153,8 @@ def _quick_lesson(path: Path) -> Lesson | None:
     if not well_formed:
         return None
     assert isinstance(title, str) and isinstance(summary, str)
-    return Lesson(path, title, summary.strip(), topic_of(mechanism, tags), len(steps))
+    topic = topic_of(mechanism, tags)
+    return Lesson(path, title, summary.strip(), topic, len(steps), glanced=glance)
 
 
 def _is_text(value: Any, cap: int, *, multiline: bool) -> bool:
@@ -120,13 +165,16 @@ def _is_text(value: Any, cap: int, *, multiline: bool) -> bool:
     )
 
 
-def catalogue(folder: Path | None = None) -> list[tuple[str, list[Lesson]]]:
-    """(topic, lessons) in `TOPICS` order, lessons by file name; empty topics left out."""
+def catalogue(
+    folder: Path | None = None, *, glance: bool = False
+) -> list[tuple[str, list[Lesson]]]:
+    """(topic, lessons) in `TOPICS` order, lessons by file name; empty topics left out. With
+    `glance`, each file is only glanced at (`load_lesson`)."""
     folder = folder if folder is not None else shipped_dir()
     if folder is None:
         return []
     files, _ = scenario_files([folder])
-    lessons = [load_lesson(path) for path in files]
+    lessons = [load_lesson(path, glance=glance) for path in files]
     grouped = [(topic, [one for one in lessons if one.topic == topic]) for topic in TOPICS]
     return [(topic, members) for topic, members in grouped if members]
 

@@ -12,8 +12,15 @@ that only the first frame of the screen holds (the Static's text; a lesson topic
 player's "Real kernel" panel title): the process really starts, and really draws. Each run
 then quits with ``q`` (the live child ends with it). For ``play`` the time until the player
 shows the live child running ("child pid") is measured as well. The medians are compared
-with the bare app's; the targets are 1.5 (menu) and 2.0 (play). Results go to
-``results/startup.json`` beside this file.
+with the bare app's; the targets are 1.5 (menu) and 2.0 (play). For the menu, the time until
+the highlighted lesson's summary is drawn is measured too ("your progress:", drawn one refresh
+after the first frame). Because wall time on a shared machine is mostly the other processes,
+each program is also run, alternating with the runs above, under a probe (`FIRST_FRAME_PROBE`,
+run with ``python -I``; ``python -m tui`` is the ``muxlab`` command) that notes in the process
+the CPU time it had used when its first frame was handed to the terminal: what the program
+itself spent to get there, whatever the load (read from outside, at the moment the marker
+arrives, it would also count what the program does after its first frame). The live child is a
+process of its own and not counted. Results go to ``results/startup.json`` beside this file.
 
 Findings (cProfile and ``python -X importtime``, before the change): importing ``tui.app``
 took ~630 ms, which the menu paid in full before drawing. ~275 ms of it was
@@ -34,6 +41,29 @@ By how much (``--runs 3`` before, ``--runs 5`` after, same machine, 2 busy cores
 child shown running 13 ms after the first frame instead of at the first step. Neither target
 is met yet: the menu still imports rich's Markdown (markdown-it, linkify: ~125 ms) for its
 summary pane, and ``play`` builds every pydantic model of the format before its first frame.
+
+Second pass (py-spy and cProfile of the real process in a pty up to its first frame, issue
+10). What was slow, in the menu: the lessons were read twice before the first frame (on mount
+and on the screen's first resume), each a full ``tomllib`` parse of all 16 files (~8% of the
+start under py-spy); rich's Markdown for the summary (~9%); ``secrets`` (hashlib) and
+``shlex`` for serving and crash reports. In ``play``: the menu was built and listed under the
+player; the narration's Markdown; the player styled twice (its mechanism's class added at the
+first draw). What changed: the menu glances at each lesson (the text before the first
+``[[step]]``, the steps counted) and reads them in full right after its first frame,
+re-listing any that differ; a lesson is read again only when its file changes (size, mtime);
+the summary and the player's first narration are drawn one refresh after the first frame,
+which imports rich's Markdown then; ``play FILE`` makes the menu only when the player closes;
+the player's class is set at construction; the menu is the app's default screen (composed with
+the app, instead of pushed over a blank one, which cost a frame and a refresh). By how much
+(``--runs 9``, same machine, 2 cores under a load of 3-7): menu 1.67x -> 1.01-1.13x wall,
+1.58x -> 1.19-1.25x CPU at the first frame; the summary follows at 1.44-1.80x wall; ``play``
+3.30x -> 2.71-2.85x wall, 2.91x -> 2.33-2.45x CPU (before: the first figures of this pass,
+the CPU then read from ``/proc`` when the marker arrived, which over-counts). Left: ``play``
+still builds the scenario format's pydantic models before its first frame
+(``simulator.scenario.format``:
+importing pydantic and building the ~40 models and the union is ~60% of the path from the
+menu's cost to ``play``'s); building only the models of the calls a scenario uses, or
+checking the scenario after the first frame, is the format's change to make.
 """
 
 from __future__ import annotations
@@ -78,6 +108,41 @@ class Bare(App[None]):
 
 
 Bare().run()
+'''
+
+FIRST_FRAME_PROBE = '''\
+"""Run a Textual program; write the CPU time it had used when it first drew `screen`.
+
+Usage: probe.py OUT SCREEN (SCRIPT | -m MODULE) [ARGS...]. The time is taken in the process,
+right after the frame was handed to the terminal (`App._display`), so work the program does
+after its first frame, and other processes, do not count.
+"""
+import runpy
+import sys
+import time
+
+import textual.app
+
+out, screen, *argv = sys.argv[1:]
+_display = textual.app.App._display
+
+
+def display(self, shown, renderable):
+    _display(self, shown, renderable)
+    if type(shown).__name__ == screen and not display.noted:
+        display.noted = True
+        with open(out, "w") as f:
+            f.write(repr(time.process_time()))
+
+
+display.noted = False
+textual.app.App._display = display
+if argv[0] == "-m":
+    sys.argv = argv[1:]
+    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
 '''
 
 # Escape sequences (CSI, OSC, DCS and two-byte ones): what is left is the text on screen.
@@ -159,6 +224,13 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="muxlab-bench-") as tmp:
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE_APP, encoding="utf-8")
+        probe = Path(tmp) / "probe.py"
+        probe.write_text(FIRST_FRAME_PROBE, encoding="utf-8")
+        noted = Path(tmp) / "cpu.txt"
+
+        def probed(screen: str, *argv: str) -> list[str]:
+            return [sys.executable, "-I", str(probe), str(noted), screen, *argv]
+
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": tmp,
@@ -170,18 +242,44 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         }
         programs = {
             "bare": ([sys.executable, "-I", str(bare)], ["bare textual app drawn"]),
-            "menu": ([muxlab], ["── epoll ──"]),
+            "menu": ([muxlab], ["── epoll ──", "your progress:"]),
             "play": ([muxlab, "play", str(scenario)], ["Real kernel", "child pid"]),
         }
-        times: dict[str, list[float]] = {"bare": [], "menu": [], "play": [], "play_live": []}
+        times: dict[str, list[float]] = {
+            "bare": [],
+            "menu": [],
+            "menu_summary": [],
+            "play": [],
+            "play_live": [],
+        }
+        # The same programs under the probe, for the CPU time at the first frame.
+        probes = {
+            "bare": (probed("Screen", str(bare)), "bare textual app drawn"),
+            "menu": (probed("LessonMenuScreen", "-m", "tui"), "── epoll ──"),
+            "play": (probed("PlayerScreen", "-m", "tui", "play", str(scenario)), "Real kernel"),
+        }
+        cpu_times: dict[str, list[float]] = {"bare": [], "menu": [], "play": []}
         for _ in range(runs):
             for name, (argv, markers) in programs.items():
                 first, *later = run_once(argv, markers, env)
                 assert first is not None
                 times[name].append(first)
-                if name == "play" and later[0] is not None:
-                    times["play_live"].append(later[0])
+                if later and later[0] is not None:
+                    times[f"{name}_{'live' if name == 'play' else 'summary'}"].append(later[0])
+                noted.unlink(missing_ok=True)
+                probe_argv, marker = probes[name]
+                run_once(probe_argv, [marker], env)
+                cpu_times[name].append(float(noted.read_text(encoding="ascii")))
     medians = {name: statistics.median(values) for name, values in times.items() if values}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu_times.items()}
+    cpu_ratios = {
+        name: round(cpu_medians[name] / cpu_medians["bare"], 3) for name in ("menu", "play")
+    }
+    ratios = {
+        name: round(medians[name] / medians["bare"], 3)
+        for name in ("menu", "play", "menu_summary", "play_live")
+        if name in medians
+    }
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -190,15 +288,10 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         "scenario": str(scenario),
         "times_s": {name: [round(t, 4) for t in values] for name, values in times.items()},
         "median_ms": {name: round(m * 1000, 1) for name, m in medians.items()},
-        "ratio": {
-            "menu": round(medians["menu"] / medians["bare"], 3),
-            "play": round(medians["play"] / medians["bare"], 3),
-            **(
-                {"play_live": round(medians["play_live"] / medians["bare"], 3)}
-                if "play_live" in medians
-                else {}
-            ),
-        },
+        "ratio": ratios,
+        "cpu_s": {name: [round(t, 3) for t in values] for name, values in cpu_times.items()},
+        "cpu_median_ms": {name: round(m * 1000, 1) for name, m in cpu_medians.items()},
+        "cpu_ratio": cpu_ratios,
     }
 
 
@@ -219,6 +312,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {what}: {median[name]} ms, ratio {ratio[name]:.2f} "
             f"({verdict} the target of {TARGETS[name]})"
+        )
+    cpu_median, cpu_ratio = result["cpu_median_ms"], result["cpu_ratio"]
+    assert isinstance(cpu_median, dict) and isinstance(cpu_ratio, dict)
+    print(
+        f"CPU time of the process at its first frame (in the process, median): bare "
+        f"{cpu_median['bare']} ms, menu {cpu_median['menu']} ms, ratio {cpu_ratio['menu']:.2f}; "
+        f"play {cpu_median['play']} ms, ratio {cpu_ratio['play']:.2f}"
+    )
+    if "menu_summary" in ratio:
+        print(
+            f"  muxlab, until the highlighted lesson's summary shows: {median['menu_summary']} "
+            f"ms, ratio {ratio['menu_summary']:.2f} (no target)"
         )
     if "play_live" in ratio:
         print(

@@ -19,11 +19,14 @@ what a renderable draws (``--headless`` prints everything through it).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markdown import Markdown
 from rich.measure import Measurement
 from rich.segment import Segment
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
 
 
 def _caret(code: int) -> str:
@@ -58,7 +61,12 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
 
 
 def safe_markdown(text: str) -> Markdown:
-    """Markdown from a file: control characters made visible, links shown with their address."""
+    """Markdown from a file: control characters made visible, links shown with their address.
+
+    rich's Markdown is imported on the first call: with markdown-it, linkify and pygments it
+    is some 40 ms of imports that the lesson menu's first frame does without."""
+    from rich.markdown import Markdown
+
     return Markdown(safe_text(text, multiline=True), hyperlinks=False)
 
 
@@ -74,13 +82,45 @@ def safe_segments(segments: Iterable[Segment]) -> Iterable[Segment]:
 
 
 class Neutralised:
-    """A renderable drawn with `safe_segments`: the net under every picture."""
+    """A renderable drawn with `safe_segments`: the net under every picture.
+
+    A picture is detached from what it shows, so it draws the same segments whenever it is
+    drawn with the same options. Textual draws an auto-height picture at least twice per
+    layout, first at its natural height (to measure it), then at that height (to show it),
+    and the player lays out the screen after every step: a drawing at the natural height is
+    kept (for up to `KEPT` sets of options) and given again for a request of the same options
+    at no height or at exactly that many lines (drawn at its own height, a picture draws what
+    it draws at none). Any other height is drawn afresh."""
+
+    KEPT = 4
 
     def __init__(self, renderable: RenderableType) -> None:
         self.renderable = renderable
+        self._drawn: dict[tuple[object, ...], tuple[list[Segment], int]] = {}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from safe_segments(console.render(self.renderable, options))
+        shape = (
+            id(console),
+            options.size,
+            options.min_width,
+            options.max_width,
+            options.is_terminal,
+            options.encoding,
+            options.legacy_windows,
+            options.justify,
+            options.overflow,
+            options.no_wrap,
+            options.highlight,
+            options.markup,
+        )
+        kept = self._drawn.get(shape)
+        if kept is not None and options.height in (None, kept[1]):
+            yield from kept[0]
+            return
+        segments = list(safe_segments(console.render(self.renderable, options)))
+        if options.height is None and len(self._drawn) < self.KEPT:
+            self._drawn[shape] = (segments, sum(text.count("\n") for text, _, _ in segments))
+        yield from segments
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.renderable)

@@ -25,6 +25,9 @@ from tui.progress import ProgressStore, lesson_key
 from tui.render.safe import safe_text
 from tui.widgets.narration import Narration
 
+#: What the menu shows of a lesson: its key, its line, its summary, steps and error.
+_Listed = tuple[str, str, str, int, str | None]
+
 
 class LessonMenuScreen(Screen[None]):
     """Topics and lessons; the summary and progress of the highlighted one."""
@@ -95,6 +98,7 @@ class LessonMenuScreen(Screen[None]):
         self.folder = folder if folder is not None else shipped_dir()
         self.lessons: dict[str, Lesson] = {}
         self.challenges: dict[str, ChallengeEntry] = {}
+        self._listed: list[tuple[str, list[_Listed]]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,23 +113,39 @@ class LessonMenuScreen(Screen[None]):
         self.sub_title = "lessons"
         self.query_one("#lessons", OptionList).border_title = "Lessons"
         self.query_one("#about").border_title = "About this lesson"
-        self.refresh_lessons()
+        self.refresh_lessons(glance=True)
         if self.progress.problem:
             self.notify(self.progress.problem, severity="warning", timeout=8, markup=False)
 
     def on_screen_resume(self) -> None:
-        self.refresh_lessons()
+        # After the first frame (and whenever the menu is shown again): the full read of every
+        # lesson, which confirms or corrects the first frame's glance (`tui.lessons`).
+        self.call_after_refresh(self.refresh_lessons)
 
     def on_resize(self) -> None:
         self.set_class(self.app.size.width < 80, "-narrow")
 
-    def refresh_lessons(self) -> None:
-        """Rebuild the list (progress may have changed while a lesson played)."""
+    def refresh_lessons(self, *, glance: bool = False) -> None:
+        """Rebuild the list (progress may have changed while a lesson played), unless it would
+        show the same lines. With `glance`, the lessons are only glanced at (`tui.lessons`)."""
         options = self.query_one("#lessons", OptionList)
+        topics = catalogue(self.folder, glance=glance)
+        lines = [
+            (
+                topic,
+                [
+                    (str(one.path), self._line(one), one.summary, one.steps, one.error)
+                    for one in group
+                ],
+            )
+            for topic, group in topics
+        ]
+        if lines == self._listed:
+            return
+        self._listed = lines
         highlighted = options.highlighted
         options.clear_options()
         self.lessons.clear()
-        topics = catalogue(self.folder)
         if not topics:
             options.add_option(
                 Option("No shipped scenarios found: press o to open a file", disabled=True)
@@ -166,9 +186,16 @@ class LessonMenuScreen(Screen[None]):
         return f"{mark} {safe_text(lesson.title)}  [{saved.summary()}]"
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        lesson = self.lessons.get(event.option.id or "")
+        # Shown once the screen has been drawn: the summary is Markdown, whose renderer is
+        # imported on first use (`safe_markdown`), so the list's first frame does not wait for
+        # it; the pane fills one refresh later.
+        self.call_after_refresh(self._show_summary, event.option.id)
+
+    def _show_summary(self, key: str | None) -> None:
+        """The summary and progress of lesson `key` in the pane beside the list."""
+        lesson = self.lessons.get(key or "")
         summary = self.query_one("#summary", Narration)
-        entry = self.challenges.get(event.option.id or "")
+        entry = self.challenges.get(key or "")
         if entry is not None:
             if entry.error:
                 summary.markdown = f"## {entry.title}\n\n**Cannot be loaded:** {entry.error}\n"

@@ -40,7 +40,9 @@ from tui.frame import (
     build_frame,
     mechanism_class,
     mechanism_of,
+    step_mechanism,
 )
+from tui.heap import HeapPolicy
 from tui.navigation import Navigator
 from tui.predict import Question
 from tui.progress import ProgressStore
@@ -224,7 +226,9 @@ class PlayerScreen(Screen[None]):
         lesson_key: str | None = None,
         predict_mode: bool = False,
     ) -> None:
-        super().__init__()
+        # The first frame's panels are chosen before the first styling (a class added at the
+        # first draw would style every widget a second time).
+        super().__init__(classes=mechanism_class(step_mechanism(session)))
         self.session = session
         self.animate_steps = animate
         self.progress = progress
@@ -236,6 +240,8 @@ class PlayerScreen(Screen[None]):
         )
         self._play_timer: Timer | None = None
         self._recorder: MicroRecorder | None = None  # captures the step being run
+        self._heap = HeapPolicy()  # keeps the collector off the model while repainting
+        self._narrated = False  # whether the first frame's narration has been asked for
         self._views: tuple[PictureView, ...] = ()  # see `_model_views`
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
 
@@ -346,11 +352,23 @@ class PlayerScreen(Screen[None]):
         trace.set_reactive(TraceList.micro, None)
         trace.frame = frame
         self._show_micro(None)
-        self.query_one(Narration).markdown = narration(frame, self.session)
+        if self._narrated:
+            self._narrate()
+        else:
+            # The first frame: the narration is Markdown, whose renderer is imported on first
+            # use (`safe_markdown`, ~40 ms), so it fills its pane one refresh after the panels.
+            self._narrated = True
+            self.call_after_refresh(self._narrate)
         self.state_changed()
         self._save_progress()
+        self._heap.settle(session.position)  # the collector leaves this position's objects be
         if animate and self._animates() and frame.micro:
             self.animation.start(frame.micro, self._tick_s())
+
+    def _narrate(self) -> None:
+        """The narration of the frame on screen (also when called a refresh late)."""
+        if self.frame is not None:
+            self.query_one(Narration).markdown = narration(self.frame, self.session)
 
     def end_animation(self) -> None:
         self.animation.stop()
@@ -494,6 +512,7 @@ class PlayerScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.session.close()
+        self._heap.release()
 
     # --- actions -------------------------------------------------------------------------
 
