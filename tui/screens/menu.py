@@ -140,6 +140,17 @@ class LessonMenuScreen(Screen[None]):
             )
             for topic, group in topics
         ]
+        # The challenges' lines too: a best score saved in the sandbox changes the list.
+        challenges = challenge_entries()
+        lines.append(
+            (
+                "challenges",
+                [
+                    (c.name, c.title, str(self.progress.challenges.get(c.name)), 0, c.error)
+                    for c in challenges
+                ],
+            )
+        )
         if lines == self._listed:
             return
         self._listed = lines
@@ -157,16 +168,16 @@ class LessonMenuScreen(Screen[None]):
                 key = str(lesson.path)
                 self.lessons[key] = lesson
                 options.add_option(Option(Text(self._line(lesson)), id=key))
-        self._list_challenges(options)
+        self._list_challenges(options, challenges)
         if highlighted is not None and highlighted < options.option_count:
             options.highlighted = highlighted
         else:
             options.highlighted = 1
         options.focus()
 
-    def _list_challenges(self, options: OptionList) -> None:
+    def _list_challenges(self, options: OptionList, challenges: list[ChallengeEntry]) -> None:
         """The shipped challenges, after the lessons, each with the best score saved."""
-        self.challenges = {f"challenge:{c.name}": c for c in challenge_entries()}
+        self.challenges = {f"challenge:{c.name}": c for c in challenges}
         if not self.challenges:
             return
         options.add_option(Option("── challenges (the sandbox, with a goal) ──", disabled=True))
