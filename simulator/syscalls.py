@@ -39,6 +39,11 @@ class ArgKind(enum.Enum):
     NOFILE = "nofile"  #: a descriptor limit
     MAX_EVENTS = "max_events"  #: how many events a wait may return
     TIMEOUT = "timeout"  #: how long a wait may block, by the rule of `Arg.timeout`
+    # threads and blocking descriptors
+    BOOL = "bool"  #: a truth value (O_NONBLOCK cleared or set)
+    THREAD = "thread"  #: a thread id from ``spawn_thread`` (`simulator.threads`)
+    CALL = "call"  #: the name of a protocol call a thread makes
+    CALL_ARGS = "call_args"  #: that call's positional arguments (a ``*args`` parameter)
 
     @property
     def names_fds(self) -> bool:
@@ -82,6 +87,11 @@ class ResultKind(enum.Enum):
     EVENTS = "events"  #: ``[[fd, [names]], ...]`` (epoll_wait, poll)
     SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
     KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
+    # threads
+    TID = "tid"  #: a new thread's id
+    DONE = "done"  #: True when the started call finished, False when the thread sleeps
+    THREAD_STATE = "thread_state"  #: ``(state, call)``
+    ANY = "any"  #: the joined call's own result (its `ResultKind`)
 
 
 class _Required:
@@ -111,6 +121,7 @@ class Arg:
     scenario_default: Default = REQUIRED
     family: Family | None = None  #: for `ArgKind.FLAGS`
     timeout: Timeout | None = None  #: for `ArgKind.TIMEOUT`
+    variadic: bool = False  #: a ``*args`` parameter (it has no default and takes the rest)
 
     @property
     def step_default(self) -> Default:
@@ -130,6 +141,9 @@ class Syscall:
     can_wait: bool = False  #: whether it can block (a timeout): predict mode asks about it
     allocates_fds: bool = False  #: it installs new descriptors
     releases_fds: bool = False  #: it frees a descriptor number
+    #: Whether a scenario step may ``do`` it. The thread calls are not steps: a step names the
+    #: thread that makes it instead (docs/scenario-format.md).
+    scenario: bool = True
 
     @property
     def binds(self) -> bool:
@@ -172,6 +186,7 @@ _FD = Arg("fd", _K.FD)
 _SOCK = Arg("fd", _K.SOCKET)
 _LISTEN = Arg("listen_fd", _K.SOCKET)
 _NBYTES = Arg("nbytes", _K.BYTES)
+_TID = Arg("tid", _K.THREAD)
 
 #: Every call, by name, in the protocol's order.
 CALLS: dict[str, Syscall] = {
@@ -286,6 +301,33 @@ CALLS: dict[str, Syscall] = {
             mechanism="kqueue",
             can_wait=True,
         ),
+        # threads and blocking descriptors (simulator.threads)
+        Syscall(
+            "set_blocking",
+            (_FD, Arg("blocking", _K.BOOL)),
+            _R.NONE,
+            "clear or set O_NONBLOCK on the open file description",
+        ),
+        Syscall("spawn_thread", (), _R.TID, "a new idle thread", scenario=False),
+        Syscall(
+            "start",
+            (
+                Arg("tid", _K.THREAD),
+                Arg("call", _K.CALL),
+                Arg("args", _K.CALL_ARGS, variadic=True),
+            ),
+            _R.DONE,
+            "a thread begins a call; False when it now sleeps",
+            scenario=False,
+        ),
+        Syscall(
+            "thread_state",
+            (_TID,),
+            _R.THREAD_STATE,
+            "what a thread is doing",
+            scenario=False,
+        ),
+        Syscall("join", (_TID,), _R.ANY, "a finished thread's result", scenario=False),
     )
 }
 

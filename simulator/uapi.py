@@ -192,8 +192,9 @@ class KEvent:
 class Kernel(Protocol):
     """The syscall surface shared by the model and the live kernel.
 
-    All sockets are non-blocking. Every call returns only once the kernel is quiescent
-    (loopback delivery done), so results never depend on timing. A failing call raises what
+    Sockets are created non-blocking (`set_blocking` changes that). Every call returns only
+    once the kernel is quiescent (loopback delivery done) and every thread it woke has finished
+    its call or gone back to sleep, so results never depend on timing. A failing call raises what
     CPython raises on the real kernel (an ``OSError`` subclass with the real errno, or
     ``ValueError`` where CPython checks arguments itself).
     """
@@ -265,6 +266,32 @@ class Kernel(Protocol):
     def kevent(
         self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
     ) -> list[KEvent]: ...
+
+    # threads and blocking descriptors (DESIGN.md "The contract, extended"; simulator.threads)
+    def set_blocking(self, fd: int, blocking: bool) -> None:
+        """Clear (`blocking`) or set O_NONBLOCK on the open file description: every dup of it
+        follows. Sockets are created non-blocking; a blocking one sleeps where a non-blocking
+        one raises BlockingIOError (recv, send on a full buffer, accept)."""
+        ...
+
+    def spawn_thread(self) -> int:
+        """A new idle thread of this process: 1, 2, ... (at most 64; RuntimeError beyond).
+        The caller of every other method is thread 0."""
+        ...
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Thread `tid` (idle) begins `call(*args)`, any protocol call by name; True when the
+        call has finished, False when the thread now sleeps in the kernel."""
+        ...
+
+    def thread_state(self, tid: int) -> tuple[str, str | None]:
+        """``("idle", None)``, ``("sleeping", call)`` or ``("finished", call)``."""
+        ...
+
+    def join(self, tid: int) -> object:
+        """The finished call's result, or raises its exception; the thread becomes idle.
+        RuntimeError when the thread is idle or still sleeping."""
+        ...
 
     def close_all(self) -> None:
         """Release every descriptor (and, for the live kernel, the child process)."""

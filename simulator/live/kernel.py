@@ -215,7 +215,10 @@ def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Li
         conversions.refuse_stdio_arguments(name, values)
         for key in sequences:
             values[key] = list(values[key])
-        return cast(R, self._call(name, *values.values()))
+        try:
+            return cast(R, self._call(name, *values.values()))
+        finally:
+            self._settle_threads()
 
     notes = _NOTES.get(name)
     doc = method.__doc__ or f"{call.summary[0].upper()}{call.summary[1:]}."
@@ -267,6 +270,7 @@ class LiveKernel:
         self.wait_bound_s = wait_bound_s
         self._lock = threading.Lock()
         self._released = False
+        self._threads = False  # whether a thread has been started (then calls settle them)
         self._proc = _spawner.spawn()
         _instances.add(self)
         try:
@@ -447,6 +451,96 @@ class LiveKernel:
     select = _remote(uapi.Kernel.select)
     kqueue = _remote(uapi.Kernel.kqueue)
     kevent = _remote(uapi.Kernel.kevent)
+
+    # --- threads and blocking descriptors (simulator.threads) ----------------------------
+
+    set_blocking = _remote(uapi.Kernel.set_blocking)
+    spawn_thread = _remote(uapi.Kernel.spawn_thread)
+    thread_state = _remote(uapi.Kernel.thread_state)
+    join = _remote(uapi.Kernel.join)
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Thread `tid` (idle) begins `call(*args)`, any protocol call by name; True when the
+        call has finished, False when the thread now sleeps in the kernel.
+
+        The child runs the call on a real thread of its own, unbounded (an infinite wait
+        there really sleeps); this returns once every thread of the child has finished or
+        sleeps in the kernel, as /proc shows it (`_settle_threads`). Bad input is refused
+        with the model's exceptions and messages (`simulator.threads.check_start`)."""
+        self._call("start", tid, call, *args)
+        self._threads = True
+        self._settle_threads()
+        state = self._call("thread_state", tid)
+        return bool(state[0] == "finished")
+
+    def _settle_threads(self) -> None:
+        """Return once every thread of the child but its main one has ended or sleeps in a
+        blocking syscall, the same for `THREAD_STABLE_SAMPLES` reads of
+        ``/proc/<pid>/task/<tid>/{stat,syscall}`` in a row (a thread just woken is runnable,
+        or back in user space, or waiting for the GIL: none of those is asleep in one of
+        `_BLOCKING_SYSCALLS`). LiveSettleError past `THREAD_SETTLE_BOUND_S`. Free until a
+        thread has been started."""
+        if not self._threads or not self.alive:
+            return
+        deadline = time.monotonic() + THREAD_SETTLE_BOUND_S
+        last: dict[int, tuple[str, int]] | None = None
+        stable = 0
+        while True:
+            now = _task_states(self._proc.pid)
+            asleep = all(
+                state == "S" and number in _BLOCKING_SYSCALLS for state, number in now.values()
+            )
+            stable = stable + 1 if asleep and now == last else 0
+            if stable >= THREAD_STABLE_SAMPLES:
+                return
+            if time.monotonic() >= deadline:
+                busy = {tid: state for tid, state in now.items() if state[0] != "S"}
+                raise uapi.LiveSettleError(
+                    f"a thread of the live kernel neither finished nor slept in the kernel "
+                    f"within {THREAD_SETTLE_BOUND_S:g} s (task: (state, syscall) {busy or now})"
+                    "; the machine may be overloaded -- the step's real answer is unknown"
+                )
+            last = now
+            time.sleep(THREAD_SAMPLE_S)
+
+
+#: How the parent decides that the child's threads are quiet (`LiveKernel._settle_threads`):
+#: reads this far apart, this many alike in a row, within this bound.
+THREAD_SAMPLE_S = 0.0005
+THREAD_STABLE_SAMPLES = 8
+THREAD_SETTLE_BOUND_S = 2.0
+
+#: The syscalls a thread of the child sleeps in (x86_64 and aarch64 numbers): recvfrom,
+#: sendto, accept, accept4, recvmsg, sendmsg, epoll_wait, epoll_pwait, epoll_pwait2, poll,
+#: ppoll, select, pselect6.
+_BLOCKING_SYSCALLS = frozenset(
+    {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270}
+    if os.uname().machine == "x86_64"
+    else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72}
+)
+
+
+def _task_states(pid: int) -> dict[int, tuple[str, int]]:
+    """``{tid: (state letter, syscall number or -1)}`` of every thread of process `pid` but
+    its main thread, from /proc (a thread gone meanwhile is left out: it has ended)."""
+    states: dict[int, tuple[str, int]] = {}
+    try:
+        tids = [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return states
+    for tid in tids:
+        if tid == pid:
+            continue
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/stat") as stat:
+                letter = stat.read().rpartition(")")[2].split()[0]
+            with open(f"{base}/syscall") as syscall:
+                first = syscall.read().split(" ", 1)[0].strip()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        states[tid] = (letter, int(first) if first.lstrip("-").isdigit() else -1)
+    return states
 
 
 def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:

@@ -264,6 +264,7 @@ _ARG_TYPES: dict[ArgKind, Any] = {
     ArgKind.BACKLOG: Annotated[StrictInt, Field(ge=0, le=4096)],
     ArgKind.NOFILE: Annotated[StrictInt, Field(ge=0, le=MAX_NOFILE)],
     ArgKind.MAX_EVENTS: MaxEvents,
+    ArgKind.BOOL: StrictBool,
 }
 _FLAG_TYPES: dict[Family, Any] = {
     Family.EPOLL_EVENTS: Events,
@@ -330,7 +331,9 @@ class CallSpec:
 
 
 CALLS: dict[str, CallSpec] = {
-    name: CallSpec(call, _args_model(call)) for name, call in syscalls.CALLS.items()
+    name: CallSpec(call, _args_model(call))
+    for name, call in syscalls.CALLS.items()
+    if call.scenario  # the thread calls are not steps (a step names its thread instead)
 }
 
 _EXPECT_SCHEMA: dict[str, Any] = {
