@@ -22,7 +22,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from simulator.uapi import WaitForeverError
+from simulator.uapi import ThreadStateError, WaitForeverError
 
 
 class ArgKind(enum.Enum):
@@ -169,7 +169,8 @@ MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 #: Exceptions a kernel raises *as its answer* (what CPython raises on the real kernel): an
 #: ``OSError`` (with an errno, or CPython's errno-less "invalid flags"), CPython's own argument
 #: checks (ValueError, TypeError, OverflowError, KeyError), MemoryError (a buffer CPython cannot
-#: allocate), and the protocol's `WaitForeverError`. Scenarios name them by class.
+#: allocate), and the protocol's `WaitForeverError` and `ThreadStateError`. Scenarios name them
+#: by class.
 ANSWER_EXCEPTIONS: tuple[type[Exception], ...] = (
     ValueError,
     TypeError,
@@ -178,6 +179,7 @@ ANSWER_EXCEPTIONS: tuple[type[Exception], ...] = (
     OSError,
     WaitForeverError,
     MemoryError,
+    ThreadStateError,
 )
 
 _K = ArgKind

@@ -1,4 +1,4 @@
-"""The rules of the process's threads, shared by both kernels (DESIGN.md "The contract, extended").
+"""The rules of the process's threads, shared by both kernels (the design contract's thread calls).
 
 Thread 0 makes every call of the `simulator.uapi.Kernel` protocol; `spawn_thread` adds idle
 threads numbered 1, 2, ... (at most `MAX_THREADS`); `start` makes one begin a protocol call,
@@ -38,9 +38,10 @@ def thread_calls() -> frozenset[str]:
 
 
 def check_spawn(count: int) -> int:
-    """The id of the next thread when `count` exist; RuntimeError past `MAX_THREADS`."""
+    """The id of the next thread when `count` exist; `uapi.ThreadStateError` past
+    `MAX_THREADS`."""
     if count >= MAX_THREADS:
-        raise RuntimeError(f"at most {MAX_THREADS} threads can be spawned")
+        raise uapi.ThreadStateError(f"at most {MAX_THREADS} threads can be spawned")
     return count + 1
 
 
@@ -61,13 +62,14 @@ def check_start(
 ) -> dict[str, object]:
     """Check that thread `tid` (in `state`) may begin `call(*args)`; the bound arguments.
 
-    RuntimeError if the thread is not idle, TypeError/ValueError for a call that is not a
-    thread's protocol call, TypeError when `args` do not fit its signature, and the
+    `uapi.ThreadStateError` (a RuntimeError) if the thread is not idle, TypeError or
+    ValueError for a call that is not a thread's protocol call, TypeError when `args` do not
+    fit its signature, and the
     ValueError every call raises for fds 0, 1 and 2 (`conversions.refuse_stdio_arguments`).
     """
     if state[0] != IDLE:
         doing = f"sleeping in {state[1]}" if state[0] == SLEEPING else f"finished {state[1]}"
-        raise RuntimeError(f"thread {tid} is not idle: it is {doing} (join it first)")
+        raise uapi.ThreadStateError(f"thread {tid} is not idle: it is {doing} (join it first)")
     if not isinstance(call, str):
         raise TypeError(f"a call is named by a str, not {type(call).__name__}")
     if call not in thread_calls():
@@ -85,8 +87,8 @@ def check_start(
 
 
 def check_join(tid: int, state: tuple[State, str | None]) -> None:
-    """RuntimeError unless thread `tid` has finished a call."""
+    """`uapi.ThreadStateError` (a RuntimeError) unless thread `tid` has finished a call."""
     if state[0] == IDLE:
-        raise RuntimeError(f"thread {tid} is idle: it has no call to join")
+        raise uapi.ThreadStateError(f"thread {tid} is idle: it has no call to join")
     if state[0] == SLEEPING:
-        raise RuntimeError(f"thread {tid} is still sleeping in {state[1]}")
+        raise uapi.ThreadStateError(f"thread {tid} is still sleeping in {state[1]}")

@@ -172,6 +172,12 @@ class LiveSettleError(RuntimeError):
     """
 
 
+class ThreadStateError(RuntimeError):
+    """A thread call asked of a thread in the wrong state: `Kernel.start` on a thread that is
+    not idle, `Kernel.join` on one that is idle or still sleeping, or `Kernel.spawn_thread`
+    past the cap (`simulator.threads`). The same answer on both kernels."""
+
+
 @dataclass(frozen=True, slots=True)
 class KEvent:
     """One kqueue change or event: the fields of ``struct kevent`` (and ``select.kevent``).
@@ -267,7 +273,7 @@ class Kernel(Protocol):
         self, kq: int, changes: Sequence[KEvent], max_events: int, timeout_s: float | None
     ) -> list[KEvent]: ...
 
-    # threads and blocking descriptors (DESIGN.md "The contract, extended"; simulator.threads)
+    # threads and blocking descriptors (the contract's thread calls; simulator.threads)
     def set_blocking(self, fd: int, blocking: bool) -> None:
         """Clear (`blocking`) or set O_NONBLOCK on the open file description: every dup of it
         follows. Sockets are created non-blocking; a blocking one sleeps where a non-blocking

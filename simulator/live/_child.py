@@ -146,6 +146,9 @@ class _Engine:
         listening = _libc.tcp_info(listen_fd)
         if listening is not None and listening.state != _libc.TCP_LISTEN:
             listening = None
+        # A thread asleep in accept may take the connection before we look: count those.
+        inode = os.fstat(listen_fd).st_ino
+        taken = self._worker_accepts.get(inode, 0)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
@@ -172,8 +175,6 @@ class _Engine:
             # final ACK is processed: wait for it, so the listener is readable on return.
             # A thread asleep in accept may take it at once: that counts as arrived too.
             queued = listening.unacked
-            inode = os.fstat(listen_fd).st_ino
-            taken = self._worker_accepts.get(inode, 0)
             self._settle(
                 lambda: (
                     self._accept_queue(listen_fd) > queued
