@@ -479,7 +479,7 @@ class LiveKernel:
         ``/proc/<pid>/task/<tid>/{stat,syscall}`` in a row (a thread just woken is runnable,
         or back in user space, or waiting for the GIL: none of those is asleep in one of
         `_BLOCKING_SYSCALLS`). LiveSettleError past `THREAD_SETTLE_BOUND_S`. Free until a
-        thread has been started."""
+        thread has been started, and one read once every thread has ended."""
         if not self._threads or not self.alive:
             return
         deadline = time.monotonic() + THREAD_SETTLE_BOUND_S
@@ -487,6 +487,8 @@ class LiveKernel:
         stable = 0
         while True:
             now = _task_states(self._proc.pid)
+            if not now:
+                return  # every thread has ended: nothing can wake any more
             asleep = all(
                 state == "S" and number in _BLOCKING_SYSCALLS for state, number in now.values()
             )
