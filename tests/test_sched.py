@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from simulator.kernel import ModelKernel
-from simulator.observe import TraceKind
+from simulator.observe import Threaded, TraceKind
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 
 
@@ -90,3 +90,25 @@ def test_close_all_ends_sleeping_threads_and_their_python_threads() -> None:
     for thread in ours:
         thread.join(timeout=5)
         assert not thread.is_alive()
+
+
+def test_the_threads_view_shows_state_call_queue_and_cpu() -> None:
+    with ModelKernel() as k:
+        a, b = k.socketpair()
+        k.set_blocking(a, True)
+        t1, t2 = k.spawn_thread(), k.spawn_thread()
+        k.start(t1, "recv", a, 8)
+        assert isinstance(k, Threaded)
+        view = k.threads()
+        queue = k.wait_queue_of(a)
+        assert queue is not None
+        assert [(t.tid, t.state, t.call, t.sleeps_on) for t in view.threads] == [
+            (0, "running", None, None),
+            (t1, "sleeping", "recv", queue.name),
+            (t2, "idle", None, None),
+        ]
+        assert (f"thread {t1} in recv", False) in queue.entries  # its entry, non-exclusive
+        k.send(b, 3)
+        done = k.threads().threads[t1]
+        assert (done.state, done.outcome, done.cpu) == ("finished", "3", 1)
+        assert k.threads().context_switches == 4
