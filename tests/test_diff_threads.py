@@ -16,12 +16,15 @@ spawned threads, which is the same race with the write ordered after every sleep
 from __future__ import annotations
 
 import errno
+import functools
 from collections import Counter
 
 import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
+from simulator.scenario.loader import parse_scenario
+from simulator.scenario.runner import Runner, Verdict, default_model_factory
 from simulator.threads import MAX_THREADS
 from simulator.uapi import (
     EPOLL_CTL_MOD,
@@ -376,3 +379,39 @@ def test_threads_asleep_at_close_all_are_cleaned_up_TH5(make: type[Kernel]) -> N
     else:
         assert isinstance(kernel, LiveKernel)
         assert not kernel.alive
+
+
+# --- scenario files: set_blocking is a step ------------------------------------------------
+
+BLOCKING_SCENARIO = """
+[scenario]
+title = "A blocking recv"
+[model]
+cpus = 3
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+[[step]]
+do = "set_blocking"
+args = { fd = "a", blocking = true }
+[[step]]
+do = "recv"
+args = { fd = "a", nbytes = 4 }
+expect = { error = "WaitForeverError" }
+[[step]]
+do = "send"
+args = { fd = "b", nbytes = 4 }
+[[step]]
+do = "recv"
+args = { fd = "a", nbytes = 4 }
+expect = 4
+"""
+
+
+def test_a_scenario_step_sets_blocking_and_both_kernels_agree_TH1() -> None:
+    scenario = parse_scenario(BLOCKING_SCENARIO)
+    live = functools.partial(LiveKernel, wait_bound_s=0.1)
+    with Runner(scenario, default_model_factory, live) as runner:
+        verdicts = [record.verdict for record in runner]
+    assert verdicts == [Verdict.AGREE] * 5
+    assert isinstance(runner.model, ModelKernel) and runner.model.sched.ncpus == 3

@@ -236,7 +236,8 @@ class _Engine:
         with _borrowed(fd) as sock:
             while True:
                 try:
-                    total += sock.send(_FILL_CHUNK)
+                    # MSG_DONTWAIT: a fill never sleeps, even on a blocking socket
+                    total += sock.send(_FILL_CHUNK, socket.MSG_DONTWAIT)
                     settled = False
                 except BlockingIOError:
                     if settled or fd not in self._tcp:
