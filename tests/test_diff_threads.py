@@ -121,6 +121,20 @@ def test_a_blocking_send_on_a_full_buffer_sleeps_until_the_peer_reads_TH2(twin: 
     assert twin.join(t) == 100
 
 
+def test_a_socket_number_beyond_a_c_int_is_cut_before_blocking_is_looked_at_TH1(
+    twin: Twin,
+) -> None:
+    # socket(fileno=...) cuts the number to a C int; found by the fuzzer when the live engine
+    # first asked O_NONBLOCK of the uncut number (OverflowError instead of the kernel's answer).
+    listener = twin.tcp_listen()
+    a, b = twin.socketpair()
+    with pytest.raises(BlockingIOError):
+        twin.accept(listener + 2**32)
+    with pytest.raises(BlockingIOError):
+        twin.recv(a + 2**32, 1)
+    assert twin.send(b + 2**32, 3) == 3
+
+
 # --- TH-3: blocking accept, exclusive, oldest first; the fd is reserved while asleep ---------
 
 
