@@ -7,6 +7,8 @@ Run on both kernels (the real one is the judge) through the runner, as `muxlab c
 from __future__ import annotations
 
 import functools
+import threading
+import time
 
 import pytest
 
@@ -198,3 +200,18 @@ as = "c2"
     assert not threadsteps.same(model, {}, steps, started, compare_fds=True)
     unequal = tuple(s.model_copy(update={"equal": False}) for s in steps)
     assert not threadsteps.same(model, live, unequal, started, compare_fds=True)
+
+
+def test_seeking_back_over_sleeping_threads_leaves_no_python_thread_behind() -> None:
+    scenario = parse_scenario(HERD)
+    before = threading.active_count()
+    with Runner(scenario, default_model_factory) as runner:  # the model alone
+        list(runner)
+        for _ in range(5):
+            runner.seek(1)
+            runner.seek(len(scenario.steps))
+        assert threading.active_count() <= before + 3  # this model's sleepers: t2, r1 or r2
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the ended threads are unwinding
+    assert threading.active_count() == before
