@@ -374,6 +374,43 @@ class HasPid(Protocol):
     def alive(self) -> bool: ...
 
 
+# --- threads (a panel of tasks and CPUs) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSnapshot:
+    """One thread: thread 0 is the caller of every call, the others run what `start` gave them.
+
+    `state` is the scheduler's: "idle", "running" (thread 0, or a thread inside the call being
+    made), "runnable" (woken, about to run), "sleeping" or "finished" (its result waits for
+    `join`). `sleeps_on` names the wait queue it sleeps on (as `WaitQueueSnapshot.name`, where
+    its entry is labelled ``thread N in CALL``); `cpu` is the simulated CPU it last ran on.
+    """
+
+    tid: int
+    state: str
+    call: str | None
+    sleeps_on: str | None
+    cpu: int | None
+    outcome: str | None  #: a finished call's result or exception, as text
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadsSnapshot:
+    """Every thread of the process, thread 0 first, and the CPUs' context-switch count."""
+
+    threads: tuple[ThreadSnapshot, ...]
+    cpus: int
+    context_switches: int
+
+
+@runtime_checkable
+class Threaded(Protocol):
+    """A kernel that can show its threads (the model; O(threads), at most 65)."""
+
+    def threads(self) -> ThreadsSnapshot: ...
+
+
 @runtime_checkable
 class HasFdinfo(Protocol):
     """A kernel that can show an epoll's real interest list (``/proc/<pid>/fdinfo``)."""
@@ -394,6 +431,9 @@ __all__ = [
     "KqueueSnapshot",
     "NicSnapshot",
     "Observable",
+    "ThreadSnapshot",
+    "Threaded",
+    "ThreadsSnapshot",
     "TraceEvent",
     "TraceKind",
     "Traced",

@@ -22,7 +22,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from simulator.uapi import WaitForeverError
+from simulator.uapi import ThreadStateError, WaitForeverError
 
 
 class ArgKind(enum.Enum):
@@ -43,6 +43,11 @@ class ArgKind(enum.Enum):
     SQE_LIST = "sqe_list"  #: submission queue entries (``Sqe``s)
     ENTRIES = "entries"  #: io_uring_setup's SQ size
     COMPLETIONS = "completions"  #: how many completions a wait waits for
+    # threads and blocking descriptors
+    BOOL = "bool"  #: a truth value (O_NONBLOCK cleared or set)
+    THREAD = "thread"  #: a thread id from ``spawn_thread`` (`simulator.threads`)
+    CALL = "call"  #: the name of a protocol call a thread makes
+    CALL_ARGS = "call_args"  #: that call's positional arguments (a ``*args`` parameter)
 
     @property
     def names_fds(self) -> bool:
@@ -95,6 +100,11 @@ class ResultKind(enum.Enum):
     SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
     KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
     CQES = "cqes"  #: ``[{ user_data, res, flags }, ...]`` (io_uring_wait)
+    # threads
+    TID = "tid"  #: a new thread's id
+    DONE = "done"  #: True when the started call finished, False when the thread sleeps
+    THREAD_STATE = "thread_state"  #: ``(state, call)``
+    ANY = "any"  #: the joined call's own result (its `ResultKind`)
 
 
 class _Required:
@@ -124,6 +134,7 @@ class Arg:
     scenario_default: Default = REQUIRED
     family: Family | None = None  #: for `ArgKind.FLAGS`
     timeout: Timeout | None = None  #: for `ArgKind.TIMEOUT`
+    variadic: bool = False  #: a ``*args`` parameter (it has no default and takes the rest)
 
     @property
     def step_default(self) -> Default:
@@ -143,6 +154,9 @@ class Syscall:
     can_wait: bool = False  #: whether it can block (a timeout): predict mode asks about it
     allocates_fds: bool = False  #: it installs new descriptors
     releases_fds: bool = False  #: it frees a descriptor number
+    #: Whether a scenario step may ``do`` it. The thread calls are not steps: a step names the
+    #: thread that makes it instead (docs/scenario-format.md).
+    scenario: bool = True
 
     @property
     def binds(self) -> bool:
@@ -168,7 +182,8 @@ MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 #: Exceptions a kernel raises *as its answer* (what CPython raises on the real kernel): an
 #: ``OSError`` (with an errno, or CPython's errno-less "invalid flags"), CPython's own argument
 #: checks (ValueError, TypeError, OverflowError, KeyError), MemoryError (a buffer CPython cannot
-#: allocate), and the protocol's `WaitForeverError`. Scenarios name them by class.
+#: allocate), and the protocol's `WaitForeverError` and `ThreadStateError`. Scenarios name them
+#: by class.
 ANSWER_EXCEPTIONS: tuple[type[Exception], ...] = (
     ValueError,
     TypeError,
@@ -177,6 +192,7 @@ ANSWER_EXCEPTIONS: tuple[type[Exception], ...] = (
     OSError,
     WaitForeverError,
     MemoryError,
+    ThreadStateError,
 )
 
 _K = ArgKind
@@ -185,6 +201,7 @@ _FD = Arg("fd", _K.FD)
 _SOCK = Arg("fd", _K.SOCKET)
 _LISTEN = Arg("listen_fd", _K.SOCKET)
 _NBYTES = Arg("nbytes", _K.BYTES)
+_TID = Arg("tid", _K.THREAD)
 
 #: Every call, by name, in the protocol's order.
 CALLS: dict[str, Syscall] = {
@@ -330,6 +347,33 @@ CALLS: dict[str, Syscall] = {
             mechanism="io_uring",
             can_wait=True,
         ),
+        # threads and blocking descriptors (simulator.threads)
+        Syscall(
+            "set_blocking",
+            (_FD, Arg("blocking", _K.BOOL)),
+            _R.NONE,
+            "clear or set O_NONBLOCK on the open file description",
+        ),
+        Syscall("spawn_thread", (), _R.TID, "a new idle thread", scenario=False),
+        Syscall(
+            "start",
+            (
+                Arg("tid", _K.THREAD),
+                Arg("call", _K.CALL),
+                Arg("args", _K.CALL_ARGS, variadic=True),
+            ),
+            _R.DONE,
+            "a thread begins a call; False when it now sleeps",
+            scenario=False,
+        ),
+        Syscall(
+            "thread_state",
+            (_TID,),
+            _R.THREAD_STATE,
+            "what a thread is doing",
+            scenario=False,
+        ),
+        Syscall("join", (_TID,), _R.ANY, "a finished thread's result", scenario=False),
     )
 }
 

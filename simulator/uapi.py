@@ -172,6 +172,12 @@ class LiveSettleError(RuntimeError):
     """
 
 
+class ThreadStateError(RuntimeError):
+    """A thread call asked of a thread in the wrong state: `Kernel.start` on a thread that is
+    not idle, `Kernel.join` on one that is idle or still sleeping, or `Kernel.spawn_thread`
+    past the cap (`simulator.threads`). The same answer on both kernels."""
+
+
 @dataclass(frozen=True, slots=True)
 class KEvent:
     """One kqueue change or event: the fields of ``struct kevent`` (and ``select.kevent``).
@@ -241,8 +247,9 @@ class Cqe:
 class Kernel(Protocol):
     """The syscall surface shared by the model and the live kernel.
 
-    All sockets are non-blocking. Every call returns only once the kernel is quiescent
-    (loopback delivery done), so results never depend on timing. A failing call raises what
+    Sockets are created non-blocking (`set_blocking` changes that). Every call returns only
+    once the kernel is quiescent (loopback delivery done) and every thread it woke has finished
+    its call or gone back to sleep, so results never depend on timing. A failing call raises what
     CPython raises on the real kernel (an ``OSError`` subclass with the real errno, or
     ``ValueError`` where CPython checks arguments itself).
     """
@@ -328,6 +335,32 @@ class Kernel(Protocol):
     def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[Cqe]:
         """Wait until `min_complete` completions are ready (or `timeout_ms`, negative: no
         limit), then reap and return every ready completion, in CQ order."""
+        ...
+
+    # threads and blocking descriptors (the contract's thread calls; simulator.threads)
+    def set_blocking(self, fd: int, blocking: bool) -> None:
+        """Clear (`blocking`) or set O_NONBLOCK on the open file description: every dup of it
+        follows. Sockets are created non-blocking; a blocking one sleeps where a non-blocking
+        one raises BlockingIOError (recv, send on a full buffer, accept)."""
+        ...
+
+    def spawn_thread(self) -> int:
+        """A new idle thread of this process: 1, 2, ... (at most 64; RuntimeError beyond).
+        The caller of every other method is thread 0."""
+        ...
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Thread `tid` (idle) begins `call(*args)`, any protocol call by name; True when the
+        call has finished, False when the thread now sleeps in the kernel."""
+        ...
+
+    def thread_state(self, tid: int) -> tuple[str, str | None]:
+        """``("idle", None)``, ``("sleeping", call)`` or ``("finished", call)``."""
+        ...
+
+    def join(self, tid: int) -> object:
+        """The finished call's result, or raises its exception; the thread becomes idle.
+        RuntimeError when the thread is idle or still sleeping."""
         ...
 
     def close_all(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from simulator import conversions, syscalls, uapi
+from simulator import conversions, syscalls, threads, uapi
 from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel, _child
 from simulator.live._wire import _ANSWER_TYPES
@@ -35,10 +35,14 @@ def protocol_calls() -> list[str]:
     ]
 
 
-def parameters(function: Any) -> list[tuple[str, object]]:
-    """``(name, default)`` of each parameter after ``self`` (`REQUIRED` when there is none)."""
+def parameters(function: Any) -> list[tuple[str, object, bool]]:
+    """``(name, default, variadic)`` of each parameter after ``self`` (`REQUIRED` when there is
+    no default; `variadic` for a ``*args`` parameter)."""
     params = list(inspect.signature(function).parameters.values())[1:]
-    return [(p.name, REQUIRED if p.default is p.empty else p.default) for p in params]
+    return [
+        (p.name, REQUIRED if p.default is p.empty else p.default, p.kind is p.VAR_POSITIONAL)
+        for p in params
+    ]
 
 
 def test_the_table_has_every_protocol_call_in_order() -> None:
@@ -47,7 +51,7 @@ def test_the_table_has_every_protocol_call_in_order() -> None:
 
 @pytest.mark.parametrize("name", list(CALLS))
 def test_protocol_model_live_and_child_take_the_tables_arguments(name: str) -> None:
-    want = [(arg.name, arg.default) for arg in CALLS[name].args]
+    want = [(arg.name, arg.default, arg.variadic) for arg in CALLS[name].args]
     for implementation in (uapi.Kernel, ModelKernel, LiveKernel, _child._Engine):
         method = getattr(implementation, name)
         assert parameters(method) == want, f"{implementation.__name__}.{name}"
@@ -66,7 +70,9 @@ def test_the_child_answers_the_table_and_its_set_up_only() -> None:
 
 
 def test_the_scenario_format_is_derived_from_the_table() -> None:
-    assert list(format.CALLS) == list(CALLS)
+    # Every call but the thread calls, which a step names with its `thread` instead.
+    assert list(format.CALLS) == [name for name, call in CALLS.items() if call.scenario]
+    assert {n for n, c in CALLS.items() if not c.scenario} == threads.THREAD_CALLS
     for name, spec in format.CALLS.items():
         call = CALLS[name]
         assert spec.result is call.result

@@ -5,16 +5,10 @@ document what Linux 6.18 does. Each test names the behaviour and cites its spec 
 Nesting (epoll watching epoll, EP-12/EP-22) is in `test_diff_epoll_nesting.py`, socket
 readiness (SK-3/SK-4) in `test_diff_readiness.py`.
 
-Not covered -- they need a second thread blocked in a call, which the single-threaded `Kernel`
-protocol cannot express (every call returns before the next starts):
-
-* EP-11: several threads in epoll_wait on one epoll (one waiter woken per event, the LT
-  cascade, ET waking one).
-* EP-16, wake side with blocked waiters: the walk stopping at the first exclusive epoll that
-  has a blocked, matching waiter. (EXCLUSIVE validity and the no-waiter case are covered.)
-* EP-20/EP-21, the blocked-caller halves: a thread in epoll_wait while its only fd, or the
-  epoll fd itself, is closed by another thread.
-* EP-10: timer slack and signals (EINTR).
+The behaviours that need a second thread asleep in a call -- EP-10's wake order, EP-11
+(several threads in epoll_wait on one epoll), EP-16's wake side with blocked waiters, EP-21's
+blocked caller -- are in `test_diff_threads.py`. Not covered: EP-10's timer slack and signals
+(EINTR).
 
 Not observable here: EP-24 ENOSPC (``max_user_watches`` is a global sysctl), EP-26
 epoll_create's own errors (the protocol always calls ``epoll_create1(EPOLL_CLOEXEC)``).

@@ -13,9 +13,11 @@ gets exactly what ``select.epoll``/``select.poll``/``select.select`` would raise
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
+from simulator import syscalls, threads
 from simulator.conversions import (
     c_int,
     check_sqes,
@@ -38,6 +40,7 @@ from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.io_uring import IoRing, check_entries
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
+from simulator.kernel.sched import Scheduler
 from simulator.kernel.selectpoll import do_poll, do_select, select_fd_list
 from simulator.kernel.sockets import (
     TCP_ESTABLISHED,
@@ -83,6 +86,7 @@ class ModelKernel(ModelViews):
       first fill the model's TCP byte counts are an approximation (SK-4, DIFF-6).
     * `nic_latency_ns`: time a segment spends on the loopback "wire".
     * `max_user_watches`: ``fs.epoll.max_user_watches`` (ENOSPC).
+    * `cpus`: the simulated CPUs the process's threads run on (`simulator.kernel.sched`).
     * `trace`: record trace events (costs are always counted).
     """
 
@@ -97,6 +101,7 @@ class ModelKernel(ModelViews):
         tcp_rcvbuf: int = 113_152,
         nic_latency_ns: int = 5_000,
         max_user_watches: int = 5_491_511,
+        cpus: int = 2,
         trace: bool = True,
     ) -> None:
         if nofile < 0:  # a soft limit of 0 is legal: no new descriptor at all
@@ -128,6 +133,10 @@ class ModelKernel(ModelViews):
         self.kqlist = KqueueList(self.clock, self.tracer)
         self._labels = 0
         self.calls = 0
+        # threads and blocking descriptors
+        self.sched = Scheduler(self.clock, self.tracer, cpus)
+        #: Open file descriptions whose O_NONBLOCK is clear (sockets start non-blocking).
+        self.blocking_files: set[File] = set()
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -177,6 +186,8 @@ class ModelKernel(ModelViews):
     # -- plumbing ----------------------------------------------------------------------------
     def _begin(self, name: str) -> None:
         self.calls += 1
+        if self.sched.current:
+            return  # a spawned thread's call: its micro-steps belong to the call that runs it
         self.tracer.begin_call(name)
 
     def _settle(self) -> None:
@@ -198,7 +209,7 @@ class ModelKernel(ModelViews):
         try:
             self.fs.check_file_max(count)
             check()
-        except OSError:
+        except BaseException:  # an errno, a blocking accept that waits forever, a thread ended
             for fd in fds:
                 self.fdt.put_unused_fd(fd)
             raise
@@ -225,7 +236,12 @@ class ModelKernel(ModelViews):
         """Block the calling task until `woken()` or the deadline, running pending events.
 
         Raises WaitForeverError when there is no deadline and nothing left that could wake us.
+        A spawned thread instead sleeps until something wakes it (`Scheduler.sleep`): the
+        call that wakes it runs it before returning.
         """
+        if self.sched.current:
+            self.sched.sleep(woken, deadline_ns, label)
+            return
         self.tracer.charge(TraceKind.THREAD_SLEEP, label, 1, "task sleeps")
         self.clock.run_until(deadline_ns, stop=woken)
         if woken():
@@ -315,11 +331,18 @@ class ModelKernel(ModelViews):
             # raw __sys_accept4_file would have said EMFILE first.
             raise oserror(errno.ENOTSOCK)
 
+        blocking = listener in self.blocking_files  # read once, as sock_rcvtimeo is
+
         def queued() -> None:
-            if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
-                raise oserror(errno.EINVAL)
-            if not listener.accept_queue:
-                raise oserror(errno.EAGAIN)
+            # With the new fd reserved (a thread asleep in accept holds its number).
+            while True:  # inet_csk_accept, inet_csk_wait_for_connect
+                if not isinstance(listener, TcpSocket) or listener.state != TCP_LISTEN:
+                    raise oserror(errno.EINVAL)
+                if listener.accept_queue:
+                    return
+                if not blocking:
+                    raise oserror(errno.EAGAIN)
+                self._sleep_on(listener, "accept", exclusive=True)
 
         def child(_fd: int) -> File:
             assert isinstance(listener, TcpSocket)
@@ -340,8 +363,19 @@ class ModelKernel(ModelViews):
         sock = self._socket(fd)
         if nbytes < 0:
             raise ValueError("negative count")  # the payload is bytes(nbytes)
-        sent = sock.send(nbytes)
-        self._settle()
+        if sock not in self.blocking_files:
+            sent = sock.send(nbytes)
+            self._settle()
+            return sent
+        # A blocking stream send returns when every byte is queued, sleeping while the buffer
+        # is full (sk_stream_wait_memory, sock_alloc_send_pskb).
+        sent = 0
+        while sent < nbytes:
+            try:
+                sent += sock.send(nbytes - sent)
+            except BlockingIOError:
+                self._sleep_on(sock, "send", exclusive=False)
+            self._settle()
         return sent
 
     def fill(self, fd: int) -> int:
@@ -372,7 +406,15 @@ class ModelKernel(ModelViews):
         _check_size(nbytes)
         if nbytes == 0:
             return 0  # CPython's sock_recv returns b"" for a zero size without calling recv(2)
-        got = sock.recv(nbytes)
+        blocking = sock in self.blocking_files  # read once: a later change does not reach us
+        while True:  # sk_wait_data / unix_stream_data_wait: sleep, then look again
+            try:
+                got = sock.recv(nbytes)
+                break
+            except BlockingIOError:
+                if not blocking:
+                    raise
+            self._sleep_on(sock, "recv", exclusive=False)
         self._settle()
         return got
 
@@ -476,8 +518,8 @@ class ModelKernel(ModelViews):
             ep.wq.remove(entry)
             return True
 
-        entry = WaitEntry(wake, "task", "epoll_wait")
-        ep.wq.add_exclusive(entry)
+        entry = WaitEntry(wake, "task", self._task_label("epoll_wait"))
+        ep.wq.add_exclusive_head(entry)  # newest sleeper first (EP-10)
         try:
             self.sleep_until(deadline, lambda: woken, ep.label)
         finally:
@@ -628,9 +670,125 @@ class ModelKernel(ModelViews):
         self.kqlist.knote_fdclose(fd)
         self.fdt.close(fd)
 
+    # -- threads and blocking descriptors (simulator.threads) --------------------------------
+    def _task_label(self, call: str) -> str:
+        """Who sleeps, for a wait entry's label: the thread and its call."""
+        return f"thread {self.sched.current} in {call}"
+
+    def _sleep_on(self, sock: Socket, call: str, *, exclusive: bool) -> None:
+        """One sleep of a blocking socket call on the socket's wait queue, until any wake-up.
+
+        ``accept`` waits exclusively at the tail (``prepare_to_wait_exclusive``: the oldest
+        sleeper is woken first, one per connection) and leaves the queue as it is woken
+        (``autoremove_wake_function``); ``recv`` and ``send`` wait non-exclusively at the head,
+        so every sleeper wakes and looks again. The caller re-checks its condition.
+        """
+        woken = False
+        wq = sock.wq
+
+        def wake(entry: WaitEntry, _key: int) -> bool:
+            nonlocal woken
+            woken = True
+            if exclusive:
+                wq.remove(entry)
+            return True
+
+        entry = WaitEntry(wake, "task", self._task_label(call))
+        if exclusive:
+            wq.add_exclusive(entry)
+        else:
+            wq.add(entry)
+        try:
+            self.sleep_until(None, lambda: woken, wq.name)
+        finally:
+            wq.remove(entry)
+
+    def set_blocking(self, fd: int, blocking: bool) -> None:
+        """``os.set_blocking``: O_NONBLOCK on the open file description (dups share it).
+        Wakes nobody: a thread already asleep stays asleep."""
+        self._begin("set_blocking")
+        refuse_stdio(fd)
+        file = self.fdt.get(c_int(fd))
+        if blocking:
+            self.blocking_files.add(file)
+        else:
+            self.blocking_files.discard(file)
+
+    def spawn_thread(self) -> int:
+        """A new idle thread (`simulator.threads.check_spawn`)."""
+        self._begin("spawn_thread")
+        threads.check_spawn(len(self.sched.tasks) - 1)
+        return self.sched.spawn()
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Thread `tid` begins `call(*args)` (checked by `simulator.threads.check_start`).
+
+        The call runs now, as thread `tid`, until it finishes or sleeps; for as long as it
+        runs it holds a reference to each file its descriptor arguments name (``fdget``, or a
+        poll table's ``get_file``), so closing one of them neither frees it nor wakes the
+        thread (EP-21, PS-5). Its micro-steps and context switches are this call's.
+        """
+        self._begin("start")
+        tid = threads.check_tid(tid, len(self.sched.tasks) - 1)
+        values = threads.check_start(tid, self.sched.tasks[tid].reported(), call, args)
+        method = getattr(self, call)
+        held = self._files_named(call, values)
+
+        def run() -> object:
+            try:
+                return method(**values)
+            finally:
+                for file in held:
+                    self.fs.fput(file)
+
+        for file in held:
+            file.f_count += 1
+        return self.sched.start(tid, call, run)
+
+    def _files_named(self, call: str, values: dict[str, object]) -> list[File]:
+        """The open files the descriptor arguments of `call` name now (each once)."""
+        fds: list[object] = []
+        for arg in syscalls.CALLS[call].stdio_checked:
+            value = values[arg.name]
+            if arg.kind in (syscalls.ArgKind.FD, syscalls.ArgKind.SOCKET):
+                fds.append(value)
+            elif arg.kind is syscalls.ArgKind.FD_LIST:
+                fds += fds_in_lists(value)
+            elif arg.kind is syscalls.ArgKind.POLL_LIST:
+                fds += fds_in_poll_list(value)
+        files: list[File] = []
+        for fd in fds:
+            file = self.fdt.lookup(fd) if type(fd) is int else None
+            if file is not None and file not in files:
+                files.append(file)
+        return files
+
+    def thread_state(self, tid: int) -> tuple[str, str | None]:
+        """``("idle", None)``, ``("sleeping", call)`` or ``("finished", call)``. Like `join`, it
+        reads the scheduler's books and makes no micro-step: it opens no trace frame, so the
+        last call's `trace` and `last_cost` stay those of the call that did the work."""
+        self.calls += 1
+        tid = threads.check_tid(tid, len(self.sched.tasks) - 1)
+        return self.sched.tasks[tid].reported()
+
+    def join(self, tid: int) -> object:
+        """The finished call's result (or its exception, raised); the thread is idle again.
+        No trace frame (see `thread_state`)."""
+        self.calls += 1
+        tid = threads.check_tid(tid, len(self.sched.tasks) - 1)
+        task = self.sched.tasks[tid]
+        threads.check_join(tid, task.reported())
+        result, error = task.result, task.error
+        task.state, task.call, task.result, task.error = threads.IDLE, None, None, None
+        if error is not None:
+            raise error
+        return result
+
     # -- lifetime ----------------------------------------------------------------------------
     def close_all(self) -> None:
-        """Close every descriptor above stderr, lowest first."""
+        """End every thread still inside a call (each unwinds, letting go of what it held),
+        then close every descriptor above stderr, lowest first."""
+        self.sched.cancel_all()
         for fd in sorted(self.fdt.slots):
             if fd > 2 and self.fdt.lookup(fd) is not None:
                 self.kqlist.knote_fdclose(fd)
@@ -653,3 +811,22 @@ def _check_size(nbytes: int) -> None:
     """CPython rejects negative buffer sizes before any syscall."""
     if nbytes < 0:
         raise ValueError("negative buffersize in recv")
+
+
+def _settles_threads(method: Callable[..., object]) -> Callable[..., object]:
+    """`method`, followed by running every thread it woke (`Scheduler.run_ready`): a call
+    returns only when every thread has finished its call or gone back to sleep."""
+
+    @functools.wraps(method)
+    def call(self: ModelKernel, /, *args: object, **kwargs: object) -> object:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self.sched.active:
+                self.sched.run_ready()
+
+    return call
+
+
+for _name in syscalls.CALLS:
+    setattr(ModelKernel, _name, _settles_threads(getattr(ModelKernel, _name)))

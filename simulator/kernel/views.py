@@ -26,6 +26,8 @@ from simulator.observe import (
     KnoteSnapshot,
     KqueueSnapshot,
     NicSnapshot,
+    ThreadSnapshot,
+    ThreadsSnapshot,
     TreeNodeSnapshot,
     WaitQueueSnapshot,
 )
@@ -33,6 +35,7 @@ from simulator.observe import (
 if TYPE_CHECKING:
     from simulator.kernel.clock import Clock
     from simulator.kernel.nic import Nic
+    from simulator.kernel.sched import Scheduler, Task
     from simulator.kernel.vfs import FdTable, FileSystem
 
 #: The highest descriptor is looked for among this many numbers below the table's high-water
@@ -49,6 +52,7 @@ class ModelViews:
     nic: Nic
     clock: Clock
     calls: int
+    sched: Scheduler
 
     def fd_table(self) -> FdTableSnapshot:
         """The table's counters. O(1)."""
@@ -208,6 +212,22 @@ class ModelViews:
             nic.irqs,
             nic.delivered,
         )
+
+    def threads(self) -> ThreadsSnapshot:
+        """Every thread (`simulator.observe.Threaded`): O(threads)."""
+        sched = self.sched
+        return ThreadsSnapshot(
+            tuple(_thread(task) for task in sched.tasks), sched.ncpus, sched.context_switches
+        )
+
+
+def _thread(task: Task) -> ThreadSnapshot:
+    state = "runnable" if task.runnable else task.state
+    outcome = None
+    if task.state == "finished":
+        error = task.error
+        outcome = repr(task.result) if error is None else f"{type(error).__name__}: {error}"
+    return ThreadSnapshot(task.tid, state, task.call, task.sleeps_on, task.cpu, outcome)
 
 
 def _queue(wq: WaitQueue) -> WaitQueueSnapshot:

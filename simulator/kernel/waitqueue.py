@@ -3,8 +3,9 @@
 A wait queue is how a file tells interested parties that its state changed. Each entry carries
 a wake function. `WaitQueue.wake_up` walks the entries from head to tail, calling each
 function with the wake-up *key* (the event bits that changed, or 0 for "unknown"). Exclusive
-entries sit at the tail; the walk stops once `nr_exclusive` of them report that they woke
-somebody -- the mechanism behind both the thundering-herd fix of EPOLLEXCLUSIVE (KERNEL_SPEC
+entries usually sit at the tail (``ep_poll`` puts its task at the head); the walk stops
+once `nr_exclusive` of them report that they woke somebody -- the mechanism behind both the
+thundering-herd fix of EPOLLEXCLUSIVE (KERNEL_SPEC
 EP-16) and epoll_wait's one-waiter-per-event rule (EP-11).
 """
 
@@ -111,6 +112,21 @@ class WaitQueue:
             self.name,
             cost,
             "{e.subject} (exclusive)",
+            subject=_label(self.tracer, entry),
+        )
+
+    def add_exclusive_head(self, entry: WaitEntry) -> None:
+        """``__add_wait_queue_exclusive``: an exclusive entry at the *head*, as ``ep_poll``
+        queues its task on ``ep->wq`` -- so of several threads in ``epoll_wait`` on one
+        instance the newest is woken first (KERNEL_SPEC EP-10, measured). O(n)."""
+        entry.exclusive = True
+        entry.queue = self
+        self.entries.insert(0, entry)
+        self.tracer.charge(
+            TraceKind.WAIT_ADD,
+            self.name,
+            0,
+            "{e.subject} (exclusive, at the head)",
             subject=_label(self.tracer, entry),
         )
 

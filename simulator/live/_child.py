@@ -40,11 +40,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from simulator import syscalls, uapi
+from simulator import syscalls, threads, uapi
 from simulator.conversions import (
     bounded_timeout,
     c_int,
     check_sqes,
+    epoll_timeout_ms,
     fildes,
     forever,
     index,
@@ -119,6 +120,10 @@ class _Engine:
         self._rings: dict[int, _uring.Ring] = {}
         self._accepting: dict[int, int] = {}
         self._orphans: list[_Closable] = []
+        # threads (see `start`): one `_Worker` per spawned thread, and which one runs here
+        self._workers: list[_Worker] = []
+        self._local = threading.local()
+        self._worker_accepts: dict[int, int] = {}  # listener inode -> accepts done by threads
 
     # --- descriptors and sockets ---------------------------------------------------------
 
@@ -148,10 +153,13 @@ class _Engine:
         with _borrowed(listen_fd) as listener:
             family = listener.family
             address = listener.getsockname()
+            # A thread asleep in accept may take the connection before we look: count those.
+            inode = os.fstat(listener.fileno()).st_ino
         listening = _libc.tcp_info(listen_fd)
         if listening is not None and listening.state != _libc.TCP_LISTEN:
             listening = None
         ready = self._cq_ready()
+        taken = self._worker_accepts.get(inode, 0)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
@@ -176,15 +184,25 @@ class _Engine:
         else:
             # The server side of the connection joins the accept queue when the client's
             # final ACK is processed: wait for it, so the listener is readable on return.
+            # A thread asleep in accept may take it at once: that counts as arrived too.
             queued = listening.unacked
             if listen_fd in self._accepting:
                 # An io_uring ACCEPT may take the connection off the queue at once: its
                 # completion is what to wait for then (counted from before the connect).
                 self._settle(
-                    lambda: self._accept_queue(listen_fd) > queued or self._cq_ready() > ready
+                    lambda: (
+                        self._accept_queue(listen_fd) > queued
+                        or self._cq_ready() > ready
+                        or self._worker_accepts.get(inode, 0) > taken
+                    )
                 )
             else:
-                self._settle(lambda: self._accept_queue(listen_fd) > queued)
+                self._settle(
+                    lambda: (
+                        self._accept_queue(listen_fd) > queued
+                        or self._worker_accepts.get(inode, 0) > taken
+                    )
+                )
         return fd
 
     def _accept_queue(self, listen_fd: int) -> int:
@@ -195,7 +213,12 @@ class _Engine:
         # Linux allocates the new descriptor before looking at the queue: at the limit
         # accept() fails EMFILE even when nothing is queued (KERNEL_SPEC SK-5).
         with _borrowed(listen_fd) as listener:
-            conn, _address = listener.accept()
+            # The number as socket(fileno=...) cut it to a C int (as the model does).
+            with self._blocking_bound(listener.fileno(), socket.SO_RCVTIMEO, "accept"):
+                conn, _address = listener.accept()
+            if self._worker() is not None:  # tcp_connect's settle counts these
+                inode = os.fstat(listener.fileno()).st_ino
+                self._worker_accepts[inode] = self._worker_accepts.get(inode, 0) + 1
         # accept4() on Linux does not inherit O_NONBLOCK from the listener.
         conn.setblocking(False)
         if conn.family == socket.AF_INET:
@@ -218,9 +241,14 @@ class _Engine:
         return fd
 
     def send(self, fd: int, nbytes: int) -> int:
-        with _borrowed(fd) as sock:
+        with (
+            _borrowed(fd) as sock,
+            self._blocking_bound(sock.fileno(), socket.SO_SNDTIMEO, "send") as cut,
+        ):
             # Python ignores SIGPIPE, so a send to a closed stream raises EPIPE (BrokenPipeError).
             sent = sock.send(bytes(nbytes))
+            if cut and sent < nbytes:  # a blocking send returns early only when cut short
+                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         self._settle()
         self._check_queued(f"send({fd})")
         return sent
@@ -234,7 +262,8 @@ class _Engine:
         with _borrowed(fd) as sock:
             while True:
                 try:
-                    total += sock.send(_FILL_CHUNK)
+                    # MSG_DONTWAIT: a fill never sleeps, even on a blocking socket
+                    total += sock.send(_FILL_CHUNK, socket.MSG_DONTWAIT)
                     settled = False
                 except BlockingIOError:
                     if settled or fd not in self._tcp:
@@ -244,7 +273,7 @@ class _Engine:
                     settled = True
 
     def recv(self, fd: int, nbytes: int) -> int:
-        with _borrowed(fd) as sock:
+        with _borrowed(fd) as sock, self._blocking_bound(sock.fileno(), socket.SO_RCVTIMEO, "recv"):
             received = len(sock.recv(nbytes))
         # Reading may open the TCP receive window: the peer then sends what it had queued.
         self._settle()
@@ -334,7 +363,7 @@ class _Engine:
             return
         queued = 0
         seen: set[int] = set()
-        for fd in self._sockets:
+        for fd in tuple(self._sockets):  # a thread's accept may add one meanwhile
             identity = os.fstat(fd).st_ino
             if identity in seen:
                 continue  # a dup: the same socket
@@ -394,7 +423,10 @@ class _Engine:
         elif maxevents < 1:
             raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
         buffer = self._event_buffer(maxevents)
-        allowed = self._allowed_ms(bound)
+        worker = self._worker() is not None
+        if worker:  # a spawned thread sleeps as long as the call says: nothing bounds it
+            bound = -1 if infinite else index(epoll_timeout_ms(timeout_ms))
+        allowed = bound if worker else self._allowed_ms(bound)
         remaining = allowed
         deadline = time.monotonic() + allowed / 1000
         while True:
@@ -403,8 +435,9 @@ class _Engine:
                 break
             except InterruptedError:
                 # PEP 475: retry with the time that is left.
-                remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
-        if count == 0:
+                if allowed >= 0:
+                    remaining = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        if count == 0 and not worker:
             self._timed_out(f"epoll_wait({epfd})", bound, allowed)
             if infinite:
                 raise forever(f"epoll_wait({epfd})", self._bound_s)
@@ -433,6 +466,8 @@ class _Engine:
         poller = select.poll()
         for fd, events in fds:
             poller.register(fd, events)
+        if self._worker() is not None:
+            return poller.poll(timeout_ms)  # a spawned thread: unbounded
         # Only values CPython would accept as an infinite timeout are bounded here; a negative
         # number below INT_MIN must still reach CPython, which refuses it (OverflowError).
         timeout: Any
@@ -458,7 +493,9 @@ class _Engine:
     ) -> tuple[list[int], list[int], list[int]]:
         """``select.select`` directly: its checks (fd >= FD_SETSIZE, negative fds, too many
         fds, negative timeout) and the kernel's (EBADF, the table-capacity clip of PS-4).
-        None is infinite: bounded, then WaitForeverError."""
+        None is infinite: bounded, then WaitForeverError (on a spawned thread: unbounded)."""
+        if self._worker() is not None:
+            return select.select(rlist, wlist, xlist, timeout_s)
         timeout, infinite = bounded_timeout(Timeout.SELECT_S, timeout_s, self._bound_s)
         timeout, bound, allowed = self._budget_seconds(timeout)
         readable, writable, exceptional = select.select(rlist, wlist, xlist, timeout)
@@ -590,6 +627,80 @@ class _Engine:
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self._tcp.add(fd)
 
+    # --- threads and blocking descriptors (simulator.threads) ---------------------------------
+
+    def set_blocking(self, fd: int, blocking: bool) -> None:
+        os.set_blocking(fd, blocking)
+
+    def _worker(self) -> _Worker | None:
+        """The spawned thread running this code, or None on thread 0 (the main thread)."""
+        worker: _Worker | None = getattr(self._local, "worker", None)
+        return worker
+
+    @contextmanager
+    def _blocking_bound(self, fd: int, option: int, call: str) -> Iterator[bool]:
+        """Bound a blocking socket call of thread 0 by the wait bound (SO_RCVTIMEO or
+        SO_SNDTIMEO for the call's duration): with every other thread asleep, nothing could
+        end it later, so running out of time is `uapi.WaitForeverError`, as in the model.
+        Yields whether a bound was set. A spawned thread's call is never bounded (it sleeps),
+        nor is a call on a non-blocking descriptor."""
+        if self._worker() is not None or not os.get_blocking(fd):
+            yield False
+            return
+        bound_ms = math.ceil(self._bound_s * 1000)
+        allowed = max(1, self._allowed_ms(bound_ms))
+        timeval = struct.pack("ll", allowed // 1000, allowed % 1000 * 1000)
+        os_sock = socket.socket(fileno=fd)
+        try:
+            os_sock.setsockopt(socket.SOL_SOCKET, option, timeval)
+            try:
+                yield True
+            except BlockingIOError:
+                self._timed_out(call, bound_ms, allowed)
+                raise forever(f"{call}({fd}) on a blocking socket", self._bound_s) from None
+            finally:
+                os_sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("ll", 0, 0))
+        finally:
+            os_sock.detach()
+
+    def spawn_thread(self) -> int:
+        tid = threads.check_spawn(len(self._workers))
+        self._workers.append(_Worker())
+        return tid
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Begin `call(*args)` on a new real thread for `tid` and return at once (False): the
+        parent (`LiveKernel.start`) waits, from /proc, until the thread has finished or sleeps
+        in the kernel, then asks `thread_state`."""
+        tid = threads.check_tid(tid, len(self._workers))
+        worker = self._workers[tid - 1]
+        values = threads.check_start(tid, worker.state(), call, args)
+        method = getattr(self, call)
+
+        def run() -> None:
+            self._local.worker = worker
+            try:
+                worker.result = method(**values)
+            except Exception as exc:  # the call's answer, read by join
+                worker.error = exc
+            worker.done = True
+
+        worker.call, worker.result, worker.error, worker.done = call, None, None, False
+        threading.Thread(target=run, name=f"muxlab-thread-{tid}", daemon=True).start()
+        return False
+
+    def thread_state(self, tid: int) -> tuple[str, str | None]:
+        return self._workers[threads.check_tid(tid, len(self._workers)) - 1].state()
+
+    def join(self, tid: int) -> object:
+        worker = self._workers[threads.check_tid(tid, len(self._workers)) - 1]
+        threads.check_join(tid, worker.state())
+        result, error = worker.result, worker.error
+        worker.call, worker.result, worker.error = None, None, None
+        if error is not None:
+            raise error
+        return result
+
     # --- settling TCP loopback -------------------------------------------------------------
 
     def _settle(self, expect: Callable[[], bool] | None = None) -> None:
@@ -632,7 +743,7 @@ class _Engine:
             time.sleep(_SETTLE_POLL_S)
 
     def _in_flight(self) -> bool:
-        for fd in self._tcp:
+        for fd in tuple(self._tcp):  # a thread's accept may add one meanwhile
             info = _libc.tcp_info(fd)
             if (
                 info is not None
@@ -654,7 +765,7 @@ class _Engine:
         if info is None or info.state in (_libc.TCP_LISTEN, _libc.TCP_SYN_SENT):
             return None
         identity = os.fstat(fd).st_ino
-        if any(other != fd and _same_socket(other, identity) for other in self._tcp):
+        if any(other != fd and _same_socket(other, identity) for other in tuple(self._tcp)):
             return None
         peer = self._peer_of(fd)
         if peer is None:
@@ -674,7 +785,7 @@ class _Engine:
                 local, remote = sock.getsockname(), sock.getpeername()
             except OSError:
                 return None
-        for other in self._tcp:
+        for other in tuple(self._tcp):
             if other == fd:
                 continue
             with _borrowed(other) as candidate:
@@ -697,6 +808,21 @@ class _Engine:
         if self._bench is None:
             self._bench = _measure.LabBench()
         return getattr(self._bench, op)(*args)
+
+
+class _Worker:
+    """One spawned thread's call: its name, and once `done`, its result or exception."""
+
+    def __init__(self) -> None:
+        self.call: str | None = None
+        self.result: object = None
+        self.error: Exception | None = None
+        self.done = False
+
+    def state(self) -> tuple[threads.State, str | None]:
+        if self.call is None:
+            return (threads.IDLE, None)
+        return (threads.FINISHED if self.done else threads.SLEEPING, self.call)
 
 
 def _same_socket(fd: int, identity: int) -> bool:

@@ -228,7 +228,10 @@ def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Li
         conversions.refuse_stdio_arguments(name, values)
         for key in sequences:
             values[key] = list(values[key])
-        return cast(R, self._call(name, *values.values()))
+        try:
+            return cast(R, self._call(name, *values.values()))
+        finally:
+            self._settle_threads()
 
     notes = _NOTES.get(name)
     doc = method.__doc__ or f"{call.summary[0].upper()}{call.summary[1:]}."
@@ -280,6 +283,9 @@ class LiveKernel:
         self.wait_bound_s = wait_bound_s
         self._lock = threading.Lock()
         self._released = False
+        self._threads = False  # whether a thread has been started (then calls settle them)
+        #: The child's threads as the last settle left them (see `_settle_threads`).
+        self._settled: dict[int, tuple[str, int, int]] | None = None
         self._proc = _spawner.spawn()
         _instances.add(self)
         try:
@@ -473,6 +479,118 @@ class LiveKernel:
     io_uring_setup = _remote(uapi.Kernel.io_uring_setup)
     io_uring_submit = _remote(uapi.Kernel.io_uring_submit)
     io_uring_wait = _remote(uapi.Kernel.io_uring_wait)
+
+    # --- threads and blocking descriptors (simulator.threads) ----------------------------
+
+    set_blocking = _remote(uapi.Kernel.set_blocking)
+    spawn_thread = _remote(uapi.Kernel.spawn_thread)
+    thread_state = _remote(uapi.Kernel.thread_state)
+    join = _remote(uapi.Kernel.join)
+
+    def start(self, tid: int, call: str, *args: object) -> bool:
+        """Thread `tid` (idle) begins `call(*args)`, any protocol call by name; True when the
+        call has finished, False when the thread now sleeps in the kernel.
+
+        The child runs the call on a real thread of its own, unbounded (an infinite wait
+        there really sleeps); this returns once every thread of the child has finished or
+        sleeps in the kernel, as /proc shows it (`_settle_threads`). Bad input is refused
+        with the model's exceptions and messages (`simulator.threads.check_start`)."""
+        self._call("start", tid, call, *args)
+        self._threads = True
+        self._settle_threads()
+        state = self._call("thread_state", tid)
+        return bool(state[0] == "finished")
+
+    def _settle_threads(self) -> None:
+        """Return once every thread of the child but its main one has ended or sleeps in a
+        blocking syscall, the same for `THREAD_STABLE_SAMPLES` reads of
+        ``/proc/<pid>/task/<tid>/{stat,syscall}`` in a row (a thread just woken is runnable,
+        or back in user space, or waiting for the GIL: none of those is asleep in one of
+        `_BLOCKING_SYSCALLS`). LiveSettleError past `THREAD_SETTLE_BOUND_S`. Free until a
+        thread has been started; one read once every thread has ended, or when no thread has
+        been scheduled since the last settle (``schedstat``'s count of times it ran is
+        unchanged: it is still in the same sleep) -- most calls wake nobody."""
+        if not self._threads or not self.alive:
+            return
+        deadline = time.monotonic() + THREAD_SETTLE_BOUND_S
+        last: dict[int, tuple[str, int, int]] | None = None
+        stable = 0
+        while True:
+            now = _task_states(self._proc.pid)
+            if not now:
+                return  # every thread has ended: nothing can wake any more
+            asleep = all(
+                state == "S" and number in _BLOCKING_SYSCALLS for state, number, _ in now.values()
+            )
+            if asleep and now == self._settled and all(runs >= 0 for *_, runs in now.values()):
+                return  # no thread has run since the last settle: the same sleep, one read
+            stable = stable + 1 if asleep and now == last else 0
+            if stable >= THREAD_STABLE_SAMPLES:
+                self._settled = now
+                return
+            if time.monotonic() >= deadline:
+                busy = {tid: state for tid, state in now.items() if state[0] != "S"}
+                raise uapi.LiveSettleError(
+                    f"a thread of the live kernel neither finished nor slept in the kernel "
+                    f"within {THREAD_SETTLE_BOUND_S:g} s (task: (state, syscall) {busy or now})"
+                    "; the machine may be overloaded -- the step's real answer is unknown"
+                )
+            last = now
+            time.sleep(THREAD_SAMPLE_S)
+
+
+#: How the parent decides that the child's threads are quiet (`LiveKernel._settle_threads`):
+#: reads this far apart, this many alike in a row, within this bound.
+THREAD_SAMPLE_S = 0.0005
+THREAD_STABLE_SAMPLES = 8
+THREAD_SETTLE_BOUND_S = 2.0
+
+#: The syscalls a thread of the child sleeps in (x86_64 and aarch64 numbers): recvfrom,
+#: sendto, accept, accept4, recvmsg, sendmsg, epoll_wait, epoll_pwait, epoll_pwait2, poll,
+#: ppoll, select, pselect6.
+#: Where /proc/<pid>/task/<tid>/syscall cannot be read (it needs ptrace access), the number
+#: recorded instead: the state letter alone decides.
+_UNREADABLE = -2
+_BLOCKING_SYSCALLS = frozenset(
+    {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270, _UNREADABLE}
+    if os.uname().machine == "x86_64"
+    else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72, _UNREADABLE}
+)
+
+
+def _task_states(pid: int) -> dict[int, tuple[str, int, int]]:
+    """``{tid: (state letter, syscall number or -1, times it ran or -1)}`` of every thread of
+    process `pid` but its main thread, from /proc (a thread gone meanwhile is left out: it has
+    ended). The count is ``schedstat``'s third field (``sched_info.pcount``)."""
+    states: dict[int, tuple[str, int, int]] = {}
+    try:
+        tids = [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return states
+    for tid in tids:
+        if tid == pid:
+            continue
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/stat") as stat:
+                letter = stat.read().rpartition(")")[2].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        try:
+            with open(f"{base}/syscall") as syscall:
+                first = syscall.read().split(" ", 1)[0].strip()
+            number = int(first) if first.lstrip("-").isdigit() else -1
+        except PermissionError:
+            number = _UNREADABLE  # no ptrace access: decide by the state letter alone
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        try:
+            with open(f"{base}/schedstat") as schedstat:
+                runs = int(schedstat.read().split()[2])
+        except (OSError, IndexError, ValueError):
+            runs = -1  # unknown: the stability window decides
+        states[tid] = (letter, number, runs)
+    return states
 
 
 def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:

@@ -174,6 +174,9 @@ def _show(value: object) -> str:
     return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
+#: A thread's name in a scenario (``thread = "t1"``).
+ThreadName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")]
+
 #: A descriptor: a name bound by an earlier step's ``as``, or a raw fd number.
 FdRef = Annotated[
     str | int,
@@ -311,6 +314,7 @@ _ARG_TYPES: dict[ArgKind, Any] = {
     ArgKind.SQE_LIST: Annotated[list[SqeEntry], Field(max_length=MAX_LIST)],
     ArgKind.ENTRIES: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)],
     ArgKind.COMPLETIONS: Annotated[StrictInt, Field(ge=0, le=MAX_LIST)],
+    ArgKind.BOOL: StrictBool,
 }
 _FLAG_TYPES: dict[Family, Any] = {
     Family.EPOLL_EVENTS: Events,
@@ -377,7 +381,9 @@ class CallSpec:
 
 
 CALLS: dict[str, CallSpec] = {
-    name: CallSpec(call, _args_model(call)) for name, call in syscalls.CALLS.items()
+    name: CallSpec(call, _args_model(call))
+    for name, call in syscalls.CALLS.items()
+    if call.scenario  # the thread calls are not steps (a step names its thread instead)
 }
 
 _EXPECT_SCHEMA: dict[str, Any] = {
@@ -455,6 +461,21 @@ class StepBase(_Table):
         None, description="possible answers, written like `expect`; the real result decides"
     )
     model_only: StrictBool = Field(default=False, description="run on the model only")
+    # threads (docs/scenario-format.md, "Threads")
+    thread: ThreadName | None = Field(
+        default=None,
+        description=(
+            "the thread that makes the call (spawned the first time a step names it); a call "
+            "that sleeps leaves it asleep, and its result shows after the step that ends it"
+        ),
+    )
+    equal: StrictBool = Field(
+        default=False,
+        description=(
+            "with `thread`: one of several threads making the same call, of which Linux does "
+            "not say which wins; their results are compared as a set"
+        ),
+    )
 
     @property
     def call(self) -> CallSpec:
@@ -544,6 +565,9 @@ class ModelParams(_Table):
     max_user_watches: Annotated[StrictInt, Field(ge=1, le=INT32[1])] | None = None
     trace: StrictBool | None = Field(
         default=None, description="record the model's micro-steps (default true)"
+    )
+    cpus: Annotated[StrictInt, Field(ge=1, le=64)] | None = Field(
+        default=None, description="simulated CPUs the threads run on (default 2)"
     )
 
     @model_validator(mode="after")

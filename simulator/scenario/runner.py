@@ -52,7 +52,7 @@ from typing import Any, cast
 
 from simulator import syscalls, uapi
 from simulator.observe import Cost, Observable, Traced, TraceEvent
-from simulator.scenario import calls
+from simulator.scenario import calls, threadsteps
 from simulator.scenario.calls import Bindings, Json, Outcome
 from simulator.scenario.format import ResultKind, Scenario, StepBase
 from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
@@ -109,6 +109,9 @@ class StepRecord:
     #: tables); None when it was sent nothing (it did not run the step, or a name had no fd).
     #: For a replayed step, what it was sent when the answer was recorded.
     sent: dict[str, Json] | None = None
+    #: Threads asleep before this step that finished during it: (name, model outcome, live
+    #: outcome or None), each the result of the step that put the thread to sleep.
+    woken: tuple[tuple[str, Outcome, Outcome | None], ...] = ()
     #: The live kernel's names after this step (what its ``as`` bound on the live side, and
     #: every name bound before): a copy, to read, never to change.
     live_names: Bindings = field(default_factory=Bindings)
@@ -136,6 +139,16 @@ class StepRecord:
             "cost": None if self.cost is None else self.cost.as_dict(),
             "sent": self.sent,
             "live_names": dict(self.live_names.fds),
+            **(
+                {
+                    "woken": [
+                        [n, m.to_json(), None if lv is None else lv.to_json()]
+                        for n, m, lv in self.woken
+                    ]
+                }
+                if self.woken
+                else {}
+            ),
             "trace": [
                 {
                     "seq": e.seq,
@@ -154,7 +167,8 @@ def render_call(step: StepBase) -> str:
     parts = []
     for name, value in vars(step.arguments).items():  # its fields (see calls.ArgumentPlan)
         parts.append(f"{name}={_render_arg(name, value)}")
-    return f"{step.call.name}({', '.join(parts)})"
+    on = f"{step.thread}: " if step.thread is not None else ""
+    return f"{on}{step.call.name}({', '.join(parts)})"
 
 
 def _render_arg(name: str, value: Any) -> str:
@@ -206,6 +220,8 @@ class _State:
     live_names: Bindings = field(default_factory=Bindings)
     model_only_names: set[str] = field(default_factory=set)
     fds_comparable: bool = True
+    model_threads: threadsteps.Threads = field(default_factory=threadsteps.Threads)
+    live_threads: threadsteps.Threads = field(default_factory=threadsteps.Threads)
 
 
 class _Plan:
@@ -250,6 +266,9 @@ class Runner:
         self.scenario = scenario
         self.steps: tuple[StepBase, ...] = tuple(scenario.steps)
         self._plans: list[_Plan | None] = [None] * len(self.steps)
+        self._thread_ids = threadsteps.thread_ids(self.steps)
+        #: The live threads that finished during the step being run (None: not asked).
+        self._live_woken: dict[str, Outcome] | None = None
         self._live_factory = live_factory
         self._live: uapi.Kernel | None = None
         self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
@@ -334,8 +353,10 @@ class Runner:
             raise IndexError(f"position {n} is outside 0..{len(self.steps)}")
         if n < self._state.position:
             start = max(p for p in self._checkpoints if p <= n)
+            left = self._state
             self._state = copy.deepcopy(self._checkpoints[start])
             self._not_before = 0
+            self._end_threads(left)
         while self._state.position < n:
             if self._state.position < len(self._records):
                 self._rerun_step()
@@ -354,6 +375,8 @@ class Runner:
         """
         self.steps = (*self.steps, step)
         self._plans.append(None)  # prepared when first run, like every step
+        if step.thread is not None:
+            self._thread_ids = threadsteps.thread_ids(self.steps)
         self.scenario = self.scenario.model_copy(update={"steps": list(self.steps)})
 
     def recording(self) -> Recording:
@@ -370,6 +393,15 @@ class Runner:
         live, self._live = self._live, None
         if live is not None:
             live.close_all()
+        self._end_threads(self._state)
+
+    @staticmethod
+    def _end_threads(state: _State) -> None:
+        """End the model's threads still asleep in `state` (a model left behind by a seek, or
+        at close): each holds a Python thread until its kernel ends it."""
+        if state.model_threads.asleep:
+            state.model.close_all()
+            state.model_threads.asleep.clear()
 
     def __enter__(self) -> Runner:
         return self
@@ -414,6 +446,14 @@ class Runner:
             trace = tuple(traced.trace)
             cost = _copy_cost(traced.last_cost)
 
+        model_woken: dict[str, Outcome] = {}
+        if state.model_threads.asleep:
+            model_woken = threadsteps.collect(
+                state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
+            )
+        live_woken = self._live_woken if live_outcome is not None else None
+        started = {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
             both = model_outcome.error == _ENOSYS
@@ -424,8 +464,13 @@ class Runner:
         failures: list[str] = []
         answer = None
         if step.expect is not None or step.choices:
-            failures += self._check_expect(step, "model", model_outcome, state.model_names)
-            if not model_only and live_outcome is not None:
+            if model_outcome.error != threadsteps.ASLEEP:  # checked when the call ends
+                failures += self._check_expect(step, "model", model_outcome, state.model_names)
+            if (
+                not model_only
+                and live_outcome is not None
+                and live_outcome.error != threadsteps.ASLEEP
+            ):
                 failures += self._check_expect(step, "live", live_outcome, state.live_names)
             real, real_names = (
                 (model_outcome, state.model_names)
@@ -434,6 +479,12 @@ class Runner:
             )
             assert real is not None
             answer = self._answer(step, real, real_names, failures)
+        for name, woken in model_woken.items():
+            began = self.steps[started[name]]
+            failures += self._check_expect(began, f"{name} model", woken, state.model_names)
+        for name, woken in (live_woken or {}).items():
+            began = self.steps[started[name]]
+            failures += self._check_expect(began, f"{name} live", woken, state.live_names)
 
         diff = None
         if model_only or live_outcome is None:
@@ -441,8 +492,16 @@ class Runner:
         elif not calls.same(model_outcome, live_outcome, spec.result, state.fds_comparable):
             verdict = Verdict.DIVERGE
             diff = describe_difference(model_outcome, live_outcome, spec.result)
+        elif not threadsteps.same(
+            model_woken, live_woken or {}, self.steps, started, state.fds_comparable
+        ):
+            verdict = Verdict.DIVERGE
+            diff = threadsteps.describe(model_woken, live_woken or {})
         else:
             verdict = Verdict.AGREE
+        if model_woken or live_woken:
+            woke = threadsteps.describe(model_woken, live_woken or {})
+            note = f"{note}; {woke}" if note else woke
         if failures and verdict is not Verdict.DIVERGE:
             verdict = Verdict.EXPECT_FAILED
 
@@ -462,6 +521,7 @@ class Runner:
             cost=cost,
             say=step.say,
             sent=sent,
+            woken=threadsteps.pairs(model_woken, live_woken),
             live_names=state.live_names.snapshot(),
         )
 
@@ -476,6 +536,10 @@ class Runner:
         plan = self._plan(index)
         live_outcome, _, _ = self._run_live(step, plan, index, want_sent=False)
         model_outcome, _ = self._run_model(step, plan)
+        if state.model_threads.asleep:  # threads this step woke bind their names, as in a run
+            threadsteps.collect(
+                state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
+            )
         self._note_model_only(plan, live_outcome, model_outcome)
         state.position += 1
 
@@ -493,8 +557,15 @@ class Runner:
         return model_only
 
     def _run_model(self, step: StepBase, plan: _Plan) -> tuple[Outcome, str | None]:
+        state = self._state
         try:
-            outcome = calls.invoke(self._state.model, step, self._state.model_names, plan.call)
+            if step.thread is None:
+                return calls.invoke(state.model, step, state.model_names, plan.call), None
+            tid = self._thread_ids[step.thread]
+            state.model_threads.ensure(state.model, tid)
+            outcome, asleep = threadsteps.issue(state.model, step, state.model_names, tid)
+            if asleep:
+                state.model_threads.asleep[step.thread] = state.position
             return outcome, None
         except Exception as exc:
             # Not an answer the real kernel could give: a bug in the model. Show it, go on.
@@ -509,10 +580,20 @@ class Runner:
         why there is none, and what the live kernel was sent (None: nothing, or a name had
         no fd there; or not `want_sent` for a replayed step)."""
         skip = self._live_skip_reason(step, plan)
+        self._live_woken = None
+        threads = self._state.live_threads
         if index < len(self._live_log):
             recorded = self._live_log[index]
             if recorded is None:
                 return None, skip or "the live kernel did not run this step", None
+            if step.thread is not None:
+                threads.ensure(None, self._thread_ids[step.thread])
+                if recorded.get("error") == threadsteps.ASLEEP:
+                    threads.asleep[step.thread] = index
+            woken = cast(dict[str, dict[str, Json]], recorded.get("woken", {}))
+            self._live_woken = threadsteps.replayed(
+                woken, threads, self.steps, self._state.live_names
+            )
             try:
                 sent = (
                     calls.sent_json(plan.call.resolve(self._state.live_names))
@@ -534,7 +615,7 @@ class Runner:
             else:
                 self._check_grantable(step, index, live)
                 try:
-                    outcome, kwargs = calls.issue(live, step, self._state.live_names, plan.call)
+                    outcome, kwargs = self._invoke_live(live, step, plan, index)
                 except Exception as exc:
                     raise ScenarioRunError(
                         f"the live kernel failed at step {index + 1} ({step.call.name}): "
@@ -542,8 +623,30 @@ class Runner:
                     ) from exc
                 if kwargs is not None:
                     sent = calls.sent_json(kwargs)
-        self._live_log.append(None if outcome is None else outcome.to_recording())
+        entry = None if outcome is None else outcome.to_recording()
+        if entry is not None and self._live_woken:
+            entry["woken"] = {n: o.to_recording() for n, o in self._live_woken.items()}
+        self._live_log.append(entry)
         return outcome, skip, sent
+
+    def _invoke_live(
+        self, live: uapi.Kernel, step: StepBase, plan: _Plan, index: int
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        """`step` on the live kernel (on its thread, if it names one) and what it was sent
+        (None for a thread's step: `start` is sent the call by position), then the live
+        threads that finished meanwhile (`_live_woken`)."""
+        names, threads = self._state.live_names, self._state.live_threads
+        kwargs: dict[str, Any] | None = None
+        if step.thread is None:
+            outcome, kwargs = calls.issue(live, step, names, plan.call)
+        else:
+            tid = self._thread_ids[step.thread]
+            threads.ensure(live, tid)
+            outcome, asleep = threadsteps.issue(live, step, names, tid)
+            if asleep:
+                threads.asleep[step.thread] = index
+        self._live_woken = threadsteps.collect(live, threads, self.steps, self._thread_ids, names)
+        return outcome, kwargs
 
     def _live_skip_reason(self, step: StepBase, plan: _Plan) -> str | None:
         """Why the live kernel must not run `step`, or None."""
@@ -625,10 +728,15 @@ class Runner:
         failures.append(f"no choice matches the real result {_show_full(real)}")
         return None
 
+    def _started_at(self, thread: str, index: int) -> int:
+        """The last step before `index` made by `thread`: the one it slept in (a thread woken
+        during a step went to sleep at an earlier one)."""
+        return max(i for i in range(index) if self.steps[i].thread == thread)
+
     def _maybe_checkpoint(self) -> None:
         position = self._state.position
-        if position in self._checkpoints:
-            return
+        if position in self._checkpoints or self._state.model_threads.asleep:
+            return  # a model whose threads sleep inside a call cannot be copied
         every = self._checkpoint_every
         if every is not None:
             if position % every:
