@@ -55,6 +55,8 @@ _C_PREFIXES: dict[Family, tuple[str, ...]] = {
 _KQ_FILTER_PREFIXES = ("EVFILT_",)
 _KQ_FLAG_PREFIXES = ("EV_",)
 _KEVENT_FIELDS = ("ident", "filter", "flags", "fflags", "data", "udata")
+#: The calls a line may make: a scenario step's (the thread calls are not steps).
+_STEP_CALLS = {name: call for name, call in syscalls.CALLS.items() if call.scenario}
 _SQE_OP_PREFIXES = ("IORING_OP_",)
 _SQE_FLAG_PREFIXES = ("IOSQE_",)
 #: `uapi.Sqe`'s fields, in its order (so ``Sqe(RECV, a, 5)`` reads as the dataclass does).
@@ -207,9 +209,9 @@ class _Reader:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node.func, f"{self.source(node.func)} is not a call's name")
         name = node.func.id
-        call = syscalls.CALLS.get(name)
+        call = _STEP_CALLS.get(name)
         if call is None:
-            raise self.fail(node.func, f"unknown call {name}{_known(name, syscalls.CALLS)}")
+            raise self.fail(node.func, f"unknown call {name}{_known(name, _STEP_CALLS)}")
         return call
 
     def arguments(self, call: syscalls.Syscall, node: ast.Call) -> list[tuple[str, ast.expr]]:
@@ -263,6 +265,10 @@ class _Reader:
         if kind is ArgKind.SQE_LIST:
             hint = "a list like [Sqe(RECV, a, 5, user_data=1)]"
             return [self.sqe(e) for e in self.elements(node, hint)]
+        if kind is ArgKind.BOOL:
+            if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+                return node.value
+            raise self.fail(node, f"expected True or False, got {self.source(node)}")
         if kind is ArgKind.TIMEOUT:
             assert arg.timeout is not None
             if isinstance(node, ast.Constant) and node.value is None:

@@ -633,13 +633,17 @@ class Runner:
         self, live: uapi.Kernel, step: StepBase, plan: _Plan, index: int
     ) -> tuple[Outcome, dict[str, Any] | None]:
         """`step` on the live kernel (on its thread, if it names one) and what it was sent
-        (None for a thread's step: `start` is sent the call by position), then the live
-        threads that finished meanwhile (`_live_woken`)."""
+        (None: a name had no fd there), then the live threads that finished meanwhile
+        (`_live_woken`)."""
         names, threads = self._state.live_names, self._state.live_threads
-        kwargs: dict[str, Any] | None = None
+        kwargs: dict[str, Any] | None
         if step.thread is None:
             outcome, kwargs = calls.issue(live, step, names, plan.call)
         else:
+            try:  # the call's own arguments, which `start` passes on (as a replay shows them)
+                kwargs = plan.call.resolve(names)
+            except calls.UnboundName:
+                kwargs = None
             tid = self._thread_ids[step.thread]
             threads.ensure(live, tid)
             outcome, asleep = threadsteps.issue(live, step, names, tid)

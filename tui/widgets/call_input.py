@@ -29,11 +29,16 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 WORDS: tuple[str, ...] = tuple(
     dict.fromkeys(
         [
-            *syscalls.CALLS,
+            *(name for name, call in syscalls.CALLS.items() if call.scenario),
             *(name for table in FAMILIES.values() for name in table),
             *uapi.KQ_FILTER_NAMES,
             *uapi.KQ_FLAG_NAMES,
+            *uapi.IORING_OPS,
+            *uapi.IOSQE_FLAG_NAMES,
             "KEvent",
+            "Sqe",
+            "True",
+            "False",
             "None",
             "help",
             "save",
