@@ -384,6 +384,31 @@ class Threaded(Protocol):
     def threads(self) -> ThreadsSnapshot: ...
 
 
+# --- the real threads (what /proc says of the live engine's threads) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcThread:
+    """One real thread of the live engine's child, as ``/proc/<pid>/task/<tid>/`` shows it.
+
+    `tid` is the protocol's thread number (None when the thread is not one `start` made);
+    `os_tid` the kernel's; `state` the letter of ``stat`` (R running, S sleeping, D, Z...);
+    `syscall` the name of the syscall it sleeps in (from ``syscall``), or None.
+    """
+
+    tid: int | None
+    os_tid: int
+    state: str
+    syscall: str | None
+
+
+@runtime_checkable
+class HasProcThreads(Protocol):
+    """A kernel whose real threads can be read from /proc (the live engine; O(threads))."""
+
+    def proc_threads(self) -> tuple[ProcThread, ...]: ...
+
+
 @runtime_checkable
 class HasFdinfo(Protocol):
     """A kernel that can show an epoll's real interest list (``/proc/<pid>/fdinfo``)."""
@@ -399,11 +424,13 @@ __all__ = [
     "FileSnapshot",
     "HasFdinfo",
     "HasPid",
+    "HasProcThreads",
     "Key",
     "KnoteSnapshot",
     "KqueueSnapshot",
     "NicSnapshot",
     "Observable",
+    "ProcThread",
     "ThreadSnapshot",
     "Threaded",
     "ThreadsSnapshot",

@@ -28,7 +28,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from simulator import syscalls
-from simulator.observe import EpollSnapshot, Key, Observable, Traced, TraceEvent
+from simulator.observe import EpollSnapshot, Key, Observable, Threaded, Traced, TraceEvent
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel
@@ -41,6 +41,7 @@ from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
+from tui.render.threads import ProcThreadsPicture, ThreadsPicture
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
@@ -69,6 +70,7 @@ class MicroFrame:
     cost: CostMeter
     clock_ns: int
     calls: RenderableType | None  #: the kqueue's knotes, for a kqueue step
+    threads: ThreadsPicture | None = None  #: the threads and CPUs, if the scenario has threads
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Frame:
     clock_ns: int = 0
     prediction: Prediction | None = None
     fds: FdRows | None = None  #: a captured fd table (micro-steps); None: read `kernel`
+    threads: ThreadsPicture | None = None  #: the threads and CPUs (a scenario with threads)
     micro: Mapping[int, MicroFrame] = field(default_factory=dict)
     """Captures of the step's micro-steps, by index in `trace` (empty: nothing to animate)."""
 
@@ -123,6 +126,7 @@ class Frame:
             clock_ns=state.clock_ns,
             fds=state.fds,
             calls=state.calls if state.calls is not None else self.calls,
+            threads=state.threads if state.threads is not None else self.threads,
             micro={},
         )
 
@@ -198,17 +202,19 @@ class MicroRecorder:
         mechanism = syscalls.mechanism_of_call(step.call.name) or step_mechanism(session)
         if mechanism == "kqueue":
             calls = _kqueue_picture(kernel, names, session)
+        queues = WaitQueuesPicture.capture(kernel, names, ep)
         return MicroFrame(
             ep_title=ep_title,
             ep_label=ep_label,
             shape=shape,
             chain=chain,
-            queues=WaitQueuesPicture.capture(kernel, names, ep),
+            queues=queues,
             nic=NicLane.capture(kernel),
             fds=FdRows.capture(kernel, names),
             cost=CostMeter.of(kernel.last_cost.as_dict()),
             clock_ns=kernel.now_ns,
             calls=calls,
+            threads=_threads_picture(session, kernel, queues),
         )
 
     def frames_for(self, record: StepRecord | None) -> dict[int, MicroFrame]:
@@ -218,6 +224,15 @@ class MicroRecorder:
         if not self.frames or max(self.frames) >= len(record.trace):
             return {}
         return self.frames
+
+
+def _threads_picture(
+    session: PlaySession, kernel: Observable, queues: WaitQueuesPicture | None
+) -> ThreadsPicture | None:
+    """The model's threads, if the scenario has threads (`PlaySession.threaded`)."""
+    if not session.threaded or not isinstance(kernel, Threaded):
+        return None
+    return ThreadsPicture.capture(kernel.threads(), queues)
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -325,6 +340,10 @@ def build_frame(
     if mechanism == "kqueue" and kernel is not None:
         calls = _kqueue_picture(kernel, names, session)
 
+    threads = _threads_picture(session, kernel, queues) if kernel is not None else None
+    if threads is not None:
+        threads = threads.after(record.trace if record is not None else ())
+
     status = session.status()
     live = _live_side(session, record, status, names, ep_title, epfd, ep, prediction_banner)
     return Frame(
@@ -350,6 +369,7 @@ def build_frame(
         clock_ns=kernel.now_ns if kernel is not None else 0,
         prediction=session.predictions.get(position - 1),
         micro=recorder.frames_for(record) if recorder is not None else {},
+        threads=threads,
     )
 
 
@@ -425,7 +445,11 @@ def _live_side(
             fd = names.fds.get(ep_name)
             if fd is not None and ep_title.startswith(f"{ep_name}:"):
                 model_items[ep_name] = model.interest_list(epfd, 4096)
-    return LiveSide(header, record, arguments, fdinfo, model_items, dict(live_names.names), banner)
+    proc = session.proc_threads()
+    threads = ProcThreadsPicture(proc) if proc is not None else None
+    return LiveSide(
+        header, record, arguments, fdinfo, model_items, dict(live_names.names), banner, threads
+    )
 
 
 def _live_header(status: LiveStatus, position: int) -> Text:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.observe import HasFdinfo, HasPid, TraceEvent, Watchable
+from simulator.observe import HasFdinfo, HasPid, HasProcThreads, ProcThread, TraceEvent, Watchable
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
@@ -102,6 +102,7 @@ class PlaySession:
         self._lost: str | None = None
         self._lost_at: int | None = None
         self._fdinfo: dict[int, FdinfoSnapshot] = {}
+        self._proc_threads: dict[int, tuple[ProcThread, ...]] = {}
         self.predictions: dict[int, Prediction] = {}
         self.furthest = 0
         if recording is not None:
@@ -169,6 +170,17 @@ class PlaySession:
         """The real interest lists read right after the step that led to `position`."""
         position = self.position if position is None else position
         return self._fdinfo.get(position - 1)
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the scenario makes calls on threads of its own (the threads panel shows)."""
+        return uses_threads(self.scenario)
+
+    def proc_threads(self, position: int | None = None) -> tuple[ProcThread, ...] | None:
+        """The live child's threads as /proc showed them right after the step that led to
+        `position` (None: not read, e.g. replayed from a recording or no thread in use)."""
+        position = self.position if position is None else position
+        return self._proc_threads.get(position - 1)
 
     def live_names(self, position: int | None = None) -> Bindings:
         """The live kernel's names after `position` steps, as the runner recorded them."""
@@ -243,6 +255,7 @@ class PlaySession:
                     continue
                 if fresh and record.live is not None and self._lost is None:
                     self._read_fdinfo(record)
+                    self._read_proc_threads(record)
                 if on_step is not None:
                     on_step(self.position)
         self.furthest = max(self.furthest, self.position)
@@ -317,6 +330,11 @@ class PlaySession:
                 snapshot[name] = str(exc) or type(exc).__name__
         self._fdinfo[record.index] = snapshot
 
+    def _read_proc_threads(self, record: StepRecord) -> None:
+        kernel = self.live_kernel
+        if isinstance(kernel, HasProcThreads) and self.threaded:
+            self._proc_threads[record.index] = kernel.proc_threads()
+
     def _lose_live(self, why: str) -> None:
         """Replace the runner by one that replays what the live kernel answered so far."""
         position = self.position
@@ -328,6 +346,11 @@ class PlaySession:
         self._lost_at = len(recording.live)
         self.runner = Runner(self.scenario, self._model_factory, None, recording)
         self.runner.seek(position)
+
+
+def uses_threads(scenario: Scenario) -> bool:
+    """Whether a step of `scenario` is made by a thread it names (``thread = "t1"``): O(steps)."""
+    return any(getattr(step, "thread", None) for step in scenario.steps)
 
 
 def _close_when_started(started: Future[uapi.Kernel]) -> None:
@@ -347,4 +370,5 @@ __all__ = [
     "Prediction",
     "Source",
     "StepWatch",
+    "uses_threads",
 ]

@@ -56,9 +56,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from simulator import conversions, syscalls, uapi
+from simulator import conversions, observe, syscalls, uapi
 from simulator.isolated import python_command
-from simulator.live import _wire
+from simulator.live import _libc, _wire
 
 #: How long the parent waits for any one reply (or the child's start-up) before giving up on
 #: the child. Generous: the slowest call is an infinite wait (`wait_bound_s`).
@@ -505,6 +505,28 @@ class LiveKernel:
             last = now
             time.sleep(THREAD_SAMPLE_S)
 
+    def proc_threads(self) -> tuple[observe.ProcThread, ...]:
+        """The child's threads that `start` made, as /proc shows them now (the threads panel's
+        real side, `simulator.observe.HasProcThreads`): protocol number (from the name the
+        child gives each, `_libc.THREAD_NAME`), kernel tid, ``stat`` state letter and the syscall
+        it sleeps in. Read in this process, O(threads); empty once the child is gone."""
+        with self._lock:
+            if not self.alive:
+                return ()
+            pid = self._proc.pid
+        found = []
+        for os_tid, (letter, number) in _task_states(pid).items():
+            try:
+                comm = Path(f"/proc/{pid}/task/{os_tid}/comm").read_text().strip()
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # it ended meanwhile
+            number_text = comm.removeprefix(_libc.THREAD_NAME)
+            if number_text == comm or not number_text.isdigit():
+                continue  # not a thread `start` made (none other should exist)
+            syscall = _SYSCALL_NAMES.get(number) if letter == "S" else None
+            found.append(observe.ProcThread(int(number_text), os_tid, letter, syscall))
+        return tuple(sorted(found, key=lambda t: (t.tid or 0, t.os_tid)))
+
 
 #: How the parent decides that the child's threads are quiet (`LiveKernel._settle_threads`):
 #: reads this far apart, this many alike in a row, within this bound.
@@ -519,6 +541,39 @@ _BLOCKING_SYSCALLS = frozenset(
     {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270}
     if os.uname().machine == "x86_64"
     else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72}
+)
+
+
+#: The names of `_BLOCKING_SYSCALLS`, for the threads panel (`LiveKernel.proc_threads`).
+_SYSCALL_NAMES = (
+    {
+        45: "recvfrom",
+        44: "sendto",
+        43: "accept",
+        288: "accept4",
+        47: "recvmsg",
+        46: "sendmsg",
+        232: "epoll_wait",
+        281: "epoll_pwait",
+        441: "epoll_pwait2",
+        7: "poll",
+        271: "ppoll",
+        23: "select",
+        270: "pselect6",
+    }
+    if os.uname().machine == "x86_64"
+    else {
+        207: "recvfrom",
+        206: "sendto",
+        202: "accept",
+        242: "accept4",
+        212: "recvmsg",
+        211: "sendmsg",
+        22: "epoll_pwait",
+        441: "epoll_pwait2",
+        73: "ppoll",
+        72: "pselect6",
+    }
 )
 
 

@@ -1,0 +1,199 @@
+"""The threads-and-CPUs panel (issue 11, item 4): the model's threads drawn from its snapshot
+API, a wake-up lit and marked, the real threads read from /proc, and the widget in an app.
+
+The pictures are drawn from real kernels driven through the protocol (`ModelKernel`,
+`LiveKernel`), never from hand-made snapshots: what the panel says is what the model did.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from rich.console import Console, RenderableType
+from textual.app import App, ComposeResult
+
+from simulator.kernel import ModelKernel
+from simulator.live import LiveKernel
+from simulator.observe import TraceEvent, TraceKind
+from simulator.scenario import Bindings
+from tests.tui_support import screen_text
+from tui.frame import Frame
+from tui.render.threads import ProcThreadsPicture, ThreadsPicture
+from tui.render.wait_queues import WaitQueuesPicture
+from tui.widgets.threads_view import ThreadsView
+
+
+def text_of(renderable: RenderableType, width: int = 100) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
+    console.print(renderable)
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+@pytest.fixture
+def model() -> Iterator[ModelKernel]:
+    kernel = ModelKernel()
+    yield kernel
+    kernel.close_all()
+
+
+def two_readers(model: ModelKernel) -> tuple[int, int, Bindings]:
+    """Threads 1 and 2 asleep in recv on one blocking socket `a` (fd 3; `b` is its peer)."""
+    a, b = model.socketpair()
+    model.set_blocking(a, True)
+    for _ in range(2):
+        assert model.start(model.spawn_thread(), "recv", a, 10) is False
+    names = Bindings()
+    names.bind("a", a)
+    names.bind("b", b)
+    return a, b, names
+
+
+def picture(model: ModelKernel, names: Bindings) -> ThreadsPicture:
+    queues = WaitQueuesPicture.capture(model, names)
+    return ThreadsPicture.capture(model.threads(), queues)
+
+
+def test_each_thread_is_a_row_with_its_state_call_and_wait_queue(model: ModelKernel) -> None:
+    _, _, names = two_readers(model)
+    model.spawn_thread()  # thread 3 stays idle
+    text = text_of(picture(model, names))
+    lines = text.splitlines()
+    assert lines[0].startswith("2 CPUs · ")
+    assert "running on cpu0 (makes the steps)" in lines[1]
+    # the queue is named as the wait queues panel names it, where the entry is drawn too
+    assert lines[2] == "thread 1  sleeping in recv on a:3 unix1.wq"
+    assert lines[3] == "thread 2  sleeping in recv on a:3 unix1.wq"
+    assert lines[4] == "thread 3  idle"
+    queues = text_of(WaitQueuesPicture.capture(model, names))
+    assert "a:3 unix1.wq ▸ thread 2 in recv → thread 1 in recv" in queues
+
+
+def test_the_context_switches_are_the_models_count(model: ModelKernel) -> None:
+    _, b, names = two_readers(model)
+    before = model.threads().context_switches
+    model.send(b, 5)
+    after = model.threads().context_switches
+    assert after > before
+    assert text_of(picture(model, names)).splitlines()[0] == f"2 CPUs · {after} context switches"
+
+
+def test_a_herd_marks_the_woken_and_the_one_that_sleeps_again(model: ModelKernel) -> None:
+    # Both readers are woken (recv's waiters are not exclusive); the first takes the bytes,
+    # the second finds nothing and goes back to sleep.
+    _, b, names = two_readers(model)
+    model.send(b, 5)
+    shown = picture(model, names).after(model.trace)
+    assert shown.woken == {1, 2}
+    lines = text_of(shown, width=120).splitlines()
+    assert lines[2] == "thread 1  finished recv → 5  ✓ woken by this step"
+    assert lines[3] == (
+        "thread 2  sleeping in recv on a:3 unix1.wq  ↺ woke, found nothing, sleeps again"
+    )
+
+
+def test_the_thread_a_step_starts_is_not_marked_as_woken(model: ModelKernel) -> None:
+    a, _ = model.socketpair()
+    model.set_blocking(a, True)
+    tid = model.spawn_thread()
+    model.start(tid, "recv", a, 1)
+    names = Bindings()
+    names.bind("a", a)
+    assert picture(model, names).after(model.trace, started=tid).woken == frozenset()
+    assert picture(model, names).after(model.trace).woken == {tid}
+
+
+def test_during_a_wake_up_the_thread_switched_to_is_lit(model: ModelKernel) -> None:
+    _, b, names = two_readers(model)
+    model.send(b, 5)
+    switches = [e for e in model.trace if e.kind is TraceKind.THREAD_WAKE]
+    assert [e.count for e in switches] == [1, 2]
+    base = picture(model, names)
+    assert base.during(switches[1]).lit == {2}
+    assert base.during(None).lit == frozenset()
+
+
+def test_a_runnable_thread_is_lit_and_says_it_was_woken() -> None:
+    # A woken thread is runnable until the CPU switches to it: capture the model as the
+    # first woken thread is switched to, from the model's own observer (as the animation does).
+    model = ModelKernel()
+    try:
+        _, b, names = two_readers(model)
+        seen: list[tuple[TraceEvent, ThreadsPicture]] = []
+
+        def watch(event: TraceEvent) -> None:
+            if event.kind is TraceKind.THREAD_WAKE and not seen:
+                seen.append((event, picture(model, names)))
+
+        model.observe(watch)
+        model.send(b, 5)
+        model.observe(None)
+    finally:
+        model.close_all()
+    event, at_switch = seen[0]
+    lit = at_switch.during(event)
+    assert lit.lit == {1, 2}  # thread 1 switched to, thread 2 woken too and waiting for a CPU
+    text = text_of(lit)
+    assert "thread 1  running in recv on cpu1" in text
+    assert "thread 2  runnable in recv (woken)" in text
+
+
+def test_a_thread_that_failed_shows_its_error_and_a_hostile_name_is_safe(
+    model: ModelKernel,
+) -> None:
+    tid = model.spawn_thread()
+    model.start(tid, "recv", 99, 1)  # fd 99 is not open: the thread ends with an error
+    shown = ThreadsPicture.capture(model.threads(), None, {tid: "\x1b[2Jt1"})
+    text = text_of(shown)
+    assert "\x1b" not in text and "^[[2Jt1 (thread 1)" in text
+    assert "finished recv → OSError: [Errno 9] Bad file descriptor" in text
+
+
+def test_the_real_side_reads_each_threads_state_from_proc() -> None:
+    with LiveKernel() as live:
+        a, b = live.socketpair()
+        live.set_blocking(a, True)
+        tid = live.spawn_thread()
+        assert live.start(tid, "recv", a, 10) is False
+        (thread,) = live.proc_threads()
+        assert (thread.tid, thread.state, thread.syscall) == (tid, "S", "recvfrom")
+        assert thread.os_tid != live.pid
+        text = text_of(ProcThreadsPicture(live.proc_threads(), {tid: "reader"}))
+        assert f"reader (thread 1)  tid {thread.os_tid}  S sleeping in recvfrom" in text
+        live.send(b, 3)
+        assert live.join(tid) == 3
+        assert live.proc_threads() == ()  # the call's real thread has ended
+    assert live.proc_threads() == ()  # the child is gone: nothing to read
+
+
+class _Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ThreadsView()
+
+
+async def test_the_panel_shows_the_frame_and_lights_the_micro_step(model: ModelKernel) -> None:
+    _, b, names = two_readers(model)
+    model.send(b, 5)
+    shown = picture(model, names).after(model.trace)
+    frame = Frame(0, 1, "t", "epoll", None, None, names, threads=shown)
+    app = _Host()
+    async with app.run_test(size=(90, 10)) as pilot:
+        view = app.query_one(ThreadsView)
+        view.frame = frame
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "thread 1  finished recv → 5  ✓ woken by this step" in screen
+        assert "↺ woke, found nothing, sleeps again" in screen
+        switch = next(e for e in model.trace if e.kind is TraceKind.THREAD_WAKE)
+        view.event = switch  # the animation's micro-step: the CPU switches to thread 1
+        await pilot.pause()
+        drawn = view.picture(frame, switch)
+        assert isinstance(drawn, ThreadsPicture) and drawn.lit == {1}
+        assert "woke, found nothing" not in screen_text(app)  # marks are for the rest state
+        view.frame = Frame(0, 1, "t", "epoll", None, None, names)
+        view.event = None
+        await pilot.pause()
+        assert "no threads" in screen_text(app)

@@ -1,0 +1,194 @@
+"""Who runs where: the process's threads on the model's CPUs, and the real ones from /proc.
+
+`ThreadsPicture` is one row per thread of the model (`simulator.observe.Threaded`): running on
+CPU n, runnable (woken, not yet run), sleeping in a call on a wait queue -- named as the wait
+queues picture names it, where the sleeper's entry ``thread N in CALL`` is drawn -- idle, or
+finished with its result; and the CPUs' context-switch count. `ProcThreadsPicture` is the real
+side: each real thread of the live child as ``/proc/<pid>/task/<tid>/`` reports it.
+
+A wake-up is drawn from the step's trace (`thread.wake` / `thread.sleep` events, whose `count`
+is the thread): during the animation the thread being switched to and every runnable one are
+lit; at rest, each thread the step ran is marked, and one that woke but sleeps again (it found
+nothing: the herd) says so. Captures are detached from the model; O(threads), at most 65.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
+from rich.text import Text
+
+from simulator.observe import ProcThread, ThreadsSnapshot, TraceEvent, TraceKind
+from tui.render.safe import safe_text
+from tui.render.wait_queues import WaitQueuesPicture
+
+LIT = Style(color="black", bgcolor="yellow", bold=True)
+_STATE_STYLE = {
+    "running": "bold green",
+    "runnable": "bold yellow",
+    "sleeping": "cyan",
+    "finished": "magenta",
+    "idle": "dim",
+}
+#: What ``/proc/<pid>/task/<tid>/stat``'s state letters mean (proc(5)).
+PROC_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk sleep",
+    "T": "stopped",
+    "t": "traced",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+}
+_SWITCH_EVENTS = frozenset({TraceKind.THREAD_WAKE, TraceKind.THREAD_SLEEP})
+_OUTCOME_WIDTH = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    """One thread as drawn: `where` is the wait queue it sleeps on, as the queues picture
+    names it (``a:3 unix1.wq``), else None."""
+
+    tid: int
+    state: str
+    call: str | None
+    where: str | None
+    cpu: int | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class ThreadsPicture:
+    """The model's threads and CPUs (see the module docstring)."""
+
+    rows: tuple[ThreadRow, ...]
+    cpus: int
+    context_switches: int
+    lit: frozenset[int] = frozenset()  #: threads lit (the one a micro-step switches to)
+    woken: frozenset[int] = frozenset()
+    """At rest: the threads the step woke and ran (a thread it started is not among them)."""
+    names: Mapping[int, str] = field(default_factory=dict)
+    """The scenario's names of threads, by number."""
+
+    @classmethod
+    def capture(
+        cls,
+        snapshot: ThreadsSnapshot,
+        queues: WaitQueuesPicture | None = None,
+        names: Mapping[int, str] | None = None,
+    ) -> ThreadsPicture:
+        """Rows from the model's snapshot; a sleeper's queue named as `queues` names it."""
+        owners = {row.name: row.owner for row in queues.rows} if queues is not None else {}
+        rows = []
+        for thread in snapshot.threads:
+            where = None
+            if thread.sleeps_on is not None:
+                # an epoll's sleepers report the instance (``epoll5``), its queue is ``.wq``
+                where = owners.get(thread.sleeps_on) or owners.get(f"{thread.sleeps_on}.wq")
+                where = where or thread.sleeps_on
+            rows.append(
+                ThreadRow(thread.tid, thread.state, thread.call, where, thread.cpu, thread.outcome)
+            )
+        return cls(tuple(rows), snapshot.cpus, snapshot.context_switches, names=names or {})
+
+    def during(self, event: TraceEvent | None) -> ThreadsPicture:
+        """This picture at a micro-step: the thread `event` switches lit, with the runnable."""
+        lit = {row.tid for row in self.rows if row.state == "runnable"}
+        if event is not None and event.kind in _SWITCH_EVENTS and event.count is not None:
+            lit.add(event.count)
+        return replace(self, lit=frozenset(lit), woken=frozenset())
+
+    def after(self, trace: Iterable[TraceEvent], started: int | None = None) -> ThreadsPicture:
+        """This picture at rest after a step whose micro-steps were `trace`, in which thread
+        `started` (if any) began its call: every other thread the step switched to was woken
+        (O(trace))."""
+        woken = {
+            event.count
+            for event in trace
+            if event.kind is TraceKind.THREAD_WAKE and event.count not in (None, started)
+        }
+        return replace(self, lit=frozenset(), woken=frozenset(t for t in woken if t is not None))
+
+    @property
+    def spawned(self) -> int:
+        """Threads besides thread 0."""
+        return len(self.rows) - 1
+
+    def label(self, tid: int) -> str:
+        name = self.names.get(tid)
+        return f"{safe_text(name)} (thread {tid})" if name else f"thread {tid}"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        head = Text(f"{self.cpus} CPU{'s' if self.cpus != 1 else ''}", style="bold")
+        head.append(f" · {self.context_switches} context switches", style="bold")
+        yield head
+        for row in self.rows:
+            yield self._line(row)
+
+    def _line(self, row: ThreadRow) -> Text:
+        line = Text(self.label(row.tid), style=LIT if row.tid in self.lit else "bold")
+        line.append("  ")
+        state = row.state
+        if state == "running" and row.tid == 0:
+            line.append(f"running on cpu{row.cpu}", style=_STATE_STYLE[state])
+            line.append(" (makes the steps)", style="dim")
+        elif state in ("running", "runnable"):
+            line.append(state, style=_STATE_STYLE[state])
+            line.append(f" in {row.call}" if row.call else "")
+            if state == "running" and row.cpu is not None:
+                line.append(f" on cpu{row.cpu}")
+            if state == "runnable":
+                line.append(" (woken)", style="yellow")
+        elif state == "sleeping":
+            line.append("sleeping", style=_STATE_STYLE[state])
+            line.append(f" in {row.call}" if row.call else "")
+            if row.where:
+                line.append(" on ", style="grey62")
+                line.append(row.where)
+        elif state == "finished":
+            line.append("finished", style=_STATE_STYLE[state])
+            line.append(f" {row.call}" if row.call else "")
+            outcome = row.outcome or ""
+            if len(outcome) > _OUTCOME_WIDTH:
+                outcome = outcome[: _OUTCOME_WIDTH - 1] + "…"
+            line.append(" → ", style="grey62")
+            line.append(safe_text(outcome), style="bold")
+        else:
+            line.append(state, style=_STATE_STYLE.get(state, ""))
+        if row.tid in self.woken:
+            if state == "sleeping":
+                line.append("  ↺ woke, found nothing, sleeps again", style="yellow")
+            else:
+                line.append("  ✓ woken by this step", style="green")
+        return line
+
+
+@dataclass(frozen=True)
+class ProcThreadsPicture:
+    """The live child's threads that `start` made, as /proc reported them after the step."""
+
+    threads: tuple[ProcThread, ...]
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("real threads (/proc/<pid>/task)", style="bold")
+        if not self.threads:
+            yield Text("none in a call (a finished call's thread has ended)", style="dim")
+        for thread in self.threads:
+            tid = thread.tid
+            name = self.names.get(tid) if tid is not None else None
+            label = f"{safe_text(name)} (thread {tid})" if name else f"thread {tid}"
+            line = Text(label, style="bold")
+            line.append(f"  tid {thread.os_tid}  ", style="dim")
+            line.append(f"{thread.state} ", style="bold")
+            line.append(PROC_STATES.get(thread.state, "?"))
+            if thread.syscall:
+                line.append(f" in {thread.syscall}")
+            yield line
+
+
+__all__ = ["PROC_STATES", "ProcThreadsPicture", "ThreadRow", "ThreadsPicture"]
