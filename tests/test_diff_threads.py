@@ -16,14 +16,18 @@ spawned threads, which is the same race with the write ordered after every sleep
 from __future__ import annotations
 
 import errno
+import functools
 from collections import Counter
 
 import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
+from simulator.scenario.loader import parse_scenario
+from simulator.scenario.runner import Runner, Verdict, default_model_factory
 from simulator.threads import MAX_THREADS
 from simulator.uapi import (
+    EPOLL_CTL_ADD,
     EPOLL_CTL_MOD,
     EPOLLET,
     EPOLLEXCLUSIVE,
@@ -31,10 +35,11 @@ from simulator.uapi import (
     EPOLLONESHOT,
     POLLIN,
     POLLNVAL,
+    SHUT_WR,
     Kernel,
     WaitForeverError,
 )
-from tests.diffkit import epoll_with
+from tests.diffkit import epoll_with, pair
 from tests.twin import Twin
 
 SLEEPING = ("sleeping", "epoll_wait")
@@ -118,6 +123,32 @@ def test_a_blocking_send_on_a_full_buffer_sleeps_until_the_peer_reads_TH2(twin: 
     assert twin.join(t) == 100
 
 
+def test_a_socket_number_beyond_a_c_int_is_cut_before_blocking_is_looked_at_TH1(
+    twin: Twin,
+) -> None:
+    # socket(fileno=...) cuts the number to a C int; found by the fuzzer when the live engine
+    # first asked O_NONBLOCK of the uncut number (OverflowError instead of the kernel's answer).
+    listener = twin.tcp_listen()
+    a, b = twin.socketpair()
+    with pytest.raises(BlockingIOError):
+        twin.accept(listener + 2**32)
+    with pytest.raises(BlockingIOError):
+        twin.recv(a + 2**32, 1)
+    assert twin.send(b + 2**32, 3) == 3
+
+
+def test_a_blocking_recv_sleeps_until_a_send_on_either_family_TH1(twin: Twin, family: str) -> None:
+    a, b = pair(twin, family)
+    twin.set_blocking(b, True)
+    t = twin.spawn_thread()
+    assert twin.start(t, "recv", b, 100) is False
+    twin.send(a, 10)
+    assert twin.join(t) == 10
+    assert twin.start(t, "recv", b, 100) is False
+    twin.shutdown(a, SHUT_WR)  # end of stream wakes it too: recv answers 0
+    assert twin.join(t) == 0
+
+
 # --- TH-3: blocking accept, exclusive, oldest first; the fd is reserved while asleep ---------
 
 
@@ -147,6 +178,17 @@ def test_a_thread_asleep_in_accept_holds_its_new_fd_number_TH3(twin: Twin) -> No
     assert (a, b) == (listener + 2, listener + 3)
     twin.tcp_connect(listener)
     assert twin.join(t) == listener + 1
+
+
+def test_a_blocking_accept_at_the_descriptor_limit_fails_at_once_TH3(twin: Twin) -> None:
+    listener = twin.tcp_listen()
+    twin.set_blocking(listener, True)
+    twin.setrlimit_nofile(listener + 1)  # no number left for the new descriptor
+    t = twin.spawn_thread()
+    assert twin.start(t, "accept", listener) is True  # the fd comes first: EMFILE, no sleep
+    with pytest.raises(OSError) as caught:
+        twin.join(t)
+    assert caught.value.errno == errno.EMFILE
 
 
 # --- EP-10 / EP-11: threads in epoll_wait on one instance -------------------------------------
@@ -185,6 +227,32 @@ def test_oneshot_hands_one_event_to_one_worker_until_mod_rearms_it_EP11(twin: Tw
     twin.epoll_ctl(ep, EPOLL_CTL_MOD, a, EPOLLIN | EPOLLONESHOT)  # re-armed, and ready
     assert twin.thread_state(tids[0]) == ("finished", "epoll_wait")
     assert twin.join(tids[0]) == twin.join(tids[1]) == [(a, EPOLLIN)]
+
+
+def test_adding_a_ready_fd_wakes_a_thread_in_epoll_wait_EP11(twin: Twin) -> None:
+    a, b = twin.socketpair()
+    ep = twin.epoll_create()
+    t = twin.spawn_thread()
+    assert twin.start(t, "epoll_wait", ep, 8, -1) is False
+    twin.send(b, 1)  # not registered yet: nobody wakes
+    assert twin.thread_state(t) == SLEEPING
+    twin.epoll_ctl(ep, EPOLL_CTL_ADD, a, EPOLLIN)  # ep_insert finds it ready: wakes ep->wq
+    assert twin.join(t) == [(a, EPOLLIN)]
+
+
+def test_closing_the_last_reference_of_a_watched_fd_wakes_nobody_EP20(twin: Twin) -> None:
+    a, b = twin.socketpair()
+    c, d = twin.socketpair()
+    ep = epoll_with(twin, (a, EPOLLIN), (c, EPOLLIN))
+    t = twin.spawn_thread()
+    assert twin.start(t, "epoll_wait", ep, 8, -1) is False
+    twin.close(a)  # the item goes away silently
+    assert twin.thread_state(t) == SLEEPING
+    with pytest.raises(BrokenPipeError):
+        twin.send(b, 1)  # to the peer of a closed socket: EPIPE, and still nobody wakes
+    assert twin.thread_state(t) == SLEEPING
+    twin.send(d, 1)
+    assert twin.join(t) == [(c, EPOLLIN)]
 
 
 # --- EP-16 / TH-4: the herd on a listener --------------------------------------------------
@@ -241,6 +309,17 @@ def test_closing_a_polled_fd_under_a_sleeper_wakes_nobody_PS5(twin: Twin) -> Non
     assert twin.thread_state(t) == ("sleeping", "poll")
     twin.send(d, 1)  # woken by c, do_poll scans every number again: `a` is gone now
     assert twin.join(t) == [(a, POLLNVAL), (c, POLLIN)]
+
+
+def test_a_closed_fd_shows_in_every_set_of_a_select_woken_later_PS5(twin: Twin) -> None:
+    a, _b = twin.socketpair()
+    c, d = twin.socketpair()
+    t = twin.spawn_thread()
+    assert twin.start(t, "select", [a, c], [], [a], None) is False
+    twin.close(a)
+    assert twin.thread_state(t) == ("sleeping", "select")
+    twin.send(d, 1)
+    assert twin.join(t) == ([a, c], [], [a])
 
 
 def test_select_and_poll_sleepers_all_wake_on_one_send_PS5(twin: Twin) -> None:
@@ -376,3 +455,39 @@ def test_threads_asleep_at_close_all_are_cleaned_up_TH5(make: type[Kernel]) -> N
     else:
         assert isinstance(kernel, LiveKernel)
         assert not kernel.alive
+
+
+# --- scenario files: set_blocking is a step ------------------------------------------------
+
+BLOCKING_SCENARIO = """
+[scenario]
+title = "A blocking recv"
+[model]
+cpus = 3
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+[[step]]
+do = "set_blocking"
+args = { fd = "a", blocking = true }
+[[step]]
+do = "recv"
+args = { fd = "a", nbytes = 4 }
+expect = { error = "WaitForeverError" }
+[[step]]
+do = "send"
+args = { fd = "b", nbytes = 4 }
+[[step]]
+do = "recv"
+args = { fd = "a", nbytes = 4 }
+expect = 4
+"""
+
+
+def test_a_scenario_step_sets_blocking_and_both_kernels_agree_TH1() -> None:
+    scenario = parse_scenario(BLOCKING_SCENARIO)
+    live = functools.partial(LiveKernel, wait_bound_s=0.1)
+    with Runner(scenario, default_model_factory, live) as runner:
+        verdicts = [record.verdict for record in runner]
+    assert verdicts == [Verdict.AGREE] * 5
+    assert isinstance(runner.model, ModelKernel) and runner.model.sched.ncpus == 3

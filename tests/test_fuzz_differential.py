@@ -21,7 +21,12 @@ refuse or truncate; 0-2 are left alone: in the live child they are the control c
   descriptor, and in half the runs after every step) and select (timeout 0, descriptors
   beyond the fd-table capacity, >= FD_SETSIZE, negative);
 * setrlimit_nofile (never below `NOFILE_FLOOR`, sometimes exactly at the lowest free
-  descriptor so that EMFILE comes next, sometimes a value it refuses).
+  descriptor so that EMFILE comes next, sometimes a value it refuses);
+* threads (up to `MAX_FUZZ_THREADS`): spawn, start a call that sleeps -- epoll_wait(-1) on an
+  epoll instance, poll(-1) or select(None) on sockets and listeners -- and join; after every
+  step each thread's state must agree. Only calls whose outcome Linux defines whatever order
+  the woken threads run in: none of them consumes what another sleeper waits for (no recv or
+  accept sleepers, no epoll_wait on an instance that is nested or that a poll sleeper watches).
 
 Never a blocking timeout. Where the model is documented as not byte-exact -- TCP buffer sizes,
 which depend on autotuning (`ModelKernel` docstring; docs/kernel-spec.md SK-4, DIFF-6) -- the
@@ -60,6 +65,7 @@ from hypothesis.stateful import (
 from simulator.kernel import ModelKernel
 from simulator.kernel.eventpoll import EpItem, EventPoll
 from simulator.kernel.kqueue import Knote
+from simulator.kernel.selectpoll import PollWqueues
 from simulator.kernel.sockets import RCV_SHUTDOWN, TCP_LISTEN, Socket, TcpSocket
 from simulator.kernel.vfs import File
 from simulator.live import LiveKernel
@@ -228,6 +234,10 @@ def check_model(model: ModelKernel) -> None:
                     isinstance(owner, EpItem) and owner.file is file and owner in file.f_ep
                 ):
                     continue
+                if model.sched.sleeping() and (
+                    isinstance(owner, PollWqueues) or entry.label.startswith("thread ")
+                ):
+                    continue  # a thread asleep in poll, select or epoll_wait
                 raise AssertionError(f"{queue.name}: {entry.label} outlived its call or epitem")
         if isinstance(file, EventPoll):
             file._check()
@@ -274,6 +284,11 @@ class DifferentialMachine(RuleBasedStateMachine):
         #: depends on *time* on the real side (see `fill`), so no more sends from them.
         self.filled_tx: set[int] = set()
         self.watch = False
+        #: Spawned threads, and the descriptors those asleep wait on (poll/select sleepers
+        #: per thread, epoll_wait sleepers' instances), to keep out races Linux leaves open.
+        self.tids: list[int] = []
+        self.polled: dict[int, set[int]] = {}
+        self.waited: dict[int, int] = {}
 
     def teardown(self) -> None:
         self.live.close_all()
@@ -629,6 +644,62 @@ class DifferentialMachine(RuleBasedStateMachine):
     @rule(sets=st.tuples(*[st.lists(selected_fd, max_size=4)] * 3))
     def select(self, sets: tuple[list[int], list[int], list[int]]) -> None:
         self.call("select", *sets, 0)
+
+    # -- threads -------------------------------------------------------------------------------
+    @invariant()
+    def threads_agree(self) -> None:
+        for tid in self.tids:
+            if self.twin.thread_state(tid)[0] != "sleeping":
+                self.polled.pop(tid, None)
+                self.waited.pop(tid, None)
+
+    @rule()
+    def spawn_thread(self) -> None:
+        if len(self.tids) < MAX_FUZZ_THREADS:
+            self.tids.append(self.twin.spawn_thread())
+
+    def _idle_thread(self, data: st.DataObject) -> int | None:
+        idle = [t for t in self.tids if self.model.thread_state(t)[0] == "idle"]
+        return data.draw(st.sampled_from(idle), label="tid") if idle else None
+
+    def _nested(self, epfd: int) -> bool:
+        file = self.model.file(epfd)
+        return isinstance(file, EventPoll) and bool(file.f_ep or file.watched_epolls())
+
+    @rule(data=st.data(), maxevents=st.sampled_from([1, 2, 8]))
+    def start_epoll_wait(self, data: st.DataObject, maxevents: int) -> None:
+        tid = self._idle_thread(data)
+        epfd = data.draw(self.epolls, label="epfd") if self.bundle("epolls") else None
+        if tid is None or epfd is None or self._nested(epfd):
+            return
+        if any(epfd in fds for fds in self.polled.values()):
+            return  # a poll sleeper on the instance and an epoll_wait sleeper race (epoll14)
+        if self.call("start", tid, "epoll_wait", epfd, maxevents, -1) is False:
+            self.waited[tid] = epfd
+
+    @rule(data=st.data(), how=st.sampled_from(["poll", "select"]))
+    def start_poll(self, data: st.DataObject, how: str) -> None:
+        tid = self._idle_thread(data)
+        if tid is None or not (self.bundle("sockets") or self.bundle("listeners")):
+            return
+        watched = _weighted((3, self.sockets), (1, self.listeners))
+        fds = data.draw(st.lists(watched, min_size=1, max_size=3), label="fds")
+        if how == "poll":
+            masks = data.draw(st.lists(POLL_MASK, min_size=len(fds), max_size=len(fds)))
+            asleep = self.call("start", tid, "poll", list(zip(fds, masks, strict=True)), -1)
+        else:
+            asleep = self.call("start", tid, "select", fds, fds, [], None)
+        if asleep is False:
+            self.polled[tid] = set(fds)
+
+    @rule(data=st.data())
+    def join(self, data: st.DataObject) -> None:
+        if self.tids:
+            self.call("join", data.draw(st.sampled_from(self.tids), label="tid"))
+
+
+#: The most threads a fuzzing run spawns.
+MAX_FUZZ_THREADS = 3
 
 
 def fast() -> settings:

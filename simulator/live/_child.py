@@ -143,11 +143,11 @@ class _Engine:
         with _borrowed(listen_fd) as listener:
             family = listener.family
             address = listener.getsockname()
+            # A thread asleep in accept may take the connection before we look: count those.
+            inode = os.fstat(listener.fileno()).st_ino
         listening = _libc.tcp_info(listen_fd)
         if listening is not None and listening.state != _libc.TCP_LISTEN:
             listening = None
-        # A thread asleep in accept may take the connection before we look: count those.
-        inode = os.fstat(listen_fd).st_ino
         taken = self._worker_accepts.get(inode, 0)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -191,10 +191,11 @@ class _Engine:
         # Linux allocates the new descriptor before looking at the queue: at the limit
         # accept() fails EMFILE even when nothing is queued (KERNEL_SPEC SK-5).
         with _borrowed(listen_fd) as listener:
-            with self._blocking_bound(listen_fd, socket.SO_RCVTIMEO, "accept"):
+            # The number as socket(fileno=...) cut it to a C int (as the model does).
+            with self._blocking_bound(listener.fileno(), socket.SO_RCVTIMEO, "accept"):
                 conn, _address = listener.accept()
             if self._worker() is not None:  # tcp_connect's settle counts these
-                inode = os.fstat(listen_fd).st_ino
+                inode = os.fstat(listener.fileno()).st_ino
                 self._worker_accepts[inode] = self._worker_accepts.get(inode, 0) + 1
         # accept4() on Linux does not inherit O_NONBLOCK from the listener.
         conn.setblocking(False)
@@ -218,7 +219,10 @@ class _Engine:
         return fd
 
     def send(self, fd: int, nbytes: int) -> int:
-        with _borrowed(fd) as sock, self._blocking_bound(fd, socket.SO_SNDTIMEO, "send") as cut:
+        with (
+            _borrowed(fd) as sock,
+            self._blocking_bound(sock.fileno(), socket.SO_SNDTIMEO, "send") as cut,
+        ):
             # Python ignores SIGPIPE, so a send to a closed stream raises EPIPE (BrokenPipeError).
             sent = sock.send(bytes(nbytes))
             if cut and sent < nbytes:  # a blocking send returns early only when cut short
@@ -236,7 +240,8 @@ class _Engine:
         with _borrowed(fd) as sock:
             while True:
                 try:
-                    total += sock.send(_FILL_CHUNK)
+                    # MSG_DONTWAIT: a fill never sleeps, even on a blocking socket
+                    total += sock.send(_FILL_CHUNK, socket.MSG_DONTWAIT)
                     settled = False
                 except BlockingIOError:
                     if settled or fd not in self._tcp:
@@ -246,7 +251,7 @@ class _Engine:
                     settled = True
 
     def recv(self, fd: int, nbytes: int) -> int:
-        with _borrowed(fd) as sock, self._blocking_bound(fd, socket.SO_RCVTIMEO, "recv"):
+        with _borrowed(fd) as sock, self._blocking_bound(sock.fileno(), socket.SO_RCVTIMEO, "recv"):
             received = len(sock.recv(nbytes))
         # Reading may open the TCP receive window: the peer then sends what it had queued.
         self._settle()

@@ -501,6 +501,9 @@ class ModelParams(_Table):
     trace: StrictBool | None = Field(
         default=None, description="record the model's micro-steps (default true)"
     )
+    cpus: Annotated[StrictInt, Field(ge=1, le=64)] | None = Field(
+        default=None, description="simulated CPUs the threads run on (default 2)"
+    )
 
     @model_validator(mode="after")
     def _soft_within_hard(self) -> ModelParams:
