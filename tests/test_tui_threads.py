@@ -152,21 +152,30 @@ def test_a_thread_that_failed_shows_its_error_and_a_hostile_name_is_safe(
     assert "finished recv → OSError: [Errno 9] Bad file descriptor" in text
 
 
-def test_the_real_side_reads_each_threads_state_from_proc() -> None:
+def test_the_real_side_reads_each_threads_state_and_the_memory_from_proc() -> None:
     with LiveKernel() as live:
         a, b = live.socketpair()
         live.set_blocking(a, True)
+        before = live.proc_threads()
+        assert before is not None and before.threads == ()
         tid = live.spawn_thread()
         assert live.start(tid, "recv", a, 10) is False
-        (thread,) = live.proc_threads()
+        proc = live.proc_threads()
+        assert proc is not None
+        (thread,) = proc.threads
         assert (thread.tid, thread.state, thread.syscall) == (tid, "S", "recvfrom")
-        assert thread.os_tid != live.pid
-        text = text_of(ProcThreadsPicture(live.proc_threads(), {tid: "reader"}))
+        assert thread.os_tid != live.pid and thread.switches >= 1  # it went to sleep once
+        # a new thread's stack is reserved in the virtual size
+        assert proc.process_threads == before.process_threads + 1
+        assert proc.vm_size_kib > before.vm_size_kib and proc.vm_rss_kib > 0
+        text = text_of(ProcThreadsPicture(proc, {tid: "reader"}))
         assert f"reader (thread 1)  tid {thread.os_tid}  S sleeping in recvfrom" in text
+        assert f"VmSize {proc.vm_size_kib:,} KiB" in text
         live.send(b, 3)
         assert live.join(tid) == 3
-        assert live.proc_threads() == ()  # the call's real thread has ended
-    assert live.proc_threads() == ()  # the child is gone: nothing to read
+        after = live.proc_threads()
+        assert after is not None and after.threads == ()  # the call's real thread has ended
+    assert live.proc_threads() is None  # the child is gone: nothing to read
 
 
 class _Host(App[None]):

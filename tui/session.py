@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.observe import HasFdinfo, HasPid, HasProcThreads, ProcThread, TraceEvent, Watchable
+from simulator.observe import HasFdinfo, HasPid, HasProcThreads, ProcThreads, TraceEvent, Watchable
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
@@ -102,7 +102,7 @@ class PlaySession:
         self._lost: str | None = None
         self._lost_at: int | None = None
         self._fdinfo: dict[int, FdinfoSnapshot] = {}
-        self._proc_threads: dict[int, tuple[ProcThread, ...]] = {}
+        self._proc_threads: dict[int, ProcThreads] = {}
         self.predictions: dict[int, Prediction] = {}
         self.furthest = 0
         if recording is not None:
@@ -176,7 +176,7 @@ class PlaySession:
         """Whether the scenario makes calls on threads of its own (the threads panel shows)."""
         return uses_threads(self.scenario)
 
-    def proc_threads(self, position: int | None = None) -> tuple[ProcThread, ...] | None:
+    def proc_threads(self, position: int | None = None) -> ProcThreads | None:
         """The live child's threads as /proc showed them right after the step that led to
         `position` (None: not read, e.g. replayed from a recording or no thread in use)."""
         position = self.position if position is None else position
@@ -333,7 +333,9 @@ class PlaySession:
     def _read_proc_threads(self, record: StepRecord) -> None:
         kernel = self.live_kernel
         if isinstance(kernel, HasProcThreads) and self.threaded:
-            self._proc_threads[record.index] = kernel.proc_threads()
+            snapshot = kernel.proc_threads()
+            if snapshot is not None:
+                self._proc_threads[record.index] = snapshot
 
     def _lose_live(self, why: str) -> None:
         """Replace the runner by one that replays what the live kernel answered so far."""

@@ -505,27 +505,41 @@ class LiveKernel:
             last = now
             time.sleep(THREAD_SAMPLE_S)
 
-    def proc_threads(self) -> tuple[observe.ProcThread, ...]:
-        """The child's threads that `start` made, as /proc shows them now (the threads panel's
-        real side, `simulator.observe.HasProcThreads`): protocol number (from the name the
-        child gives each, `_libc.THREAD_NAME`), kernel tid, ``stat`` state letter and the syscall
-        it sleeps in. Read in this process, O(threads); empty once the child is gone."""
+    def proc_threads(self) -> observe.ProcThreads | None:
+        """The child's threads that `start` made and its memory, as /proc shows them now (the
+        threads panel's real side, `simulator.observe.HasProcThreads`): each thread's protocol
+        number (from the name the child gives it, `_libc.THREAD_NAME`), kernel tid, ``stat``
+        state letter, the syscall it sleeps in and its context switches. Read in this process,
+        O(threads); None once the child is gone."""
         with self._lock:
             if not self.alive:
-                return ()
+                return None
             pid = self._proc.pid
         found = []
         for os_tid, (letter, number) in _task_states(pid).items():
+            base = f"/proc/{pid}/task/{os_tid}"
             try:
-                comm = Path(f"/proc/{pid}/task/{os_tid}/comm").read_text().strip()
+                comm = Path(f"{base}/comm").read_text().strip()
+                status = _status_fields(Path(f"{base}/status").read_text())
             except (FileNotFoundError, ProcessLookupError):
                 continue  # it ended meanwhile
-            number_text = comm.removeprefix(_libc.THREAD_NAME)
-            if number_text == comm or not number_text.isdigit():
-                continue  # not a thread `start` made (none other should exist)
+            tid = comm.removeprefix(_libc.THREAD_NAME)
+            if tid == comm or not tid.isdigit():
+                continue  # not a thread `start` made
             syscall = _SYSCALL_NAMES.get(number) if letter == "S" else None
-            found.append(observe.ProcThread(int(number_text), os_tid, letter, syscall))
-        return tuple(sorted(found, key=lambda t: (t.tid or 0, t.os_tid)))
+            switches = status.get("voluntary_ctxt_switches", 0)
+            switches += status.get("nonvoluntary_ctxt_switches", 0)
+            found.append(observe.ProcThread(int(tid), os_tid, letter, syscall, switches))
+        try:
+            process = _status_fields(Path(f"/proc/{pid}/status").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        return observe.ProcThreads(
+            tuple(sorted(found, key=lambda t: (t.tid, t.os_tid))),
+            process.get("Threads", 0),
+            process.get("VmSize", 0),
+            process.get("VmRSS", 0),
+        )
 
 
 #: How the parent decides that the child's threads are quiet (`LiveKernel._settle_threads`):
@@ -575,6 +589,17 @@ _SYSCALL_NAMES = (
         72: "pselect6",
     }
 )
+
+
+def _status_fields(text: str) -> dict[str, int]:
+    """The numeric fields of a ``/proc/.../status`` file (``VmRSS:  1708 kB`` -> 1708)."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        first = value.split(maxsplit=1)[0] if value.strip() else ""
+        if first.isdigit():
+            fields[key] = int(first)
+    return fields
 
 
 def _task_states(pid: int) -> dict[int, tuple[str, int]]:

@@ -21,7 +21,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from simulator.observe import ProcThread, ThreadsSnapshot, TraceEvent, TraceKind
+from simulator.observe import ProcThreads, ThreadsSnapshot, TraceEvent, TraceKind
 from tui.render.safe import safe_text
 from tui.render.wait_queues import WaitQueuesPicture
 
@@ -169,25 +169,32 @@ class ThreadsPicture:
 
 @dataclass(frozen=True)
 class ProcThreadsPicture:
-    """The live child's threads that `start` made, as /proc reported them after the step."""
+    """The live child as /proc reported it after the step: its threads, memory, and each
+    thread that `start` made, with its state, the syscall it sleeps in and its switches."""
 
-    threads: tuple[ProcThread, ...]
+    proc: ProcThreads
     names: Mapping[int, str] = field(default_factory=dict)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        proc = self.proc
         yield Text("real threads (/proc/<pid>/task)", style="bold")
-        if not self.threads:
+        yield Text(
+            f"{proc.process_threads} in the process · VmSize {proc.vm_size_kib:,} KiB · "
+            f"VmRSS {proc.vm_rss_kib:,} KiB",
+            style="dim",
+        )
+        if not proc.threads:
             yield Text("none in a call (a finished call's thread has ended)", style="dim")
-        for thread in self.threads:
-            tid = thread.tid
-            name = self.names.get(tid) if tid is not None else None
-            label = f"{safe_text(name)} (thread {tid})" if name else f"thread {tid}"
+        for thread in proc.threads:
+            name = self.names.get(thread.tid)
+            label = f"{safe_text(name)} (thread {thread.tid})" if name else f"thread {thread.tid}"
             line = Text(label, style="bold")
             line.append(f"  tid {thread.os_tid}  ", style="dim")
             line.append(f"{thread.state} ", style="bold")
             line.append(PROC_STATES.get(thread.state, "?"))
             if thread.syscall:
                 line.append(f" in {thread.syscall}")
+            line.append(f" · {thread.switches} switches", style="dim")
             yield line
 
 
