@@ -20,7 +20,7 @@ from simulator.observe import TraceEvent, TraceKind
 from simulator.scenario import Bindings
 from tests.tui_support import screen_text
 from tui.frame import Frame
-from tui.render.threads import ProcThreadsPicture, ThreadsPicture
+from tui.render.threads import ProcThreadsPicture, ThreadsPicture, sleepers_files
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.widgets.threads_view import ThreadsView
 
@@ -53,8 +53,8 @@ def two_readers(model: ModelKernel) -> tuple[int, int, Bindings]:
 
 
 def picture(model: ModelKernel, names: Bindings) -> ThreadsPicture:
-    queues = WaitQueuesPicture.capture(model, names)
-    return ThreadsPicture.capture(model.threads(), queues)
+    snapshot = model.threads()
+    return ThreadsPicture.capture(snapshot, sleepers_files(model, snapshot, names))
 
 
 def test_each_thread_is_a_row_with_its_state_call_and_wait_queue(model: ModelKernel) -> None:
@@ -206,3 +206,16 @@ async def test_the_panel_shows_the_frame_and_lights_the_micro_step(model: ModelK
         view.event = None
         await pilot.pause()
         assert "no threads" in screen_text(app)
+
+
+def test_a_sleeper_in_epoll_wait_is_on_the_instances_queue(model: ModelKernel) -> None:
+    ep = model.epoll_create()
+    tid = model.spawn_thread()
+    assert model.start(tid, "epoll_wait", ep, 1, -1) is False
+    names = Bindings()
+    names.bind("ep", ep)
+    assert f"thread 1  sleeping in epoll_wait on ep:{ep} epoll{ep}.wq" in text_of(
+        picture(model, names)
+    )
+    # and unnamed, the model's own name of the queue
+    assert f"sleeping in epoll_wait on epoll{ep}\n" in text_of(picture(model, Bindings()))

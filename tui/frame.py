@@ -41,7 +41,7 @@ from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
-from tui.render.threads import ProcThreadsPicture, ThreadsPicture
+from tui.render.threads import ProcThreadsPicture, ThreadsPicture, sleepers_files
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
@@ -51,6 +51,9 @@ MECHANISMS = syscalls.MECHANISMS
 class Model(Observable, Traced, Protocol):
     """What the pictures read: a kernel with the snapshot API that traces its calls."""
 
+
+#: Thread calls the runner makes around a thread's step: not the step's own call frames.
+_THREAD_BOOKKEEPING = frozenset({"spawn_thread", "thread_state", "join"})
 
 #: A step's animation keeps between this many and twice as many micro-step captures.
 MICRO_FRAMES = 48
@@ -152,6 +155,7 @@ class MicroRecorder:
         self.stride = 1
         self.frames: dict[int, MicroFrame] = {}
         self.error: Exception | None = None
+        self._aside = False  # in a call frame that is not the step's (see `_observe`)
 
     def __call__(self, model: Kernel) -> Callable[[TraceEvent], None] | None:
         if not isinstance(model, Observable) or not isinstance(model, Traced):
@@ -164,6 +168,7 @@ class MicroRecorder:
         self.stride = 1
         self.frames = {}
         self.error = None
+        self._aside = False
         return self._observe
 
     def _observe(self, event: TraceEvent) -> None:
@@ -171,8 +176,12 @@ class MicroRecorder:
         assert kernel is not None
         micro = len(kernel.trace) - 1
         if micro == 0:
-            self.frames = {}  # a call frame began: what came before is not this step's trace
-        if self.error is not None or micro % self.stride:
+            # The runner's own reads of threads around a step (spawning the step's thread,
+            # joining those that finished) are calls too: their frames are not the step's.
+            self._aside = event.where in _THREAD_BOOKKEEPING
+            if not self._aside:
+                self.frames = {}  # a call frame began: what came before is not this step's
+        if self._aside or self.error is not None or micro % self.stride:
             return
         try:
             self.frames[micro] = self._capture(kernel)
@@ -214,7 +223,7 @@ class MicroRecorder:
             cost=CostMeter.of(kernel.last_cost.as_dict()),
             clock_ns=kernel.now_ns,
             calls=calls,
-            threads=_threads_picture(session, kernel, queues),
+            threads=_threads_picture(session, kernel, names),
         )
 
     def frames_for(self, record: StepRecord | None) -> dict[int, MicroFrame]:
@@ -227,12 +236,13 @@ class MicroRecorder:
 
 
 def _threads_picture(
-    session: PlaySession, kernel: Observable, queues: WaitQueuesPicture | None
+    session: PlaySession, kernel: Observable, names: Bindings
 ) -> ThreadsPicture | None:
     """The model's threads, if the scenario has threads (`PlaySession.threaded`)."""
     if not session.threaded or not isinstance(kernel, Threaded):
         return None
-    return ThreadsPicture.capture(kernel.threads(), queues)
+    snapshot = kernel.threads()
+    return ThreadsPicture.capture(snapshot, sleepers_files(kernel, snapshot, names))
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -340,7 +350,7 @@ def build_frame(
     if mechanism == "kqueue" and kernel is not None:
         calls = _kqueue_picture(kernel, names, session)
 
-    threads = _threads_picture(session, kernel, queues) if kernel is not None else None
+    threads = _threads_picture(session, kernel, names) if kernel is not None else None
     if threads is not None:
         threads = threads.after(record.trace if record is not None else ())
 

@@ -21,9 +21,10 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 
-from simulator.observe import ProcThreads, ThreadsSnapshot, TraceEvent, TraceKind
+from simulator.observe import Observable, ProcThreads, ThreadsSnapshot, TraceEvent, TraceKind
+from simulator.scenario.calls import Bindings
 from tui.render.safe import safe_text
-from tui.render.wait_queues import WaitQueuesPicture
+from tui.render.wait_queues import fd_name
 
 LIT = Style(color="black", bgcolor="yellow", bold=True)
 _STATE_STYLE = {
@@ -50,8 +51,8 @@ _OUTCOME_WIDTH = 40
 
 @dataclass(frozen=True, slots=True)
 class ThreadRow:
-    """One thread as drawn: `where` is the wait queue it sleeps on, as the queues picture
-    names it (``a:3 unix1.wq``), else None."""
+    """One thread as drawn: `where` is the wait queue it sleeps on, named as the wait queues
+    picture names a file's queue (``a:3 unix1.wq``), else None."""
 
     tid: int
     state: str
@@ -78,18 +79,20 @@ class ThreadsPicture:
     def capture(
         cls,
         snapshot: ThreadsSnapshot,
-        queues: WaitQueuesPicture | None = None,
+        files: Mapping[str, str] | None = None,
         names: Mapping[int, str] | None = None,
     ) -> ThreadsPicture:
-        """Rows from the model's snapshot; a sleeper's queue named as `queues` names it."""
-        owners = {row.name: row.owner for row in queues.rows} if queues is not None else {}
+        """Rows from the model's snapshot. `files` gives the scenario's name of a file by its
+        model label (``unix1`` -> ``a:3``: see `sleepers_files`); `names` the threads'."""
+        files = files or {}
         rows = []
         for thread in snapshot.threads:
             where = None
             if thread.sleeps_on is not None:
-                # an epoll's sleepers report the instance (``epoll5``), its queue is ``.wq``
-                where = owners.get(thread.sleeps_on) or owners.get(f"{thread.sleeps_on}.wq")
-                where = where or thread.sleeps_on
+                # a socket's sleepers report its queue (``unix1.wq``), an epoll's the
+                # instance (``epoll5``), whose queue of sleepers is ``epoll5.wq``
+                label = thread.sleeps_on.removesuffix(".wq")
+                where = f"{files[label]} {label}.wq" if label in files else thread.sleeps_on
             rows.append(
                 ThreadRow(thread.tid, thread.state, thread.call, where, thread.cpu, thread.outcome)
             )
@@ -167,6 +170,20 @@ class ThreadsPicture:
         return line
 
 
+def sleepers_files(model: Observable, snapshot: ThreadsSnapshot, names: Bindings) -> dict[str, str]:
+    """The scenario's names (``a:3``) of the files threads sleep on, by model label: one look
+    at each named descriptor, and none while no thread sleeps (O(names) then)."""
+    wanted = {t.sleeps_on.removesuffix(".wq") for t in snapshot.threads if t.sleeps_on}
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for fd in sorted(names.names):
+        file = model.file_at(fd)
+        if file is not None and file.label in wanted and file.label not in found:
+            found[file.label] = fd_name(fd, names)
+    return found
+
+
 @dataclass(frozen=True)
 class ProcThreadsPicture:
     """The live child as /proc reported it after the step: its threads, memory, and each
@@ -198,4 +215,4 @@ class ProcThreadsPicture:
             yield line
 
 
-__all__ = ["PROC_STATES", "ProcThreadsPicture", "ThreadRow", "ThreadsPicture"]
+__all__ = ["PROC_STATES", "ProcThreadsPicture", "ThreadRow", "ThreadsPicture", "sleepers_files"]
