@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import errno
 import functools
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
+from simulator.live import kernel as live_kernel
 from simulator.scenario.loader import parse_scenario
 from simulator.scenario.runner import Runner, Verdict, default_model_factory
 from simulator.threads import MAX_THREADS
@@ -491,3 +494,43 @@ def test_a_scenario_step_sets_blocking_and_both_kernels_agree_TH1() -> None:
         verdicts = [record.verdict for record in runner]
     assert verdicts == [Verdict.AGREE] * 5
     assert isinstance(runner.model, ModelKernel) and runner.model.sched.ncpus == 3
+
+
+# --- the live engine's view of its threads ---------------------------------------------------
+
+_SLEEPER_AND_SPINNER = """
+import select, sys, threading
+threading.Thread(target=select.select, args=([], [], [], 60), daemon=True).start()
+def spin():
+    while True:
+        pass
+threading.Thread(target=spin, daemon=True).start()
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+def test_proc_tells_a_thread_asleep_in_a_syscall_from_a_busy_one() -> None:
+    """What `LiveKernel._settle_threads` reads: a real process with one thread asleep in
+    select(2) and one spinning; its main thread (reading stdin) is left out."""
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-c", _SLEEPER_AND_SPINNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for _ in range(2000):  # until the sleeper is in the kernel (it starts first)
+            states = live_kernel._task_states(child.pid)
+            if any(s == "S" and n in live_kernel._BLOCKING_SYSCALLS for s, n in states.values()):
+                break
+        letters = sorted(
+            "asleep" if s == "S" and n in live_kernel._BLOCKING_SYSCALLS else "busy"
+            for s, n in states.values()
+        )
+        assert child.pid not in states
+        assert letters == ["asleep", "busy"]
+    finally:
+        child.kill()
+        child.wait()

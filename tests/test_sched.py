@@ -14,7 +14,7 @@ import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.observe import Threaded, TraceKind
-from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
+from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN, KQ_EV_ADD, KQ_FILTER_READ, KEvent
 
 
 def test_a_wake_up_charges_the_context_switches_to_the_waking_call() -> None:
@@ -112,3 +112,18 @@ def test_the_threads_view_shows_state_call_queue_and_cpu() -> None:
         done = k.threads().threads[t1]
         assert (done.state, done.outcome, done.cpu) == ("finished", "3", 1)
         assert k.threads().context_switches == 4
+
+
+def test_a_thread_sleeps_in_kevent_until_a_send_model_only() -> None:
+    # kqueue exists in the model only (Linux has none): a thread's kevent sleeps like the rest.
+    with ModelKernel() as k:
+        a, b = k.socketpair()
+        kq = k.kqueue()
+        k.kevent(kq, [KEvent(a, KQ_FILTER_READ, KQ_EV_ADD)], 0, 0)
+        t = k.spawn_thread()
+        assert k.start(t, "kevent", kq, [], 4, None) is False
+        assert k.thread_state(t) == ("sleeping", "kevent")
+        k.send(b, 3)
+        events = k.join(t)
+        assert isinstance(events, list)
+        assert [(e.ident, e.data) for e in events] == [(a, 3)]

@@ -324,6 +324,8 @@ class ModelKernel(ModelViews):
             # raw __sys_accept4_file would have said EMFILE first.
             raise oserror(errno.ENOTSOCK)
 
+        blocking = listener in self.blocking_files  # read once, as sock_rcvtimeo is
+
         def queued() -> None:
             # With the new fd reserved (a thread asleep in accept holds its number).
             while True:  # inet_csk_accept, inet_csk_wait_for_connect
@@ -331,7 +333,7 @@ class ModelKernel(ModelViews):
                     raise oserror(errno.EINVAL)
                 if listener.accept_queue:
                     return
-                if listener not in self.blocking_files:
+                if not blocking:
                     raise oserror(errno.EAGAIN)
                 self._sleep_on(listener, "accept", exclusive=True)
 
@@ -397,12 +399,13 @@ class ModelKernel(ModelViews):
         _check_size(nbytes)
         if nbytes == 0:
             return 0  # CPython's sock_recv returns b"" for a zero size without calling recv(2)
+        blocking = sock in self.blocking_files  # read once: a later change does not reach us
         while True:  # sk_wait_data / unix_stream_data_wait: sleep, then look again
             try:
                 got = sock.recv(nbytes)
                 break
             except BlockingIOError:
-                if sock not in self.blocking_files:
+                if not blocking:
                     raise
             self._sleep_on(sock, "recv", exclusive=False)
         self._settle()

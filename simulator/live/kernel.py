@@ -551,10 +551,13 @@ THREAD_SETTLE_BOUND_S = 2.0
 #: The syscalls a thread of the child sleeps in (x86_64 and aarch64 numbers): recvfrom,
 #: sendto, accept, accept4, recvmsg, sendmsg, epoll_wait, epoll_pwait, epoll_pwait2, poll,
 #: ppoll, select, pselect6.
+#: Where /proc/<pid>/task/<tid>/syscall cannot be read (it needs ptrace access), the number
+#: recorded instead: the state letter alone decides.
+_UNREADABLE = -2
 _BLOCKING_SYSCALLS = frozenset(
-    {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270}
+    {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270, _UNREADABLE}
     if os.uname().machine == "x86_64"
-    else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72}
+    else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72, _UNREADABLE}
 )
 
 
@@ -617,11 +620,17 @@ def _task_states(pid: int) -> dict[int, tuple[str, int]]:
         try:
             with open(f"{base}/stat") as stat:
                 letter = stat.read().rpartition(")")[2].split()[0]
-            with open(f"{base}/syscall") as syscall:
-                first = syscall.read().split(" ", 1)[0].strip()
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        states[tid] = (letter, int(first) if first.lstrip("-").isdigit() else -1)
+        try:
+            with open(f"{base}/syscall") as syscall:
+                first = syscall.read().split(" ", 1)[0].strip()
+            number = int(first) if first.lstrip("-").isdigit() else -1
+        except PermissionError:
+            number = _UNREADABLE  # no ptrace access: decide by the state letter alone
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        states[tid] = (letter, number)
     return states
 
 

@@ -174,6 +174,9 @@ def _show(value: object) -> str:
     return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
+#: A thread's name in a scenario (``thread = "t1"``).
+ThreadName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")]
+
 #: A descriptor: a name bound by an earlier step's ``as``, or a raw fd number.
 FdRef = Annotated[
     str | int,
@@ -411,6 +414,21 @@ class StepBase(_Table):
         None, description="possible answers, written like `expect`; the real result decides"
     )
     model_only: StrictBool = Field(default=False, description="run on the model only")
+    # threads (docs/scenario-format.md, "Threads")
+    thread: ThreadName | None = Field(
+        default=None,
+        description=(
+            "the thread that makes the call (spawned the first time a step names it); a call "
+            "that sleeps leaves it asleep, and its result shows after the step that ends it"
+        ),
+    )
+    equal: StrictBool = Field(
+        default=False,
+        description=(
+            "with `thread`: one of several threads making the same call, of which Linux does "
+            "not say which wins; their results are compared as a set"
+        ),
+    )
 
     @property
     def call(self) -> CallSpec:

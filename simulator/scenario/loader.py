@@ -526,5 +526,11 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
         if (step.ask is None) != (step.choices is None):
             missing = "choices" if step.choices is None else "ask"
             report(index, step, missing, "`ask` and `choices` go together")
+        if step.thread is not None and step.model_only:
+            report(index, step, "thread", "a thread's step runs on both kernels (no model_only)")
+        if step.thread is not None and step.ask is not None:
+            report(index, step, "ask", "a thread's step cannot ask: its call may sleep")
+        if step.equal and step.thread is None:
+            report(index, step, "equal", "`equal` says something of a thread: give `thread`")
         bound = after
     return problems

@@ -31,6 +31,7 @@ from simulator.scenario.format import (
     MAX_STEPS,
     ResultKind,
     Scenario,
+    StepBase,
     Title,
     printable,
 )
@@ -217,20 +218,35 @@ class Recording:
             )
         if len(self.live) > len(scenario.steps):
             raise RecordingError(f"{where}the recording has more steps than the scenario")
+        last_step_of: dict[str, StepBase] = {}  # each thread's latest step (what a join reads)
         for index, (entry, step) in enumerate(zip(self.live, scenario.steps, strict=False)):
-            if entry is None:
-                continue
-            place = f"{where}live[{index}] (step {index + 1}, {step.call.name}): "
-            if "error" not in entry and set(entry) != {"raw"}:
-                raise RecordingError(place + 'expected { "raw": ... } or { "error": ... }')
-            try:
-                if "error" in entry:
-                    _RecordedError.model_validate(entry)
-                else:
-                    _RAW[step.call.result].validate_python(entry["raw"])
-            except ValidationError as exc:
-                prefix = "" if "error" in entry else "raw"
-                raise RecordingError(place + _first_error(exc, prefix)) from None
+            if entry is not None:
+                place = f"{where}live[{index}] (step {index + 1}, {step.call.name}): "
+                woken = entry.get("woken", {})
+                answer = {k: v for k, v in entry.items() if k != "woken"}
+                if not isinstance(woken, dict) or any(n not in last_step_of for n in woken):
+                    raise RecordingError(place + "woken: expected { thread: answer, ... }")
+                _check_answer(place, answer, step)
+                for name, joined in woken.items():
+                    if not isinstance(joined, dict):
+                        raise RecordingError(place + f"woken.{name}: expected an answer")
+                    _check_answer(f"{place}woken.{name}: ", joined, last_step_of[name])
+            if step.thread is not None:
+                last_step_of[step.thread] = step
+
+
+def _check_answer(place: str, entry: dict[str, Any], step: StepBase) -> None:
+    """RecordingError unless `entry` is written the way `step`'s call answers."""
+    if "error" not in entry and set(entry) != {"raw"}:
+        raise RecordingError(place + 'expected { "raw": ... } or { "error": ... }')
+    try:
+        if "error" in entry:
+            _RecordedError.model_validate(entry)
+        else:
+            _RAW[step.call.result].validate_python(entry["raw"])
+    except ValidationError as exc:
+        prefix = "" if "error" in entry else "raw"
+        raise RecordingError(place + _first_error(exc, prefix)) from None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -40,7 +40,7 @@ from typing import Any, cast
 
 from simulator import syscalls, uapi
 from simulator.observe import Cost, Observable, Traced, TraceEvent
-from simulator.scenario import calls
+from simulator.scenario import calls, threadsteps
 from simulator.scenario.calls import Bindings, Json, Outcome
 from simulator.scenario.format import ResultKind, Scenario, StepBase
 from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
@@ -95,6 +95,9 @@ class StepRecord:
     #: tables); None when it was sent nothing (it did not run the step, or a name had no fd).
     #: For a replayed step, what it was sent when the answer was recorded.
     sent: dict[str, Json] | None = None
+    #: Threads asleep before this step that finished during it: (name, model outcome, live
+    #: outcome or None), each the result of the step that put the thread to sleep.
+    woken: tuple[tuple[str, Outcome, Outcome | None], ...] = ()
     #: The live kernel's names after this step (what its ``as`` bound on the live side, and
     #: every name bound before): a copy, to read, never to change.
     live_names: Bindings = field(default_factory=Bindings)
@@ -122,6 +125,16 @@ class StepRecord:
             "cost": None if self.cost is None else self.cost.as_dict(),
             "sent": self.sent,
             "live_names": dict(self.live_names.fds),
+            **(
+                {
+                    "woken": [
+                        [n, m.to_json(), None if lv is None else lv.to_json()]
+                        for n, m, lv in self.woken
+                    ]
+                }
+                if self.woken
+                else {}
+            ),
             "trace": [
                 {
                     "seq": e.seq,
@@ -140,7 +153,8 @@ def render_call(step: StepBase) -> str:
     parts = []
     for name, value in step.arguments:
         parts.append(f"{name}={_render_arg(name, value)}")
-    return f"{step.call.name}({', '.join(parts)})"
+    on = f"{step.thread}: " if step.thread is not None else ""
+    return f"{on}{step.call.name}({', '.join(parts)})"
 
 
 def _render_arg(name: str, value: Any) -> str:
@@ -192,6 +206,8 @@ class _State:
     live_names: Bindings = field(default_factory=Bindings)
     model_only_names: set[str] = field(default_factory=set)
     fds_comparable: bool = True
+    model_threads: threadsteps.Threads = field(default_factory=threadsteps.Threads)
+    live_threads: threadsteps.Threads = field(default_factory=threadsteps.Threads)
 
 
 class Runner:
@@ -223,6 +239,9 @@ class Runner:
             recording.check(scenario)
         self.scenario = scenario
         self.steps: tuple[StepBase, ...] = tuple(scenario.steps)
+        self._thread_ids = threadsteps.thread_ids(self.steps)
+        #: The live threads that finished during the step being run (None: not asked).
+        self._live_woken: dict[str, Outcome] | None = None
         self._live_factory = live_factory
         self._live: uapi.Kernel | None = None
         self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
@@ -364,6 +383,14 @@ class Runner:
             trace = tuple(traced.trace)
             cost = copy.copy(traced.last_cost)
 
+        model_woken: dict[str, Outcome] = {}
+        if state.model_threads.asleep:
+            model_woken = threadsteps.collect(
+                state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
+            )
+        live_woken = self._live_woken if live_outcome is not None else None
+        started = {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
             both = model_outcome.error == _ENOSYS
@@ -377,9 +404,16 @@ class Runner:
                 state.fds_comparable = False
 
         failures: list[str] = []
-        failures += self._check_expect(step, "model", model_outcome, state.model_names)
-        if not model_only and live_outcome is not None:
+        if model_outcome.error != threadsteps.ASLEEP:  # a sleeping call is checked when it ends
+            failures += self._check_expect(step, "model", model_outcome, state.model_names)
+        if not model_only and live_outcome is not None and live_outcome.error != threadsteps.ASLEEP:
             failures += self._check_expect(step, "live", live_outcome, state.live_names)
+        for name, woken in model_woken.items():
+            began = self.steps[started[name]]
+            failures += self._check_expect(began, f"{name} model", woken, state.model_names)
+        for name, woken in (live_woken or {}).items():
+            began = self.steps[started[name]]
+            failures += self._check_expect(began, f"{name} live", woken, state.live_names)
         real, real_names = (
             (model_outcome, state.model_names) if model_only else (live_outcome, state.live_names)
         )
@@ -392,8 +426,16 @@ class Runner:
         elif not calls.same(model_outcome, live_outcome, spec.result, state.fds_comparable):
             verdict = Verdict.DIVERGE
             diff = describe_difference(model_outcome, live_outcome, spec.result)
+        elif not threadsteps.same(
+            model_woken, live_woken or {}, self.steps, started, state.fds_comparable
+        ):
+            verdict = Verdict.DIVERGE
+            diff = threadsteps.describe(model_woken, live_woken or {})
         else:
             verdict = Verdict.AGREE
+        if model_woken or live_woken:
+            woke = threadsteps.describe(model_woken, live_woken or {})
+            note = f"{note}; {woke}" if note else woke
         if failures and verdict is not Verdict.DIVERGE:
             verdict = Verdict.EXPECT_FAILED
 
@@ -413,6 +455,7 @@ class Runner:
             cost=cost,
             say=step.say,
             sent=sent,
+            woken=threadsteps.pairs(model_woken, live_woken),
             live_names=state.live_names.snapshot(),
         )
 
@@ -424,8 +467,16 @@ class Runner:
             return None
 
     def _run_model(self, step: StepBase) -> tuple[Outcome, str | None]:
+        state = self._state
         try:
-            return calls.invoke(self._state.model, step, self._state.model_names), None
+            if step.thread is None:
+                return calls.invoke(state.model, step, state.model_names), None
+            tid = self._thread_ids[step.thread]
+            state.model_threads.ensure(state.model, tid)
+            outcome, asleep = threadsteps.issue(state.model, step, state.model_names, tid)
+            if asleep:
+                state.model_threads.asleep[step.thread] = state.position
+            return outcome, None
         except Exception as exc:
             # Not an answer the real kernel could give: a bug in the model. Show it, go on.
             name = type(exc).__name__
@@ -435,10 +486,20 @@ class Runner:
     def _run_live(self, step: StepBase, index: int) -> tuple[Outcome | None, str | None]:
         """The live answer: replayed if this step ran before, else asked of the live kernel."""
         skip = self._live_skip_reason(step)
+        self._live_woken = None
+        threads = self._state.live_threads
         if index < len(self._live_log):
             recorded = self._live_log[index]
             if recorded is None:
                 return None, skip or "the live kernel did not run this step"
+            if step.thread is not None:
+                threads.ensure(None, self._thread_ids[step.thread])
+                if recorded.get("error") == threadsteps.ASLEEP:
+                    threads.asleep[step.thread] = index
+            woken = cast(dict[str, dict[str, Json]], recorded.get("woken", {}))
+            self._live_woken = threadsteps.replayed(
+                woken, threads, self.steps, self._state.live_names
+            )
             return calls.replay(step, recorded, self._state.live_names), None
         outcome = None
         if skip is None:
@@ -450,14 +511,32 @@ class Runner:
             else:
                 self._check_grantable(step, index, live)
                 try:
-                    outcome = calls.invoke(live, step, self._state.live_names)
+                    outcome = self._invoke_live(live, step, index)
                 except Exception as exc:
                     raise ScenarioRunError(
                         f"the live kernel failed at step {index + 1} ({step.call.name}): "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
-        self._live_log.append(None if outcome is None else outcome.to_recording())
+        entry = None if outcome is None else outcome.to_recording()
+        if entry is not None and self._live_woken:
+            entry["woken"] = {n: o.to_recording() for n, o in self._live_woken.items()}
+        self._live_log.append(entry)
         return outcome, skip
+
+    def _invoke_live(self, live: uapi.Kernel, step: StepBase, index: int) -> Outcome:
+        """`step` on the live kernel (on its thread, if it names one), then the live threads
+        that finished meanwhile (`_live_woken`)."""
+        names, threads = self._state.live_names, self._state.live_threads
+        if step.thread is None:
+            outcome = calls.invoke(live, step, names)
+        else:
+            tid = self._thread_ids[step.thread]
+            threads.ensure(live, tid)
+            outcome, asleep = threadsteps.issue(live, step, names, tid)
+            if asleep:
+                threads.asleep[step.thread] = index
+        self._live_woken = threadsteps.collect(live, threads, self.steps, self._thread_ids, names)
+        return outcome
 
     def _live_skip_reason(self, step: StepBase) -> str | None:
         """Why the live kernel must not run `step`, or None."""
@@ -539,10 +618,15 @@ class Runner:
         failures.append(f"no choice matches the real result {_show_full(real)}")
         return None
 
+    def _started_at(self, thread: str, index: int) -> int:
+        """The last step before `index` made by `thread`: the one it slept in (a thread woken
+        during a step went to sleep at an earlier one)."""
+        return max(i for i in range(index) if self.steps[i].thread == thread)
+
     def _maybe_checkpoint(self) -> None:
         position = self._state.position
-        if position in self._checkpoints:
-            return
+        if position in self._checkpoints or self._state.model_threads.asleep:
+            return  # a model whose threads sleep inside a call cannot be copied
         every = self._checkpoint_every
         if every is not None:
             if position % every:
