@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console, RenderableType
@@ -18,10 +20,12 @@ from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
 from simulator.observe import TraceEvent, TraceKind
 from simulator.scenario import Bindings
-from tests.tui_support import screen_text
-from tui.frame import Frame
+from tests.tui_support import screen_text, until
+from tui.app import make_app
+from tui.frame import Frame, MicroRecorder, build_frame
 from tui.render.threads import ProcThreadsPicture, ThreadsPicture, sleepers_files
 from tui.render.wait_queues import WaitQueuesPicture
+from tui.screens.player import PlayerScreen
 from tui.widgets.threads_view import ThreadsView
 
 
@@ -219,3 +223,112 @@ def test_a_sleeper_in_epoll_wait_is_on_the_instances_queue(model: ModelKernel) -
     )
     # and unnamed, the model's own name of the queue
     assert f"sleeping in epoll_wait on epoll{ep}\n" in text_of(picture(model, Bindings()))
+
+
+# --- in the player, on the shipped lessons (issue 11, items 4 and 5) ---------------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+async def _play_to(pilot: Any, screen: PlayerScreen, position: int) -> None:
+    screen.go(position)
+    await until(pilot, lambda: screen.session.position == position and not screen.busy)
+    await pilot.pause()
+
+
+async def test_the_panel_shows_only_in_a_scenario_with_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    for name, shown in (("et-stall.toml", False), ("blocking-io.toml", True)):
+        app = make_app(SHIPPED / name, live=False, animate=False)
+        async with app.run_test(size=(140, 44)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, PlayerScreen)
+            await _play_to(pilot, screen, 4)
+            assert screen.query_one(ThreadsView).display is shown
+            assert ("Threads and CPUs" in screen_text(app)) is shown
+
+
+async def test_the_herd_lights_every_woken_thread_and_exclusive_wakes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    path = SHIPPED / "thundering-herd.toml"
+    app = make_app(path, live=False, animate=False)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        steps = screen.session.runner.steps
+        herd = next(i for i, s in enumerate(steps) if s.names == ["c4"]) + 1
+        await _play_to(pilot, screen, herd)
+        text = screen_text(app)
+        for name, tid in (("e1", 4), ("e2", 5), ("e3", 6)):
+            assert f"{name} (thread {tid})  idle  ✓ woke: epoll_wait → [srv IN]" in text
+        exclusive = next(i for i, s in enumerate(steps) if s.names == ["c5"]) + 1
+        await _play_to(pilot, screen, exclusive)
+        text = screen_text(app)
+        assert "e1 (thread 4)  idle  ✓ woke: epoll_wait → [srv IN]" in text
+        assert "e2 (thread 5)  sleeping in epoll_wait on x2:" in text
+        assert "e3 (thread 6)  sleeping in epoll_wait on x3:" in text
+        assert "e2 (thread 5)  idle  ✓ woke" not in text
+
+
+async def test_the_animation_lights_the_woken_workers_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Level-triggered, one request wakes w2 and then w1: the step's captured micro-steps
+    # show each of them lit as the CPU switches to it.
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    app = make_app(SHIPPED / "epoll-workers.toml", live=False, animate=False)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        session = screen.session
+        await _play_to(pilot, screen, 5)
+        recorder = MicroRecorder(session, limit=10_000)
+        session.seek(6, watch=recorder)
+        frame = build_frame(session, recorder=recorder)
+        assert frame.micro, "the step was captured"
+        lit_in_order = []
+        for index in sorted(frame.micro):
+            event = frame.trace[index]
+            shown = frame.at(index).threads
+            assert shown is not None
+            if event.kind is TraceKind.THREAD_WAKE:
+                lit_in_order.append(sorted(shown.during(event).lit))
+        # w2 (the newest sleeper) first; w1 is woken only by w2's transfer (the LT cascade)
+        assert lit_in_order == [[2], [1]]
+        final = frame.threads
+        assert final is not None and set(final.results) == {1, 2}
+
+
+async def test_the_panel_fits_at_80x24(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    app = make_app(SHIPPED / "blocking-io.toml", live=False, animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        await _play_to(pilot, screen, 4)
+        text = screen_text(app)
+        assert "Threads and CPUs" in text
+        assert "reader (thread 1)  sleeping in recv on a:3" in text
+
+
+async def test_the_real_side_shows_the_threads_proc_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    app = make_app(SHIPPED / "thread-per-connection.toml", live=True, animate=False)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        await _play_to(pilot, screen, 13)  # w1, w2, w3 asleep in recv
+        proc = screen.session.proc_threads()
+        assert proc is not None and [t.tid for t in proc.threads] == [1, 2, 3]
+        text = screen_text(app)
+        assert "real threads (/proc/<pid>/task)" in text
+        for name, thread in zip(("w1", "w2", "w3"), proc.threads, strict=True):
+            assert (
+                f"{name} (thread {thread.tid})  tid {thread.os_tid}  S sleeping in recvfrom" in text
+            )

@@ -30,6 +30,7 @@ from rich.text import Text
 from simulator import syscalls
 from simulator.observe import EpollSnapshot, Key, Observable, Threaded, Traced, TraceEvent
 from simulator.scenario import Bindings, StepRecord
+from simulator.scenario.calls import show
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel
 from tui.predict import real_outcome
@@ -242,7 +243,26 @@ def _threads_picture(
     if not session.threaded or not isinstance(kernel, Threaded):
         return None
     snapshot = kernel.threads()
-    return ThreadsPicture.capture(snapshot, sleepers_files(kernel, snapshot, names))
+    files = sleepers_files(kernel, snapshot, names)
+    return ThreadsPicture.capture(snapshot, files, session.thread_names)
+
+
+def _thread_results(session: PlaySession, record: StepRecord) -> tuple[int | None, dict[int, str]]:
+    """The thread `record`'s step started (if it names one), and each thread whose call
+    ended during the step, with the call and the model's result (the runner joined them
+    after the step: the model shows them idle). O(steps back to each thread's call)."""
+    ids = {name: tid for tid, name in session.thread_names.items()}
+    step = record.step
+    started = ids.get(step.thread) if step.thread is not None else None
+    results: dict[int, str] = {}
+    for name, model, _live in record.woken:
+        began = next(
+            (s for s in reversed(session.runner.steps[: record.index]) if s.thread == name),
+            None,
+        )
+        call = began.call.name if began is not None else "call"
+        results[ids[name]] = f"{call} → {show(model)}"
+    return started, results
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -351,8 +371,9 @@ def build_frame(
         calls = _kqueue_picture(kernel, names, session)
 
     threads = _threads_picture(session, kernel, names) if kernel is not None else None
-    if threads is not None:
-        threads = threads.after(record.trace if record is not None else ())
+    if threads is not None and record is not None:
+        started, results = _thread_results(session, record)
+        threads = threads.after(record.trace, started, results)
 
     status = session.status()
     live = _live_side(session, record, status, names, ep_title, epfd, ep, prediction_banner)
@@ -456,7 +477,7 @@ def _live_side(
             if fd is not None and ep_title.startswith(f"{ep_name}:"):
                 model_items[ep_name] = model.interest_list(epfd, 4096)
     proc = session.proc_threads()
-    threads = ProcThreadsPicture(proc) if proc is not None else None
+    threads = ProcThreadsPicture(proc, session.thread_names) if proc is not None else None
     return LiveSide(
         header, record, arguments, fdinfo, model_items, dict(live_names.names), banner, threads
     )

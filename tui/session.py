@@ -34,6 +34,7 @@ from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
 from simulator.scenario.runner import LiveFactory, ModelFactory, default_live_factory
 from simulator.scenario.runner import default_model_factory as _default_model_factory
+from simulator.scenario.threadsteps import thread_ids
 
 #: The real interest list of each epoll (by scenario name) after one step, as ``fdinfo``
 #: returned it -- or the reason it could not be read.
@@ -120,6 +121,8 @@ class PlaySession:
             self._start_live if self.source is Source.LIVE else None,
             recording,
         )
+        #: The scenario's thread names by thread number (`threadsteps.thread_ids`).
+        self.thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
         self._epoll_names = tuple(
             name
             for step in scenario.steps
@@ -174,7 +177,7 @@ class PlaySession:
     @property
     def threaded(self) -> bool:
         """Whether the scenario makes calls on threads of its own (the threads panel shows)."""
-        return uses_threads(self.scenario)
+        return bool(self.thread_names)
 
     def proc_threads(self, position: int | None = None) -> ProcThreads | None:
         """The live child's threads as /proc showed them right after the step that led to
@@ -350,11 +353,6 @@ class PlaySession:
         self.runner.seek(position)
 
 
-def uses_threads(scenario: Scenario) -> bool:
-    """Whether a step of `scenario` is made by a thread it names (``thread = "t1"``): O(steps)."""
-    return any(getattr(step, "thread", None) for step in scenario.steps)
-
-
 def _close_when_started(started: Future[uapi.Kernel]) -> None:
     """Close the kernel a prestart thread makes, now or when it is up, without waiting."""
 
@@ -372,5 +370,4 @@ __all__ = [
     "Prediction",
     "Source",
     "StepWatch",
-    "uses_threads",
 ]

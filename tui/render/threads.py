@@ -72,6 +72,9 @@ class ThreadsPicture:
     lit: frozenset[int] = frozenset()  #: threads lit (the one a micro-step switches to)
     woken: frozenset[int] = frozenset()
     """At rest: the threads the step woke and ran (a thread it started is not among them)."""
+    results: Mapping[int, str] = field(default_factory=dict)
+    """At rest: the threads whose call ended during the step, with the call and its result
+    (the runner has joined them: the model shows them idle again)."""
     names: Mapping[int, str] = field(default_factory=dict)
     """The scenario's names of threads, by number."""
 
@@ -103,18 +106,28 @@ class ThreadsPicture:
         lit = {row.tid for row in self.rows if row.state == "runnable"}
         if event is not None and event.kind in _SWITCH_EVENTS and event.count is not None:
             lit.add(event.count)
-        return replace(self, lit=frozenset(lit), woken=frozenset())
+        return replace(self, lit=frozenset(lit), woken=frozenset(), results={})
 
-    def after(self, trace: Iterable[TraceEvent], started: int | None = None) -> ThreadsPicture:
+    def after(
+        self,
+        trace: Iterable[TraceEvent],
+        started: int | None = None,
+        results: Mapping[int, str] | None = None,
+    ) -> ThreadsPicture:
         """This picture at rest after a step whose micro-steps were `trace`, in which thread
         `started` (if any) began its call: every other thread the step switched to was woken
-        (O(trace))."""
+        (O(trace)). `results` are the calls that ended during the step (see `results`)."""
         woken = {
             event.count
             for event in trace
             if event.kind is TraceKind.THREAD_WAKE and event.count not in (None, started)
         }
-        return replace(self, lit=frozenset(), woken=frozenset(t for t in woken if t is not None))
+        return replace(
+            self,
+            lit=frozenset(),
+            woken=frozenset(t for t in woken if t is not None),
+            results=dict(results or {}),
+        )
 
     @property
     def spawned(self) -> int:
@@ -155,14 +168,15 @@ class ThreadsPicture:
         elif state == "finished":
             line.append("finished", style=_STATE_STYLE[state])
             line.append(f" {row.call}" if row.call else "")
-            outcome = row.outcome or ""
-            if len(outcome) > _OUTCOME_WIDTH:
-                outcome = outcome[: _OUTCOME_WIDTH - 1] + "…"
             line.append(" → ", style="grey62")
-            line.append(safe_text(outcome), style="bold")
+            line.append(safe_text(_shortened(row.outcome or "")), style="bold")
         else:
             line.append(state, style=_STATE_STYLE.get(state, ""))
-        if row.tid in self.woken:
+        result = self.results.get(row.tid)
+        if result is not None:
+            line.append("  ✓ woke: ", style="green")
+            line.append(safe_text(_shortened(result)), style="bold")
+        elif row.tid in self.woken:
             if state == "sleeping":
                 line.append("  ↺ woke, found nothing, sleeps again", style="yellow")
             else:
@@ -182,6 +196,10 @@ def sleepers_files(model: Observable, snapshot: ThreadsSnapshot, names: Bindings
         if file is not None and file.label in wanted and file.label not in found:
             found[file.label] = fd_name(fd, names)
     return found
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _OUTCOME_WIDTH else text[: _OUTCOME_WIDTH - 1] + "…"
 
 
 @dataclass(frozen=True)
