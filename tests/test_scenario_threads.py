@@ -7,10 +7,14 @@ Run on both kernels (the real one is the judge) through the runner, as `muxlab c
 from __future__ import annotations
 
 import functools
+import threading
+import time
 
 import pytest
 
 from simulator.live import LiveKernel
+from simulator.scenario import threadsteps
+from simulator.scenario.calls import Outcome
 from simulator.scenario.loader import ScenarioError, parse_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import Runner, Verdict, default_model_factory
@@ -134,3 +138,80 @@ def test_thread_fields_are_checked_when_the_file_is_read(extra: str, message: st
     text += f'[[step]]\ndo = "recv"\nargs = {{ fd = "a", nbytes = 1 }}\n{extra}\n'
     with pytest.raises(ScenarioError, match=message):
         parse_scenario(text)
+
+
+def test_equal_threads_in_accept_agree_whichever_wins() -> None:
+    text = """
+[scenario]
+title = "Equal acceptors"
+[[step]]
+do = "tcp_listen"
+as = "l"
+[[step]]
+do = "set_blocking"
+args = { fd = "l", blocking = true }
+[[step]]
+do = "accept"
+thread = "t1"
+equal = true
+args = { listen_fd = "l" }
+as = "c1"
+[[step]]
+do = "accept"
+thread = "t2"
+equal = true
+args = { listen_fd = "l" }
+as = "c2"
+[[step]]
+do = "tcp_connect"
+args = { listen_fd = "l" }
+"""
+    with Runner(parse_scenario(text), default_model_factory, LIVE) as runner:
+        records = list(runner)
+    assert [r.verdict for r in records] == [Verdict.AGREE] * 5
+    assert len([m for _n, m, _lv in records[4].woken if m.ok]) == 1
+
+
+def test_equal_threads_are_compared_by_what_finished_not_by_which() -> None:
+    text = """
+[scenario]
+title = "Two acceptors"
+[[step]]
+do = "tcp_listen"
+as = "l"
+[[step]]
+do = "accept"
+thread = "t1"
+equal = true
+args = { listen_fd = "l" }
+as = "c1"
+[[step]]
+do = "accept"
+thread = "t2"
+equal = true
+args = { listen_fd = "l" }
+as = "c2"
+"""
+    steps = tuple(parse_scenario(text).steps)
+    started = {"t1": 1, "t2": 2}
+    model = {"t1": Outcome(result="c1", raw=4)}
+    live = {"t2": Outcome(result="c2", raw=5)}
+    assert threadsteps.same(model, live, steps, started, compare_fds=True)
+    assert not threadsteps.same(model, {}, steps, started, compare_fds=True)
+    unequal = tuple(s.model_copy(update={"equal": False}) for s in steps)
+    assert not threadsteps.same(model, live, unequal, started, compare_fds=True)
+
+
+def test_seeking_back_over_sleeping_threads_leaves_no_python_thread_behind() -> None:
+    scenario = parse_scenario(HERD)
+    before = threading.active_count()
+    with Runner(scenario, default_model_factory) as runner:  # the model alone
+        list(runner)
+        for _ in range(5):
+            runner.seek(1)
+            runner.seek(len(scenario.steps))
+        assert threading.active_count() <= before + 3  # this model's sleepers: t2, r1 or r2
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the ended threads are unwinding
+    assert threading.active_count() == before

@@ -324,7 +324,9 @@ class Runner:
             raise IndexError(f"position {n} is outside 0..{len(self.steps)}")
         if n < self._state.position:
             start = max(p for p in self._checkpoints if p <= n)
+            left = self._state
             self._state = copy.deepcopy(self._checkpoints[start])
+            self._end_threads(left)
         while self._state.position < n:
             self.advance()
         return self._state.model
@@ -343,6 +345,15 @@ class Runner:
         live, self._live = self._live, None
         if live is not None:
             live.close_all()
+        self._end_threads(self._state)
+
+    @staticmethod
+    def _end_threads(state: _State) -> None:
+        """End the model's threads still asleep in `state` (a model left behind by a seek, or
+        at close): each holds a Python thread until its kernel ends it."""
+        if state.model_threads.asleep:
+            state.model.close_all()
+            state.model_threads.asleep.clear()
 
     def __enter__(self) -> Runner:
         return self

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from simulator import uapi
 from simulator.scenario import calls
 from simulator.scenario.calls import Bindings, Outcome
-from simulator.scenario.format import StepBase
+from simulator.scenario.format import ResultKind, StepBase
 from simulator.syscalls import ANSWER_EXCEPTIONS
 
 ASLEEP = "ASLEEP"
@@ -128,7 +128,7 @@ def same(
     def split(woken: Mapping[str, Outcome]) -> tuple[dict[str, Outcome], list[str]]:
         named = {n: o for n, o in woken.items() if not steps[started[n]].equal}
         anonymous = sorted(
-            f"{steps[started[n]].call.name}: {calls.show(o)}"
+            f"{steps[started[n]].call.name}: {_anonymous(o, steps[started[n]])}"
             for n, o in woken.items()
             if steps[started[n]].equal
         )
@@ -141,6 +141,15 @@ def same(
         calls.same(m_named[n], l_named[n], steps[started[n]].call.result, compare_fds)
         for n in m_named
     )
+
+
+def _anonymous(outcome: Outcome, step: StepBase) -> str:
+    """An equal thread's outcome without what tells the threads apart: a new descriptor is
+    named by the winner's own ``as`` and numbered by the slot it reserved, so only "a new
+    descriptor" is compared."""
+    if outcome.ok and step.call.result in (ResultKind.FD, ResultKind.PAIR):
+        return "new descriptor(s)"
+    return calls.show(outcome)
 
 
 def pairs(
