@@ -20,6 +20,7 @@ from simulator.kernel import ModelKernel
 from simulator.live import LiveKernel
 from simulator.observe import TraceEvent, TraceKind
 from simulator.scenario import Bindings
+from tests.test_scenario_format import run_cli
 from tests.tui_support import screen_text, until
 from tui.app import make_app
 from tui.frame import Frame, MicroRecorder, build_frame
@@ -332,3 +333,18 @@ async def test_the_real_side_shows_the_threads_proc_reports(
             assert (
                 f"{name} (thread {thread.tid})  tid {thread.os_tid}  S sleeping in recvfrom" in text
             )
+
+
+def test_headless_prints_every_threads_state_after_each_step() -> None:
+    status, out, err = run_cli(
+        "play", "--headless", "--no-live", "--width", "100", str(SHIPPED / "thundering-herd.toml")
+    )
+    assert status == 0, err
+    steps = out.split("\nstep ")
+    herd = next(s for s in steps if s.startswith("19/36"))
+    for name, tid in (("e1", 4), ("e2", 5), ("e3", 6)):
+        assert f"{name} (thread {tid})  idle  ✓ woke: epoll_wait → [srv IN]" in herd
+    asleep = next(s for s in steps if s.startswith("3/36"))
+    assert "a1 (thread 1)  sleeping in accept on srv:3 listen1.wq" in asleep
+    plain = next(s for s in steps if s.startswith("1/36"))
+    assert "2 CPUs · 0 context switches" in plain  # shown from the first step of the lesson

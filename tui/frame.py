@@ -30,7 +30,6 @@ from rich.text import Text
 from simulator import syscalls
 from simulator.observe import EpollSnapshot, Key, Observable, Threaded, Traced, TraceEvent
 from simulator.scenario import Bindings, StepRecord
-from simulator.scenario.calls import show
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel
 from tui.predict import real_outcome
@@ -42,7 +41,12 @@ from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
-from tui.render.threads import ProcThreadsPicture, ThreadsPicture, sleepers_files
+from tui.render.threads import (
+    ProcThreadsPicture,
+    ThreadsPicture,
+    sleepers_files,
+    step_threads,
+)
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
@@ -247,24 +251,6 @@ def _threads_picture(
     return ThreadsPicture.capture(snapshot, files, session.thread_names)
 
 
-def _thread_results(session: PlaySession, record: StepRecord) -> tuple[int | None, dict[int, str]]:
-    """The thread `record`'s step started (if it names one), and each thread whose call
-    ended during the step, with the call and the model's result (the runner joined them
-    after the step: the model shows them idle). O(steps back to each thread's call)."""
-    ids = {name: tid for tid, name in session.thread_names.items()}
-    step = record.step
-    started = ids.get(step.thread) if step.thread is not None else None
-    results: dict[int, str] = {}
-    for name, model, _live in record.woken:
-        began = next(
-            (s for s in reversed(session.runner.steps[: record.index]) if s.thread == name),
-            None,
-        )
-        call = began.call.name if began is not None else "call"
-        results[ids[name]] = f"{call} → {show(model)}"
-    return started, results
-
-
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
     """The interest tree; the ready dot marks the items on ``rdllist`` itself (not those an
     ``epoll_wait`` has moved to its private batch), as the ready list picture shows them."""
@@ -372,7 +358,7 @@ def build_frame(
 
     threads = _threads_picture(session, kernel, names) if kernel is not None else None
     if threads is not None and record is not None:
-        started, results = _thread_results(session, record)
+        started, results = step_threads(record, session.runner.steps, session.thread_names)
         threads = threads.after(record.trace, started, results)
 
     status = session.status()

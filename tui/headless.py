@@ -13,23 +13,26 @@ import sys
 from pathlib import Path
 from typing import cast
 
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from simulator.observe import Observable
+from simulator.observe import Observable, Threaded
 from simulator.scenario.format import ResultKind
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
     Runner,
     ScenarioRunError,
+    StepRecord,
     Verdict,
     default_live_factory,
     default_model_factory,
 )
+from simulator.scenario.threadsteps import thread_ids
 from tui.render.model_state import ModelStateView, is_instance
 from tui.render.safe import Neutralised, safe_markdown, safe_text
 from tui.render.step import StepView
+from tui.render.threads import ThreadsPicture, sleepers_files, step_threads
 from tui.verdicts import counts_text
 
 # Spaces at the end of a line, possibly followed by colour codes: rich pads lines to the full
@@ -42,6 +45,17 @@ def _print(console: Console, renderable: RenderableType) -> None:
     with console.capture() as captured:
         console.print(Neutralised(renderable))
     sys.stdout.write(_TRAILING.sub(r"\1", captured.get()))
+
+
+def _threads(
+    model: Threaded, record: StepRecord, runner: Runner, thread_names: dict[int, str]
+) -> ThreadsPicture:
+    """The model's threads after the step, as the player's threads panel shows them."""
+    snapshot = model.threads()
+    files = sleepers_files(cast(Observable, model), snapshot, runner.bindings)
+    started, results = step_threads(record, runner.steps, thread_names)
+    picture = ThreadsPicture.capture(snapshot, files, thread_names)
+    return picture.after(record.trace, started, results)
 
 
 def play(
@@ -74,6 +88,7 @@ def play(
     # at every open descriptor, keeps a step's picture O(what it shows).
     instances: set[int] = set()
     observable = isinstance(runner.model, Observable)  # a protocol check: once, not per step
+    thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
     with runner:
         if not as_json:
             meta = scenario.scenario
@@ -89,12 +104,14 @@ def play(
                     sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
                     continue
                 model = cast(Observable, runner.model)
-                state = None
+                state: RenderableType | None = None
                 if observable:
                     if step.model.ok and step.step.call.result is ResultKind.FD:
                         instances.add(step.model.raw)
                     instances = {fd for fd in instances if is_instance(model, fd)}
                     state = ModelStateView(model, runner.bindings, instances)
+                    if thread_names and isinstance(model, Threaded):
+                        state = Group(state, _threads(model, step, runner, thread_names))
                 _print(console, StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)

@@ -14,7 +14,7 @@ nothing: the herd) says so. Captures are detached from the model; O(threads), at
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -22,7 +22,9 @@ from rich.style import Style
 from rich.text import Text
 
 from simulator.observe import Observable, ProcThreads, ThreadsSnapshot, TraceEvent, TraceKind
-from simulator.scenario.calls import Bindings
+from simulator.scenario import StepRecord
+from simulator.scenario.calls import Bindings, show
+from simulator.scenario.format import StepBase
 from tui.render.safe import safe_text
 from tui.render.wait_queues import fd_name
 
@@ -198,6 +200,24 @@ def sleepers_files(model: Observable, snapshot: ThreadsSnapshot, names: Bindings
     return found
 
 
+def step_threads(
+    record: StepRecord, steps: Sequence[StepBase], thread_names: Mapping[int, str]
+) -> tuple[int | None, dict[int, str]]:
+    """The thread `record`'s step started (if it names one), and each thread whose call
+    ended during the step, with the call and the model's result (the runner joined them
+    after the step: the model shows them idle), for `ThreadsPicture.after`. O(steps back to
+    each such thread's call)."""
+    ids = {name: tid for tid, name in thread_names.items()}
+    step = record.step
+    started = ids.get(step.thread) if step.thread is not None else None
+    results: dict[int, str] = {}
+    for name, model, _live in record.woken:
+        began = next((s for s in reversed(steps[: record.index]) if s.thread == name), None)
+        call = began.call.name if began is not None else "call"
+        results[ids[name]] = f"{call} → {show(model)}"
+    return started, results
+
+
 def _shortened(text: str) -> str:
     return text if len(text) <= _OUTCOME_WIDTH else text[: _OUTCOME_WIDTH - 1] + "…"
 
@@ -233,4 +253,11 @@ class ProcThreadsPicture:
             yield line
 
 
-__all__ = ["PROC_STATES", "ProcThreadsPicture", "ThreadRow", "ThreadsPicture", "sleepers_files"]
+__all__ = [
+    "PROC_STATES",
+    "ProcThreadsPicture",
+    "ThreadRow",
+    "ThreadsPicture",
+    "sleepers_files",
+    "step_threads",
+]
