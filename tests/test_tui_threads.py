@@ -68,11 +68,11 @@ def test_each_thread_is_a_row_with_its_state_call_and_wait_queue(model: ModelKer
     text = text_of(picture(model, names))
     lines = text.splitlines()
     assert lines[0].startswith("2 CPUs · ")
-    assert "running on cpu0 (makes the steps)" in lines[1]
+    assert lines[0].endswith(" context switches · thread 0 makes the steps on cpu0")
     # the queue is named as the wait queues panel names it, where the entry is drawn too
-    assert lines[2] == "thread 1  sleeping in recv on a:3 unix1.wq"
-    assert lines[3] == "thread 2  sleeping in recv on a:3 unix1.wq"
-    assert lines[4] == "thread 3  idle"
+    assert lines[1] == "thread 1  sleeping in recv on a:3 unix1.wq"
+    assert lines[2] == "thread 2  sleeping in recv on a:3 unix1.wq"
+    assert lines[3] == "idle: thread 3"
     queues = text_of(WaitQueuesPicture.capture(model, names))
     assert "a:3 unix1.wq ▸ thread 2 in recv → thread 1 in recv" in queues
 
@@ -83,7 +83,11 @@ def test_the_context_switches_are_the_models_count(model: ModelKernel) -> None:
     model.send(b, 5)
     after = model.threads().context_switches
     assert after > before
-    assert text_of(picture(model, names)).splitlines()[0] == f"2 CPUs · {after} context switches"
+    assert (
+        text_of(picture(model, names))
+        .splitlines()[0]
+        .startswith(f"2 CPUs · {after} context switches · ")
+    )
 
 
 def test_a_herd_marks_the_woken_and_the_one_that_sleeps_again(model: ModelKernel) -> None:
@@ -94,8 +98,8 @@ def test_a_herd_marks_the_woken_and_the_one_that_sleeps_again(model: ModelKernel
     shown = picture(model, names).after(model.trace)
     assert shown.woken == {1, 2}
     lines = text_of(shown, width=120).splitlines()
-    assert lines[2] == "thread 1  finished recv → 5  ✓ woken by this step"
-    assert lines[3] == (
+    assert lines[1] == "thread 1  finished recv → 5  ✓ woken by this step"
+    assert lines[2] == (
         "thread 2  sleeping in recv on a:3 unix1.wq  ↺ woke, found nothing, sleeps again"
     )
 
@@ -265,14 +269,14 @@ async def test_the_herd_lights_every_woken_thread_and_exclusive_wakes_one(
         await _play_to(pilot, screen, herd)
         text = screen_text(app)
         for name, tid in (("e1", 4), ("e2", 5), ("e3", 6)):
-            assert f"{name} (thread {tid})  idle  ✓ woke: epoll_wait → [srv IN]" in text
+            assert f"{name} (thread {tid})  ✓ woke: epoll_wait → [srv IN]" in text
         exclusive = next(i for i, s in enumerate(steps) if s.names == ["c5"]) + 1
         await _play_to(pilot, screen, exclusive)
         text = screen_text(app)
-        assert "e1 (thread 4)  idle  ✓ woke: epoll_wait → [srv IN]" in text
+        assert "e1 (thread 4)  ✓ woke: epoll_wait → [srv IN]" in text
         assert "e2 (thread 5)  sleeping in epoll_wait on x2:" in text
         assert "e3 (thread 6)  sleeping in epoll_wait on x3:" in text
-        assert "e2 (thread 5)  idle  ✓ woke" not in text
+        assert "e2 (thread 5)  ✓ woke" not in text
 
 
 async def test_the_animation_lights_the_woken_workers_one_after_the_other(
@@ -313,7 +317,7 @@ async def test_the_panel_fits_at_80x24(tmp_path: Path, monkeypatch: pytest.Monke
         await _play_to(pilot, screen, 4)
         text = screen_text(app)
         assert "Threads and CPUs" in text
-        assert "reader (thread 1)  sleeping in recv on a:3" in text
+        assert "│ reader  sleeping in recv on a:3 " in text  # compact: shorter rows
 
 
 async def test_the_real_side_shows_the_threads_proc_reports(
@@ -343,7 +347,7 @@ def test_headless_prints_every_threads_state_after_each_step() -> None:
     steps = out.split("\nstep ")
     herd = next(s for s in steps if s.startswith("19/36"))
     for name, tid in (("e1", 4), ("e2", 5), ("e3", 6)):
-        assert f"{name} (thread {tid})  idle  ✓ woke: epoll_wait → [srv IN]" in herd
+        assert f"{name} (thread {tid})  ✓ woke: epoll_wait → [srv IN]" in herd
     asleep = next(s for s in steps if s.startswith("3/36"))
     assert "a1 (thread 1)  sleeping in accept on srv:3 listen1.wq" in asleep
     plain = next(s for s in steps if s.startswith("1/36"))

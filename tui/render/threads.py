@@ -79,6 +79,8 @@ class ThreadsPicture:
     (the runner has joined them: the model shows them idle again)."""
     names: Mapping[int, str] = field(default_factory=dict)
     """The scenario's names of threads, by number."""
+    compact: bool = False
+    """Shorter rows for a small terminal: names without numbers, queues without labels."""
 
     @classmethod
     def capture(
@@ -131,29 +133,40 @@ class ThreadsPicture:
             results=dict(results or {}),
         )
 
-    @property
-    def spawned(self) -> int:
-        """Threads besides thread 0."""
-        return len(self.rows) - 1
-
     def label(self, tid: int) -> str:
         name = self.names.get(tid)
+        if name and self.compact:
+            return safe_text(name)
         return f"{safe_text(name)} (thread {tid})" if name else f"thread {tid}"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # Thread 0 goes in the heading and the idle threads share one line, so that the
+        # threads that wait or work get the rows (a small terminal shows few).
         head = Text(f"{self.cpus} CPU{'s' if self.cpus != 1 else ''}", style="bold")
-        head.append(f" · {self.context_switches} context switches", style="bold")
-        yield head
+        switches = "switches" if self.compact else "context switches"
+        head.append(f" · {self.context_switches} {switches}", style="bold")
+        idle = []
+        rows = []
         for row in self.rows:
-            yield self._line(row)
+            if row.tid == 0 and row.state == "running":
+                if not self.compact:
+                    head.append(f" · thread 0 makes the steps on cpu{row.cpu}", style="dim")
+            elif row.state == "idle" and row.tid not in self.results and row.tid not in self.lit:
+                idle.append(self.label(row.tid))
+            else:
+                rows.append(self._line(row))
+        yield head
+        yield from rows
+        if idle:
+            yield Text("idle: " + ", ".join(idle), style="dim")
 
     def _line(self, row: ThreadRow) -> Text:
         line = Text(self.label(row.tid), style=LIT if row.tid in self.lit else "bold")
         line.append("  ")
         state = row.state
-        if state == "running" and row.tid == 0:
-            line.append(f"running on cpu{row.cpu}", style=_STATE_STYLE[state])
-            line.append(" (makes the steps)", style="dim")
+        result = self.results.get(row.tid)
+        if result is not None and state == "idle":
+            pass  # joined by the runner: its result says it all
         elif state in ("running", "runnable"):
             line.append(state, style=_STATE_STYLE[state])
             line.append(f" in {row.call}" if row.call else "")
@@ -166,7 +179,7 @@ class ThreadsPicture:
             line.append(f" in {row.call}" if row.call else "")
             if row.where:
                 line.append(" on ", style="grey62")
-                line.append(row.where)
+                line.append(row.where.split(" ")[0] if self.compact else row.where)
         elif state == "finished":
             line.append("finished", style=_STATE_STYLE[state])
             line.append(f" {row.call}" if row.call else "")
@@ -174,13 +187,15 @@ class ThreadsPicture:
             line.append(safe_text(_shortened(row.outcome or "")), style="bold")
         else:
             line.append(state, style=_STATE_STYLE.get(state, ""))
-        result = self.results.get(row.tid)
         if result is not None:
-            line.append("  ✓ woke: ", style="green")
+            line.append("✓ woke: " if state == "idle" else "  ✓ woke: ", style="green")
             line.append(safe_text(_shortened(result)), style="bold")
         elif row.tid in self.woken:
             if state == "sleeping":
-                line.append("  ↺ woke, found nothing, sleeps again", style="yellow")
+                again = (
+                    "woke, sleeps again" if self.compact else "woke, found nothing, sleeps again"
+                )
+                line.append(f"  ↺ {again}", style="yellow")
             else:
                 line.append("  ✓ woken by this step", style="green")
         return line

@@ -305,7 +305,9 @@ class PlayerScreen(Screen[None]):
         if tiny != self.has_class("-tiny"):
             self.set_class(tiny, "-tiny")
             self.refresh_bindings()
-        self.set_class(not tiny and (width < COMPACT[0] or height < COMPACT[1]), "-compact")
+        compact = not tiny and (width < COMPACT[0] or height < COMPACT[1])
+        self.set_class(compact, "-compact")
+        self.query_one(ThreadsView).compact = compact
         if tiny:
             self.query_one("#too-small", Static).update(
                 f"muxlab needs a terminal of at least {TINY[0]}x{TINY[1]} to play a scenario;\n"

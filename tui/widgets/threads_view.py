@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import RenderableType
+from textual.reactive import reactive
 
 from simulator.observe import TraceEvent
 from tui.frame import Frame
@@ -20,6 +23,12 @@ class ThreadsView(PictureView):
     }
     """
 
+    compact: reactive[bool] = reactive(False, init=False)
+    """Shorter rows (the player's compact layout)."""
+
+    def watch_compact(self) -> None:
+        self._redraw()
+
     def placeholder(self) -> str:
         return "no threads"
 
@@ -27,4 +36,6 @@ class ThreadsView(PictureView):
         threads = frame.threads
         if threads is None:
             return None
+        if self.compact:
+            threads = replace(threads, compact=True)
         return threads.during(event) if event is not None else threads
