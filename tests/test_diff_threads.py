@@ -523,11 +523,11 @@ def test_proc_tells_a_thread_asleep_in_a_syscall_from_a_busy_one() -> None:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
         for _ in range(2000):  # until the sleeper is in the kernel (it starts first)
             states = live_kernel._task_states(child.pid)
-            if any(s == "S" and n in live_kernel._BLOCKING_SYSCALLS for s, n in states.values()):
+            if any(s == "S" and n in live_kernel._BLOCKING_SYSCALLS for s, n, _ in states.values()):
                 break
         letters = sorted(
             "asleep" if s == "S" and n in live_kernel._BLOCKING_SYSCALLS else "busy"
-            for s, n in states.values()
+            for s, n, _ in states.values()
         )
         assert child.pid not in states
         assert letters == ["asleep", "busy"]

@@ -19,6 +19,7 @@ from simulator.scenario.loader import ScenarioError, parse_scenario
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import Runner, Verdict, default_model_factory
 from simulator.scenario.threadsteps import ASLEEP
+from simulator.threads import MAX_THREADS
 
 LIVE = functools.partial(LiveKernel, wait_bound_s=0.1)
 
@@ -122,6 +123,14 @@ def test_a_recording_whose_thread_answer_has_the_wrong_shape_is_refused() -> Non
     document["live"][4]["woken"]["t1"] = {"raw": [1, 2]}  # accept answers one fd
     with pytest.raises(RecordingError, match=r"woken\.t1"):
         Recording.from_json(document).check(scenario)
+
+
+def test_more_threads_than_the_cap_is_refused_when_the_file_is_read() -> None:
+    text = '[scenario]\ntitle = "x"\n[[step]]\ndo = "socketpair"\nas = ["a", "b"]\n'
+    for n in range(MAX_THREADS + 1):
+        text += f'[[step]]\ndo = "recv"\nthread = "t{n}"\nargs = {{ fd = "a", nbytes = 1 }}\n'
+    with pytest.raises(ScenarioError, match=f"step {MAX_THREADS + 2} .*at most {MAX_THREADS}"):
+        parse_scenario(text)
 
 
 @pytest.mark.parametrize(

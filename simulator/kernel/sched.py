@@ -78,7 +78,7 @@ class Task:
         self.deadline: int | None = None
         self.timer: Pending | None = None
         self.timed_out = False
-        self.woken_seq = 0  #: when it became runnable (run order)
+        self.woken_seq = 0  #: when it went to sleep (the order runnable tasks run in)
         self.cpu: int | None = None
         self.cancelled = False
         self._baton: threading.Semaphore | None = None
@@ -162,8 +162,8 @@ class Scheduler:
         return task.state == FINISHED
 
     def run_ready(self) -> None:
-        """Run every runnable task, in wake-up order, until none is: settling covers every
-        thread (each run may wake others, which run after it)."""
+        """Run every runnable task, in the order they went to sleep, until none is: settling
+        covers every thread (each run may wake others, which run after it)."""
         if self.current != 0:
             return  # only thread 0 dispatches; a task's own call ends by handing back
         while self.active:
@@ -209,15 +209,16 @@ class Scheduler:
             task.result = run()
         except TaskCancelled:
             pass
-        except Exception as exc:  # the call's answer, read by join
+        except BaseException as exc:  # the call's answer, read by join (or a bug, shown there)
             task.error = exc
-        task.state = FINISHED
-        task.woken = None
-        task.sleeps_on = None
-        task._baton = None
-        self.active -= 1
-        self._switch_out(task, "thread {e.count} finishes")
-        self._back.release()
+        finally:  # whatever happened, thread 0 gets the baton back: it must never hang
+            task.state = FINISHED
+            task.woken = None
+            task.sleeps_on = None
+            task._baton = None
+            self.active -= 1
+            self._switch_out(task, "thread {e.count} finishes")
+            self._back.release()
 
     def sleep(self, woken: Callable[[], bool], deadline: int | None, where: str) -> bool:
         """Put the current task to sleep until `woken()` or `deadline`; True if woken.

@@ -271,6 +271,8 @@ class LiveKernel:
         self._lock = threading.Lock()
         self._released = False
         self._threads = False  # whether a thread has been started (then calls settle them)
+        #: The child's threads as the last settle left them (see `_settle_threads`).
+        self._settled: dict[int, tuple[str, int, int]] | None = None
         self._proc = _spawner.spawn()
         _instances.add(self)
         try:
@@ -479,21 +481,26 @@ class LiveKernel:
         ``/proc/<pid>/task/<tid>/{stat,syscall}`` in a row (a thread just woken is runnable,
         or back in user space, or waiting for the GIL: none of those is asleep in one of
         `_BLOCKING_SYSCALLS`). LiveSettleError past `THREAD_SETTLE_BOUND_S`. Free until a
-        thread has been started, and one read once every thread has ended."""
+        thread has been started; one read once every thread has ended, or when no thread has
+        been scheduled since the last settle (``schedstat``'s count of times it ran is
+        unchanged: it is still in the same sleep) -- most calls wake nobody."""
         if not self._threads or not self.alive:
             return
         deadline = time.monotonic() + THREAD_SETTLE_BOUND_S
-        last: dict[int, tuple[str, int]] | None = None
+        last: dict[int, tuple[str, int, int]] | None = None
         stable = 0
         while True:
             now = _task_states(self._proc.pid)
             if not now:
                 return  # every thread has ended: nothing can wake any more
             asleep = all(
-                state == "S" and number in _BLOCKING_SYSCALLS for state, number in now.values()
+                state == "S" and number in _BLOCKING_SYSCALLS for state, number, _ in now.values()
             )
+            if asleep and now == self._settled and all(runs >= 0 for *_, runs in now.values()):
+                return  # no thread has run since the last settle: the same sleep, one read
             stable = stable + 1 if asleep and now == last else 0
             if stable >= THREAD_STABLE_SAMPLES:
+                self._settled = now
                 return
             if time.monotonic() >= deadline:
                 busy = {tid: state for tid, state in now.items() if state[0] != "S"}
@@ -516,7 +523,7 @@ class LiveKernel:
                 return None
             pid = self._proc.pid
         found = []
-        for os_tid, (letter, number) in _task_states(pid).items():
+        for os_tid, (letter, number, _runs) in _task_states(pid).items():
             base = f"/proc/{pid}/task/{os_tid}"
             try:
                 comm = Path(f"{base}/comm").read_text().strip()
@@ -605,10 +612,11 @@ def _status_fields(text: str) -> dict[str, int]:
     return fields
 
 
-def _task_states(pid: int) -> dict[int, tuple[str, int]]:
-    """``{tid: (state letter, syscall number or -1)}`` of every thread of process `pid` but
-    its main thread, from /proc (a thread gone meanwhile is left out: it has ended)."""
-    states: dict[int, tuple[str, int]] = {}
+def _task_states(pid: int) -> dict[int, tuple[str, int, int]]:
+    """``{tid: (state letter, syscall number or -1, times it ran or -1)}`` of every thread of
+    process `pid` but its main thread, from /proc (a thread gone meanwhile is left out: it has
+    ended). The count is ``schedstat``'s third field (``sched_info.pcount``)."""
+    states: dict[int, tuple[str, int, int]] = {}
     try:
         tids = [int(name) for name in os.listdir(f"/proc/{pid}/task")]
     except FileNotFoundError:
@@ -630,7 +638,12 @@ def _task_states(pid: int) -> dict[int, tuple[str, int]]:
             number = _UNREADABLE  # no ptrace access: decide by the state letter alone
         except (FileNotFoundError, ProcessLookupError):
             continue
-        states[tid] = (letter, number)
+        try:
+            with open(f"{base}/schedstat") as schedstat:
+                runs = int(schedstat.read().split()[2])
+        except (OSError, IndexError, ValueError):
+            runs = -1  # unknown: the stability window decides
+        states[tid] = (letter, number, runs)
     return states
 
 

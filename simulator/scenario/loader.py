@@ -48,6 +48,7 @@ from simulator.scenario.format import (
 )
 from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
 from simulator.syscalls import ArgKind
+from simulator.threads import MAX_THREADS
 
 _MAX_REPORTED = 20
 
@@ -477,6 +478,7 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
     """Names bound before use, ``as`` fitting the result, ``expect``/``choices`` shapes."""
     problems: list[Problem] = []
     bound: list[str] = []
+    threads: list[str] = []
 
     def report(index: int, step: StepBase, field: str, message: str) -> None:
         keys = re.findall(r"[A-Za-z_]\w*", field)[:2]
@@ -532,5 +534,9 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
             report(index, step, "ask", "a thread's step cannot ask: its call may sleep")
         if step.equal and step.thread is None:
             report(index, step, "equal", "`equal` says something of a thread: give `thread`")
+        if step.thread is not None and step.thread not in threads:
+            threads.append(step.thread)
+            if len(threads) > MAX_THREADS:
+                report(index, step, "thread", f"a scenario has at most {MAX_THREADS} threads")
         bound = after
     return problems
