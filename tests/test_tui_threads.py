@@ -8,6 +8,7 @@ The pictures are drawn from real kernels driven through the protocol (`ModelKern
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,9 @@ async def test_the_herd_lights_every_woken_thread_and_exclusive_wakes_one(
         assert "e2 (thread 5)  sleeping in epoll_wait on x2:" in text
         assert "e3 (thread 6)  sleeping in epoll_wait on x3:" in text
         assert "e2 (thread 5)  ✓ woke" not in text
+        # the sleeper's entry is on the queue the row names, drawn in the wait queues panel
+        # (the queues threads sleep on come first)
+        assert re.search(r"x2:(\d+) epoll\1\.wq ▸ thread 5 in", text)
 
 
 async def test_the_animation_lights_the_woken_workers_one_after_the_other(

@@ -216,7 +216,7 @@ class MicroRecorder:
         mechanism = syscalls.mechanism_of_call(step.call.name) or step_mechanism(session)
         if mechanism == "kqueue":
             calls = _kqueue_picture(kernel, names, session)
-        queues = WaitQueuesPicture.capture(kernel, names, ep)
+        queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
         return MicroFrame(
             ep_title=ep_title,
             ep_label=ep_label,
@@ -249,6 +249,15 @@ def _threads_picture(
     snapshot = kernel.threads()
     files = sleepers_files(kernel, snapshot, names)
     return ThreadsPicture.capture(snapshot, files, session.thread_names)
+
+
+def _slept_on(session: PlaySession, kernel: Observable) -> frozenset[str]:
+    """The labels of the files threads sleep on (their queues are drawn first)."""
+    if not session.threaded or not isinstance(kernel, Threaded):
+        return frozenset()
+    return frozenset(
+        t.sleeps_on.removesuffix(".wq") for t in kernel.threads().threads if t.sleeps_on
+    )
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -341,7 +350,7 @@ def build_frame(
             shape = _tree_shape(ep, names)
             chain = ReadyChain.capture(ep, names)
             path, path_text = _lookup_path(kernel, epfd, record, names)
-        queues = WaitQueuesPicture.capture(kernel, names, ep)
+        queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
         nic = NicLane.capture(kernel)
 
     calls: RenderableType | None = None
