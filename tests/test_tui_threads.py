@@ -356,3 +356,24 @@ def test_headless_prints_every_threads_state_after_each_step() -> None:
     assert "a1 (thread 1)  sleeping in accept on srv:3 listen1.wq" in asleep
     plain = next(s for s in steps if s.startswith("1/36"))
     assert "2 CPUs · 0 context switches" in plain  # shown from the first step of the lesson
+
+
+async def test_two_readers_on_one_socket_one_served_one_asleep_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # blocking-io: r1 and r2 both wake for five bytes; whichever ran first has them, the other
+    # is marked as woken for nothing, on both kernels' verdict (equal threads).
+    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
+    app = make_app(SHIPPED / "blocking-io.toml", live=False, animate=False)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        steps = screen.session.runner.steps
+        herd = next(i for i, s in enumerate(steps) if s.thread == "r2") + 2
+        await _play_to(pilot, screen, herd)
+        text = screen_text(app)
+        served = re.findall(r"(r[12]) \(thread \d\)  ✓ woke: recv → 5", text)
+        again = re.findall(
+            r"(r[12]) \(thread \d\)  sleeping in recv on a:3 unix\d+\.wq  ↺ woke", text
+        )
+        assert len(served) == 1 and len(again) == 1 and {*served, *again} == {"r1", "r2"}
