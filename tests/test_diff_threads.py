@@ -183,6 +183,17 @@ def test_a_thread_asleep_in_accept_holds_its_new_fd_number_TH3(twin: Twin) -> No
     assert twin.join(t) == listener + 1
 
 
+def test_a_blocking_accept_that_waits_forever_gives_its_fd_number_back_TH3(twin: Twin) -> None:
+    # Found by the thundering-herd lesson: the model kept the number thread 0's accept had
+    # reserved when it ended in WaitForeverError.
+    listener = twin.tcp_listen()
+    twin.set_blocking(listener, True)
+    for kernel in (twin.model, twin.live):  # messages differ by design (the live bound)
+        with pytest.raises(WaitForeverError):
+            kernel.accept(listener)
+    assert twin.socketpair() == (listener + 1, listener + 2)
+
+
 def test_a_blocking_accept_at_the_descriptor_limit_fails_at_once_TH3(twin: Twin) -> None:
     listener = twin.tcp_listen()
     twin.set_blocking(listener, True)

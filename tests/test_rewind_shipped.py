@@ -26,11 +26,8 @@ FILES = scenario_files([SHIPPED])[0] if SHIPPED is not None else []
 
 def observe(model: Kernel) -> tuple[object, ...]:
     """What the model shows: clock, counts, each descriptor's file and wait queue, every epoll's
-    tree and ready list, every kqueue's knotes, every thread's state and the context switches
-    -- and what poll and epoll_wait would answer now (asked of a copy, since asking can change
-    state; while a thread sleeps inside a call the model cannot be copied -- a Python thread's
-    stack cannot be -- so there the threads' states and the wait queues they sleep on stand
-    for the answers)."""
+    tree and ready list, every kqueue's knotes, every thread's state -- and what poll and
+    epoll_wait would answer now (asked of a copy, since asking can change state)."""
     assert isinstance(model, ModelKernel)
     files: list[object] = []
     for fd, file in model.fds().items():
@@ -45,15 +42,18 @@ def observe(model: Kernel) -> tuple[object, ...]:
             entry.append([repr(kn) for kn in file.knotes()])
             entry.append([repr(kn) for kn in file.pending()])
         files.append(entry)
-    answers: list[object] = [model.threads()]
+    threads = model.threads()
+    answers: list[object] = []
     if not model.sched.active:
+        # A model whose threads sleep inside a call cannot be copied (their Python stacks), so
+        # then the threads' own states -- and the wait-queue entries above -- stand for it.
         probe = copy.deepcopy(model)
         answers.append(probe.poll([(fd, 0xFFFF) for fd in probe.fds() if fd > 2], 0))
         for fd, file in probe.fds().items():
             if isinstance(file, EventPoll):
                 answers.append(probe.epoll_wait(fd, 64, 0))
     counts = (model.now_ns, model.user_watches, model.fs.nr_files, model.fdt.capacity)
-    return (counts, model.fdt.nofile, files, answers)
+    return (counts, model.fdt.nofile, files, answers, threads)
 
 
 def _as_json(runner: Runner, n: int) -> list[dict[str, Any]]:

@@ -203,7 +203,7 @@ class ModelKernel(ModelViews):
         try:
             self.fs.check_file_max(count)
             check()
-        except OSError:
+        except BaseException:  # an errno, a blocking accept that waits forever, a thread ended
             for fd in fds:
                 self.fdt.put_unused_fd(fd)
             raise
