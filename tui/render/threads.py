@@ -227,7 +227,8 @@ def step_threads(
     started = ids.get(step.thread) if step.thread is not None else None
     results: dict[int, str] = {}
     for name, model, _live in record.woken:
-        began = next((s for s in reversed(steps[: record.index]) if s.thread == name), None)
+        back = range(record.index - 1, -1, -1)  # no copy of the steps before it
+        began = next((steps[i] for i in back if steps[i].thread == name), None)
         call = began.call.name if began is not None else "call"
         results[ids[name]] = f"{call} → {show(model)}"
     return started, results
