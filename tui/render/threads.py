@@ -8,8 +8,11 @@ side: each real thread of the live child as ``/proc/<pid>/task/<tid>/`` reports 
 
 A wake-up is drawn from the step's trace (`thread.wake` / `thread.sleep` events, whose `count`
 is the thread): during the animation the thread being switched to and every runnable one are
-lit; at rest, each thread the step ran is marked, and one that woke but sleeps again (it found
-nothing: the herd) says so. Captures are detached from the model; O(threads), at most 65.
+lit; at rest, each thread whose call the step ended shows its result (`step_threads`, from the
+runner's record), and one that woke but sleeps again (it found nothing: the herd) says so.
+Thread 0 is drawn in the heading and idle threads share a line; `compact` shortens the rows.
+Captures are detached from the model and cost O(threads), at most 65 (`sleepers_files` looks
+at the scenario's named descriptors once, and only while a thread sleeps).
 """
 
 from __future__ import annotations
