@@ -692,14 +692,17 @@ class ModelKernel(ModelViews):
         return files
 
     def thread_state(self, tid: int) -> tuple[str, str | None]:
-        """``("idle", None)``, ``("sleeping", call)`` or ``("finished", call)``."""
-        self._begin("thread_state")
+        """``("idle", None)``, ``("sleeping", call)`` or ``("finished", call)``. Like `join`, it
+        reads the scheduler's books and makes no micro-step: it opens no trace frame, so the
+        last call's `trace` and `last_cost` stay those of the call that did the work."""
+        self.calls += 1
         tid = threads.check_tid(tid, len(self.sched.tasks) - 1)
         return self.sched.tasks[tid].reported()
 
     def join(self, tid: int) -> object:
-        """The finished call's result (or its exception, raised); the thread is idle again."""
-        self._begin("join")
+        """The finished call's result (or its exception, raised); the thread is idle again.
+        No trace frame (see `thread_state`)."""
+        self.calls += 1
         tid = threads.check_tid(tid, len(self.sched.tasks) - 1)
         task = self.sched.tasks[tid]
         threads.check_join(tid, task.reported())
