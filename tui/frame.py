@@ -57,9 +57,6 @@ class Model(Observable, Traced, Protocol):
     """What the pictures read: a kernel with the snapshot API that traces its calls."""
 
 
-#: Thread calls the runner makes around a thread's step: not the step's own call frames.
-_THREAD_BOOKKEEPING = frozenset({"spawn_thread", "thread_state", "join"})
-
 #: A step's animation keeps between this many and twice as many micro-step captures.
 MICRO_FRAMES = 48
 
@@ -160,7 +157,6 @@ class MicroRecorder:
         self.stride = 1
         self.frames: dict[int, MicroFrame] = {}
         self.error: Exception | None = None
-        self._aside = False  # in a call frame that is not the step's (see `_observe`)
 
     def __call__(self, model: Kernel) -> Callable[[TraceEvent], None] | None:
         if not isinstance(model, Observable) or not isinstance(model, Traced):
@@ -173,7 +169,6 @@ class MicroRecorder:
         self.stride = 1
         self.frames = {}
         self.error = None
-        self._aside = False
         return self._observe
 
     def _observe(self, event: TraceEvent) -> None:
@@ -181,12 +176,8 @@ class MicroRecorder:
         assert kernel is not None
         micro = len(kernel.trace) - 1
         if micro == 0:
-            # The runner's own reads of threads around a step (spawning the step's thread,
-            # joining those that finished) are calls too: their frames are not the step's.
-            self._aside = event.where in _THREAD_BOOKKEEPING
-            if not self._aside:
-                self.frames = {}  # a call frame began: what came before is not this step's
-        if self._aside or self.error is not None or micro % self.stride:
+            self.frames = {}  # a call frame began: what came before is not this step's trace
+        if self.error is not None or micro % self.stride:
             return
         try:
             self.frames[micro] = self._capture(kernel)
