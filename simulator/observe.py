@@ -411,6 +411,46 @@ class Threaded(Protocol):
     def threads(self) -> ThreadsSnapshot: ...
 
 
+# --- the real threads (what /proc says of the live engine's threads) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcThread:
+    """One real thread of the live engine's child, as ``/proc/<pid>/task/<tid>/`` shows it.
+
+    `tid` is the protocol's thread number; `os_tid` the kernel's; `state` the letter of
+    ``stat`` (R running, S sleeping, D, Z...); `syscall` the name of the syscall it sleeps in
+    (from ``syscall``), or None; `switches` its context switches so far (``status``:
+    voluntary plus involuntary).
+    """
+
+    tid: int
+    os_tid: int
+    state: str
+    syscall: str | None
+    switches: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcThreads:
+    """The live child's threads that `start` made, and the process as ``/proc/<pid>/status``
+    shows it: every thread it has (``Threads``, the main one and its helpers too), its
+    virtual size (``VmSize``: each thread's stack is reserved there) and resident size
+    (``VmRSS``: only the pages touched), in KiB."""
+
+    threads: tuple[ProcThread, ...]
+    process_threads: int
+    vm_size_kib: int
+    vm_rss_kib: int
+
+
+@runtime_checkable
+class HasProcThreads(Protocol):
+    """A kernel whose real threads can be read from /proc (the live engine; O(threads))."""
+
+    def proc_threads(self) -> ProcThreads | None: ...
+
+
 @runtime_checkable
 class HasFdinfo(Protocol):
     """A kernel that can show an epoll's real interest list (``/proc/<pid>/fdinfo``)."""
@@ -426,11 +466,14 @@ __all__ = [
     "FileSnapshot",
     "HasFdinfo",
     "HasPid",
+    "HasProcThreads",
     "Key",
     "KnoteSnapshot",
     "KqueueSnapshot",
     "NicSnapshot",
     "Observable",
+    "ProcThread",
+    "ProcThreads",
     "ThreadSnapshot",
     "Threaded",
     "ThreadsSnapshot",

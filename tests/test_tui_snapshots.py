@@ -1,6 +1,6 @@
 """SVG snapshots of the player (pytest-textual-snapshot): an epoll scenario, a poll scenario,
-a divergence, and the too-small terminal. Update them after an intended change with
-``pytest tests/test_tui_snapshots.py --snapshot-update`` and review the SVGs.
+a divergence, the threads panel, and the too-small terminal. Update them after an intended
+change with ``pytest tests/test_tui_snapshots.py --snapshot-update`` and review the SVGs.
 
 Determinism: animations off, fixed terminal sizes, replayed recordings with a fixed platform
 (no pid, no kernel release, no clock), progress in a temporary data directory.
@@ -50,3 +50,10 @@ def test_terminal_too_small(snap_compare: Any, tmp_path: Path) -> None:
     """Below 64x20 the player asks for a larger terminal instead of drawing a mess."""
     app = replayed(tmp_path, "epoll.toml", EPOLL_SCENARIO)
     assert snap_compare(app, press=["right"], terminal_size=(60, 16))
+
+
+def test_threads_panel(snap_compare: Any) -> None:
+    """The herd of the thundering-herd lesson: one connection woke all three workers."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "thundering-herd.toml"
+    app = make_app(path, recording=model_recording(path), animate=False)
+    assert snap_compare(app, press=["right"] * 19, terminal_size=(140, 44))

@@ -28,7 +28,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from simulator import syscalls
-from simulator.observe import EpollSnapshot, Key, Observable, Traced, TraceEvent
+from simulator.observe import EpollSnapshot, Key, Observable, Threaded, Traced, TraceEvent
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.format import StepBase
 from simulator.uapi import Kernel
@@ -42,6 +42,12 @@ from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
 from tui.render.rings import RingsView
+from tui.render.threads import (
+    ProcThreadsPicture,
+    ThreadsPicture,
+    sleepers_files,
+    step_threads,
+)
 from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
@@ -70,6 +76,7 @@ class MicroFrame:
     cost: CostMeter
     clock_ns: int
     calls: RenderableType | None  #: the kqueue's knotes, for a kqueue step
+    threads: ThreadsPicture | None = None  #: the threads and CPUs, if the scenario has threads
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class Frame:
     clock_ns: int = 0
     prediction: Prediction | None = None
     fds: FdRows | None = None  #: a captured fd table (micro-steps); None: read `kernel`
+    threads: ThreadsPicture | None = None  #: the threads and CPUs (a scenario with threads)
     micro: Mapping[int, MicroFrame] = field(default_factory=dict)
     """Captures of the step's micro-steps, by index in `trace` (empty: nothing to animate)."""
 
@@ -124,6 +132,7 @@ class Frame:
             clock_ns=state.clock_ns,
             fds=state.fds,
             calls=state.calls if state.calls is not None else self.calls,
+            threads=state.threads if state.threads is not None else self.threads,
             micro={},
         )
 
@@ -201,17 +210,19 @@ class MicroRecorder:
             calls = _kqueue_picture(kernel, names, session)
         elif mechanism == "io_uring":
             calls = _rings_picture(kernel, names, session)
+        queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
         return MicroFrame(
             ep_title=ep_title,
             ep_label=ep_label,
             shape=shape,
             chain=chain,
-            queues=WaitQueuesPicture.capture(kernel, names, ep),
+            queues=queues,
             nic=NicLane.capture(kernel),
             fds=FdRows.capture(kernel, names),
             cost=CostMeter.of(kernel.last_cost.as_dict()),
             clock_ns=kernel.now_ns,
             calls=calls,
+            threads=_threads_picture(session, kernel, names),
         )
 
     def frames_for(self, record: StepRecord | None) -> dict[int, MicroFrame]:
@@ -221,6 +232,26 @@ class MicroRecorder:
         if not self.frames or max(self.frames) >= len(record.trace):
             return {}
         return self.frames
+
+
+def _threads_picture(
+    session: PlaySession, kernel: Observable, names: Bindings
+) -> ThreadsPicture | None:
+    """The model's threads, if the scenario has threads (`PlaySession.threaded`)."""
+    if not session.threaded or not isinstance(kernel, Threaded):
+        return None
+    snapshot = kernel.threads()
+    files = sleepers_files(kernel, snapshot, names)
+    return ThreadsPicture.capture(snapshot, files, session.thread_names)
+
+
+def _slept_on(session: PlaySession, kernel: Observable) -> frozenset[str]:
+    """The labels of the files threads sleep on (their queues are drawn first)."""
+    if not session.threaded or not isinstance(kernel, Threaded):
+        return frozenset()
+    return frozenset(
+        t.sleeps_on.removesuffix(".wq") for t in kernel.threads().threads if t.sleeps_on
+    )
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -313,7 +344,7 @@ def build_frame(
             shape = _tree_shape(ep, names)
             chain = ReadyChain.capture(ep, names)
             path, path_text = _lookup_path(kernel, epfd, record, names)
-        queues = WaitQueuesPicture.capture(kernel, names, ep)
+        queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
         nic = NicLane.capture(kernel)
 
     calls: RenderableType | None = None
@@ -329,6 +360,11 @@ def build_frame(
         calls = _kqueue_picture(kernel, names, session)
     elif mechanism == "io_uring" and kernel is not None:
         calls = _rings_picture(kernel, names, session)
+
+    threads = _threads_picture(session, kernel, names) if kernel is not None else None
+    if threads is not None and record is not None:
+        started, results = step_threads(record, session.runner.steps, session.thread_names)
+        threads = threads.after(record.trace, started, results)
 
     status = session.status()
     live = _live_side(session, record, status, names, ep_title, epfd, ep, prediction_banner)
@@ -355,6 +391,7 @@ def build_frame(
         clock_ns=kernel.now_ns if kernel is not None else 0,
         prediction=session.predictions.get(position - 1),
         micro=recorder.frames_for(record) if recorder is not None else {},
+        threads=threads,
     )
 
 
@@ -446,7 +483,11 @@ def _live_side(
             fd = names.fds.get(ep_name)
             if fd is not None and ep_title.startswith(f"{ep_name}:"):
                 model_items[ep_name] = model.interest_list(epfd, 4096)
-    return LiveSide(header, record, arguments, fdinfo, model_items, dict(live_names.names), banner)
+    proc = session.proc_threads()
+    threads = ProcThreadsPicture(proc, session.thread_names) if proc is not None else None
+    return LiveSide(
+        header, record, arguments, fdinfo, model_items, dict(live_names.names), banner, threads
+    )
 
 
 def _live_header(status: LiveStatus, position: int) -> Text:

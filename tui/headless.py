@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import cast
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
-from simulator.observe import Observable
+from simulator.observe import Observable, Threaded
 from simulator.scenario.calls import Bindings
 from simulator.scenario.format import ResultKind
 from simulator.scenario.loader import ScenarioError, argument_refs, load_scenario
@@ -29,10 +29,12 @@ from simulator.scenario.runner import (
     default_live_factory,
     default_model_factory,
 )
+from simulator.scenario.threadsteps import thread_ids
 from tui.render.lines import LineWriter
 from tui.render.model_state import ModelStateView, is_instance
 from tui.render.safe import safe_markdown, safe_text
 from tui.render.step import StepView
+from tui.render.threads import ThreadsPicture, sleepers_files, step_threads
 from tui.verdicts import counts_text
 
 
@@ -51,6 +53,17 @@ def step_fds(record: StepRecord, names: Bindings) -> list[int]:
         elif kind is ResultKind.PAIR:
             fds.extend(record.model.raw)
     return fds
+
+
+def _threads(
+    model: Threaded, record: StepRecord, runner: Runner, thread_names: dict[int, str]
+) -> ThreadsPicture:
+    """The model's threads after the step, as the player's threads panel shows them."""
+    snapshot = model.threads()
+    files = sleepers_files(cast(Observable, model), snapshot, runner.bindings)
+    started, results = step_threads(record, runner.steps, thread_names)
+    picture = ThreadsPicture.capture(snapshot, files, thread_names)
+    return picture.after(record.trace, started, results)
 
 
 def play(
@@ -86,6 +99,7 @@ def play(
     instances: set[int] = set()
     observable = isinstance(runner.model, Observable)  # a protocol check: once, not per step
     summarised = False  # whether a step's picture was only its own rows (a long table)
+    thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
     with runner:
         if not as_json:
             meta = scenario.scenario
@@ -101,7 +115,7 @@ def play(
                     sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
                     continue
                 model = cast(Observable, runner.model)
-                state = None
+                state: RenderableType | None = None
                 if observable:
                     if step.model.ok and step.step.call.result is ResultKind.FD:
                         instances.add(step.model.raw)
@@ -113,6 +127,8 @@ def play(
                     )
                     state = ModelStateView(model, runner.bindings, instances, touched)
                     summarised = summarised or state.summarised
+                    if thread_names and isinstance(model, Threaded):
+                        state = Group(state, _threads(model, step, runner, thread_names))
                 write(StepView(step, len(runner.steps), state))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator import uapi
-from simulator.observe import HasFdinfo, HasPid, TraceEvent, Watchable
+from simulator.observe import HasFdinfo, HasPid, HasProcThreads, ProcThreads, TraceEvent, Watchable
 from simulator.scenario import Bindings, Recording, Runner, ScenarioRunError, StepRecord, Verdict
 from simulator.scenario.format import Scenario
 from simulator.scenario.recording import this_platform
 from simulator.scenario.runner import LiveFactory, ModelFactory, default_live_factory
 from simulator.scenario.runner import default_model_factory as _default_model_factory
+from simulator.scenario.threadsteps import thread_ids
 
 #: The real interest list of each epoll (by scenario name) after one step, as ``fdinfo``
 #: returned it -- or the reason it could not be read.
@@ -102,6 +103,7 @@ class PlaySession:
         self._lost: str | None = None
         self._lost_at: int | None = None
         self._fdinfo: dict[int, FdinfoSnapshot] = {}
+        self._proc_threads: dict[int, ProcThreads] = {}
         self.predictions: dict[int, Prediction] = {}
         self.furthest = 0
         if recording is not None:
@@ -119,6 +121,8 @@ class PlaySession:
             self._start_live if self.source is Source.LIVE else None,
             recording,
         )
+        #: The scenario's thread names by thread number (`threadsteps.thread_ids`).
+        self.thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
         self._epoll_names = tuple(
             name
             for step in scenario.steps
@@ -169,6 +173,17 @@ class PlaySession:
         """The real interest lists read right after the step that led to `position`."""
         position = self.position if position is None else position
         return self._fdinfo.get(position - 1)
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the scenario makes calls on threads of its own (the threads panel shows)."""
+        return bool(self.thread_names)
+
+    def proc_threads(self, position: int | None = None) -> ProcThreads | None:
+        """The live child's threads as /proc showed them right after the step that led to
+        `position` (None: not read, e.g. replayed from a recording or no thread in use)."""
+        position = self.position if position is None else position
+        return self._proc_threads.get(position - 1)
 
     def live_names(self, position: int | None = None) -> Bindings:
         """The live kernel's names after `position` steps, as the runner recorded them."""
@@ -243,6 +258,7 @@ class PlaySession:
                     continue
                 if fresh and record.live is not None and self._lost is None:
                     self._read_fdinfo(record)
+                    self._read_proc_threads(record)
                 if on_step is not None:
                     on_step(self.position)
         self.furthest = max(self.furthest, self.position)
@@ -316,6 +332,13 @@ class PlaySession:
             except (OSError, ValueError) as exc:
                 snapshot[name] = str(exc) or type(exc).__name__
         self._fdinfo[record.index] = snapshot
+
+    def _read_proc_threads(self, record: StepRecord) -> None:
+        kernel = self.live_kernel
+        if isinstance(kernel, HasProcThreads) and self.threaded:
+            snapshot = kernel.proc_threads()
+            if snapshot is not None:
+                self._proc_threads[record.index] = snapshot
 
     def _lose_live(self, why: str) -> None:
         """Replace the runner by one that replays what the live kernel answered so far."""

@@ -678,6 +678,7 @@ class _Engine:
         method = getattr(self, call)
 
         def run() -> None:
+            _libc.set_thread_name(f"{_libc.THREAD_NAME}{tid}")  # the threads panel reads it
             self._local.worker = worker
             try:
                 worker.result = method(**values)

@@ -134,6 +134,19 @@ def set_parent_death_signal(signum: int) -> None:
         _raise_errno()
 
 
+#: The name (``/proc/<pid>/task/<tid>/comm``) the child gives the real thread that runs
+#: protocol thread N's call: this prefix, then N (read by `LiveKernel.proc_threads`).
+THREAD_NAME = "muxlab-t"
+PR_SET_NAME = 15
+
+
+def set_thread_name(name: str) -> None:
+    """prctl(PR_SET_NAME): the calling thread's name in /proc (at most 15 bytes kept)."""
+    buffer = ctypes.create_string_buffer(name.encode()[:15])
+    if _libc.prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0) < 0:
+        _raise_errno()
+
+
 def unshare_files() -> None:
     """unshare(CLONE_FILES): take a private copy of the fd table (only if it is shared)."""
     if _libc.unshare(CLONE_FILES) < 0:

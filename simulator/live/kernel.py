@@ -56,9 +56,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from simulator import conversions, syscalls, uapi
+from simulator import conversions, observe, syscalls, uapi
 from simulator.isolated import python_command
-from simulator.live import _wire
+from simulator.live import _libc, _wire
 
 #: How long the parent waits for any one reply (or the child's start-up) before giving up on
 #: the child. Generous: the slowest call is an infinite wait (`wait_bound_s`).
@@ -538,6 +538,42 @@ class LiveKernel:
             last = now
             time.sleep(THREAD_SAMPLE_S)
 
+    def proc_threads(self) -> observe.ProcThreads | None:
+        """The child's threads that `start` made and its memory, as /proc shows them now (the
+        threads panel's real side, `simulator.observe.HasProcThreads`): each thread's protocol
+        number (from the name the child gives it, `_libc.THREAD_NAME`), kernel tid, ``stat``
+        state letter, the syscall it sleeps in and its context switches. Read in this process,
+        O(threads); None once the child is gone."""
+        with self._lock:
+            if not self.alive:
+                return None
+            pid = self._proc.pid
+        found = []
+        for os_tid, (letter, number, _runs) in _task_states(pid).items():
+            base = f"/proc/{pid}/task/{os_tid}"
+            try:
+                comm = Path(f"{base}/comm").read_text().strip()
+                status = _status_fields(Path(f"{base}/status").read_text())
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # it ended meanwhile
+            tid = comm.removeprefix(_libc.THREAD_NAME)
+            if tid == comm or not tid.isdigit():
+                continue  # not a thread `start` made
+            syscall = _SYSCALL_NAMES.get(number) if letter == "S" else None
+            switches = status.get("voluntary_ctxt_switches", 0)
+            switches += status.get("nonvoluntary_ctxt_switches", 0)
+            found.append(observe.ProcThread(int(tid), os_tid, letter, syscall, switches))
+        try:
+            process = _status_fields(Path(f"/proc/{pid}/status").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        return observe.ProcThreads(
+            tuple(sorted(found, key=lambda t: (t.tid, t.os_tid))),
+            process.get("Threads", 0),
+            process.get("VmSize", 0),
+            process.get("VmRSS", 0),
+        )
+
 
 #: How the parent decides that the child's threads are quiet (`LiveKernel._settle_threads`):
 #: reads this far apart, this many alike in a row, within this bound.
@@ -556,6 +592,50 @@ _BLOCKING_SYSCALLS = frozenset(
     if os.uname().machine == "x86_64"
     else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72, _UNREADABLE}
 )
+
+
+#: The names of `_BLOCKING_SYSCALLS`, for the threads panel (`LiveKernel.proc_threads`).
+_SYSCALL_NAMES = (
+    {
+        45: "recvfrom",
+        44: "sendto",
+        43: "accept",
+        288: "accept4",
+        47: "recvmsg",
+        46: "sendmsg",
+        232: "epoll_wait",
+        281: "epoll_pwait",
+        441: "epoll_pwait2",
+        7: "poll",
+        271: "ppoll",
+        23: "select",
+        270: "pselect6",
+    }
+    if os.uname().machine == "x86_64"
+    else {
+        207: "recvfrom",
+        206: "sendto",
+        202: "accept",
+        242: "accept4",
+        212: "recvmsg",
+        211: "sendmsg",
+        22: "epoll_pwait",
+        441: "epoll_pwait2",
+        73: "ppoll",
+        72: "pselect6",
+    }
+)
+
+
+def _status_fields(text: str) -> dict[str, int]:
+    """The numeric fields of a ``/proc/.../status`` file (``VmRSS:  1708 kB`` -> 1708)."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        first = value.split(maxsplit=1)[0] if value.strip() else ""
+        if first.isdigit():
+            fields[key] = int(first)
+    return fields
 
 
 def _task_states(pid: int) -> dict[int, tuple[str, int, int]]:

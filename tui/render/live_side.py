@@ -80,6 +80,7 @@ class LiveSide:
     model_items: Mapping[str, Sequence[tuple[int, int]]] = field(default_factory=dict)
     names: Mapping[int, str] = field(default_factory=dict)
     banner: Text | None = None  #: e.g. the outcome of the user's prediction
+    threads: RenderableType | None = None  #: the real threads (`tui.render.threads`)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # The header and the banner are built by the app, from the live kernel's words and the
@@ -116,6 +117,9 @@ class LiveSide:
         if parts:
             yield Text("")
             yield Group(*parts)
+        if self.threads is not None:
+            yield Text("")
+            yield self.threads
         if self.fdinfo:
             for ep_name, entries in self.fdinfo.items():
                 yield Text("")

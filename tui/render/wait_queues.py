@@ -41,15 +41,20 @@ class WaitQueuesPicture:
         names: Bindings,
         ep: EpollSnapshot | None = None,
         limit: int = 8,
+        first: frozenset[str] = frozenset(),
     ) -> WaitQueuesPicture:
-        """The epoll's two queues, then each named file's queue (fd order), at most `limit`."""
+        """The epoll's two queues, then each named file's queue (fd order, the files labelled
+        in `first` -- those threads sleep on -- before the others), at most `limit`."""
         rows: list[QueueRow] = []
         if ep is not None:
             rows.append(_row(ep.wq, f"{ep.label}.wq (epoll_wait)"))
             rows.append(_row(ep.poll_wait, f"{ep.label}.poll_wait"))
         seen: set[int] = {ep.file_id} if ep is not None else set()
         candidates = 0
-        for fd in sorted(names.names):
+        fds = sorted(names.names)
+        if first:
+            fds.sort(key=lambda fd: _label_of(model, fd) not in first)  # stable: fd order kept
+        for fd in fds:
             file = model.file_at(fd)
             if file is None or file.file_id in seen:
                 continue
@@ -78,6 +83,11 @@ class WaitQueuesPicture:
             yield line
         if self.hidden:
             yield Text(f"… {self.hidden} more queues", style="dim")
+
+
+def _label_of(model: Observable, fd: int) -> str | None:
+    file = model.file_at(fd)
+    return file.label if file is not None else None
 
 
 def fd_name(fd: int, names: Bindings) -> str:

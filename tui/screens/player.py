@@ -63,6 +63,7 @@ from tui.widgets.nic_lane import NicLaneView
 from tui.widgets.picture import PictureView
 from tui.widgets.ready_list import ReadyList
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.threads_view import ThreadsView
 from tui.widgets.timeline import Timeline
 from tui.widgets.trace_list import TraceList
 from tui.widgets.wait_queues import WaitQueues
@@ -257,6 +258,7 @@ class PlayerScreen(Screen[None]):
                     with Vertical(id="model-side"):
                         yield ReadyList(id="ready")
                         yield WaitQueues(id="queues")
+                yield ThreadsView(id="threads")
                 yield NicLaneView(id="nic")
                 with Horizontal(id="model-bottom"):
                     yield FdTable(id="fds")
@@ -290,6 +292,8 @@ class PlayerScreen(Screen[None]):
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
         self.query_one("#model").border_title = "Kernel model"
         self.query_one("#live").border_title = "Real kernel"
+        self.query_one("#threads").border_title = "Threads and CPUs"
+        self.set_class(session.threaded, "-threads")  # the threads panel shows
         self._update_size_classes()
         self.set_interval(1.0, self._check_live)
         self.draw(animate=False)
@@ -307,7 +311,9 @@ class PlayerScreen(Screen[None]):
         if tiny != self.has_class("-tiny"):
             self.set_class(tiny, "-tiny")
             self.refresh_bindings()
-        self.set_class(not tiny and (width < COMPACT[0] or height < COMPACT[1]), "-compact")
+        compact = not tiny and (width < COMPACT[0] or height < COMPACT[1])
+        self.set_class(compact, "-compact")
+        self.query_one(ThreadsView).compact = compact
         if tiny:
             self.query_one("#too-small", Static).update(
                 f"muxlab needs a terminal of at least {TINY[0]}x{TINY[1]} to play a scenario;\n"
