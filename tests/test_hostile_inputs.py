@@ -171,3 +171,29 @@ def test_hostile_lessons_are_refused(tmp_path: Path, generated: dict[str, list[P
     assert len(done.stderr.splitlines()) == len(files)
     for path in (HOSTILE / "lessons" / "osc-title.toml", generated["lessons"][0]):
         assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
+
+
+@pytest.mark.parametrize("where", ["record", "save", "export"])
+def test_an_output_path_that_is_a_fifo_is_refused_not_read(tmp_path: Path, where: str) -> None:
+    """Checking whether an existing output file is ours used to open it: a FIFO there blocked
+    for ever (nothing writes to it). Now it is refused at once, by name."""
+    lesson = Path(__file__).parent.parent / "scenarios" / "et-stall.toml"
+    fifo = tmp_path / ("et-stall-step001.svg" if where == "export" else "out")
+    os.mkfifo(fifo)
+    argv: tuple[str | Path, ...] = {
+        "record": ("play", lesson, "--headless", "--record", fifo),
+        "save": ("sandbox", "--headless", "--no-live", "--save", fifo, "-"),
+        "export": ("export", lesson, "--no-live", "--out", tmp_path),
+    }[where]
+    done = subprocess.run(
+        [str(MUXLAB), *map(str, argv)],
+        cwd=tmp_path,
+        input="a, b = socketpair()\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "regular file" in done.stderr or "not a frame muxlab wrote" in done.stderr, done.stderr

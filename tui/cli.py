@@ -272,11 +272,11 @@ def _is_challenge(path: Path) -> bool:
     anything unreadable is left to the scenario loader, which says why."""
     import tomllib
 
-    try:
-        if path.stat().st_size > 1 << 20:
-            return False
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+    from simulator.scenario.loader import ScenarioError, read_text
+
+    try:  # read as the loader reads (a FIFO, a device or a huge file is not read here)
+        document = tomllib.loads(read_text(path))
+    except (ScenarioError, tomllib.TOMLDecodeError, RecursionError):
         return False
     return "challenge" in document and "scenario" not in document
 
@@ -421,6 +421,8 @@ def _cannot_record(record: Path, scenario: Path) -> str | None:
     try:
         if scenario.exists() and record.samefile(scenario):
             return f"--record {record}: that is the scenario file itself; choose another file"
+        if not record.is_file():  # a FIFO or a device would block the read, or never end
+            return f"--record {record}: is not a regular file; choose another name"
         with record.open("rb") as existing:
             start = existing.read(4096)
     except OSError as exc:

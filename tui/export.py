@@ -116,6 +116,8 @@ def _cannot_write(out: Path, files: list[Path]) -> str | None:
         out.mkdir(parents=True, exist_ok=True)
         for file in files:
             if file.exists():
+                if not file.is_file():  # a FIFO or a device: reading it could block for ever
+                    return f"{file} exists and is not a frame muxlab wrote; choose another folder"
                 with file.open("rb") as existing:
                     start = existing.read(_MAX_FRAME)  # rich writes the title after its styles
                 if not start.startswith(b"<svg") or MARK.encode() not in start:

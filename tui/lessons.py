@@ -202,6 +202,8 @@ def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
     entries = []
     for path in sorted(folder.glob("*.toml")):
         try:
+            if not path.is_file():  # a FIFO would block the read
+                raise ValueError("not a regular file")
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise ValueError("the file is too large")
             meta = tomllib.loads(path.read_text(encoding="utf-8"))["challenge"]

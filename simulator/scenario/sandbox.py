@@ -386,6 +386,8 @@ def cannot_save(path: Path) -> str | None:
         if not path.parent.is_dir():
             return f"no such folder {printable(str(path.parent))}"
         if path.exists() or path.is_symlink():
+            if not path.is_file():  # a FIFO or a device: reading it could block for ever
+                return f"{shown} exists and is not a regular file; choose another name"
             with path.open("rb") as existing:
                 first = existing.read(len(HEADER.encode()))
             if first != HEADER.encode():
