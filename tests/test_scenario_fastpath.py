@@ -16,7 +16,13 @@ import pytest
 from pydantic import ValidationError
 
 from simulator.scenario.format import STEP_MODELS, Scenario
-from simulator.scenario.loader import _Unusual, _validate_by_parts, validate_document
+from simulator.scenario.loader import (
+    _fast_document,
+    _Unusual,
+    _validate_by_parts,
+    deepest,
+    validate_document,
+)
 from tests.test_scenario_format import good_document
 
 ROOT = Path(__file__).parent.parent
@@ -95,3 +101,27 @@ def test_step_models_are_built_on_first_use() -> None:
     step = model.model_validate({"do": "socketpair", "as": ["a", "b"]})
     assert model.__pydantic_complete__
     assert step.names == ["a", "b"]
+
+
+HOSTILE = sorted((ROOT / "tests" / "hostile" / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED + HOSTILE, ids=lambda p: p.name)
+def test_fast_toml_reads_what_tomllib_reads(path: Path) -> None:
+    """tomli gives tomllib's document, or hands the file to tomllib (which reports)."""
+    text = path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    fast = _fast_document(text)
+    try:
+        slow: Any = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        slow = None
+    if fast is not None:
+        assert repr(fast) == repr(slow)  # repr: nan, which a file may hold, is not == nan
+    elif slow is not None:
+        assert deepest(slow) is not None  # too deep: reported by the standard path
+
+
+def test_too_deep_files_take_the_standard_path() -> None:
+    text = '[scenario]\ntitle = "x"\n[[step]]\ndo = "close"\nexpect = ' + "[" * 20 + "]" * 20
+    assert _fast_document(text) is None
+    assert _fast_document("a = [") is None
