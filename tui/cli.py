@@ -270,10 +270,13 @@ def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
 def _is_challenge(path: Path) -> bool:
     """Whether `path` looks like a challenge file (a ``[challenge]`` table, no ``[scenario]``);
     anything unreadable is left to the scenario loader, which says why."""
+    import stat
     import tomllib
 
     try:
-        if path.stat().st_size > 1 << 20:
+        info = path.stat()
+        # Only a regular file is opened: opening a FIFO would wait for a writer forever.
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
             return False
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
