@@ -50,8 +50,9 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   0.07-0.09 s against 0.22-0.30 s, the same document) with tomllib kept for every file tomli
   refuses, so syntax messages stay; the models are built on first use and a well-formed file is
   validated by the step models of its calls (errors by the whole model, as before). Loading
-  the 10,000-step file: 8.07x -> 2.19-3.94x the bare calls (0.889 s -> 0.21-0.44 s; the old
-  code and the new run one after the other, ``--pairs 200 --repeat 3``, load average 3-5).
+  the 10,000-step file: 6.96-8.07x -> 2.19-3.94x the bare calls (0.75-0.89 s -> 0.21-0.44 s;
+  names and lazy models alone: 3.31-3.58x; ``--pairs 200 --repeat 3``, the old code and the new
+  one after the other, load average 3-5).
   Not reached: ``play --headless`` stays 27-37x at 10,000 socketpairs on this loaded machine
   (the printer, ~28x without the loading, is ``tui.render.lines``/``tui.headless``; and the
   runner's per-step time grows 2.8-3.7x from the first tenth to the last, old code alike).
