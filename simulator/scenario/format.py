@@ -241,7 +241,11 @@ Int32 = Annotated[StrictInt, Field(ge=INT32[0], le=INT32[1])]
 class _Table(BaseModel):
     """Every table refuses keys it does not know: a typo must not be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    # defer_build: a model's validator is built when it first validates, not at import, so a
+    # program pays only for the calls its scenarios use (see `load_steps`).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, protected_namespaces=(), defer_build=True
+    )
 
 
 class KEventChange(_Table):
@@ -499,7 +503,7 @@ class StepBase(_Table):
 def _step_model(spec: CallSpec) -> type[StepBase]:
     camel = "".join(part.title() for part in spec.name.split("_"))
     required = any(f.is_required() for f in spec.args.model_fields.values())
-    args_field: Any = (spec.args, ...) if required else (spec.args, spec.args())
+    args_field: Any = (spec.args, ...) if required else (spec.args, spec.args.model_construct())
     model: type[StepBase] = create_model(
         f"{camel}Step",
         __base__=StepBase,
@@ -592,7 +596,7 @@ class Scenario(_Table):
     )
 
     scenario: Meta
-    model: ModelParams = ModelParams()
+    model: ModelParams = ModelParams.model_construct()
     steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] = Field(alias="step")
 
 

@@ -25,9 +25,11 @@ import stat
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+import tomli
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from simulator.scenario import vocabulary
@@ -35,11 +37,14 @@ from simulator.scenario.format import (
     CALLS,
     MAX_DEPTH,
     MAX_FILE_BYTES,
+    MAX_STEPS,
+    STEP_MODELS,
     Events,
     FdRef,
     Int32,
     KqFilter,
     KqFlags,
+    Meta,
     ModelParams,
     ResultKind,
     Scenario,
@@ -99,13 +104,28 @@ class SourceMap:
     _TABLE = re.compile(r"\s*\[\s*([A-Za-z_]+)\s*\]")
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.steps = [n for n, line in enumerate(self.lines) if self._STEP.match(line)]
-        self.tables: dict[str, int] = {}
+        # Scanned on the first look-up: a file without problems never needs its lines.
+        self._text = text
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The text's lines."""
+        return self._text.splitlines()
+
+    @cached_property
+    def steps(self) -> list[int]:
+        """0-based line of each ``[[step]]`` header, in order."""
+        return [n for n, line in enumerate(self.lines) if self._STEP.match(line)]
+
+    @cached_property
+    def tables(self) -> dict[str, int]:
+        """0-based line of each ``[table]`` header, by name (the first one)."""
+        tables: dict[str, int] = {}
         for n, line in enumerate(self.lines):
             m = self._TABLE.match(line)
             if m and not line.lstrip().startswith("[["):
-                self.tables.setdefault(m.group(1), n)
+                tables.setdefault(m.group(1), n)
+        return tables
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """1-based line of the value at `loc` (a pydantic-style path), or the nearest enclosing
@@ -213,6 +233,36 @@ def parse_scenario(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
         raise ScenarioError(path, [Problem("is empty; a scenario needs [scenario] and [[step]]")])
+    document = _fast_document(text)
+    source = SourceMap(text)
+    if document is None:
+        document = _document(text, path, source)
+    try:
+        scenario = validate_document(document)
+    except ValidationError as exc:
+        raise ScenarioError(path, _shape_problems(exc, document, source)) from None
+    problems = check_steps(scenario, source)
+    if scenario_file is not None:
+        problems += check_lesson(scenario, scenario_file, source)
+    if problems:
+        raise ScenarioError(path, problems)
+    return scenario
+
+
+def _fast_document(text: str) -> dict[str, Any] | None:
+    """The TOML document, parsed by tomli (compiled: ~3x tomllib), or None if anything is
+    wrong with it -- a syntax error, too deep a nesting -- for `_document` to report exactly as
+    it always has. tomli 2.2 is the code tomllib was made from (TOML 1.0): the two accept the
+    same files."""
+    try:
+        document = tomli.loads(text)
+    except (tomli.TOMLDecodeError, RecursionError):
+        return None
+    return document if deepest(document) is None else None
+
+
+def _document(text: str, path: str | Path, source: SourceMap) -> dict[str, Any]:
+    """The TOML document parsed by the standard library, or its one located problem."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -223,20 +273,52 @@ def parse_scenario(
         # tomllib parses nested arrays and inline tables recursively: a few hundred levels of
         # `[` exhaust the stack before any limit of ours can look at the document.
         raise ScenarioError(path, [_too_deep(None)]) from None
-    source = SourceMap(text)
     deep = deepest(document)
     if deep is not None:
         raise ScenarioError(path, [_too_deep(source.line_of(deep))]) from None
+    return document
+
+
+def validate_document(document: dict[str, Any]) -> Scenario:
+    """`Scenario.model_validate(document)`, paying only for the calls the document uses.
+
+    The whole `Scenario` model holds the union of every call's step model (~50 models to build,
+    which a program that opens one scenario need not wait for). A well-formed document is
+    checked table by table instead: ``[scenario]`` by `Meta`, ``[model]`` by `ModelParams`, each
+    step by the model of its ``do`` (the same model the union would pick), each built on first
+    use. Anything unusual -- a problem in any part, a ``do`` that names no call, a key the fast
+    path does not know -- is validated again by the whole model, so the errors (their paths
+    and messages) are exactly the whole model's. O(steps); raises `ValidationError`.
+    """
     try:
-        scenario = Scenario.model_validate(document)
-    except ValidationError as exc:
-        raise ScenarioError(path, _shape_problems(exc, document, source)) from None
-    problems = check_steps(scenario, source)
-    if scenario_file is not None:
-        problems += check_lesson(scenario, scenario_file, source)
-    if problems:
-        raise ScenarioError(path, problems)
-    return scenario
+        return _validate_by_parts(document)
+    except (ValidationError, _Unusual):
+        return Scenario.model_validate(document)
+
+
+class _Unusual(Exception):
+    """The document is not of the shape `_validate_by_parts` checks: ask the whole model."""
+
+
+def _validate_by_parts(document: dict[str, Any]) -> Scenario:
+    if not {"scenario", "step"} <= document.keys() <= {"scenario", "model", "step"}:
+        raise _Unusual
+    raw_steps = document["step"]
+    if type(raw_steps) is not list or not 1 <= len(raw_steps) <= MAX_STEPS:
+        raise _Unusual
+    meta = Meta.model_validate(document["scenario"])
+    fields_set = {"scenario", "steps"}
+    params = ModelParams.model_construct()
+    if "model" in document:
+        params = ModelParams.model_validate(document["model"])
+        fields_set.add("model")
+    steps: list[StepBase] = []
+    for raw in raw_steps:
+        call = raw.get("do") if type(raw) is dict else None
+        if type(call) is not str or call not in CALLS:
+            raise _Unusual
+        steps.append(STEP_MODELS[call].model_validate(raw))
+    return Scenario.model_construct(fields_set, scenario=meta, model=params, steps=steps)
 
 
 def deepest(document: Any, limit: int = MAX_DEPTH) -> list[str | int] | None:
@@ -367,7 +449,7 @@ def check_lesson(scenario: Scenario, scenario_file: Path, source: SourceMap) -> 
 class _KEventExpect(BaseModel):
     """An expected kevent: the fields given must match, the ones left out are not compared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     ident: FdRef | None = None
     filter: KqFilter | None = None
     flags: KqFlags | None = None
@@ -379,27 +461,32 @@ class _KEventExpect(BaseModel):
 class _CqeExpect(BaseModel):
     """An expected completion: the fields given must match, the ones left out are not compared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     user_data: StrictInt | None = None
     res: StrictInt | None = None
     flags: StrictInt | None = None
 
 
 class _ErrorExpect(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     error: str
 
 
-_RESULT_SHAPES: dict[ResultKind, TypeAdapter[Any]] = {
-    ResultKind.NONE: TypeAdapter(Annotated[str, Field(pattern="^ok$")]),
-    ResultKind.COUNT: TypeAdapter(Annotated[StrictInt, Field(ge=0)]),
-    ResultKind.FD: TypeAdapter(FdRef),
-    ResultKind.PAIR: TypeAdapter(tuple[FdRef, FdRef]),
-    ResultKind.EVENTS: TypeAdapter(list[tuple[FdRef, Events]]),
-    ResultKind.SELECT: TypeAdapter(tuple[list[FdRef], list[FdRef], list[FdRef]]),
-    ResultKind.KEVENTS: TypeAdapter(list[_KEventExpect]),
-    ResultKind.CQES: TypeAdapter(list[_CqeExpect]),
-}
+@cache
+def _result_shape(kind: ResultKind) -> TypeAdapter[Any]:
+    """The shape of an expected result of `kind`; built on first use (each costs ms)."""
+    shapes: dict[ResultKind, Any] = {
+        ResultKind.NONE: Annotated[str, Field(pattern="^ok$")],
+        ResultKind.COUNT: Annotated[StrictInt, Field(ge=0)],
+        ResultKind.FD: FdRef,
+        ResultKind.PAIR: tuple[FdRef, FdRef],
+        ResultKind.EVENTS: list[tuple[FdRef, Events]],
+        ResultKind.SELECT: tuple[list[FdRef], list[FdRef], list[FdRef]],
+        ResultKind.KEVENTS: list[_KEventExpect],
+        ResultKind.CQES: list[_CqeExpect],
+    }
+    return TypeAdapter(shapes[kind])
+
 
 _SHAPE_HINTS: dict[ResultKind, str] = {
     ResultKind.NONE: '"ok"',
@@ -452,7 +539,7 @@ def check_expected(kind: ResultKind, value: Any, field: str) -> list[tuple[str, 
     if kind is ResultKind.NONE and value != "ok":
         return [(field, 'this call returns nothing: write "ok" or { error = "..." }')]
     try:
-        _RESULT_SHAPES[kind].validate_python(value)
+        _result_shape(kind).validate_python(value)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = _reword(first, None)
@@ -492,9 +579,13 @@ def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
 
 
 def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
-    """Names bound before use, ``as`` fitting the result, ``expect``/``choices`` shapes."""
+    """Names bound before use, ``as`` fitting the result, ``expect``/``choices`` shapes.
+
+    Linear in the number of steps and references: the names bound so far are a dict (ordered
+    like the steps that bound them, for the messages), never copied per step.
+    """
     problems: list[Problem] = []
-    bound: list[str] = []
+    bound: dict[str, None] = {}
     threads: list[str] = []
 
     def report(index: int, step: StepBase, field: str, message: str) -> None:
@@ -509,7 +600,7 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
             )
         )
 
-    def unknown(name: str, known: list[str]) -> str:
+    def unknown(name: str, known: Iterable[str]) -> str:
         so_far = ", ".join(dict.fromkeys(known)) or "none yet"
         return f"unknown fd name {name!r}; names bound before this step: {so_far}"
 
@@ -518,9 +609,10 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
         for field, ref in argument_refs(step):
             if isinstance(ref, str) and ref not in bound:
                 report(index, step, f"args.{field}", unknown(ref, bound))
-        for i, change in enumerate(getattr(step.arguments, "changes", ())):
-            if not _fd_filter(change.filter) and isinstance(change.ident, str):
-                report(index, step, f"args.changes[{i}].ident", "a TIMER ident is a number")
+        if any(arg.kind is ArgKind.KEVENT_CHANGES for arg in spec.syscall.args):
+            for i, change in enumerate(getattr(step.arguments, "changes", ())):
+                if not _fd_filter(change.filter) and isinstance(change.ident, str):
+                    report(index, step, f"args.changes[{i}].ident", "a TIMER ident is a number")
         if step.as_ is not None:
             if not spec.binds:
                 report(index, step, "as", f"{spec.name} returns no descriptor to name")
@@ -528,7 +620,7 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
                 report(index, step, "as", f'{spec.name} returns two descriptors: as = ["a", "b"]')
             elif spec.result is ResultKind.FD and not isinstance(step.as_, str):
                 report(index, step, "as", f'{spec.name} returns one descriptor: as = "name"')
-        after = [*bound, *step.names]
+        names = step.names
         checks: list[tuple[str, Any]] = []
         if step.expect is not None:
             checks.append(("expect", step.expect))
@@ -540,8 +632,8 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
                 report(index, step, where, message)
             if not shape:
                 for where, ref in expected_refs(spec.result, value):
-                    if isinstance(ref, str) and ref not in after:
-                        report(index, step, f"{field}{where}", unknown(ref, after))
+                    if isinstance(ref, str) and ref not in bound and ref not in names:
+                        report(index, step, f"{field}{where}", unknown(ref, [*bound, *names]))
         if (step.ask is None) != (step.choices is None):
             missing = "choices" if step.choices is None else "ask"
             report(index, step, missing, "`ask` and `choices` go together")
@@ -555,5 +647,5 @@ def check_steps(scenario: Scenario, source: SourceMap) -> list[Problem]:
             threads.append(step.thread)
             if len(threads) > MAX_THREADS:
                 report(index, step, "thread", f"a scenario has at most {MAX_THREADS} threads")
-        bound = after
+        bound.update(dict.fromkeys(names))
     return problems

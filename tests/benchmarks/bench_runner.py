@@ -41,6 +41,21 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   15-16x, 10,000 socketpairs 729x (87 s) -> 14-22x (3.3 s). Of that, loading the file (TOML and
   pydantic validation: the loader, not the runner) is 4-8x the bare calls at 10,000 steps; the
   rest is ~15 rich `Text` objects a step.
+- Session 3, loading (cProfile of ``parse_scenario`` on the 10,000-step file): the names
+  check was quadratic (the list of bound names copied at every step and searched with ``in``:
+  0.42 s of 1.4 s under the profiler); ``tomllib`` (pure Python) was ~0.2-0.26 s; a failing
+  ``getattr`` on every step for kevent changes; the source map scanned the whole text even
+  for a file without problems. Now: names in a dict, checked in one pass; the source map
+  scans on the first error; TOML by tomli 2.2 (the code tomllib was made from, compiled:
+  0.07-0.09 s against 0.22-0.30 s, the same document) with tomllib kept for every file tomli
+  refuses, so syntax messages stay; the models are built on first use and a well-formed file is
+  validated by the step models of its calls (errors by the whole model, as before). Loading
+  the 10,000-step file: 6.96-8.07x -> 2.19-3.94x the bare calls (0.75-0.89 s -> 0.21-0.44 s;
+  names and lazy models alone: 3.31-3.58x; ``--pairs 200 --repeat 3``, the old code and the new
+  one after the other, load average 3-5).
+  Not reached: ``play --headless`` stays 27-37x at 10,000 socketpairs on this loaded machine
+  (the printer, ~28x without the loading, is ``tui.render.lines``/``tui.headless``; and the
+  runner's per-step time grows 2.8-3.7x from the first tenth to the last, old code alike).
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.

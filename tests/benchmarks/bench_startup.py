@@ -64,6 +64,20 @@ still builds the scenario format's pydantic models before its first frame
 importing pydantic and building the ~40 models and the union is ~60% of the path from the
 menu's cost to ``play``'s); building only the models of the calls a scenario uses, or
 checking the scenario after the first frame, is the format's change to make.
+
+Third pass, the format (``python -X importtime``, cProfile of ``load_scenario``): the models
+are now declared with ``defer_build`` and the loader validates a well-formed file by the step
+models of the calls it uses (`loader.validate_document`; errors still by the whole model), so
+``play et-stall.toml`` builds 8 models instead of ~50 and the union. Importing the loader and
+loading et-stall, in-process CPU, 7 interleaved runs each of the old and the new code: median
+305 -> 245 ms. Not enough for the target: ``--runs 9`` after it, load 3.4-4.6: ``play`` 2.86x
+wall, 2.63x CPU at the first frame (bare 516 / 321 ms; menu 1.46x / 1.40x) -- within this
+machine's spread of the second pass's figures. What is left on ``play``'s path, by
+``-X importtime`` (self times): pydantic itself (~110 ms with ``pydantic_core.core_schema``),
+which any validation before the first frame pays; ``tui.render.cost_meter`` 33 ms,
+``simulator.scenario.recording`` 21 ms (pydantic models built at import), the player and
+runner. Reaching 2x needs the player to draw its first frame before the scenario is validated
+(the TUI's change: `tui.app._player_for` validates, then builds the screen).
 """
 
 from __future__ import annotations
