@@ -43,6 +43,9 @@ class ArgKind(enum.Enum):
     SQE_LIST = "sqe_list"  #: submission queue entries (``Sqe``s)
     ENTRIES = "entries"  #: io_uring_setup's SQ size
     COMPLETIONS = "completions"  #: how many completions a wait waits for
+    # IOCP (model only)
+    HANDLE = "handle"  #: a descriptor, or -1 (INVALID_HANDLE_VALUE / NULL: none)
+    KEY = "key"  #: a completion key or an OVERLAPPED's tag: a number the program chooses
 
     @property
     def names_fds(self) -> bool:
@@ -58,6 +61,7 @@ _FD_KINDS = frozenset(
         ArgKind.POLL_LIST,
         ArgKind.KEVENT_CHANGES,
         ArgKind.SQE_LIST,
+        ArgKind.HANDLE,
     }
 )
 
@@ -78,6 +82,7 @@ class Timeout(enum.Enum):
     SELECT_S = "select_s"  #: ``select.select``: seconds, None = forever, negative = ValueError
     KEVENT_S = "kevent_s"  #: ``kqueue.control``: seconds, None = forever
     URING_MS = "uring_ms"  #: io_uring_wait: whole ms, negative = forever (`conversions`)
+    WIN_MS = "win_ms"  #: GetQueuedCompletionStatus: whole ms, negative = INFINITE (model only)
 
     @property
     def in_seconds(self) -> bool:
@@ -95,6 +100,7 @@ class ResultKind(enum.Enum):
     SELECT = "select"  #: ``[[readable], [writable], [exceptional]]``
     KEVENTS = "kevents"  #: ``[{ ident, filter, flags, fflags, data, udata }, ...]``
     CQES = "cqes"  #: ``[{ user_data, res, flags }, ...]`` (io_uring_wait)
+    PACKETS = "packets"  #: ``[{ bytes, key, overlapped, status }, ...]`` (IOCP, model only)
 
 
 class _Required:
@@ -161,7 +167,7 @@ class Syscall:
 
 
 #: A multiplexer (what a scenario's ``mechanism`` names).
-Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring"]
+Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring", "iocp"]
 #: The multiplexers, in the order menus and panels list them.
 MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 
@@ -329,6 +335,68 @@ CALLS: dict[str, Syscall] = {
             "wait for completions, then reap every ready one",
             mechanism="io_uring",
             can_wait=True,
+        ),
+        # completion I/O, Windows' proactor: IOCP -- MODEL ONLY (the live kernel: ENOSYS)
+        Syscall(
+            "CreateIoCompletionPort",
+            (
+                Arg("file", _K.HANDLE, -1),
+                Arg("port", _K.HANDLE, -1),
+                Arg("key", _K.KEY, 0),
+            ),
+            _R.FD,
+            "a new completion port, or associate a socket with one (model only: Windows)",
+            mechanism="iocp",
+            allocates_fds=True,
+        ),
+        Syscall(
+            "WSARecv",
+            (_SOCK, _NBYTES, Arg("overlapped", _K.KEY)),
+            _R.COUNT,
+            "overlapped receive: bytes now, or ERROR_IO_PENDING (model only: Windows)",
+            mechanism="iocp",
+        ),
+        Syscall(
+            "WSASend",
+            (_SOCK, _NBYTES, Arg("overlapped", _K.KEY)),
+            _R.COUNT,
+            "overlapped send: bytes now, or ERROR_IO_PENDING (model only: Windows)",
+            mechanism="iocp",
+        ),
+        Syscall(
+            "GetQueuedCompletionStatus",
+            (
+                Arg("port", _K.FD),
+                Arg("timeout_ms", _K.TIMEOUT, scenario_default=0, timeout=Timeout.WIN_MS),
+            ),
+            _R.PACKETS,
+            "dequeue one completion packet, or WAIT_TIMEOUT (model only: Windows)",
+            mechanism="iocp",
+            can_wait=True,
+        ),
+        Syscall(
+            "GetQueuedCompletionStatusEx",
+            (
+                Arg("port", _K.FD),
+                Arg("max_entries", _K.MAX_EVENTS, scenario_default=64),
+                Arg("timeout_ms", _K.TIMEOUT, scenario_default=0, timeout=Timeout.WIN_MS),
+            ),
+            _R.PACKETS,
+            "dequeue up to max_entries packets, or WAIT_TIMEOUT (model only: Windows)",
+            mechanism="iocp",
+            can_wait=True,
+        ),
+        Syscall(
+            "PostQueuedCompletionStatus",
+            (
+                Arg("port", _K.FD),
+                Arg("nbytes", _K.BYTES, 0),
+                Arg("key", _K.KEY, 0),
+                Arg("overlapped", _K.KEY, 0),
+            ),
+            _R.NONE,
+            "queue a packet of the program's own (model only: Windows)",
+            mechanism="iocp",
         ),
     )
 }

@@ -384,6 +384,16 @@ class _CqeExpect(BaseModel):
     flags: StrictInt | None = None
 
 
+class _PacketExpect(BaseModel):
+    """An IOCP completion packet (model only): any subset of its fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    bytes: StrictInt | None = None
+    key: StrictInt | None = None
+    overlapped: StrictInt | None = None
+    status: str | None = None
+
+
 class _ErrorExpect(BaseModel):
     model_config = ConfigDict(extra="forbid")
     error: str
@@ -398,6 +408,7 @@ _RESULT_SHAPES: dict[ResultKind, TypeAdapter[Any]] = {
     ResultKind.SELECT: TypeAdapter(tuple[list[FdRef], list[FdRef], list[FdRef]]),
     ResultKind.KEVENTS: TypeAdapter(list[_KEventExpect]),
     ResultKind.CQES: TypeAdapter(list[_CqeExpect]),
+    ResultKind.PACKETS: TypeAdapter(list[_PacketExpect]),
 }
 
 _SHAPE_HINTS: dict[ResultKind, str] = {
@@ -409,6 +420,7 @@ _SHAPE_HINTS: dict[ResultKind, str] = {
     ResultKind.SELECT: "[[readable], [writable], [exceptional]]",
     ResultKind.KEVENTS: '[{ ident = "a", filter = "READ", ... }, ...]',
     ResultKind.CQES: "[{ user_data = 1, res = 5, flags = 0 }, ...]",
+    ResultKind.PACKETS: '[{ bytes = 5, key = 7, overlapped = 1, status = "ERROR_SUCCESS" }]',
 }
 
 
@@ -469,7 +481,7 @@ def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
     refs: list[tuple[str, str | int]] = []
     for arg in step.call.syscall.args:
         value = getattr(step.arguments, arg.name)
-        if arg.kind in (ArgKind.FD, ArgKind.SOCKET):
+        if arg.kind in (ArgKind.FD, ArgKind.SOCKET, ArgKind.HANDLE):
             refs.append((arg.name, value))
         elif arg.kind is ArgKind.POLL_LIST:
             refs += [(f"{arg.name}[{i}][0]", fd) for i, (fd, _) in enumerate(value)]
