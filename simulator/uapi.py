@@ -278,12 +278,13 @@ def win32_error_name(code: int) -> str:
 class Win32Error(OSError):
     """A Windows error, as ``GetLastError()``/``WSAGetLastError()`` reports it (model only).
 
-    It carries no errno (Linux has none for it): `winerror` is the Windows code and `str()`
-    its name, e.g. ``WAIT_TIMEOUT``, ``ERROR_IO_PENDING``.
+    It carries no errno (Linux has none for it): `winerror` is the Windows code and `name` its
+    Windows name, e.g. ``WAIT_TIMEOUT``, ``ERROR_IO_PENDING`` (what scenarios write).
     """
 
     def __init__(self, winerror: int) -> None:
-        super().__init__(win32_error_name(winerror))
+        # as CPython on Windows prints a WinError: "[WinError 258] WAIT_TIMEOUT"
+        super().__init__(f"[WinError {winerror}] {win32_error_name(winerror)}")
         self.winerror = winerror
 
     @property

@@ -15,6 +15,7 @@ import pytest
 from simulator.kernel import ModelKernel
 from simulator.kernel.iocp import CompletionPort
 from simulator.live import LiveKernel
+from simulator.scenario import vocabulary
 from simulator.syscalls import CALLS
 from simulator.uapi import (
     ERROR_INVALID_HANDLE,
@@ -225,3 +226,13 @@ def test_the_live_kernel_refuses_every_iocp_call_with_enosys() -> None:
             with pytest.raises(OSError) as caught:
                 getattr(live, name)(*arguments[name])
             assert caught.value.errno == errno.ENOSYS, name
+
+
+def test_windows_errors_are_named_as_windows_names_them_in_scenarios() -> None:
+    """Scenarios write Windows' names; a misspelt one gets a suggestion, not a traceback."""
+    exc = Win32Error(WAIT_TIMEOUT)
+    assert vocabulary.exception_name(exc) == "WAIT_TIMEOUT"
+    assert str(exc) == "[WinError 258] WAIT_TIMEOUT"
+    assert vocabulary.error_name("ERROR_IO_PENDING") == "ERROR_IO_PENDING"
+    with pytest.raises(vocabulary.VocabularyError, match="did you mean 'WAIT_TIMEOUT'"):
+        vocabulary.error_name("WAIT_TIMEOUTT")

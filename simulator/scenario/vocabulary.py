@@ -116,8 +116,13 @@ def error_name(name: str) -> str:
         return ERRNO_NAMES[name]
     if name in uapi.WIN32_ERROR_NAMES:  # IOCP (model only): Windows' error names
         return name
-    known = (*EXCEPTION_NAMES, "or an errno name such as EEXIST, ENOENT, EBADF, EMFILE")
-    close = difflib.get_close_matches(name, [*EXCEPTION_NAMES, *ERRNO_NAMES], n=1)
+    known = (
+        *EXCEPTION_NAMES,
+        "an errno name such as EEXIST, ENOENT, EBADF, EMFILE",
+        "or (IOCP, model only) a Windows name such as WAIT_TIMEOUT, ERROR_IO_PENDING",
+    )
+    candidates = [*EXCEPTION_NAMES, *ERRNO_NAMES, *uapi.WIN32_ERROR_NAMES]
+    close = difflib.get_close_matches(name, candidates, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise VocabularyError(f"unknown error name {name!r}{hint}; use {', '.join(known)}")
 
