@@ -15,7 +15,7 @@ import pytest
 from simulator.kernel import ModelKernel
 from simulator.kernel.iocp import CompletionPort
 from simulator.live import LiveKernel
-from simulator.scenario import vocabulary
+from simulator.scenario import calls, format, sandbox, vocabulary
 from simulator.syscalls import CALLS
 from simulator.uapi import (
     ERROR_INVALID_HANDLE,
@@ -236,3 +236,15 @@ def test_windows_errors_are_named_as_windows_names_them_in_scenarios() -> None:
     assert vocabulary.error_name("ERROR_IO_PENDING") == "ERROR_IO_PENDING"
     with pytest.raises(vocabulary.VocabularyError, match="did you mean 'WAIT_TIMEOUT'"):
         vocabulary.error_name("WAIT_TIMEOUTT")
+
+
+def test_the_sandbox_prints_packets_as_overlapped_entries() -> None:
+    """What a learner typing GetQueuedCompletionStatusEx(...) in the sandbox reads back."""
+    k = ModelKernel()
+    port = k.CreateIoCompletionPort()
+    k.PostQueuedCompletionStatus(port, 5, 7, 1)
+    spec = format.CALLS["GetQueuedCompletionStatusEx"]
+    raw = calls.raw_of(spec, k.GetQueuedCompletionStatusEx(port, 8, 0))
+    outcome = calls.Outcome(result=calls.named(spec.result, raw, calls.Bindings()), raw=raw)
+    shown = sandbox.show_outcome(spec.result, outcome)
+    assert shown == "[OVERLAPPED_ENTRY(bytes=5, key=7, overlapped=1)]"
