@@ -9,13 +9,14 @@ real child process), which the runner labels "model only".
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.kernel.iocp import CompletionPort
 from simulator.live import LiveKernel
-from simulator.scenario import calls, format, sandbox, vocabulary
+from simulator.scenario import calls, format, load_scenario, sandbox, vocabulary
 from simulator.syscalls import CALLS
 from simulator.uapi import (
     ERROR_INVALID_HANDLE,
@@ -27,6 +28,7 @@ from simulator.uapi import (
     WaitForeverError,
     Win32Error,
 )
+from tests.test_scenario_format import run_cli
 
 
 def port_of(k: ModelKernel, fd: int) -> CompletionPort:
@@ -248,3 +250,18 @@ def test_the_sandbox_prints_packets_as_overlapped_entries() -> None:
     outcome = calls.Outcome(result=calls.named(spec.result, raw, calls.Bindings()), raw=raw)
     shown = sandbox.show_outcome(spec.result, outcome)
     assert shown == "[OVERLAPPED_ENTRY(bytes=5, key=7, overlapped=1)]"
+
+
+def test_muxlab_check_reports_the_iocp_lesson_as_model_only_never_agreement() -> None:
+    """Against the real kernel, every IOCP step of the lesson is model only; the socket steps
+    around them agree."""
+    lesson = Path(__file__).resolve().parent.parent / "scenarios" / "iocp.toml"
+    steps = load_scenario(lesson).steps
+    iocp_steps = sum(1 for step in steps if step.call.syscall.mechanism == "iocp")
+    status, out, err = run_cli("check", str(lesson))
+    assert status == 0, out + err
+    summary = (
+        f"1 scenarios, {len(steps)} steps: {len(steps) - iocp_steps} agree, 0 diverge, "
+        f"0 expectation failed, {iocp_steps} model only"
+    )
+    assert out.splitlines()[-1] == summary
