@@ -23,6 +23,7 @@ from simulator.uapi import (
     ERROR_INVALID_PARAMETER,
     ERROR_IO_PENDING,
     WAIT_TIMEOUT,
+    WSAECONNRESET,
     WSAENOTSOCK,
     CompletionPacket,
     WaitForeverError,
@@ -265,3 +266,27 @@ def test_muxlab_check_reports_the_iocp_lesson_as_model_only_never_agreement() ->
         f"0 expectation failed, {iocp_steps} model only"
     )
     assert out.splitlines()[-1] == summary
+
+
+def test_a_pending_receive_completes_with_0_bytes_at_end_of_stream() -> None:
+    """IC-5: the peer closes: the pending receive completes, 0 bytes (a graceful close)."""
+    k = ModelKernel()
+    a, b = k.socketpair()
+    port = k.CreateIoCompletionPort(a, key=4)
+    with pytest.raises(Win32Error):
+        k.WSARecv(a, 10, 1)
+    k.close(b)
+    assert k.GetQueuedCompletionStatus(port, 0) == [CompletionPacket(0, 4, 1)]
+
+
+def test_a_pending_receive_reset_by_the_peer_completes_with_wsaeconnreset() -> None:
+    """IC-5: a TCP reset fails the pending receive: its packet carries WSAECONNRESET."""
+    k = ModelKernel()
+    listener = k.tcp_listen()
+    client = k.tcp_connect(listener)
+    server = k.accept(listener)
+    port = k.CreateIoCompletionPort(server, key=4)
+    with pytest.raises(Win32Error):
+        k.WSARecv(server, 10, 1)
+    k.abort(client)
+    assert k.GetQueuedCompletionStatus(port, 0) == [CompletionPacket(0, 4, 1, WSAECONNRESET)]
