@@ -290,3 +290,14 @@ def test_a_pending_receive_reset_by_the_peer_completes_with_wsaeconnreset() -> N
         k.WSARecv(server, 10, 1)
     k.abort(client)
     assert k.GetQueuedCompletionStatus(port, 0) == [CompletionPacket(0, 4, 1, WSAECONNRESET)]
+
+
+def test_one_ex_call_copies_out_every_packet_it_dequeues() -> None:
+    """The batching the lesson shows: one GetQueuedCompletionStatusEx, one copy per entry."""
+    k = ModelKernel()
+    port = k.CreateIoCompletionPort()
+    for tag in (1, 2, 3):
+        k.PostQueuedCompletionStatus(port, 1, 1, tag)
+        assert k.last_cost.as_dict()["list_op"] == 1  # the packet joins the queue
+    k.GetQueuedCompletionStatusEx(port, 8, 0)
+    assert k.last_cost.as_dict()["copy_out"] == 3

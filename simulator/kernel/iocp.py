@@ -135,10 +135,10 @@ class CompletionPort(File):
         """``KeInsertQueue``: the packet goes to the tail."""
         self.packets.append(packet)
         self.fs.tracer.charge(
-            TraceKind.COPY_OUT,
+            TraceKind.LIST_APPEND,
             f"{self.label}.queue",
             1,
-            "packet overlapped={e.subject} bytes={e.count}",
+            "packet queued: overlapped={e.subject} bytes={e.count}",
             subject=str(packet.overlapped),
             count=packet.bytes_transferred,
         )
@@ -193,10 +193,20 @@ class CompletionPort(File):
                 self._complete(req, 0, exc.winerror)
 
     def dequeue(self, most: int) -> list[CompletionPacket]:
-        """Up to `most` packets from the head, FIFO."""
+        """Up to `most` packets from the head, FIFO, each copied out to the program's
+        ``OVERLAPPED_ENTRY`` array."""
         out: list[CompletionPacket] = []
         while self.packets and len(out) < most:
-            out.append(self.packets.popleft())
+            packet = self.packets.popleft()
+            out.append(packet)
+            self.fs.tracer.charge(
+                TraceKind.COPY_OUT,
+                f"{self.label}.queue",
+                1,
+                "OVERLAPPED_ENTRY overlapped={e.subject} bytes={e.count}",
+                subject=str(packet.overlapped),
+                count=packet.bytes_transferred,
+            )
         return out
 
     def poll(self, pt: PollTable | None) -> int:
