@@ -141,7 +141,7 @@ def refuse_stdio_arguments(call: str, arguments: Mapping[str, object]) -> None:
         value = arguments.get(arg.name)
         if arg.kind is ArgKind.SOCKET:
             sockets.append(value)
-        elif arg.kind is ArgKind.FD:
+        elif arg.kind is ArgKind.FD or arg.kind is ArgKind.HANDLE:
             plain.append(value)
         elif arg.kind is ArgKind.FD_LIST:
             plain += fds_in_lists(value)
@@ -339,7 +339,7 @@ def bounded_timeout(rule: Timeout, timeout: object, bound_s: float) -> tuple[obj
         if infinite or (number is not None and bound_ms < number <= INT_MAX):
             return bound_ms, infinite
         return timeout, False
-    if rule is Timeout.URING_MS:
+    if rule is Timeout.URING_MS or rule is Timeout.WIN_MS:
         wait_ns = io_uring_timeout_ns(timeout)
         infinite = wait_ns is None
         return (bound_ms if infinite else min(index(timeout), bound_ms)), infinite

@@ -281,6 +281,18 @@ class IoUringSnapshot:
     in_flight: tuple[tuple[int, str, int, str], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class IocpSnapshot:
+    """A Windows completion port (MODEL ONLY): its queued packets, oldest first, as
+    ``(bytes, key, overlapped, status)``; its pending overlapped operations as
+    ``(overlapped, op, fd)``; its associations as ``(fd, key)``."""
+
+    label: str
+    packets: tuple[tuple[int, int, int, int], ...]
+    pending: tuple[tuple[int, str, int], ...]
+    associated: tuple[tuple[int, int], ...]
+
+
 #: How many slots of a ring a snapshot copies (a ring may have 65,536).
 RING_SLOTS_SHOWN = 16
 
@@ -339,6 +351,8 @@ class Observable(Protocol):
     def kqueue_at(self, fd: int) -> KqueueSnapshot | None: ...
 
     def io_uring_at(self, fd: int) -> IoUringSnapshot | None: ...
+
+    def iocp_at(self, fd: int) -> IocpSnapshot | None: ...
 
     def nic_snapshot(self) -> NicSnapshot: ...
 

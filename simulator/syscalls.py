@@ -48,6 +48,9 @@ class ArgKind(enum.Enum):
     THREAD = "thread"  #: a thread id from ``spawn_thread`` (`simulator.threads`)
     CALL = "call"  #: the name of a protocol call a thread makes
     CALL_ARGS = "call_args"  #: that call's positional arguments (a ``*args`` parameter)
+    # IOCP (model only)
+    HANDLE = "handle"  #: a descriptor, or -1 (INVALID_HANDLE_VALUE / NULL: none)
+    KEY = "key"  #: a completion key or an OVERLAPPED's tag: a number the program chooses
 
     @property
     def names_fds(self) -> bool:
@@ -63,6 +66,7 @@ _FD_KINDS = frozenset(
         ArgKind.POLL_LIST,
         ArgKind.KEVENT_CHANGES,
         ArgKind.SQE_LIST,
+        ArgKind.HANDLE,
     }
 )
 
@@ -83,6 +87,7 @@ class Timeout(enum.Enum):
     SELECT_S = "select_s"  #: ``select.select``: seconds, None = forever, negative = ValueError
     KEVENT_S = "kevent_s"  #: ``kqueue.control``: seconds, None = forever
     URING_MS = "uring_ms"  #: io_uring_wait: whole ms, negative = forever (`conversions`)
+    WIN_MS = "win_ms"  #: GetQueuedCompletionStatus: whole ms, negative = INFINITE (model only)
 
     @property
     def in_seconds(self) -> bool:
@@ -105,6 +110,7 @@ class ResultKind(enum.Enum):
     DONE = "done"  #: True when the started call finished, False when the thread sleeps
     THREAD_STATE = "thread_state"  #: ``(state, call)``
     ANY = "any"  #: the joined call's own result (its `ResultKind`)
+    PACKETS = "packets"  #: ``[{ bytes, key, overlapped, status }, ...]`` (IOCP, model only)
 
 
 class _Required:
@@ -175,7 +181,7 @@ class Syscall:
 
 
 #: A multiplexer (what a scenario's ``mechanism`` names).
-Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring"]
+Mechanism = Literal["epoll", "poll", "select", "kqueue", "io_uring", "iocp"]
 #: The multiplexers, in the order menus and panels list them.
 MECHANISMS: tuple[Mechanism, ...] = get_args(Mechanism)
 
@@ -374,6 +380,68 @@ CALLS: dict[str, Syscall] = {
             scenario=False,
         ),
         Syscall("join", (_TID,), _R.ANY, "a finished thread's result", scenario=False),
+        # completion I/O, Windows' proactor: IOCP -- MODEL ONLY (the live kernel: ENOSYS)
+        Syscall(
+            "CreateIoCompletionPort",
+            (
+                Arg("file", _K.HANDLE, -1),
+                Arg("port", _K.HANDLE, -1),
+                Arg("key", _K.KEY, 0),
+            ),
+            _R.FD,
+            "a new completion port, or associate a socket with one (model only: Windows)",
+            mechanism="iocp",
+            allocates_fds=True,
+        ),
+        Syscall(
+            "WSARecv",
+            (_SOCK, _NBYTES, Arg("overlapped", _K.KEY)),
+            _R.COUNT,
+            "overlapped receive: bytes now, or ERROR_IO_PENDING (model only: Windows)",
+            mechanism="iocp",
+        ),
+        Syscall(
+            "WSASend",
+            (_SOCK, _NBYTES, Arg("overlapped", _K.KEY)),
+            _R.COUNT,
+            "overlapped send: bytes now, or ERROR_IO_PENDING (model only: Windows)",
+            mechanism="iocp",
+        ),
+        Syscall(
+            "GetQueuedCompletionStatus",
+            (
+                Arg("port", _K.FD),
+                Arg("timeout_ms", _K.TIMEOUT, scenario_default=0, timeout=Timeout.WIN_MS),
+            ),
+            _R.PACKETS,
+            "dequeue one completion packet, or WAIT_TIMEOUT (model only: Windows)",
+            mechanism="iocp",
+            can_wait=True,
+        ),
+        Syscall(
+            "GetQueuedCompletionStatusEx",
+            (
+                Arg("port", _K.FD),
+                Arg("max_entries", _K.MAX_EVENTS, scenario_default=64),
+                Arg("timeout_ms", _K.TIMEOUT, scenario_default=0, timeout=Timeout.WIN_MS),
+            ),
+            _R.PACKETS,
+            "dequeue up to max_entries packets, or WAIT_TIMEOUT (model only: Windows)",
+            mechanism="iocp",
+            can_wait=True,
+        ),
+        Syscall(
+            "PostQueuedCompletionStatus",
+            (
+                Arg("port", _K.FD),
+                Arg("nbytes", _K.BYTES, 0),
+                Arg("key", _K.KEY, 0),
+                Arg("overlapped", _K.KEY, 0),
+            ),
+            _R.NONE,
+            "queue a packet of the program's own (model only: Windows)",
+            mechanism="iocp",
+        ),
     )
 }
 

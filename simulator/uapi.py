@@ -243,6 +243,75 @@ class Cqe:
     flags: int = 0
 
 
+# --- IOCP (Windows: ioapiset.h, winsock2.h, winerror.h): MODEL ONLY --------------------------
+# Windows' completion port, modelled from Windows' documentation; Linux has nothing to hold it
+# to, so the live kernel answers every IOCP call with OSError(ENOSYS) ("model only").
+
+#: Windows error codes the IOCP calls report (winerror.h), by their Windows names.
+ERROR_SUCCESS = 0
+ERROR_INVALID_HANDLE = 6
+ERROR_INVALID_PARAMETER = 87
+WAIT_TIMEOUT = 258
+ERROR_IO_PENDING = 997
+WSAEWOULDBLOCK = 10035
+WSAENOTSOCK = 10038
+WSAESHUTDOWN = 10058
+WSAECONNRESET = 10054
+#: Every Windows error the model reports, name -> code.
+WIN32_ERROR_NAMES: dict[str, int] = {
+    "ERROR_SUCCESS": ERROR_SUCCESS,
+    "ERROR_INVALID_HANDLE": ERROR_INVALID_HANDLE,
+    "ERROR_INVALID_PARAMETER": ERROR_INVALID_PARAMETER,
+    "WAIT_TIMEOUT": WAIT_TIMEOUT,
+    "ERROR_IO_PENDING": ERROR_IO_PENDING,
+    "WSAEWOULDBLOCK": WSAEWOULDBLOCK,
+    "WSAENOTSOCK": WSAENOTSOCK,
+    "WSAESHUTDOWN": WSAESHUTDOWN,
+    "WSAECONNRESET": WSAECONNRESET,
+}
+#: ``INVALID_HANDLE_VALUE`` / ``NULL`` handle: CreateIoCompletionPort's "no file" / "no port".
+NO_HANDLE = -1
+
+
+def win32_error_name(code: int) -> str:
+    """The Windows name of an error code (``997`` -> ``ERROR_IO_PENDING``)."""
+    for name, value in WIN32_ERROR_NAMES.items():
+        if value == code:
+            return name
+    return f"WIN32_ERROR_{code}"
+
+
+class Win32Error(OSError):
+    """A Windows error, as ``GetLastError()``/``WSAGetLastError()`` reports it (model only).
+
+    It carries no errno (Linux has none for it): `winerror` is the Windows code and `name` its
+    Windows name, e.g. ``WAIT_TIMEOUT``, ``ERROR_IO_PENDING`` (what scenarios write).
+    """
+
+    def __init__(self, winerror: int) -> None:
+        # as CPython on Windows prints a WinError: "[WinError 258] WAIT_TIMEOUT"
+        super().__init__(f"[WinError {winerror}] {win32_error_name(winerror)}")
+        self.winerror = winerror
+
+    @property
+    def name(self) -> str:
+        return win32_error_name(self.winerror)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionPacket:
+    """One completion packet (``OVERLAPPED_ENTRY``), as GetQueuedCompletionStatus(Ex) returns
+    it: `bytes_transferred` (``dwNumberOfBytesTransferred``), the completion `key` the file was
+    associated with (``lpCompletionKey``), the `overlapped` tag the program gave the operation
+    (its ``OVERLAPPED``, here a number), and the operation's `status` (``Internal``: 0 for
+    success, else a Windows error code)."""
+
+    bytes_transferred: int
+    key: int
+    overlapped: int
+    status: int = ERROR_SUCCESS
+
+
 @runtime_checkable
 class Kernel(Protocol):
     """The syscall surface shared by the model and the live kernel.
@@ -361,6 +430,38 @@ class Kernel(Protocol):
     def join(self, tid: int) -> object:
         """The finished call's result, or raises its exception; the thread becomes idle.
         RuntimeError when the thread is idle or still sleeping."""
+
+    # completion I/O, Windows' proactor: IOCP (MODEL ONLY; the live kernel: OSError(ENOSYS))
+    def CreateIoCompletionPort(
+        self, file: int = NO_HANDLE, port: int = NO_HANDLE, key: int = 0
+    ) -> int:
+        """With no `file`: a new completion port. With a `file` (a socket): associate it with
+        `port` (or with a new port when `port` is NO_HANDLE) under completion `key`; the port."""
+        ...
+
+    def WSARecv(self, fd: int, nbytes: int, overlapped: int) -> int:
+        """Overlapped receive: the bytes received if it completed at once (a packet is queued
+        all the same), else Win32Error(ERROR_IO_PENDING): the packet comes on completion."""
+        ...
+
+    def WSASend(self, fd: int, nbytes: int, overlapped: int) -> int:
+        """Overlapped send, as `WSARecv`."""
+        ...
+
+    def GetQueuedCompletionStatus(self, port: int, timeout_ms: int) -> list[CompletionPacket]:
+        """Dequeue one packet (a one-element list), or Win32Error(WAIT_TIMEOUT)."""
+        ...
+
+    def GetQueuedCompletionStatusEx(
+        self, port: int, max_entries: int, timeout_ms: int
+    ) -> list[CompletionPacket]:
+        """Dequeue up to `max_entries` packets, FIFO, or Win32Error(WAIT_TIMEOUT)."""
+        ...
+
+    def PostQueuedCompletionStatus(
+        self, port: int, nbytes: int = 0, key: int = 0, overlapped: int = 0
+    ) -> None:
+        """Queue a packet the program makes up itself."""
         ...
 
     def close_all(self) -> None:

@@ -101,7 +101,9 @@ def test_one_list_of_answer_exceptions() -> None:
 
 def test_the_runner_and_the_tui_derive_their_call_lists() -> None:
     assert {n for n, c in CALLS.items() if c.changes_fd_table} == _FD_TABLE_CALLS
-    assert {"epoll_wait", "poll", "select", "kevent", "io_uring_wait"} == syscalls.WAITING_CALLS
+    waits = {"epoll_wait", "poll", "select", "kevent", "io_uring_wait"}
+    waits |= {"GetQueuedCompletionStatus", "GetQueuedCompletionStatusEx"}  # IOCP, model only
+    assert waits == syscalls.WAITING_CALLS
     assert {n: c.mechanism for n, c in CALLS.items() if c.mechanism} == {
         "epoll_create": "epoll",
         "epoll_ctl": "epoll",
@@ -113,6 +115,12 @@ def test_the_runner_and_the_tui_derive_their_call_lists() -> None:
         "io_uring_setup": "io_uring",
         "io_uring_submit": "io_uring",
         "io_uring_wait": "io_uring",
+        "CreateIoCompletionPort": "iocp",
+        "WSARecv": "iocp",
+        "WSASend": "iocp",
+        "GetQueuedCompletionStatus": "iocp",
+        "GetQueuedCompletionStatusEx": "iocp",
+        "PostQueuedCompletionStatus": "iocp",
     }
 
 
@@ -130,6 +138,7 @@ def test_fd_references_follow_the_argument_kinds() -> None:
                 syscalls.ArgKind.POLL_LIST: [(5, 1), (1, 1)],
                 syscalls.ArgKind.KEVENT_CHANGES: [uapi.KEvent(2)],
                 syscalls.ArgKind.SQE_LIST: [uapi.Sqe("NOP"), uapi.Sqe("CLOSE", fd=1)],
+                syscalls.ArgKind.HANDLE: 2,
             }
             with pytest.raises(ValueError, match="standard stream"):
                 conversions.refuse_stdio_arguments(name, {arg.name: values[arg.kind]})

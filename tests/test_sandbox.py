@@ -112,6 +112,9 @@ def test_every_call_of_the_table_is_in_the_language() -> None:
         syscalls.ArgKind.ENTRIES: "4",
         syscalls.ArgKind.COMPLETIONS: "1",
         syscalls.ArgKind.BOOL: "True",
+        # IOCP (model only): a handle is a descriptor (or -1), keys and tags are numbers
+        syscalls.ArgKind.HANDLE: "a",
+        syscalls.ArgKind.KEY: "7",
     }
     flags = {
         syscalls.Family.EPOLL_EVENTS: "IN",

@@ -41,7 +41,7 @@ from tui.render.nic_lane import NicLane
 from tui.render.poll_sets import PollArray, SelectBitmaps
 from tui.render.rbtree_art import TreeShape
 from tui.render.ready_chain import ReadyChain, fd_label
-from tui.render.rings import RingsView
+from tui.render.rings import PortView, RingsView
 from tui.render.threads import (
     ProcThreadsPicture,
     ThreadsPicture,
@@ -210,6 +210,8 @@ class MicroRecorder:
             calls = _kqueue_picture(kernel, names, session)
         elif mechanism == "io_uring":
             calls = _rings_picture(kernel, names, session)
+        elif mechanism == "iocp":  # model only: Windows
+            calls = _ports_picture(kernel, names, session)
         queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
         return MicroFrame(
             ep_title=ep_title,
@@ -360,6 +362,8 @@ def build_frame(
         calls = _kqueue_picture(kernel, names, session)
     elif mechanism == "io_uring" and kernel is not None:
         calls = _rings_picture(kernel, names, session)
+    elif mechanism == "iocp" and kernel is not None:  # model only: Windows
+        calls = _ports_picture(kernel, names, session)
 
     threads = _threads_picture(session, kernel, names) if kernel is not None else None
     if threads is not None and record is not None:
@@ -459,6 +463,25 @@ def _rings_picture(kernel: Observable, names: Bindings, session: PlaySession) ->
             parts.append(RingsView(ring, names, f"{name}:{fd}"))
     if not parts:
         return Text("no io_uring open in the model yet", style="dim")
+    return Group(*parts)
+
+
+def _ports_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
+    """Every completion port the scenario creates that is open in the model (model only)."""
+    port_names = [
+        n
+        for s in session.scenario.steps
+        if s.call.name == "CreateIoCompletionPort"
+        for n in s.names
+    ]
+    parts: list[RenderableType] = []
+    for name in dict.fromkeys(port_names):
+        fd = names.fds.get(name)
+        port = kernel.iocp_at(fd) if fd is not None else None
+        if port is not None:
+            parts.append(PortView(port, names, f"{name}:{fd}"))
+    if not parts:
+        return Text("no completion port in the model yet (IOCP: model only, Windows)", style="dim")
     return Group(*parts)
 
 

@@ -38,6 +38,7 @@ from simulator.conversions import (
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.io_uring import IoRing, check_entries
+from simulator.kernel.iocp import CompletionPort
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.sched import Scheduler
@@ -54,7 +55,21 @@ from simulator.kernel.trace import Cost, TraceEvent, TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, RegularFile, oserror
 from simulator.kernel.views import ModelViews
 from simulator.kernel.waitqueue import WaitEntry
-from simulator.uapi import FD_SETSIZE, FILL_CHUNK, Cqe, KEvent, Sqe, WaitForeverError
+from simulator.uapi import (
+    ERROR_INVALID_HANDLE,
+    ERROR_INVALID_PARAMETER,
+    FD_SETSIZE,
+    FILL_CHUNK,
+    NO_HANDLE,
+    WAIT_TIMEOUT,
+    WSAENOTSOCK,
+    CompletionPacket,
+    Cqe,
+    KEvent,
+    Sqe,
+    WaitForeverError,
+    Win32Error,
+)
 
 
 def _ok() -> None:
@@ -783,6 +798,108 @@ class ModelKernel(ModelViews):
         if error is not None:
             raise error
         return result
+
+    # -- IOCP, Windows' proactor: MODEL ONLY (`simulator.kernel.iocp`, spec PART I) ---------
+    def CreateIoCompletionPort(
+        self, file: int = NO_HANDLE, port: int = NO_HANDLE, key: int = 0
+    ) -> int:
+        """Create a port (no `file`), or associate the socket `file` with `port` (a new one
+        when `port` is NO_HANDLE) under `key`. ERROR_INVALID_HANDLE for a handle that is not
+        open (or a port that is not one), ERROR_INVALID_PARAMETER for a socket already
+        associated or a `port` given without a `file`."""
+        self._begin("CreateIoCompletionPort")
+        refuse_stdio(file, port)
+        sock: Socket | None = None
+        if file != NO_HANDLE:
+            found = self.fdt.lookup(file) if file >= 0 else None
+            if not isinstance(found, Socket):
+                raise Win32Error(ERROR_INVALID_HANDLE)
+            if self._port_of(found) is not None:
+                raise Win32Error(ERROR_INVALID_PARAMETER)
+            sock = found
+        elif port != NO_HANDLE:
+            raise Win32Error(ERROR_INVALID_PARAMETER)
+        if port == NO_HANDLE:
+            port = self._new_fd(lambda fd: CompletionPort(self.fs, f"iocp{fd}", self.clock))
+        ctx = self._completion_port(port)
+        if sock is not None:
+            ctx.associate(sock, key)
+        return port
+
+    def WSARecv(self, fd: int, nbytes: int, overlapped: int) -> int:
+        """Overlapped receive (`CompletionPort.start`)."""
+        self._begin("WSARecv")
+        refuse_stdio(fd, socket=True)
+        return self._overlapped("recv", fd, nbytes, overlapped)
+
+    def WSASend(self, fd: int, nbytes: int, overlapped: int) -> int:
+        """Overlapped send (`CompletionPort.start`)."""
+        self._begin("WSASend")
+        refuse_stdio(fd, socket=True)
+        return self._overlapped("send", fd, nbytes, overlapped)
+
+    def GetQueuedCompletionStatus(self, port: int, timeout_ms: int) -> list[CompletionPacket]:
+        """One packet (a list of one), or WAIT_TIMEOUT; thread 0 waiting on a port nothing
+        can fill raises WaitForeverError."""
+        self._begin("GetQueuedCompletionStatus")
+        refuse_stdio(port)
+        return self._dequeue(port, 1, timeout_ms)
+
+    def GetQueuedCompletionStatusEx(
+        self, port: int, max_entries: int, timeout_ms: int
+    ) -> list[CompletionPacket]:
+        """Up to `max_entries` packets (at least 1: ERROR_INVALID_PARAMETER), or WAIT_TIMEOUT."""
+        self._begin("GetQueuedCompletionStatusEx")
+        refuse_stdio(port)
+        if max_entries < 1:
+            raise Win32Error(ERROR_INVALID_PARAMETER)
+        return self._dequeue(port, max_entries, timeout_ms)
+
+    def PostQueuedCompletionStatus(
+        self, port: int, nbytes: int = 0, key: int = 0, overlapped: int = 0
+    ) -> None:
+        """Queue a packet made up by the program (no I/O behind it)."""
+        self._begin("PostQueuedCompletionStatus")
+        refuse_stdio(port)
+        self._completion_port(port).queue_packet(CompletionPacket(nbytes, key, overlapped))
+
+    def _completion_port(self, fd: int) -> CompletionPort:
+        file = self.fdt.lookup(fd) if fd >= 0 else None
+        if not isinstance(file, CompletionPort):
+            raise Win32Error(ERROR_INVALID_HANDLE)
+        return file
+
+    def _port_of(self, sock: Socket) -> CompletionPort | None:
+        """The port `sock` is associated with: O(open descriptors)."""
+        for file in self.fds().values():
+            if isinstance(file, CompletionPort) and sock in file.keys:
+                return file
+        return None
+
+    def _overlapped(self, op: str, fd: int, nbytes: int, tag: int) -> int:
+        file = self.fdt.lookup(fd) if fd >= 0 else None
+        if file is None:
+            raise Win32Error(ERROR_INVALID_HANDLE)
+        if not isinstance(file, Socket):
+            raise Win32Error(WSAENOTSOCK)
+        ctx = self._port_of(file)
+        if ctx is None:  # the model queues packets only: an unassociated socket has nowhere
+            raise Win32Error(ERROR_INVALID_PARAMETER)
+        try:
+            return ctx.start(op, file, nbytes, tag)
+        finally:
+            self._settle()
+
+    def _dequeue(self, port: int, most: int, timeout_ms: int) -> list[CompletionPacket]:
+        ctx = self._completion_port(port)
+        timeout_ns = io_uring_timeout_ns(timeout_ms)  # whole ms, negative = INFINITE
+        if not ctx.packets and timeout_ns != 0:
+            self.sleep_until(self._deadline(timeout_ns), lambda: bool(ctx.packets), ctx.label)
+        packets = ctx.dequeue(most)
+        self._settle()
+        if not packets:
+            raise Win32Error(WAIT_TIMEOUT)
+        return packets
 
     # -- lifetime ----------------------------------------------------------------------------
     def close_all(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.kernel.eventpoll import EpItem, EventPoll, ep_key
 from simulator.kernel.io_uring import IoRing
+from simulator.kernel.iocp import CompletionPort
 from simulator.kernel.kqueue import Knote, KQueue
 from simulator.kernel.waitqueue import WaitQueue
 from simulator.observe import (
@@ -21,6 +22,7 @@ from simulator.observe import (
     EpollSnapshot,
     FdTableSnapshot,
     FileSnapshot,
+    IocpSnapshot,
     IoUringSnapshot,
     Key,
     KnoteSnapshot,
@@ -201,6 +203,20 @@ class ModelViews:
                 )
                 for req in ring.parked
             ),
+        )
+
+    def iocp_at(self, fd: int) -> IocpSnapshot | None:
+        """The completion port at `fd` (None if it is not one; MODEL ONLY: Windows).
+        O(packets + pending + descriptors)."""
+        port = self.fdt.lookup(fd)
+        if not isinstance(port, CompletionPort):
+            return None
+        fd_of = {id(file): n for n, file in sorted(self.fdt.slots.items(), reverse=True)}
+        return IocpSnapshot(
+            port.label,
+            tuple((p.bytes_transferred, p.key, p.overlapped, p.status) for p in port.packets),
+            tuple((r.tag, r.op, fd_of.get(id(r.sock), -1)) for r in port.pending),
+            tuple((fd_of.get(id(sock), -1), key) for sock, key in port.keys.items()),
         )
 
     def nic_snapshot(self) -> NicSnapshot:

@@ -601,6 +601,32 @@ class _Engine:
         self._settle()
         return cqes
 
+    # IOCP is Windows' (model only): Linux has no completion port, so every call is refused
+    # like kqueue on Linux, and the runner labels the step "model only".
+    def CreateIoCompletionPort(
+        self, file: int = uapi.NO_HANDLE, port: int = uapi.NO_HANDLE, key: int = 0
+    ) -> int:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    def WSARecv(self, fd: int, nbytes: int, overlapped: int) -> int:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    def WSASend(self, fd: int, nbytes: int, overlapped: int) -> int:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    def GetQueuedCompletionStatus(self, port: int, timeout_ms: int) -> list[uapi.CompletionPacket]:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    def GetQueuedCompletionStatusEx(
+        self, port: int, max_entries: int, timeout_ms: int
+    ) -> list[uapi.CompletionPacket]:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    def PostQueuedCompletionStatus(
+        self, port: int, nbytes: int = 0, key: int = 0, overlapped: int = 0
+    ) -> None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
     def _cq_ready(self) -> int:
         return sum(ring.ready() for ring in self._rings.values())
 

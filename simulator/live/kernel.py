@@ -188,6 +188,17 @@ _NOTES: dict[str, str] = {
     ),
     "kqueue": "OSError(ENOSYS) on Linux.",
     "kevent": "OSError(ENOSYS) on Linux; timeouts as in `select`.",
+    **{
+        name: "OSError(ENOSYS): IOCP is Windows' (model only)."
+        for name in (
+            "CreateIoCompletionPort",
+            "WSARecv",
+            "WSASend",
+            "GetQueuedCompletionStatus",
+            "GetQueuedCompletionStatusEx",
+            "PostQueuedCompletionStatus",
+        )
+    },
     "io_uring_setup": (
         "The real io_uring (raw syscalls); OSError(ENOSYS) where the kernel refuses it "
         "(not built, or disabled by kernel.io_uring_disabled)."
@@ -479,6 +490,13 @@ class LiveKernel:
     io_uring_setup = _remote(uapi.Kernel.io_uring_setup)
     io_uring_submit = _remote(uapi.Kernel.io_uring_submit)
     io_uring_wait = _remote(uapi.Kernel.io_uring_wait)
+    # IOCP (Windows, model only): every call answers OSError(ENOSYS)
+    CreateIoCompletionPort = _remote(uapi.Kernel.CreateIoCompletionPort)
+    WSARecv = _remote(uapi.Kernel.WSARecv)
+    WSASend = _remote(uapi.Kernel.WSASend)
+    GetQueuedCompletionStatus = _remote(uapi.Kernel.GetQueuedCompletionStatus)
+    GetQueuedCompletionStatusEx = _remote(uapi.Kernel.GetQueuedCompletionStatusEx)
+    PostQueuedCompletionStatus = _remote(uapi.Kernel.PostQueuedCompletionStatus)
 
     # --- threads and blocking descriptors (simulator.threads) ----------------------------
 

@@ -178,6 +178,7 @@ _NAMING_KINDS = frozenset(
         ArgKind.POLL_LIST,
         ArgKind.KEVENT_CHANGES,
         ArgKind.SQE_LIST,
+        ArgKind.HANDLE,
     }
 )
 #: Kinds whose entries are tables naming descriptors (read by `step_names`).
@@ -230,7 +231,7 @@ class CallPlan:
 
     def _refs(self) -> Iterator[str | int]:
         for _, kind, value in self._named:
-            if kind is ArgKind.FD or kind is ArgKind.SOCKET:
+            if kind is ArgKind.FD or kind is ArgKind.SOCKET or kind is ArgKind.HANDLE:
                 yield value
             elif kind is ArgKind.FD_LIST:
                 yield from value
@@ -243,7 +244,7 @@ class CallPlan:
         values = dict(self._fixed)
         r = bindings.resolve
         for name, kind, value in self._named:
-            if kind is ArgKind.FD or kind is ArgKind.SOCKET:
+            if kind is ArgKind.FD or kind is ArgKind.SOCKET or kind is ArgKind.HANDLE:
                 values[name] = r(value)
             elif kind is ArgKind.FD_LIST:
                 values[name] = [r(fd) for fd in value]
@@ -301,6 +302,15 @@ def _sqe(entry: Any, bindings: Bindings) -> uapi.Sqe:
 
 def _cqe_json(cqe: uapi.Cqe) -> dict[str, Json]:
     return {"user_data": cqe.user_data, "res": cqe.res, "flags": cqe.flags}
+
+
+def _packet_json(packet: uapi.CompletionPacket) -> dict[str, Json]:
+    return {
+        "bytes": packet.bytes_transferred,
+        "key": packet.key,
+        "overlapped": packet.overlapped,
+        "status": packet.status,
+    }
 
 
 def _kevent(change: Any, bindings: Bindings) -> uapi.KEvent:
@@ -405,6 +415,8 @@ def raw_of(spec: CallSpec, value: Any) -> Json:
         ]
     if kind is ResultKind.CQES:
         return [_cqe_json(cqe) for cqe in value]
+    if kind is ResultKind.PACKETS:  # IOCP (model only)
+        return [_packet_json(packet) for packet in value]
     if kind is ResultKind.NONE:
         return None
     return int(value)
@@ -425,6 +437,8 @@ def named(kind: ResultKind, raw: Json, bindings: Bindings) -> Json:
         return [_named_kevent(ev, bindings) for ev in raw]
     if kind is ResultKind.NONE:
         return "ok"
+    if kind is ResultKind.PACKETS:  # IOCP (model only): the status by its Windows name
+        return [{**p, "status": uapi.win32_error_name(p["status"])} for p in raw]
     return raw
 
 
@@ -483,7 +497,7 @@ def satisfies(outcome: Outcome, want: Json, kind: ResultKind) -> bool:
         return outcome.error == str(want["error"])
     if not outcome.ok:
         return False
-    if kind in (ResultKind.KEVENTS, ResultKind.CQES):
+    if kind in (ResultKind.KEVENTS, ResultKind.CQES, ResultKind.PACKETS):
         got = outcome.result
         return len(got) == len(want) and all(
             all(g.get(k) == v for k, v in w.items()) for g, w in zip(got, want, strict=True)

@@ -246,7 +246,7 @@ class _Reader:
     # --- values, by the argument's kind -------------------------------------------------------
     def value(self, arg: syscalls.Arg, node: ast.expr) -> Any:
         kind = arg.kind
-        if kind in (ArgKind.FD, ArgKind.SOCKET):
+        if kind in (ArgKind.FD, ArgKind.SOCKET, ArgKind.HANDLE):
             return self.fd(node)
         if kind is ArgKind.FLAGS:
             assert arg.family is not None

@@ -319,6 +319,9 @@ _ARG_TYPES: dict[ArgKind, Any] = {
     ArgKind.ENTRIES: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)],
     ArgKind.COMPLETIONS: Annotated[StrictInt, Field(ge=0, le=MAX_LIST)],
     ArgKind.BOOL: StrictBool,
+    # IOCP (model only): a handle is an fd name or number (-1: none); keys and tags numbers
+    ArgKind.HANDLE: FdRef,
+    ArgKind.KEY: Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)],
 }
 _FLAG_TYPES: dict[Family, Any] = {
     Family.EPOLL_EVENTS: Events,

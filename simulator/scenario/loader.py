@@ -467,6 +467,16 @@ class _CqeExpect(BaseModel):
     flags: StrictInt | None = None
 
 
+class _PacketExpect(BaseModel):
+    """An IOCP completion packet (model only): any subset of its fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    bytes: StrictInt | None = None
+    key: StrictInt | None = None
+    overlapped: StrictInt | None = None
+    status: str | None = None
+
+
 class _ErrorExpect(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     error: str
@@ -484,6 +494,7 @@ def _result_shape(kind: ResultKind) -> TypeAdapter[Any]:
         ResultKind.SELECT: tuple[list[FdRef], list[FdRef], list[FdRef]],
         ResultKind.KEVENTS: list[_KEventExpect],
         ResultKind.CQES: list[_CqeExpect],
+        ResultKind.PACKETS: list[_PacketExpect],
     }
     return TypeAdapter(shapes[kind])
 
@@ -497,6 +508,7 @@ _SHAPE_HINTS: dict[ResultKind, str] = {
     ResultKind.SELECT: "[[readable], [writable], [exceptional]]",
     ResultKind.KEVENTS: '[{ ident = "a", filter = "READ", ... }, ...]',
     ResultKind.CQES: "[{ user_data = 1, res = 5, flags = 0 }, ...]",
+    ResultKind.PACKETS: '[{ bytes = 5, key = 7, overlapped = 1, status = "ERROR_SUCCESS" }]',
 }
 
 
@@ -557,7 +569,7 @@ def argument_refs(step: StepBase) -> list[tuple[str, str | int]]:
     refs: list[tuple[str, str | int]] = []
     for arg in step.call.syscall.args:
         value = getattr(step.arguments, arg.name)
-        if arg.kind in (ArgKind.FD, ArgKind.SOCKET):
+        if arg.kind in (ArgKind.FD, ArgKind.SOCKET, ArgKind.HANDLE):
             refs.append((arg.name, value))
         elif arg.kind is ArgKind.POLL_LIST:
             refs += [(f"{arg.name}[{i}][0]", fd) for i, (fd, _) in enumerate(value)]

@@ -124,6 +124,14 @@ class _RawCqe(BaseModel):
     flags: _Mask
 
 
+class _RawPacket(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bytes: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)]
+    key: _Int64
+    overlapped: _Int64
+    status: _Mask
+
+
 _RAW: dict[ResultKind, TypeAdapter[Any]] = {
     ResultKind.NONE: TypeAdapter(None),
     ResultKind.COUNT: TypeAdapter(Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)]),
@@ -141,6 +149,7 @@ _RAW: dict[ResultKind, TypeAdapter[Any]] = {
     ),
     ResultKind.KEVENTS: TypeAdapter(Annotated[list[_RawKEvent], Field(max_length=MAX_EVENTS)]),
     ResultKind.CQES: TypeAdapter(Annotated[list[_RawCqe], Field(max_length=MAX_EVENTS)]),
+    ResultKind.PACKETS: TypeAdapter(Annotated[list[_RawPacket], Field(max_length=MAX_EVENTS)]),
 }
 
 

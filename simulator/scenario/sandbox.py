@@ -145,6 +145,14 @@ def show_outcome(kind: ResultKind, outcome: Outcome) -> str:
             fields += [f"{k}={ev[k]}" for k in ("fflags", "data", "udata") if ev[k]]
             shown.append(f"KEvent({', '.join(fields)})")
         return "[" + ", ".join(shown) + "]"
+    if kind is ResultKind.PACKETS:  # IOCP (model only): OVERLAPPED_ENTRYs
+        entries = []
+        for packet in result:
+            fields = [f"{k}={packet[k]}" for k in ("bytes", "key", "overlapped")]
+            if packet["status"] != "ERROR_SUCCESS":
+                fields.append(f"status={packet['status']}")
+            entries.append(f"OVERLAPPED_ENTRY({', '.join(fields)})")
+        return "[" + ", ".join(entries) + "]"
     return str(result)
 
 

@@ -114,8 +114,15 @@ def error_name(name: str) -> str:
         return name
     if name in ERRNO_NAMES:
         return ERRNO_NAMES[name]
-    known = (*EXCEPTION_NAMES, "or an errno name such as EEXIST, ENOENT, EBADF, EMFILE")
-    close = difflib.get_close_matches(name, [*EXCEPTION_NAMES, *ERRNO_NAMES], n=1)
+    if name in uapi.WIN32_ERROR_NAMES:  # IOCP (model only): Windows' error names
+        return name
+    known = (
+        *EXCEPTION_NAMES,
+        "an errno name such as EEXIST, ENOENT, EBADF, EMFILE",
+        "or (IOCP, model only) a Windows name such as WAIT_TIMEOUT, ERROR_IO_PENDING",
+    )
+    candidates = [*EXCEPTION_NAMES, *ERRNO_NAMES, *uapi.WIN32_ERROR_NAMES]
+    close = difflib.get_close_matches(name, candidates, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise VocabularyError(f"unknown error name {name!r}{hint}; use {', '.join(known)}")
 
@@ -123,6 +130,8 @@ def error_name(name: str) -> str:
 def exception_name(exc: BaseException) -> str:
     """The name a scenario uses for a raised exception: its errno name if it has one, else its
     class name (``FileExistsError`` -> ``EEXIST``; ``ValueError`` -> ``ValueError``)."""
+    if isinstance(exc, uapi.Win32Error):  # IOCP (model only): WAIT_TIMEOUT, ERROR_IO_PENDING
+        return exc.name
     if isinstance(exc, OSError) and exc.errno is not None and exc.errno in errno.errorcode:
         return errno.errorcode[exc.errno]
     if isinstance(exc, OSError):

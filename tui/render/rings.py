@@ -12,8 +12,9 @@ from __future__ import annotations
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
-from simulator.observe import IoUringSnapshot
+from simulator.observe import IocpSnapshot, IoUringSnapshot
 from simulator.scenario.calls import Bindings
+from simulator.uapi import win32_error_name
 from tui.render.ready_chain import fd_label
 
 
@@ -70,9 +71,55 @@ class RingsView:
         return f"ud={user_data} {op} parked on {fd_label(fd, self.names)}'s wait queue"
 
 
+class PortView:
+    """A Windows completion port (MODEL ONLY): its packet queue, head (dequeued next) to tail
+    (queued last), its pending overlapped operations and its associations. Labelled "model
+    only: Windows" on its first line, always."""
+
+    def __init__(self, port: IocpSnapshot, names: Bindings | None = None, title: str = "") -> None:
+        self.port = port
+        self.names = names
+        self.title = title or port.label
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        port = self.port
+        title = Text(f"{self.title} (IOCP) ", style="bold")
+        title.append("model only: Windows", style="bold magenta")
+        yield title
+        queue = Text(f"  completion queue, {len(port.packets)} packets: ")
+        if not port.packets:
+            queue.append("empty", style="dim")
+        for index, packet in enumerate(port.packets[:8]):
+            if index:
+                queue.append(" | ", style="dim")
+            if index == 0:
+                queue.append("H ", style="bold yellow")
+            queue.append(_packet(packet))
+        if len(port.packets) > 8:
+            queue.append(f" | … {len(port.packets) - 8} more", style="dim")
+        yield queue
+        if port.pending:
+            yield Text("  pending: " + "; ".join(self._pending(p) for p in port.pending))
+        else:
+            yield Text("  pending: none", style="dim")
+        keys = ", ".join(f"{fd_label(fd, self.names)} key {key}" for fd, key in port.associated)
+        yield Text(f"  associated: {keys or 'none'}", style="" if keys else "dim")
+
+    def _pending(self, pending: tuple[int, str, int]) -> str:
+        tag, op, fd = pending
+        call = "WSARecv" if op == "recv" else "WSASend"
+        return f"{call} ov={tag} on {fd_label(fd, self.names)}'s wait queue"
+
+
+def _packet(packet: tuple[int, int, int, int]) -> str:
+    nbytes, key, overlapped, status = packet
+    text = f"{nbytes}B key={key} ov={overlapped}"
+    return text if not status else f"{text} {win32_error_name(status)}"
+
+
 def _cqe(cqe: tuple[int, int, int]) -> str:
     user_data, res, flags = cqe
     return f"ud={user_data} res={res}" + (f" flags={flags}" if flags else "")
 
 
-__all__ = ["RingsView"]
+__all__ = ["PortView", "RingsView"]
