@@ -260,18 +260,24 @@ async def test_a_program_is_shown_neutralised(
     app = make_app(SHIPPED / "et-stall.toml", live=False, animate=False)
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.screen.query_one(ProgramView)
-        view.load("evil\x1b.py", "x = '\x1b]0;pwned\x07'\n")
+        view.load("[b]evil\x1b.py", "x = '\x1b]0;pwned\x07'\n")
         view.marked = (1,)
         await pilot.pause()
         text = screen_text(app)
         assert "^[]0;pwned^G" in text and "\x1b" not in text
-        assert "evil^[.py" in text
+        assert "[b]evil^[.py" in text  # the name is neither markup nor an escape
 
 
 def test_the_panel_window_keeps_the_mark_in_view() -> None:
+    import doctest
+
+    from tui.widgets import program_view
     from tui.widgets.program_view import program_window
 
+    assert doctest.testmod(program_view).failed == 0
     assert list(program_window(40, (39,), 7)) == list(range(34, 41))
+    assert list(program_window(40, (31, 21), 11)) == list(range(21, 32))  # both in view
+    assert list(program_window(40, (31, 2), 9)) == list(range(28, 37))  # too far apart
     assert list(program_window(40, (), 7)) == list(range(1, 8))
     assert list(program_window(3, (2,), 7)) == [1, 2, 3]
 

@@ -3,8 +3,9 @@ current step's line(s) marked and kept in view (`simulator.scenario.program`).
 
 The text comes from a file, so it is neutralised (`safe_text`) before rich highlights it, and
 the whole picture is drawn through `Neutralised`. Only the rows that fit are drawn: a window of
-the program placed so the first marked line sits a third of the way down ("scrolled into view"
-without a scroll bar to manage), so stepping and rewinding move the window with the mark.
+the program with the marked lines centred (or the first of them a third of the way down when
+they do not fit together), so stepping and rewinding move the window with the mark -- "scrolled
+into view" without a scroll bar to manage.
 """
 
 from __future__ import annotations
@@ -25,16 +26,26 @@ _LEXERS = {".py": "python", ".c": "c", ".h": "c"}
 
 
 def program_window(count: int, marked: tuple[int, ...], height: int) -> range:
-    """The 1-based line numbers to draw: `height` rows of `count` lines, the first marked line
-    a third of the way down (the top without a mark). O(1).
+    """The 1-based line numbers to draw: `height` rows of `count` lines. When the marked lines
+    fit in them they are centred together; otherwise the first marked line sits a third of the
+    way down (the top without a mark). O(len(marked)).
 
     >>> program_window(40, (20,), 9)
-    range(17, 26)
+    range(16, 25)
+    >>> program_window(40, (27, 21), 9)
+    range(20, 29)
+    >>> program_window(40, (30, 2), 9)
+    range(27, 36)
     >>> program_window(5, (4,), 9)
     range(1, 6)
     """
     height = max(height, 1)
-    first = marked[0] - height // 3 if marked else 1
+    if not marked:
+        first = 1
+    else:
+        low, high = min(marked), max(marked)
+        span = high - low + 1
+        first = low - (height - span) // 2 if span <= height else marked[0] - height // 3
     first = max(1, min(first, count - height + 1))
     return range(first, min(count, first + height - 1) + 1)
 
@@ -73,7 +84,8 @@ class ProgramView(Widget):
     def _retitle(self) -> None:
         lines = ", ".join(str(n) for n in self.marked)
         where = f" · line {lines}" if lines else ""
-        self.border_title = f"{self.name_shown}{where}"
+        # A Text, not a str: Textual reads a str title as markup, and the name is from a file.
+        self.border_title = Text(f"{self.name_shown}{where}")
 
     def render(self) -> RenderableType:
         count = len(self._lines)
