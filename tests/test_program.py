@@ -191,6 +191,21 @@ def test_headless_prints_the_program_lines_under_the_call() -> None:
     ]
 
 
+def test_headless_json_carries_the_program_lines() -> None:
+    import json
+
+    status, out, err = run_cli(
+        "play", str(SHIPPED / "reactor-vs-proactor.toml"), "--headless", "--no-live", "--json"
+    )
+    assert status == 0, err
+    steps = [json.loads(line) for line in out.splitlines()]
+    assert steps[7]["program"] == [
+        {"line": 22, "text": "events = ep.poll(0, 8)"},
+        {"line": 23, "text": 'print("wait:", *(conns[fd][0] for fd, _mask in events))'},
+    ]
+    assert steps[-1]["program"] == []  # the proactor's io_uring_wait: no line in a Python program
+
+
 # --- the player's panel ----------------------------------------------------------------------
 
 

@@ -113,8 +113,12 @@ def play(
         try:
             for step in runner:
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
+                code = program.excerpt(step_lines(step.step.line)) if program else []
                 if as_json:
-                    sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
+                    line = step.to_json()
+                    if program is not None:  # the program's lines the step comes from
+                        line["program"] = [{"line": n, "text": text} for n, text in code]
+                    sys.stdout.write(json.dumps(line, allow_nan=False) + "\n")
                     continue
                 model = cast(Observable, runner.model)
                 state: RenderableType | None = None
@@ -131,7 +135,6 @@ def play(
                     summarised = summarised or state.summarised
                     if thread_names and isinstance(model, Threaded):
                         state = Group(state, _threads(model, step, runner, thread_names))
-                code = program.excerpt(step_lines(step.step.line)) if program else []
                 write(StepView(step, len(runner.steps), state, code))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
