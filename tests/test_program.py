@@ -168,6 +168,14 @@ def test_a_program_outside_the_folder_is_refused(tmp_path: Path) -> None:
     assert "a program is a relative path inside the project, without '..'" in err
 
 
+def test_a_fifo_program_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")  # a reader would wait forever for a writer
+    err = run_cli("validate", str(_scenario(tmp_path, "pipe.py", ["1", ""])))[2]
+    assert f"program file {tmp_path}/pipe.py is not a regular file" in err
+
+
 def test_a_huge_program_is_refused_unread(tmp_path: Path) -> None:
     with (tmp_path / "huge.py").open("wb") as f:
         f.truncate(10 << 20)
