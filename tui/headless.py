@@ -20,6 +20,7 @@ from simulator.observe import Observable, Threaded
 from simulator.scenario.calls import Bindings
 from simulator.scenario.format import ResultKind
 from simulator.scenario.loader import ScenarioError, argument_refs, load_scenario
+from simulator.scenario.program import ProgramError, load_program, step_lines
 from simulator.scenario.recording import Recording, RecordingError
 from simulator.scenario.runner import (
     Runner,
@@ -79,6 +80,8 @@ def play(
     expectation, or a file or run that could not be used)."""
     try:
         scenario = load_scenario(path)
+        meta = scenario.scenario
+        program = load_program(path, meta.program) if meta.program is not None else None
         recording = Recording.load(replay) if replay is not None else None
         runner = Runner(
             scenario,
@@ -86,7 +89,7 @@ def play(
             default_live_factory if live and recording is None else None,
             recording,
         )
-    except (ScenarioError, RecordingError, ScenarioRunError) as exc:
+    except (ScenarioError, RecordingError, ScenarioRunError, ProgramError) as exc:
         print(safe_text(str(exc), multiline=True), file=sys.stderr)
         return 1
     console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
@@ -102,7 +105,6 @@ def play(
     thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
     with runner:
         if not as_json:
-            meta = scenario.scenario
             write(Text(safe_text(meta.title), style="bold underline"))
             if meta.summary:
                 write(safe_markdown(meta.summary))
@@ -111,8 +113,12 @@ def play(
         try:
             for step in runner:
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
+                code = program.excerpt(step_lines(step.step.line)) if program else []
                 if as_json:
-                    sys.stdout.write(json.dumps(step.to_json(), allow_nan=False) + "\n")
+                    line = step.to_json()
+                    if program is not None:  # the program's lines the step comes from
+                        line["program"] = [{"line": n, "text": text} for n, text in code]
+                    sys.stdout.write(json.dumps(line, allow_nan=False) + "\n")
                     continue
                 model = cast(Observable, runner.model)
                 state: RenderableType | None = None
@@ -129,7 +135,7 @@ def play(
                     summarised = summarised or state.summarised
                     if thread_names and isinstance(model, Threaded):
                         state = Group(state, _threads(model, step, runner, thread_names))
-                write(StepView(step, len(runner.steps), state))
+                write(StepView(step, len(runner.steps), state, code))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
             return 1

@@ -26,6 +26,7 @@ from pydantic import (
     PlainValidator,
     StrictBool,
     StrictInt,
+    ValidationInfo,
     WithJsonSchema,
     create_model,
     field_validator,
@@ -420,6 +421,11 @@ Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_multi_line)]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 Tag = Annotated[str, Field(max_length=40), AfterValidator(_one_line)]
 LessonPath = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
+# The program beside the kernel (simulator.scenario.program): line numbers of a step's source.
+ProgramLine = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+ProgramLines = Union[  # noqa: UP007 -- pydantic reads the union
+    ProgramLine, Annotated[list[ProgramLine], Field(min_length=1, max_length=16)]
+]
 
 
 def _check_as(value: object) -> str | list[str]:
@@ -483,6 +489,11 @@ class StepBase(_Table):
             "not say which wins; their results are compared as a set"
         ),
     )
+    # the program beside the kernel (docs/scenario-format.md, "The program")
+    line: ProgramLines | None = Field(
+        default=None,
+        description="the line (or lines, 1-based) of `[scenario] program` this step comes from",
+    )
 
     @property
     def call(self) -> CallSpec:
@@ -536,12 +547,21 @@ class Meta(_Table):
     lesson: LessonPath | None = Field(
         None, description="path of a Markdown text shown beside the scenario"
     )
+    program: LessonPath | None = Field(
+        default=None,
+        description=(
+            "path (beside the scenario) of the user-space program its steps come from, "
+            "shown with the current step's `line` marked"
+        ),
+    )
 
-    @field_validator("lesson")
+    @field_validator("lesson", "program")
     @classmethod
-    def _relative_markdown(cls, value: str | None) -> str | None:
+    def _relative_markdown(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (value.startswith("/") or ".." in value.split("/")):
-            raise ValueError("a lesson is a relative path inside the project, without '..'")
+            raise ValueError(
+                f"a {info.field_name} is a relative path inside the project, without '..'"
+            )
         return value
 
 

@@ -76,6 +76,17 @@ def lesson_path(scenario_file: Path, lesson: str) -> Path | None:
     shipped = lessons_dir()
     if shipped is not None:
         folders.append(shipped)
+    return find_inside(folders, relative, "lesson", LessonError)
+
+
+def find_inside(
+    folders: list[Path], relative: Path, what: str, error: type[LessonError]
+) -> Path | None:
+    """The real path of `relative` in the first of `folders` that holds it, or None.
+
+    A symbolic link must not lead out of the folder it was found in (`error` is raised, naming
+    the file as a `what` file). O(len(folders)) stat calls.
+    """
     for folder in folders:
         candidate = folder / relative
         if not os.path.lexists(candidate):
@@ -84,11 +95,11 @@ def lesson_path(scenario_file: Path, lesson: str) -> Path | None:
             real, root = candidate.resolve(strict=True), folder.resolve(strict=True)
         except (OSError, RuntimeError) as exc:  # a loop, a dangling link
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
-            raise LessonError(f"lesson file {candidate} cannot be resolved: {reason}") from None
+            raise error(f"{what} file {candidate} cannot be resolved: {reason}") from None
         if not real.is_relative_to(root):
-            raise LessonError(
-                f"lesson file {candidate} is a link to {real}, outside {root}; "
-                "a lesson must stay inside the scenario's folder"
+            raise error(
+                f"{what} file {candidate} is a link to {real}, outside {root}; "
+                f"a {what} must stay inside the scenario's folder"
             )
         return real
     return None
@@ -98,33 +109,39 @@ def read_lesson(path: Path) -> str:
     """The text of a lesson file: a regular file of at most `MAX_LESSON_BYTES` of UTF-8, with no
     control characters but newlines and tabs (it is shown on a terminal). Raises `LessonError`.
     """
+    return read_plain(path, "lesson", MAX_LESSON_BYTES, LessonError)
+
+
+def read_plain(path: Path, what: str, cap: int, error: type[LessonError]) -> str:
+    """The text of a regular file of at most `cap` bytes of UTF-8 with no control characters
+    but newlines and tabs; raises `error`, naming the file as a `what` file. O(cap).
+    """
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise LessonError(f"lesson file {path} is not a regular file")
-        if info.st_size > MAX_LESSON_BYTES:
-            raise LessonError(
-                f"lesson file {path} is {info.st_size} bytes; lessons are capped at "
-                f"{MAX_LESSON_BYTES} bytes"
+            raise error(f"{what} file {path} is not a regular file")
+        if info.st_size > cap:
+            raise error(
+                f"{what} file {path} is {info.st_size} bytes; {what}s are capped at {cap} bytes"
             )
         with path.open("rb") as f:
-            data = f.read(MAX_LESSON_BYTES + 1)
+            data = f.read(cap + 1)
     except OSError as exc:
-        raise LessonError(f"lesson file {path} cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_LESSON_BYTES:
-        raise LessonError(f"lesson file {path} is larger than the cap of {MAX_LESSON_BYTES} bytes")
+        raise error(f"{what} file {path} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > cap:
+        raise error(f"{what} file {path} is larger than the cap of {cap} bytes")
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise LessonError(
-            f"lesson file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+        raise error(
+            f"{what} file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
             f"{exc.start})"
         ) from None
     bad = control_index(text, multiline=True)
     if bad is not None:
         line, column = text.count("\n", 0, bad) + 1, bad - text.rfind("\n", 0, bad)
-        raise LessonError(
-            f"lesson file {path}:{line}:{column}: may hold newlines and tabs but no other "
+        raise error(
+            f"{what} file {path}:{line}:{column}: may hold newlines and tabs but no other "
             f"control characters, found {describe_character(text[bad])}"
         )
     return text

@@ -52,6 +52,7 @@ from simulator.scenario.format import (
     printable,
 )
 from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
+from simulator.scenario.program import ProgramError, load_program, step_lines
 from simulator.syscalls import ArgKind
 from simulator.threads import MAX_THREADS
 
@@ -244,6 +245,7 @@ def parse_scenario(
     problems = check_steps(scenario, source)
     if scenario_file is not None:
         problems += check_lesson(scenario, scenario_file, source)
+    problems += check_program(scenario, scenario_file, source)
     if problems:
         raise ScenarioError(path, problems)
     return scenario
@@ -444,6 +446,52 @@ def check_lesson(scenario: Scenario, scenario_file: Path, source: SourceMap) -> 
     places.append(f"in the shipped lessons ({shipped})" if shipped else "(no shipped lessons)")
     message = f"lesson file {lesson!r} not found; looked {' and '.join(places)}"
     return [Problem(message, line, field="[scenario] lesson")]
+
+
+def check_program(
+    scenario: Scenario, scenario_file: Path | None, source: SourceMap
+) -> list[Problem]:
+    """``[scenario] program`` names a file beside the scenario that can be shown (see
+    `simulator.scenario.program`), and every step's ``line`` is a line of it. A ``line``
+    without a program is an error; without `scenario_file` the lines are only checked for
+    their form. O(program size + steps).
+    """
+    name = scenario.scenario.program
+    lined = [(i, step) for i, step in enumerate(scenario.steps) if step.line is not None]
+    if name is None:
+        return [
+            Problem(
+                "a step names a program line, but [scenario] has no `program`",
+                source.line_of(["step", i, "line"]),
+                step=i + 1,
+                call=step.call.name,
+                field="line",
+            )
+            for i, step in lined[:1]
+        ]
+    if scenario_file is None:
+        return []
+    try:
+        program = load_program(scenario_file, name)
+    except ProgramError as exc:
+        return [
+            Problem(str(exc), source.line_of(["scenario", "program"]), field="[scenario] program")
+        ]
+    count = len(program.lines)
+    problems = []
+    for i, step in lined:
+        outside = [n for n in step_lines(step.line) if n > count]
+        if outside:
+            problems.append(
+                Problem(
+                    f"line {outside[0]} is past the end of program {name!r} ({count} lines)",
+                    source.line_of(["step", i, "line"]),
+                    step=i + 1,
+                    call=step.call.name,
+                    field="line",
+                )
+            )
+    return problems
 
 
 class _KEventExpect(BaseModel):

@@ -5,6 +5,8 @@ Every text that comes from the scenario file goes through `tui.render.safe`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
@@ -78,10 +80,17 @@ class StepView:
     """A `StepRecord` drawn for a terminal, a log or a screen reader (plain words, no colour
     needed to understand it)."""
 
-    def __init__(self, record: StepRecord, total: int, state: RenderableType | None = None) -> None:
+    def __init__(
+        self,
+        record: StepRecord,
+        total: int,
+        state: RenderableType | None = None,
+        code: Sequence[tuple[int, str]] = (),
+    ) -> None:
         self.record = record
         self.total = total
         self.state = state
+        self.code = code  #: the program lines the step comes from (`simulator.scenario.program`)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.record
@@ -89,6 +98,8 @@ class StepView:
         verdict = Text(look.headline, style=look.style)
         yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
         yield Text(safe_text(r.call), style="bold")
+        for number, source in self.code:  # the program's text comes from a file: made safe
+            yield Text(f"  line {number:>3} | {safe_text(source.expandtabs(4))}", style="cyan")
         rows = [("model", _outcome(r.model)), ("live", _outcome(r.live))]
         if r.step.expect is not None:
             rows.append(("expect", Text(safe_text(show_value(r.step.expect)))))

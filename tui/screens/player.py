@@ -31,6 +31,7 @@ from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
+from simulator.scenario.program import ProgramError, load_program, step_lines
 from tui.animation import Animation
 from tui.commands import PaletteBinding
 from tui.frame import (
@@ -61,6 +62,7 @@ from tui.widgets.live_panel import LivePanel
 from tui.widgets.narration import Narration
 from tui.widgets.nic_lane import NicLaneView
 from tui.widgets.picture import PictureView
+from tui.widgets.program_view import ProgramView
 from tui.widgets.ready_list import ReadyList
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.threads_view import ThreadsView
@@ -268,8 +270,10 @@ class PlayerScreen(Screen[None]):
             with VerticalScroll(id="live", classes="panel"):
                 yield LivePanel(id="live-panel")
         with Vertical(id="story"):
-            with VerticalScroll(id="narration-box"):
-                yield Narration(id="narration")
+            with Horizontal(id="story-top"):
+                with VerticalScroll(id="narration-box"):
+                    yield Narration(id="narration")
+                yield ProgramView(id="program")  # shown only with a program (`-program`)
             yield StatusBar(id="status").data_bind(
                 PlayerScreen.position,
                 PlayerScreen.total,
@@ -294,6 +298,7 @@ class PlayerScreen(Screen[None]):
         self.query_one("#live").border_title = "Real kernel"
         self.query_one("#threads").border_title = "Threads and CPUs"
         self.set_class(session.threaded, "-threads")  # the threads panel shows
+        self._load_program()
         self._update_size_classes()
         self.set_interval(1.0, self._check_live)
         self.draw(animate=False)
@@ -354,6 +359,7 @@ class PlayerScreen(Screen[None]):
         self.frame = frame
         self._show_panels_of(frame.mechanism)
         self.query_one(LivePanel).frame = frame
+        self._mark_program()
         trace = self.query_one(TraceList)
         trace.set_reactive(TraceList.micro, None)
         trace.frame = frame
@@ -370,6 +376,28 @@ class PlayerScreen(Screen[None]):
         self._heap.settle(session.position)  # the collector leaves this position's objects be
         if animate and self._animates() and frame.micro:
             self.animation.start(frame.micro, self._tick_s())
+
+    def _load_program(self) -> None:
+        """Show the program the scenario's steps come from, if it names one
+        (`simulator.scenario.program`); the panel stays hidden otherwise."""
+        name, path = self.session.scenario.scenario.program, self.session.path
+        if name is None or path is None:
+            return
+        try:
+            program = load_program(path, name)
+        except ProgramError as exc:  # changed since the scenario was checked
+            self.notify(safe_text(str(exc)), severity="error", markup=False)
+            return
+        self.query_one(ProgramView).load(name, program.text)
+        self.add_class("-program")
+
+    def _mark_program(self) -> None:
+        """Mark the lines of the step last run (none before the first step)."""
+        if not self.has_class("-program"):
+            return
+        session = self.session
+        step = session.scenario.steps[session.position - 1] if session.position else None
+        self.query_one(ProgramView).marked = tuple(step_lines(step.line if step else None))
 
     def _narrate(self) -> None:
         """The narration of the frame on screen (also when called a refresh late)."""
