@@ -37,7 +37,7 @@ from simulator.scenario.library import challenges_dir, scenario_files, shipped_d
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
 #: to these values): past them, the file is loaded in full to report the problem.
 MAX_FILE_BYTES = 1 << 20
-MAX_STEPS = 10_000
+MAX_STEPS = 20_000
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 
