@@ -243,3 +243,13 @@ def test_the_costs_template_agrees_with_the_real_kernel(n: int) -> None:
     steps = load_scenario(COSTS, {"N": str(n)}).steps
     selects = [s.expect for s in steps if s.call.name == "select"]
     assert (selects[0] == {"error": "ValueError"}) == (n + 2 >= 1024)
+
+
+def test_the_menu_lists_a_template_with_its_expanded_steps_and_texts() -> None:
+    from tui.lessons import load_lesson
+
+    for glance in (True, False):
+        lesson = load_lesson(COSTS, glance=glance)
+        assert lesson.error is None
+        assert lesson.steps_text == "knobs: N = 52"  # the steps follow N: no count to show
+        assert "The same 52 connected sockets" in lesson.summary
