@@ -300,7 +300,8 @@ def _is_challenge(path: Path) -> bool:
     import tomllib
 
     try:
-        if path.stat().st_size > 1 << 20:
+        # Only a regular file is read here: opening a FIFO would block until a writer comes.
+        if not path.is_file() or path.stat().st_size > 1 << 20:
             return False
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
