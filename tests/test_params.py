@@ -253,3 +253,12 @@ def test_the_menu_lists_a_template_with_its_expanded_steps_and_texts() -> None:
         assert lesson.error is None
         assert lesson.steps_text == "knobs: N = 52"  # the steps follow N: no count to show
         assert "The same 52 connected sockets" in lesson.summary
+
+
+def test_if_with_repeat_is_asked_for_each_i() -> None:
+    text = TEMPLATE.replace('repeat = "N"\ndo', 'repeat = "N"\nif = "i != 2"\ndo', 1)
+    with pytest.raises(ScenarioError, match="unknown fd name 'a2'"):
+        parse_scenario(text)  # the poll still lists pair 2, which was never made
+    before_poll = text.split('[[step]]\ndo = "poll"')[0]
+    scenario = parse_scenario(before_poll)
+    assert [step.names for step in scenario.steps][:3] == [["a1", "b1"], ["a3", "b3"], ["ep"]]

@@ -21,7 +21,8 @@ are integers, parameter names and ``+ - * /`` with parentheses, ``/`` rounding d
   braces. Templates apply only in a file that declares ``[params]`` or uses ``repeat``.
 * ``repeat = "expr"`` on a step: the step is written once per ``i`` from 1 to the count.
 * ``if = "expr OP expr"`` on a step (``OP``: ``== != < <= > >=``): the step is kept only when the
-  condition holds; a choice's names may be compared bare (``MODE == ET``).
+  condition holds (with ``repeat``: asked for each ``i``); a choice's names may be compared bare
+  (``MODE == ET``).
 * ``{ repeat = "expr", each = [...] }`` where a list is expected: the ``each`` items written once
   per ``i``, concatenated (``rlist = { repeat = "N", each = ["s{i}"] }``).
 
@@ -241,18 +242,22 @@ def _steps(
         yield step
         return
     body = {k: v for k, v in step.items() if k not in ("repeat", "if")}
-    if "if" in step:
-        condition = step["if"]
-        if not isinstance(condition, str):
-            raise TemplateError('`if` is a condition in a string: if = "N > 1000"', (*loc, "if"))
-        if not _condition(condition, values, words, (*loc, "if")):
-            return
+    condition = step.get("if")
+    if condition is not None and not isinstance(condition, str):
+        raise TemplateError('`if` is a condition in a string: if = "N > 1000"', (*loc, "if"))
+
+    def kept(here: Mapping[str, Value]) -> bool:
+        return condition is None or _condition(condition, here, words, (*loc, "if"))
+
     if "repeat" not in step:
-        yield _fill(body, values, words, loc)
+        if kept(values):
+            yield _fill(body, values, words, loc)
         return
     count = _count(step["repeat"], values, words, (*loc, "repeat"), MAX_STEPS)
     for i in range(1, count + 1):
-        yield _fill(body, {**values, "i": i}, words, loc)
+        here = {**values, "i": i}
+        if kept(here):  # with `repeat`, `if` is asked for each i: if = "i != 3"
+            yield _fill(body, here, words, loc)
 
 
 def _count(
