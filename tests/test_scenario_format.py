@@ -164,7 +164,7 @@ def test_a_pair_needs_two_different_names() -> None:
 def test_schema_is_json_schema_of_the_format() -> None:
     schema = json_schema()
     assert schema["title"] == "muxlab scenario"
-    assert set(schema["properties"]) == {"scenario", "model", "step"}
+    assert set(schema["properties"]) == {"scenario", "model", "step", "params"}
     assert "EpollCtlStep" in schema["$defs"]
     status, out, _ = run_cli("schema")
     assert status == 0 and json.loads(out) == schema
@@ -246,8 +246,8 @@ def test_files_that_are_not_scenarios(tmp_path: Path) -> None:
 
 def test_steps_are_capped() -> None:
     document = good_document()
-    document["step"] = [{"do": "socketpair"}] * 10_001
-    assert "at most 10000" in problems_of(to_toml(document))
+    document["step"] = [{"do": "socketpair"}] * 20_001
+    assert "at most 20000" in problems_of(to_toml(document))
 
 
 # --- validate on generated malformed input --------------------------------------------------

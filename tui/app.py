@@ -10,7 +10,7 @@ first, which ends the live kernel's child process.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -67,6 +67,7 @@ class AppOptions:
     live_factory: LiveFactory | None = None  #: default: `runner.default_live_factory`
     sandbox: bool = False  #: open the sandbox at start (`muxlab sandbox`)
     challenge: str | None = None  #: ...with this challenge (a shipped name or a file)
+    params: dict[str, str] | None = None  #: the knobs of `scenario` (``--param N=100``)
 
 
 class MuxlabApp(App[int]):
@@ -115,7 +116,10 @@ class MuxlabApp(App[int]):
                 self.open_sandbox(options.challenge)
             return
         screen = self._player_for(
-            options.scenario, replay=options.replay, recording=options.recording
+            options.scenario,
+            replay=options.replay,
+            recording=options.recording,
+            params=options.params,
         )
         if isinstance(screen, LoadErrorScreen):  # its report, over the menu
             self.push_screen(self._menu())
@@ -132,9 +136,11 @@ class MuxlabApp(App[int]):
         *,
         replay: Path | None = None,
         recording: Recording | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> bool:
-        """Load `path` and play it; on failure show why (in the app) and return False."""
-        screen = self._player_for(path, replay=replay, recording=recording)
+        """Load `path` (its knobs set by `params`) and play it; on failure show why (in the app)
+        and return False."""
+        screen = self._player_for(path, replay=replay, recording=recording, params=params)
         if isinstance(screen, LoadErrorScreen):
             self.push_screen(screen)
             return False
@@ -143,7 +149,12 @@ class MuxlabApp(App[int]):
         return True
 
     def _player_for(
-        self, path: Path, *, replay: Path | None, recording: Recording | None
+        self,
+        path: Path,
+        *,
+        replay: Path | None,
+        recording: Recording | None,
+        params: Mapping[str, str] | None = None,
     ) -> PlayerScreen | LoadErrorScreen:
         """A player of `path`, or the report of why it cannot be played."""
         from simulator.scenario import (
@@ -159,7 +170,7 @@ class MuxlabApp(App[int]):
 
         options = self.options
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, params)
             if replay is not None:
                 recording = Recording.load(replay)
             session = PlaySession(
@@ -348,6 +359,7 @@ def make_app(
     live_factory: LiveFactory | None = None,
     sandbox: bool = False,
     challenge: str | None = None,
+    params: dict[str, str] | None = None,
 ) -> MuxlabApp:
     """Build the app without running it: the lesson menu, and `scenario` playing if given."""
 
@@ -371,6 +383,7 @@ def make_app(
             live_factory=live_factory,
             sandbox=sandbox,
             challenge=challenge,
+            params=params,
         )
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--no-live", action="store_true", help="run the model only (every step is model only)"
     )
+    _param_option(check)
 
     validate = commands.add_parser(
         "validate", help="check scenario files against the format without running them"
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the step records as JSON lines (implies --headless)",
     )
     play.add_argument("--no-live", action="store_true", help="run the model only")
+    _param_option(play)
     play.add_argument(
         "--replay", type=_path, metavar="RECORDING", help="use a saved recording, not the kernel"
     )
@@ -175,6 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- knobs (issue 14): --param NAME=VALUE, checked against the file's [params] when it loads ---
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (like N=100), got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _param_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a knob the scenario declares in [params] (repeatable)",
+    )
+
+
+def _params(args: argparse.Namespace) -> dict[str, str]:
+    return dict(args.param)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script passes it to exit)."""
     parser = build_parser()
@@ -216,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return cmd_validate(args.files, sys.stdout, sys.stderr)
         if args.command == "check":
-            return cmd_check(args.paths, live=not args.no_live, out=sys.stdout)
+            return cmd_check(
+                args.paths, live=not args.no_live, out=sys.stdout, params=_params(args)
+            )
         if args.command == "play":
             return cmd_play(args)
         if args.command == "lab":
@@ -297,7 +324,9 @@ def _validate_challenge(path: Path, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
+def cmd_check(
+    paths: Sequence[Path], *, live: bool, out: TextIO, params: Mapping[str, str] | None = None
+) -> int:
     from simulator.scenario.check import check_files
     from simulator.scenario.library import scenario_files, shipped_dir
 
@@ -312,7 +341,7 @@ def cmd_check(paths: Sequence[Path], *, live: bool, out: TextIO) -> int:
         print(f"muxlab: no scenario files (*.toml) in {folder}", file=sys.stderr)
     if not files:
         return EXIT_FAILED
-    summary = check_files(files, live=live, out=out)
+    summary = check_files(files, live=live, out=out, params=params)
     return EXIT_FAILED if summary.failed or empty else EXIT_OK
 
 
@@ -346,6 +375,7 @@ def cmd_play(args: argparse.Namespace) -> int:
             predict=args.predict,
             served=args.served,
             open_dir=args.open_dir,
+            params=_params(args),
         )
     if args.width is not None and not 40 <= args.width <= 1000:
         print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
@@ -359,6 +389,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         replay=args.replay,
         record=args.record,
         width=args.width,
+        params=_params(args),
     )
 
 

@@ -80,7 +80,7 @@ class MuxlabCommands(Provider):
                             (
                                 f"Play: {safe_text(lesson.title)}",
                                 partial(app.open_scenario, lesson.path),
-                                f"{topic} · {lesson.steps} steps",
+                                f"{topic} · {lesson.steps_text}",
                             )
                         )
         return commands

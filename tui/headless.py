@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
 
@@ -75,11 +76,12 @@ def play(
     replay: Path | None = None,
     record: Path | None = None,
     width: int | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> int:
-    """Play a scenario to stdout; returns the exit status (1 on any divergence or failed
-    expectation, or a file or run that could not be used)."""
+    """Play a scenario to stdout, its knobs set by `params`; returns the exit status (1 on any
+    divergence or failed expectation, or a file or run that could not be used)."""
     try:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, params)
         meta = scenario.scenario
         program = load_program(path, meta.program) if meta.program is not None else None
         recording = Recording.load(replay) if replay is not None else None

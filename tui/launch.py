@@ -42,6 +42,7 @@ def run_app(
     open_dir: Path | None = None,
     sandbox: bool = False,
     challenge: str | None = None,
+    params: dict[str, str] | None = None,
 ) -> int:
     """Run the app in this terminal (or, `served`, for `muxlab serve`: its `o` dialog then
     opens files inside `open_dir` only, and is off without it); returns the exit status."""
@@ -66,6 +67,7 @@ def run_app(
         open_dir=open_dir,
         sandbox=sandbox,
         challenge=challenge,
+        params=params,
     )
     return run_reporting_crashes(app)
 

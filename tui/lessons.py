@@ -37,7 +37,7 @@ from simulator.scenario.library import challenges_dir, scenario_files, shipped_d
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
 #: to these values): past them, the file is loaded in full to report the problem.
 MAX_FILE_BYTES = 1 << 20
-MAX_STEPS = 10_000
+MAX_STEPS = 20_000
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 
@@ -56,6 +56,14 @@ class Lesson:
     steps: int = 0
     error: str | None = None  #: why it cannot be played
     glanced: bool = False  #: only the text before the steps was parsed (see the module docstring)
+    knobs: dict[str, Any] | None = None  #: a template's parameters and their defaults (issue 14)
+
+    @property
+    def steps_text(self) -> str:
+        """``87 steps``, or for a template (whose steps follow its knobs) ``knobs: N = 52``."""
+        if self.knobs:
+            return "knobs: " + ", ".join(f"{name} = {v}" for name, v in self.knobs.items())
+        return f"{self.steps} steps"
 
 
 def topic_of(mechanism: str | None, tags: list[str]) -> str:
@@ -135,6 +143,9 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
             document = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
+    knobs = _knobs(document.pop("params", None))
+    if knobs is None:
+        return None
     meta, steps = document.get("scenario"), document.get("step")
     if not isinstance(meta, dict) or not isinstance(steps, list):
         return None
@@ -153,8 +164,46 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
     if not well_formed:
         return None
     assert isinstance(title, str) and isinstance(summary, str)
+    if knobs:  # a template: its texts at the defaults; anything beyond `{NAME}` is a full load
+        try:
+            title, summary = _filled(title, knobs), _filled(summary, knobs)
+        except KeyError:
+            return None
     topic = topic_of(mechanism, tags)
-    return Lesson(path, title, summary.strip(), topic, len(steps), glanced=glance)
+    return Lesson(
+        path, title, summary.strip(), topic, len(steps), glanced=glance, knobs=knobs or None
+    )
+
+
+# --- templates (issue 14): read without the template engine, which needs the pydantic models --
+_PLACE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+def _knobs(params: Any) -> dict[str, Any] | None:
+    """A template's ``[params]`` as {name: default}; {} for a plain scenario; None when they
+    are not plainly written (the full load then says what is wrong)."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        return None
+    knobs = {
+        name: table.get("default") for name, table in params.items() if isinstance(table, dict)
+    }
+    if len(knobs) != len(params) or not all(isinstance(v, int | str) for v in knobs.values()):
+        return None
+    return knobs
+
+
+def _filled(text: str, knobs: dict[str, Any]) -> str:
+    """`text` with each ``{NAME}`` replaced by that knob's default; KeyError for any other
+    template (an expression)."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) in ("{{", "}}"):
+            return m.group(0)[0]
+        return str(knobs[m.group(1).strip()])
+
+    return _PLACE.sub(one, text)
 
 
 def _is_text(value: Any, cap: int, *, multiline: bool) -> bool:

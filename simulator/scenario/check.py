@@ -8,7 +8,7 @@ others still run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -109,11 +109,13 @@ def check_file(
     live: bool = True,
     model_factory: ModelFactory = default_model_factory,
     live_factory: LiveFactory = default_live_factory,
+    params: Mapping[str, str] | None = None,
 ) -> ScenarioResult:
-    """Load and run one scenario; never raises for a bad file or a broken run."""
+    """Load and run one scenario (`params` set its knobs); never raises for a bad file or a
+    broken run."""
     result = ScenarioResult(path)
     try:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, params)
     except ScenarioError as exc:
         result.error = exc.report()
         return result
@@ -135,11 +137,18 @@ def check_files(
     out: TextIO | None = None,
     model_factory: ModelFactory = default_model_factory,
     live_factory: LiveFactory = default_live_factory,
+    params: Mapping[str, str] | None = None,
 ) -> Summary:
     """Check every file in order, printing each result as it comes and then the summary."""
     summary = Summary()
     for path in files:
-        result = check_file(path, live=live, model_factory=model_factory, live_factory=live_factory)
+        result = check_file(
+            path,
+            live=live,
+            model_factory=model_factory,
+            live_factory=live_factory,
+            params=params,
+        )
         summary.results.append(result)
         if out is not None:
             print(result.line(), file=out, flush=True)

@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationInfo,
@@ -43,10 +44,10 @@ from simulator.syscalls import ResultKind as ResultKind
 
 # --- caps -----------------------------------------------------------------------------------
 MAX_FILE_BYTES = 1 << 20  #: a scenario file larger than this is refused unread
-MAX_STEPS = 10_000
+MAX_STEPS = 20_000  #: after a template is expanded (room for 10,000 epoll_ctl and their sockets)
 MAX_NBYTES = 64 << 20  #: send/recv sizes
 MAX_TIMEOUT_MS = 10_000  #: a step may block (really, on the live kernel) at most this long
-MAX_LIST = 4096  #: entries in a poll/select/kevent list (room for select's FD_SETSIZE wall)
+MAX_LIST = 16_384  #: entries in a poll/select/kevent list (room for 10,000 watched by a template)
 MAX_EVENTS = 1 << 16  #: maxevents / max_events (the live kernel allocates this many slots)
 MAX_TEXT = 20_000  #: characters of narration or a question
 MAX_DEPTH = 16  #: nesting of arrays and tables in a value (``expect``, ``choices``)
@@ -622,7 +623,24 @@ class Scenario(_Table):
     model: ModelParams = ModelParams.model_construct()
     steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] = Field(alias="step")
 
+    # --- knobs (issue 14): set by the loader from ``[params]`` (see `template`), not read here --
+    _params: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _values: dict[str, int | str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The declared parameters (`template.Param` by name); empty for a plain scenario."""
+        return self._params
+
+    @property
+    def values(self) -> dict[str, int | str]:
+        """The value each parameter had when this scenario was expanded."""
+        return self._values
+
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the format (what ``muxlab schema`` prints)."""
-    return Scenario.model_json_schema(by_alias=True)
+    """The JSON Schema of the format (what ``muxlab schema`` prints), with the template forms
+    of `simulator.scenario.template` (``[params]``, a step's ``repeat`` and ``if``)."""
+    from simulator.scenario.template import extend_schema
+
+    return extend_schema(Scenario.model_json_schema(by_alias=True))

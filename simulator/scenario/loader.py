@@ -23,7 +23,7 @@ import errno
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -53,6 +53,7 @@ from simulator.scenario.format import (
 )
 from simulator.scenario.library import LessonError, lesson_path, lessons_dir, read_lesson
 from simulator.scenario.program import ProgramError, load_program, step_lines
+from simulator.scenario.template import Expanded, TemplateError, expand, uses_templates
 from simulator.syscalls import ArgKind
 from simulator.threads import MAX_THREADS
 
@@ -214,21 +215,26 @@ def read_text(path: Path, *, cap: int = MAX_FILE_BYTES, kind: str = "scenario fi
     return text
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and check one scenario file. Raises `ScenarioError` (never anything else for bad
-    input)."""
+def load_scenario(path: str | Path, params: Mapping[str, str] | None = None) -> Scenario:
+    """Read and check one scenario file, its ``[params]`` set from `params` (``{"N": "100"}``;
+    the rest keep their defaults). Raises `ScenarioError` (never anything else for bad input)."""
     path = Path(path)
-    return parse_scenario(read_text(path), path, scenario_file=path)
+    return parse_scenario(read_text(path), path, scenario_file=path, params=params)
 
 
 def parse_scenario(
-    text: str, path: str | Path = "<scenario>", *, scenario_file: Path | None = None
+    text: str,
+    path: str | Path = "<scenario>",
+    *,
+    scenario_file: Path | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> Scenario:
     """Check scenario `text`; `path` only names it in errors.
 
     `scenario_file` is where the text came from, if it is a file: a ``lesson`` is then looked up
     beside it (and among the shipped lessons) and a missing one is an error. Without it the
-    ``lesson`` field is only checked for its form.
+    ``lesson`` field is only checked for its form. A template (``[params]``, ``repeat``, ``if``:
+    see `simulator.scenario.template`) is expanded first, with `params` overriding defaults.
     """
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
@@ -238,6 +244,9 @@ def parse_scenario(
     source = SourceMap(text)
     if document is None:
         document = _document(text, path, source)
+    expanded = _expand(document, params or {}, path, source)
+    if expanded is not None:
+        document = expanded.document
     try:
         scenario = validate_document(document)
     except ValidationError as exc:
@@ -248,6 +257,9 @@ def parse_scenario(
     problems += check_program(scenario, scenario_file, source)
     if problems:
         raise ScenarioError(path, problems)
+    if expanded is not None:
+        scenario._params = dict(expanded.params)
+        scenario._values = dict(expanded.values)
     return scenario
 
 
@@ -321,6 +333,38 @@ def _validate_by_parts(document: dict[str, Any]) -> Scenario:
             raise _Unusual
         steps.append(STEP_MODELS[call].model_validate(raw))
     return Scenario.model_construct(fields_set, scenario=meta, model=params, steps=steps)
+
+
+# --- knobs: a template expanded before anything else is checked (issue 14) ----------------------
+def _expand(
+    document: dict[str, Any], params: Mapping[str, str], path: str | Path, source: SourceMap
+) -> Expanded | None:
+    """The expanded template, with `source` remapped so that each generated step points at the
+    ``[[step]]`` it came from; None for a plain scenario (and then `params` must be empty)."""
+    if not uses_templates(document):
+        if params:
+            names = ", ".join(params)
+            message = f"--param {names}: this scenario declares no [params]"
+            raise ScenarioError(path, [Problem(message)])
+        return None
+    try:
+        expanded = expand(document, params)
+    except TemplateError as exc:
+        line = _template_line(source, exc.loc)
+        raise ScenarioError(path, [Problem(exc.message, line=line)]) from None
+    written = source.steps
+    if all(i < len(written) for i in expanded.origin):
+        source.steps = [written[i] for i in expanded.origin]
+    return expanded
+
+
+def _template_line(source: SourceMap, loc: Sequence[str | int]) -> int | None:
+    if len(loc) >= 2 and loc[0] == "params":
+        header = re.compile(rf"\s*\[\s*params\s*\.\s*{re.escape(str(loc[1]))}\s*\]")
+        for n, line in enumerate(source.lines):
+            if header.match(line):
+                return n + 1
+    return source.line_of(list(loc))
 
 
 def deepest(document: Any, limit: int = MAX_DEPTH) -> list[str | int] | None:

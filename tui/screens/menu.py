@@ -226,7 +226,7 @@ class LessonMenuScreen(Screen[None]):
         if lesson.error:
             text += "**This scenario cannot be loaded:**\n\n```\n" + lesson.error + "\n```\n"
         else:
-            text += f"{lesson.summary}\n\n*{lesson.steps} steps · `{lesson.path.name}` · "
+            text += f"{lesson.summary}\n\n*{lesson.steps_text} · `{lesson.path.name}` · "
             text += f"your progress: {saved.summary()}*\n"
         summary.markdown = text
 

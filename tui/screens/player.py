@@ -187,6 +187,42 @@ class PlayerScreen(Screen[None]):
             tooltip="play any scenario (o)",
             id="open-scenario",
         ),
+        # --- knobs and presenter mode (issue 14) ---
+        PaletteBinding(
+            "right_square_bracket",
+            "knob(1)",
+            "Knob +",
+            title="Knob up",
+            tooltip="the scenario's parameter to its next value; re-runs both kernels (])",
+            id="knob-up",
+            show=False,  # in the palette and docs/tui.md; the footer keeps q Quit
+        ),
+        PaletteBinding(
+            "left_square_bracket",
+            "knob(-1)",
+            "Knob -",
+            title="Knob down",
+            tooltip="the scenario's parameter to its previous value; re-runs both kernels ([)",
+            id="knob-down",
+            show=False,  # in the palette and docs/tui.md; the footer keeps q Quit
+        ),
+        PaletteBinding(
+            "k",
+            "knob_form",
+            "Knobs",
+            title="Set the knobs…",
+            tooltip="type the scenario's parameters (N=1000); re-runs both kernels (k)",
+            id="knob-form",
+        ),
+        PaletteBinding(
+            "f",
+            "presenter",
+            "Present",
+            title="Presenter mode",
+            tooltip="hide the chrome, enlarge the pictures and the narration (f)",
+            id="presenter",
+            show=False,  # in the palette and docs/tui.md; the footer keeps q Quit
+        ),
         PaletteBinding(
             "m",
             "app.lesson_menu",
@@ -294,6 +330,10 @@ class PlayerScreen(Screen[None]):
         session = self.session
         self.title = safe_text(session.title)
         self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
+        values = session.scenario.values
+        if values:  # the knobs' settings, so the learner sees what this run is
+            settings = ", ".join(f"{name} = {value}" for name, value in values.items())
+            self.sub_title += f" · {safe_text(settings)}"
         self.query_one("#model").border_title = "Kernel model"
         self.query_one("#live").border_title = "Real kernel"
         self.query_one("#threads").border_title = "Threads and CPUs"
@@ -304,7 +344,10 @@ class PlayerScreen(Screen[None]):
         self.draw(animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Behind the "terminal too small" message no player key acts (q still quits)."""
+        """Behind the "terminal too small" message no player key acts (q still quits); the
+        knobs are there only for a scenario that declares ``[params]``."""
+        if action.split("(")[0] in ("knob", "knob_form") and not self.session.scenario.params:
+            return False
         return not self.has_class("-tiny")
 
     def on_resize(self) -> None:
@@ -617,3 +660,81 @@ class PlayerScreen(Screen[None]):
             else "Predict mode off: only the scenario's own questions are asked.",
             timeout=3,
         )
+
+    # --- knobs (issue 14): a [params] value changed, the lesson re-run on both kernels --------
+
+    def action_knob(self, direction: int) -> None:
+        """Move the first parameter one notch (`Param.neighbour`) and re-run the lesson."""
+        params = self.session.scenario.params
+        if not params:
+            return
+        name, param = next(iter(params.items()))
+        current = self.session.scenario.values[name]
+        value = param.neighbour(current, direction)
+        if value == current:
+            end = "largest" if direction > 0 else "smallest"
+            self.notify(f"{name} is already at its {end} value ({param.describe()}).", timeout=3)
+            return
+        self.rerun({name: str(value)})
+
+    def action_knob_form(self) -> None:
+        """Ask for ``NAME=VALUE`` pairs (one parameter: just its value), then re-run."""
+        scenario = self.session.scenario
+        if not scenario.params:
+            return
+        only = next(iter(scenario.params)) if len(scenario.params) == 1 else None
+        ranges = " · ".join(f"{n}: {p.describe()}" for n, p in scenario.params.items())
+        current = " ".join(f"{n}={v}" for n, v in scenario.values.items())
+
+        def submit(text: str | None) -> None:
+            if text is None or not text.strip():
+                return
+            given: dict[str, str] = {}
+            for word in text.split():
+                name, sep, value = word.partition("=")
+                if not sep and only is not None:
+                    name, value = only, word
+                given[name.strip()] = value.strip()
+            self.rerun(given)
+
+        self.app.push_screen(
+            AskValueScreen(
+                f"Knobs ({ranges})",
+                value=str(scenario.values[only]) if only else current,
+                hint="the lesson re-runs on both kernels · Esc cancels",
+            ),
+            submit,
+        )
+
+    def rerun(self, given: dict[str, str]) -> None:
+        """Play this scenario again with the parameters in `given` changed (the others keep
+        their values); a value outside its range is refused with the range, and the lesson
+        stays as it was."""
+        from simulator.scenario import ScenarioError, load_scenario
+
+        path = self.session.path
+        if path is None:
+            return
+        params = {name: str(value) for name, value in self.session.scenario.values.items()}
+        params.update(given)
+        try:
+            load_scenario(path, params)  # check first: a refused value keeps this player
+        except ScenarioError as exc:
+            lines = exc.report().splitlines()
+            message = lines[0].split(": ", 1)[-1] if lines else "refused"
+            self.notify(safe_text(message), severity="error", markup=False, timeout=6)
+            return
+        open_scenario = getattr(self.app, "open_scenario")  # noqa: B009 -- MuxlabApp's
+        open_scenario(path, params=params)
+
+    # --- presenter mode (issue 14): for projectors -------------------------------------------
+
+    def action_presenter(self) -> None:
+        """Hide the chrome (header, footer, status line, timeline, trace, fd table), give the
+        pictures the room, and set the narration large; `f` again restores the player."""
+        self.toggle_class("-presenter")
+        presenting = self.has_class("-presenter")
+        for chrome in self.query("Header, Footer"):
+            chrome.display = not presenting
+        if presenting:
+            self.notify("Presenter mode: f to leave.", timeout=2)
