@@ -141,9 +141,21 @@ def test_a_missing_program_is_refused(tmp_path: Path) -> None:
     status, _out, err = run_cli("validate", str(path))
     assert status == 1
     assert err == (
-        f"{path}:3: field [scenario] program: program file 'gone.py' not found beside the "
-        f"scenario ({tmp_path})\n"
+        f"{path}:3: field [scenario] program: program file 'gone.py' not found; looked beside "
+        f"the scenario ({tmp_path}) and in the shipped scenarios ({shipped_dir()})\n"
     )
+
+
+def test_a_copy_of_a_shipped_lesson_finds_its_program_among_the_shipped(tmp_path: Path) -> None:
+    """As lesson texts are: a learner who copies et-stall.toml to edit it keeps its program."""
+    shipped = shipped_dir()
+    assert shipped is not None
+    copy = tmp_path / "mine.toml"
+    copy.write_text((shipped / "et-stall.toml").read_text())
+    scenario = load_scenario(copy)
+    assert scenario.scenario.program == "programs/et_stall.py"
+    status, out, _err = run_cli("validate", str(copy))
+    assert status == 0, out
 
 
 def test_control_characters_in_a_program_are_refused(tmp_path: Path) -> None:

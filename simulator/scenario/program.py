@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.scenario.library import LessonError, find_inside, read_plain
+from simulator.scenario.library import LessonError, find_inside, read_plain, shipped_dir
 
 MAX_PROGRAM_BYTES = 64 << 10  #: a program larger than this is refused unread
 MAX_PROGRAM_LINES = 2000
@@ -62,9 +62,17 @@ def load_program(scenario_file: Path, name: str) -> Program:
     folder = Path(scenario_file).parent
     if not name or relative.is_absolute() or ".." in relative.parts:
         raise ProgramError(f"program {name!r} must be a relative path without '..'")
-    found = find_inside([folder], relative, "program", ProgramError)
+    # Beside the scenario first, then among the shipped ones (as lesson texts are looked up):
+    # a copy of a shipped lesson, edited elsewhere, still shows its program.
+    folders = [folder]
+    shipped = shipped_dir()
+    if shipped is not None and shipped.resolve() != folder.resolve():
+        folders.append(shipped)
+    found = find_inside(folders, relative, "program", ProgramError)
     if found is None:
-        raise ProgramError(f"program file {name!r} not found beside the scenario ({folder})")
+        places = f"beside the scenario ({folder})"
+        places += f" and in the shipped scenarios ({shipped})" if len(folders) > 1 else ""
+        raise ProgramError(f"program file {name!r} not found; looked {places}")
     text = read_plain(found, "program", MAX_PROGRAM_BYTES, ProgramError)
     count = len(text.splitlines())
     if count > MAX_PROGRAM_LINES:
