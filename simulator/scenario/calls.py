@@ -169,18 +169,6 @@ def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
     return CallPlan(step).resolve(bindings)
 
 
-#: Argument kinds that name descriptors (resolved through a kernel's names at every call).
-_NAMING_KINDS = frozenset(
-    {
-        ArgKind.FD,
-        ArgKind.SOCKET,
-        ArgKind.FD_LIST,
-        ArgKind.POLL_LIST,
-        ArgKind.KEVENT_CHANGES,
-        ArgKind.SQE_LIST,
-        ArgKind.HANDLE,
-    }
-)
 #: Kinds whose entries are tables naming descriptors (read by `step_names`).
 _TABLE_KINDS = frozenset({ArgKind.KEVENT_CHANGES, ArgKind.SQE_LIST})
 
@@ -211,7 +199,7 @@ class CallPlan:
                 named.append(
                     (arg.name, arg.kind, [(fd, vocabulary.events_mask(ev)) for fd, ev in value])
                 )
-            elif arg.kind in _NAMING_KINDS:
+            elif arg.kind.names_fds:  # resolved through a kernel's names at every call
                 named.append((arg.name, arg.kind, value))
             elif arg.kind is ArgKind.FLAGS:
                 assert arg.family is not None
