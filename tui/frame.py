@@ -437,49 +437,53 @@ def _last_multiplexer_call(session: PlaySession, position: int) -> StepRecord | 
     return None
 
 
-def _kqueue_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
-    kq_names = [n for s in session.scenario.steps if s.call.name == "kqueue" for n in s.names]
+def _instances(
+    names: Bindings,
+    session: PlaySession,
+    call: str,
+    draw: Callable[[int, str], RenderableType | None],
+) -> list[RenderableType]:
+    """What `draw(fd, name)` makes of every descriptor the scenario's `call` steps name (each
+    name once) that is open in the model; `draw` gives None for one that is not (yet) such an
+    instance."""
+    made = (n for s in session.scenario.steps if s.call.name == call for n in s.names)
     parts: list[RenderableType] = []
-    for name in kq_names:
+    for name in dict.fromkeys(made):
         fd = names.fds.get(name)
-        kq = kernel.kqueue_at(fd) if fd is not None else None
-        if kq is not None:
-            parts.append(KqueueView(kq, names, f"{name}:{fd} knotes"))
-    if not parts:
-        return Text("no kqueue open in the model yet", style="dim")
-    return Group(*parts)
+        part = draw(fd, name) if fd is not None else None
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _kqueue_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
+    def draw(fd: int, name: str) -> RenderableType | None:
+        kq = kernel.kqueue_at(fd)
+        return None if kq is None else KqueueView(kq, names, f"{name}:{fd} knotes")
+
+    parts = _instances(names, session, "kqueue", draw)
+    return Group(*parts) if parts else Text("no kqueue open in the model yet", style="dim")
 
 
 def _rings_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
     """Every io_uring the scenario sets up that is open in the model: its rings."""
-    ring_names = [
-        n for s in session.scenario.steps if s.call.name == "io_uring_setup" for n in s.names
-    ]
-    parts: list[RenderableType] = []
-    for name in ring_names:
-        fd = names.fds.get(name)
-        ring = kernel.io_uring_at(fd) if fd is not None else None
-        if ring is not None:
-            parts.append(RingsView(ring, names, f"{name}:{fd}"))
-    if not parts:
-        return Text("no io_uring open in the model yet", style="dim")
-    return Group(*parts)
+
+    def draw(fd: int, name: str) -> RenderableType | None:
+        ring = kernel.io_uring_at(fd)
+        return None if ring is None else RingsView(ring, names, f"{name}:{fd}")
+
+    parts = _instances(names, session, "io_uring_setup", draw)
+    return Group(*parts) if parts else Text("no io_uring open in the model yet", style="dim")
 
 
 def _ports_picture(kernel: Observable, names: Bindings, session: PlaySession) -> RenderableType:
     """Every completion port the scenario creates that is open in the model (model only)."""
-    port_names = [
-        n
-        for s in session.scenario.steps
-        if s.call.name == "CreateIoCompletionPort"
-        for n in s.names
-    ]
-    parts: list[RenderableType] = []
-    for name in dict.fromkeys(port_names):
-        fd = names.fds.get(name)
-        port = kernel.iocp_at(fd) if fd is not None else None
-        if port is not None:
-            parts.append(PortView(port, names, f"{name}:{fd}"))
+
+    def draw(fd: int, name: str) -> RenderableType | None:
+        port = kernel.iocp_at(fd)
+        return None if port is None else PortView(port, names, f"{name}:{fd}")
+
+    parts = _instances(names, session, "CreateIoCompletionPort", draw)
     if not parts:
         return Text("no completion port in the model yet (IOCP: model only, Windows)", style="dim")
     return Group(*parts)
