@@ -422,6 +422,8 @@ Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_multi_line)]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 Tag = Annotated[str, Field(max_length=40), AfterValidator(_one_line)]
 LessonPath = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
+#: One thing to remember (a lesson's recap card): one line, short enough to read at a glance.
+RecapLine = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_one_line)]
 # The program beside the kernel (simulator.scenario.program): line numbers of a step's source.
 ProgramLine = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 ProgramLines = Union[  # noqa: UP007 -- pydantic reads the union
@@ -538,6 +540,19 @@ else:
     Step = Annotated[Union[tuple(STEP_MODELS.values())], Field(discriminator="do")]  # noqa: UP007
 
 
+def _https(value: str) -> str:
+    if not value.startswith("https://") or any(c.isspace() for c in value):
+        raise ValueError("a link is an https:// address without spaces")
+    return value
+
+
+class Link(_Table):
+    """One entry of ``[scenario] see``: a man page or a file of the kernel's source."""
+
+    title: Title
+    url: Annotated[str, Field(max_length=500), AfterValidator(_one_line), AfterValidator(_https)]
+
+
 class Meta(_Table):
     """``[scenario]``: what the scenario is about."""
 
@@ -554,6 +569,22 @@ class Meta(_Table):
             "path (beside the scenario) of the user-space program its steps come from, "
             "shown with the current step's `line` marked"
         ),
+    )
+
+    chapter: Annotated[StrictInt, Field(ge=1, le=12)] | None = Field(
+        default=None,
+        description="the chapter of the course this lesson belongs to (simulator.scenario.course)",
+    )
+    order: Annotated[StrictInt, Field(ge=1, le=99)] | None = Field(
+        default=None, description="the lesson's place within its chapter (1 first)"
+    )
+    recap: Annotated[list[RecapLine], Field(max_length=5)] = Field(
+        default=[],
+        description="the things to remember, shown on the card at the end of the lesson",
+    )
+    see: Annotated[list[Link], Field(max_length=8)] = Field(
+        default=[],
+        description="further reading: the man page, the kernel source",
     )
 
     @field_validator("lesson", "program")
