@@ -1,0 +1,87 @@
+"""The course's chapters 7 to 12 (issue 15): every lesson asks at least three questions, ends
+with three things to remember and links to the man page and the source, and a step that only
+the model runs says so to the learner.
+
+Whether each lesson agrees with the real kernel is `test_cli.py`'s
+`test_every_shipped_scenario_checks_clean`; this file checks what a lesson promises a learner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.scenario import Scenario, load_scenario
+from simulator.scenario.library import shipped_dir
+
+_shipped = shipped_dir()
+assert _shipped is not None
+SHIPPED: Path = _shipped
+LATE = range(7, 13)
+
+
+def _late_lessons() -> list[tuple[Path, Scenario]]:
+    found = []
+    for path in sorted(SHIPPED.glob("*.toml")):
+        scenario = load_scenario(path)
+        if scenario.scenario.chapter in LATE:
+            found.append((path, scenario))
+    return found
+
+
+LESSONS = _late_lessons()
+IDS = [path.stem for path, _ in LESSONS]
+#: Where a man page lives: Linux's, FreeBSD's (kqueue), Microsoft's (IOCP).
+MANUALS = (
+    "https://man7.org/linux/man-pages/",
+    "https://man.freebsd.org/",
+    "https://learn.microsoft.com/",
+)
+SOURCES = (
+    "https://github.com/torvalds/linux/",
+    "https://github.com/freebsd/freebsd-src/",
+)
+
+
+def test_every_chapter_from_7_to_12_has_lessons_each_in_its_own_place() -> None:
+    places: dict[int, list[int]] = {chapter: [] for chapter in LATE}
+    for _, scenario in LESSONS:
+        assert scenario.scenario.chapter is not None and scenario.scenario.order is not None
+        places[scenario.scenario.chapter].append(scenario.scenario.order)
+    for chapter, orders in places.items():
+        assert orders, f"chapter {chapter} has no lesson"
+        assert len(orders) == len(set(orders)), (chapter, sorted(orders))
+
+
+@pytest.mark.parametrize(("path", "scenario"), LESSONS, ids=IDS)
+def test_a_lesson_asks_three_questions_recaps_three_things_and_links_its_sources(
+    path: Path, scenario: Scenario
+) -> None:
+    asks = [step for step in scenario.steps if step.ask]
+    assert len(asks) >= 3, path.name
+    assert all(step.choices and len(step.choices) >= 2 for step in asks), path.name
+    assert len(scenario.scenario.recap) == 3, path.name
+    urls = [link.url for link in scenario.scenario.see]
+    assert any(url.startswith(MANUALS) for url in urls), (path.name, urls)
+    if path.stem != "iocp":  # Windows' kernel has no public source: Microsoft's docs only
+        assert any(url.startswith(SOURCES) for url in urls), (path.name, urls)
+
+
+@pytest.mark.parametrize(("path", "scenario"), LESSONS, ids=IDS)
+def test_a_step_the_real_kernel_does_not_run_says_so(path: Path, scenario: Scenario) -> None:
+    for number, step in enumerate(scenario.steps, 1):
+        if step.model_only:
+            assert "model only" in (step.say or "").lower(), (path.name, number)
+
+
+def test_enfile_keeps_to_the_model_only_the_steps_that_reach_file_max() -> None:
+    """The real check exempts root and file-max is machine-wide, so exactly the steps that
+    expect ENFILE are model only; every other step is compared with Linux."""
+    scenario = load_scenario(SHIPPED / "enfile.toml")
+    assert scenario.model.file_max is not None
+    refused = [n for n, s in enumerate(scenario.steps, 1) if s.expect == {"error": "ENFILE"}]
+    model_only = [n for n, s in enumerate(scenario.steps, 1) if s.model_only]
+    assert refused == model_only
+    assert len(refused) >= 2
+    assert len(scenario.steps) - len(model_only) >= 10
