@@ -27,9 +27,11 @@ What each mechanism's call includes, exactly:
 from __future__ import annotations
 
 import itertools
+import os
 import select
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable
 
@@ -201,6 +203,110 @@ class LabBench:
         if mechanism == "select":
             return select.select, (readers, [], [], 0)
         raise ValueError(f"the live lab measures {', '.join(_LIVE_MECHANISMS)}, not {mechanism!r}")
+
+
+def machine_costs(repeat: int) -> dict[str, object]:
+    """This machine's cost of the operations the thrashing model charges (`bench.thrash`).
+
+    Not an operation of `LabBench`: it needs none of the lab's world, and leaves nothing open.
+
+    ``syscall_ns``: a null syscall, ``os.getppid()`` (it only reads a field of the task),
+    timed in batches like `measure`. ``pipe_pair_ns``: one ``os.write`` of a byte to a pipe
+    and its ``os.read`` in the same thread -- the four syscalls of a ping-pong's round
+    trip, half of them, with nobody to wake. ``pingpong_ns``: one round trip of a byte
+    between two threads over two pipes, both threads pinned to one CPU so that every
+    hand-over is a context switch (``pinned`` says whether the kernel allowed it; if not
+    they may run on two CPUs and a hand-over is a cross-CPU wake-up instead). Medians of
+    `repeat` samples each; the threads and pipes are gone when it returns. CPython's call
+    overhead (and, for the ping-pong, taking the GIL) is in every figure, as it is in
+    every call a muxlab lesson makes.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    syscall = _timed(os.getppid, (), _batch_for(os.getppid, ()), repeat)
+    read_end, write_end = os.pipe()
+    try:
+
+        def pair() -> None:
+            os.write(write_end, b"x")
+            os.read(read_end, 1)
+
+        pipe_pair = _timed(pair, (), _batch_for(pair, ()), repeat)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    round_trips, pinned = _pingpong(repeat)
+    return {
+        "syscall_ns": statistics.median(syscall),
+        "pipe_pair_ns": statistics.median(pipe_pair),
+        "pingpong_ns": statistics.median(round_trips),
+        "pinned": pinned,
+        "repeat": repeat,
+    }
+
+
+#: Round trips one ping-pong sample times: ~10 us each, so a sample lasts well over
+#: `MIN_SAMPLE_NS` and its two clock reads vanish in it.
+PINGPONG_ROUNDS = 200
+
+
+def _batch_for(call: Callable[..., object], args: tuple[object, ...]) -> int:
+    """How many calls of `call` a sample needs to last `MIN_SAMPLE_NS` (after `WARM_UP`)."""
+    for _ in range(WARM_UP):
+        call(*args)
+    start = time.perf_counter_ns()
+    call(*args)
+    one = max(1, time.perf_counter_ns() - start)
+    return max(1, min(MAX_BATCH, -(-MIN_SAMPLE_NS // one)))
+
+
+def _pingpong(repeat: int) -> tuple[list[float], bool]:
+    """`repeat` samples of a pipe ping-pong between two threads: ns per round trip, and
+    whether both threads could be pinned to one CPU (``sched_setaffinity`` on the calling
+    thread; a cpuset may refuse it)."""
+    to_b_read, to_b_write = os.pipe()
+    to_a_read, to_a_write = os.pipe()
+    cpu = min(os.sched_getaffinity(0))
+    pinned: list[bool] = []
+    samples: list[float] = []
+    rounds = (WARM_UP + repeat) * PINGPONG_ROUNDS
+
+    def pin() -> None:
+        try:
+            os.sched_setaffinity(0, {cpu})  # pid 0: this thread only
+            pinned.append(True)
+        except OSError:
+            pinned.append(False)
+
+    def b_side() -> None:
+        pin()
+        for _ in itertools.repeat(None, rounds):
+            os.read(to_b_read, 1)
+            os.write(to_a_write, b"x")
+
+    def a_side() -> None:
+        pin()
+        clock = time.perf_counter_ns
+        for _ in range(WARM_UP + repeat):
+            start = clock()
+            for _ in itertools.repeat(None, PINGPONG_ROUNDS):
+                os.write(to_b_write, b"x")
+                os.read(to_a_read, 1)
+            samples.append((clock() - start) / PINGPONG_ROUNDS)
+
+    threads = [
+        threading.Thread(target=side, name=f"muxlab-lab-{side.__name__}")
+        for side in (b_side, a_side)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for fd in (to_b_read, to_b_write, to_a_read, to_a_write):
+            os.close(fd)
+    return samples[WARM_UP:], all(pinned)
 
 
 def _count_ready(result: object) -> int:
