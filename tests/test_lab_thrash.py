@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.bench import predict
 from simulator.bench.thrash import (
     BATCH,
     INTERRUPT_NS,
@@ -253,3 +254,19 @@ def test_help_documents_the_thrash_options(capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     for option in ("thrash", "--rates", "--cpus", "--work"):
         assert option in text
+
+
+def test_the_predict_question_is_judged_by_the_thread_per_connection_curve() -> None:
+    plan = ThrashPlan(rates=(10_000, 100_000)).checked()
+    asked = predict.question("thrash", plan)
+    assert "10,000 to 100,000 a second" in asked.prompt
+    assert len(asked.choices) == 3
+
+    def judged(rates: tuple[int, ...]) -> int | None:
+        verdict = predict.answer("thrash", list(thrash(ThrashPlan(rates=rates).checked(), COSTS)))
+        return None if verdict is None else verdict[0]
+
+    assert judged((10_000,)) is None  # one point says nothing
+    assert judged((10_000, 100_000)) == 1  # below the knee it still grows
+    assert judged((100_000, 160_000, 161_000)) == 0  # just past the knee: about the peak
+    assert judged((100_000, 160_000, 500_000)) == 2  # well past it: it falls
