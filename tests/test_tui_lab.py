@@ -52,7 +52,7 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         assert isinstance(app.screen, PredictScreen)  # predict first: nothing runs yet
         assert "How will **poll**'s time per call change" in app.screen.question.prompt
         await pilot.press("3")
-        await until(pilot, lambda: not screen.running and len(screen.points) == 8)
+        await until(pilot, lambda: not screen.running and len(screen.points) == 10)
         assert screen.verdict is not None
         assert screen.verdict.startswith("You predicted: It grows with N: 10x or more. ")
         assert "The real kernel: poll went from" in screen.verdict
@@ -62,10 +62,10 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         text = screen_text(app)
         assert "Real kernel: time per call" in text
         assert "Model: poll's work per call" in text
-        assert "done, 8/8 points" in text
-        for legend in ("select", "poll", "epoll", "copy_in", "fd_scan", "copy_out"):
+        assert "done, 10/10 points" in text
+        for legend in ("select", "poll", "epoll", "io_uring", "copy_in", "fd_scan", "copy_out"):
             assert legend in text
-        assert screen.query_one(ProgressBar).progress == 8
+        assert screen.query_one(ProgressBar).progress == 10
         await pilot.press("m")  # the model plot stacks another mechanism's work
         assert "Model: epoll's work per call" in screen_text(app)
         assert "list_op" in screen_text(app)

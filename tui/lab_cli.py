@@ -67,13 +67,15 @@ def add_parser(commands: Any) -> None:
     """Add ``lab`` to the command line's sub-commands (`tui.cli.build_parser`)."""
     lab = commands.add_parser(
         "lab",
-        help="measure select, poll and epoll on the real kernel beside the model's counters",
+        help="measure select, poll, epoll and io_uring on the real kernel beside the model's "
+        "counters; thrashing and per-core loops",
         description="complexity (the default): for N registered socket pairs (K of them with "
         "data queued), each mechanism's real time per call, measured inside the live child "
         "around the calls alone (median and quartiles of --repeat samples), and the model's "
         "work per call by category. select stops at its FD_SETSIZE wall (null past it); kqueue "
-        "is the model's only on Linux. polling: a busy loop of recv over N non-blocking "
-        "sockets, K of them receiving, against one epoll_wait: useless (EAGAIN) and useful "
+        "is the model's only on Linux, and io_uring where the kernel refuses it. polling: a "
+        "busy loop of recv over N non-blocking sockets, K of them receiving, against one "
+        "epoll_wait: useless (EAGAIN) and useful "
         "calls per second on the real kernel, calls per round in the model. thrash: the "
         "machine's cost of a null syscall and of a context switch, measured in the live child "
         "(an interrupt's is modelled), charged to what the model counts per request for three "
@@ -152,7 +154,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     from simulator.bench.polling import polling
-    from simulator.bench.sweep import sweep
+    from simulator.bench.sweep import URING_REFUSED, sweep
 
     if args.experiment == "thrash":
         return _cmd_thrash(args, out, err)
@@ -209,6 +211,8 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
             file=err,
         )
         status = EXIT_INTERRUPTED
+    if any(getattr(p, "note", "") == URING_REFUSED for p in points):
+        print(f"muxlab lab: io_uring: model only -- {URING_REFUSED}", file=err)
     if args.csv is not None:
         _write_csv(args.csv, args.experiment, points)
     if args.svg is not None and points:
@@ -307,7 +311,7 @@ def _json_line(point: Point | PollingPoint) -> str:
 
 
 def _text_line(point: Point) -> str:
-    head = f"{point.mechanism:<7} N={point.n:>6} K={point.active:>5}"
+    head = f"{point.mechanism:<8} N={point.n:>6} K={point.active:>5}"
     if point.real_ns is None:
         real = "real      --"
     else:

@@ -22,10 +22,18 @@ What each mechanism's call includes, exactly:
 - ``select``: ``select.select(readers, [], [], 0)``. CPython builds the fd_set from the list on
   every call and turns the result back into a list: the scan a C program does with FD_SET and
   FD_ISSET, which select(2) forces on every caller because it overwrites its sets.
+- ``io_uring``: a ring made for the measurement (closed after it, so it takes the lowest free
+  number and leaves the pairs' alone), with a one-shot POLL_ADD armed on every reader: the
+  N - K idle readers' stay parked on their sockets (paid once, as epoll_ctl is). A call is one
+  io_uring_enter submitting K POLL_ADDs that re-arm the K ready readers -- they complete
+  inline, the data being there -- and the reaping of their K completions from the mapped CQ
+  (`_uring.Ring`: our own ctypes code, where a C program would use liburing). Where the
+  kernel refuses io_uring, OSError(ENOSYS), as the live kernel answers io_uring_setup.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import select
@@ -35,6 +43,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from simulator import uapi
+from simulator.live import _uring
+
 #: The shortest batch a sample may time: its two clock reads are then well under 1% of it.
 MIN_SAMPLE_NS = 50_000
 #: A batch never holds more calls than this (a very cheap call would otherwise need millions).
@@ -42,7 +53,10 @@ MAX_BATCH = 10_000
 #: Calls run before calibrating: caches, branch predictors and CPython's specialiser settle.
 WARM_UP = 3
 
-_LIVE_MECHANISMS = ("select", "poll", "epoll")
+_LIVE_MECHANISMS = ("select", "poll", "epoll", "io_uring")
+#: The lab's ring: SQ entries, the POLL_ADDs submitted at once while arming every reader
+#: (`bench.world.URING_ENTRIES` is the same).
+URING_ENTRIES = 4096
 
 
 class LabBench:
@@ -59,6 +73,7 @@ class LabBench:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._active = 0
         self._poller: select.poll | None = None  # rebuilt when the world grows
+        self._ring: _uring.Ring | None = None  # io_uring's, for one measurement only
 
     def grow(self, pairs: int) -> list[int]:
         """Open pairs until there are `pairs`; returns every reader's fd number, in order.
@@ -98,6 +113,15 @@ class LabBench:
         if repeat < 1:
             raise ValueError(f"repeat must be at least 1, got {repeat}")
         call, args = self._call(mechanism)
+        try:
+            return self._timing(call, args, repeat, bare)
+        finally:
+            self._close_ring()
+
+    def _timing(
+        self, call: Callable[..., object], args: tuple[object, ...], repeat: int, bare: bool
+    ) -> dict[str, object]:
+        """`measure`'s samples of `call(*args)`."""
         ready = 0
         for _ in range(WARM_UP):
             ready = _count_ready(call(*args))
@@ -189,6 +213,34 @@ class LabBench:
             }
         return result
 
+    def _uring_call(self, readers: list[int]) -> Callable[[], list[uapi.Cqe]]:
+        """io_uring's call on the world (module docstring), its ring made and armed."""
+        try:
+            ring = _uring.Ring(URING_ENTRIES)
+        except OSError as exc:
+            if _uring.refused(exc.errno):
+                raise OSError(errno.ENOSYS, "this kernel refuses io_uring") from None
+            raise
+        self._ring = ring
+        fd, submit, reap = ring.fd, ring.submit, ring.reap
+        for start in range(0, len(readers), URING_ENTRIES):
+            submit(fd, _polls(readers[start : start + URING_ENTRIES]))
+            reap()
+        ready = _polls(readers[: self._active])
+
+        def call() -> list[uapi.Cqe]:
+            submit(fd, ready)
+            return reap()
+
+        return call
+
+    def _close_ring(self) -> None:
+        """Close the measurement's ring (the kernel cancels the polls still parked)."""
+        if self._ring is not None:
+            os.close(self._ring.fd)
+            self._ring.unmap()
+            self._ring = None
+
     def _call(self, mechanism: str) -> tuple[Callable[..., object], tuple[object, ...]]:
         """The bound method and arguments of one call of `mechanism` on the whole world."""
         readers = [reader.fileno() for reader, _writer in self._pairs]
@@ -202,6 +254,8 @@ class LabBench:
             return self._epoll.poll, (0, max(self._active, 1))
         if mechanism == "select":
             return select.select, (readers, [], [], 0)
+        if mechanism == "io_uring":
+            return self._uring_call(readers), ()
         raise ValueError(f"the live lab measures {', '.join(_LIVE_MECHANISMS)}, not {mechanism!r}")
 
 
@@ -307,6 +361,11 @@ def _pingpong(repeat: int) -> tuple[list[float], bool]:
         for fd in (to_b_read, to_b_write, to_a_read, to_a_write):
             os.close(fd)
     return samples[WARM_UP:], all(pinned)
+
+
+def _polls(readers: list[int]) -> list[uapi.Sqe]:
+    """One one-shot POLL_ADD (POLLIN) per reader, its user_data the reader's fd."""
+    return [uapi.Sqe("POLL_ADD", fd=fd, events=uapi.POLLIN, user_data=fd) for fd in readers]
 
 
 def _count_ready(result: object) -> int:

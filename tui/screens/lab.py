@@ -59,7 +59,13 @@ _CATEGORIES = (
     "copy_out",
     "context_switch",
 )
-_COLOURS = {"select": "red", "poll": "orange", "epoll": "blue", "kqueue": "green"}
+_COLOURS = {
+    "select": "red",
+    "poll": "orange",
+    "epoll": "blue",
+    "kqueue": "green",
+    "io_uring": "magenta",
+}
 
 
 class LabScreen(Screen[None]):
