@@ -17,7 +17,7 @@ Two halves, kept apart so that the figures are deterministic given the machine's
    (its loopback NIC's ``irqs``), context switches (its scheduler's ``context_switches``) and
    the server's system calls. The model is deterministic, so the counts are exact.
 2. **Costs, from the machine.** `MachineCosts` holds the nanoseconds of a null syscall and of a
-   context switch, measured in the live child (`simulator.live._measure.LabBench.costs`), and
+   context switch, measured in the live child (`simulator.live._measure.machine_costs`), and
    of an interrupt, which user space cannot time: that one is *modelled* (`INTERRUPT_NS`), and
    every figure says so (`Cost.source`).
 
@@ -25,10 +25,12 @@ Two halves, kept apart so that the figures are deterministic given the machine's
 served first, for every request that arrives, handled or not (an interrupt preempts whatever
 runs: there is no NAPI-style polling in this model), so at a rate r they take r x (interrupts
 per request) x (interrupt ns) of the CPUs' time. The rest goes to requests, each costing its
-switches, its syscalls and the useful work (`work_ns`). Below the knee every request is handled
-and the server idles in between (the idle counts: the loops sleep after each request); past
-it the server is busy, its loops find `BATCH` requests per ``epoll_wait`` and never sleep (the
-busy counts), and it handles what the time left allows. As the rate keeps rising the
+switches, its syscalls and the useful work (`work_ns`). At low rates every request is handled
+and the server idles in between (the idle counts: a loop sleeps after each request); as the
+rate rises a loop finds more requests per wake-up (`counts_at`: its wake-up is shared), up to
+`BATCH`; past the knee even that cannot keep up, and the server handles what the time left
+allows. A thread per connection cannot batch: each thread has one connection. As the rate
+keeps rising the
 interrupts take more of the CPUs and the handled requests *fall*: receive livelock, reaching
 zero when interrupts alone fill every CPU. The pool's loop is one thread: what it does per
 request must also fit in one CPU.
@@ -65,7 +67,8 @@ INTERRUPT_SOURCE = "modelled: one packet's hard interrupt and NET_RX softirq (no
 DEFAULT_RATES = (10_000, 20_000, 50_000, 100_000, 200_000, 300_000, 500_000, 700_000, 1_000_000)
 DEFAULT_WORK_NS = 5_000
 DEFAULT_REPEAT = 21
-#: At most this many CPUs: the percore shape runs one model thread per CPU (64 at most).
+#: At most this many CPUs: a process has at most 64 threads in the model, so more CPUs could
+#: never all run a loop of their own.
 MAX_CPUS = 64
 
 
@@ -233,7 +236,9 @@ def model_counts(shape: str, cpus: int, batch: int) -> Counts:
     network, not the server, and their interrupts are the arrival's) and the server handles
     them with the calls its program makes, each counted. A thread that runs a call which does
     not block is not switched to (thread 0 makes that call for it): a running thread keeps its
-    CPU; the model's scheduler counts the switches of the threads that slept.
+    CPU; the model's scheduler counts the switches of the threads that slept. ``percore``'s
+    counts are one loop's: every loop serves its own connections the same way (the model has
+    no ``SO_REUSEPORT``; each loop's connections are simply its own).
     """
     from simulator.kernel import ModelKernel
 
@@ -453,8 +458,3 @@ def thrash(
         busy = model_counts(shape, plan.cpus, BATCH)
         for rate in plan.rates:
             yield point(shape, rate, plan.cpus, plan.work_ns, idle, busy, costs)
-
-
-def knee(points: list[ThrashPoint]) -> ThrashPoint | None:
-    """The point of highest throughput of one shape's points (None if there are none)."""
-    return max(points, key=lambda p: p.throughput, default=None)
