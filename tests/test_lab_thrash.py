@@ -11,8 +11,10 @@ import csv
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -270,3 +272,53 @@ def test_the_predict_question_is_judged_by_the_thread_per_connection_curve() -> 
     assert judged((10_000, 100_000)) == 1  # below the knee it still grows
     assert judged((100_000, 160_000, 161_000)) == 0  # just past the knee: about the peak
     assert judged((100_000, 160_000, 500_000)) == 2  # well past it: it falls
+
+
+def test_ctrl_c_while_the_costs_are_measured_leaves_nothing_behind(tmp_path: Path) -> None:
+    # 3,000 samples of each cost: seconds of measuring, so SIGINT comes while the child runs.
+    run = subprocess.Popen(
+        [
+            *(sys.executable, "-I", "-m", "tui", "lab", "thrash", "--json", "--repeat", "3000"),
+            *("--csv", str(tmp_path / "kept.csv")),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        children: set[int] = set()
+        while not children and time.monotonic() < deadline:
+            children = _children_of(run.pid)
+            time.sleep(0.02)
+        assert children, "the live child should be measuring"
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, err
+    assert "interrupted after 0 of 27 points; the live child is gone" in err
+    assert "Traceback" not in err and out == ""
+    for child in children:
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not os.path.exists(f"/proc/{child}")
+    assert (tmp_path / "kept.csv").read_text(encoding="utf-8") == ""  # nothing was computed
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = stat.read().rpartition(")")[2].split()[1]
+            except OSError:
+                continue
+            if ppid == str(pid):
+                found.add(int(entry))
+    return found
