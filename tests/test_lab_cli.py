@@ -59,7 +59,7 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(p["mechanism"], p["n"]) for p in lines] == [
-        (m, n) for n in (10, 511) for m in ("select", "poll", "epoll", "kqueue")
+        (m, n) for n in (10, 511) for m in ("select", "poll", "epoll", "io_uring", "kqueue")
     ]
     by = {(p["mechanism"], p["n"]): p for p in lines}
     for point in lines:
@@ -81,10 +81,10 @@ def test_json_lines_csv_and_svg_of_a_small_sweep(tmp_path: Path) -> None:
     texts = {"".join(node.itertext()) for node in svg.iter() if node.tag.endswith("text")}
     assert {"Real kernel: time per call", "Model: work per call"} <= texts
     assert {"N registered descriptors", "ns per call (median)", "unit operations per call"} <= texts
-    assert {"poll", "epoll", "kqueue", "select"} <= texts  # legends, real and model
+    assert {"poll", "epoll", "io_uring", "kqueue", "select"} <= texts  # legends, real and model
     assert "select: FD_SETSIZE wall at N = 511" in texts
     assert "FD_SETSIZE (511)" in texts  # the wall, drawn
-    assert sum(1 for node in svg.iter() if node.tag.endswith("polyline")) == 3 + 4
+    assert sum(1 for node in svg.iter() if node.tag.endswith("polyline")) == 4 + 5
     # The model's work stacked by category, for poll (it grows) and epoll (it does not).
     assert {"Model: poll's work by category", "Model: epoll's work by category"} <= texts
     assert {"copy_in", "fd_scan", "copy_out", "list_op"} <= texts
@@ -122,7 +122,7 @@ def test_the_polling_problem_as_json_csv_and_svg(tmp_path: Path) -> None:
         (["--repeat", "0"], "--repeat must be 1 or more, got 0"),
         (["--sizes", "5,50", "--active", "8"], "--active 8 is more than the smallest size, 5"),
         (["--mechanisms", "iocp"], "unknown mechanism 'iocp'"),
-        (["--mechanisms", "io_uring"], "io_uring is not in muxlab's kernels yet"),
+        (["--mechanisms", "io_uring,iouring"], "unknown mechanism 'iouring'"),
         (["--sizes", "ten"], "'ten' is not a list of whole numbers"),
         (["--svg", "/nonexistent/place"], "--svg /nonexistent/place: not a folder"),
         (["--csv", "/nonexistent/x.csv"], "no such folder /nonexistent"),

@@ -7,14 +7,19 @@ asserts a time: only that each live point was measured, and what the model count
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import subprocess
+import sys
 from contextlib import closing
 
 import pytest
 
 from simulator.bench.plan import MECHANISMS, Plan, PlanError, largest_size
-from simulator.bench.sweep import SELECT_WALL, WALL_NOTE, Point, sweep
+from simulator.bench.sweep import SELECT_WALL, URING_REFUSED, WALL_NOTE, Point, sweep
 from simulator.live import LiveKernel
+from tests.test_io_uring_refused import _FILTER, ROOT
 
 
 def _by(points: list[Point]) -> dict[tuple[str, int, int], Point]:
@@ -24,7 +29,7 @@ def _by(points: list[Point]) -> dict[tuple[str, int, int], Point]:
 def test_a_small_sweep_measures_every_live_point_and_counts_the_models_work() -> None:
     plan = Plan(sizes=(10, 100, 200), active=(1, 5), repeat=3).checked()
     points = _by(list(sweep(plan)))
-    assert len(points) == plan.points == 4 * 3 * 2
+    assert len(points) == plan.points == 5 * 3 * 2
     for (mechanism, _n, _k), point in points.items():
         if MECHANISMS[mechanism].where == "live":
             assert point.real_ns is not None and point.real_ns > 0
@@ -34,8 +39,9 @@ def test_a_small_sweep_measures_every_live_point_and_counts_the_models_work() ->
         else:
             assert point.real_ns is None and point.note == MECHANISMS[mechanism].why
     # The model's shapes, exactly as tests/test_cost_shapes.py asserts them: epoll_wait (and
-    # kevent) cost the same at every N; poll's cost grows by the same amount per descriptor.
-    for mechanism in ("epoll", "kqueue"):
+    # kevent, and io_uring's re-arming of the K ready) cost the same at every N; poll's cost
+    # grows by the same amount per descriptor.
+    for mechanism in ("epoll", "kqueue", "io_uring"):
         for k in (1, 5):
             costs = {points[mechanism, n, k].model_cost for n in (10, 100, 200)}
             assert len(costs) == 1
@@ -113,6 +119,60 @@ def test_a_plan_that_cannot_run_says_what_to_change(plan: Plan, message: str) ->
 
 
 def test_the_largest_size_leaves_room_for_the_childs_own_descriptors() -> None:
-    assert largest_size(1024) == 510
-    assert Plan.default(limit=510).sizes == (10, 30, 100, 300, 510)
+    assert largest_size(1024) == 509  # 0, 1, 2, the epoll and io_uring's ring: 5 + 2 x 509
+    assert Plan.default(limit=509).sizes == (10, 30, 100, 300, 509)
     assert max(Plan.default(limit=20_000).sizes) == 10_000
+
+
+def test_io_uring_is_measured_live_and_counted_by_the_model_as_k_polls() -> None:
+    plan = Plan(mechanisms=("io_uring",), sizes=(10, 300), active=(1, 4), repeat=2).checked()
+    points = _by(list(sweep(plan)))
+    for (_mechanism, _n, k), point in points.items():
+        assert point.real_ns is not None and point.real_ns > 0 and point.note == ""
+        # Each call: K POLL_ADDs copied in (re-arming the ready readers), K CQEs copied out;
+        # the N - K idle readers' polls stay parked and cost nothing per call.
+        assert point.model == {**dict.fromkeys(point.model or {}, 0), "copy_in": k, "copy_out": k}
+
+
+def test_io_uring_s_ring_lives_for_one_measurement_only() -> None:
+    # The ring takes the lowest free number and is closed after the measurement, so the pairs
+    # opened later keep the numbers the model gives them.
+    with LiveKernel() as kernel:
+        kernel.lab("grow", 3)
+        kernel.lab("set_active", 2)
+        before = sorted(os.listdir(f"/proc/{kernel.pid}/fd"))
+        assert kernel.lab("measure", "io_uring", 2)["ready"] == 2
+        assert sorted(os.listdir(f"/proc/{kernel.pid}/fd")) == before
+        assert kernel.lab("grow", 4) == [4, 6, 8, 10]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.EPERM])
+def test_where_the_kernel_refuses_io_uring_its_points_are_the_models_only(code: int) -> None:
+    # Refused for real: a seccomp filter makes io_uring_setup(2) fail in the process that runs
+    # `muxlab lab` and in its live child (tests/test_io_uring_refused.py).
+    script = (
+        "from tui.cli import main\n"
+        "sys.exit(main(['lab', '--mechanisms', 'epoll,io_uring', '--sizes', '10,20',"
+        " '--active', '2', '--repeat', '2', '--json']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _FILTER + script, str(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(p["mechanism"], p["n"]) for p in lines] == [
+        (m, n) for n in (10, 20) for m in ("epoll", "io_uring")
+    ]
+    for point in lines:
+        if point["mechanism"] == "io_uring":
+            assert point["real_ns"] is None and point["note"] == URING_REFUSED
+            assert point["model"]["copy_in"] == 2 and point["model_cost"] == 4
+        else:
+            assert point["real_ns"] > 0
+    assert done.stderr.count("io_uring: model only -- this kernel refuses io_uring") == 1
+    assert "Traceback" not in done.stderr

@@ -15,6 +15,7 @@ import pytest
 from textual.widgets import ProgressBar
 
 from simulator.bench.plan import Plan
+from simulator.bench.thrash import ThrashPlan
 from tests.test_tui_tmux import Tmux
 from tests.tui_support import screen_text, until
 from tui.app import make_app
@@ -51,7 +52,7 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         assert isinstance(app.screen, PredictScreen)  # predict first: nothing runs yet
         assert "How will **poll**'s time per call change" in app.screen.question.prompt
         await pilot.press("3")
-        await until(pilot, lambda: not screen.running and len(screen.points) == 8)
+        await until(pilot, lambda: not screen.running and len(screen.points) == 10)
         assert screen.verdict is not None
         assert screen.verdict.startswith("You predicted: It grows with N: 10x or more. ")
         assert "The real kernel: poll went from" in screen.verdict
@@ -61,10 +62,10 @@ async def test_the_menu_opens_the_lab_and_a_sweep_plots_the_real_and_the_model(
         text = screen_text(app)
         assert "Real kernel: time per call" in text
         assert "Model: poll's work per call" in text
-        assert "done, 8/8 points" in text
-        for legend in ("select", "poll", "epoll", "copy_in", "fd_scan", "copy_out"):
+        assert "done, 10/10 points" in text
+        for legend in ("select", "poll", "epoll", "io_uring", "copy_in", "fd_scan", "copy_out"):
             assert legend in text
-        assert screen.query_one(ProgressBar).progress == 8
+        assert screen.query_one(ProgressBar).progress == 10
         await pilot.press("m")  # the model plot stacks another mechanism's work
         assert "Model: epoll's work per call" in screen_text(app)
         assert "list_op" in screen_text(app)
@@ -107,6 +108,58 @@ async def test_escape_stops_a_sweep_keeping_its_points_and_ending_its_child(
         assert 1 <= kept < 6
         assert f"stopped; kept {kept}/6 points" in screen_text(app)
         assert isinstance(app.screen, LabScreen)  # the first Escape only stops
+        for child in children:
+            await until(pilot, lambda child=child: not os.path.exists(f"/proc/{child}"))
+
+
+async def test_thrashing_plots_each_shape_and_where_its_time_goes(tmp_path: Path) -> None:
+    app = make_app(animate=False, data_dir=tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        screen.thrash_plan = ThrashPlan(rates=(10_000, 300_000, 1_000_000), repeat=3).checked()
+        await pilot.press("t")
+        assert isinstance(app.screen, PredictScreen)
+        assert "what happens to the requests it **handles**" in app.screen.question.prompt
+        await pilot.press("3")
+        await until(pilot, lambda: not screen.running and len(screen.points) == 9)
+        assert screen.verdict is not None
+        # At 1,000,000/s on 2 CPUs the modelled interrupts fill both: nothing is handled.
+        assert screen.verdict.startswith("You predicted: They fall: interrupts crowd out")
+        assert screen.verdict.endswith("and 0/s when 1,000,000/s arrived -- right.")
+        await until(pilot, lambda: "Your prediction" in screen_text(app))  # the toast
+        app.clear_notifications()  # it covers the right plot's legend
+        await until(pilot, lambda: "Your prediction" not in screen_text(app))
+        shown = (
+            "Handled/s · irq 1µs MODELLED",
+            "Where the time goes: threads",
+            "thrash: done, 9/9 · measured: syscall ",  # and the switch, cut at 80 columns
+            *("percore", "offered", "interrupts", "switches", "work", "idle"),
+        )
+        await until(pilot, lambda: all(part in screen_text(app) for part in shown))
+        assert screen.query_one(ProgressBar).progress == 9
+        await pilot.press("m")
+        assert "Where the time goes: pool" in screen_text(app)
+
+
+async def test_escape_while_the_costs_are_measured_stops_thrashing_and_ends_its_child(
+    tmp_path: Path,
+) -> None:
+    app = make_app(animate=False, data_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        screen.thrash_plan = ThrashPlan(repeat=400).checked()  # seconds of measuring
+        before = _live_children()
+        await pilot.press("t", "escape")  # skip the question
+        await until(pilot, lambda: bool(_live_children() - before))
+        children = _live_children() - before
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.running, timeout=60)
+        assert len(screen.points) < screen.thrash_plan.points
+        assert "thrash stopped; kept" in screen_text(app)
         for child in children:
             await until(pilot, lambda child=child: not os.path.exists(f"/proc/{child}"))
 

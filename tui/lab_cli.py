@@ -1,4 +1,4 @@
-"""``muxlab lab [complexity|polling]``: the lab's experiments on the command line.
+"""``muxlab lab [complexity|polling|thrash]``: the lab's experiments on the command line.
 
 Points are printed as they are measured (a line of text each, or a JSON object each with
 ``--json``); ``--csv FILE`` and ``--svg DIR`` are written at the end, from whatever was measured
@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from simulator.bench.plan import DEFAULT_ACTIVE, DEFAULT_REPEAT, MECHANISMS, Plan, PlanError
+from simulator.bench.thrash import (
+    DEFAULT_RATES,
+    DEFAULT_WORK_NS,
+    ThrashError,
+    ThrashPlan,
+)
 
 if TYPE_CHECKING:
     from simulator.bench.polling import PollingPoint
     from simulator.bench.sweep import Point
+    from simulator.bench.thrash import ThrashPoint
 
 #: The experiments ``muxlab lab`` runs, each with its output file name.
-EXPERIMENTS = ("complexity", "polling")
+EXPERIMENTS = ("complexity", "polling", "thrash")
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -60,15 +67,21 @@ def add_parser(commands: Any) -> None:
     """Add ``lab`` to the command line's sub-commands (`tui.cli.build_parser`)."""
     lab = commands.add_parser(
         "lab",
-        help="measure select, poll and epoll on the real kernel beside the model's counters",
+        help="measure select, poll, epoll and io_uring on the real kernel beside the model's "
+        "counters; thrashing and per-core loops",
         description="complexity (the default): for N registered socket pairs (K of them with "
         "data queued), each mechanism's real time per call, measured inside the live child "
         "around the calls alone (median and quartiles of --repeat samples), and the model's "
         "work per call by category. select stops at its FD_SETSIZE wall (null past it); kqueue "
-        "is the model's only on Linux. polling: a busy loop of recv over N non-blocking "
-        "sockets, K of them receiving, against one epoll_wait: useless (EAGAIN) and useful "
-        "calls per second on the real kernel, calls per round in the model. Ctrl+C stops and "
-        "keeps what was measured.",
+        "is the model's only on Linux, and io_uring where the kernel refuses it. polling: a "
+        "busy loop of recv over N non-blocking sockets, K of them receiving, against one "
+        "epoll_wait: useless (EAGAIN) and useful "
+        "calls per second on the real kernel, calls per round in the model. thrash: the "
+        "machine's cost of a null syscall and of a context switch, measured in the live child "
+        "(an interrupt's is modelled), charged to what the model counts per request for three "
+        "server shapes -- thread per connection, event loop + thread pool, event loop per core "
+        "-- as the arrival rate rises: where the CPUs' time goes and where throughput "
+        "collapses. Ctrl+C stops and keeps what was measured.",
     )
     lab.add_argument(
         "experiment",
@@ -93,18 +106,36 @@ def add_parser(commands: Any) -> None:
     lab.add_argument(
         "--active",
         type=_numbers,
-        default=DEFAULT_ACTIVE,
         metavar="LIST",
         help="K, pairs with data queued, comma-separated; at most the smallest N "
         f"(default: {','.join(map(str, DEFAULT_ACTIVE))})",
+    )
+    lab.add_argument(
+        "--rates",
+        type=_numbers,
+        metavar="LIST",
+        help="thrash only: arrival rates, requests per second, comma-separated "
+        f"(default: {','.join(map(str, DEFAULT_RATES))})",
+    )
+    lab.add_argument(
+        "--cpus",
+        type=int,
+        metavar="N",
+        help="thrash only: the model's simulated CPUs (default: 2)",
+    )
+    lab.add_argument(
+        "--work",
+        type=int,
+        metavar="NS",
+        help=f"thrash only: useful work per request, in ns (default: {DEFAULT_WORK_NS})",
     )
     lab.add_argument(
         "--repeat",
         type=int,
         default=DEFAULT_REPEAT,
         metavar="SAMPLES",
-        help=f"timed samples per point, each a batch of calls lasting >= 50 us "
-        f"(default: {DEFAULT_REPEAT})",
+        help=f"timed samples per point, each a batch of calls lasting >= 50 us; for thrash, "
+        f"per measured cost (default: {DEFAULT_REPEAT})",
     )
     lab.add_argument(
         "--json",
@@ -123,8 +154,17 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     from simulator.bench.polling import polling
-    from simulator.bench.sweep import sweep
+    from simulator.bench.sweep import URING_REFUSED, sweep
 
+    if args.experiment == "thrash":
+        return _cmd_thrash(args, out, err)
+    wrong = [name for name in ("rates", "cpus", "work") if getattr(args, name) is not None]
+    if wrong:
+        print(
+            f"muxlab lab: --{wrong[0]} is for the thrash experiment (muxlab lab thrash)", file=err
+        )
+        return EXIT_USAGE
+    active = DEFAULT_ACTIVE if args.active is None else args.active
     sizes = Plan.default().sizes if args.sizes is None else args.sizes
     if args.mechanisms is not None and args.experiment != "complexity":
         print(
@@ -137,7 +177,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     if args.experiment == "polling":
         mechanisms = ("epoll",)
     try:
-        plan = Plan(mechanisms, sizes, args.active, args.repeat).checked()
+        plan = Plan(mechanisms, sizes, active, args.repeat).checked()
     except PlanError as exc:
         print(f"muxlab lab: {exc}", file=err)
         return EXIT_USAGE
@@ -171,11 +211,87 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
             file=err,
         )
         status = EXIT_INTERRUPTED
+    if any(getattr(p, "note", "") == URING_REFUSED for p in points):
+        print(f"muxlab lab: io_uring: model only -- {URING_REFUSED}", file=err)
     if args.csv is not None:
         _write_csv(args.csv, args.experiment, points)
     if args.svg is not None and points:
         _write_svg(args.svg, args.experiment, points)
     return status
+
+
+def _cmd_thrash(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``muxlab lab thrash``: the machine's costs first (with their sources), then a point per
+    shape and rate; the CSV and SVG from whatever was computed."""
+    from simulator.bench.thrash import measure_costs, thrash
+
+    wrong = [name for name in ("mechanisms", "sizes", "active") if getattr(args, name)]
+    if wrong:
+        print(
+            f"muxlab lab: --{wrong[0]} is for the complexity and polling experiments; thrash "
+            "sweeps --rates against the server shapes",
+            file=err,
+        )
+        return EXIT_USAGE
+    try:
+        plan = ThrashPlan(
+            rates=DEFAULT_RATES if args.rates is None else args.rates,
+            cpus=2 if args.cpus is None else args.cpus,
+            work_ns=DEFAULT_WORK_NS if args.work is None else args.work,
+            repeat=args.repeat,
+        ).checked()
+    except ThrashError as exc:
+        print(f"muxlab lab: {exc}", file=err)
+        return EXIT_USAGE
+    problem = _unwritable(args.csv, args.svg)
+    if problem:
+        print(f"muxlab lab: {problem}", file=err)
+        return EXIT_USAGE
+    points: list[ThrashPoint] = []
+    status = EXIT_OK
+    try:
+        costs = measure_costs(plan.repeat)
+        if args.json:
+            print(json.dumps(costs.as_json()), file=out, flush=True)
+        else:
+            for name in ("syscall", "switch", "interrupt"):
+                cost = getattr(costs, name)
+                print(f"{name:<9} {_ns(cost.ns):>9}  {cost.source}", file=out, flush=True)
+        with closing(thrash(plan, costs)) as running:
+            for point in running:
+                points.append(point)
+                print(json.dumps(point.as_json()) if args.json else _thrash_line(point), file=out)
+    except KeyboardInterrupt:
+        print(
+            f"muxlab lab: interrupted after {len(points)} of {plan.points} points; "
+            "the live child is gone",
+            file=err,
+        )
+        status = EXIT_INTERRUPTED
+    if args.csv is not None:
+        _write_csv(args.csv, "thrash", points)
+    if args.svg is not None and points:
+        _write_svg(args.svg, "thrash", points)
+    return status
+
+
+def _thrash_line(point: ThrashPoint) -> str:
+    second = point.cpus * 1e9
+    shares = ", ".join(
+        f"{name} {value / second:.0%}"
+        for name, value in (
+            ("interrupts", point.interrupt_ns),
+            ("switches", point.switch_ns),
+            ("syscalls", point.syscall_ns),
+            ("work", point.work_ns),
+            ("idle", point.idle_ns),
+        )
+    )
+    state = "  [overloaded]" if point.overloaded else ""
+    return (
+        f"{point.shape:<8} {point.rate:>9,}/s  handled {point.throughput:>11,.0f}/s  "
+        f"batch {point.batch:>5.1f}  {shares}{state}"
+    )
 
 
 def _unwritable(csv_path: Path | None, svg_dir: Path | None) -> str | None:
@@ -195,7 +311,7 @@ def _json_line(point: Point | PollingPoint) -> str:
 
 
 def _text_line(point: Point) -> str:
-    head = f"{point.mechanism:<7} N={point.n:>6} K={point.active:>5}"
+    head = f"{point.mechanism:<8} N={point.n:>6} K={point.active:>5}"
     if point.real_ns is None:
         real = "real      --"
     else:
@@ -236,7 +352,7 @@ def _write_csv(path: Path, experiment: str, points: list[Any]) -> None:
     a value is null); for the polling problem the fields of its JSON lines."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        if experiment == "polling":
+        if experiment in ("polling", "thrash"):
             if not points:
                 return
             names = list(points[0].as_json())[1:]  # all but "plot"
@@ -269,14 +385,17 @@ def _blank(value: object) -> object:
 
 
 def _write_svg(folder: Path, experiment: str, points: list[Any]) -> None:
-    """``DIR/complexity.svg`` or ``DIR/polling.svg``: the experiment's plots side by side."""
-    from tui.lab_figures import complexity_figure, polling_figure
+    """``DIR/<experiment>.svg``: the experiment's plots side by side."""
+    from tui.lab_figures import complexity_figure, polling_figure, thrash_figure
     from tui.svgplot import Chart, StackedBars, svg_document
 
     charts: list[Chart | StackedBars]
     if experiment == "complexity":
         charts = complexity_figure(points).charts()
         title = "muxlab lab: the complexity sweep"
+    elif experiment == "thrash":
+        charts = thrash_figure(points).charts()
+        title = "muxlab lab: thrashing and per-core loops"
     else:
         charts = list(polling_figure(points).charts())
         title = "muxlab lab: the polling problem"

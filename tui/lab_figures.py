@@ -4,7 +4,9 @@ Shared by the SVG files (`muxlab lab --svg`) and the Lab screen's terminal plots
 the same thing: for the complexity sweep, the real kernel's median time per call against N
 (one line per mechanism measured live, per active count K) and the model's work per call
 against N (every mechanism, model-only ones included), and the notes that say what is missing
-and why (select's FD_SETSIZE wall, kqueue's absence on Linux).
+and why (select's FD_SETSIZE wall, kqueue's absence on Linux). For the thrashing experiment,
+the requests each server shape handles against the arrival rate, where its CPUs' time goes,
+and each cost with its source (measured, or modelled).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from simulator.bench.polling import PollingPoint
 from simulator.bench.sweep import SELECT_WALL, WALL_NOTE, Point
+from simulator.bench.thrash import ThrashPoint
 from tui.svgplot import Chart, Series, StackedBars
 
 Line = tuple[str, list[tuple[float, float]]]
@@ -173,3 +176,95 @@ def polling_figure(points: Iterable[PollingPoint]) -> PollingFigure:
         ):
             model.setdefault(name, []).append((p.n, count))
     return PollingFigure(list(real.items()), list(model.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class ThrashFigure:
+    """The plots of the thrashing experiment: `handled` (requests handled per second against
+    the arrival rate, one line per shape, and the offered rate itself), `shares` (per shape:
+    where its CPUs' time goes at each rate, percent by category) and `notes` (each cost with
+    where it comes from: measured on this machine, or modelled)."""
+
+    handled: list[Line]
+    shares: list[tuple[str, tuple[str, ...], list[tuple[str, tuple[float, ...]]]]]
+    notes: list[str]
+
+    def charts(self) -> list[Chart | StackedBars]:
+        """The panels, for `tui.svgplot.svg_document`."""
+        return [
+            Chart(
+                "Requests handled (model x this machine's costs)",
+                "arrival rate, requests per second",
+                "requests handled per second",
+                tuple(
+                    Series(name, tuple(points), dashed=name == "offered", colour=_SHAPE[name])
+                    for name, points in self.handled
+                ),
+                log_y=False,
+                notes=tuple(self.notes),
+            ),
+            *(
+                StackedBars(
+                    f"Where the time goes: {shape}",
+                    "arrival rate, requests per second",
+                    "% of the CPUs' time",
+                    labels,
+                    tuple(layers),
+                )
+                for shape, labels, layers in self.shares
+            ),
+        ]
+
+
+#: The thrashing plot's colours: a colour per shape, the offered rate grey.
+_SHAPE = {"threads": "#d62728", "pool": "#ff7f0e", "percore": "#1f77b4", "offered": "#7f7f7f"}
+#: Where the CPUs' time goes, bottom of each bar first.
+THRASH_LAYERS = ("interrupts", "switches", "syscalls", "work", "idle")
+
+
+def thrash_figure(points: Iterable[ThrashPoint]) -> ThrashFigure:
+    """The figure of the thrashing points computed so far."""
+    collected = list(points)
+    handled: dict[str, list[tuple[float, float]]] = {}
+    for p in collected:
+        handled.setdefault(p.shape, []).append((p.rate, p.throughput))
+    lines = list(handled.items())
+    if lines:
+        rates = sorted({p.rate for p in collected})
+        lines.append(("offered", [(r, r) for r in rates]))
+    shares = []
+    for shape in handled:
+        mine = [p for p in collected if p.shape == shape]
+        second = mine[0].cpus * 1e9 / 100
+        layers = [
+            (name, tuple(value / second for value in values))
+            for name, values in zip(
+                THRASH_LAYERS, zip(*(thrash_shares(p) for p in mine), strict=True), strict=True
+            )
+        ]
+        shares.append((shape, tuple(rate_label(p.rate) for p in mine), layers))
+    notes = []
+    if collected:
+        costs = collected[0].costs
+        notes = [
+            f"{name}: {cost.ns:,.0f} ns, {'measured' if cost.measured else 'MODELLED'}"
+            for name, cost in (
+                ("syscall", costs.syscall),
+                ("context switch", costs.switch),
+                ("interrupt", costs.interrupt),
+            )
+        ]
+    return ThrashFigure(lines, shares, notes)
+
+
+def thrash_shares(point: ThrashPoint) -> tuple[float, ...]:
+    """The point's CPU time in ns by category, in `THRASH_LAYERS` order."""
+    return (point.interrupt_ns, point.switch_ns, point.syscall_ns, point.work_ns, point.idle_ns)
+
+
+def rate_label(rate: float) -> str:
+    """10k, 200k, 1M: a rate in a few characters."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if rate >= size:
+            return f"{rate / size:.3g}{suffix}"
+    return f"{rate:.3g}"

@@ -24,6 +24,7 @@ COLOURS = {
     "poll": "#ff7f0e",
     "epoll": "#1f77b4",
     "kqueue": "#2ca02c",
+    "io_uring": "#9467bd",
 }
 _CYCLE = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _WIDTH, _HEIGHT = 480, 340

@@ -3,6 +3,7 @@
 - `simulator.bench.plan`: what a sweep measures (`Plan`), checked before anything runs.
 - `simulator.bench.sweep`: the complexity sweep (`sweep`), one `Point` per mechanism, N, K.
 - `simulator.bench.polling`: the polling problem (`polling`), busy loop against epoll_wait.
+- `simulator.bench.thrash`: thrashing (`thrash`), server shapes as the arrival rate rises.
 - `simulator.bench.world`: the live child's world built in the model (`ModelWorld`).
 - `simulator.bench.predict`: the question asked before each experiment, judged by its points.
 

@@ -25,14 +25,17 @@ class Mechanism:
     why: str = ""
 
 
-#: The lab's mechanisms, in plot order. io_uring joins here once the kernels speak it (one
-#: entry, its model call in `sweep._model_call`, its live call in `live._measure.LabBench`).
+#: The lab's mechanisms, in plot order. A new one is an entry here, its model call in
+#: `world.ModelWorld` and its live call in `live._measure.LabBench`. io_uring is measured live
+#: where the kernel allows it; where it refuses io_uring, its points are the model's only
+#: (`sweep.URING_REFUSED`).
 MECHANISMS: dict[str, Mechanism] = {
     m.name: m
     for m in (
         Mechanism("select", "live"),
         Mechanism("poll", "live"),
         Mechanism("epoll", "live"),
+        Mechanism("io_uring", "live"),
         Mechanism("kqueue", "model only", "Linux has no kqueue: the model's FreeBSD kqueue"),
     )
 }
@@ -40,12 +43,9 @@ MECHANISMS: dict[str, Mechanism] = {
 DEFAULT_SIZES = (10, 30, 100, 300, 1000, 3000, 10_000)
 DEFAULT_ACTIVE = (10,)
 DEFAULT_REPEAT = 21
-#: Descriptors the live child holds besides the pairs: 0, 1, 2 and the lab's epoll.
-_OVERHEAD_FDS = 4
-
-
-#: Mechanisms muxlab knows of whose calls neither kernel offers yet: named in a clear refusal.
-NOT_YET = {"io_uring": "io_uring is not in muxlab's kernels yet, so the lab cannot measure it"}
+#: Descriptors the live child holds besides the pairs: 0, 1, 2, the lab's epoll, and
+#: io_uring's ring while it is measured.
+_OVERHEAD_FDS = 5
 
 
 class PlanError(ValueError):
@@ -54,8 +54,8 @@ class PlanError(ValueError):
 
 def largest_size(nofile: int | None = None) -> int:
     """The most socket pairs the live child can hold: its descriptors at RLIMIT_NOFILE's hard
-    limit (`nofile`; by default this process's, which the child inherits), less 0, 1, 2 and
-    the epoll instance, two per pair."""
+    limit (`nofile`; by default this process's, which the child inherits), less 0, 1, 2, the
+    epoll instance and io_uring's ring, two per pair."""
     if nofile is None:
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         if nofile == resource.RLIM_INFINITY:
@@ -86,8 +86,6 @@ class Plan:
         """
         top = largest_size() if limit is None else limit
         unknown = [m for m in self.mechanisms if m not in MECHANISMS]
-        if unknown and unknown[0] in NOT_YET:
-            raise PlanError(f"{NOT_YET[unknown[0]]}; choose from {', '.join(MECHANISMS)}")
         if unknown:
             raise PlanError(
                 f"unknown mechanism {unknown[0]!r}: choose from {', '.join(MECHANISMS)}"

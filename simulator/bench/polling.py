@@ -67,7 +67,7 @@ def polling(plan: Plan) -> Generator[PollingPoint, None, None]:
     The live child ends when the generator finishes, is closed or is interrupted.
     """
     top = max(plan.sizes)
-    hard = 2 * largest_size() + 4
+    hard = 2 * largest_size() + 5  # the pairs and `plan._OVERHEAD_FDS`
     with ExitStack() as stack:
         live = stack.enter_context(LiveKernel(nofile=min(2 * top + 16, hard), nofile_hard=hard))
         world = ModelWorld("epoll", top)

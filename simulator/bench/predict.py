@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from simulator.bench.plan import Plan
 from simulator.bench.polling import PollingPoint
 from simulator.bench.sweep import Point
+from simulator.bench.thrash import SHAPES, ThrashPlan, ThrashPoint
 
 #: poll's growth over the sweep below which it "stays about the same", and from which it
 #: "grows with N".
@@ -27,8 +28,21 @@ class LabQuestion:
     choices: tuple[str, ...]
 
 
-def question(experiment: str, plan: Plan) -> LabQuestion:
-    """The question asked before `experiment` ("complexity" or "polling") runs `plan`."""
+def question(experiment: str, plan: Plan | ThrashPlan) -> LabQuestion:
+    """The question asked before `experiment` ("complexity", "polling" or "thrash") runs
+    `plan` (a `ThrashPlan` for "thrash", a `Plan` for the others)."""
+    if isinstance(plan, ThrashPlan):
+        return LabQuestion(
+            f"Requests arrive at a {SHAPES['threads']} server on {plan.cpus} CPUs, faster and "
+            f"faster: {min(plan.rates):,} to {max(plan.rates):,} a second. Past the rate it "
+            "can keep up with, what happens to the requests it **handles** per second as the "
+            "arrival rate keeps rising?",
+            (
+                "They stay at the maximum: a plateau",
+                "They keep growing, more slowly",
+                "They fall: interrupts crowd out the work",
+            ),
+        )
     low, high = min(plan.sizes), max(plan.sizes)
     if experiment == "complexity":
         return LabQuestion(
@@ -53,8 +67,13 @@ def question(experiment: str, plan: Plan) -> LabQuestion:
     )
 
 
-def answer(experiment: str, points: Sequence[Point | PollingPoint]) -> tuple[int, str] | None:
-    """The choice the real kernel's `points` support, and why; None if they cannot say yet."""
+def answer(
+    experiment: str, points: Sequence[Point | PollingPoint | ThrashPoint]
+) -> tuple[int, str] | None:
+    """The choice the real kernel's `points` support (for "thrash": the model charged at the
+    machine's measured costs), and why; None if they cannot say yet."""
+    if experiment == "thrash":
+        return _thrash([p for p in points if isinstance(p, ThrashPoint)])
     if experiment == "complexity":
         return _complexity([p for p in points if isinstance(p, Point)])
     return _polling([p for p in points if isinstance(p, PollingPoint)])
@@ -83,6 +102,28 @@ def _polling(points: list[PollingPoint]) -> tuple[int, str] | None:
     expected = (p.active, p.n - p.active, 0)  # what each choice says
     choice = min(range(3), key=lambda i: abs(useless - expected[i]))
     return choice, f"at N = {p.n:,} with K = {p.active}, {useless:,} of {p.n:,} calls said EAGAIN"
+
+
+#: Below this share of its peak, a shape's last point has "fallen" rather than plateaued.
+_FALLEN = 0.9
+
+
+def _thrash(points: list[ThrashPoint]) -> tuple[int, str] | None:
+    mine = [p for p in points if p.shape == "threads"]
+    if len(mine) < 2:
+        return None
+    peak = max(mine, key=lambda p: p.throughput)
+    last = mine[-1]
+    if last.throughput < _FALLEN * peak.throughput:
+        choice = 2
+    elif last is peak and last.throughput > mine[-2].throughput:
+        choice = 1
+    else:
+        choice = 0
+    return choice, (
+        f"it handled at most {peak.throughput:,.0f}/s (arriving: {peak.rate:,}/s) and "
+        f"{last.throughput:,.0f}/s when {last.rate:,}/s arrived"
+    )
 
 
 def _us(ns: float | None) -> str:

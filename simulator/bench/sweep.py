@@ -16,6 +16,7 @@ Cost: O(max N) descriptors and model objects; a point costs `repeat` samples of 
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Generator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from simulator.live import LiveKernel
 #: i's reader fd 4 + 2i, so the 511th reader is fd 1024, past FD_SETSIZE.
 SELECT_WALL = (uapi.FD_SETSIZE - 4) // 2 + 1
 WALL_NOTE = "FD_SETSIZE wall: select cannot take a descriptor numbered 1024 or above"
+#: The note of io_uring's points where the kernel refuses io_uring (not built: ENOSYS; or
+#: ``kernel.io_uring_disabled``): the model's figures only, as for kqueue.
+URING_REFUSED = "this kernel refuses io_uring: the model's io_uring only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ def sweep(plan: Plan) -> Generator[Point, None, None]:
     with ExitStack() as stack:
         live: LiveKernel | None = None
         if live_wanted:
-            hard = 2 * largest_size() + 4
+            hard = 2 * largest_size() + 5  # the pairs and `plan._OVERHEAD_FDS`
             live = stack.enter_context(LiveKernel(nofile=min(2 * top + 16, hard), nofile_hard=hard))
         worlds = {
             world: ModelWorld(world, top)
@@ -115,7 +119,14 @@ def _point(
         return Point(
             mechanism, n, active, None, None, None, plan.repeat, 0, cost.total, model, spec.why
         )
-    timing = live.lab("measure", mechanism, plan.repeat)
+    try:
+        timing = live.lab("measure", mechanism, plan.repeat)
+    except OSError as exc:
+        if mechanism != "io_uring" or exc.errno != errno.ENOSYS:
+            raise
+        return Point(
+            mechanism, n, active, None, None, None, plan.repeat, 0, cost.total, model, URING_REFUSED
+        )
     if timing["ready"] != active:  # the call did not see the world we built: a bug of ours
         raise RuntimeError(f"live {mechanism} saw {timing['ready']} ready, not {active}")
     return Point(

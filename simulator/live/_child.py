@@ -827,9 +827,11 @@ class _Engine:
 
     def lab(self, op: str, *args: Any) -> Any:
         """One operation of the child's `_measure.LabBench`: ``grow``, ``set_active``,
-        ``measure`` or ``polling``. The bench is made by the first request, so its
+        ``measure``, ``polling`` or ``costs``. The bench is made by the first request, so its
         epoll takes the lowest free fd, as the model's does when the lab builds the same world
         there."""
+        if op == "costs":  # the machine's costs need no world: no bench, nothing left open
+            return _measure.machine_costs(*args)
         if op not in ("grow", "set_active", "measure", "polling"):
             raise ValueError(f"not a lab operation: {op!r}")
         if self._bench is None:

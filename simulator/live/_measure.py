@@ -22,16 +22,29 @@ What each mechanism's call includes, exactly:
 - ``select``: ``select.select(readers, [], [], 0)``. CPython builds the fd_set from the list on
   every call and turns the result back into a list: the scan a C program does with FD_SET and
   FD_ISSET, which select(2) forces on every caller because it overwrites its sets.
+- ``io_uring``: a ring made for the measurement (closed after it, so it takes the lowest free
+  number and leaves the pairs' alone), with a one-shot POLL_ADD armed on every reader: the
+  N - K idle readers' stay parked on their sockets (paid once, as epoll_ctl is). A call is one
+  io_uring_enter submitting K POLL_ADDs that re-arm the K ready readers -- they complete
+  inline, the data being there -- and the reaping of their K completions from the mapped CQ
+  (`_uring.Ring`: our own ctypes code, where a C program would use liburing). Where the
+  kernel refuses io_uring, OSError(ENOSYS), as the live kernel answers io_uring_setup.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
+import os
 import select
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable
+
+from simulator import uapi
+from simulator.live import _uring
 
 #: The shortest batch a sample may time: its two clock reads are then well under 1% of it.
 MIN_SAMPLE_NS = 50_000
@@ -40,7 +53,10 @@ MAX_BATCH = 10_000
 #: Calls run before calibrating: caches, branch predictors and CPython's specialiser settle.
 WARM_UP = 3
 
-_LIVE_MECHANISMS = ("select", "poll", "epoll")
+_LIVE_MECHANISMS = ("select", "poll", "epoll", "io_uring")
+#: The lab's ring: SQ entries, the POLL_ADDs submitted at once while arming every reader
+#: (`bench.world.URING_ENTRIES` is the same).
+URING_ENTRIES = 4096
 
 
 class LabBench:
@@ -57,6 +73,7 @@ class LabBench:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._active = 0
         self._poller: select.poll | None = None  # rebuilt when the world grows
+        self._ring: _uring.Ring | None = None  # io_uring's, for one measurement only
 
     def grow(self, pairs: int) -> list[int]:
         """Open pairs until there are `pairs`; returns every reader's fd number, in order.
@@ -96,6 +113,15 @@ class LabBench:
         if repeat < 1:
             raise ValueError(f"repeat must be at least 1, got {repeat}")
         call, args = self._call(mechanism)
+        try:
+            return self._timing(call, args, repeat, bare)
+        finally:
+            self._close_ring()
+
+    def _timing(
+        self, call: Callable[..., object], args: tuple[object, ...], repeat: int, bare: bool
+    ) -> dict[str, object]:
+        """`measure`'s samples of `call(*args)`."""
         ready = 0
         for _ in range(WARM_UP):
             ready = _count_ready(call(*args))
@@ -187,6 +213,34 @@ class LabBench:
             }
         return result
 
+    def _uring_call(self, readers: list[int]) -> Callable[[], list[uapi.Cqe]]:
+        """io_uring's call on the world (module docstring), its ring made and armed."""
+        try:
+            ring = _uring.Ring(URING_ENTRIES)
+        except OSError as exc:
+            if _uring.refused(exc.errno):
+                raise OSError(errno.ENOSYS, "this kernel refuses io_uring") from None
+            raise
+        self._ring = ring
+        fd, submit, reap = ring.fd, ring.submit, ring.reap
+        for start in range(0, len(readers), URING_ENTRIES):
+            submit(fd, _polls(readers[start : start + URING_ENTRIES]))
+            reap()
+        ready = _polls(readers[: self._active])
+
+        def call() -> list[uapi.Cqe]:
+            submit(fd, ready)
+            return reap()
+
+        return call
+
+    def _close_ring(self) -> None:
+        """Close the measurement's ring (the kernel cancels the polls still parked)."""
+        if self._ring is not None:
+            os.close(self._ring.fd)
+            self._ring.unmap()
+            self._ring = None
+
     def _call(self, mechanism: str) -> tuple[Callable[..., object], tuple[object, ...]]:
         """The bound method and arguments of one call of `mechanism` on the whole world."""
         readers = [reader.fileno() for reader, _writer in self._pairs]
@@ -200,7 +254,118 @@ class LabBench:
             return self._epoll.poll, (0, max(self._active, 1))
         if mechanism == "select":
             return select.select, (readers, [], [], 0)
+        if mechanism == "io_uring":
+            return self._uring_call(readers), ()
         raise ValueError(f"the live lab measures {', '.join(_LIVE_MECHANISMS)}, not {mechanism!r}")
+
+
+def machine_costs(repeat: int) -> dict[str, object]:
+    """This machine's cost of the operations the thrashing model charges (`bench.thrash`).
+
+    Not an operation of `LabBench`: it needs none of the lab's world, and leaves nothing open.
+
+    ``syscall_ns``: a null syscall, ``os.getppid()`` (it only reads a field of the task),
+    timed in batches like `measure`. ``pipe_pair_ns``: one ``os.write`` of a byte to a pipe
+    and its ``os.read`` in the same thread -- the four syscalls of a ping-pong's round
+    trip, half of them, with nobody to wake. ``pingpong_ns``: one round trip of a byte
+    between two threads over two pipes, both threads pinned to one CPU so that every
+    hand-over is a context switch (``pinned`` says whether the kernel allowed it; if not
+    they may run on two CPUs and a hand-over is a cross-CPU wake-up instead). Medians of
+    `repeat` samples each; the threads and pipes are gone when it returns. CPython's call
+    overhead (and, for the ping-pong, taking the GIL) is in every figure, as it is in
+    every call a muxlab lesson makes.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    syscall = _timed(os.getppid, (), _batch_for(os.getppid, ()), repeat)
+    read_end, write_end = os.pipe()
+    try:
+
+        def pair() -> None:
+            os.write(write_end, b"x")
+            os.read(read_end, 1)
+
+        pipe_pair = _timed(pair, (), _batch_for(pair, ()), repeat)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    round_trips, pinned = _pingpong(repeat)
+    return {
+        "syscall_ns": statistics.median(syscall),
+        "pipe_pair_ns": statistics.median(pipe_pair),
+        "pingpong_ns": statistics.median(round_trips),
+        "pinned": pinned,
+        "repeat": repeat,
+    }
+
+
+#: Round trips one ping-pong sample times: ~10 us each, so a sample lasts well over
+#: `MIN_SAMPLE_NS` and its two clock reads vanish in it.
+PINGPONG_ROUNDS = 200
+
+
+def _batch_for(call: Callable[..., object], args: tuple[object, ...]) -> int:
+    """How many calls of `call` a sample needs to last `MIN_SAMPLE_NS` (after `WARM_UP`)."""
+    for _ in range(WARM_UP):
+        call(*args)
+    start = time.perf_counter_ns()
+    call(*args)
+    one = max(1, time.perf_counter_ns() - start)
+    return max(1, min(MAX_BATCH, -(-MIN_SAMPLE_NS // one)))
+
+
+def _pingpong(repeat: int) -> tuple[list[float], bool]:
+    """`repeat` samples of a pipe ping-pong between two threads: ns per round trip, and
+    whether both threads could be pinned to one CPU (``sched_setaffinity`` on the calling
+    thread; a cpuset may refuse it)."""
+    to_b_read, to_b_write = os.pipe()
+    to_a_read, to_a_write = os.pipe()
+    cpu = min(os.sched_getaffinity(0))
+    pinned: list[bool] = []
+    samples: list[float] = []
+    rounds = (WARM_UP + repeat) * PINGPONG_ROUNDS
+
+    def pin() -> None:
+        try:
+            os.sched_setaffinity(0, {cpu})  # pid 0: this thread only
+            pinned.append(True)
+        except OSError:
+            pinned.append(False)
+
+    def b_side() -> None:
+        pin()
+        for _ in itertools.repeat(None, rounds):
+            os.read(to_b_read, 1)
+            os.write(to_a_write, b"x")
+
+    def a_side() -> None:
+        pin()
+        clock = time.perf_counter_ns
+        for _ in range(WARM_UP + repeat):
+            start = clock()
+            for _ in itertools.repeat(None, PINGPONG_ROUNDS):
+                os.write(to_b_write, b"x")
+                os.read(to_a_read, 1)
+            samples.append((clock() - start) / PINGPONG_ROUNDS)
+
+    threads = [
+        threading.Thread(target=side, name=f"muxlab-lab-{side.__name__}")
+        for side in (b_side, a_side)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for fd in (to_b_read, to_b_write, to_a_read, to_a_write):
+            os.close(fd)
+    return samples[WARM_UP:], all(pinned)
+
+
+def _polls(readers: list[int]) -> list[uapi.Sqe]:
+    """One one-shot POLL_ADD (POLLIN) per reader, its user_data the reader's fd."""
+    return [uapi.Sqe("POLL_ADD", fd=fd, events=uapi.POLLIN, user_data=fd) for fd in readers]
 
 
 def _count_ready(result: object) -> int:

@@ -396,7 +396,7 @@ class LiveKernel:
     def lab(self, op: str, *args: object) -> Any:
         """One operation on the lab's own world in the child (`simulator.live._measure`):
         ``grow(pairs)``, ``set_active(k)``, ``measure(mechanism, repeat, bare=False)``,
-        ``polling(repeat)``. Not a protocol call: the lab times calls inside the
+        ``polling(repeat)``, ``costs(repeat)``. Not a protocol call: the lab times calls inside the
         child, where no round trip through the control channel is in the measurement."""
         return self._call("lab", op, *args)
 

@@ -3,7 +3,10 @@
 Two plots side by side (textual-plotext): on the left what the real kernel measured, on the
 right what the model counted. `c` runs the complexity sweep -- the real time per call of each
 mechanism against N, and the model's work per call of one mechanism (`m` picks which) stacked
-by category, so the learner sees *which* work grows -- and `p` the polling problem. `g`
+by category, so the learner sees *which* work grows --, `p` the polling problem, and `t`
+thrashing: the requests each server shape handles as the arrival rate rises, and where one
+shape's CPU time goes (`m` picks which), with what is modelled rather than measured said in
+the plot's title. `g`
 switches the axes between log and linear scales. A progress bar follows the sweep, which runs in
 a worker thread; Escape stops it between two points, keeping every point measured (the live
 child ends with the sweep, releasing its descriptors), and Escape again leaves the screen.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import closing
 from typing import Any, ClassVar
 
@@ -32,8 +35,16 @@ from simulator.bench import predict
 from simulator.bench.plan import Plan
 from simulator.bench.polling import PollingPoint, polling
 from simulator.bench.sweep import Point, sweep
+from simulator.bench.thrash import ThrashPlan, ThrashPoint, thrash
 from tui.commands import PaletteBinding
-from tui.lab_figures import complexity_figure, polling_figure
+from tui.lab_figures import (
+    THRASH_LAYERS,
+    complexity_figure,
+    polling_figure,
+    rate_label,
+    thrash_figure,
+    thrash_shares,
+)
 from tui.predict import Question
 from tui.screens.predict import PredictScreen
 
@@ -48,7 +59,13 @@ _CATEGORIES = (
     "copy_out",
     "context_switch",
 )
-_COLOURS = {"select": "red", "poll": "orange", "epoll": "blue", "kqueue": "green"}
+_COLOURS = {
+    "select": "red",
+    "poll": "orange",
+    "epoll": "blue",
+    "kqueue": "green",
+    "io_uring": "magenta",
+}
 
 
 class LabScreen(Screen[None]):
@@ -92,6 +109,14 @@ class LabScreen(Screen[None]):
             id="lab-polling",
         ),
         PaletteBinding(
+            "t",
+            "run('thrash')",
+            "Thrashing",
+            title="Lab: run thrashing and per-core loops",
+            tooltip="server shapes as the arrival rate rises (t)",
+            id="lab-thrash",
+        ),
+        PaletteBinding(
             "m",
             "next_mechanism",
             "Model of…",
@@ -122,11 +147,15 @@ class LabScreen(Screen[None]):
     running: reactive[bool] = reactive(False)
     """Whether a sweep is running."""
 
-    def __init__(self, plan: Plan | None = None) -> None:
-        """`plan`: the sizes, active counts and samples of both experiments (default:
-        `Plan.default()`, cut to this machine's descriptor limit)."""
+    def __init__(self, plan: Plan | None = None, thrash_plan: ThrashPlan | None = None) -> None:
+        """`plan`: the sizes, active counts and samples of the complexity and polling
+        experiments (default: `Plan.default()`, cut to this machine's descriptor limit);
+        `thrash_plan`: the rates, CPUs and work of the thrashing one (default: its defaults)."""
         super().__init__()
         self.plan = (plan or Plan.default()).checked()
+        self.thrash_plan = (thrash_plan or ThrashPlan()).checked()
+        self.shape = "threads"
+        """Whose CPU time the thrashing model plot stacks (`m` picks the next)."""
         self.experiment = "complexity"
         self.points: list[Any] = []
         self.mechanism = "poll" if "poll" in self.plan.mechanisms else self.plan.mechanisms[0]
@@ -150,7 +179,7 @@ class LabScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "muxlab"
         self.sub_title = "the lab"
-        self._say("c: the complexity sweep · p: the polling problem · Esc: back")
+        self._say("c: complexity · p: polling · t: thrashing · Esc: back")
         self._draw()
 
     def on_unmount(self) -> None:
@@ -159,12 +188,14 @@ class LabScreen(Screen[None]):
     # --- actions ---------------------------------------------------------------------------
 
     def action_run(self, experiment: str) -> None:
-        """Ask the experiment's predict question, then run `experiment` ("complexity" or
-        "polling"), replacing the plots. Escape in the dialog skips the question."""
+        """Ask the experiment's predict question, then run `experiment` ("complexity",
+        "polling" or "thrash"), replacing the plots. Escape in the dialog skips the question."""
         if self.running:
             self.notify("A sweep is running: Esc stops it first", severity="warning")
             return
-        asked = predict.question(experiment, self.plan)
+        asked = predict.question(
+            experiment, self.thrash_plan if experiment == "thrash" else self.plan
+        )
         dialog = PredictScreen(
             Question(0, asked.prompt, asked.choices, None, written=True),
             title=f"Predict, then measure: the {experiment} experiment",
@@ -184,8 +215,11 @@ class LabScreen(Screen[None]):
         self.running = True
         plan = self.plan
         total = plan.points if experiment == "complexity" else len(plan.sizes) * len(plan.active)
+        if experiment == "thrash":
+            total = self.thrash_plan.points
         self.query_one(ProgressBar).update(total=total, progress=0)
-        self._say(f"{experiment}: starting the live child…")
+        what = "measuring this machine's costs" if experiment == "thrash" else "starting"
+        self._say(f"{experiment}: {what} in the live child…")
         self._draw()
         self._sweep(experiment, plan)
 
@@ -201,7 +235,13 @@ class LabScreen(Screen[None]):
         self.log_scales = not self.log_scales
 
     def action_next_mechanism(self) -> None:
-        """Stack the next mechanism's model work (in the plan's order)."""
+        """Stack the next mechanism's model work (in the plan's order), or for thrashing the
+        next shape's CPU time."""
+        if self.experiment == "thrash":
+            shapes = self.thrash_plan.shapes
+            self.shape = shapes[(shapes.index(self.shape) + 1) % len(shapes)]
+            self._draw()
+            return
         names = self.plan.mechanisms
         self.mechanism = names[(names.index(self.mechanism) + 1) % len(names)]
         self._draw()
@@ -213,7 +253,11 @@ class LabScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="lab")
     def _sweep(self, experiment: str, plan: Plan) -> None:
-        points = sweep(plan) if experiment == "complexity" else polling(plan)
+        points: Generator[Point | PollingPoint | ThrashPoint, None, None]
+        if experiment == "thrash":
+            points = thrash(self.thrash_plan)
+        else:
+            points = sweep(plan) if experiment == "complexity" else polling(plan)
         failure: str | None = None
         try:
             with closing(points) as running:
@@ -225,10 +269,12 @@ class LabScreen(Screen[None]):
             failure = f"{type(exc).__name__}: {exc}"
         self.app.call_from_thread(self._finished, failure)
 
-    def _add(self, point: Point | PollingPoint) -> None:
+    def _add(self, point: Point | PollingPoint | ThrashPoint) -> None:
         self.points.append(point)
         self.query_one(ProgressBar).advance(1)
-        if isinstance(point, Point):
+        if isinstance(point, ThrashPoint):
+            where = f"{point.shape} at {point.rate:,}/s"
+        elif isinstance(point, Point):
             where = f"{point.mechanism} N={point.n} K={point.active}"
         else:
             where = f"N={point.n} K={point.active}"
@@ -246,6 +292,9 @@ class LabScreen(Screen[None]):
         else:
             walls = complexity_figure(p for p in self.points if isinstance(p, Point)).walls
             said = " · red: select's wall" if walls and self.experiment == "complexity" else ""
+            if self.experiment == "thrash" and self.points:  # the plot's title says the rest
+                kept = f"{len(self.points)}/{total:.0f}"
+                said = " · " + _measured(self.points[0])
             self._say(f"{self.experiment}: done, {kept}{said}")
         self._judge()
 
@@ -256,8 +305,14 @@ class LabScreen(Screen[None]):
             return
         choice, evidence = verdict
         mark = "right" if choice == self.prediction else "not quite"
-        picked = predict.question(self.experiment, self.plan).choices[self.prediction]
-        self.verdict = f"You predicted: {picked}. The real kernel: {evidence} -- {mark}."
+        plan = self.thrash_plan if self.experiment == "thrash" else self.plan
+        picked = predict.question(self.experiment, plan).choices[self.prediction]
+        judge = (
+            "The model at this machine's costs"
+            if self.experiment == "thrash"
+            else ("The real kernel")
+        )
+        self.verdict = f"You predicted: {picked}. {judge}: {evidence} -- {mark}."
         self.notify(
             self.verdict,
             title="Your prediction",
@@ -277,6 +332,8 @@ class LabScreen(Screen[None]):
             widget.plt.clear_figure()
         if self.experiment == "complexity":
             self._draw_complexity(real.plt, model.plt)
+        elif self.experiment == "thrash":
+            self._draw_thrash(real.plt, model.plt)
         else:
             self._draw_polling(real.plt, model.plt)
         real.refresh()
@@ -339,6 +396,38 @@ class LabScreen(Screen[None]):
         model.title("Model: calls per round")
         model.xlabel("N sockets")
 
+    def _draw_thrash(self, handled: Any, shares: Any) -> None:
+        """Left: requests handled against the arrival rate, a line per shape and the offered
+        rate (y always linear: it falls to zero). Right: where one shape's CPU time goes."""
+        points = [p for p in self.points if isinstance(p, ThrashPoint)]
+        figure = thrash_figure(points)
+        title = "Handled/s"
+        if points and not points[0].costs.interrupt.measured:
+            title += f" · irq {_NS(points[0].costs.interrupt.ns)} MODELLED"
+        handled.title(title)
+        handled.xlabel("arrival rate /s")
+        for name, line in figure.handled:
+            xs, ys = zip(*line, strict=True)
+            handled.plot(xs, ys, label=name, color=_THRASH_COLOURS[name])
+        if figure.handled:
+            handled.yticks(*_linear_ticks(max(y for _n, line in figure.handled for _x, y in line)))
+        if self.log_scales and figure.handled:
+            handled.xscale("log")
+            handled.xticks(*_decades([x for _n, line in figure.handled for x, _y in line], _count))
+        shares.title(f"Where the time goes: {self.shape}")
+        shares.xlabel("arrival rate /s · m: another shape")
+        mine = [p for p in points if p.shape == self.shape]
+        if mine:
+            percent = [[v / (p.cpus * 1e7) for v in thrash_shares(p)] for p in mine]
+            # Always linear: on a log axis a stack's layers would not add up.
+            shares.stacked_bar(
+                [rate_label(p.rate) for p in mine],
+                [list(layer) for layer in zip(*percent, strict=True)],
+                labels=list(THRASH_LAYERS),
+                width=0.6,
+            )
+            shares.yticks(*_linear_ticks(100))
+
     def _shown(self, lines: list[Line]) -> list[Line]:
         """`lines` as drawn: on log axes a zero (no useless call) has no place, so it is left
         out, and so is a line left with no point."""
@@ -381,6 +470,18 @@ def _linear_ticks(top: float) -> tuple[list[float], list[str]]:
     step *= next(m for m in (1, 2, 5, 10) if top / (step * m) <= 5)
     ticks = [step * i for i in range(int(top // step) + 1)]
     return ticks, [_count(t) if t else "0" for t in ticks]
+
+
+#: The thrashing plot's colours: a shape each, the offered rate grey.
+_THRASH_COLOURS = {"threads": "red", "pool": "orange", "percore": "blue", "offered": "gray"}
+
+
+def _measured(point: ThrashPoint) -> str:
+    """The costs measured on this machine, in a few words (the modelled one is in the plot's
+    title)."""
+    costs = point.costs
+    named = (("syscall", costs.syscall), ("switch", costs.switch), ("irq", costs.interrupt))
+    return "measured: " + ", ".join(f"{n} {_NS(c.ns)}" for n, c in named if c.measured)
 
 
 def _colour(name: str) -> str:
