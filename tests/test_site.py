@@ -73,9 +73,10 @@ def test_the_index_lists_the_chapters_in_order_with_their_lessons(site: Path) ->
     index = html[html.index("<h1") :]  # the page's content, after the nav
     first = index.index("1. Blocking and non-blocking I/O")
     second = index.index("2. The polling problem")
-    assert first < index.index('href="lessons/first/"') < second
+    assert first < index.index('href="lessons/first/"', first) < second
     assert second < index.index('href="lessons/second/"')
     assert "A non-blocking <code>recv</code> on an empty socket answers" in index  # a summary
+    assert '<strong>Start here:</strong> <a href="lessons/first/">A first read</a>' in index
 
 
 #: Links that break in three ways, each of which the strict build must report.

@@ -70,6 +70,19 @@ _CHAPTERS = (
 #: The file that marks a folder as one `muxlab site` wrote (so it may be written again).
 MARK_FILE = ".muxlab-site"
 _SLUG = re.compile(r"[^A-Za-z0-9_-]")
+#: The site's few styles beside Material's: the answers as a labelled list, the facts quieter.
+STYLESHEET = "muxlab.css"
+_CSS = """/* Written by `muxlab site`. */
+.md-typeset .muxlab-answers th {
+  text-align: right;
+  padding-right: 0.8em;
+  font-weight: normal;
+  color: var(--md-default-fg-color--light);
+  vertical-align: top;
+}
+.md-typeset .muxlab-answers td { font-family: var(--md-code-font-family); }
+.md-typeset .muxlab-about { color: var(--md-default-fg-color--light); font-size: 0.8rem; }
+"""
 
 
 def chapter_titles() -> tuple[str, ...]:
@@ -128,6 +141,7 @@ def build(out: Path, paths: Sequence[Path] = (), *, live: bool = True, width: in
             (docs / "lessons" / f"{lesson.slug}.md").write_text(page, encoding="utf-8")
         (docs / "index.md").write_text(index_page(lessons, titles), encoding="utf-8")
         (out / "mkdocs.yml").write_text(mkdocs_yml(lessons, titles), encoding="utf-8")
+        (docs / STYLESHEET).write_text(_CSS, encoding="utf-8")
     except SiteError as exc:
         print(safe_text(f"muxlab: {exc}", multiline=True), file=sys.stderr)
         return 1
@@ -249,6 +263,9 @@ def index_page(lessons: Sequence[Lesson], titles: Sequence[str]) -> str:
             "the step. Run a lesson yourself with <code>muxlab play FILE</code>.</p>"
         ),
     ]
+    if lessons:
+        first = lessons[0]
+        parts.append(f"**Start here:** [{literal(first.title)}](lessons/{first.slug}.md)\n")
     for number, chapter in _chapters(lessons):
         parts.append(f"## {literal(_chapter_heading(number, titles))}\n")
         for lesson in chapter:
@@ -395,6 +412,7 @@ def mkdocs_yml(lessons: Sequence[Lesson], titles: Sequence[str]) -> str:
             "  # No web fonts: the pages ask no other server for anything.",
             "  font: false",
             "  features: [navigation.footer, navigation.sections]",
+            f"extra_css: [{STYLESHEET}]",
             "# Only the built-in search: Material's social and privacy plugins fetch fonts and",
             "# assets from the network, and the site must build offline.",
             "plugins: [search]",
