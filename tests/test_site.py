@@ -178,3 +178,20 @@ def test_bad_input_gets_one_message(tmp_path: Path) -> None:
     assert_clean(done, [bad])
     done = run(MUXLAB, "site", str(tmp_path / "out"), str(LESSONS), "--width", "3")
     assert done.returncode == 2 and "--width must be between 40 and 1000" in done.stderr
+
+
+def test_a_file_name_becomes_a_safe_page_name_and_two_pages_never_share_one(
+    tmp_path: Path,
+) -> None:
+    from tui.site import SiteError, load_lessons
+
+    lesson = '[scenario]\ntitle = "T"\n\n[[step]]\ndo = "socketpair"\n'
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "\x1b]0;x\x07<b> c.toml").write_text(lesson)
+    (lesson_one,) = load_lessons([tmp_path / "one"])
+    assert lesson_one.slug == "--0-x--b--c"
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "a.b.toml").write_text(lesson)
+    (tmp_path / "two" / "a-b.toml").write_text(lesson)
+    with pytest.raises(SiteError, match=r"would both be the page a-b\.md; rename one of them"):
+        load_lessons([tmp_path / "two"])
