@@ -324,13 +324,15 @@ def _provenance(
     if not live:
         who = "Answers from the model only (the site was built with --no-live)."
     elif answered == 0:
-        who = "Answers from the model only: the real kernel of the machine that built this site "
-        who += "has none of these calls."
+        who = "Answers from the model only: the real kernel did not run these steps (each step's "
+        who += "note says why)."
     else:
         kernel = f"{platform.system()} {platform.release()}"
         who = f"Answers from the model and from the real kernel ({kernel}) of the machine that "
         who += "built this site"
-        who += "." if answered == len(records) else f", which answered {answered} of the steps."
+        if answered < len(records):
+            who += f", which answered {answered} of them (each other step's note says why)"
+        who += "."
     return f"{where}. {steps}. {who}"
 
 
