@@ -1,4 +1,4 @@
-"""The ``muxlab`` command line: check, validate, schema, play, serve, lab, sandbox, export.
+"""The ``muxlab`` command line: check, validate, schema, play, serve, lab, sandbox, export, site.
 
 Every user mistake (a bad file, a missing path, a wrong option) ends in a message and a non-zero
 exit status, never a traceback; tracebacks are kept for our own bugs, and go to a crash report
@@ -174,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--step", type=int, metavar="N", help="only step N (1 is the first)")
     export.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
     export.add_argument("--no-live", action="store_true", help="run the model only")
+
+    # --- the course as a static site (issue 15) -----------------------------------------------
+    site = commands.add_parser(
+        "site",
+        help="write the course as a MkDocs Material project (a static site)",
+        description="Run every lesson (default: the shipped ones; or the PATHs, files or "
+        "folders) and write into OUT_DIR a MkDocs project: one page per lesson with every "
+        "step's answers and picture, chapters in order. Build the HTML with "
+        "`mkdocs build -f OUT_DIR/mkdocs.yml`.",
+    )
+    site.add_argument("out", type=_path, metavar="OUT_DIR", help="made if missing")
+    site.add_argument("paths", nargs="*", type=_path, metavar="PATH", help="files or folders")
+    site.add_argument(
+        "--no-live", action="store_true", help="run the model only (faster; pages say so)"
+    )
+    site.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
     return parser
 
 
@@ -254,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sandbox(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "site":
+            return cmd_site(args)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -436,6 +454,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = args.out if args.out is not None else Path(f"{args.file.stem}-frames")
     return export(args.file, out, step=args.step, width=args.width, live=not args.no_live)
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    """``muxlab site OUT_DIR [PATH...]``: the course as a MkDocs project."""
+    if not 40 <= args.width <= 1000:
+        print("muxlab: --width must be between 40 and 1000", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.site import build
+
+    return build(args.out, args.paths, live=not args.no_live, width=args.width)
 
 
 def _cannot_record(record: Path, scenario: Path) -> str | None:

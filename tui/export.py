@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -20,11 +21,12 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from simulator.observe import Observable
-from simulator.scenario.format import ResultKind
+from simulator.scenario.format import ResultKind, Scenario
 from simulator.scenario.loader import ScenarioError, load_scenario
 from simulator.scenario.runner import (
     Runner,
     ScenarioRunError,
+    StepRecord,
     default_live_factory,
     default_model_factory,
 )
@@ -67,38 +69,49 @@ def export(
     if problem is not None:
         print(f"muxlab: {safe_text(problem)}", file=sys.stderr)
         return 1
-    title = safe_text(scenario.scenario.title)
-    instances: set[int] = set()
     written = 0
     try:
-        runner = Runner(scenario, default_model_factory, default_live_factory if live else None)
-        with runner:
-            observable = isinstance(runner.model, Observable)
-            for record in runner:
-                model = cast(Observable, runner.model)
-                state = None
-                if observable:
-                    if record.model.ok and record.step.call.result is ResultKind.FD:
-                        instances.add(record.model.raw)
-                    instances = {fd for fd in instances if is_instance(model, fd)}
-                    state = ModelStateView(model, runner.bindings, instances)
-                if record.number not in wanted:
-                    continue
-                frame = Group(Text(title, style="bold underline"), StepView(record, total, state))
-                svg = _svg(frame, width, f"{MARK} · {title} · step {record.number}/{total}")
-                (out / frame_name(path, record.number)).write_text(svg, encoding="utf-8")
-                written += 1
-                if record.number == wanted[-1]:
-                    break
+        for record, svg in frames(scenario, wanted, width=width, live=live):
+            (out / frame_name(path, record.number)).write_text(svg, encoding="utf-8")
+            written += 1
     except ScenarioRunError as exc:
         print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"muxlab: cannot write in {safe_text(str(out))}: {exc.strerror}", file=sys.stderr)
         return 1
-    frames = "frame" if written == 1 else "frames"
-    print(f"{written} {frames} of {safe_text(str(path))} in {safe_text(str(out))}")
+    noun = "frame" if written == 1 else "frames"
+    print(f"{written} {noun} of {safe_text(str(path))} in {safe_text(str(out))}")
     return 0
+
+
+def frames(
+    scenario: Scenario, wanted: range, *, width: int = 100, live: bool = True
+) -> Iterator[tuple[StepRecord, str]]:
+    """Run `scenario` in lockstep and yield each step numbered in `wanted` (1-based, within
+    the scenario) with the SVG text of its frame; stops after the last one wanted. Raises
+    `ScenarioRunError` if the run cannot go on. One step costs a ``play --headless`` step
+    plus the SVG (`muxlab site` builds its pages' pictures with it)."""
+    title = safe_text(scenario.scenario.title)
+    total = len(scenario.steps)
+    instances: set[int] = set()
+    runner = Runner(scenario, default_model_factory, default_live_factory if live else None)
+    with runner:
+        observable = isinstance(runner.model, Observable)
+        for record in runner:
+            model = cast(Observable, runner.model)
+            state = None
+            if observable:
+                if record.model.ok and record.step.call.result is ResultKind.FD:
+                    instances.add(record.model.raw)
+                instances = {fd for fd in instances if is_instance(model, fd)}
+                state = ModelStateView(model, runner.bindings, instances)
+            if record.number not in wanted:
+                continue
+            frame = Group(Text(title, style="bold underline"), StepView(record, total, state))
+            yield record, _svg(frame, width, f"{MARK} · {title} · step {record.number}/{total}")
+            if record.number == wanted[-1]:
+                break
 
 
 def _svg(frame: Group, width: int, title: str) -> str:
