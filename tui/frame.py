@@ -219,7 +219,7 @@ class MicroRecorder:
             shape=shape,
             chain=chain,
             queues=queues,
-            nic=NicLane.capture(kernel),
+            nic=NicLane.capture(kernel, proactor=mechanism == "io_uring"),
             fds=FdRows.capture(kernel, names),
             cost=CostMeter.of(kernel.last_cost.as_dict()),
             clock_ns=kernel.now_ns,
@@ -347,7 +347,7 @@ def build_frame(
             chain = ReadyChain.capture(ep, names)
             path, path_text = _lookup_path(kernel, epfd, record, names)
         queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
-        nic = NicLane.capture(kernel)
+        nic = NicLane.capture(kernel, proactor=mechanism == "io_uring")
 
     calls: RenderableType | None = None
     last_call = _last_multiplexer_call(session, position)

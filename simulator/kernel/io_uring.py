@@ -25,6 +25,15 @@ while in flight (``req->file``), so closing the descriptor does not cancel it.
 rest of its chain with -ECANCELED (``io_fail_links``). Results are -errno, never exceptions:
 only the ring itself (a bad ring fd, a bad size) raises.
 
+Tracing: each request's journey is a run of trace events named after the kernel function that
+makes the step -- ``io_submit_sqes`` (COPY_IN of the SQE, ``list`` "sq"), ``io_issue_sqe``
+(SQE_ISSUE), ``io_arm_poll_handler`` / ``io_poll_add`` / ``io_timeout`` (SQE_PARK, beside the
+WAIT_ADD of the poll entry), the wait queue's CALLBACK (``io_poll_wake``), ``io_req_task_work_add``
+(TASK_WORK_ADD), the task work itself (TASK_WORK_RUN: ``io_poll_task_func``...), the CQE posted
+(COPY_OUT, ``list`` "cq": ``io_req_complete_post``, or ``io_submit_flush_completions`` for a
+batch's inline completions) and the program's reap (CQE_REAP). The journey's events cost
+nothing, and are not even formatted with tracing off: the costs do not depend on them.
+
 Complexity: submitting n SQEs is O(n); a wake-up of a parked request is O(1) plus its re-issue;
 POLL_REMOVE and ASYNC_CANCEL search the parked requests, O(parked) (the kernel hashes them by
 user_data; the list keeps issue order, which decides which of equal user_data goes first).
@@ -149,13 +158,15 @@ class IoKiocb:
         self.file.wq.remove(entry)
         self.entry = None
         self.woken_mask = key & self.interest  # stashed: the task work reports it as it is
-        self.ring.task_work(self.poll_task, "poll fired")
+        self.ring.task_work(self.poll_task, "io_poll_task_func", self)
         return True
 
     def poll_task(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_poll_task_func", self)
         self.ring.poll_task(self)
 
     def issue_task(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_submit", self)
         self.ring.issue(self)
 
     def io_timeout_fn(self) -> None:
@@ -163,12 +174,14 @@ class IoKiocb:
         self.timer = None
         if self in self.ring.parked:
             self.ring.parked.remove(self)
-            self.ring.task_work(self.timed_out, "timeout expired")
+            self.ring.task_work(self.timed_out, "io_timeout_complete", self)
 
     def timed_out(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_timeout_complete", self)
         self.ring.complete(self, -errno.ETIME)
 
     def cancelled(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
         self.ring.complete(self, -errno.ECANCELED)
 
 
@@ -206,12 +219,23 @@ class IoRing(File):
         self._batch: list[tuple[IoKiocb, int, int]] | None = None
 
     # -- posting completions ------------------------------------------------------------------
-    def _post(self, cqe: Cqe) -> None:
-        """``io_fill_cqe_req``: write the CQE at the tail, or queue it on the overflow list."""
+    def trace_req(self, kind: TraceKind, function: str, req: IoKiocb, what: str = "") -> None:
+        """Record a free step of `req`'s journey, made by the kernel's `function` (`what`
+        says more). Nothing is formatted with tracing off."""
+        tracer = self.tracer
+        if tracer.enabled:
+            sqe = req.sqe
+            subject = f"{sqe.op} ud={sqe.user_data}" + (f" {what}" if what else "")
+            tracer.charge(kind, self.label, 0, function + ": {e.subject}", subject=subject)
+
+    def _post(self, cqe: Cqe, function: str = "io_req_complete_post") -> None:
+        """``io_fill_cqe_req``: write the CQE at the tail, or queue it on the overflow list.
+        `function` is the kernel's caller that posts it (the trace event's name)."""
         cq = self.cq
         if cq.overflow or cq.ready() == cq.ring_entries:
             cq.overflow.append(cqe)
             where = f"{self.label}.cq.overflow"
+            function = "io_cqring_event_overflow"
         else:
             cq.cqes[cq.tail & cq.ring_mask] = cqe
             cq.tail += 1
@@ -222,9 +246,10 @@ class IoRing(File):
             TraceKind.COPY_OUT,
             where,
             1,
-            "CQE user_data={e.subject} res={e.count}",
+            function + ": CQE user_data={e.subject} res={e.count}",
             subject=str(cqe.user_data),
             count=cqe.res,
+            list="cq",
         )
 
     def flush_overflow(self) -> None:
@@ -243,6 +268,15 @@ class IoRing(File):
             assert cqe is not None
             out.append(cqe)
             cq.head += 1
+            if self.tracer.enabled:
+                self.tracer.charge(
+                    TraceKind.CQE_REAP,
+                    f"{self.label}.cq",
+                    0,
+                    "the program reaps CQE {e.subject}: CQ head -> {e.count}",
+                    subject=f"user_data={cqe.user_data} res={cqe.res}",
+                    count=cq.head,
+                )
         return out
 
     def complete(self, req: IoKiocb, res: int, cflags: int = 0) -> None:
@@ -264,15 +298,17 @@ class IoRing(File):
         if res < 0:  # io_fail_links: the rest of the chain completes -ECANCELED, in order
             cancelled: IoKiocb | None = nxt
             while cancelled is not None:
-                self._post(Cqe(cancelled.sqe.user_data, -errno.ECANCELED))
+                self._post(Cqe(cancelled.sqe.user_data, -errno.ECANCELED), "io_fail_links")
                 following = cancelled.link
                 cancelled.link = None
                 cancelled = following
         else:  # io_queue_next: the next one is issued from task work
-            self.task_work(nxt.issue_task, "issue the next linked request")
+            self.task_work(nxt.issue_task, "io_req_task_submit", nxt)
 
-    def task_work(self, work: Callable[[], None], what: str) -> None:
-        """``io_req_task_work_add``: run `work` when the task returns to user space."""
+    def task_work(self, work: Callable[[], None], what: str, req: IoKiocb) -> None:
+        """``io_req_task_work_add``: run `work` (the kernel's function `what`, for `req`) when
+        the task returns to user space."""
+        self.trace_req(TraceKind.TASK_WORK_ADD, "io_req_task_work_add", req, f"-> {what}")
         self.clock.schedule(0, PRIO_SOFTIRQ, f"{self.label} task work: {what}", work)
 
     # -- submission ---------------------------------------------------------------------------
@@ -303,8 +339,9 @@ class IoRing(File):
                 TraceKind.COPY_IN,
                 f"{self.label}.sq",
                 1,
-                "SQE {e.subject}",
+                "io_submit_sqes: SQE {e.subject}",
                 subject=f"{sqe.op} user_data={sqe.user_data}",
+                list="sq",
             )
             req = IoKiocb(self, sqe)
             if last is not None:
@@ -319,8 +356,8 @@ class IoRing(File):
         if head is not None:  # io_submit_state_end: a chain cut by the batch's end runs too
             self.issue(head)
         batch, self._batch = self._batch, None
-        for req, res, cflags in batch:  # io_submit_flush_completions
-            self._post(Cqe(req.sqe.user_data, res, cflags))
+        for req, res, cflags in batch:
+            self._post(Cqe(req.sqe.user_data, res, cflags), "io_submit_flush_completions")
         for req, res, _ in batch:
             self._finish(req, res)
         return submitted
@@ -336,6 +373,7 @@ class IoRing(File):
 
     def issue(self, req: IoKiocb) -> None:
         """``io_issue_sqe``: run the op without blocking; complete it, or park it."""
+        self.trace_req(TraceKind.SQE_ISSUE, "io_issue_sqe", req)
         op = req.sqe.op
         if op == "NOP":
             self.complete(req, 0)
@@ -396,6 +434,12 @@ class IoRing(File):
         """Hook a poll entry on the file's wait queue; its wake function queues task work."""
         file = req.file
         assert file is not None
+        self.trace_req(
+            TraceKind.SQE_PARK,
+            "io_poll_add" if req.polled else "io_arm_poll_handler",
+            req,
+            f"parks on {file.label}.wq",
+        )
         req.interest = events | IO_POLL_UNMASK
         entry = WaitEntry(req.io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
         req.entry = entry
@@ -410,7 +454,8 @@ class IoRing(File):
         if req not in self.parked:  # cancelled between the wake-up and now
             return
         self.parked.remove(req)
-        if not req.polled:
+        if not req.polled:  # io_req_task_submit: the op is issued again, now that it can run
+            self.trace_req(TraceKind.SQE_ISSUE, "io_issue_sqe", req, "again")
             self._issue_io(req)
             return
         assert req.file is not None
@@ -434,12 +479,13 @@ class IoRing(File):
         if mask:
             self.complete(req, mask)
             return
-        req.polled = True
+        req.polled = True  # before the arming: it names the kernel function in the trace
         self._arm_poll(req, req.sqe.events)
 
     # -- timeouts -------------------------------------------------------------------------------
     def _arm_timeout(self, req: IoKiocb) -> None:
         """``io_timeout``: an hrtimer whose expiry completes the request with -ETIME."""
+        self.trace_req(TraceKind.SQE_PARK, "io_timeout", req, "arms an hrtimer")
         req.timer = self.clock.schedule(
             req.sqe.timeout_ms * 1_000_000, PRIO_TIMER, f"{self.label} timeout", req.io_timeout_fn
         )
@@ -471,7 +517,7 @@ class IoRing(File):
             return
         self._unpark(target)
         self.complete(req, 0)
-        self.task_work(target.cancelled, "cancelled")
+        self.task_work(target.cancelled, "io_req_task_cancel", target)
 
     # -- close ----------------------------------------------------------------------------------
     def _close(self, req: IoKiocb) -> None:

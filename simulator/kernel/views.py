@@ -199,7 +199,11 @@ class ModelViews:
                     req.sqe.user_data,
                     req.sqe.op,
                     req.sqe.fd if req.entry is not None else -1,
-                    "poll" if req.entry is not None else "timer",
+                    "poll"
+                    if req.entry is not None
+                    else "timer"
+                    if req.timer is not None
+                    else "task work",
                 )
                 for req in ring.parked
             ),

@@ -68,6 +68,8 @@ class RingsView:
         user_data, op, fd, how = parked
         if how == "timer":
             return f"ud={user_data} {op} on a timer"
+        if how == "task work":
+            return f"ud={user_data} {op} woken, its task work queued"
         return f"ud={user_data} {op} parked on {fd_label(fd, self.names)}'s wait queue"
 
 
