@@ -287,6 +287,8 @@ class IoUringSnapshot:
     #: ``"timer"``, or ``"task work"`` (its poll fired: the task work that runs it is queued);
     #: fd is -1 unless it is on a wait queue
     in_flight: tuple[tuple[int, str, int, str], ...]
+    #: the entries of the ring's ``cq_wait`` queue, head first: the threads in io_uring_wait
+    cq_waiters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -452,3 +452,53 @@ def test_a_linked_request_looks_its_descriptor_up_when_it_is_issued(twin: Twin) 
     assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, 0), Cqe(2, -errno.EBADF)]
     twin.io_uring_submit(ring, [Sqe("SEND", b, 10, user_data=3)])
     assert twin.io_uring_wait(ring, 1, 0) == [Cqe(3, -errno.EPIPE)]
+
+
+# --- IU-17: a thread asleep in io_uring_wait ---------------------------------------------------
+
+
+def test_a_thread_asleep_in_io_uring_wait_is_woken_by_a_send_from_thread_0_IU17(
+    twin: Twin, family: str
+) -> None:
+    """IU-17: a spawned thread sleeps in io_cqring_wait on the ring's cq_wait queue; the send
+    that completes the parked RECV posts its CQE, which wakes the thread, which reaps it."""
+    a, b = pair(twin, family)
+    ring = twin.io_uring_setup(4)
+    assert twin.io_uring_submit(ring, [Sqe("RECV", fd=a, nbytes=100, user_data=1)]) == 1
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 1, -1) is False
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    assert twin.send(b, 5) == 5
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(1, 5)]
+    assert twin.io_uring_wait(ring, 0, 0) == []  # the thread reaped it
+
+
+def test_a_waiter_sleeps_on_until_the_tail_reaches_what_it_wants_IU17(twin: Twin) -> None:
+    """IU-17: io_should_wake: a thread waiting for 2 completions stays asleep through the first
+    (io_wake_function leaves it asleep: the CQ tail is short of its target), and reaps both
+    once the second comes."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 2, -1) is False
+    assert twin.io_uring_submit(ring, [Sqe("NOP", user_data=7)]) == 1
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    twin.io_uring_submit(ring, [Sqe("RECV", fd=a, nbytes=10, user_data=8)])
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    twin.send(b, 3)
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(7, 0), Cqe(8, 3)]
+
+
+def test_a_thread_asleep_in_io_uring_wait_takes_what_it_waited_for_with_a_timeout_IU17(
+    twin: Twin,
+) -> None:
+    """IU-17: a finite timeout does not end a wait that a completion ends first."""
+    _a, _b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 1, 60_000) is False
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=3)])
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(3, 0)]

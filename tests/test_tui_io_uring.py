@@ -10,7 +10,7 @@ import pytest
 
 from simulator.observe import TraceKind
 from simulator.scenario import load_scenario
-from tests.tui_support import picture_text, screen_text, until
+from tests.tui_support import picture_text, screen_text, until, write
 from tui.app import make_app
 from tui.render.nic_lane import PROACTOR_STAGES, stage_of
 from tui.screens.player import PlayerScreen
@@ -162,3 +162,56 @@ async def test_the_submit_and_the_reap_light_the_ends_of_the_lane() -> None:
         reap = kinds.index(TraceKind.CQE_REAP)
         text = await _journey_frame(screen, pilot, reap)
         assert "the program reaps CQE user_data=1 res=5: CQ head -> 1" in text
+
+
+WAITER = """
+[scenario]
+title = "A thread waits for a completion"
+mechanism = "io_uring"
+
+[[step]]
+do = "socketpair"
+as = ["conn", "client"]
+
+[[step]]
+do = "io_uring_setup"
+args = { entries = 4 }
+as = "ring"
+
+[[step]]
+do = "io_uring_submit"
+args = { ring = "ring", sqes = [{ op = "RECV", fd = "conn", nbytes = 100, user_data = 1 }] }
+
+[[step]]
+do = "io_uring_wait"
+thread = "w"
+args = { ring = "ring", min_complete = 1, timeout_ms = -1 }
+
+[[step]]
+do = "send"
+args = { fd = "client", nbytes = 5 }
+"""
+
+
+async def test_a_thread_asleep_in_io_uring_wait_is_drawn_like_other_sleepers(
+    tmp_path: Path,
+) -> None:
+    """IU-17: the threads panel says where the waiter sleeps (the ring's cq_wait queue, named
+    as the scenario names the ring), the rings panel shows its entry on that queue; the send
+    wakes it and the panel shows what it reaped."""
+    app = make_app(write(tmp_path, "waiter.toml", WAITER), live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        screen.jump_to(4)
+        await until(pilot, lambda: screen.session.position == 4)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "sleeping in io_uring_wait on ring:5 io_uring5.cq_wait" in text
+        assert "io_uring5.cq_wait ▸ thread 1 in io_uring_wait" in text
+        screen.jump_to(5)
+        await until(pilot, lambda: screen.session.position == 5)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "w (thread 1)  ✓ woke: io_uring_wait → [{user_data=1, res=5" in text
+        assert "cq_wait ▸" not in text

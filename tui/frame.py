@@ -251,9 +251,7 @@ def _slept_on(session: PlaySession, kernel: Observable) -> frozenset[str]:
     """The labels of the files threads sleep on (their queues are drawn first)."""
     if not session.threaded or not isinstance(kernel, Threaded):
         return frozenset()
-    return frozenset(
-        t.sleeps_on.removesuffix(".wq") for t in kernel.threads().threads if t.sleeps_on
-    )
+    return frozenset(t.sleeps_on.partition(".")[0] for t in kernel.threads().threads if t.sleeps_on)
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:

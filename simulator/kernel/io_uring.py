@@ -49,7 +49,7 @@ from simulator.kernel.clock import PRIO_SOFTIRQ, PRIO_TIMER, Clock, Pending
 from simulator.kernel.sockets import TCP_LISTEN, Socket, TcpSocket, UnixSocket
 from simulator.kernel.trace import TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
-from simulator.kernel.waitqueue import WaitEntry
+from simulator.kernel.waitqueue import WaitEntry, WaitQueue
 from simulator.uapi import (
     EPOLLERR,
     EPOLLHUP,
@@ -206,6 +206,9 @@ class IoRing(File):
     ) -> None:
         super().__init__(fs, label)
         self.tracer: Tracer = fs.tracer
+        #: ``ctx->cq_wait``: the tasks in ``io_uring_enter(GETEVENTS)``, woken by each CQE
+        #: posted (`CqWait`). Not the ring's poll queue (`wq`, where epoll hooks its entries).
+        self.cq_wait = WaitQueue(self.tracer, label, ".cq_wait")
         sq_entries = roundup_pow_of_two(entries)
         self.sq = SqRing(sq_entries)
         self.cq = CqRing(2 * sq_entries)
@@ -236,12 +239,15 @@ class IoRing(File):
             cq.overflow.append(cqe)
             where = f"{self.label}.cq.overflow"
             function = "io_cqring_event_overflow"
+            self.cq_wait.wake_up(EPOLLIN, 0)  # the waiters flush the overflow list themselves
         else:
             cq.cqes[cq.tail & cq.ring_mask] = cqe
             cq.tail += 1
             where = f"{self.label}.cq"
             # io_poll_wq_wake: whoever polls the ring (epoll) hears of the new CQE
             self.wq.wake_up(EPOLLIN)
+            # io_cqring_wake: every task in io_cqring_wait checks whether it has enough
+            self.cq_wait.wake_up(EPOLLIN, 0)
         self.tracer.charge(
             TraceKind.COPY_OUT,
             where,
@@ -570,6 +576,37 @@ class IoRing(File):
             f"{self.label}: io_uring, SQ {self.sq.queued()}/{self.sq.ring_entries}, "
             f"CQ {self.cq.ready()}/{self.cq.ring_entries}, {len(self.parked)} in flight"
         )
+
+
+class CqWait:
+    """One task in ``io_cqring_wait`` (``struct io_wait_queue``): it waits until the CQ tail
+    reaches `target`, the head when it began waiting plus the completions it wants -- a tail
+    fixed then, so CQEs another thread reaps meanwhile still count (``io_should_wake``).
+
+    Its `entry` goes on the ring's ``cq_wait`` queue, exclusive, at the tail; the wake
+    function (``io_wake_function``) wakes the task when `should_wake`, or when a CQE went to
+    the overflow list (the task flushes it and looks again), and unhooks the entry
+    (``autoremove_wake_function``); otherwise it leaves the task asleep. O(1) a wake-up.
+    """
+
+    __slots__ = ("entry", "ring", "target", "woken")
+
+    def __init__(self, ring: IoRing, wanted: int, label: str) -> None:
+        self.ring = ring
+        self.target = ring.cq.head + wanted
+        self.woken = False
+        self.entry = WaitEntry(self.io_wake_function, self, label)
+
+    def should_wake(self) -> bool:
+        """``io_should_wake``: the tail has reached the target."""
+        return self.ring.cq.tail - self.target >= 0
+
+    def io_wake_function(self, entry: WaitEntry, _key: int) -> bool:
+        if not (self.should_wake() or self.ring.cq.overflow):
+            return False
+        self.woken = True
+        self.ring.cq_wait.remove(entry)
+        return True
 
 
 def _inq(sock: Socket) -> bool:

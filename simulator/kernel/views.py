@@ -207,6 +207,7 @@ class ModelViews:
                 )
                 for req in ring.parked
             ),
+            tuple(entry.label for entry in ring.cq_wait.entries),
         )
 
     def iocp_at(self, fd: int) -> IocpSnapshot | None:

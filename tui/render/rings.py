@@ -19,7 +19,8 @@ from tui.render.ready_chain import fd_label
 
 
 class RingsView:
-    """One io_uring: SQ (head, tail), CQ (slots, head ``H``, tail ``T``), overflow, in flight."""
+    """One io_uring: SQ (head, tail), CQ (slots, head ``H``, tail ``T``), overflow, in flight,
+    and the threads asleep on its ``cq_wait`` queue."""
 
     def __init__(
         self, ring: IoUringSnapshot, names: Bindings | None = None, title: str = ""
@@ -45,6 +46,8 @@ class RingsView:
             yield Text("  in flight: " + "; ".join(self._parked(p) for p in ring.in_flight))
         else:
             yield Text("  in flight: none", style="dim")
+        if ring.cq_waiters:  # the threads asleep in io_uring_wait (io_cqring_wait)
+            yield Text(f"  {ring.label}.cq_wait ▸ " + " → ".join(ring.cq_waiters))
 
     def _cq(self) -> Text:
         ring = self.ring
