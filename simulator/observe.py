@@ -295,12 +295,14 @@ class IoUringSnapshot:
 class IocpSnapshot:
     """A Windows completion port (MODEL ONLY): its queued packets, oldest first, as
     ``(bytes, key, overlapped, status)``; its pending overlapped operations as
-    ``(overlapped, op, fd)``; its associations as ``(fd, key)``."""
+    ``(overlapped, op, fd)``; its associations as ``(fd, key)``; the threads blocked on it,
+    in the order they blocked (the last is released first: LIFO)."""
 
     label: str
     packets: tuple[tuple[int, int, int, int], ...]
     pending: tuple[tuple[int, str, int], ...]
     associated: tuple[tuple[int, int], ...]
+    waiters: tuple[str, ...] = ()
 
 
 #: How many slots of a ring a snapshot copies (a ring may have 65,536).

@@ -38,7 +38,7 @@ from simulator.conversions import (
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
 from simulator.kernel.io_uring import CqWait, IoRing, check_entries
-from simulator.kernel.iocp import CompletionPort
+from simulator.kernel.iocp import CompletionPort, PortWaiter
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.sched import Scheduler
@@ -855,7 +855,7 @@ class ModelKernel(ModelViews):
         can fill raises WaitForeverError."""
         self._begin("GetQueuedCompletionStatus")
         refuse_stdio(port)
-        return self._dequeue(port, 1, timeout_ms)
+        return self._dequeue(port, 1, timeout_ms, "GetQueuedCompletionStatus")
 
     def GetQueuedCompletionStatusEx(
         self, port: int, max_entries: int, timeout_ms: int
@@ -865,7 +865,7 @@ class ModelKernel(ModelViews):
         refuse_stdio(port)
         if max_entries < 1:
             raise Win32Error(ERROR_INVALID_PARAMETER)
-        return self._dequeue(port, max_entries, timeout_ms)
+        return self._dequeue(port, max_entries, timeout_ms, "GetQueuedCompletionStatusEx")
 
     def PostQueuedCompletionStatus(
         self, port: int, nbytes: int = 0, key: int = 0, overlapped: int = 0
@@ -902,12 +902,24 @@ class ModelKernel(ModelViews):
         finally:
             self._settle()
 
-    def _dequeue(self, port: int, most: int, timeout_ms: int) -> list[CompletionPacket]:
+    def _dequeue(self, port: int, most: int, timeout_ms: int, call: str) -> list[CompletionPacket]:
+        """Take what is queued; with nothing, block on the port as a `PortWaiter` (pushed on
+        its LIFO stack) until a packet is handed to it or the timeout expires."""
         ctx = self._completion_port(port)
         timeout_ns = io_uring_timeout_ns(timeout_ms)  # whole ms, negative = INFINITE
+        handed: list[CompletionPacket] = []
         if not ctx.packets and timeout_ns != 0:
-            self.sleep_until(self._deadline(timeout_ns), lambda: bool(ctx.packets), ctx.label)
-        packets = ctx.dequeue(most)
+            waiter = PortWaiter(self._task_label(call))
+            ctx.waiters.append(waiter)
+            try:
+                self.sleep_until(
+                    self._deadline(timeout_ns), lambda: bool(waiter.packets), f"{ctx.label}.waiters"
+                )
+            finally:
+                if waiter in ctx.waiters:  # timed out (or ended) before a packet came
+                    ctx.waiters.remove(waiter)
+            handed = waiter.packets
+        packets = ctx.dequeue(most, handed)
         self._settle()
         if not packets:
             raise Win32Error(WAIT_TIMEOUT)

@@ -222,6 +222,7 @@ class ModelViews:
             tuple((p.bytes_transferred, p.key, p.overlapped, p.status) for p in port.packets),
             tuple((r.tag, r.op, fd_of.get(id(r.sock), -1)) for r in port.pending),
             tuple((fd_of.get(id(sock), -1), key) for sock, key in port.keys.items()),
+            tuple(waiter.label for waiter in port.waiters),
         )
 
     def nic_snapshot(self) -> NicSnapshot:

@@ -78,8 +78,9 @@ class RingsView:
 
 class PortView:
     """A Windows completion port (MODEL ONLY): its packet queue, head (dequeued next) to tail
-    (queued last), its pending overlapped operations and its associations. Labelled "model
-    only: Windows" on its first line, always."""
+    (queued last), its pending overlapped operations, its associations and the threads blocked
+    on it (the last one is released first). Labelled "model only: Windows" on its first line,
+    always."""
 
     def __init__(self, port: IocpSnapshot, names: Bindings | None = None, title: str = "") -> None:
         self.port = port
@@ -109,6 +110,10 @@ class PortView:
             yield Text("  pending: none", style="dim")
         keys = ", ".join(f"{fd_label(fd, self.names)} key {key}" for fd, key in port.associated)
         yield Text(f"  associated: {keys or 'none'}", style="" if keys else "dim")
+        if port.waiters:  # GetQueuedCompletionStatus's sleepers: a stack, released from the top
+            yield Text(
+                "  blocked threads (LIFO, released from the right): " + " → ".join(port.waiters)
+            )
 
     def _pending(self, pending: tuple[int, str, int]) -> str:
         tag, op, fd = pending
