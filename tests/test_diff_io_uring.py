@@ -17,6 +17,7 @@ from simulator.uapi import (
     EPOLLOUT,
     EPOLLRDHUP,
     IOSQE_IO_DRAIN,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     SHUT_WR,
     Cqe,
@@ -27,6 +28,8 @@ from tests.twin import Twin
 
 #: ``IORING_CQE_F_SOCK_NONEMPTY``.
 NONEMPTY = 1 << 2
+#: ``IOSQE_ASYNC``: not modelled, refused.
+IOSQE_ASYNC = 1 << 4
 
 
 def test_setup_rounds_the_sq_up_and_the_ring_fd_is_the_lowest_free(twin: Twin) -> None:
@@ -267,6 +270,7 @@ def test_bad_input_is_refused_alike(twin: Twin) -> None:
         [Sqe("READV", a)],
         [Sqe("RECV", a, -1)],
         [Sqe("NOP", flags=IOSQE_IO_DRAIN)],
+        [Sqe("NOP", flags=IOSQE_ASYNC)],
         [Sqe("NOP", user_data=-1)],
     ]
     for sqes in bad:
@@ -502,3 +506,67 @@ def test_a_thread_asleep_in_io_uring_wait_takes_what_it_waited_for_with_a_timeou
     twin.io_uring_submit(ring, [Sqe("NOP", user_data=3)])
     assert twin.thread_state(t) == ("finished", "io_uring_wait")
     assert twin.join(t) == [Cqe(3, 0)]
+
+
+# --- IU-18: IOSQE_IO_HARDLINK -------------------------------------------------------------------
+
+
+def test_a_hardlink_goes_on_after_a_failure_a_link_does_not_IU18(twin: Twin) -> None:
+    """IU-18: a failed CLOSE linked with IO_LINK cancels the NOP after it; with IO_HARDLINK
+    the NOP runs."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring, [Sqe("CLOSE", 40, user_data=1, flags=IOSQE_IO_LINK), Sqe("NOP", user_data=2)]
+    )
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, -errno.EBADF), Cqe(2, -errno.ECANCELED)]
+    twin.io_uring_submit(
+        ring, [Sqe("CLOSE", 40, user_data=3, flags=IOSQE_IO_HARDLINK), Sqe("NOP", user_data=4)]
+    )
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(3, -errno.EBADF), Cqe(4, 0)]
+
+
+def test_a_hardlinked_timeout_runs_the_next_request_when_it_expires_IU18(twin: Twin) -> None:
+    """IU-18: a TIMEOUT's -ETIME is a failure; hard-linked, the next request runs after it."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [
+            Sqe("TIMEOUT", timeout_ms=10, user_data=1, flags=IOSQE_IO_HARDLINK),
+            Sqe("NOP", user_data=2),
+        ],
+    )
+    assert twin.io_uring_wait(ring, 2, -1) == [Cqe(1, -errno.ETIME), Cqe(2, 0)]
+
+
+def test_a_soft_link_after_a_hard_one_still_breaks_the_chain_IU18(twin: Twin) -> None:
+    """IU-18: each member's own flag decides: the hard-linked failure goes on to the next,
+    whose soft-linked failure cancels the rest; the next chain's inline NOP completes first,
+    because a chain's next member is issued from task work."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [
+            Sqe("CLOSE", 40, user_data=1, flags=IOSQE_IO_HARDLINK),
+            Sqe("CLOSE", 41, user_data=2, flags=IOSQE_IO_LINK),
+            Sqe("NOP", user_data=3),
+            Sqe("NOP", user_data=4),
+        ],
+    )
+    assert twin.io_uring_wait(ring, 4, 0) == [
+        Cqe(1, -errno.EBADF),
+        Cqe(4, 0),
+        Cqe(2, -errno.EBADF),
+        Cqe(3, -errno.ECANCELED),
+    ]
+
+
+def test_a_parked_hardlinked_recv_runs_its_chain_when_it_completes_IU18(twin: Twin) -> None:
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_HARDLINK), Sqe("NOP", user_data=2)],
+    )
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    twin.send(b, 5)
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 5), Cqe(2, 0)]

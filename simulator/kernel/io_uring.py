@@ -22,8 +22,9 @@ clock -- re-issues the operation and posts its CQE. A request holds a reference 
 while in flight (``req->file``), so closing the descriptor does not cancel it.
 
 ``IOSQE_IO_LINK`` chains run one after the other; a request that fails (res < 0) cancels the
-rest of its chain with -ECANCELED (``io_fail_links``). Results are -errno, never exceptions:
-only the ring itself (a bad ring fd, a bad size) raises.
+rest of its chain with -ECANCELED (``io_fail_links``) -- unless it was linked with
+``IOSQE_IO_HARDLINK``, whose failure does not break the chain. Results are -errno, never
+exceptions: only the ring itself (a bad ring fd, a bad size) raises.
 
 Tracing: each request's journey is a run of trace events named after the kernel function that
 makes the step -- ``io_submit_sqes`` (COPY_IN of the SQE, ``list`` "sq"), ``io_issue_sqe``
@@ -60,6 +61,7 @@ from simulator.uapi import (
     EPOLLRDNORM,
     EPOLLWRNORM,
     IORING_MAX_ENTRIES,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     Cqe,
     Sqe,
@@ -295,20 +297,21 @@ class IoRing(File):
         self._finish(req, res)
 
     def _finish(self, req: IoKiocb, res: int) -> None:
+        """The request is freed: its file released, its chain continued -- or failed, unless
+        it was hard-linked (``io_queue_next``, ``io_fail_links``)."""
         if req.file is not None:
             self.fs.fput(req.file)
             req.file = None
         nxt, req.link = req.link, None
-        if nxt is None:
-            return
-        if res < 0:  # io_fail_links: the rest of the chain completes -ECANCELED, in order
+        if nxt is not None and res < 0 and not req.sqe.flags & IOSQE_IO_HARDLINK:
+            # io_fail_links: the rest of the chain completes -ECANCELED, in order
             cancelled: IoKiocb | None = nxt
             while cancelled is not None:
                 self._post(Cqe(cancelled.sqe.user_data, -errno.ECANCELED), "io_fail_links")
                 following = cancelled.link
                 cancelled.link = None
                 cancelled = following
-        else:  # io_queue_next: the next one is issued from task work
+        elif nxt is not None:  # io_queue_next: the next one is issued from task work
             self.task_work(nxt.issue_task, "io_req_task_submit", nxt)
 
     def task_work(self, work: Callable[[], None], what: str, req: IoKiocb) -> None:
@@ -355,7 +358,7 @@ class IoRing(File):
             else:
                 head = req
             last = req
-            if not sqe.flags & IOSQE_IO_LINK:
+            if not sqe.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK):
                 assert head is not None
                 self.issue(head)
                 head = last = None
