@@ -31,7 +31,8 @@ handed to runs.
 
 Not modelled (absent, not faked): closesocket cancelling outstanding I/O with
 ERROR_OPERATION_ABORTED (an operation holds its socket, like an io_uring request); CancelIoEx;
-AcceptEx and ConnectEx.
+AcceptEx and ConnectEx; closing a port under its blocked threads (Windows ends their waits with
+ERROR_ABANDONED_WAIT_0; here they sleep on).
 
 Complexity: an association O(1); an overlapped call O(1) plus its copy; a dequeue O(packets
 returned); releasing a waiter O(1).
