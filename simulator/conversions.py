@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from simulator.syscalls import CALLS, ArgKind, Timeout
 from simulator.uapi import (
     IORING_OPS,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     KQ_FILTER_READ,
     KQ_FILTER_WRITE,
@@ -160,7 +161,7 @@ def refuse_stdio_arguments(call: str, arguments: Mapping[str, object]) -> None:
 #: Ops whose `Sqe.fd` is a descriptor.
 SQE_FD_OPS = frozenset({"RECV", "SEND", "ACCEPT", "POLL_ADD", "CLOSE"})
 #: The ``IOSQE_*`` flags the model implements; the others are refused (ValueError) until it does.
-SQE_FLAGS_MODELLED = IOSQE_IO_LINK
+SQE_FLAGS_MODELLED = IOSQE_IO_LINK | IOSQE_IO_HARDLINK
 #: The largest RECV/SEND length: the live kernel allocates the buffer in its child.
 SQE_MAX_NBYTES = 64 << 20
 
@@ -218,8 +219,8 @@ def check_sqes(sqes: object) -> list[Sqe]:
         _bounded(sqe.timeout_ms, f"sqes[{i}].timeout_ms", 0, SELECT_TIMEOUT_MAX_S * 1000)
         if index(sqe.flags) & ~SQE_FLAGS_MODELLED or sqe.flags < 0:
             raise ValueError(
-                f"sqes[{i}].flags = {sqe.flags:#x}: only IOSQE_IO_LINK ({IOSQE_IO_LINK:#x}) "
-                "is supported"
+                f"sqes[{i}].flags = {sqe.flags:#x}: only IOSQE_IO_LINK ({IOSQE_IO_LINK:#x}) and "
+                f"IOSQE_IO_HARDLINK ({IOSQE_IO_HARDLINK:#x}) are supported"
             )
         out.append(sqe)
     return out

@@ -58,6 +58,13 @@ class TraceKind(StrEnum):
     COPY_OUT = "copy.out"  # copy_to_user of the results
     FD_SCAN = "fd.scan"  # poll/select visited one descriptor
     TIMER = "timer"  # virtual time advanced to a deadline
+    # An io_uring request's journey (kernel/io_uring.py), beside COPY_IN of its SQE (``list``
+    # "sq") and COPY_OUT of its CQE (``list`` "cq"); none of these costs anything.
+    SQE_ISSUE = "sqe.issue"  # io_issue_sqe ran the op (at submit, or again from task work)
+    SQE_PARK = "sqe.park"  # the op parked: a poll entry hooked on the file's wait queue, a timer
+    TASK_WORK_ADD = "task_work.add"  # io_req_task_work_add: work queued for the submitting task
+    TASK_WORK_RUN = "task_work.run"  # that work ran (io_poll_task_func, ...)
+    CQE_REAP = "cqe.reap"  # the program read a CQE and moved the CQ head past it
 
 
 class TraceEvent(NamedTuple):
@@ -276,21 +283,26 @@ class IoUringSnapshot:
     #: CQE a slot holds, for slots between head and tail; None for the others
     cq_slots: tuple[tuple[int, int, int] | None, ...]
     overflow: tuple[tuple[int, int, int], ...]
-    #: ``(user_data, op, fd, how)``: how = ``"poll"`` (an entry on the file's wait queue) or
-    #: ``"timer"``; fd is -1 for a timer
+    #: ``(user_data, op, fd, how)``: how = ``"poll"`` (an entry on the file's wait queue),
+    #: ``"timer"``, or ``"task work"`` (its poll fired: the task work that runs it is queued);
+    #: fd is -1 unless it is on a wait queue
     in_flight: tuple[tuple[int, str, int, str], ...]
+    #: the entries of the ring's ``cq_wait`` queue, head first: the threads in io_uring_wait
+    cq_waiters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class IocpSnapshot:
     """A Windows completion port (MODEL ONLY): its queued packets, oldest first, as
     ``(bytes, key, overlapped, status)``; its pending overlapped operations as
-    ``(overlapped, op, fd)``; its associations as ``(fd, key)``."""
+    ``(overlapped, op, fd)``; its associations as ``(fd, key)``; the threads blocked on it,
+    in the order they blocked (the last is released first: LIFO)."""
 
     label: str
     packets: tuple[tuple[int, int, int, int], ...]
     pending: tuple[tuple[int, str, int], ...]
     associated: tuple[tuple[int, int], ...]
+    waiters: tuple[str, ...] = ()
 
 
 #: How many slots of a ring a snapshot copies (a ring may have 65,536).

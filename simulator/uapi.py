@@ -209,8 +209,12 @@ IORING_OPS: dict[str, int] = {
 }
 IOSQE_IO_DRAIN = 1 << 1
 IOSQE_IO_LINK = 1 << 2
+IOSQE_IO_HARDLINK = 1 << 3
 #: The ``IOSQE_*`` flags a scenario may name (prefix dropped): the ones the model implements.
-IOSQE_FLAG_NAMES: dict[str, int] = {"IO_LINK": IOSQE_IO_LINK}
+IOSQE_FLAG_NAMES: dict[str, int] = {
+    "IO_LINK": IOSQE_IO_LINK,
+    "IO_HARDLINK": IOSQE_IO_HARDLINK,
+}
 #: ``IORING_MAX_ENTRIES``: the largest SQ io_uring_setup accepts (without IORING_SETUP_CLAMP).
 IORING_MAX_ENTRIES = 32768
 

@@ -17,6 +17,7 @@ from simulator.uapi import (
     EPOLLOUT,
     EPOLLRDHUP,
     IOSQE_IO_DRAIN,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     SHUT_WR,
     Cqe,
@@ -27,6 +28,8 @@ from tests.twin import Twin
 
 #: ``IORING_CQE_F_SOCK_NONEMPTY``.
 NONEMPTY = 1 << 2
+#: ``IOSQE_ASYNC``: not modelled, refused.
+IOSQE_ASYNC = 1 << 4
 
 
 def test_setup_rounds_the_sq_up_and_the_ring_fd_is_the_lowest_free(twin: Twin) -> None:
@@ -267,6 +270,7 @@ def test_bad_input_is_refused_alike(twin: Twin) -> None:
         [Sqe("READV", a)],
         [Sqe("RECV", a, -1)],
         [Sqe("NOP", flags=IOSQE_IO_DRAIN)],
+        [Sqe("NOP", flags=IOSQE_ASYNC)],
         [Sqe("NOP", user_data=-1)],
     ]
     for sqes in bad:
@@ -452,3 +456,117 @@ def test_a_linked_request_looks_its_descriptor_up_when_it_is_issued(twin: Twin) 
     assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, 0), Cqe(2, -errno.EBADF)]
     twin.io_uring_submit(ring, [Sqe("SEND", b, 10, user_data=3)])
     assert twin.io_uring_wait(ring, 1, 0) == [Cqe(3, -errno.EPIPE)]
+
+
+# --- IU-17: a thread asleep in io_uring_wait ---------------------------------------------------
+
+
+def test_a_thread_asleep_in_io_uring_wait_is_woken_by_a_send_from_thread_0_IU17(
+    twin: Twin, family: str
+) -> None:
+    """IU-17: a spawned thread sleeps in io_cqring_wait on the ring's cq_wait queue; the send
+    that completes the parked RECV posts its CQE, which wakes the thread, which reaps it."""
+    a, b = pair(twin, family)
+    ring = twin.io_uring_setup(4)
+    assert twin.io_uring_submit(ring, [Sqe("RECV", fd=a, nbytes=100, user_data=1)]) == 1
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 1, -1) is False
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    assert twin.send(b, 5) == 5
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(1, 5)]
+    assert twin.io_uring_wait(ring, 0, 0) == []  # the thread reaped it
+
+
+def test_a_waiter_sleeps_on_until_the_tail_reaches_what_it_wants_IU17(twin: Twin) -> None:
+    """IU-17: io_should_wake: a thread waiting for 2 completions stays asleep through the first
+    (io_wake_function leaves it asleep: the CQ tail is short of its target), and reaps both
+    once the second comes."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 2, -1) is False
+    assert twin.io_uring_submit(ring, [Sqe("NOP", user_data=7)]) == 1
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    twin.io_uring_submit(ring, [Sqe("RECV", fd=a, nbytes=10, user_data=8)])
+    assert twin.thread_state(t) == ("sleeping", "io_uring_wait")
+    twin.send(b, 3)
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(7, 0), Cqe(8, 3)]
+
+
+def test_a_thread_asleep_in_io_uring_wait_takes_what_it_waited_for_with_a_timeout_IU17(
+    twin: Twin,
+) -> None:
+    """IU-17: a finite timeout does not end a wait that a completion ends first."""
+    _a, _b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    t = twin.spawn_thread()
+    assert twin.start(t, "io_uring_wait", ring, 1, 60_000) is False
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=3)])
+    assert twin.thread_state(t) == ("finished", "io_uring_wait")
+    assert twin.join(t) == [Cqe(3, 0)]
+
+
+# --- IU-18: IOSQE_IO_HARDLINK -------------------------------------------------------------------
+
+
+def test_a_hardlink_goes_on_after_a_failure_a_link_does_not_IU18(twin: Twin) -> None:
+    """IU-18: a failed CLOSE linked with IO_LINK cancels the NOP after it; with IO_HARDLINK
+    the NOP runs."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring, [Sqe("CLOSE", 40, user_data=1, flags=IOSQE_IO_LINK), Sqe("NOP", user_data=2)]
+    )
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, -errno.EBADF), Cqe(2, -errno.ECANCELED)]
+    twin.io_uring_submit(
+        ring, [Sqe("CLOSE", 40, user_data=3, flags=IOSQE_IO_HARDLINK), Sqe("NOP", user_data=4)]
+    )
+    assert twin.io_uring_wait(ring, 2, 0) == [Cqe(3, -errno.EBADF), Cqe(4, 0)]
+
+
+def test_a_hardlinked_timeout_runs_the_next_request_when_it_expires_IU18(twin: Twin) -> None:
+    """IU-18: a TIMEOUT's -ETIME is a failure; hard-linked, the next request runs after it."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [
+            Sqe("TIMEOUT", timeout_ms=10, user_data=1, flags=IOSQE_IO_HARDLINK),
+            Sqe("NOP", user_data=2),
+        ],
+    )
+    assert twin.io_uring_wait(ring, 2, -1) == [Cqe(1, -errno.ETIME), Cqe(2, 0)]
+
+
+def test_a_soft_link_after_a_hard_one_still_breaks_the_chain_IU18(twin: Twin) -> None:
+    """IU-18: each member's own flag decides: the hard-linked failure goes on to the next,
+    whose soft-linked failure cancels the rest; the next chain's inline NOP completes first,
+    because a chain's next member is issued from task work."""
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [
+            Sqe("CLOSE", 40, user_data=1, flags=IOSQE_IO_HARDLINK),
+            Sqe("CLOSE", 41, user_data=2, flags=IOSQE_IO_LINK),
+            Sqe("NOP", user_data=3),
+            Sqe("NOP", user_data=4),
+        ],
+    )
+    assert twin.io_uring_wait(ring, 4, 0) == [
+        Cqe(1, -errno.EBADF),
+        Cqe(4, 0),
+        Cqe(2, -errno.EBADF),
+        Cqe(3, -errno.ECANCELED),
+    ]
+
+
+def test_a_parked_hardlinked_recv_runs_its_chain_when_it_completes_IU18(twin: Twin) -> None:
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(8)
+    twin.io_uring_submit(
+        ring,
+        [Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_HARDLINK), Sqe("NOP", user_data=2)],
+    )
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    twin.send(b, 5)
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 5), Cqe(2, 0)]

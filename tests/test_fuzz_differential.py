@@ -92,6 +92,7 @@ from simulator.uapi import (
     EPOLLWRBAND,
     EPOLLWRNORM,
     FD_SETSIZE,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     Sqe,
 )
@@ -678,7 +679,9 @@ class DifferentialMachine(RuleBasedStateMachine):
                     nbytes=data.draw(st.integers(0, 100), label="nbytes"),
                     events=data.draw(POLL_MASK, label="events"),
                     user_data=data.draw(st.integers(0, 3), label="user_data"),
-                    flags=data.draw(st.sampled_from([0, 0, IOSQE_IO_LINK]), label="flags"),
+                    flags=data.draw(
+                        st.sampled_from([0, 0, IOSQE_IO_LINK, IOSQE_IO_HARDLINK]), label="flags"
+                    ),
                 )
             )
         self.call("io_uring_submit", ring, sqes)

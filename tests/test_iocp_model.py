@@ -301,3 +301,86 @@ def test_one_ex_call_copies_out_every_packet_it_dequeues() -> None:
         assert k.last_cost.as_dict()["list_op"] == 1  # the packet joins the queue
     k.GetQueuedCompletionStatusEx(port, 8, 0)
     assert k.last_cost.as_dict()["copy_out"] == 3
+
+
+# --- IC-9: threads blocked on a port are released LIFO (model only: Windows) -----------------
+
+
+def blocked_workers(k: ModelKernel, port: int, calls: list[str]) -> list[int]:
+    """One spawned thread per call, each blocked on `port` (INFINITE), in that order."""
+    tids = []
+    for call in calls:
+        tid = k.spawn_thread()
+        args = (port, 8, -1) if call.endswith("Ex") else (port, -1)
+        assert k.start(tid, call, *args) is False
+        tids.append(tid)
+    return tids
+
+
+def test_the_thread_that_blocked_last_is_released_first_IC9() -> None:
+    """IC-9: three workers block in turn; each packet releases the most recent waiter, with the
+    oldest packet; the others sleep on."""
+    k = ModelKernel()
+    port = k.CreateIoCompletionPort()
+    w1, w2, w3 = blocked_workers(k, port, ["GetQueuedCompletionStatus"] * 3)
+    assert port_of(k, port).waiters[-1].label == "thread 3 in GetQueuedCompletionStatus"
+    k.PostQueuedCompletionStatus(port, 1, 7, 70)
+    assert [k.thread_state(t)[0] for t in (w1, w2, w3)] == ["sleeping", "sleeping", "finished"]
+    assert k.join(w3) == [CompletionPacket(1, 7, 70)]
+    k.PostQueuedCompletionStatus(port, 2, 7, 71)
+    assert k.join(w2) == [CompletionPacket(2, 7, 71)]
+    assert k.thread_state(w1) == ("sleeping", "GetQueuedCompletionStatus")
+    assert not port_of(k, port).packets  # handed to the threads, never queued
+
+
+def test_a_worker_that_blocks_again_is_on_top_and_runs_again_IC9() -> None:
+    """IC-9: the point of LIFO: the thread that just ran (its cache warm) blocks again and is
+    the next one released, while the others stay asleep."""
+    k = ModelKernel()
+    port = k.CreateIoCompletionPort()
+    w1, w2 = blocked_workers(k, port, ["GetQueuedCompletionStatus"] * 2)
+    for tag in (1, 2, 3):
+        k.PostQueuedCompletionStatus(port, 0, 0, tag)
+        assert k.last_cost.wakeup == 1  # one release, one wake-up: no herd
+        assert k.join(w2) == [CompletionPacket(0, 0, tag)]
+        assert k.start(w2, "GetQueuedCompletionStatus", port, -1) is False
+    assert k.thread_state(w1) == ("sleeping", "GetQueuedCompletionStatus")
+
+
+def test_one_wake_up_hands_packets_to_waiters_lifo_and_queues_the_rest_IC9() -> None:
+    """IC-9: a send that completes three pending receives makes three packets in one call: the
+    first two go to the two waiters, newest first; the third is queued, and an Ex caller
+    released by this call takes it too when it runs."""
+    k = ModelKernel()
+    a, client = k.socketpair()
+    port = k.CreateIoCompletionPort(a, key=1)
+    for tag in (11, 12, 13):
+        with pytest.raises(Win32Error) as caught:
+            k.WSARecv(a, 5, tag)
+        assert winerror(caught) == ERROR_IO_PENDING
+    ex, one = blocked_workers(k, port, ["GetQueuedCompletionStatusEx", "GetQueuedCompletionStatus"])
+    k.send(client, 15)
+    assert k.join(one) == [CompletionPacket(5, 1, 11)]
+    assert k.join(ex) == [CompletionPacket(5, 1, 12), CompletionPacket(5, 1, 13)]
+    with pytest.raises(Win32Error) as caught:
+        k.GetQueuedCompletionStatus(port, 0)
+    assert winerror(caught) == WAIT_TIMEOUT
+
+
+def test_a_waiter_that_times_out_leaves_the_stack_IC9() -> None:
+    """IC-9: a worker whose timeout expires answers WAIT_TIMEOUT and is no longer released:
+    the next packet goes to the one below it (or to the queue)."""
+    k = ModelKernel()
+    port = k.CreateIoCompletionPort()
+    (w1,) = blocked_workers(k, port, ["GetQueuedCompletionStatus"])
+    w2 = k.spawn_thread()
+    assert k.start(w2, "GetQueuedCompletionStatus", port, 5) is False
+    other = k.CreateIoCompletionPort()
+    with pytest.raises(Win32Error):
+        k.GetQueuedCompletionStatus(other, 10)  # thread 0 waits 10 ms: w2's 5 ms expire
+    with pytest.raises(Win32Error) as caught:
+        k.join(w2)
+    assert winerror(caught) == WAIT_TIMEOUT
+    assert [w.label for w in port_of(k, port).waiters] == ["thread 1 in GetQueuedCompletionStatus"]
+    k.PostQueuedCompletionStatus(port, 0, 0, 9)
+    assert k.join(w1) == [CompletionPacket(0, 0, 9)]

@@ -14,10 +14,10 @@ import pytest
 
 from simulator.kernel import ModelKernel
 from simulator.kernel.trace import Tracer
-from simulator.observe import CATEGORY, TraceEvent, TraceKind
+from simulator.observe import CATEGORY, Cost, TraceEvent, TraceKind
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import Runner, default_model_factory
-from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
+from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN, Sqe
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
 
@@ -117,3 +117,52 @@ def test_the_tui_draws_micro_steps_from_fields_not_prose() -> None:
     assert _focus(append, shape, "epoll4") == [b]
     assert stage_of(append) is not None
     assert stage_of(_event(TraceKind.LIST_APPEND, "epoll4.ovflist", fd=5, list="ovflist")) is None
+
+
+def test_an_io_uring_request_s_journey_is_traced_with_the_kernel_s_names() -> None:
+    """A RECV parked before data, completed by a send, reaped: one event per step, named after
+    the kernel function that makes it, in the kernel's order; the journey itself costs
+    nothing (the costs are those of the copies, the hook and the wake-up)."""
+    k = ModelKernel()
+    conn, client = k.socketpair()
+    ring = k.io_uring_setup(4)
+
+    def journey() -> list[tuple[str, str]]:
+        return [
+            (e.kind.value, e.detail.split(":")[0]) for e in k.trace if e.kind is not TraceKind.CALL
+        ]
+
+    k.io_uring_submit(ring, [Sqe("RECV", fd=conn, nbytes=100, user_data=1)])
+    assert journey() == [
+        ("copy.in", "io_submit_sqes"),
+        ("sqe.issue", "io_issue_sqe"),
+        ("sqe.park", "io_arm_poll_handler"),
+        ("wait.add", "io_uring5 poll ud=1"),
+    ]
+    assert k.last_cost.as_dict() == {**Cost().as_dict(), "copy_in": 1, "list_op": 1}
+    k.send(client, 5)
+    assert journey()[1:] == [
+        ("wakeup", "key=0xc3"),
+        ("callback", "io_uring5 poll ud=1"),  # io_poll_wake
+        ("wait.remove", "io_uring5 poll ud=1"),
+        ("task_work.add", "io_req_task_work_add"),
+        ("task_work.run", "io_poll_task_func"),
+        ("sqe.issue", "io_issue_sqe"),
+        ("copy.out", "io_req_complete_post"),
+    ]
+    k.io_uring_wait(ring, 1, 0)
+    assert journey() == [("cqe.reap", "the program reaps CQE user_data=1 res=5")]
+    assert k.last_cost.total == 0  # reading the shared ring is no syscall work
+
+
+def test_the_proactor_lane_lights_only_the_rings_copies() -> None:
+    from tui.render.nic_lane import PROACTOR_STAGES, stage_of
+
+    sqe = _event(TraceKind.COPY_IN, "io_uring5.sq", list="sq")
+    cqe = _event(TraceKind.COPY_OUT, "io_uring5.cq", list="cq")
+    assert [PROACTOR_STAGES[stage_of(e, proactor=True) or 0][0] for e in (sqe, cqe)] == [
+        "SQE",
+        "CQE",
+    ]
+    assert stage_of(_event(TraceKind.COPY_OUT, "epoll4", count=2), proactor=True) is None
+    assert stage_of(sqe) is None and stage_of(cqe) is None  # not on the reactor's lane

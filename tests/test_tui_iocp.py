@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.scenario import load_scenario
-from tests.tui_support import screen_text
+from tests.tui_support import picture_text, screen_text, until
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
 from tui.widgets.interest_tree import InterestTree
@@ -23,9 +23,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path / "data"))
 
 
-def _last_step_of(call: str) -> int:
+def _step_of(call: str, **args: object) -> int:
+    """The first step (1-based) making `call` with those arguments."""
     steps = load_scenario(IOCP).steps
-    return max(i for i, step in enumerate(steps, 1) if step.call.name == call)
+    return next(
+        i
+        for i, step in enumerate(steps, 1)
+        if step.call.name == call and all(getattr(step.arguments, k) == v for k, v in args.items())
+    )
 
 
 async def test_pending_receives_and_then_their_packets_are_drawn_as_model_only() -> None:
@@ -33,7 +38,7 @@ async def test_pending_receives_and_then_their_packets_are_drawn_as_model_only()
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, PlayerScreen)
-        screen.jump_to(_last_step_of("WSARecv"))
+        screen.jump_to(_step_of("WSARecv", overlapped=20))
         await pilot.pause()
         assert screen.query_one("#calls").display
         assert not screen.query_one(InterestTree).display
@@ -44,9 +49,41 @@ async def test_pending_receives_and_then_their_packets_are_drawn_as_model_only()
         assert "a:3 key 1, b:5 key 2" in text
         # the overlapped receive's entry on the socket's wait queue, in the wait-queue panel
         assert "a:3 unix1.wq ▸ iocp7" in text
-        screen.jump_to(_last_step_of("send"))
+        screen.jump_to(_step_of("send", nbytes=200))
         await pilot.pause()
         text = screen_text(app)
         assert "completion queue, 2 packets: H 100B key=1 ov=10 |" in text
         assert "200B key=2 ov=20" in text
         assert "pending: none" in text
+
+
+async def test_the_workers_blocked_on_the_port_and_the_one_released_last_in_first_out() -> None:
+    """IC-9: the port lists its blocked threads in the order they blocked; the posted packet
+    releases the last one, `w3`; the threads panel shows the other two asleep on the port."""
+    app = make_app(IOCP, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        post = _step_of("PostQueuedCompletionStatus", overlapped=70)
+        screen.jump_to(post - 1)
+        await until(pilot, lambda: screen.session.position == post - 1)
+        await pilot.pause()
+        assert screen.frame is not None
+        assert (
+            "blocked threads (LIFO, released from the right): thread 1 in"
+            " GetQueuedCompletionStatusEx → thread 2 in GetQueuedCompletionStatus → thread 3 in"
+            " GetQueuedCompletionStatus"
+        ) in picture_text(screen.frame.calls, width=300)
+        text = screen_text(app)
+        assert (
+            "w2 (thread 2)  sleeping in GetQueuedCompletionStatus on port:7 iocp7.waiters" in text
+        )
+        screen.jump_to(post)
+        await until(pilot, lambda: screen.session.position == post)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "w3 (thread 3)  ✓ woke: GetQueuedCompletionStatus → [{bytes=0," in text
+        assert "LIFO release: thread 3 in GetQueuedCompletionStatus gets overlapped=70" in " ".join(
+            event.detail for event in screen.frame.trace
+        )
+        assert "w1 (thread 1)  sleeping in GetQueuedCompletionStatusEx on port:7" in text

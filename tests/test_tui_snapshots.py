@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, model_recording, write
+from simulator.observe import TraceKind
+from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, model_recording, until, write
 from tui.app import MuxlabApp, make_app
 
 
@@ -57,3 +58,23 @@ def test_threads_panel(snap_compare: Any) -> None:
     path = Path(__file__).resolve().parents[1] / "scenarios" / "thundering-herd.toml"
     app = make_app(path, recording=model_recording(path), animate=False)
     assert snap_compare(app, press=["right"] * 19, terminal_size=(140, 44))
+
+
+def test_io_uring_journey(snap_compare: Any) -> None:
+    """The io_uring basics lesson's first send, held at the micro-step where the parked RECV's
+    poll entry has fired: the proactor's NIC lane lit at "task work", the entry gone from the
+    socket's wait queue, the request "woken, its task work queued", no CQE yet."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "io-uring-basics.toml"
+    app = make_app(path, recording=model_recording(path), animate=True)
+
+    async def run_before(pilot: Any) -> None:
+        screen = pilot.app.screen
+        screen.jump_to(4)  # the RECV is parked; step 5 is the send
+        await until(pilot, lambda: screen.session.position == 4)
+        await pilot.press("minus", "minus", "right")
+        await until(pilot, lambda: screen.session.position == 5 and screen.frame.micro)
+        kinds = [event.kind for event in screen.frame.trace]
+        screen.animation.start([kinds.index(TraceKind.TASK_WORK_ADD)], 3600)  # held there
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(140, 44))

@@ -219,7 +219,7 @@ class MicroRecorder:
             shape=shape,
             chain=chain,
             queues=queues,
-            nic=NicLane.capture(kernel),
+            nic=NicLane.capture(kernel, proactor=mechanism == "io_uring"),
             fds=FdRows.capture(kernel, names),
             cost=CostMeter.of(kernel.last_cost.as_dict()),
             clock_ns=kernel.now_ns,
@@ -251,9 +251,7 @@ def _slept_on(session: PlaySession, kernel: Observable) -> frozenset[str]:
     """The labels of the files threads sleep on (their queues are drawn first)."""
     if not session.threaded or not isinstance(kernel, Threaded):
         return frozenset()
-    return frozenset(
-        t.sleeps_on.removesuffix(".wq") for t in kernel.threads().threads if t.sleeps_on
-    )
+    return frozenset(t.sleeps_on.partition(".")[0] for t in kernel.threads().threads if t.sleeps_on)
 
 
 def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
@@ -347,7 +345,7 @@ def build_frame(
             chain = ReadyChain.capture(ep, names)
             path, path_text = _lookup_path(kernel, epfd, record, names)
         queues = WaitQueuesPicture.capture(kernel, names, ep, first=_slept_on(session, kernel))
-        nic = NicLane.capture(kernel)
+        nic = NicLane.capture(kernel, proactor=mechanism == "io_uring")
 
     calls: RenderableType | None = None
     last_call = _last_multiplexer_call(session, position)

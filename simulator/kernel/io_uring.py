@@ -22,8 +22,18 @@ clock -- re-issues the operation and posts its CQE. A request holds a reference 
 while in flight (``req->file``), so closing the descriptor does not cancel it.
 
 ``IOSQE_IO_LINK`` chains run one after the other; a request that fails (res < 0) cancels the
-rest of its chain with -ECANCELED (``io_fail_links``). Results are -errno, never exceptions:
-only the ring itself (a bad ring fd, a bad size) raises.
+rest of its chain with -ECANCELED (``io_fail_links``) -- unless it was linked with
+``IOSQE_IO_HARDLINK``, whose failure does not break the chain. Results are -errno, never
+exceptions: only the ring itself (a bad ring fd, a bad size) raises.
+
+Tracing: each request's journey is a run of trace events named after the kernel function that
+makes the step -- ``io_submit_sqes`` (COPY_IN of the SQE, ``list`` "sq"), ``io_issue_sqe``
+(SQE_ISSUE), ``io_arm_poll_handler`` / ``io_poll_add`` / ``io_timeout`` (SQE_PARK, beside the
+WAIT_ADD of the poll entry), the wait queue's CALLBACK (``io_poll_wake``), ``io_req_task_work_add``
+(TASK_WORK_ADD), the task work itself (TASK_WORK_RUN: ``io_poll_task_func``...), the CQE posted
+(COPY_OUT, ``list`` "cq": ``io_req_complete_post``, or ``io_submit_flush_completions`` for a
+batch's inline completions) and the program's reap (CQE_REAP). The journey's events cost
+nothing, and are not even formatted with tracing off: the costs do not depend on them.
 
 Complexity: submitting n SQEs is O(n); a wake-up of a parked request is O(1) plus its re-issue;
 POLL_REMOVE and ASYNC_CANCEL search the parked requests, O(parked) (the kernel hashes them by
@@ -40,7 +50,7 @@ from simulator.kernel.clock import PRIO_SOFTIRQ, PRIO_TIMER, Clock, Pending
 from simulator.kernel.sockets import TCP_LISTEN, Socket, TcpSocket, UnixSocket
 from simulator.kernel.trace import TraceKind, Tracer
 from simulator.kernel.vfs import FdTable, File, FileSystem, PollTable, oserror
-from simulator.kernel.waitqueue import WaitEntry
+from simulator.kernel.waitqueue import WaitEntry, WaitQueue
 from simulator.uapi import (
     EPOLLERR,
     EPOLLHUP,
@@ -51,6 +61,7 @@ from simulator.uapi import (
     EPOLLRDNORM,
     EPOLLWRNORM,
     IORING_MAX_ENTRIES,
+    IOSQE_IO_HARDLINK,
     IOSQE_IO_LINK,
     Cqe,
     Sqe,
@@ -149,13 +160,15 @@ class IoKiocb:
         self.file.wq.remove(entry)
         self.entry = None
         self.woken_mask = key & self.interest  # stashed: the task work reports it as it is
-        self.ring.task_work(self.poll_task, "poll fired")
+        self.ring.task_work(self.poll_task, "io_poll_task_func", self)
         return True
 
     def poll_task(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_poll_task_func", self)
         self.ring.poll_task(self)
 
     def issue_task(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_submit", self)
         self.ring.issue(self)
 
     def io_timeout_fn(self) -> None:
@@ -163,12 +176,14 @@ class IoKiocb:
         self.timer = None
         if self in self.ring.parked:
             self.ring.parked.remove(self)
-            self.ring.task_work(self.timed_out, "timeout expired")
+            self.ring.task_work(self.timed_out, "io_timeout_complete", self)
 
     def timed_out(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_timeout_complete", self)
         self.ring.complete(self, -errno.ETIME)
 
     def cancelled(self) -> None:
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
         self.ring.complete(self, -errno.ECANCELED)
 
 
@@ -193,6 +208,9 @@ class IoRing(File):
     ) -> None:
         super().__init__(fs, label)
         self.tracer: Tracer = fs.tracer
+        #: ``ctx->cq_wait``: the tasks in ``io_uring_enter(GETEVENTS)``, woken by each CQE
+        #: posted (`CqWait`). Not the ring's poll queue (`wq`, where epoll hooks its entries).
+        self.cq_wait = WaitQueue(self.tracer, label, ".cq_wait")
         sq_entries = roundup_pow_of_two(entries)
         self.sq = SqRing(sq_entries)
         self.cq = CqRing(2 * sq_entries)
@@ -206,25 +224,40 @@ class IoRing(File):
         self._batch: list[tuple[IoKiocb, int, int]] | None = None
 
     # -- posting completions ------------------------------------------------------------------
-    def _post(self, cqe: Cqe) -> None:
-        """``io_fill_cqe_req``: write the CQE at the tail, or queue it on the overflow list."""
+    def trace_req(self, kind: TraceKind, function: str, req: IoKiocb, what: str = "") -> None:
+        """Record a free step of `req`'s journey, made by the kernel's `function` (`what`
+        says more). Nothing is formatted with tracing off."""
+        tracer = self.tracer
+        if tracer.enabled:
+            sqe = req.sqe
+            subject = f"{sqe.op} ud={sqe.user_data}" + (f" {what}" if what else "")
+            tracer.charge(kind, self.label, 0, function + ": {e.subject}", subject=subject)
+
+    def _post(self, cqe: Cqe, function: str = "io_req_complete_post") -> None:
+        """``io_fill_cqe_req``: write the CQE at the tail, or queue it on the overflow list.
+        `function` is the kernel's caller that posts it (the trace event's name)."""
         cq = self.cq
         if cq.overflow or cq.ready() == cq.ring_entries:
             cq.overflow.append(cqe)
             where = f"{self.label}.cq.overflow"
+            function = "io_cqring_event_overflow"
+            self.cq_wait.wake_up(EPOLLIN, 0)  # the waiters flush the overflow list themselves
         else:
             cq.cqes[cq.tail & cq.ring_mask] = cqe
             cq.tail += 1
             where = f"{self.label}.cq"
             # io_poll_wq_wake: whoever polls the ring (epoll) hears of the new CQE
             self.wq.wake_up(EPOLLIN)
+            # io_cqring_wake: every task in io_cqring_wait checks whether it has enough
+            self.cq_wait.wake_up(EPOLLIN, 0)
         self.tracer.charge(
             TraceKind.COPY_OUT,
             where,
             1,
-            "CQE user_data={e.subject} res={e.count}",
+            function + ": CQE user_data={e.subject} res={e.count}",
             subject=str(cqe.user_data),
             count=cqe.res,
+            list="cq",
         )
 
     def flush_overflow(self) -> None:
@@ -243,6 +276,15 @@ class IoRing(File):
             assert cqe is not None
             out.append(cqe)
             cq.head += 1
+            if self.tracer.enabled:
+                self.tracer.charge(
+                    TraceKind.CQE_REAP,
+                    f"{self.label}.cq",
+                    0,
+                    "the program reaps CQE {e.subject}: CQ head -> {e.count}",
+                    subject=f"user_data={cqe.user_data} res={cqe.res}",
+                    count=cq.head,
+                )
         return out
 
     def complete(self, req: IoKiocb, res: int, cflags: int = 0) -> None:
@@ -255,24 +297,27 @@ class IoRing(File):
         self._finish(req, res)
 
     def _finish(self, req: IoKiocb, res: int) -> None:
+        """The request is freed: its file released, its chain continued -- or failed, unless
+        it was hard-linked (``io_queue_next``, ``io_fail_links``)."""
         if req.file is not None:
             self.fs.fput(req.file)
             req.file = None
         nxt, req.link = req.link, None
-        if nxt is None:
-            return
-        if res < 0:  # io_fail_links: the rest of the chain completes -ECANCELED, in order
+        if nxt is not None and res < 0 and not req.sqe.flags & IOSQE_IO_HARDLINK:
+            # io_fail_links: the rest of the chain completes -ECANCELED, in order
             cancelled: IoKiocb | None = nxt
             while cancelled is not None:
-                self._post(Cqe(cancelled.sqe.user_data, -errno.ECANCELED))
+                self._post(Cqe(cancelled.sqe.user_data, -errno.ECANCELED), "io_fail_links")
                 following = cancelled.link
                 cancelled.link = None
                 cancelled = following
-        else:  # io_queue_next: the next one is issued from task work
-            self.task_work(nxt.issue_task, "issue the next linked request")
+        elif nxt is not None:  # io_queue_next: the next one is issued from task work
+            self.task_work(nxt.issue_task, "io_req_task_submit", nxt)
 
-    def task_work(self, work: Callable[[], None], what: str) -> None:
-        """``io_req_task_work_add``: run `work` when the task returns to user space."""
+    def task_work(self, work: Callable[[], None], what: str, req: IoKiocb) -> None:
+        """``io_req_task_work_add``: run `work` (the kernel's function `what`, for `req`) when
+        the task returns to user space."""
+        self.trace_req(TraceKind.TASK_WORK_ADD, "io_req_task_work_add", req, f"-> {what}")
         self.clock.schedule(0, PRIO_SOFTIRQ, f"{self.label} task work: {what}", work)
 
     # -- submission ---------------------------------------------------------------------------
@@ -303,8 +348,9 @@ class IoRing(File):
                 TraceKind.COPY_IN,
                 f"{self.label}.sq",
                 1,
-                "SQE {e.subject}",
+                "io_submit_sqes: SQE {e.subject}",
                 subject=f"{sqe.op} user_data={sqe.user_data}",
+                list="sq",
             )
             req = IoKiocb(self, sqe)
             if last is not None:
@@ -312,15 +358,15 @@ class IoRing(File):
             else:
                 head = req
             last = req
-            if not sqe.flags & IOSQE_IO_LINK:
+            if not sqe.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK):
                 assert head is not None
                 self.issue(head)
                 head = last = None
         if head is not None:  # io_submit_state_end: a chain cut by the batch's end runs too
             self.issue(head)
         batch, self._batch = self._batch, None
-        for req, res, cflags in batch:  # io_submit_flush_completions
-            self._post(Cqe(req.sqe.user_data, res, cflags))
+        for req, res, cflags in batch:
+            self._post(Cqe(req.sqe.user_data, res, cflags), "io_submit_flush_completions")
         for req, res, _ in batch:
             self._finish(req, res)
         return submitted
@@ -336,6 +382,7 @@ class IoRing(File):
 
     def issue(self, req: IoKiocb) -> None:
         """``io_issue_sqe``: run the op without blocking; complete it, or park it."""
+        self.trace_req(TraceKind.SQE_ISSUE, "io_issue_sqe", req)
         op = req.sqe.op
         if op == "NOP":
             self.complete(req, 0)
@@ -396,6 +443,12 @@ class IoRing(File):
         """Hook a poll entry on the file's wait queue; its wake function queues task work."""
         file = req.file
         assert file is not None
+        self.trace_req(
+            TraceKind.SQE_PARK,
+            "io_poll_add" if req.polled else "io_arm_poll_handler",
+            req,
+            f"parks on {file.label}.wq",
+        )
         req.interest = events | IO_POLL_UNMASK
         entry = WaitEntry(req.io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
         req.entry = entry
@@ -410,7 +463,8 @@ class IoRing(File):
         if req not in self.parked:  # cancelled between the wake-up and now
             return
         self.parked.remove(req)
-        if not req.polled:
+        if not req.polled:  # io_req_task_submit: the op is issued again, now that it can run
+            self.trace_req(TraceKind.SQE_ISSUE, "io_issue_sqe", req, "again")
             self._issue_io(req)
             return
         assert req.file is not None
@@ -434,12 +488,13 @@ class IoRing(File):
         if mask:
             self.complete(req, mask)
             return
-        req.polled = True
+        req.polled = True  # before the arming: it names the kernel function in the trace
         self._arm_poll(req, req.sqe.events)
 
     # -- timeouts -------------------------------------------------------------------------------
     def _arm_timeout(self, req: IoKiocb) -> None:
         """``io_timeout``: an hrtimer whose expiry completes the request with -ETIME."""
+        self.trace_req(TraceKind.SQE_PARK, "io_timeout", req, "arms an hrtimer")
         req.timer = self.clock.schedule(
             req.sqe.timeout_ms * 1_000_000, PRIO_TIMER, f"{self.label} timeout", req.io_timeout_fn
         )
@@ -471,7 +526,7 @@ class IoRing(File):
             return
         self._unpark(target)
         self.complete(req, 0)
-        self.task_work(target.cancelled, "cancelled")
+        self.task_work(target.cancelled, "io_req_task_cancel", target)
 
     # -- close ----------------------------------------------------------------------------------
     def _close(self, req: IoKiocb) -> None:
@@ -524,6 +579,37 @@ class IoRing(File):
             f"{self.label}: io_uring, SQ {self.sq.queued()}/{self.sq.ring_entries}, "
             f"CQ {self.cq.ready()}/{self.cq.ring_entries}, {len(self.parked)} in flight"
         )
+
+
+class CqWait:
+    """One task in ``io_cqring_wait`` (``struct io_wait_queue``): it waits until the CQ tail
+    reaches `target`, the head when it began waiting plus the completions it wants -- a tail
+    fixed then, so CQEs another thread reaps meanwhile still count (``io_should_wake``).
+
+    Its `entry` goes on the ring's ``cq_wait`` queue, exclusive, at the tail; the wake
+    function (``io_wake_function``) wakes the task when `should_wake`, or when a CQE went to
+    the overflow list (the task flushes it and looks again), and unhooks the entry
+    (``autoremove_wake_function``); otherwise it leaves the task asleep. O(1) a wake-up.
+    """
+
+    __slots__ = ("entry", "ring", "target", "woken")
+
+    def __init__(self, ring: IoRing, wanted: int, label: str) -> None:
+        self.ring = ring
+        self.target = ring.cq.head + wanted
+        self.woken = False
+        self.entry = WaitEntry(self.io_wake_function, self, label)
+
+    def should_wake(self) -> bool:
+        """``io_should_wake``: the tail has reached the target."""
+        return self.ring.cq.tail - self.target >= 0
+
+    def io_wake_function(self, entry: WaitEntry, _key: int) -> bool:
+        if not (self.should_wake() or self.ring.cq.overflow):
+            return False
+        self.woken = True
+        self.ring.cq_wait.remove(entry)
+        return True
 
 
 def _inq(sock: Socket) -> bool:

@@ -20,17 +20,22 @@ A `CompletionPort` is the port object behind a handle (here: a descriptor):
   Status dequeues one, the Ex form up to ``max_entries``; a wait with nothing queued times out
   with WAIT_TIMEOUT. ``PostQueuedCompletionStatus`` queues a packet the program makes up.
 
-Seam: Windows releases *threads* waiting on a port LIFO (the most recent waiter runs next, so
-its cache stays warm) and caps the running ones at ``NumberOfConcurrentThreads``. The model's
-callers are thread 0 only, so there is one waiter at most: a second waiter would hook here
-(`CompletionPort.waiters`) and be woken last-in first-out.
+Threads: the threads blocked in GetQueuedCompletionStatus on a port are released *last-in
+first-out* -- a packet queued while threads wait goes to the thread that blocked last, which
+runs with the oldest packet (Windows' "I/O Completion Ports" page: "the system releases the last
+(most recent) thread associated with that port, passing it the completion information for the
+oldest I/O completion"; its cache is still warm). `CompletionPort.waiters` is that stack of
+`PortWaiter`s; `queue_packet` hands the packet to the top one instead of queueing it. The cap
+on running threads (``NumberOfConcurrentThreads``) is not modelled: every waiter a packet is
+handed to runs.
 
 Not modelled (absent, not faked): closesocket cancelling outstanding I/O with
 ERROR_OPERATION_ABORTED (an operation holds its socket, like an io_uring request); CancelIoEx;
-AcceptEx and ConnectEx.
+AcceptEx and ConnectEx; closing a port under its blocked threads (Windows ends their waits with
+ERROR_ABANDONED_WAIT_0; here they sleep on).
 
 Complexity: an association O(1); an overlapped call O(1) plus its copy; a dequeue O(packets
-returned).
+returned); releasing a waiter O(1).
 """
 
 from __future__ import annotations
@@ -109,6 +114,18 @@ class Overlapped:
         self.port.attempt_woken(self.sock)
 
 
+class PortWaiter:
+    """A thread blocked in GetQueuedCompletionStatus(Ex) on a port (MODEL ONLY: Windows): its
+    label (``thread 2 in GetQueuedCompletionStatus``) and the packet handed to it when it is
+    released."""
+
+    __slots__ = ("label", "packets")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.packets: list[CompletionPacket] = []
+
+
 class CompletionPort(File):
     """The port: its FIFO of packets, the sockets associated with it (by completion key) and
     the operations in flight. Always "model only: Windows"."""
@@ -124,15 +141,28 @@ class CompletionPort(File):
         self.keys: dict[Socket, int] = {}
         #: operations parked on a socket's wait queue, in the order they parked.
         self.pending: list[Overlapped] = []
-        #: The LIFO thread-release seam: threads blocked in GetQueuedCompletionStatus (always
-        #: empty while only thread 0 calls).
-        self.waiters: list[object] = []
+        #: The threads blocked in GetQueuedCompletionStatus, oldest first: a stack, released
+        #: from the top (LIFO).
+        self.waiters: list[PortWaiter] = []
 
     def associate(self, sock: Socket, key: int) -> None:
         self.keys[sock] = key
 
     def queue_packet(self, packet: CompletionPacket) -> None:
-        """``KeInsertQueue``: the packet goes to the tail."""
+        """``KeInsertQueue``: the packet goes to the thread that blocked on the port last, if
+        one waits (LIFO release: it is woken with this packet), else to the queue's tail."""
+        if self.waiters:
+            waiter = self.waiters.pop()
+            waiter.packets.append(packet)
+            self.fs.tracer.charge(
+                TraceKind.WAKEUP,
+                f"{self.label}.waiters",
+                1,
+                "LIFO release: {e.subject} gets overlapped={e.count}",
+                subject=waiter.label,
+                count=packet.overlapped,
+            )
+            return
         self.packets.append(packet)
         self.fs.tracer.charge(
             TraceKind.LIST_APPEND,
@@ -192,12 +222,15 @@ class CompletionPort(File):
             except Win32Error as exc:
                 self._complete(req, 0, exc.winerror)
 
-    def dequeue(self, most: int) -> list[CompletionPacket]:
-        """Up to `most` packets from the head, FIFO, each copied out to the program's
-        ``OVERLAPPED_ENTRY`` array."""
+    def dequeue(
+        self, most: int, handed: list[CompletionPacket] | None = None
+    ) -> list[CompletionPacket]:
+        """The packets `handed` to a released waiter, then up to `most` in all from the head,
+        FIFO; each copied out to the program's ``OVERLAPPED_ENTRY`` array."""
         out: list[CompletionPacket] = []
-        while self.packets and len(out) < most:
-            packet = self.packets.popleft()
+        handed = list(handed or ())
+        while (handed or self.packets) and len(out) < most:
+            packet = handed.pop(0) if handed else self.packets.popleft()
             out.append(packet)
             self.fs.tracer.charge(
                 TraceKind.COPY_OUT,
@@ -224,7 +257,11 @@ class CompletionPort(File):
 
     def _check(self) -> None:
         """Invariants (between calls): a parked operation is hooked on its socket's wait queue
-        and its socket is associated with this port."""
+        and its socket is associated with this port; threads wait only while no packet is
+        queued (a packet queued meanwhile would have released one), and a waiter still on the
+        stack holds no packet."""
+        assert not (self.waiters and self.packets)
+        assert not any(waiter.packets for waiter in self.waiters)
         for req in self.pending:
             assert req.entry is not None and req.entry in req.sock.wq.entries
             assert req.sock in self.keys

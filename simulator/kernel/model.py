@@ -37,8 +37,8 @@ from simulator.conversions import (
 )
 from simulator.kernel.clock import Clock
 from simulator.kernel.eventpoll import EventPoll, do_epoll_ctl
-from simulator.kernel.io_uring import IoRing, check_entries
-from simulator.kernel.iocp import CompletionPort
+from simulator.kernel.io_uring import CqWait, IoRing, check_entries
+from simulator.kernel.iocp import CompletionPort, PortWaiter
 from simulator.kernel.kqueue import KQueue, KqueueList, do_kevent, do_kqueue
 from simulator.kernel.nic import Nic
 from simulator.kernel.sched import Scheduler
@@ -652,8 +652,10 @@ class ModelKernel(ModelViews):
     def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[Cqe]:
         """``io_uring_enter(GETEVENTS)`` with a timeout, then reap the whole CQ.
 
-        A thread-0 call: a wait nothing can end raises WaitForeverError. (With threads, this
-        sleep becomes a waiter on the ring's ``cq_wait`` queue, woken by `IoRing._post`.)
+        The wait is ``io_cqring_wait``: the task sleeps on the ring's ``cq_wait`` queue
+        (`CqWait`), woken by the CQEs `IoRing` posts, and goes back to sleep while the CQ tail
+        falls short of its target. On thread 0, a wait nothing can end raises
+        WaitForeverError; a spawned thread sleeps until a CQE comes (IU-17).
         """
         self._begin("io_uring_wait")
         refuse_stdio(ring)
@@ -662,16 +664,26 @@ class ModelKernel(ModelViews):
         timeout_ns = io_uring_timeout_ns(timeout_ms)
         ctx = self._io_ring(ring)
         ctx.flush_overflow()
-
-        def enough() -> bool:
-            ctx.flush_overflow()
-            return ctx.cq.ready() >= wanted
-
-        if not enough() and timeout_ns != 0:
-            self.sleep_until(self._deadline(timeout_ns), enough, ctx.label)
+        if ctx.cq.ready() < wanted and timeout_ns != 0:
+            self._io_cqring_wait(ctx, wanted, self._deadline(timeout_ns))
         cqes = ctx.reap()
         self._settle()
         return cqes
+
+    def _io_cqring_wait(self, ctx: IoRing, wanted: int, deadline: int | None) -> None:
+        """Sleep on ``ctx->cq_wait`` until the CQ tail reaches the head plus `wanted` (or the
+        deadline): after each wake-up, flush the overflow list and look again."""
+        wait = CqWait(ctx, wanted, self._task_label("io_uring_wait"))
+        while not wait.should_wake():
+            wait.woken = False
+            ctx.cq_wait.add_exclusive(wait.entry)  # prepare_to_wait_exclusive
+            try:
+                self.sleep_until(deadline, lambda: wait.woken, ctx.cq_wait.name)
+            finally:
+                ctx.cq_wait.remove(wait.entry)  # a no-op once the wake function unhooked it
+            if not wait.woken:
+                return  # the timeout expired
+            ctx.flush_overflow()
 
     def _io_ring(self, fd: int) -> IoRing:
         """The io_uring at `fd`: EBADF if not open, EOPNOTSUPP if not a ring."""
@@ -843,7 +855,7 @@ class ModelKernel(ModelViews):
         can fill raises WaitForeverError."""
         self._begin("GetQueuedCompletionStatus")
         refuse_stdio(port)
-        return self._dequeue(port, 1, timeout_ms)
+        return self._dequeue(port, 1, timeout_ms, "GetQueuedCompletionStatus")
 
     def GetQueuedCompletionStatusEx(
         self, port: int, max_entries: int, timeout_ms: int
@@ -853,7 +865,7 @@ class ModelKernel(ModelViews):
         refuse_stdio(port)
         if max_entries < 1:
             raise Win32Error(ERROR_INVALID_PARAMETER)
-        return self._dequeue(port, max_entries, timeout_ms)
+        return self._dequeue(port, max_entries, timeout_ms, "GetQueuedCompletionStatusEx")
 
     def PostQueuedCompletionStatus(
         self, port: int, nbytes: int = 0, key: int = 0, overlapped: int = 0
@@ -890,12 +902,24 @@ class ModelKernel(ModelViews):
         finally:
             self._settle()
 
-    def _dequeue(self, port: int, most: int, timeout_ms: int) -> list[CompletionPacket]:
+    def _dequeue(self, port: int, most: int, timeout_ms: int, call: str) -> list[CompletionPacket]:
+        """Take what is queued; with nothing, block on the port as a `PortWaiter` (pushed on
+        its LIFO stack) until a packet is handed to it or the timeout expires."""
         ctx = self._completion_port(port)
         timeout_ns = io_uring_timeout_ns(timeout_ms)  # whole ms, negative = INFINITE
+        handed: list[CompletionPacket] = []
         if not ctx.packets and timeout_ns != 0:
-            self.sleep_until(self._deadline(timeout_ns), lambda: bool(ctx.packets), ctx.label)
-        packets = ctx.dequeue(most)
+            waiter = PortWaiter(self._task_label(call))
+            ctx.waiters.append(waiter)
+            try:
+                self.sleep_until(
+                    self._deadline(timeout_ns), lambda: bool(waiter.packets), f"{ctx.label}.waiters"
+                )
+            finally:
+                if waiter in ctx.waiters:  # timed out (or ended) before a packet came
+                    ctx.waiters.remove(waiter)
+            handed = waiter.packets
+        packets = ctx.dequeue(most, handed)
         self._settle()
         if not packets:
             raise Win32Error(WAIT_TIMEOUT)

@@ -199,10 +199,15 @@ class ModelViews:
                     req.sqe.user_data,
                     req.sqe.op,
                     req.sqe.fd if req.entry is not None else -1,
-                    "poll" if req.entry is not None else "timer",
+                    "poll"
+                    if req.entry is not None
+                    else "timer"
+                    if req.timer is not None
+                    else "task work",
                 )
                 for req in ring.parked
             ),
+            tuple(entry.label for entry in ring.cq_wait.entries),
         )
 
     def iocp_at(self, fd: int) -> IocpSnapshot | None:
@@ -217,6 +222,7 @@ class ModelViews:
             tuple((p.bytes_transferred, p.key, p.overlapped, p.status) for p in port.packets),
             tuple((r.tag, r.op, fd_of.get(id(r.sock), -1)) for r in port.pending),
             tuple((fd_of.get(id(sock), -1), key) for sock, key in port.keys.items()),
+            tuple(waiter.label for waiter in port.waiters),
         )
 
     def nic_snapshot(self) -> NicSnapshot:

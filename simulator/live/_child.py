@@ -51,6 +51,7 @@ from simulator.conversions import (
     index,
     io_uring_entries,
     io_uring_min_complete,
+    io_uring_timeout_ns,
 )
 from simulator.live import _libc, _measure, _uring, _wire
 from simulator.syscalls import Timeout
@@ -584,12 +585,20 @@ class _Engine:
 
     def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[uapi.Cqe]:
         """io_uring_enter(GETEVENTS) with a timeout (``IORING_ENTER_EXT_ARG``), then reap the
-        CQ. A negative timeout is infinite: bounded, then WaitForeverError."""
+        CQ. A negative timeout is infinite: bounded on thread 0, then WaitForeverError; a
+        spawned thread waits as long as the call says."""
         ring = c_int(ring)
         wanted = io_uring_min_complete(min_complete)
         bounded, infinite = bounded_timeout(Timeout.URING_MS, timeout_ms, self._bound_s)
         bound = index(bounded)
         target = self._ring(ring)
+        if self._worker() is not None:  # a spawned thread sleeps in io_cqring_wait, unbounded
+            timeout_ns = io_uring_timeout_ns(timeout_ms)
+            if target.ready() < wanted and timeout_ns != 0:
+                target.enter_wait(ring, wanted, timeout_ns)
+            cqes = target.reap()
+            self._adopt_accepted(cqes)
+            return cqes
         allowed = self._allowed_ms(bound) if target.ready() < wanted else 0
         target.enter_wait(ring, wanted, allowed * 1_000_000)
         cqes = target.reap()

@@ -255,15 +255,19 @@ class Ring:
         # the ones behind it are still queued, ahead of ours.
         return io_uring_enter(fd, (tail - head) & 0xFFFFFFFF, 0, 0, None)
 
-    def enter_wait(self, fd: int, min_complete: int, timeout_ns: int) -> None:
-        """Enter through `fd` to wait for `min_complete` completions or `timeout_ns`; ETIME is
-        no error here (the caller reaps what is there)."""
-        ts = ctypes.create_string_buffer(_TIMESPEC.pack(*divmod(timeout_ns, 1_000_000_000)))
-        arg = ctypes.create_string_buffer(
-            _GETEVENTS_ARG.pack(0, 0, 0, ctypes.addressof(ts)), _GETEVENTS_ARG.size
-        )
+    def enter_wait(self, fd: int, min_complete: int, timeout_ns: int | None) -> None:
+        """Enter through `fd` to wait for `min_complete` completions or `timeout_ns` (None: no
+        timeout); ETIME is no error here (the caller reaps what is there)."""
+        flags = IORING_ENTER_GETEVENTS
+        arg = None
+        if timeout_ns is not None:
+            ts = ctypes.create_string_buffer(_TIMESPEC.pack(*divmod(timeout_ns, 1_000_000_000)))
+            arg = ctypes.create_string_buffer(
+                _GETEVENTS_ARG.pack(0, 0, 0, ctypes.addressof(ts)), _GETEVENTS_ARG.size
+            )
+            flags |= IORING_ENTER_EXT_ARG
         try:
-            io_uring_enter(fd, 0, min_complete, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, arg)
+            io_uring_enter(fd, 0, min_complete, flags, arg)
         except OSError as exc:
             if exc.errno not in (errno.ETIME, errno.EINTR):
                 raise

@@ -601,7 +601,7 @@ THREAD_SETTLE_BOUND_S = 2.0
 
 #: The syscalls a thread of the child sleeps in (x86_64 and aarch64 numbers): recvfrom,
 #: sendto, accept, accept4, recvmsg, sendmsg, epoll_wait, epoll_pwait, epoll_pwait2, poll,
-#: ppoll, select, pselect6.
+#: ppoll, select, pselect6; and io_uring_enter (426 on both: new syscalls share one number).
 #: Where /proc/<pid>/task/<tid>/syscall cannot be read (it needs ptrace access), the number
 #: recorded instead: the state letter alone decides.
 _UNREADABLE = -2
@@ -609,7 +609,7 @@ _BLOCKING_SYSCALLS = frozenset(
     {45, 44, 43, 288, 47, 46, 232, 281, 441, 7, 271, 23, 270, _UNREADABLE}
     if os.uname().machine == "x86_64"
     else {207, 206, 202, 242, 212, 211, 22, 441, 73, 72, _UNREADABLE}
-)
+) | {426}  # io_uring_enter (io_cqring_wait)
 
 
 #: The names of `_BLOCKING_SYSCALLS`, for the threads panel (`LiveKernel.proc_threads`).
@@ -628,6 +628,7 @@ _SYSCALL_NAMES = (
         271: "ppoll",
         23: "select",
         270: "pselect6",
+        426: "io_uring_enter",
     }
     if os.uname().machine == "x86_64"
     else {
@@ -641,6 +642,7 @@ _SYSCALL_NAMES = (
         441: "epoll_pwait2",
         73: "ppoll",
         72: "pselect6",
+        426: "io_uring_enter",
     }
 )
 

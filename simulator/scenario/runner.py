@@ -493,7 +493,11 @@ class Runner:
             verdict = Verdict.DIVERGE
             diff = describe_difference(model_outcome, live_outcome, spec.result)
         elif not threadsteps.same(
-            model_woken, live_woken or {}, self.steps, started, state.fds_comparable
+            self._comparable(model_woken, started),
+            self._comparable(live_woken or {}, started),
+            self.steps,
+            started,
+            state.fds_comparable,
         ):
             verdict = Verdict.DIVERGE
             diff = threadsteps.describe(model_woken, live_woken or {})
@@ -524,6 +528,20 @@ class Runner:
             woken=threadsteps.pairs(model_woken, live_woken),
             live_names=state.live_names.snapshot(),
         )
+
+    def _comparable(self, woken: dict[str, Outcome], started: dict[str, int]) -> dict[str, Outcome]:
+        """The threads of `woken` whose call the live kernel could make: a thread whose
+        starting step was model only (IOCP, kqueue on Linux: ENOSYS there at once) finishes
+        only in the model, which no live answer can confirm or contradict."""
+        records = self._records
+        return {
+            name: outcome
+            for name, outcome in woken.items()
+            if not (
+                started[name] < len(records)
+                and records[started[name]].verdict is Verdict.MODEL_ONLY
+            )
+        }
 
     def _rerun_step(self) -> None:
         """Run a step that has a record again, the model side only, moving the state exactly

@@ -19,7 +19,8 @@ from tui.render.ready_chain import fd_label
 
 
 class RingsView:
-    """One io_uring: SQ (head, tail), CQ (slots, head ``H``, tail ``T``), overflow, in flight."""
+    """One io_uring: SQ (head, tail), CQ (slots, head ``H``, tail ``T``), overflow, in flight,
+    and the threads asleep on its ``cq_wait`` queue."""
 
     def __init__(
         self, ring: IoUringSnapshot, names: Bindings | None = None, title: str = ""
@@ -45,6 +46,8 @@ class RingsView:
             yield Text("  in flight: " + "; ".join(self._parked(p) for p in ring.in_flight))
         else:
             yield Text("  in flight: none", style="dim")
+        if ring.cq_waiters:  # the threads asleep in io_uring_wait (io_cqring_wait)
+            yield Text(f"  {ring.label}.cq_wait ▸ " + " → ".join(ring.cq_waiters))
 
     def _cq(self) -> Text:
         ring = self.ring
@@ -68,13 +71,16 @@ class RingsView:
         user_data, op, fd, how = parked
         if how == "timer":
             return f"ud={user_data} {op} on a timer"
+        if how == "task work":
+            return f"ud={user_data} {op} woken, its task work queued"
         return f"ud={user_data} {op} parked on {fd_label(fd, self.names)}'s wait queue"
 
 
 class PortView:
     """A Windows completion port (MODEL ONLY): its packet queue, head (dequeued next) to tail
-    (queued last), its pending overlapped operations and its associations. Labelled "model
-    only: Windows" on its first line, always."""
+    (queued last), its pending overlapped operations, its associations and the threads blocked
+    on it (the last one is released first). Labelled "model only: Windows" on its first line,
+    always."""
 
     def __init__(self, port: IocpSnapshot, names: Bindings | None = None, title: str = "") -> None:
         self.port = port
@@ -104,6 +110,10 @@ class PortView:
             yield Text("  pending: none", style="dim")
         keys = ", ".join(f"{fd_label(fd, self.names)} key {key}" for fd, key in port.associated)
         yield Text(f"  associated: {keys or 'none'}", style="" if keys else "dim")
+        if port.waiters:  # GetQueuedCompletionStatus's sleepers: a stack, released from the top
+            yield Text(
+                "  blocked threads (LIFO, released from the right): " + " → ".join(port.waiters)
+            )
 
     def _pending(self, pending: tuple[int, str, int]) -> str:
         tag, op, fd = pending

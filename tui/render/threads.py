@@ -100,9 +100,11 @@ class ThreadsPicture:
             where = None
             if thread.sleeps_on is not None:
                 # a socket's sleepers report its queue (``unix1.wq``), an epoll's the
-                # instance (``epoll5``), whose queue of sleepers is ``epoll5.wq``
-                label = thread.sleeps_on.removesuffix(".wq")
-                where = f"{files[label]} {label}.wq" if label in files else thread.sleeps_on
+                # instance (``epoll5``), whose queue of sleepers is ``epoll5.wq``, an
+                # io_uring's its completion queue's (``io_uring5.cq_wait``)
+                label, _, queue = thread.sleeps_on.partition(".")
+                queue = f"{label}.{queue or 'wq'}"
+                where = f"{files[label]} {queue}" if label in files else thread.sleeps_on
             rows.append(
                 ThreadRow(thread.tid, thread.state, thread.call, where, thread.cpu, thread.outcome)
             )
@@ -207,7 +209,7 @@ class ThreadsPicture:
 def sleepers_files(model: Observable, snapshot: ThreadsSnapshot, names: Bindings) -> dict[str, str]:
     """The scenario's names (``a:3``) of the files threads sleep on, by model label: one look
     at each named descriptor, and none while no thread sleeps (O(names) then)."""
-    wanted = {t.sleeps_on.removesuffix(".wq") for t in snapshot.threads if t.sleeps_on}
+    wanted = {t.sleeps_on.partition(".")[0] for t in snapshot.threads if t.sleeps_on}
     found: dict[str, str] = {}
     if not wanted:
         return found
