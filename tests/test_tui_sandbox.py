@@ -88,6 +88,9 @@ async def test_a_typed_line_is_animated_like_a_lessons_step() -> None:
     app = make_app(sandbox=True, live=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = sandbox(app)
+        # The slowest speed: on a loaded machine the animation must not end before the keys
+        # below reach it (the test is about what they do to a running animation).
+        screen.speed_index = 0
         await type_line(pilot, screen, "a, b = socketpair()")
         await type_line(pilot, screen, "ep = epoll_create()")
         screen.query_one(CallInput).value = "epoll_ctl(ep, ADD, a, IN)"
