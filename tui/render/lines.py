@@ -26,7 +26,7 @@ from rich.padding import Padding
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from tui.render.safe import CONTROL_CODES, Neutralised, safe_text
 
@@ -49,7 +49,36 @@ def _fits(plain: str, width: int) -> bool:
     """Whether `plain` takes at most `width` cells (ASCII: one a character)."""
     if plain.isascii():
         return len(plain) <= width
-    return len(plain) <= width // 2 or cell_len(plain) <= width
+    # No character takes more than two cells: counting the others twice is an upper bound,
+    # in C ("… 9,998 other rows", each step: cell_len walks it character by character).
+    wide = len(plain) - len(plain.encode("ascii", "ignore"))
+    return len(plain) + wide <= width or cell_len(plain) <= width
+
+
+class Line:
+    """One line of text for a picture to yield instead of a rich `Text`: `plain`, its base
+    `style` and `spans` ``(start, end, style)``, with the meaning `Text` gives them.
+
+    Rich renders it as that `Text` (`__rich__`); `LineWriter` prints it without building one
+    when it fits and holds no tab and no control character (those take the `Text` path, so the
+    characters printed are the same either way). A step yields a dozen of these: a `Text` costs
+    several times more to make (it copies its spans and strips control codes). O(1) to make.
+    """
+
+    __slots__ = ("plain", "spans", "style")
+
+    def __init__(
+        self, plain: str, style: str = "", spans: tuple[tuple[int, int, str], ...] = ()
+    ) -> None:
+        self.plain = plain
+        self.style = style
+        self.spans = spans
+
+    def __rich__(self) -> Text:
+        return Text(self.plain, self.style, spans=[Span(*span) for span in self.spans])
+
+    def __repr__(self) -> str:
+        return f"Line({self.plain!r}, {self.style!r}, {self.spans!r})"
 
 
 #: Rich's names of its colour systems (`Console.color_system`).
@@ -89,7 +118,9 @@ class LineWriter:
 
     def write(self, renderable: RenderableType, indent: int = 0) -> None:
         """Print `renderable` indented by `indent` columns."""
-        if isinstance(renderable, Text):
+        if type(renderable) is Line:
+            self._fast_line(renderable, indent)
+        elif isinstance(renderable, Text):
             self._text(renderable, indent)
         elif isinstance(renderable, Padding) and self._plain_padding(renderable):
             for _ in range(renderable.top):
@@ -118,6 +149,26 @@ class LineWriter:
         return padding.right == 0 and (
             padding.style == "none" or not self.console.get_style(padding.style)
         )
+
+    def _fast_line(self, line: Line, indent: int) -> None:
+        """`line` as `_text` would print its `Text`, without making one when it needs no
+        layout, holds nothing to neutralise and (in colour) has no spans."""
+        plain = line.plain
+        if (
+            "\n" in plain
+            or "\t" in plain
+            or _CONTROL.search(plain)
+            or not _fits(plain, self.width - indent)
+            or (line.spans and self._system is not None)
+        ):
+            self._text(line.__rich__(), indent)
+        elif self._system is None:
+            self.out.write((" " * indent + plain).rstrip(" ") + "\n")
+        else:  # `_line`'s path for a text without spans
+            if line.style and plain:
+                opens, closes = self._style(line.style)
+                plain = opens + plain + closes
+            self.out.write(TRAILING.sub(r"\1", " " * indent + plain) + "\n")
 
     def _text(self, text: Text, indent: int) -> None:
         plain = text.plain
@@ -209,4 +260,4 @@ class LineWriter:
         self.out.write(TRAILING.sub(r"\1", captured.get()))
 
 
-__all__ = ["TRAILING", "LineWriter"]
+__all__ = ["TRAILING", "Line", "LineWriter"]
