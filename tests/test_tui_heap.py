@@ -13,7 +13,7 @@ import pytest
 
 from tests.tui_support import EPOLL_SCENARIO, write
 from tui.app import make_app
-from tui.heap import FREEZE_EVERY, RECLAIM_EVERY, ForwardRun, HeapPolicy
+from tui.heap import RECLAIM_EVERY, HeapPolicy
 from tui.screens.player import PlayerScreen
 
 
@@ -93,33 +93,3 @@ async def test_the_player_freezes_while_open_and_releases_when_it_closes(tmp_pat
         await pilot.pause()
         assert not isinstance(app.screen, PlayerScreen)
         assert gc.get_freeze_count() == 0
-
-
-def test_a_forward_run_collects_each_stretch_of_steps_then_freezes_what_survived() -> None:
-    gc.disable()  # only the policy collects: what it collects is then exactly known
-    try:
-        before = Node()
-        frozen_at_start = weakref.ref(before)
-        with ForwardRun() as run:
-            assert gc.get_freeze_count() > 0
-            del before
-            gc.collect()
-            assert frozen_at_start() is not None  # alive when the run began: frozen
-            made = Node()
-            made_in_run = weakref.ref(made)
-            del made
-            for _ in range(FREEZE_EVERY - 1):
-                run.step()
-            assert made_in_run() is not None
-            survivor = Node()
-            survived = weakref.ref(survivor)
-            run.step()  # the stretch ends: what it made is collected, what survived frozen
-            assert made_in_run() is None
-            del survivor
-            gc.collect()
-            assert survived() is not None
-        assert gc.get_freeze_count() == 0  # the run ended: everything handed back
-        gc.collect()
-        assert frozen_at_start() is None and survived() is None
-    finally:
-        gc.enable()

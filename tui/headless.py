@@ -32,7 +32,6 @@ from simulator.scenario.runner import (
     default_model_factory,
 )
 from simulator.scenario.threadsteps import thread_ids
-from tui.heap import ForwardRun
 from tui.render.lines import LineWriter
 from tui.render.model_state import ModelStateView, is_instance
 from tui.render.safe import safe_markdown, safe_text
@@ -106,7 +105,7 @@ def play(
     observable = isinstance(runner.model, Observable)  # a protocol check: once, not per step
     summarised = False  # whether a step's picture was only its own rows (a long table)
     thread_names = {tid: name for name, tid in thread_ids(scenario.steps).items()}
-    with runner, ForwardRun() as heap:  # the collector spared the model (`tui.heap`)
+    with runner:
         if not as_json:
             write(Text(safe_text(meta.title), style="bold underline"))
             if meta.summary:
@@ -115,7 +114,6 @@ def play(
             write(Text(safe_text(f"{path} -- model vs {source}") + "\n", style="dim"))
         try:
             for step in runner:
-                heap.step()
                 bad = bad or step.verdict in (Verdict.DIVERGE, Verdict.EXPECT_FAILED)
                 code = program.excerpt(step_lines(step.step.line)) if program else []
                 if as_json:

@@ -16,13 +16,8 @@ drawn going forward (so what waits stays bounded), and when the player closes
 The collector keeps one permanent generation per process: the player that settles owns it
 while it is open (the app plays one scenario at a time).
 
-``play --headless`` only goes forward, then ends: `ForwardRun` freezes what is alive when it
-starts (the loaded scenario) and, every `FREEZE_EVERY` steps, collects what those steps made
-and freezes what survived (the model, the records). Its collector passes therefore look at
-the last few hundred steps' objects, never at the whole model again: profiled at 10,000
-``socketpair`` steps, the full collections were a third of the runner's time and made a step
-of the last tenth twice as slow as one of the first. A cycle that dies while frozen waits
-until the run ends (`ForwardRun.__exit__` hands everything back), bounded by the run.
+A run that only goes forward (``check``, ``play --headless``) has its own policy:
+`simulator.scenario.collector.ForwardRun`.
 """
 
 from __future__ import annotations
@@ -31,8 +26,6 @@ import gc
 
 #: Positions drawn going forward between two full collections of what was frozen.
 RECLAIM_EVERY = 100
-#: Steps of a forward run between two freezes (`ForwardRun`): a collection of what they made.
-FREEZE_EVERY = 256
 
 
 class HeapPolicy:
@@ -68,27 +61,4 @@ class HeapPolicy:
         self._since_reclaim = 0
 
 
-class ForwardRun:
-    """The collector's policy for a run that only goes forward (see the module docstring): a
-    context manager; call `step` after each step. `step` is O(1) but every `FREEZE_EVERY`
-    calls, when it costs a collection of what was made since the last freeze."""
-
-    def __init__(self) -> None:
-        self._steps = 0
-
-    def __enter__(self) -> ForwardRun:
-        gc.freeze()  # what is alive now lives as long as the run: no collection first
-        return self
-
-    def step(self) -> None:
-        """One more step ran."""
-        self._steps += 1
-        if self._steps % FREEZE_EVERY == 0:
-            gc.collect()  # the unfrozen part only: what the last steps made
-            gc.freeze()
-
-    def __exit__(self, *exc: object) -> None:
-        gc.unfreeze()
-
-
-__all__ = ["FREEZE_EVERY", "RECLAIM_EVERY", "ForwardRun", "HeapPolicy"]
+__all__ = ["RECLAIM_EVERY", "HeapPolicy"]

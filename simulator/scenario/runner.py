@@ -54,6 +54,7 @@ from simulator import syscalls, uapi
 from simulator.observe import Cost, Observable, Traced, TraceEvent
 from simulator.scenario import calls, threadsteps
 from simulator.scenario.calls import Bindings, Json, Outcome
+from simulator.scenario.collector import ForwardRun
 from simulator.scenario.format import ResultKind, Scenario, StepBase
 from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
 
@@ -327,8 +328,12 @@ class Runner:
         return tuple(sorted(self._checkpoints))
 
     def __iter__(self) -> Iterator[StepRecord]:
-        while not self.done:
-            yield self.advance()
+        """Run the remaining steps, the collector kept off what the run keeps alive
+        (`collector.ForwardRun`: a step's cost does not grow with the steps before it)."""
+        with ForwardRun() as heap:
+            while not self.done:
+                yield self.advance()
+                heap.step()
 
     def advance(self) -> StepRecord:
         """Run the next step; `IndexError` at the end."""
