@@ -39,6 +39,9 @@ _CONTROL = re.compile(
     "[" + "".join(re.escape(chr(c)) for c in CONTROL_CODES if chr(c) not in "\n\t") + "]"
 )
 
+#: What sends a `Line` to the `Text` path: a newline, a tab or any other control character.
+_LAYOUT_OR_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in CONTROL_CODES) + "]")
+
 
 def _safe(text: str) -> str:
     """`safe_text` (multiline), after a cheaper check: our pictures' text is already safe."""
@@ -114,12 +117,22 @@ class LineWriter:
         self._styles: dict[str | Style, tuple[str, str]] = {}
         self._options: dict[int, ConsoleOptions] = {}
         self._pictures = _pictures()
+        self._picture_types = frozenset(self._pictures)  # the exact types: one lookup
         self._ascii = console.options.ascii_only
 
     def write(self, renderable: RenderableType, indent: int = 0) -> None:
         """Print `renderable` indented by `indent` columns."""
-        if type(renderable) is Line:
-            self._fast_line(renderable, indent)
+        kind = type(renderable)
+        if kind is Line:
+            self._fast_line(cast(Line, renderable), indent)
+        elif kind in self._picture_types or isinstance(renderable, self._pictures):
+            picture = cast(ConsoleRenderable, renderable)
+            for part in picture.__rich_console__(self.console, self._options_at(indent)):
+                assert not isinstance(part, Segment), "our pictures yield renderables"
+                if type(part) is Line:  # most of what a picture yields: no second dispatch
+                    self._fast_line(part, indent)
+                else:
+                    self.write(part, indent)
         elif isinstance(renderable, Text):
             self._text(renderable, indent)
         elif isinstance(renderable, Padding) and self._plain_padding(renderable):
@@ -130,16 +143,14 @@ class LineWriter:
                 self.out.write("\n")
         elif isinstance(renderable, Group):
             for child in renderable.renderables:
-                self.write(child, indent)
+                if type(child) is Line:
+                    self._fast_line(child, indent)
+                else:
+                    self.write(child, indent)
         elif isinstance(renderable, Rule) and self._rule(renderable, indent):
             pass
         elif isinstance(renderable, Neutralised):
             self.write(renderable.renderable, indent)
-        elif isinstance(renderable, self._pictures):
-            picture = cast(ConsoleRenderable, renderable)
-            for part in picture.__rich_console__(self.console, self._options_at(indent)):
-                assert not isinstance(part, Segment), "our pictures yield renderables"
-                self.write(part, indent)
         else:
             self._rich(renderable, indent)
 
@@ -155,9 +166,7 @@ class LineWriter:
         layout, holds nothing to neutralise and (in colour) has no spans."""
         plain = line.plain
         if (
-            "\n" in plain
-            or "\t" in plain
-            or _CONTROL.search(plain)
+            _LAYOUT_OR_CONTROL.search(plain)
             or not _fits(plain, self.width - indent)
             or (line.spans and self._system is not None)
         ):
