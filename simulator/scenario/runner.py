@@ -457,7 +457,11 @@ class Runner:
                 state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
             )
         live_woken = self._live_woken if live_outcome is not None else None
-        started = {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+        started = (
+            {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+            if model_woken or live_woken
+            else {}
+        )
 
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
@@ -661,10 +665,10 @@ class Runner:
         """Why the live kernel must not run `step`, or None."""
         if step.model_only:
             return "a model_only step"
+        if self._live_factory is None and not self._replaying:
+            return None  # no live kernel to ask: the names need no look (a `check --no-live`)
         only = [n for n in plan.call.refs if n in self._state.model_only_names]
-        if only and (self._live_factory is not None or self._replaying):
-            return f"{only[0]!r} exists only in the model"
-        return None
+        return f"{only[0]!r} exists only in the model" if only else None
 
     def _live_kernel(self) -> uapi.Kernel | None:
         if self._live is None and self._live_factory is not None:
