@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from simulator.scenario.calls import Outcome, show, show_value
 from simulator.scenario.runner import StepRecord
@@ -99,8 +99,12 @@ class StepView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.record
         look = VERDICTS[r.verdict]
-        verdict = Text(look.headline, style=look.style)
-        yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
+        # ``Text("step n/N: ").append_text(Text(headline, style))``, made as one `Text`.
+        head = f"step {r.number}/{self.total}: "
+        title = Text(head + look.headline)
+        if look.style:
+            title.spans = [Span(len(head), len(title.plain), look.style)]
+        yield Rule(title, align="left")
         yield Line(safe_text(r.call), "bold")
         for number, source in self.code:  # the program's text comes from a file: made safe
             yield Line(f"  line {number:>3} | {safe_text(source.expandtabs(4))}", "cyan")
