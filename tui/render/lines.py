@@ -8,8 +8,9 @@ left-aligned `Rule`, or one of our own pictures that yields those (`PICTURES`). 
 writes these itself -- the characters rich would write, each run in the style rich would give
 it (rich's own `Style.render`), control characters made visible as `Neutralised` does -- and
 hands anything else (a `Table`, `Markdown`, a line that must wrap) to rich, at the same width
-and indentation, so that a page reads the same either way. ``tests/test_headless_lines.py``
-compares the two, line for line, on every shipped scenario.
+and indentation, so that a page reads the same either way. What a step prints at every step
+is made of `Line`s, which the writer prints without even making the `Text` they stand for.
+``tests/test_headless_lines.py`` compares the two, line for line, on every shipped scenario.
 
 Cost: O(characters written) for what takes the fast path; rich's own cost for the rest.
 """
