@@ -68,10 +68,11 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   printed by the writer without a `Text` (rich gets the same `Text` from `Line.__rich__`;
   output byte-identical: golden file, every shipped and hostile scenario, plain and colour);
   Line parts printed without a second dispatch; `_fits` bounds cells in C. By how much
-  (``/tmp``-extracted old tree and this one, interleaved, ``--repeat 1`` x 3, medians; load
-  17-57, another suite running): 10,000 socketpairs ``play --headless`` 34.7x -> 21.0x
-  (3.79 s -> 2.52 s), runner 8.6x -> 5.1x, runner flatness 3.10x -> 1.01x; 500 pairs
-  ``play`` 24.2x -> 19.0x, runner 6.0x -> 5.3x. Not reached (target 2x): the runner is ~50 us
+  (the session's starting commit extracted to ``/tmp`` and this tree, interleaved,
+  ``--pairs 500 --repeat 1`` x 3 each, medians, load 7-20): 10,000 socketpairs ``play
+  --headless`` 31.8x -> 20.8x (3.30 s -> 1.98 s), runner 9.4x -> 5.4x (0.97 s -> 0.54 s),
+  runner flatness 3.16x -> 1.03x; 500 pairs ``play`` 21.6x -> 14.5x (0.51 s -> 0.33 s),
+  runner 5.7x -> 4.2x. Not reached (target 2x): the runner is ~50 us
   of bookkeeping a step around a ~10 us ``socketpair`` (~85 Python calls a step more than the
   bare call: the plan, the outcome and its names, the record, the live side's checks), and
   loading 10,000 steps alone is 2.3-3.3x the bare calls; reaching 2x needs a model-only run
