@@ -19,7 +19,7 @@ from simulator.kernel import ModelKernel
 from simulator.scenario.loader import load_scenario, parse_scenario
 from simulator.scenario.runner import Runner
 from tui.headless import step_fds
-from tui.render.lines import TRAILING, LineWriter
+from tui.render.lines import TRAILING, Line, LineWriter
 from tui.render.model_state import SHOWN_ROWS, ModelStateView
 from tui.render.safe import Neutralised
 from tui.render.step import StepView
@@ -173,3 +173,33 @@ def test_a_summarised_picture_asks_only_about_the_steps_descriptors() -> None:
     assert view.summarised
     assert len(counting.asked) <= 4, counting.asked
     assert "(this step's rows)" in text and "b0 " in text
+
+
+LINES = [
+    Line("plain"),
+    Line("styled", "bold"),
+    Line("  model  [a0, b0]", "", ((0, 7, "dim"),)),
+    Line("EAGAIN  Resource temporarily unavailable", "magenta", ((6, 40, "dim"),)),
+    Line("… 9,998 other rows (the table is drawn after the last step)", "dim"),
+    Line("wide 漢字漢字 " * 9),  # fits by length, not by cells: rich wraps it
+    Line("x" * 150, "bold"),  # too long: wrapped by rich
+    Line("tab\there"),
+    Line("two\nlines", "", ((0, 5, "red"),)),
+    Line("bell \x07 escape \x1b]0;owned\x07 csi \x9b2J", "bold"),
+    Line("trailing spaces   ", "", ((0, 8, "dim"),)),
+    Line(""),
+]
+
+
+@pytest.mark.parametrize("line", LINES, ids=repr)
+def test_a_line_prints_what_its_text_prints(line: Line) -> None:
+    """`Line` is the writer's fast path: the same characters as its `Text` gives, in colour
+    too, and control characters neutralised as for a `Text`."""
+    plain = Console(width=60, no_color=True, highlight=False, emoji=False)
+    colour = Console(
+        width=60, force_terminal=True, color_system="256", highlight=False, emoji=False
+    )
+    for console in (plain, colour):
+        assert by_writer(console, line) == by_writer(console, line.__rich__())
+    assert by_writer(plain, line) == by_rich(plain, line)
+    assert "\x1b" not in by_writer(plain, line) and "\x07" not in by_writer(plain, line)

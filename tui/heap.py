@@ -15,6 +15,9 @@ drawn going forward (so what waits stays bounded), and when the player closes
 
 The collector keeps one permanent generation per process: the player that settles owns it
 while it is open (the app plays one scenario at a time).
+
+A run that only goes forward (``check``, ``play --headless``) has its own policy:
+`simulator.scenario.collector.ForwardRun`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -83,7 +84,7 @@ _Word = Annotated[str, Field(max_length=200, pattern=r"^[ -~]*$")]
 
 
 class _RecordingFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     format: Literal["muxlab-recording"]
     version: Literal[1]
     scenario_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -95,7 +96,7 @@ class _RecordingFile(BaseModel):
 # What a live answer looks like in a recording: an error by name, or the raw result of the
 # step's call (numbers only, sized like the calls that produce them).
 class _RecordedError(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     error: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
     message: Annotated[str, Field(max_length=2000, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")] | None = (
         None
@@ -108,7 +109,7 @@ _Int64 = Annotated[StrictInt, Field(ge=-(1 << 63), le=(1 << 63) - 1)]
 
 
 class _RawKEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     ident: Annotated[StrictInt, Field(ge=0, le=(1 << 64) - 1)]
     filter: Annotated[StrictInt, Field(ge=-(1 << 15), le=(1 << 15) - 1)]
     flags: Annotated[StrictInt, Field(ge=0, le=(1 << 16) - 1)]
@@ -118,39 +119,45 @@ class _RawKEvent(BaseModel):
 
 
 class _RawCqe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     user_data: Annotated[StrictInt, Field(ge=0, le=(1 << 64) - 1)]
     res: Annotated[StrictInt, Field(ge=-(1 << 31), le=(1 << 31) - 1)]
     flags: _Mask
 
 
 class _RawPacket(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     bytes: Annotated[StrictInt, Field(ge=0, le=(1 << 32) - 1)]
     key: _Int64
     overlapped: _Int64
     status: _Mask
 
 
-_RAW: dict[ResultKind, TypeAdapter[Any]] = {
-    ResultKind.NONE: TypeAdapter(None),
-    ResultKind.COUNT: TypeAdapter(Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)]),
-    ResultKind.FD: TypeAdapter(_Fd),
-    ResultKind.PAIR: TypeAdapter(tuple[_Fd, _Fd]),
-    ResultKind.EVENTS: TypeAdapter(
-        Annotated[list[tuple[_Fd, _Mask]], Field(max_length=max(MAX_EVENTS, MAX_LIST))]
-    ),
-    ResultKind.SELECT: TypeAdapter(
-        tuple[
-            Annotated[list[_Fd], Field(max_length=MAX_LIST)],
-            Annotated[list[_Fd], Field(max_length=MAX_LIST)],
-            Annotated[list[_Fd], Field(max_length=MAX_LIST)],
-        ]
-    ),
-    ResultKind.KEVENTS: TypeAdapter(Annotated[list[_RawKEvent], Field(max_length=MAX_EVENTS)]),
-    ResultKind.CQES: TypeAdapter(Annotated[list[_RawCqe], Field(max_length=MAX_EVENTS)]),
-    ResultKind.PACKETS: TypeAdapter(Annotated[list[_RawPacket], Field(max_length=MAX_EVENTS)]),
+#: The type of each kind of raw result; its validator is built when first needed (`_raw`):
+#: building them all at import cost ``play`` ~20 ms before its first frame.
+_RAW_TYPES: dict[ResultKind, Any] = {
+    ResultKind.NONE: None,
+    ResultKind.COUNT: Annotated[StrictInt, Field(ge=0, le=(1 << 63) - 1)],
+    ResultKind.FD: _Fd,
+    ResultKind.PAIR: tuple[_Fd, _Fd],
+    ResultKind.EVENTS: Annotated[
+        list[tuple[_Fd, _Mask]], Field(max_length=max(MAX_EVENTS, MAX_LIST))
+    ],
+    ResultKind.SELECT: tuple[
+        Annotated[list[_Fd], Field(max_length=MAX_LIST)],
+        Annotated[list[_Fd], Field(max_length=MAX_LIST)],
+        Annotated[list[_Fd], Field(max_length=MAX_LIST)],
+    ],
+    ResultKind.KEVENTS: Annotated[list[_RawKEvent], Field(max_length=MAX_EVENTS)],
+    ResultKind.CQES: Annotated[list[_RawCqe], Field(max_length=MAX_EVENTS)],
+    ResultKind.PACKETS: Annotated[list[_RawPacket], Field(max_length=MAX_EVENTS)],
 }
+
+
+@cache
+def _raw(kind: ResultKind) -> TypeAdapter[Any]:
+    """The validator of a raw result of `kind`, built once."""
+    return TypeAdapter(_RAW_TYPES[kind])
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:
@@ -260,7 +267,7 @@ def _check_answer(place: str, entry: dict[str, Any], step: StepBase) -> None:
         if "error" in entry:
             _RecordedError.model_validate(entry)
         else:
-            _RAW[step.call.result].validate_python(entry["raw"])
+            _raw(step.call.result).validate_python(entry["raw"])
     except ValidationError as exc:
         prefix = "" if "error" in entry else "raw"
         raise RecordingError(place + _first_error(exc, prefix)) from None

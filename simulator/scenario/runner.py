@@ -54,6 +54,7 @@ from simulator import syscalls, uapi
 from simulator.observe import Cost, Observable, Traced, TraceEvent
 from simulator.scenario import calls, threadsteps
 from simulator.scenario.calls import Bindings, Json, Outcome
+from simulator.scenario.collector import ForwardRun
 from simulator.scenario.format import ResultKind, Scenario, StepBase
 from simulator.scenario.recording import Recording, RecordingError, scenario_hash, this_platform
 
@@ -327,8 +328,12 @@ class Runner:
         return tuple(sorted(self._checkpoints))
 
     def __iter__(self) -> Iterator[StepRecord]:
-        while not self.done:
-            yield self.advance()
+        """Run the remaining steps, the collector kept off what the run keeps alive
+        (`collector.ForwardRun`: a step's cost does not grow with the steps before it)."""
+        with ForwardRun() as heap:
+            while not self.done:
+                yield self.advance()
+                heap.step()
 
     def advance(self) -> StepRecord:
         """Run the next step; `IndexError` at the end."""
@@ -452,7 +457,11 @@ class Runner:
                 state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
             )
         live_woken = self._live_woken if live_outcome is not None else None
-        started = {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+        started = (
+            {n: self._started_at(n, index) for n in {*model_woken, *(live_woken or {})}}
+            if model_woken or live_woken
+            else {}
+        )
 
         note = model_note or note
         if live_outcome is not None and live_outcome.error == _ENOSYS:
@@ -674,10 +683,10 @@ class Runner:
         """Why the live kernel must not run `step`, or None."""
         if step.model_only:
             return "a model_only step"
+        if self._live_factory is None and not self._replaying:
+            return None  # no live kernel to ask: the names need no look (a `check --no-live`)
         only = [n for n in plan.call.refs if n in self._state.model_only_names]
-        if only and (self._live_factory is not None or self._replaying):
-            return f"{only[0]!r} exists only in the model"
-        return None
+        return f"{only[0]!r} exists only in the model" if only else None
 
     def _live_kernel(self) -> uapi.Kernel | None:
         if self._live is None and self._live_factory is not None:

@@ -157,6 +157,8 @@ def pairs(
 ) -> tuple[tuple[str, Outcome, Outcome | None], ...]:
     """``(name, model outcome, live outcome)`` per thread either kernel woke, by name; a thread
     one kernel did not wake shows `ASLEEP` there (None: the live kernel was not asked)."""
+    if not model and not live:
+        return ()  # most steps: no thread woke
     still = Outcome(error=ASLEEP, message="still asleep")
     names = sorted({*model, *(live or {})})
     return tuple(

@@ -56,6 +56,27 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   Not reached: ``play --headless`` stays 27-37x at 10,000 socketpairs on this loaded machine
   (the printer, ~28x without the loading, is ``tui.render.lines``/``tui.headless``; and the
   runner's per-step time grows 2.8-3.7x from the first tenth to the last, old code alike).
+- Session 4 (py-spy and cProfile of ``headless.play`` and of the Runner, 10,000 socketpairs).
+  What was slow: the cyclic collector -- its full passes walk every model object and record
+  the run keeps: a third of the runner's time (0.84 s with it, 0.55 s with it off), and the
+  reason a step of the last tenth cost 2-4x one of the first; in the printer, ~12 rich
+  `Text` a step (each copies its spans and strips control codes), a recursive dispatch of
+  ~17 renderables a step, `cell_len` walking the "… N other rows" line, and
+  `dataclasses.fields` in `Cost.total`. What changed: `Runner.__iter__` freezes what the run
+  keeps (`collector.ForwardRun`: every 256 steps, a collection of what they made); the step's
+  lines, fd rows and summary lines are `tui.render.lines.Line` (a string, a style, spans),
+  printed by the writer without a `Text` (rich gets the same `Text` from `Line.__rich__`;
+  output byte-identical: golden file, every shipped and hostile scenario, plain and colour);
+  Line parts printed without a second dispatch; `_fits` bounds cells in C. By how much
+  (the session's starting commit extracted to ``/tmp`` and this tree, interleaved,
+  ``--pairs 500 --repeat 1`` x 3 each, medians, load 7-20): 10,000 socketpairs ``play
+  --headless`` 31.8x -> 20.8x (3.30 s -> 1.98 s), runner 9.4x -> 5.4x (0.97 s -> 0.54 s),
+  runner flatness 3.16x -> 1.03x; 500 pairs ``play`` 21.6x -> 14.5x (0.51 s -> 0.33 s),
+  runner 5.7x -> 4.2x. Not reached (target 2x): the runner is ~50 us
+  of bookkeeping a step around a ~10 us ``socketpair`` (~85 Python calls a step more than the
+  bare call: the plan, the outcome and its names, the record, the live side's checks), and
+  loading 10,000 steps alone is 2.3-3.3x the bare calls; reaching 2x needs a model-only run
+  that skips the lockstep bookkeeping, and a printer that formats a step in one pass.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.

@@ -78,6 +78,13 @@ which any validation before the first frame pays; ``tui.render.cost_meter`` 33 m
 ``simulator.scenario.recording`` 21 ms (pydantic models built at import), the player and
 runner. Reaching 2x needs the player to draw its first frame before the scenario is validated
 (the TUI's change: `tui.app._player_for` validates, then builds the screen).
+
+Fourth pass (issue 10, session 4), ``simulator.scenario.recording`` only: its five models
+are declared with ``defer_build`` and each kind of raw result's validator is built when a
+recording first needs it, instead of nine `TypeAdapter`s at import: importing it after the
+loader, in-process CPU, 3 runs each, 20.6-24.9 -> 11.0-12.0 ms. Not re-measured end to end
+(the machine's load was 17-57 that hour: ~10 ms is inside the spread of ``play``'s start);
+the player drawing before validation remains the change that could reach 2x.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from simulator.observe import Observable
 from simulator.scenario.calls import Bindings
+from tui.render.lines import Line
 
 #: Rows a capture keeps (a micro-step's table shows these and a count of the rest).
 CAPTURE_ROWS = 128
@@ -36,13 +37,18 @@ def read_row(kernel: Observable, names: Bindings, fd: int) -> Row:
     return (names.names.get(fd, ""), file.label, file.refs, file.queued)
 
 
-def row_text(fd: int, row: Row) -> Text:
+def row_line(fd: int, row: Row) -> Line:
     """``    3 a        unix1       1 5 B``, or ``    9 (free)``."""
     if row is None:
-        return Text(f"{fd:>5} (free)", style="grey42")
+        return Line(f"{fd:>5} (free)", "grey42")
     name, label, refs, queued = row
     bytes_queued = "" if queued is None else f"{queued:,} B"
-    return Text(f"{fd:>5} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}")
+    return Line(f"{fd:>5} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}")
+
+
+def row_text(fd: int, row: Row) -> Text:
+    """`row_line` as a rich `Text` (the app's fd table)."""
+    return row_line(fd, row).__rich__()
 
 
 @dataclass(frozen=True)
@@ -90,23 +96,20 @@ class FdRows:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """The table as ``--headless`` prints it: counters, then the captured rows."""
-        yield Text.assemble(
-            ("fd table ", "bold"), f"{self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
-        )
+        counters = f"fd table {self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
+        yield Line(counters, "", ((0, 9, "bold"),))  # "fd table " in bold
         if self.fds is not None:
-            yield Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
+            yield Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
             for fd, row in zip(self.fds, self.rows, strict=True):
-                yield row_text(fd, row)
+                yield row_line(fd, row)
             others = self.total_rows - len(self.rows)
-            yield Text(
-                f"… {others:,} other rows (the table is drawn after the last step)", style="dim"
-            )
+            yield Line(f"… {others:,} other rows (the table is drawn after the last step)", "dim")
             return
-        yield Text(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
+        yield Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
         for fd, row in enumerate(self.rows):
-            yield row_text(fd, row)
+            yield row_line(fd, row)
         if self.total_rows > len(self.rows):
-            yield Text(f"… {self.total_rows - len(self.rows):,} more rows", style="dim")
+            yield Line(f"… {self.total_rows - len(self.rows):,} more rows", "dim")
 
 
-__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "read_row", "row_text"]
+__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "read_row", "row_line", "row_text"]

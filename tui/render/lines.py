@@ -8,8 +8,9 @@ left-aligned `Rule`, or one of our own pictures that yields those (`PICTURES`). 
 writes these itself -- the characters rich would write, each run in the style rich would give
 it (rich's own `Style.render`), control characters made visible as `Neutralised` does -- and
 hands anything else (a `Table`, `Markdown`, a line that must wrap) to rich, at the same width
-and indentation, so that a page reads the same either way. ``tests/test_headless_lines.py``
-compares the two, line for line, on every shipped scenario.
+and indentation, so that a page reads the same either way. What a step prints at every step
+is made of `Line`s, which the writer prints without even making the `Text` they stand for.
+``tests/test_headless_lines.py`` compares the two, line for line, on every shipped scenario.
 
 Cost: O(characters written) for what takes the fast path; rich's own cost for the rest.
 """
@@ -26,7 +27,7 @@ from rich.padding import Padding
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from tui.render.safe import CONTROL_CODES, Neutralised, safe_text
 
@@ -39,6 +40,9 @@ _CONTROL = re.compile(
     "[" + "".join(re.escape(chr(c)) for c in CONTROL_CODES if chr(c) not in "\n\t") + "]"
 )
 
+#: What sends a `Line` to the `Text` path: a newline, a tab or any other control character.
+_LAYOUT_OR_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in CONTROL_CODES) + "]")
+
 
 def _safe(text: str) -> str:
     """`safe_text` (multiline), after a cheaper check: our pictures' text is already safe."""
@@ -49,7 +53,36 @@ def _fits(plain: str, width: int) -> bool:
     """Whether `plain` takes at most `width` cells (ASCII: one a character)."""
     if plain.isascii():
         return len(plain) <= width
-    return len(plain) <= width // 2 or cell_len(plain) <= width
+    # No character takes more than two cells: counting the others twice is an upper bound,
+    # in C ("… 9,998 other rows", each step: cell_len walks it character by character).
+    wide = len(plain) - len(plain.encode("ascii", "ignore"))
+    return len(plain) + wide <= width or cell_len(plain) <= width
+
+
+class Line:
+    """One line of text for a picture to yield instead of a rich `Text`: `plain`, its base
+    `style` and `spans` ``(start, end, style)``, with the meaning `Text` gives them.
+
+    Rich renders it as that `Text` (`__rich__`); `LineWriter` prints it without building one
+    when it fits and holds no tab and no control character (those take the `Text` path, so the
+    characters printed are the same either way). A step yields a dozen of these: a `Text` costs
+    several times more to make (it copies its spans and strips control codes). O(1) to make.
+    """
+
+    __slots__ = ("plain", "spans", "style")
+
+    def __init__(
+        self, plain: str, style: str = "", spans: tuple[tuple[int, int, str], ...] = ()
+    ) -> None:
+        self.plain = plain
+        self.style = style
+        self.spans = spans
+
+    def __rich__(self) -> Text:
+        return Text(self.plain, self.style, spans=[Span(*span) for span in self.spans])
+
+    def __repr__(self) -> str:
+        return f"Line({self.plain!r}, {self.style!r}, {self.spans!r})"
 
 
 #: Rich's names of its colour systems (`Console.color_system`).
@@ -85,11 +118,23 @@ class LineWriter:
         self._styles: dict[str | Style, tuple[str, str]] = {}
         self._options: dict[int, ConsoleOptions] = {}
         self._pictures = _pictures()
+        self._picture_types = frozenset(self._pictures)  # the exact types: one lookup
         self._ascii = console.options.ascii_only
 
     def write(self, renderable: RenderableType, indent: int = 0) -> None:
         """Print `renderable` indented by `indent` columns."""
-        if isinstance(renderable, Text):
+        kind = type(renderable)
+        if kind is Line:
+            self._fast_line(cast(Line, renderable), indent)
+        elif kind in self._picture_types or isinstance(renderable, self._pictures):
+            picture = cast(ConsoleRenderable, renderable)
+            for part in picture.__rich_console__(self.console, self._options_at(indent)):
+                assert not isinstance(part, Segment), "our pictures yield renderables"
+                if type(part) is Line:  # most of what a picture yields: no second dispatch
+                    self._fast_line(part, indent)
+                else:
+                    self.write(part, indent)
+        elif isinstance(renderable, Text):
             self._text(renderable, indent)
         elif isinstance(renderable, Padding) and self._plain_padding(renderable):
             for _ in range(renderable.top):
@@ -99,16 +144,14 @@ class LineWriter:
                 self.out.write("\n")
         elif isinstance(renderable, Group):
             for child in renderable.renderables:
-                self.write(child, indent)
+                if type(child) is Line:
+                    self._fast_line(child, indent)
+                else:
+                    self.write(child, indent)
         elif isinstance(renderable, Rule) and self._rule(renderable, indent):
             pass
         elif isinstance(renderable, Neutralised):
             self.write(renderable.renderable, indent)
-        elif isinstance(renderable, self._pictures):
-            picture = cast(ConsoleRenderable, renderable)
-            for part in picture.__rich_console__(self.console, self._options_at(indent)):
-                assert not isinstance(part, Segment), "our pictures yield renderables"
-                self.write(part, indent)
         else:
             self._rich(renderable, indent)
 
@@ -118,6 +161,24 @@ class LineWriter:
         return padding.right == 0 and (
             padding.style == "none" or not self.console.get_style(padding.style)
         )
+
+    def _fast_line(self, line: Line, indent: int) -> None:
+        """`line` as `_text` would print its `Text`, without making one when it needs no
+        layout, holds nothing to neutralise and (in colour) has no spans."""
+        plain = line.plain
+        if (
+            _LAYOUT_OR_CONTROL.search(plain)
+            or not _fits(plain, self.width - indent)
+            or (line.spans and self._system is not None)
+        ):
+            self._text(line.__rich__(), indent)
+        elif self._system is None:
+            self.out.write((" " * indent + plain).rstrip(" ") + "\n")
+        else:  # `_line`'s path for a text without spans
+            if line.style and plain:
+                opens, closes = self._style(line.style)
+                plain = opens + plain + closes
+            self.out.write(TRAILING.sub(r"\1", " " * indent + plain) + "\n")
 
     def _text(self, text: Text, indent: int) -> None:
         plain = text.plain
@@ -209,4 +270,4 @@ class LineWriter:
         self.out.write(TRAILING.sub(r"\1", captured.get()))
 
 
-__all__ = ["TRAILING", "LineWriter"]
+__all__ = ["TRAILING", "Line", "LineWriter"]

@@ -20,6 +20,7 @@ from simulator.scenario import vocabulary
 from simulator.scenario.calls import Bindings
 from simulator.uapi import event_names
 from tui.render.fd_rows import FdRows
+from tui.render.lines import Line
 from tui.render.rbtree_art import CAPTURE_DEPTH, LEGEND, TreeShape, draw_tree
 from tui.render.ready_chain import ReadyChain, fd_label
 from tui.render.rings import RingsView
@@ -66,6 +67,11 @@ def _registrations(items: list[tuple[int, int]], size: int, names: Bindings) -> 
 
 def _mask(mask: int) -> str:
     return "|".join(event_names(mask)) or "0"
+
+
+def _bold_then_dim(bold: str, dim: str) -> Line:
+    """``Text.assemble((bold, "bold"), (dim, "dim"))`` as a `Line` (a step's summary)."""
+    return Line(bold + dim, "", ((0, len(bold), "bold"), (len(bold), len(bold) + len(dim), "dim")))
 
 
 def _named(fd: int, names: Bindings | None) -> str:
@@ -185,17 +191,17 @@ class ModelStateView:
                 ep = model.epoll_at(fd, 1)
                 assert ep is not None
                 plural = "s" if ep.size != 1 else ""
-                yield Text.assemble(
-                    (f"interest tree of {_named(fd, names)}", "bold"),
-                    (f"  {ep.size:,} item{plural}, drawn after the last step", "dim"),
+                yield _bold_then_dim(
+                    f"interest tree of {_named(fd, names)}",
+                    f"  {ep.size:,} item{plural}, drawn after the last step",
                 )
                 yield ReadyChain.capture(ep, names)
             else:
                 kq = model.kqueue_at(fd)
                 assert kq is not None
-                yield Text.assemble(
-                    (f"{_named(fd, names)} knotes", "bold"),
-                    (f"  {len(kq.knotes):,}, drawn after the last step", "dim"),
+                yield _bold_then_dim(
+                    f"{_named(fd, names)} knotes",
+                    f"  {len(kq.knotes):,}, drawn after the last step",
                 )
 
 

@@ -16,6 +16,7 @@ from rich.text import Span, Text
 
 from simulator.scenario.calls import Outcome, show, show_value
 from simulator.scenario.runner import StepRecord
+from tui.render.lines import Line
 from tui.render.safe import safe_markdown, safe_text
 from tui.verdicts import VERDICTS
 
@@ -30,20 +31,25 @@ def cpython_refused(outcome: Outcome | None) -> bool:
     return outcome is not None and outcome.error in CPYTHON_ERRORS
 
 
-def _outcome(outcome: Outcome | None) -> Text:
+def _outcome(outcome: Outcome | None) -> Line:
     if outcome is None:
-        return Text("(not run)", style="dim")
+        return Line("(not run)", "dim")
     if outcome.error is not None:
-        text = Text(safe_text(outcome.error), style="magenta")
-        if outcome.message:
-            text.append(f"  {safe_text(outcome.message)}", style="dim")
-        if cpython_refused(outcome):
-            text.append(f"  ({CPYTHON_SAYS})", style="dim")
-        return text
-    return Text(safe_text(show(outcome)))
+        # ``Text(error, style="magenta")``, then the message and CPython's note appended dim.
+        plain = safe_text(outcome.error)
+        spans = []
+        for extra in (
+            f"  {safe_text(outcome.message)}" if outcome.message else "",
+            f"  ({CPYTHON_SAYS})" if cpython_refused(outcome) else "",
+        ):
+            if extra:
+                spans.append((len(plain), len(plain) + len(extra), "dim"))
+                plain += extra
+        return Line(plain, "magenta", tuple(spans))
+    return Line(safe_text(show(outcome)))
 
 
-def _results(rows: list[tuple[str, Text]], width: int) -> RenderableType:
+def _results(rows: list[tuple[str, Line]], width: int) -> RenderableType:
     """The labelled answers, labels right-aligned: a grid, or its lines when every row fits
     on one (the same characters, which ``--headless`` prints without laying out a table)."""
     label_width = max(len(label) for label, _ in rows)
@@ -54,7 +60,7 @@ def _results(rows: list[tuple[str, Text]], width: int) -> RenderableType:
     results.add_column(justify="right", style="dim")
     results.add_column()
     for label, value in rows:
-        results.add_row(label, value)
+        results.add_row(label, value.__rich__())
     return results
 
 
@@ -64,16 +70,14 @@ def _one_line(plain: str, width: int) -> bool:
     return len(plain) <= width if plain.isascii() else cell_len(plain) <= width
 
 
-def _row(label: str, value: Text) -> Text:
-    """``Text.assemble((label, "dim"), "  ", value)``, made directly (a step makes several)."""
+def _row(label: str, value: Line) -> Line:
+    """``Text.assemble((label, "dim"), "  ", value)`` as a `Line` (a step makes several)."""
     offset = len(label) + 2
-    row = Text(label + "  " + value.plain, end=value.end)
-    spans = [Span(0, len(label), "dim")]
+    spans = [(0, len(label), "dim")]
     if value.style:
-        spans.append(Span(offset, offset + len(value.plain), value.style))
-    spans.extend(span.move(offset) for span in value.spans)
-    row.spans = spans
-    return row
+        spans.append((offset, offset + len(value.plain), value.style))
+    spans.extend((start + offset, end + offset, style) for start, end, style in value.spans)
+    return Line(label + "  " + value.plain, "", tuple(spans))
 
 
 class StepView:
@@ -95,19 +99,23 @@ class StepView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.record
         look = VERDICTS[r.verdict]
-        verdict = Text(look.headline, style=look.style)
-        yield Rule(Text(f"step {r.number}/{self.total}: ").append_text(verdict), align="left")
-        yield Text(safe_text(r.call), style="bold")
+        # ``Text("step n/N: ").append_text(Text(headline, style))``, made as one `Text`.
+        head = f"step {r.number}/{self.total}: "
+        title = Text(head + look.headline)
+        if look.style:
+            title.spans = [Span(len(head), len(title.plain), look.style)]
+        yield Rule(title, align="left")
+        yield Line(safe_text(r.call), "bold")
         for number, source in self.code:  # the program's text comes from a file: made safe
-            yield Text(f"  line {number:>3} | {safe_text(source.expandtabs(4))}", style="cyan")
+            yield Line(f"  line {number:>3} | {safe_text(source.expandtabs(4))}", "cyan")
         rows = [("model", _outcome(r.model)), ("live", _outcome(r.live))]
         if r.step.expect is not None:
-            rows.append(("expect", Text(safe_text(show_value(r.step.expect)))))
+            rows.append(("expect", Line(safe_text(show_value(r.step.expect)))))
         if r.cost is not None and r.cost.total:
             parts = ", ".join(f"{k} {v}" for k, v in r.cost.as_dict().items() if v)
-            rows.append(("cost", Text(f"{r.cost.total} ({parts})")))
+            rows.append(("cost", Line(f"{r.cost.total} ({parts})")))
         if r.note:
-            rows.append(("note", Text(safe_text(r.note, multiline=True))))
+            rows.append(("note", Line(safe_text(r.note, multiline=True))))
         yield Padding(_results(rows, options.max_width - 2), (0, 0, 0, 2))
         if r.diff:
             yield Padding(Text(safe_text(r.diff, multiline=True), style="red"), (0, 0, 0, 2))
@@ -122,7 +130,7 @@ class StepView:
             yield Padding(safe_markdown(r.say), (1, 0, 0, 2))
         if self.state is not None:
             yield Padding(self.state, (1, 0, 0, 2))
-        yield Text("")
+        yield Line("")
 
     def _question(self) -> RenderableType:
         r = self.record
