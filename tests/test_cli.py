@@ -48,7 +48,12 @@ def test_shipped_scenarios_narrate_every_step_and_expect_something() -> None:
 
 def test_check_without_paths_runs_the_shipped_set_model_only() -> None:
     status, out, _ = run_cli("check", "--no-live")
-    lines = out.splitlines()
+    # The shipped challenges (scenarios/challenges/) come first, validated as challenges.
+    challenges = sorted((SHIPPED / "challenges").glob("*.toml"))
+    assert challenges
+    head = out.splitlines()[: len(challenges)]
+    assert head == [line for line in head if line.endswith(")") and ": ok (a challenge, " in line]
+    lines = out.splitlines()[len(challenges) :]
     assert status == 0
     assert len(lines) == len(SHIPPED_FILES) + 1
     steps = sum(int(line.split(": ")[1].split()[0]) for line in lines[:-1])

@@ -328,7 +328,7 @@ def cmd_check(
     paths: Sequence[Path], *, live: bool, out: TextIO, params: Mapping[str, str] | None = None
 ) -> int:
     from simulator.scenario.check import check_files
-    from simulator.scenario.library import scenario_files, shipped_dir
+    from simulator.scenario.library import course_files, shipped_dir
 
     if not paths:
         shipped = shipped_dir()
@@ -336,13 +336,17 @@ def cmd_check(
             print("muxlab: this installation has no shipped scenarios", file=sys.stderr)
             return EXIT_FAILED
         paths = [shipped]
-    files, empty = scenario_files(list(paths))
+    files, challenges, empty = course_files(list(paths))
     for folder in empty:
         print(f"muxlab: no scenario files (*.toml) in {folder}", file=sys.stderr)
+    # A challenge (scenarios/challenges/) is not a run of steps: it is validated as a challenge.
+    status = EXIT_OK
+    for challenge in challenges:
+        status = max(status, _validate_challenge(challenge, out, sys.stderr))
     if not files:
-        return EXIT_FAILED
+        return EXIT_FAILED if empty or not challenges else status
     summary = check_files(files, live=live, out=out, params=params)
-    return EXIT_FAILED if summary.failed or empty else EXIT_OK
+    return EXIT_FAILED if summary.failed or empty else status
 
 
 def cmd_play(args: argparse.Namespace) -> int:
