@@ -130,3 +130,10 @@ def test_check_reports_a_broken_challenge_in_a_folder(tmp_path: Path) -> None:
     assert status == 1
     assert out == ""
     assert "c.toml" in err and "need" in err
+
+
+def test_the_readme_lists_the_chapters_as_the_course_has_them() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The course\n", 1)[1].split("\n## ", 1)[0]
+    listed = [line for line in section.splitlines() if line[:1].isdigit()]
+    assert listed == [f"{c.number}. **{c.title}**: {c.learn}" for c in CHAPTERS]
