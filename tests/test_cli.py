@@ -231,8 +231,20 @@ def test_play_json_refuses_non_finite_timeouts_instead_of_printing_invalid_json(
 def test_play_json_is_strict_json(tmp_path: Path) -> None:
     status, out, err = run_cli("play", str(SHIPPED / "select-fd-setsize.toml"), "--json")
     assert (status, err) == (0, "")
-    records = [strict_json(line) for line in out.splitlines()]
+    *records, end = [strict_json(line) for line in out.splitlines()]
     assert records and all(isinstance(r, dict) and "verdict" in r for r in records)
+    # A lesson of the course ends with what to remember and where to go next (issue 15).
+    from simulator.scenario.course import next_lesson
+    from simulator.scenario.loader import load_scenario
+
+    meta = load_scenario(SHIPPED / "select-fd-setsize.toml").scenario
+    following = next_lesson(SHIPPED / "select-fd-setsize.toml")
+    assert following is not None and following.chapter in (3, 4)
+    assert end == {
+        "recap": list(meta.recap),
+        "see": [{"title": link.title, "url": link.url} for link in meta.see],
+        "next": str(SHIPPED / following.path.name),
+    }
 
 
 # --- a crash in the app ------------------------------------------------------------------------

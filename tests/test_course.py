@@ -3,6 +3,9 @@ placed in one, and challenge files told apart from scenarios wherever folders ar
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from simulator.scenario.challenge import load_challenge, shipped_challenges
@@ -137,3 +140,67 @@ def test_the_readme_lists_the_chapters_as_the_course_has_them() -> None:
     section = readme.split("## The course\n", 1)[1].split("\n## ", 1)[0]
     listed = [line for line in section.splitlines() if line[:1].isdigit()]
     assert listed == [f"{c.number}. **{c.title}**: {c.learn}" for c in CHAPTERS]
+
+
+# --- muxlab lessons ---------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _muxlab(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *argv], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+
+
+def test_lessons_json_lists_every_lesson_and_challenge_in_course_order() -> None:
+    done = _muxlab("lessons", "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    lessons = [line for line in lines if line["kind"] == "lesson"]
+    challenges = [line for line in lines if line["kind"] == "challenge"]
+    assert sorted(Path(line["file"]).name for line in lessons) == sorted(
+        p.name for p in scenario_files([SHIPPED])[0]
+    )
+    assert sorted(line["name"] for line in challenges) == sorted(shipped_challenges())
+    # Every chapter has a lesson; the lines come chapter by chapter, lessons before challenges.
+    assert sorted({line["chapter"] for line in lessons}) == list(range(1, 13))
+    places = [(line["chapter"], line["kind"] == "challenge", line["order"]) for line in lines]
+    assert places == sorted(places)
+    first = lessons[0]
+    assert first["chapter_title"] == "Blocking and non-blocking I/O"
+    assert first["file"] == "scenarios/blocking-io.toml"
+    for line in lessons:  # the counts are the file's, as the loader sees them
+        scenario = load_scenario(ROOT / line["file"])
+        assert line["title"] == scenario.scenario.title
+        if not line["template"]:
+            assert line["steps"] == len(scenario.steps)
+            assert line["asks"] == sum(1 for step in scenario.steps if step.ask)
+
+
+def test_lessons_prints_the_path_with_chapter_headings(tmp_path: Path) -> None:
+    done = _muxlab("lessons")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    headings = [line for line in out.splitlines() if line[:1].isdigit()]
+    assert [h.split(" -- ")[0] for h in headings] == [f"{c.number} · {c.title}" for c in CHAPTERS]
+    assert "muxlab sandbox --challenge poll-nval" in out
+    assert out.index("4 · poll") < out.index("--challenge poll-nval") < out.index("5 · epoll")
+    # A folder of one's own: only the chapters it fills, then "Other lessons".
+    (tmp_path / "mine.toml").write_text(
+        '[scenario]\ntitle = "Mine \\u001b[31m"\n\n[[step]]\ndo = "socketpair"\nask = "?"\n'
+    )
+    mine = _muxlab("lessons", str(tmp_path), cwd=tmp_path)
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout.splitlines()[2:4] == ["Other lessons", "  1. Mine ^[[31m"]
+    assert "1 step, 1 question · mine.toml" in mine.stdout
+    assert "\x1b" not in mine.stdout
+
+
+def test_lessons_refuses_what_is_not_a_folder_of_lessons(tmp_path: Path) -> None:
+    missing = _muxlab("lessons", str(tmp_path / "nope"))
+    assert missing.returncode == 1
+    assert missing.stderr == f"muxlab: {tmp_path / 'nope'}: not a folder of lessons\n"
+    empty = _muxlab("lessons", str(tmp_path))
+    assert empty.returncode == 1
+    assert empty.stderr == f"muxlab: no lessons (*.toml) in {tmp_path}\n"

@@ -174,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--step", type=int, metavar="N", help="only step N (1 is the first)")
     export.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
     export.add_argument("--no-live", action="store_true", help="run the model only")
+
+    # --- the course (issue 15) -----------------------------------------------------------------
+    from tui import lessons_cli
+
+    lessons_cli.add_parser(commands)
     return parser
 
 
@@ -254,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sandbox(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "lessons":  # the course (issue 15)
+            from tui.lessons_cli import cmd_lessons
+
+            return cmd_lessons(args.folder, json_lines=args.json, out=sys.stdout)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

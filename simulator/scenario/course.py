@@ -218,15 +218,63 @@ def next_lesson(after: Path, folder: Path | None = None) -> Entry | None:
     return None
 
 
+@dataclass(frozen=True)
+class Ending:
+    """What follows a lesson's last step: its recap lines, its links (title, url) and the
+    next lesson in course order (None: the last, or a file outside the course)."""
+
+    recap: tuple[str, ...] = ()
+    see: tuple[tuple[str, str], ...] = ()
+    next: Entry | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to show: no recap, no link, no next lesson."""
+        return not (self.recap or self.see or self.next)
+
+
+def ending(
+    path: Path | None,
+    recap: Iterable[str] = (),
+    see: Iterable[tuple[str, str]] = (),
+    folder: Path | None = None,
+) -> Ending:
+    """The `Ending` of the lesson in `path` (None: a scenario without a file, e.g. the
+    sandbox's), with the `recap` and `see` its ``[scenario]`` table gives; the next lesson is
+    looked for in `folder`'s course (default: the shipped one), and for a lesson that names
+    its chapter but is not there (a teacher's own course), in the course of its own folder.
+    O(`next_lesson`)."""
+    following = None
+    if path is not None:
+        following = next_lesson(path, folder)
+        if following is None and read_entry(path, glance=True).chapter is not None:
+            following = next_lesson(path, path.parent)
+    return Ending(tuple(recap), tuple(see), following)
+
+
+def shown_path(entry: Path, beside: Path) -> Path:
+    """`entry` as a user would type it after playing `beside`: in the same folder, the way
+    `beside` was named (``scenarios/oneshot.toml`` after ``scenarios/et-stall.toml``), else
+    as it is."""
+    try:
+        same = entry.resolve().parent == beside.resolve().parent
+    except OSError:
+        same = False
+    return beside.parent / entry.name if same else entry
+
+
 __all__ = [
     "CHAPTERS",
     "OTHER",
     "Chapter",
+    "Ending",
     "Entry",
     "Section",
     "arrange",
     "course",
+    "ending",
     "lessons_in_order",
     "next_lesson",
     "read_entry",
+    "shown_path",
 ]

@@ -128,7 +128,7 @@ class LessonMenuScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "muxlab"
         self.sub_title = "lessons"
-        self.query_one("#lessons", OptionList).border_title = "The course"
+        self.query_one("#lessons", OptionList).border_title = "Lessons"
         self.query_one("#about").border_title = "About this lesson"
         self.refresh_lessons(glance=True)
         if self.progress.problem:
