@@ -15,6 +15,9 @@ Opening or checking a file validates it in full.
 
 `arrange` does the placing for anything with a ``chapter``, ``order`` and ``title`` (the menu
 places its own `tui.lessons.Lesson` objects with it), so there is one rule for the order.
+`next_lesson` follows that order across chapters, and `ending` gathers what a lesson's last
+step leads to (its recap lines, its links, the next lesson) for the player's recap card and
+``play --headless``.
 """
 
 from __future__ import annotations
