@@ -329,3 +329,14 @@ async def test_a_challenge_comes_after_the_lessons_of_its_chapter(
         assert keys[poll + 1] == "challenge:poll-nval"  # the challenge of chapter 4
         assert lines[poll + 2].startswith("5 · epoll's architecture")
         assert "challenge: poll on nothing  [new]" in lines[poll + 1]
+
+
+async def test_a_newcomer_running_muxlab_lands_on_the_first_shipped_lesson(data: Path) -> None:
+    from simulator.scenario.course import course
+
+    first = course()[0].lessons[0]
+    app = make_app(live=False, animate=False)  # what `muxlab` opens: the shipped course
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert _highlighted(app) == str(first.path)
+        assert f"▶ {first.title}  [start here]" in screen_text(app)
