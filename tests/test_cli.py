@@ -48,7 +48,12 @@ def test_shipped_scenarios_narrate_every_step_and_expect_something() -> None:
 
 def test_check_without_paths_runs_the_shipped_set_model_only() -> None:
     status, out, _ = run_cli("check", "--no-live")
-    lines = out.splitlines()
+    # The shipped challenges (scenarios/challenges/) come first, validated as challenges.
+    challenges = sorted((SHIPPED / "challenges").glob("*.toml"))
+    assert challenges
+    head = out.splitlines()[: len(challenges)]
+    assert head == [line for line in head if line.endswith(")") and ": ok (a challenge, " in line]
+    lines = out.splitlines()[len(challenges) :]
     assert status == 0
     assert len(lines) == len(SHIPPED_FILES) + 1
     steps = sum(int(line.split(": ")[1].split()[0]) for line in lines[:-1])
@@ -226,8 +231,20 @@ def test_play_json_refuses_non_finite_timeouts_instead_of_printing_invalid_json(
 def test_play_json_is_strict_json(tmp_path: Path) -> None:
     status, out, err = run_cli("play", str(SHIPPED / "select-fd-setsize.toml"), "--json")
     assert (status, err) == (0, "")
-    records = [strict_json(line) for line in out.splitlines()]
+    *records, end = [strict_json(line) for line in out.splitlines()]
     assert records and all(isinstance(r, dict) and "verdict" in r for r in records)
+    # A lesson of the course ends with what to remember and where to go next (issue 15).
+    from simulator.scenario.course import next_lesson
+    from simulator.scenario.loader import load_scenario
+
+    meta = load_scenario(SHIPPED / "select-fd-setsize.toml").scenario
+    following = next_lesson(SHIPPED / "select-fd-setsize.toml")
+    assert following is not None and following.chapter in (3, 4)
+    assert end == {
+        "recap": list(meta.recap),
+        "see": [{"title": link.title, "url": link.url} for link in meta.see],
+        "next": str(SHIPPED / following.path.name),
+    }
 
 
 # --- a crash in the app ------------------------------------------------------------------------

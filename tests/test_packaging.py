@@ -157,5 +157,5 @@ def test_installed_program_ships_the_challenges(installed: Path, tmp_path: Path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Solved in 3 calls" in out.stdout
     names = _run(installed, "sandbox", "--headless", "--challenge", "nope", "-", cwd=tmp_path)
-    shipped = sorted(p.stem for p in (ROOT / "challenges").glob("*.toml"))
+    shipped = sorted(p.stem for p in (ROOT / "scenarios" / "challenges").glob("*.toml"))
     assert f"the shipped ones: {', '.join(shipped)}" in names.stderr

@@ -218,7 +218,8 @@ def test_headless_json_carries_the_program_lines() -> None:
         "play", str(SHIPPED / "reactor-vs-proactor.toml"), "--headless", "--no-live", "--json"
     )
     assert status == 0, err
-    steps = [json.loads(line) for line in out.splitlines()]
+    # Every line but the lesson's ending (`{"recap": ..., "next": ...}`, issue 15) is a step.
+    steps = [json.loads(line) for line in out.splitlines()][:-1]
     assert steps[7]["program"] == [
         {"line": 22, "text": "events = ep.poll(0, 8)"},
         {"line": 23, "text": 'print("wait:", *(conns[fd][0] for fd, _mask in events))'},

@@ -25,10 +25,16 @@ SIZE = (120, 36)
 def lessons(tmp_path: Path) -> Path:
     folder = tmp_path / "lessons"
     folder.mkdir()
-    write(folder, "a-epoll.toml", EPOLL_SCENARIO)
-    write(folder, "b-poll.toml", POLL_SCENARIO)
+    # Placed in the course (chapters 1 and 4), as shipped lessons are; the broken one is not.
+    write(folder, "a-epoll.toml", in_chapter(EPOLL_SCENARIO, 1, 1))
+    write(folder, "b-poll.toml", in_chapter(POLL_SCENARIO, 4, 1))
     write(folder, "c-broken.toml", "[scenario]\ntitle = 'Broken'\n")
     return folder
+
+
+def in_chapter(text: str, chapter: int, order: int) -> str:
+    """A scenario's text placed at (`chapter`, `order`) of the course."""
+    return text.replace("[scenario]\n", f"[scenario]\nchapter = {chapter}\norder = {order}\n", 1)
 
 
 @pytest.fixture
@@ -75,7 +81,14 @@ async def test_menu_lists_lessons_and_plays_one(lessons: Path, data: Path) -> No
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, LessonMenuScreen)
         text = screen_text(app)
-        for expected in ("── epoll ──", "Two sockets, one epoll", "poll reports HUP", "c-broken"):
+        for expected in (
+            "1 · Blocking and non-blocking I/O   0/1",
+            "Two sockets, one epoll",
+            "4 · poll   0/1",
+            "poll reports HUP",
+            "Other lessons",
+            "c-broken",
+        ):
             assert expected in text
         # The highlighted lesson's summary (Markdown) fills its pane after the first frame.
         await pilot.pause()
@@ -234,3 +247,96 @@ def test_a_lesson_is_read_again_when_its_file_changes(lessons: Path) -> None:
     assert load_lesson(path) is load_lesson(path)  # unchanged: not read again
     write(lessons, "a-epoll.toml", EPOLL_SCENARIO.replace("Two sockets", "Three sockets"))
     assert load_lesson(path).title == "Three sockets, one epoll"
+
+
+# --- the menu is the path (issue 15) ----------------------------------------------------------
+def _highlighted(app: object) -> str | None:
+    from textual.app import App
+
+    assert isinstance(app, App)
+    options = app.screen.query_one("#lessons", OptionList)
+    assert options.highlighted is not None
+    return options.get_option_at_index(options.highlighted).id
+
+
+def _prompts(app: object) -> list[tuple[str | None, str]]:
+    from textual.app import App
+
+    assert isinstance(app, App)
+    options = app.screen.query_one("#lessons", OptionList)
+    return [
+        (options.get_option_at_index(i).id, str(options.get_option_at_index(i).prompt))
+        for i in range(options.option_count)
+    ]
+
+
+async def test_a_first_run_highlights_the_first_lesson_marked_start_here(
+    lessons: Path, data: Path
+) -> None:
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert _highlighted(app) == str(lessons / "a-epoll.toml")
+        text = screen_text(app)
+        assert "▶ Two sockets, one epoll  [start here]" in text
+        assert text.count("start here") == 1
+        assert "↑↓ choose · Enter play · Ctrl+P every command · q quit" in text
+        assert "Chapter 1 · Blocking and non-blocking I/O:" in text  # the pane beside
+
+
+async def test_a_return_highlights_the_next_unfinished_lesson(lessons: Path, data: Path) -> None:
+    ProgressStore().update("a-epoll", furthest=10, steps=10, right=0, asked=0)
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert _highlighted(app) == str(lessons / "b-poll.toml")
+        text = screen_text(app)
+        assert "start here" not in text
+        assert "✓ Two sockets, one epoll  [done]" in text
+
+
+async def test_each_chapter_heading_counts_its_lessons_done(lessons: Path, data: Path) -> None:
+    write(lessons, "d-epoll.toml", in_chapter(EPOLL_SCENARIO, 1, 2).replace("Two", "Twin"))
+    ProgressStore().update("a-epoll", furthest=10, steps=10, right=0, asked=0)
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        headings = [line for key, line in _prompts(app) if key is None]
+        assert headings[0] == "1 · Blocking and non-blocking I/O   1/2"
+        assert "4 · poll   0/1" in headings
+        assert headings[-1] == "Other lessons"  # the broken lesson names no chapter
+        # Once every lesson of the chapter is done, its heading says so.
+        ProgressStore().update("d-epoll", furthest=10, steps=10, right=0, asked=0)
+        app.progress = ProgressStore()
+        menu = app.screen
+        assert isinstance(menu, LessonMenuScreen)
+        menu.progress = app.progress
+        menu.refresh_lessons()
+        await pilot.pause()
+        assert _prompts(app)[0] == (None, "1 · Blocking and non-blocking I/O   2/2 ✓")
+
+
+async def test_a_challenge_comes_after_the_lessons_of_its_chapter(
+    lessons: Path, data: Path
+) -> None:
+    app = make_app(lessons_dir=lessons, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        keys = [key for key, _ in _prompts(app)]
+        lines = [line for _, line in _prompts(app)]
+        poll = keys.index(str(lessons / "b-poll.toml"))
+        assert lines[poll - 1] == "4 · poll   0/1"
+        assert keys[poll + 1] == "challenge:poll-nval"  # the challenge of chapter 4
+        assert lines[poll + 2].startswith("5 · epoll's architecture")
+        assert "challenge: poll on nothing  [new]" in lines[poll + 1]
+
+
+async def test_a_newcomer_running_muxlab_lands_on_the_first_shipped_lesson(data: Path) -> None:
+    from simulator.scenario.course import course
+
+    first = course()[0].lessons[0]
+    app = make_app(live=False, animate=False)  # what `muxlab` opens: the shipped course
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert _highlighted(app) == str(first.path)
+        assert f"▶ {first.title}  [start here]" in screen_text(app)

@@ -368,7 +368,7 @@ async def test_m_goes_back_to_the_lesson_menu(epoll_file: Path) -> None:
         assert isinstance(app.screen, LessonMenuScreen)
         # The menu under the player was not listed while covered; it is once shown.
         await pilot.pause()
-        assert "── epoll ──" in screen_text(app)
+        assert "1 · Blocking and non-blocking I/O" in screen_text(app)  # the course
 
 
 async def test_command_palette_jumps_to_a_step(epoll_file: Path) -> None:

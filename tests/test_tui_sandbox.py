@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from tests.tui_support import screen_text, until
 from tui.app import MuxlabApp, make_app
@@ -217,7 +217,8 @@ async def test_the_menu_opens_the_sandbox() -> None:
 async def test_a_challenge_from_the_menu_is_solved_and_remembered() -> None:
     app = make_app(animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("end")  # the last entry of the menu: the last challenge, "twice"
+        options = app.screen.query_one("#lessons", OptionList)
+        options.highlighted = options.get_option_index("challenge:twice")
         await pilot.press("enter")
         screen = sandbox(app)
         assert "Challenge: Twice from one send" in screen_text(app)
@@ -236,7 +237,7 @@ async def test_a_challenge_from_the_menu_is_solved_and_remembered() -> None:
         )
         await pilot.press("escape", "m")
         assert isinstance(app.screen, LessonMenuScreen)
-        assert "✓ Twice from one send  [best: 6 calls]" in screen_text(app)
+        assert "✓ challenge: Twice from one send  [best: 6 calls]" in screen_text(app)
 
 
 async def test_predict_mode_asks_before_a_typed_wait_answers() -> None:

@@ -193,6 +193,7 @@ class MuxlabApp(App[int]):
             progress=self.progress,
             lesson_key=key,
             predict_mode=options.predict,
+            course_dir=options.lessons_dir,  # where "next lesson" looks (issue 15)
         )
 
     # --- the sandbox (issue 14) -----------------------------------------------------------

@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-live", action="store_true", help="run the model only (faster; pages say so)"
     )
     site.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
+
+    # --- the course (issue 15) -----------------------------------------------------------------
+    from tui import lessons_cli
+
+    lessons_cli.add_parser(commands)
     return parser
 
 
@@ -272,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "site":
             return cmd_site(args)
+        if args.command == "lessons":  # the course (issue 15)
+            from tui.lessons_cli import cmd_lessons
+
+            return cmd_lessons(args.folder, json_lines=args.json, out=sys.stdout)
     except KeyboardInterrupt:
         print("muxlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -346,7 +355,7 @@ def cmd_check(
     paths: Sequence[Path], *, live: bool, out: TextIO, params: Mapping[str, str] | None = None
 ) -> int:
     from simulator.scenario.check import check_files
-    from simulator.scenario.library import scenario_files, shipped_dir
+    from simulator.scenario.library import course_files, shipped_dir
 
     if not paths:
         shipped = shipped_dir()
@@ -354,13 +363,17 @@ def cmd_check(
             print("muxlab: this installation has no shipped scenarios", file=sys.stderr)
             return EXIT_FAILED
         paths = [shipped]
-    files, empty = scenario_files(list(paths))
+    files, challenges, empty = course_files(list(paths))
     for folder in empty:
         print(f"muxlab: no scenario files (*.toml) in {folder}", file=sys.stderr)
+    # A challenge (scenarios/challenges/) is not a run of steps: it is validated as a challenge.
+    status = EXIT_OK
+    for challenge in challenges:
+        status = max(status, _validate_challenge(challenge, out, sys.stderr))
     if not files:
-        return EXIT_FAILED
+        return EXIT_FAILED if empty or not challenges else status
     summary = check_files(files, live=live, out=out, params=params)
-    return EXIT_FAILED if summary.failed or empty else EXIT_OK
+    return EXIT_FAILED if summary.failed or empty else status
 
 
 def cmd_play(args: argparse.Namespace) -> int:

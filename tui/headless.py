@@ -19,6 +19,7 @@ from rich.text import Text
 
 from simulator.observe import Observable, Threaded
 from simulator.scenario.calls import Bindings
+from simulator.scenario.course import Ending, ending, shown_path
 from simulator.scenario.format import ResultKind
 from simulator.scenario.loader import ScenarioError, argument_refs, load_scenario
 from simulator.scenario.program import ProgramError, load_program, step_lines
@@ -66,6 +67,25 @@ def _threads(
     started, results = step_threads(record, runner.steps, thread_names)
     picture = ThreadsPicture.capture(snapshot, files, thread_names)
     return picture.after(record.trace, started, results)
+
+
+def recap_block(end: Ending, path: Path) -> Text:
+    """The ``Recap`` block printed after a lesson's last step: the things to remember, the
+    links, and the next lesson (as a command to play it). Text from the file is made safe."""
+    text = Text("\n")
+    if end.recap:
+        text.append("Recap\n", style="bold")
+        for line in end.recap:
+            text.append(f"  • {safe_text(line)}\n")
+    if end.see:
+        text.append("Read more\n", style="bold")
+        for title, url in end.see:
+            text.append(f"  • {safe_text(title)}: {safe_text(url)}\n")
+    if end.next is not None:
+        shown = safe_text(str(shown_path(end.next.path, path)))
+        text.append("Next lesson: ", style="bold")
+        text.append(f"{safe_text(end.next.title)} (muxlab play {shown})\n")
+    return text
 
 
 def play(
@@ -151,6 +171,15 @@ def play(
             write(
                 Text(f"{len(runner.records)} steps: {counts_text(counts, marks=False, zeros=True)}")
             )
+        # --- the lesson's end (issue 15): what to remember, and where to go next ---
+        end = ending(path, meta.recap, [(link.title, link.url) for link in meta.see])
+        if as_json and not end.empty:
+            following = None if end.next is None else str(shown_path(end.next.path, path))
+            see = [{"title": title, "url": url} for title, url in end.see]
+            final = {"recap": list(end.recap), "see": see, "next": following}
+            sys.stdout.write(json.dumps(final) + "\n")
+        elif not end.empty:
+            write(recap_block(end, path))
     if record is not None:
         try:
             runner.recording().save(record)

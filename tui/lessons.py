@@ -1,4 +1,5 @@
-"""The lesson catalogue: the shipped scenarios, grouped by topic, with their summaries.
+"""The lesson catalogue: the shipped scenarios, laid out as the course (`path_of`, the menu) or
+grouped by topic (`catalogue`, the command palette), with their summaries.
 
 A scenario's topic comes from its tags and ``mechanism``: anything tagged ``limits`` is about
 limits; otherwise epoll, poll and select, or kqueue. A shipped file that does not load still
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.scenario.controls import control_index
+from simulator.scenario.course import Section, arrange
 from simulator.scenario.library import challenges_dir, scenario_files, shipped_dir
 
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
@@ -57,6 +59,8 @@ class Lesson:
     error: str | None = None  #: why it cannot be played
     glanced: bool = False  #: only the text before the steps was parsed (see the module docstring)
     knobs: dict[str, Any] | None = None  #: a template's parameters and their defaults (issue 14)
+    chapter: int | None = None  #: its chapter of the course (`simulator.scenario.course`)
+    order: int | None = None  #: its place in that chapter
 
     @property
     def steps_text(self) -> str:
@@ -123,6 +127,8 @@ def _load_lesson(path: Path, *, glance: bool) -> Lesson:
         (meta.summary or "").strip(),
         topic_of(meta.mechanism, list(meta.tags)),
         len(scenario.steps),
+        chapter=meta.chapter,
+        order=meta.order,
     )
 
 
@@ -169,10 +175,28 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
             title, summary = _filled(title, knobs), _filled(summary, knobs)
         except KeyError:
             return None
+    chapter, order = meta.get("chapter"), meta.get("order")
+    if not (_is_place(chapter, 12) and _is_place(order, 99)):
+        return None  # the full load says what is wrong with them
     topic = topic_of(mechanism, tags)
     return Lesson(
-        path, title, summary.strip(), topic, len(steps), glanced=glance, knobs=knobs or None
+        path,
+        title,
+        summary.strip(),
+        topic,
+        len(steps),
+        glanced=glance,
+        knobs=knobs or None,
+        chapter=chapter,
+        order=order,
     )
+
+
+def _is_place(value: Any, high: int) -> bool:
+    """None, or an int in 1..`high` (a chapter or an order, as the format takes them)."""
+    if value is None:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high
 
 
 # --- templates (issue 14): read without the template engine, which needs the pydantic models --
@@ -228,7 +252,7 @@ def catalogue(
     return [(topic, members) for topic, members in grouped if members]
 
 
-__all__ = ["TOPICS", "Lesson", "catalogue", "load_lesson", "topic_of"]
+__all__ = ["TOPICS", "Lesson", "catalogue", "load_lesson", "path_of", "topic_of"]
 
 
 # --- challenges (issue 14) --------------------------------------------------------------------
@@ -241,6 +265,8 @@ class ChallengeEntry:
     title: str
     goal: str = ""
     error: str | None = None
+    chapter: int | None = None  #: the chapter of the course it practises
+    order: int | None = None  #: its place among that chapter's challenges
 
 
 def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
@@ -261,8 +287,28 @@ def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
                 raise ValueError("title and goal must be text")
             if control_index(title) is not None or control_index(goal, multiline=True) is not None:
                 raise ValueError("control characters in the title or goal")
+            chapter, order = meta.get("chapter"), meta.get("order")
+            if not (_is_place(chapter, 12) and _is_place(order, 99)):
+                raise ValueError("chapter must be 1 to 12 and order 1 to 99")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             entries.append(ChallengeEntry(path.stem, path.stem, error=str(exc)))
             continue
-        entries.append(ChallengeEntry(path.stem, title[:MAX_TITLE], goal.strip()))
+        entries.append(
+            ChallengeEntry(path.stem, title[:MAX_TITLE], goal.strip(), chapter=chapter, order=order)
+        )
     return entries
+
+
+def path_of(
+    folder: Path | None = None, *, glance: bool = False
+) -> list[Section[Lesson, ChallengeEntry]]:
+    """The course as the menu shows it (`simulator.scenario.course.arrange`): the lessons of
+    `folder` (default: the shipped ones) and the shipped challenges, each chapter with its
+    lessons then its challenges, lessons without a chapter last ("Other lessons"); chapters
+    with neither are left out. With `glance`, each file is only glanced at (`load_lesson`).
+    O(files), plus one ``stat`` per file already read."""
+    folder = folder if folder is not None else shipped_dir()
+    files = scenario_files([folder])[0] if folder is not None else []
+    lessons = [load_lesson(path, glance=glance) for path in files]
+    sections = arrange(lessons, challenge_entries())
+    return [section for section in sections if section.lessons or section.challenges]

@@ -145,6 +145,13 @@ class ChallengeMeta(_Table):
     max_calls: Annotated[StrictInt, Field(ge=1, le=MAX_STEPS)] | None = Field(
         default=None, description="a solution may use at most this many calls"
     )
+    chapter: Annotated[StrictInt, Field(ge=1, le=12)] | None = Field(
+        default=None,
+        description="the chapter of the course it practises (simulator.scenario.course)",
+    )
+    order: Annotated[StrictInt, Field(ge=1, le=99)] | None = Field(
+        default=None, description="its place among that chapter's challenges (1 first)"
+    )
 
 
 class Challenge(_Table):

@@ -1,6 +1,7 @@
 """Where scenario files are: the shipped set, and the files named on a command line.
 
-The shipped scenarios live in ``scenarios/`` at the top of the source tree. An installed wheel
+The shipped scenarios live in ``scenarios/`` at the top of the source tree, and the shipped
+challenges (`simulator.scenario.challenge`) in ``scenarios/challenges/``. An installed wheel
 carries them as package data of `simulator.scenario` under ``shipped/`` (pyproject maps the
 folder there), so `shipped_dir` looks in the installed package first and falls back to the
 source checkout, which is what an editable install and the test suite use.
@@ -17,6 +18,7 @@ symbolic link out of the folder it was found in, and `read_lesson` reads at most
 from __future__ import annotations
 
 import os
+import re
 import stat
 from importlib import resources
 from pathlib import Path
@@ -56,7 +58,7 @@ def challenges_dir() -> Path | None:
     packaged = resources.files("simulator.scenario") / "challenges"
     if packaged.is_dir():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "challenges"
+    checkout = Path(__file__).resolve().parents[2] / "scenarios" / "challenges"
     return checkout if checkout.is_dir() else None
 
 
@@ -148,12 +150,42 @@ def read_plain(path: Path, what: str, cap: int, error: type[LessonError]) -> str
 
 
 def scenario_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Expand files and folders (recursively, ``*.toml``) in order, without duplicates.
+    """Expand files and folders (recursively, ``*.toml``) in order, without duplicates, and
+    keep the scenarios: a challenge file (`is_challenge`) is left out (see `course_files`).
 
     Returns (files, folders that held no scenario). A path that does not exist is returned as
     a file, so loading it reports the problem in the usual way; so is a ``*.toml`` link inside a
     folder that leads nowhere (dangling, or a loop): it is reported, not silently skipped.
     """
+    scenarios = course_files(paths)[0]
+    empty = [p for p in paths if p.is_dir() and not any(s.is_relative_to(p) for s in scenarios)]
+    return scenarios, list(dict.fromkeys(empty))
+
+
+#: A ``[challenge]`` table header on a line of its own: how a challenge file is told apart.
+_CHALLENGE_HEADER = re.compile(r"^[ \t]*\[[ \t]*challenge[ \t]*\][ \t]*(#.*)?$", re.MULTILINE)
+_SCENARIO_HEADER = re.compile(r"^[ \t]*\[[ \t]*scenario[ \t]*\]", re.MULTILINE)
+
+
+def is_challenge(path: Path) -> bool:
+    """Whether `path` is a challenge file: a regular file of at most `MAX_LESSON_BYTES` whose
+    text has a ``[challenge]`` table header and no ``[scenario]`` one. Anything else (not
+    readable, not UTF-8) is taken for a scenario, whose loader then says what is wrong.
+    O(size of the file)."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_LESSON_BYTES:
+            return False
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(_CHALLENGE_HEADER.search(text)) and not _SCENARIO_HEADER.search(text)
+
+
+def course_files(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """Expand files and folders (recursively, ``*.toml``) in order, without duplicates, into
+    (scenario files, challenge files, folders that held no ``*.toml`` at all). Each file is
+    told apart by `is_challenge`, so ``scenarios/`` (which holds ``challenges/``) expands to
+    both kinds. O(total size of the files)."""
     files: list[Path] = []
     empty: list[Path] = []
     for path in paths:
@@ -164,4 +196,8 @@ def scenario_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             files.extend(found)
         else:
             files.append(path)
-    return list(dict.fromkeys(files)), empty
+    scenarios: list[Path] = []
+    challenges: list[Path] = []
+    for path in dict.fromkeys(files):
+        (challenges if is_challenge(path) else scenarios).append(path)
+    return scenarios, challenges, empty

@@ -8,8 +8,9 @@ Three programs are started `--runs` times each, alternating (bare, menu, play, b
 as a real process in a real pseudo-terminal of 140x44 cells: a bare Textual app (`Header`,
 `Static`, `Footer`), ``muxlab`` (the lesson menu) and ``muxlab play SCENARIO`` (the player with
 the live kernel). The time runs from the spawn to the moment the terminal has received a text
-that only the first frame of the screen holds (the Static's text; a lesson topic's rule; the
-player's "Real kernel" panel title): the process really starts, and really draws. Each run
+that only the first frame of the screen holds (the Static's text; the first chapter's heading
+in the lesson list; the player's "Real kernel" panel title): the process really starts, and
+really draws. Each run
 then quits with ``q`` (the live child ends with it). For ``play`` the time until the player
 shows the live child running ("child pid") is measured as well. The medians are compared
 with the bare app's; the targets are 1.5 (menu) and 2.0 (play). For the menu, the time until
@@ -263,7 +264,7 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         }
         programs = {
             "bare": ([sys.executable, "-I", str(bare)], ["bare textual app drawn"]),
-            "menu": ([muxlab], ["── epoll ──", "your progress:"]),
+            "menu": ([muxlab], ["1 · Blocking and non-blocking I/O", "your progress:"]),
             "play": ([muxlab, "play", str(scenario)], ["Real kernel", "child pid"]),
         }
         times: dict[str, list[float]] = {
@@ -276,7 +277,7 @@ def measure(runs: int, scenario: Path) -> dict[str, object]:
         # The same programs under the probe, for the CPU time at the first frame.
         probes = {
             "bare": (probed("Screen", str(bare)), "bare textual app drawn"),
-            "menu": (probed("LessonMenuScreen", "-m", "tui"), "── epoll ──"),
+            "menu": (probed("LessonMenuScreen", "-m", "tui"), "1 · Blocking and non-blocking I/O"),
             "play": (probed("PlayerScreen", "-m", "tui", "play", str(scenario)), "Real kernel"),
         }
         cpu_times: dict[str, list[float]] = {"bare": [], "menu": [], "play": []}

@@ -1,7 +1,10 @@
-"""The lesson menu (the app's first screen): shipped scenarios by topic, with progress.
+"""The lesson menu (the app's first screen): the course, chapter by chapter, with progress.
 
-The list shows each lesson's title and the user's saved progress; the pane beside it shows
-the highlighted lesson's summary (Markdown). Enter plays it.
+The list is the path (`tui.lessons.path_of`): each chapter's heading with how many of its
+lessons are done, its lessons with the user's saved progress, then the challenges that
+practise it. A line above the list tells a newcomer what to press; on a first run the first
+lesson is highlighted and marked "start here", on a later run the first unfinished one. The
+pane beside the list shows the highlighted lesson's summary (Markdown). Enter plays it.
 """
 
 from __future__ import annotations
@@ -12,35 +15,47 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList
+from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from simulator.scenario.course import CHAPTERS, Section
 from simulator.scenario.library import shipped_dir
 from tui.commands import PaletteBinding
-from tui.lessons import ChallengeEntry, Lesson, catalogue, challenge_entries
+from tui.lessons import ChallengeEntry, Lesson, path_of
 from tui.progress import ProgressStore, lesson_key
 from tui.render.safe import safe_text
 from tui.widgets.narration import Narration
 
-#: What the menu shows of a lesson: its key, its line, its summary, steps and error.
-_Listed = tuple[str, str, str, int, str | None]
+#: What the menu shows: (key or None for a heading, line) rows, and each lesson's details.
+_Listed = tuple[list[tuple[str | None, str]], list[tuple[str, int, str | None]]]
+
+#: The first screen's one line for a newcomer: what to press.
+HINT = "↑↓ choose · Enter play · Ctrl+P every command · q quit"
 
 
 class LessonMenuScreen(Screen[None]):
     """Topics and lessons; the summary and progress of the highlighted one."""
 
     DEFAULT_CSS = """
-    LessonMenuScreen #lessons {
-        width: 1fr;
+    LessonMenuScreen #path {
+        width: 3fr;
         min-width: 40;
+        height: 1fr;
+    }
+    LessonMenuScreen #hint {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    LessonMenuScreen #lessons {
         height: 1fr;
         border: round $primary;
     }
     LessonMenuScreen #about {
-        width: 1fr;
+        width: 2fr;
         height: 1fr;
         border: round $secondary;
         padding: 0 1;
@@ -98,12 +113,14 @@ class LessonMenuScreen(Screen[None]):
         self.folder = folder if folder is not None else shipped_dir()
         self.lessons: dict[str, Lesson] = {}
         self.challenges: dict[str, ChallengeEntry] = {}
-        self._listed: list[tuple[str, list[_Listed]]] | None = None
+        self._listed: _Listed | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield OptionList(id="lessons")
+            with Vertical(id="path"):
+                yield Static(HINT, id="hint", markup=False)
+                yield OptionList(id="lessons")
             with VerticalScroll(id="about"):
                 yield Narration(id="summary")
         yield Footer()
@@ -127,74 +144,109 @@ class LessonMenuScreen(Screen[None]):
 
     def refresh_lessons(self, *, glance: bool = False) -> None:
         """Rebuild the list (progress may have changed while a lesson played), unless it would
-        show the same lines. With `glance`, the lessons are only glanced at (`tui.lessons`)."""
+        show the same lines. With `glance`, the lessons are only glanced at (`tui.lessons`).
+
+        The first build highlights where to go: on a first run (nothing saved) the first
+        lesson, marked "start here"; on a later run the first unfinished lesson in course
+        order. Later builds keep the highlighted entry. O(lessons + challenges)."""
         options = self.query_one("#lessons", OptionList)
-        topics = catalogue(self.folder, glance=glance)
-        lines = [
-            (
-                topic,
-                [
-                    (str(one.path), self._line(one), one.summary, one.steps, one.error)
-                    for one in group
-                ],
-            )
-            for topic, group in topics
-        ]
-        # The challenges' lines too: a best score saved in the sandbox changes the list.
-        challenges = challenge_entries()
-        lines.append(
-            (
-                "challenges",
-                [
-                    (c.name, c.title, str(self.progress.challenges.get(c.name)), 0, c.error)
-                    for c in challenges
-                ],
-            )
-        )
-        if lines == self._listed:
+        sections = path_of(self.folder, glance=glance)
+        first_run = not self.progress.lessons and not self.progress.challenges
+        start = self._start(sections, first_run=first_run)
+        rows: list[tuple[str | None, str]] = []  # (key, line); None: a heading
+        for section in sections:
+            rows.append((None, self._heading(section)))
+            for lesson in section.lessons:
+                here = first_run and lesson is start
+                rows.append((str(lesson.path), self._line(lesson, start_here=here)))
+            for entry in section.challenges:
+                rows.append((f"challenge:{entry.name}", self._challenge_line(entry)))
+        # Summaries and errors too: the full read may find what the glance could not.
+        details = [(one.summary, one.steps, one.error) for one in self._lessons_of(sections)]
+        listed = (rows, details)
+        if listed == self._listed:
             return
-        self._listed = lines
-        highlighted = options.highlighted
+        self._listed = listed
+        keep = self._highlighted_key(options)
         options.clear_options()
-        self.lessons.clear()
-        if not topics:
+        self.lessons = {str(one.path): one for one in self._lessons_of(sections)}
+        self.challenges = {
+            f"challenge:{entry.name}": entry for s in sections for entry in s.challenges
+        }
+        if not sections:
             options.add_option(
                 Option("No shipped scenarios found: press o to open a file", disabled=True)
             )
             return
-        for topic, lessons in topics:
-            options.add_option(Option(f"── {topic} ──", disabled=True))
-            for lesson in lessons:
-                key = str(lesson.path)
-                self.lessons[key] = lesson
-                options.add_option(Option(Text(self._line(lesson)), id=key))
-        self._list_challenges(options, challenges)
-        if highlighted is not None and highlighted < options.option_count:
-            options.highlighted = highlighted
-        else:
-            options.highlighted = 1
+        for key, line in rows:
+            if key is None:
+                options.add_option(Option(Text(line, style="bold"), disabled=True))
+            else:
+                options.add_option(Option(Text(line), id=key))
+        target = keep if keep is not None else (str(start.path) if start is not None else None)
+        index = options.get_option_index(target) if target in self._keys() else 1
+        options.highlighted = index
         options.focus()
 
-    def _list_challenges(self, options: OptionList, challenges: list[ChallengeEntry]) -> None:
-        """The shipped challenges, after the lessons, each with the best score saved."""
-        self.challenges = {f"challenge:{c.name}": c for c in challenges}
-        if not self.challenges:
-            return
-        options.add_option(Option("── challenges (the sandbox, with a goal) ──", disabled=True))
-        for key, entry in self.challenges.items():
-            best = self.progress.challenges.get(entry.name)
-            mark, score = ("✓", f"best: {best} calls") if best is not None else (" ", "new")
-            line = f"{mark} {safe_text(entry.title)}  [{score}]"
-            if entry.error:
-                line = f"  ⚠ {safe_text(entry.title)}  (cannot be loaded)"
-            options.add_option(Option(Text(line), id=key))
+    @staticmethod
+    def _lessons_of(sections: list[Section[Lesson, ChallengeEntry]]) -> list[Lesson]:
+        return [lesson for section in sections for lesson in section.lessons]
 
-    def _line(self, lesson: Lesson) -> str:
+    def _keys(self) -> set[str]:
+        return set(self.lessons) | set(self.challenges)
+
+    @staticmethod
+    def _highlighted_key(options: OptionList) -> str | None:
+        if options.highlighted is None or options.option_count == 0:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    def _start(
+        self, sections: list[Section[Lesson, ChallengeEntry]], *, first_run: bool
+    ) -> Lesson | None:
+        """Where to begin: the first playable lesson (first run), else the first one not done
+        yet (else the first one)."""
+        playable = [one for one in self._lessons_of(sections) if one.error is None]
+        if not playable:
+            return None
+        if not first_run:
+            for lesson in playable:
+                if not self.progress.get(lesson_key(lesson.path, self.folder)).completed:
+                    return lesson
+        return playable[0]
+
+    def _heading(self, section: Section[Lesson, ChallengeEntry]) -> str:
+        """``1 · Blocking and non-blocking I/O   1/2`` (lessons done of the chapter's playable
+        ones), with a ✓ once all are done."""
+        playable = [lesson for lesson in section.lessons if lesson.error is None]
+        total = len(playable)
+        if total == 0:
+            return section.heading
+        done = sum(
+            1
+            for lesson in playable
+            if self.progress.get(lesson_key(lesson.path, self.folder)).completed
+        )
+        return f"{section.heading}   {done}/{total}" + (" ✓" if done == total else "")
+
+    def _challenge_line(self, entry: ChallengeEntry) -> str:
+        """A challenge, with the best score saved."""
+        if entry.error:
+            return f"  ⚠ challenge: {safe_text(entry.title)}  (cannot be loaded)"
+        best = self.progress.challenges.get(entry.name)
+        mark, score = ("✓", f"best: {best} calls") if best is not None else (" ", "new")
+        return f"  {mark} challenge: {safe_text(entry.title)}  [{score}]"
+
+    def _line(self, lesson: Lesson, *, start_here: bool = False) -> str:
+        """``  ✓ Title  [done · 2/3 predicted]``; on a first run, the first lesson is
+        ``  ▶ Title  [start here]``."""
         if lesson.error:
             return f"  ⚠ {safe_text(lesson.title)}  (cannot be loaded)"
+        if start_here:
+            return f"  ▶ {safe_text(lesson.title)}  [start here]"
         saved = self.progress.get(lesson_key(lesson.path, self.folder))
         mark = "✓" if saved.completed else "•" if saved.furthest else " "
-        return f"{mark} {safe_text(lesson.title)}  [{saved.summary()}]"
+        return f"  {mark} {safe_text(lesson.title)}  [{saved.summary()}]"
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Shown once the screen has been drawn: the summary is Markdown, whose renderer is
@@ -223,6 +275,9 @@ class LessonMenuScreen(Screen[None]):
             return
         saved = self.progress.get(lesson_key(lesson.path, self.folder))
         text = f"## {lesson.title}\n\n"
+        if lesson.chapter is not None:
+            chapter = CHAPTERS[lesson.chapter - 1]
+            text += f"*Chapter {chapter.number} · {chapter.title}: {chapter.learn}*\n\n"
         if lesson.error:
             text += "**This scenario cannot be loaded:**\n\n```\n" + lesson.error + "\n```\n"
         else:

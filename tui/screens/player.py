@@ -19,6 +19,7 @@ dialog opens; the answer is judged by the real kernel and the step is revealed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
@@ -30,6 +31,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from simulator.scenario import Verdict
+from simulator.scenario.course import ending
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
 from simulator.scenario.program import ProgramError, load_program, step_lines
 from tui.animation import Animation
@@ -51,6 +53,7 @@ from tui.render.safe import safe_text
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.predict import PredictScreen
+from tui.screens.recap import RecapScreen
 from tui.session import PlaySession, Source, StepWatch
 from tui.story import model_subtitle, narration, prediction_banner
 from tui.verdicts import counts_text
@@ -264,6 +267,7 @@ class PlayerScreen(Screen[None]):
         progress: ProgressStore | None = None,
         lesson_key: str | None = None,
         predict_mode: bool = False,
+        course_dir: Path | None = None,
     ) -> None:
         # The first frame's panels are chosen before the first styling (a class added at the
         # first draw would style every widget a second time).
@@ -274,9 +278,9 @@ class PlayerScreen(Screen[None]):
         self.lesson_key = lesson_key
         self.frame: Frame | None = None
         self.navigator = Navigator(session, self, predict_mode=predict_mode)
-        self.animation = Animation(
-            self.set_interval, self._show_micro, self.navigator.animation_done
-        )
+        self.animation = Animation(self.set_interval, self._show_micro, self._animation_done)
+        self.course_dir = course_dir  #: where the next lesson is looked for (None: shipped)
+        self._recap_due = False  # the last step was just reached: the recap card follows
         self._play_timer: Timer | None = None
         self._recorder: MicroRecorder | None = None  # captures the step being run
         self._heap = HeapPolicy()  # keeps the collector off the model while repainting
@@ -417,8 +421,43 @@ class PlayerScreen(Screen[None]):
         self.state_changed()
         self._save_progress()
         self._heap.settle(session.position)  # the collector leaves this position's objects be
+        # Stepping (or playing) into the last step ends the lesson: the recap card, once the
+        # step's animation is over. A jump to the end does not (it skips the lesson).
+        self._recap_due = animate and session.total > 0 and session.position == session.total
         if animate and self._animates() and frame.micro:
             self.animation.start(frame.micro, self._tick_s())
+        if self._recap_due and not self.animating:
+            self.call_after_refresh(self._show_recap)
+
+    def _animation_done(self) -> None:
+        self.navigator.animation_done()
+        if self._recap_due:
+            self._show_recap()
+
+    def _show_recap(self) -> None:
+        """The recap card (`tui.screens.recap`), if the lesson is at its end, nothing covers
+        the player, and there is something to show (a recap, links or a next lesson)."""
+        if not self._recap_due or self.app.screen is not self or self.has_class("-tiny"):
+            return
+        self._recap_due = False
+        session = self.session
+        meta = session.scenario.scenario
+        links = [(link.title, link.url) for link in meta.see]
+        end = ending(session.path, meta.recap, links, self.course_dir)
+        if end.empty:
+            return
+        self.navigator.playing = False
+        self.state_changed()
+        following = end.next
+
+        def chosen(choice: str | None) -> None:
+            if choice == "menu":
+                self.app.call_later(self.app.run_action, "app.lesson_menu")
+            elif choice == "next" and following is not None:
+                open_scenario = getattr(self.app, "open_scenario")  # noqa: B009 -- MuxlabApp's
+                self.app.call_later(open_scenario, following.path)
+
+        self.app.push_screen(RecapScreen(session.title, end, session.score()), chosen)
 
     def _load_program(self) -> None:
         """Show the program the scenario's steps come from, if it names one
