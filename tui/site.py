@@ -22,7 +22,6 @@ one ``muxlab export`` per lesson (the README has the figure for the shipped cour
 
 from __future__ import annotations
 
-import importlib
 import json
 import platform
 import re
@@ -35,6 +34,7 @@ from itertools import groupby
 from pathlib import Path
 
 from simulator.scenario.calls import Outcome, show, show_value
+from simulator.scenario.course import CHAPTERS
 from simulator.scenario.format import Scenario
 from simulator.scenario.library import (
     LessonError,
@@ -51,22 +51,6 @@ from tui.render.step import CPYTHON_SAYS, cpython_refused
 from tui.sitetext import attribute, literal, prose
 from tui.verdicts import VERDICTS
 
-#: The chapters of the course, in order (issue 15, "The path"). This copy must become
-#: `simulator.scenario.course.CHAPTERS`; `chapter_titles` reads that module when it exists.
-_CHAPTERS = (
-    "Blocking and non-blocking I/O",
-    "The polling problem",
-    "select",
-    "poll",
-    "epoll's architecture",
-    "Level- vs edge-triggered",
-    "Flags and gotchas",
-    "Many threads",
-    "kqueue",
-    "Reactor vs proactor",
-    "Limits",
-    "Scale",
-)
 #: The file that marks a folder as one `muxlab site` wrote (so it may be written again).
 MARK_FILE = ".muxlab-site"
 _SLUG = re.compile(r"[^A-Za-z0-9_-]")
@@ -86,15 +70,8 @@ _CSS = """/* Written by `muxlab site`. */
 
 
 def chapter_titles() -> tuple[str, ...]:
-    """The twelve chapter titles: `simulator.scenario.course.CHAPTERS` if it exists."""
-    try:
-        course = importlib.import_module("simulator.scenario.course")
-    except ImportError:
-        return _CHAPTERS
-    titles = getattr(course, "CHAPTERS", None)
-    if isinstance(titles, tuple | list) and all(isinstance(t, str) for t in titles):
-        return tuple(titles)
-    return _CHAPTERS
+    """The twelve chapter titles, in order (`simulator.scenario.course.CHAPTERS`)."""
+    return tuple(chapter.title for chapter in CHAPTERS)
 
 
 @dataclass(frozen=True)
