@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -171,15 +172,30 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def session_roots(server: int, table: dict[int, tuple[int, int]]) -> tuple[list[int], int | None]:
+    """The first process of each session (the apps the fork server forked, and any the server
+    started itself), and the fork server's pid (None without one)."""
+    children = [pid for pid, (ppid, _) in table.items() if ppid == server]
+    forkserver = next((pid for pid in children if "tui.forkserver" in _cmdline(pid)), None)
+    forked = [pid for pid, (ppid, _) in table.items() if forkserver and ppid == forkserver]
+    return [pid for pid in children if pid != forkserver] + forked, forkserver
+
+
 def sessions_memory(server: int) -> list[dict[str, int]]:
-    """PSS and RSS (KiB) and process count of each session: each process tree the server
-    spawned (textual-serve's shell, the app, its live child)."""
+    """PSS and RSS (KiB) and process count of each session: the process tree of each app
+    (textual-serve's shell if any, the app, its live child)."""
     table = processes()
+    roots, _ = session_roots(server, table)
     out = []
-    for pid, (ppid, _) in table.items():
-        if ppid != server:
-            continue
-        tree = descendants(pid, table)
+    for root in roots:
+        tree = descendants(root, table)
         sizes = [memory_kib(p) for p in tree]
         out.append(
             {
@@ -189,6 +205,15 @@ def sessions_memory(server: int) -> list[dict[str, int]]:
             }
         )
     return out
+
+
+def shared_memory_mib(server: int) -> dict[str, float]:
+    """PSS (MiB) of the server and of its fork server (what every session shares)."""
+    _, forkserver = session_roots(server, processes())
+    return {
+        "server_pss": round(memory_kib(server)[0] / 1024, 1),
+        "forkserver_pss": round(memory_kib(forkserver)[0] / 1024, 1) if forkserver else 0.0,
+    }
 
 
 def cpu_ticks(root: int) -> int:
@@ -376,6 +401,7 @@ def phase(browser: Browser, server: subprocess.Popen[bytes], url: str, args: Any
     result["cpu_open_s"] = round((cpu_ticks(server.pid) - ticks) / CLK_TCK, 2)
     time.sleep(args.settle)
     result["lesson_memory_mib"] = memory_summary(sessions_memory(server.pid))
+    result["shared_memory_mib"] = shared_memory_mib(server.pid)
     print(f"   lesson open: median {result['lesson_open_s']['median']} s", flush=True)
 
     ticks, clock = cpu_ticks(server.pid), time.monotonic()
@@ -458,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before memory")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout`: clean up as on Ctrl+C
     counts = sorted({1, *args.sessions})
     result: dict[str, Any] = {"machine": machine(), "stagger_s": args.stagger, "phases": []}
     with tempfile.TemporaryDirectory(prefix="muxlab-bench-serve-") as folder:
@@ -499,6 +526,10 @@ def report(result: dict[str, Any]) -> None:
                 f"  {name[:-4]:12} PSS {m['pss_median']} MiB/session (max {m['pss_max']}), "
                 f"RSS {m['rss_median']} MiB, total PSS {m['pss_total']} MiB"
             )
+        print(
+            f"  shared: server PSS {p['shared_memory_mib']['server_pss']} MiB, fork server "
+            f"PSS {p['shared_memory_mib']['forkserver_pss']} MiB"
+        )
         print(
             f"  CPU: join {p['cpu_join_s']} s, open {p['cpu_open_s']} s, steps "
             f"{p['cpu_steps_s']} s; idle {p['idle_cpu_per_s']} CPU-s/s; "
