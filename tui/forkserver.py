@@ -41,18 +41,20 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-#: What the fork server imports before it forks anything: the app, its screens, the player and
-#: its session, the sandbox, the scenario format and runner, and the live engine's client.
+#: What the fork server imports before it forks anything: the app, its screens, the menu's
+#: Markdown, the player and its session, the sandbox, the scenario format and runner (`tui`
+#: imports neither kernel: the runner brings in the live engine's client when a lesson opens).
 PRELOAD = (
     "tui.cli",
     "tui.app",
+    "tui.screens.menu",
+    "rich.markdown",
     "tui.screens.player",
     "tui.session",
     "tui.sandbox_session",
     "tui.screens.sandbox",
     "simulator.scenario",
     "simulator.scenario.runner",
-    "simulator.live",
 )
 #: The most a request (arguments and environment, as JSON) may take.
 MAX_REQUEST = 1 << 20
@@ -146,12 +148,16 @@ class ForkServer:
 
 
 def preload() -> None:
-    """Import `PRELOAD` and load every shipped lesson once (pydantic builds its models on first
-    use); a lesson that does not load is the app's to report, not ours."""
+    """Import `PRELOAD`, read the menu's catalogue in full (`tui.lessons` keeps it by file
+    stamp, so each app's menu finds it read) and load every shipped lesson once (pydantic
+    builds its models on first use); a lesson that does not load is the app's to report."""
     import importlib
 
     for module in PRELOAD:
         importlib.import_module(module)
+    from tui.lessons import catalogue
+
+    catalogue()
     from simulator.scenario.library import shipped_dir
     from simulator.scenario.loader import ScenarioError, load_scenario
 

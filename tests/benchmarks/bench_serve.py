@@ -26,8 +26,22 @@ compared with. In each phase:
   per second while every session sits idle on a lesson; Chromium's too (in a real class the
   browsers run on the learners' machines, not here).
 
-Results go to ``results/serve.json`` beside this file; ratios against N = 1 are printed.
-Everything started here runs in its own process group and is ended at the end.
+Results go to ``results/serve.json`` beside this file (``serve-stagger.json`` with
+``--stagger``); ratios against N = 1 are printed. Everything started here runs in its own
+process group and is ended at the end.
+
+Findings (2-core VM, 24 GiB, other jobs at a load average of 10-46). First run, every app a new
+``python -I`` started by textual-serve, all 40 at once: the menu's first frame after a median
+of 82 s (p95 89 s), 0.7 CPU-s per app (28 CPU-s for the class, beside Chromium's 48); opening a
+lesson 31 s; 31 MiB PSS a session on the menu, 59 MiB with a lesson. Profiled: the apps' CPU
+before their first frame is imports (Textual, the menu, then the player, pydantic's models) and
+the menu's full read of every lesson, the same work 40 times. What changed: the apps are forked
+from a fork server that did that work once (`tui.forkserver`; `gc.freeze` so the children do
+not copy its pages), at most one app per core starts at a time (`tui.webserver.STARTING`), and
+textual-serve's shell ``exec``s the app when it is not forked. After: first frame median 13.9 s
+(p95 18.7 s), 0.24 CPU-s a join; a lesson opens in 9.2 s; 21 / 41 MiB PSS a session. Left:
+a step costs 0.29 CPU-s in the app (the player's animation frames), so 40 tabs stepping in the
+same second wait 6.3 s (median; 0.16 s when one steps at a time): the player's to make cheaper.
 """
 
 from __future__ import annotations
@@ -502,13 +516,14 @@ def main(argv: list[str] | None = None) -> int:
                 stop_group(browser.process)
             stop_group(server)
     result["machine"]["load_after"] = os.getloadavg()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    report(result)
+    results = RESULTS.with_name("serve-stagger.json") if args.stagger else RESULTS
+    results.parent.mkdir(exist_ok=True)
+    results.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    report(result, results)
     return 0
 
 
-def report(result: dict[str, Any]) -> None:
+def report(result: dict[str, Any], results: Path) -> None:
     one, *others = result["phases"]
     print(f"machine: {result['machine']['cpus']} CPUs, {result['machine']['memory_gib']} GiB")
     for p in [one, *others]:
@@ -535,7 +550,7 @@ def report(result: dict[str, Any]) -> None:
             f"{p['cpu_steps_s']} s; idle {p['idle_cpu_per_s']} CPU-s/s; "
             f"Chromium {p['cpu_browser_s']} s in all"
         )
-    print(f"figures in {RESULTS}")
+    print(f"figures in {results}")
 
 
 if __name__ == "__main__":
