@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from functools import partial
 from pathlib import Path
 
 from websockets.exceptions import InvalidStatus
@@ -85,6 +86,15 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def ended(pid: int) -> bool:
+    """Whether `pid` has exited (gone, or a zombie until its parent waits for it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
@@ -128,3 +138,20 @@ def test_apps_are_forked_from_the_fork_server_and_started_anew_without_it(
         logged = " ".join(served.log.read_text().split())  # the log's lines are wrapped
         assert "the fork server is gone" in logged, logged
         assert "starting the app as a new process" in logged, logged
+
+
+def test_ctrl_c_stops_the_server_the_fork_server_and_the_apps_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path, "--max-sessions", "2") as served:
+        server = server_pid(served)
+        (forkserver,) = [p for p in children(server) if "tui.forkserver" in cmdline(p)]
+        with served.ws(f"/ws/{served.token}?width=100&height=30") as ws:
+            read_until(ws, "Lessons")
+            (app,) = children(forkserver)
+            os.killpg(server, signal.SIGINT)  # what Ctrl+C in the teacher's terminal sends
+
+            for pid in (app, forkserver, server):
+                wait_until(f"process {pid} to end", partial(ended, pid), 30)
+        logged = served.log.read_text()
+        assert "Traceback" not in logged and "KeyboardInterrupt" not in logged, logged

@@ -171,17 +171,25 @@ def main(fd: int) -> int:
     """Serve fork requests on the socket `fd` until the other end closes."""
     import gc
 
+    # Ctrl+C reaches the whole process group: the server stops, and closing its end of the
+    # socket is what ends this process (no traceback on the teacher's terminal).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     preload()
     gc.collect()
     gc.freeze()  # the imported objects stay out of every child's collections (fewer pages copied)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the apps
-    sock.sendall(b"ready")
+    try:
+        sock.sendall(b"ready")
+    except OSError:  # the server stopped while we imported
+        return 0
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 3)
         except InterruptedError:
             continue
+        except OSError:  # the server is gone
+            return 0
         if not message:
             return 0
         request = _request(message)
@@ -210,6 +218,7 @@ def _run_child(sock: socket.socket, fds: list[int], args: list[str], env: dict[s
     try:
         sock.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as a started app has it
         for target, received in enumerate(fds):
             os.dup2(received, target)
         for received in fds:
