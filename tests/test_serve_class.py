@@ -16,6 +16,7 @@ from pathlib import Path
 from websockets.exceptions import InvalidStatus
 
 from tests.test_browser import wait_until
+from tests.test_live_hardening import MUXLAB, plant_modules
 from tests.test_serve_security import Served, read_until, refused, serving
 from tui.webserver import CLASS_SIZE, SESSION_MIB, default_max_sessions
 
@@ -107,7 +108,7 @@ def server_pid(served: Served) -> int:
                 line = cmdline(int(entry))
             except OSError:
                 continue
-            if re.search(rf"tui serve --port {served.port}\b", line):
+            if re.search(rf"(tui|muxlab) serve --port {served.port}\b", line):
                 return int(entry)
     raise AssertionError(f"no muxlab serve on port {served.port}")
 
@@ -155,3 +156,19 @@ def test_ctrl_c_stops_the_server_the_fork_server_and_the_apps_without_a_tracebac
                 wait_until(f"process {pid} to end", partial(ended, pid), 30)
         logged = served.log.read_text()
         assert "Traceback" not in logged and "KeyboardInterrupt" not in logged, logged
+
+
+def test_the_fork_server_and_its_apps_never_import_from_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    plant_modules(folder, "tui", "simulator", "json", "socket", "signal", "textual", "rich")
+    with (
+        serving(tmp_path, "--max-sessions", "1", cwd=folder, program=(str(MUXLAB),)) as served,
+        served.ws(f"/ws/{served.token}?width=100&height=30") as ws,
+    ):
+        read_until(ws, "Lessons")
+        forkserver = [p for p in children(server_pid(served)) if "tui.forkserver" in cmdline(p)]
+        assert len(forkserver) == 1 and len(children(forkserver[0])) == 1  # the app, forked
+    assert sorted(p.name for p in folder.glob("imported-*")) == []
