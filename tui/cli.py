@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-sessions",
         type=int,
         metavar="N",
-        help="at most N apps at once, one per browser tab (1-64; default: 8)",
+        help="at most N apps at once, one per browser tab (1-64; default: 40, a class, or "
+        "fewer if the memory available is short)",
     )
     serve.add_argument(
         "--open-dir",
