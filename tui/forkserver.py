@@ -77,11 +77,13 @@ class ForkServer:
     def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
         self.process = process
         self.sock = sock
+        self._ready: bool | None = None  # not yet known: the first `spawn` waits for it
+        self._waiting = asyncio.Lock()
 
     @classmethod
     def start(cls, env: dict[str, str]) -> ForkServer:
-        """Start the fork server with `env` and wait until it has imported the app; raises
-        OSError if it cannot start or dies first."""
+        """Start the fork server with `env` (raises OSError if it cannot be started). It imports
+        the app while `muxlab serve` starts listening; the first `spawn` waits for it."""
         from simulator.isolated import python_command
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -92,24 +94,31 @@ class ForkServer:
                 pass_fds=[theirs.fileno()],
                 env=env,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
-        ours.settimeout(READY_TIMEOUT_S)
-        try:
-            ready = ours.recv(64)
-        except OSError:
-            ready = b""
-        if ready != b"ready":
-            ours.close()
-            process.kill()
-            process.wait()
-            raise OSError("the fork server did not start")
-        ours.settimeout(None)
         return cls(process, ours)
+
+    def _wait_ready(self) -> bool:
+        """Block until the fork server says ``ready`` (at most `READY_TIMEOUT_S`)."""
+        self.sock.settimeout(READY_TIMEOUT_S)
+        try:
+            return self.sock.recv(64) == b"ready"
+        except OSError:
+            return False
+        finally:
+            self.sock.settimeout(None)
 
     async def spawn(self, args: list[str], env: dict[str, str]) -> ForkedProcess:
         """Fork an app that runs ``muxlab ARGS`` with `env`; its streams. Raises OSError if the
-        fork server is gone."""
+        fork server is gone or never got ready."""
+        async with self._waiting:
+            if self._ready is None:
+                self._ready = await asyncio.to_thread(self._wait_ready)
+        if not self._ready:
+            raise OSError("the fork server did not start")
         loop = asyncio.get_running_loop()
         (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
         request = json.dumps({"args": args, "env": env}).encode("utf-8")
