@@ -57,8 +57,8 @@ ROWS = range(10, 201)
 #: has not the memory: `default_max_sessions`), and the most it accepts.
 CLASS_SIZE = 40
 MAX_SESSIONS = range(1, 65)
-#: The memory a session is allowed for in the default: one measured at ~60 MiB PSS with a
-#: lesson open and its live child (tests/benchmarks/bench_serve.py), with room for a large one.
+#: The memory a session is allowed for in the default: one measured at 41 MiB PSS with a lesson
+#: open and its live child (59 MiB unforked; tests/benchmarks/bench_serve.py), with room to spare.
 SESSION_MIB = 150
 #: How long the "class is full" page waits before it tries again.
 RETRY_S = 10
