@@ -38,10 +38,14 @@ before their first frame is imports (Textual, the menu, then the player, pydanti
 the menu's full read of every lesson, the same work 40 times. What changed: the apps are forked
 from a fork server that did that work once (`tui.forkserver`; `gc.freeze` so the children do
 not copy its pages), at most one app per core starts at a time (`tui.webserver.STARTING`), and
-textual-serve's shell ``exec``s the app when it is not forked. After: first frame median 13.9 s
-(p95 18.7 s), 0.24 CPU-s a join; a lesson opens in 9.2 s; 21 / 41 MiB PSS a session. Left:
-a step costs 0.29 CPU-s in the app (the player's animation frames), so 40 tabs stepping in the
-same second wait 6.3 s (median; 0.16 s when one steps at a time): the player's to make cheaper.
+textual-serve's shell ``exec``s the app when it is not forked. After (two runs): first frame
+median 13.9-21.0 s (p95 18.7-27.9 s), 0.24-0.27 CPU-s a join; a lesson opens in 9.2-17.6 s;
+21 / 41 MiB PSS a session; joining one a second (``--stagger 1``), the menu in 0.48 s (p95
+0.78 s). Left: a step costs 0.26-0.29 CPU-s in the app, so 40 tabs stepping in the same second
+wait 4.5-6.3 s (median; 0.16-0.36 s when one steps at a time). cProfile of a step (Pilot, 160x45,
+animation off): Textual's layout refreshes and repaints of the player are most of it, the
+animation a quarter (``TEXTUAL_ANIMATIONS=none``: 0.20 instead of 0.26 CPU-s): the player's to
+make cheaper.
 """
 
 from __future__ import annotations
