@@ -92,6 +92,7 @@ KEYS = {
     "Right": ("ArrowRight", "ArrowRight", 39, ""),
     "Enter": ("Enter", "Enter", 13, "\r"),
     "l": ("l", "KeyL", 76, "l"),
+    "x": ("x", "KeyX", 88, "x"),
 }
 
 
@@ -188,6 +189,10 @@ class Page:
         else:
             self.send("Input.dispatchKeyEvent", type="rawKeyDown", **common)
         self.send("Input.dispatchKeyEvent", type="keyUp", **common)
+
+    def type_text(self, text: str) -> None:
+        """Type `text` into the focused element, as an input method commits it."""
+        self.send("Input.insertText", text=text)
 
     def screenshot(self) -> bytes:
         data = self.send("Page.captureScreenshot", format="png")["data"]
@@ -420,3 +425,34 @@ def test_served_app_in_headless_chromium(server: str, page: Page, tmp_path: Path
     box = cells(first, col0, col1, run)
     stray, _ = ink(rows, box)
     assert stray < (box[2] - box[0]) * (box[3] - box[1]) * 0.01, stray
+
+
+# --- the sandbox in the browser (issue 14) ---------------------------------------------------
+
+SANDBOX_LINES = [
+    "a, b = socketpair()",
+    "ep = epoll_create()",
+    "epoll_ctl(ep, ADD, a, IN | ET)",
+    "send(b, 5)",
+    "epoll_wait(ep, 8, 0)",
+]
+
+
+def test_the_sandbox_answers_in_the_browser(server: str, page: Page) -> None:
+    page.send("Page.navigate", url=server)
+    page.wait_for_screen("the lesson menu", lambda s: "About this lesson" in s, timeout=25)
+    page.evaluate("window.__muxlabTerm.focus()")
+    page.press("x")  # the menu's key for the sandbox
+    page.wait_for_screen("the sandbox", lambda s: "a call, e.g." in s, timeout=20)
+    for number, line in enumerate(SANDBOX_LINES, 1):
+        page.type_text(line)
+        page.press("Enter")
+        shown = f"step {number}/{number}"
+        page.wait_for_screen(shown, lambda s: shown in s and " agree" in s, timeout=20)  # noqa: B023
+    # both kernels answered the wait, in the learner's names, and agreed
+    screen = page.wait_for_screen(
+        "both kernels' answers",
+        lambda s: "model: [(a, IN)]   real: [(a, IN)]   agree" in s,
+        timeout=20,
+    )
+    assert "child pid" in screen and "Real kernel" in screen, screen

@@ -64,15 +64,18 @@ class Served:
 
 
 @contextmanager
-def serving(tmp_path: Path, *args: str) -> Iterator[Served]:
+def serving(
+    tmp_path: Path, *args: str, cwd: Path = ROOT, program: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """`muxlab serve ARGS` (run as `program`, by default ``python -m tui``, in `cwd`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["MUXLAB_DATA_DIR"] = str(tmp_path / "data")
     log_path = tmp_path / f"serve-{port}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tui", "serve", "--port", str(port), *args],
-        cwd=ROOT,
+        [*(program or (sys.executable, "-m", "tui")), "serve", "--port", str(port), *args],
+        cwd=cwd,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check scenario files against the format without running them"
     )
     validate.add_argument("files", nargs="+", type=_path, metavar="FILE")
+    _param_option(validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the scenario format")
     schema.add_argument(
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-sessions",
         type=int,
         metavar="N",
-        help="at most N apps at once, one per browser tab (1-64; default: 8)",
+        help="at most N apps at once, one per browser tab (1-64; default: 40, a class, or "
+        "fewer if the memory available is short)",
     )
     serve.add_argument(
         "--open-dir",
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the `o` dialog open scenario files inside DIR (default: `o` is off)",
     )
     serve.add_argument("--no-live", action="store_true", help="with FILE: the model only")
+    _param_option(serve)
 
     # --- muxlab lab (tui/lab_cli.py) ---
     from tui import lab_cli
@@ -174,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--step", type=int, metavar="N", help="only step N (1 is the first)")
     export.add_argument("--width", type=int, default=100, metavar="COLUMNS", help="default 100")
     export.add_argument("--no-live", action="store_true", help="run the model only")
+    _param_option(export)
 
     # --- the course as a static site (issue 15) -----------------------------------------------
     site = commands.add_parser(
@@ -239,8 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from tui.launch import serve
 
-            if args.no_live and args.file is None:
-                print("muxlab: --no-live needs a FILE", file=sys.stderr)
+            if (args.no_live or args.param) and args.file is None:
+                option = "--no-live" if args.no_live else "--param"
+                print(f"muxlab: {option} needs a FILE", file=sys.stderr)
                 return EXIT_USAGE
             return serve(
                 args.file,
@@ -249,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 live=not args.no_live,
                 max_sessions=args.max_sessions,
                 open_dir=args.serve_open_dir,
+                params=_params(args),
             )
         if args.command == "schema" and args.challenge:
             import json
@@ -260,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             return cmd_schema(sys.stdout)
         if args.command == "validate":
-            return cmd_validate(args.files, sys.stdout, sys.stderr)
+            return cmd_validate(args.files, sys.stdout, sys.stderr, _params(args))
         if args.command == "check":
             return cmd_check(
                 args.paths, live=not args.no_live, out=sys.stdout, params=_params(args)
@@ -302,17 +308,25 @@ def cmd_schema(out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_validate(files: Sequence[Path], out: TextIO, err: TextIO) -> int:
+def cmd_validate(
+    files: Sequence[Path], out: TextIO, err: TextIO, params: Mapping[str, str] | None = None
+) -> int:
+    """Check each file (a scenario, its knobs set by `params`, or a challenge)."""
     from simulator.scenario.format import printable
     from simulator.scenario.loader import ScenarioError, load_scenario
 
     status = EXIT_OK
     for path in files:
         if _is_challenge(path):
+            if params:
+                name = printable(str(path))
+                print(f"muxlab: {name}: a challenge has no knobs (--param)", file=err)
+                status = EXIT_FAILED
+                continue
             status = max(status, _validate_challenge(path, out, err))
             continue
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, params)
         except ScenarioError as exc:
             print(exc.report(), file=err)
             status = EXIT_FAILED
@@ -466,7 +480,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tui.export import export
 
     out = args.out if args.out is not None else Path(f"{args.file.stem}-frames")
-    return export(args.file, out, step=args.step, width=args.width, live=not args.no_live)
+    return export(
+        args.file,
+        out,
+        step=args.step,
+        width=args.width,
+        live=not args.no_live,
+        params=_params(args),
+    )
 
 
 def cmd_site(args: argparse.Namespace) -> int:

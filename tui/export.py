@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import cast
 
@@ -52,11 +52,13 @@ def export(
     step: int | None = None,
     width: int = 100,
     live: bool = True,
+    params: Mapping[str, str] | None = None,
 ) -> int:
-    """Write the frames of `path` (every step, or only `step`) into the folder `out`; returns
-    the exit status (1: the file, the folder or the run could not be used, with a message)."""
+    """Write the frames of `path` (every step, or only `step`; its knobs set by `params`) into
+    the folder `out`; returns the exit status (1: the file, a knob's value, the folder or the
+    run could not be used, with a message)."""
     try:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, params)
     except ScenarioError as exc:
         print(exc.report(), file=sys.stderr)
         return 1

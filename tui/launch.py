@@ -18,12 +18,15 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from tui.forkserver import ForkServer
 
 #: The exit status when the app cannot start (no terminal, textual-serve missing).
 EXIT_USAGE = 2
@@ -186,6 +189,7 @@ def serve(
     live: bool = True,
     max_sessions: int | None = None,
     open_dir: Path | None = None,
+    params: dict[str, str] | None = None,
 ) -> int:
     """Serve the app to browsers with textual-serve (each browser tab runs its own app): the
     lesson menu, or `scenario` played as by `muxlab play` (`live` only applies to it).
@@ -195,15 +199,16 @@ def serve(
     terminal size is bounded. The apps' `o` dialog opens files inside `open_dir` only (off
     without it). Any `host` but a loopback one is announced with a warning.
 
-    A bad value (port, session count, folder, file) ends in a message and exit status 2; a port
-    that is busy or not allowed, or a host that cannot be listened on, in status 1; never a
-    traceback."""
+    `params` sets `scenario`'s knobs (``--param N=100``), checked here as `muxlab play` checks
+    them. A bad value (port, session count, folder, file) ends in a message and exit status 2;
+    a scenario that does not load (or a knob outside its range), a port that is busy or not
+    allowed, or a host that cannot be listened on, in status 1; never a traceback."""
     import secrets
     import shlex
 
-    from tui.webserver import DEFAULT_MAX_SESSIONS, MAX_SESSIONS, is_loopback
+    from tui.webserver import MAX_SESSIONS, default_max_sessions, is_loopback
 
-    sessions = DEFAULT_MAX_SESSIONS if max_sessions is None else max_sessions
+    sessions = default_max_sessions() if max_sessions is None else max_sessions
     if not 1 <= port <= 65535:
         print(f"muxlab: --port must be between 1 and 65535 (got {port})", file=sys.stderr)
         return EXIT_USAGE
@@ -220,6 +225,15 @@ def serve(
     if open_dir is not None and not open_dir.is_dir():
         print(f"muxlab: --open-dir {open_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
+    if scenario is not None and params:  # a knob out of range is said here, not in each tab
+        from simulator.scenario.loader import ScenarioError, load_scenario
+
+        try:
+            load_scenario(scenario, params)
+        except ScenarioError as exc:
+            print(exc.report(), file=sys.stderr)
+            return EXIT_FAILED
+    from simulator.isolated import python_command
     from tui.webserver import MuxlabServer  # textual-serve is a dependency: always there
 
     if not is_loopback(host):
@@ -237,44 +251,102 @@ def serve(
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/?token={token}"
 
     def banner() -> None:
-        what = f"{scenario}" if scenario is not None else "the lesson menu"
-        print(f"muxlab serve: {what} at\n\n    {url}\n", flush=True)
-        print(
-            f"Open that URL (it carries this run's token); at most {sessions} sessions at once. "
-            "Ctrl+C stops.",
-            flush=True,
-        )
+        print(start_message(scenario, url, sessions, loopback=is_loopback(host)), flush=True)
 
+    args = app_arguments(scenario, live=live, open_dir=open_dir, params=params)
+    forkserver = _start_forkserver()
     server = MuxlabServer(
-        shlex.join(app_command(scenario, live=live, open_dir=open_dir)),
+        # `exec`: the shell textual-serve starts becomes the app, not its parent
+        "exec " + shlex.join([*python_command("tui"), *args]),
         host=host,
         port=port,
         token=token,
         max_sessions=sessions,
         banner=banner,
+        forkserver=forkserver,
+        app_args=args,
     )
     try:
         server.serve()  # until Ctrl+C or SIGTERM
     except OSError as exc:  # the port was taken between the check and the bind
         print(f"muxlab: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if forkserver is not None:
+            forkserver.close()
     return 0
+
+
+def start_message(scenario: Path | None, url: str, sessions: int, *, loopback: bool) -> str:
+    """What `muxlab serve` prints once it listens: for a teacher, the URL to hand out (with its
+    token), how many can join, how other machines join, and what happens when the class is
+    full."""
+    what = _one_line(str(scenario)) if scenario is not None else "the lesson menu"
+    reach = (
+        "Only this machine can join. To let your class's machines join, restart with\n"
+        "--host 0.0.0.0 and give them the URL with this machine's name or address."
+        if loopback
+        else "Other machines join with this URL (this machine's name, or its address, in it).\n"
+        "Anyone who has the URL can join: share it with your class only."
+    )
+    return (
+        f"muxlab serve: {what}, for up to {sessions} learners at once\n\n"
+        f"    {url}\n\n"
+        "Open that URL in a browser: it carries this run's token, without which nothing is\n"
+        f"served. Each browser tab is one session: at most {sessions} sessions at once\n"
+        '(--max-sessions). When all are taken, a new tab says "The class is full" and\n'
+        "joins by itself as soon as someone closes a tab.\n"
+        f"{reach}\n"
+        "Ctrl+C stops the server and every session."
+    )
+
+
+def _start_forkserver() -> ForkServer | None:
+    """The fork server the apps are forked from (`tui.forkserver`), started with the environment
+    textual-serve gives an app; None (each app then starts a new interpreter) if it cannot."""
+    from textual_serve.app_service import AppService
+
+    from tui.forkserver import ForkServer
+
+    # textual-serve's own environment for an app (it reads only `debug`), less the terminal
+    # size, which each app is given when it is forked.
+    env = AppService._build_environment(SimpleNamespace(debug=False))  # type: ignore[arg-type]
+    env.pop("COLUMNS", None)
+    env.pop("ROWS", None)
+    try:
+        return ForkServer.start(env)
+    except OSError as exc:
+        print(f"muxlab: warning: {exc}; each session starts a new interpreter", file=sys.stderr)
+        return None
+
+
+def app_arguments(
+    scenario: Path | None = None,
+    *,
+    live: bool = True,
+    open_dir: Path | None = None,
+    params: dict[str, str] | None = None,
+) -> list[str]:
+    """The ``muxlab`` arguments of the app `serve` runs for each browser tab: the menu or
+    `scenario` (its knobs set by `params`), as a served app (its `o` dialog off, or confined
+    to `open_dir`)."""
+    args = ["--served"]
+    if open_dir is not None:
+        args += ["--open-dir", str(open_dir.resolve())]
+    if scenario is not None:
+        args += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
+        args += [f"--param={name}={value}" for name, value in (params or {}).items()]
+    return args
 
 
 def app_command(
     scenario: Path | None = None, *, live: bool = True, open_dir: Path | None = None
 ) -> list[str]:
-    """The command `serve` has textual-serve run for each browser tab: this interpreter, isolated
-    from the working directory (`python_command`), running the menu or `scenario` as a served
-    app (its `o` dialog off, or confined to `open_dir`)."""
+    """The command that runs `app_arguments` in this interpreter, isolated from the working
+    directory (`python_command`): how an app starts when it is not forked."""
     from simulator.isolated import python_command
 
-    command = [*python_command("tui"), "--served"]
-    if open_dir is not None:
-        command += ["--open-dir", str(open_dir.resolve())]
-    if scenario is not None:
-        command += ["play", str(scenario.resolve())] + ([] if live else ["--no-live"])
-    return command
+    return [*python_command("tui"), *app_arguments(scenario, live=live, open_dir=open_dir)]
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

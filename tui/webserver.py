@@ -15,9 +15,15 @@ keeps textual-serve's page, app protocol and processes, and adds, as Jupyter doe
   (`http://<Host>`); a missing or foreign `Origin` gets 403. When bound to a loopback address the
   `Host` itself must be a loopback name, so a DNS-rebound name cannot reach the server either.
 - a **session cap** (`max_sessions`): when that many apps run, the page and the websocket answer
-  503 with a message that says so.
+  503: a browser gets a page that says the class is full and reloads itself every `RETRY_S`
+  seconds, anything else one line.
 - a **bounded terminal**: the size asked for at connect time and in every resize message is
   clamped to `COLUMNS` x `ROWS`; malformed messages are ignored.
+
+For a class that joins at once, apps are forked from `tui.forkserver` (when it started) instead
+of each starting a new interpreter, and at most `STARTING` of them start at a time: one waits
+until the one before it has drawn its first frame, so the first learners see the menu in
+seconds instead of everyone at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,14 +46,27 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
+from tui.forkserver import ForkServer
+
 log = logging.getLogger("muxlab.serve")
 
 #: The terminal sizes an app may be given (columns, rows); requests outside are clamped.
 COLUMNS = range(20, 501)
 ROWS = range(10, 201)
-#: How many sessions `muxlab serve` allows at once by default, and the most it accepts.
-DEFAULT_MAX_SESSIONS = 8
+#: How many sessions `muxlab serve` allows at once by default (a class; fewer when this machine
+#: has not the memory: `default_max_sessions`), and the most it accepts.
+CLASS_SIZE = 40
 MAX_SESSIONS = range(1, 65)
+#: The memory a session is allowed for in the default: one measured at 41 MiB PSS with a lesson
+#: open and its live child (59 MiB unforked; tests/benchmarks/bench_serve.py), with room to spare.
+SESSION_MIB = 150
+#: How long the "class is full" page waits before it tries again.
+RETRY_S = 10
+
+#: How many apps may be starting (not yet drawn their first frame) at once; more would only
+#: share the CPU and all draw late. A start that has not drawn in `START_WAIT_S` lets the next go.
+STARTING = max(1, os.cpu_count() or 1)
+START_WAIT_S = 20.0
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # A Host header: a DNS name or IPv4 address, or a bracketed IPv6 address; an optional port.
@@ -63,6 +83,36 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def default_max_sessions(meminfo: str | None = None) -> int:
+    """`CLASS_SIZE`, or as many sessions as the memory available now allows (`SESSION_MIB`
+    each, from `meminfo`, /proc/meminfo's text; `CLASS_SIZE` where there is none)."""
+    if meminfo is None:
+        try:
+            with open("/proc/meminfo", encoding="ascii") as file:
+                meminfo = file.read()
+        except OSError:
+            return CLASS_SIZE
+    found = re.search(r"^MemAvailable:\s+(\d+) kB", meminfo, re.MULTILINE)
+    if found is None:
+        return CLASS_SIZE
+    return max(1, min(CLASS_SIZE, int(found.group(1)) // 1024 // SESSION_MIB))
+
+
+FULL_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{retry}">
+<title>muxlab: the class is full</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:4em auto;line-height:1.5}}</style>
+</head><body>
+<h1>The class is full</h1>
+<p>All {sessions} places of this muxlab server are taken.</p>
+<p>This page tries again every {retry} seconds and opens muxlab as soon as someone closes a
+tab: leave it open.</p>
+<p>Teacher: <code>muxlab serve --max-sessions N</code> allows up to {most} at once.</p>
+</body></html>
+"""
 
 
 def clamp(value: object, allowed: range, default: int) -> int:
@@ -93,13 +143,18 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
         host: str,
         port: int,
         token: str,
-        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_sessions: int = CLASS_SIZE,
         banner: Callable[[], None] = lambda: None,
+        forkserver: ForkServer | None = None,
+        app_args: list[str] | None = None,
     ) -> None:
         super().__init__(command, host=host, port=port, title="muxlab")
         self.token = token
         self.max_sessions = max_sessions
         self.sessions = 0  # apps running or starting
+        self.forkserver = forkserver  # with `app_args`: fork apps, not `command`
+        self.app_args = app_args or []
+        self._starting = asyncio.Semaphore(STARTING)
         self.banner = banner
         # Cookies are per host, not per port: one per port, so two servers do not clash.
         self.cookie = f"muxlab-token-{port}"
@@ -149,9 +204,17 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
             )
         return await handler(request)
 
-    def _full(self) -> web.Response | None:
+    def _full(self, request: web.Request) -> web.Response | None:
+        """None while a session is free; else 503: for a browser, a page that says the class is
+        full and tries again by itself; for anything else, one line."""
         if self.sessions < self.max_sessions:
             return None
+        if "text/html" in request.headers.get("Accept", ""):
+            page = FULL_PAGE.format(
+                sessions=self.max_sessions, retry=RETRY_S, most=MAX_SESSIONS.stop - 1
+            )
+            headers = {"Retry-After": str(RETRY_S), "Cache-Control": "no-store"}
+            return web.Response(status=503, text=page, content_type="text/html", headers=headers)
         return _refuse(
             503,
             f"all {self.max_sessions} sessions are in use; close another muxlab tab and reload, "
@@ -186,7 +249,7 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
     async def index(self, request: web.Request) -> web.StreamResponse:
         """textual-serve's page, with URLs on the host the browser used and the token in the
         websocket's; sets the token cookie."""
-        full = self._full()
+        full = self._full(request)
         if full is not None:
             return full
         base = f"{request.host}"
@@ -204,7 +267,7 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         """textual-serve's websocket handler, within the session cap and the size bounds."""
-        full = self._full()
+        full = self._full(request)
         if full is not None:
             return full
         width = clamp(request.query.get("width"), COLUMNS, 80)
@@ -216,17 +279,28 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
         async def close() -> None:
             await websocket.close()
 
+        drawn = asyncio.Event()
+
+        async def write_bytes(data: bytes) -> None:
+            drawn.set()
+            await websocket.send_bytes(data)
+
         try:
             await websocket.prepare(request)
-            app_service = AppService(
+            app_service = _AppService(
                 self.command,
-                write_bytes=websocket.send_bytes,
+                write_bytes=write_bytes,
                 write_str=websocket.send_str,
                 close=close,
                 download_manager=self.download_manager,
                 debug=self.debug,
+                forkserver=self.forkserver,
+                app_args=self.app_args,
             )
-            await app_service.start(width, height)
+            async with self._starting:  # released at the app's first frame
+                await app_service.start(width, height)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(drawn.wait(), START_WAIT_S)
             await self._process_messages(websocket, app_service)
         except asyncio.CancelledError:
             await websocket.close()
@@ -266,3 +340,29 @@ class MuxlabServer(Server):  # type: ignore[misc,unused-ignore]
                 await app_service.blur()
             elif kind == "focus":
                 await app_service.focus()
+
+
+class _AppService(AppService):  # type: ignore[misc,unused-ignore]
+    """textual-serve's app service, whose app is forked by `forkserver` when there is one (and
+    started from the command when the fork server is gone)."""
+
+    def __init__(
+        self, *args: Any, forkserver: ForkServer | None, app_args: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._forkserver = forkserver
+        self._app_args = app_args
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
+        if self._forkserver is None:
+            return await super()._open_app_process(width, height)
+        env = self._build_environment(width=width, height=height)
+        try:
+            process = await self._forkserver.spawn(self._app_args, env)
+        except OSError as error:
+            log.warning("the fork server is gone (%s): starting the app as a new process", error)
+            self._forkserver = None
+            return await super()._open_app_process(width, height)
+        self._process = process  # type: ignore[assignment]  # what `run` uses of a Process
+        self._stdin = process.stdin
+        return process
