@@ -128,3 +128,19 @@ def test_million_an_add_grows_like_log_n_and_epoll_wait_not_at_all() -> None:
     assert small_add == 12  # the figure the lesson quotes for N = 16
     # Two descents (ep_find, then the insertion) of a red-black tree of height <= 2 log2(N + 1).
     assert small_add < large_add <= 4 * math.log2(512 + 1)
+
+
+def test_million_the_setrlimit_refusal_is_shown_as_the_kernels_not_cpythons() -> None:
+    """setrlimit past the hard limit reaches the kernel (prlimit64 fails with EINVAL) and
+    CPython reports it as ValueError: no "before any syscall" note on it, unlike select's
+    FD_SETSIZE ValueError, which CPython raises itself."""
+    from tui.render.step import cpython_refused
+
+    with Runner(load_scenario(MILLION), default_model_factory, None) as runner:
+        refusals = [r.model for r in runner if r.step.expect == {"error": "ValueError"}]
+    assert [outcome.message for outcome in refusals] == ["current limit exceeds maximum limit"]
+    assert not cpython_refused(refusals[0])
+    scenario = load_scenario(SHIPPED / "select-poll-epoll-costs.toml", {"N": "1022"})
+    with Runner(scenario, default_model_factory, None) as runner:
+        fd_setsize = [r.model for r in runner if r.step.call.name == "select"]
+    assert fd_setsize[0].error == "ValueError" and cpython_refused(fd_setsize[0])
