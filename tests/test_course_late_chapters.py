@@ -8,12 +8,14 @@ Whether each lesson agrees with the real kernel is `test_cli.py`'s
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from simulator.scenario import Scenario, load_scenario
 from simulator.scenario.library import shipped_dir
+from simulator.scenario.runner import Runner, default_model_factory
 
 _shipped = shipped_dir()
 assert _shipped is not None
@@ -85,3 +87,60 @@ def test_enfile_keeps_to_the_model_only_the_steps_that_reach_file_max() -> None:
     assert refused == model_only
     assert len(refused) >= 2
     assert len(scenario.steps) - len(model_only) >= 10
+
+
+# --- chapter 12, "Why servers reach a million connections" ------------------------------------
+MILLION = SHIPPED / "million.toml"
+
+
+def test_million_keeps_to_the_model_only_the_step_that_meets_the_watch_quota() -> None:
+    """max_user_watches is machine-wide, so only the ADD that expects ENOSPC is model only; the
+    descriptor limits are per process and play on both kernels (EMFILE, ValueError)."""
+    scenario = load_scenario(MILLION)
+    assert scenario.model.max_user_watches == 16 and scenario.model.nofile == 16
+    refused = [n for n, s in enumerate(scenario.steps, 1) if s.expect == {"error": "ENOSPC"}]
+    model_only = [n for n, s in enumerate(scenario.steps, 1) if s.model_only]
+    assert refused == model_only and len(refused) == 1
+    errors = [s.expect for s in scenario.steps if isinstance(s.expect, dict)]
+    assert {"error": "EMFILE"} in errors and {"error": "ValueError"} in errors
+
+
+def _million_costs(n: int) -> tuple[int, list[int]]:
+    """The last ADD's tree comparisons, and every epoll_wait's total cost, on the model at N=n."""
+    scenario = load_scenario(MILLION, {"N": str(n)})
+    adds: list[int] = []
+    waits: list[int] = []
+    with Runner(scenario, default_model_factory, None) as runner:
+        for record in runner:
+            assert record.cost is not None
+            costs = record.cost.as_dict()
+            if record.model.error is None and record.call.startswith("epoll_ctl(epfd=ep, op=ADD"):
+                adds.append(costs.get("tree_compare", 0))
+            if record.step.call.name == "epoll_wait":
+                waits.append(sum(costs.values()))
+    return adds[-1], waits
+
+
+def test_million_an_add_grows_like_log_n_and_epoll_wait_not_at_all() -> None:
+    small_add, small_waits = _million_costs(16)
+    large_add, large_waits = _million_costs(512)  # 32 times the watches
+    assert small_waits == large_waits and len(small_waits) == 1
+    assert small_add == 12  # the figure the lesson quotes for N = 16
+    # Two descents (ep_find, then the insertion) of a red-black tree of height <= 2 log2(N + 1).
+    assert small_add < large_add <= 4 * math.log2(512 + 1)
+
+
+def test_million_the_setrlimit_refusal_is_shown_as_the_kernels_not_cpythons() -> None:
+    """setrlimit past the hard limit reaches the kernel (prlimit64 fails with EINVAL) and
+    CPython reports it as ValueError: no "before any syscall" note on it, unlike select's
+    FD_SETSIZE ValueError, which CPython raises itself."""
+    from tui.render.step import cpython_refused
+
+    with Runner(load_scenario(MILLION), default_model_factory, None) as runner:
+        refusals = [r.model for r in runner if r.step.expect == {"error": "ValueError"}]
+    assert [outcome.message for outcome in refusals] == ["current limit exceeds maximum limit"]
+    assert not cpython_refused(refusals[0])
+    scenario = load_scenario(SHIPPED / "select-poll-epoll-costs.toml", {"N": "1022"})
+    with Runner(scenario, default_model_factory, None) as runner:
+        fd_setsize = [r.model for r in runner if r.step.call.name == "select"]
+    assert fd_setsize[0].error == "ValueError" and cpython_refused(fd_setsize[0])

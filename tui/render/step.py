@@ -26,9 +26,22 @@ CPYTHON_ERRORS = frozenset({"ValueError", "TypeError", "OverflowError", "KeyErro
 CPYTHON_SAYS = "raised by CPython's argument checks, before any syscall"
 
 
+#: ValueErrors that are the kernel's answer, not CPython's check: ``resource.setrlimit`` makes
+#: the syscall and reports its EINVAL (soft above hard) and EPERM (hard raised without
+#: privilege) with these messages (CPython's ``resource_setrlimit_impl``; strace shows the
+#: ``prlimit64`` call failing).
+KERNEL_VALUE_ERRORS = frozenset(
+    {"current limit exceeds maximum limit", "not allowed to raise maximum limit"}
+)
+
+
 def cpython_refused(outcome: Outcome | None) -> bool:
     """Whether `outcome` is CPython refusing the arguments (no kernel was asked)."""
-    return outcome is not None and outcome.error in CPYTHON_ERRORS
+    return (
+        outcome is not None
+        and outcome.error in CPYTHON_ERRORS
+        and outcome.message not in KERNEL_VALUE_ERRORS
+    )
 
 
 def _outcome(outcome: Outcome | None) -> Line:
