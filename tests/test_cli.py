@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,73 @@ def test_play_headless_matches_the_golden_output() -> None:
         golden.write_text(done.stdout, encoding="utf-8")
     assert "\x1b[" not in done.stdout
     assert done.stdout == golden.read_text(encoding="utf-8")
+
+
+REAL_LIST = """
+[scenario]
+title = "The real list"
+
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+
+[[step]]
+do = "dup"
+args = { fd = "a" }
+as = "d"
+
+[[step]]
+do = "epoll_create"
+as = "ep"
+
+[[step]]
+do = "epoll_ctl"
+args = { epfd = "ep", op = "ADD", fd = "a", events = ["IN"] }
+
+[[step]]
+do = "send"
+args = { fd = "b", nbytes = 1 }
+
+[[step]]
+do = "close"
+args = { fd = "a" }
+
+[[step]]
+do = "close"
+args = { fd = "d" }
+
+[[step]]
+do = "poll"
+args = { fds = [["b", ["IN", "OUT"]]], timeout_ms = 0 }
+"""
+
+
+def _steps(out: str) -> list[str]:
+    """The text of each step of a ``play --headless`` page, in order."""
+    return out.split("\nstep ")[1:]
+
+
+def test_play_headless_shows_the_real_interest_list_and_the_call_arrays(tmp_path: Path) -> None:
+    # Issue 15: chapter 3-5 lessons rely on the pollfd array, the fd_set bitmaps and the real
+    # interest list from /proc, which the player shows and --headless did not. The list is
+    # printed after a step that names its epoll or changed it, compared with the model's.
+    path = tmp_path / "real.toml"
+    path.write_text(REAL_LIST)
+    status, out, err = run_cli("play", str(path), "--headless", "--width", "100")
+    assert status == 0, out + err
+    steps = _steps(out)
+    assert len(steps) == 8
+    heading = "/proc/<pid>/fdinfo of ep: the real interest list"
+    shown = [heading in step for step in steps]
+    # created (empty), ADD, the send and the close of a dup'ed socket change nothing, the
+    # last close removes the item.
+    assert shown == [False, False, True, True, False, False, True, False], out
+    assert "(empty)" in steps[2].split(heading)[1]
+    assert re.search(r"\ba:3 +IN\|ERR\|HUP +3 +\d+ += model", steps[3]), steps[3]
+    assert "(empty)" in steps[6].split(heading)[1]
+    assert "struct pollfd[] poll(fds=[b:IN|OUT], timeout_ms=0)" in steps[7]
+    status, out, err = run_cli("play", str(path), "--headless", "--no-live", "--width", "100")
+    assert status == 0 and heading not in out  # no live kernel: no /proc to read
 
 
 def test_the_documented_example_checks_clean(tmp_path: Path) -> None:

@@ -195,3 +195,34 @@ def test_a_file_name_becomes_a_safe_page_name_and_two_pages_never_share_one(
     (tmp_path / "two" / "a-b.toml").write_text(lesson)
     with pytest.raises(SiteError, match=r"would both be the page a-b\.md; rename one of them"):
         load_lessons([tmp_path / "two"])
+
+
+def test_a_lesson_text_that_opens_with_the_title_does_not_show_it_twice(tmp_path: Path) -> None:
+    # Issue 15: a text opening with its own `# Title` showed the title again, as a sub-heading
+    # under "The lesson". Only a leading heading that says the title goes; any other stays.
+    from tui.site import chapter_titles, lesson_page, load_lessons
+
+    scenario = '[scenario]\ntitle = "A first  read"\nlesson = "{}"\n\n[[step]]\ndo = "socketpair"\n'
+    texts = {
+        "atx": "# A first read\n\nA read that sleeps.\n\n## A first read\n",
+        "setext": "a FIRST read\n============\nA read that sleeps.\n",
+        "other": "# Reading\n\nA read that sleeps.\n",
+        "later": "A read that sleeps.\n\n# A first read\n",
+        "only": "# A first read #\n",
+    }
+    for name, text in texts.items():
+        (tmp_path / f"{name}.md").write_text(text)
+        (tmp_path / f"{name}.toml").write_text(scenario.format(f"{name}.md"))
+    pages = {
+        lesson.slug: lesson_page(lesson, [], None, chapter_titles(), live=False)
+        for lesson in load_lessons([tmp_path])
+    }
+    for name in ("atx", "setext"):
+        page = pages[name]
+        assert page.startswith("# A first  read\n")  # the page's own heading
+        assert "<h3>A first read</h3>" not in page and "<h3>a FIRST read</h3>" not in page
+        assert "## The lesson\n" in page and "<p>A read that sleeps.</p>" in page
+    assert "<h4>A first read</h4>" in pages["atx"]  # a heading further down stays
+    assert "<h3>Reading</h3>" in pages["other"]
+    assert "<h3>A first read</h3>" in pages["later"]
+    assert "## The lesson" not in pages["only"]  # nothing left to read

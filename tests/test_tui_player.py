@@ -553,6 +553,48 @@ async def test_panels_follow_the_step_call_not_the_scenario_mechanism() -> None:
         assert "interest tree of ep:" in screen_text(app)
 
 
+NO_MULTIPLEXER = """
+[scenario]
+title = "A read that sleeps"
+mechanism = "epoll"
+
+[[step]]
+do = "socketpair"
+as = ["a", "b"]
+
+[[step]]
+do = "send"
+args = { fd = "b", nbytes = 3 }
+
+[[step]]
+do = "recv"
+args = { fd = "a", nbytes = 3 }
+"""
+
+
+async def test_a_lesson_without_a_multiplexer_shows_no_empty_multiplexer_panels(
+    tmp_path: Path,
+) -> None:
+    # Issue 15: chapter 1's lessons call no select, poll or epoll (some still say `mechanism
+    # = "epoll"`), yet the player showed "no epoll instance yet" twice, in the interest
+    # tree's place and the ready list's, from the first step to the last.
+    app = make_app(write(tmp_path, "sleep.toml", NO_MULTIPLEXER), live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = player(app)
+        assert (screen.sub_title or "").startswith("no multiplexer · ")
+        for position in range(3):  # before the first step, then after the first two
+            if position:
+                await pilot.press("right")
+                await pilot.pause()
+            assert screen.session.position == position
+            text = screen_text(app)
+            assert "no epoll instance" not in text and "no poll or select" not in text
+            for panel in ("#tree", "#ready", "#calls"):
+                assert not screen.query_one(panel).display, (position, panel)
+            assert screen.query_one("#queues").display  # the panels that tell this story
+            assert screen.query_one("#fds").display
+
+
 async def test_the_cost_counters_stay_on_a_small_terminal() -> None:
     # Issue 8.14: at 80x24 (compact) the costs lesson lost the counters it is about.
     app = make_app(COSTS, live=False, animate=False)

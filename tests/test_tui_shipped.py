@@ -163,3 +163,36 @@ def test_red_and_black_nodes_differ_without_colour() -> None:
     )
     text = "\n".join(line.plain for line in draw_tree(shape, 40))
     assert "[b:5]" in text and "(a:3)" in text
+
+
+def test_a_ready_dot_is_never_cut_off_nor_drawn_over() -> None:
+    # Issue 15: at 140x44 the ready dot of the right-most deep node (`conn:12`) fell past the
+    # line's end, and a ready node's dot could be overwritten by its right neighbour's label:
+    # the label was fitted to its share without the dot's column. A tree deep to the right
+    # (seven ADDs in fd order), every node ready, at every width from the narrowest.
+    from tui.render.rbtree_art import ShapeNode, TreeShape
+
+    links = {5: (4, 7), 7: (6, 9), 9: (8, 12)}
+    nodes = {
+        (1, fd): ShapeNode(
+            (1, fd),
+            f"conn:{fd}",
+            red=fd in (7, 8, 12),
+            left=(1, links[fd][0]) if fd in links else None,
+            right=(1, links[fd][1]) if fd in links else None,
+            ready=True,
+        )
+        for fd in (4, 5, 6, 7, 8, 9, 12)
+    }
+    shape = TreeShape(root=(1, 5), nodes=nodes, size=7)
+    for width in range(24, 141):
+        lines = [line.plain for line in draw_tree(shape, width)]
+        assert all(len(line) <= width for line in lines)
+        text = "\n".join(lines)
+        # Each node shows whole (its label or its fd, in brackets, or its colour's mark) and
+        # its dot right after it.
+        shown = re.findall(r"[(\[]?(?:conn:)?(\d+)[)\]]?•|([●■])•", text)
+        assert len(shown) == 7 and text.count("•") == 7, f"width {width}:\n{text}"
+        numbered = {int(fd) for fd, _ in shown if fd}
+        assert numbered <= {4, 5, 6, 7, 8, 9, 12}, f"width {width}:\n{text}"
+        assert len(numbered) == len([fd for fd, _ in shown if fd]), f"width {width}:\n{text}"

@@ -52,6 +52,10 @@ from tui.render.wait_queues import WaitQueuesPicture
 from tui.session import LiveStatus, PlaySession, Prediction, Source
 
 MECHANISMS = syscalls.MECHANISMS
+#: Whose panels a lesson shows when its steps call no multiplexer at all (chapter 1's
+#: blocking and non-blocking I/O): none of the interest tree, ready list or call arrays, which
+#: would only say that nothing exists. What `mechanism_of` answers for such a lesson.
+NO_MECHANISM = "none"
 
 
 class Model(Observable, Traced, Protocol):
@@ -261,14 +265,21 @@ def _tree_shape(ep: EpollSnapshot, names: Bindings) -> TreeShape:
 
 
 def mechanism_of(session: PlaySession) -> str:
-    """The scenario's ``mechanism``, else the first multiplexer its steps create or call."""
-    if session.mechanism:
-        return session.mechanism
-    for step in session.scenario.steps:
-        mechanism = syscalls.mechanism_of_call(step.call.name)
-        if mechanism is not None:
-            return mechanism
-    return "epoll"
+    """The mechanism a scenario is about: its ``mechanism`` if a step calls it, else the
+    first multiplexer its steps create or call, else `NO_MECHANISM`. A sandbox, whose steps
+    grow as the learner types (`PlaySession.growing`), is about its ``mechanism`` or epoll
+    until a call says otherwise. O(steps) at worst, stopping at the first step that decides."""
+    calls = (syscalls.mechanism_of_call(step.call.name) for step in session.scenario.steps)
+    used = (mechanism for mechanism in calls if mechanism is not None)
+    declared = session.mechanism
+    if session.growing:
+        return declared or next(used, "epoll")
+    first = next(used, None)
+    if first is None:
+        return NO_MECHANISM
+    if declared is not None and (first == declared or declared in used):
+        return declared
+    return first
 
 
 def step_mechanism(session: PlaySession, position: int | None = None) -> str:
@@ -548,10 +559,12 @@ def _live_header(status: LiveStatus, position: int) -> Text:
 
 def mechanism_class(mechanism: str) -> str:
     """The CSS class the player screen carries for a mechanism."""
-    return f"-mech-{mechanism if mechanism in MECHANISMS else 'epoll'}"
+    known = mechanism in MECHANISMS or mechanism == NO_MECHANISM
+    return f"-mech-{mechanism if known else 'epoll'}"
 
 
 __all__ = [
+    "NO_MECHANISM",
     "Frame",
     "MicroFrame",
     "MicroRecorder",

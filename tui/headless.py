@@ -35,6 +35,8 @@ from simulator.scenario.runner import (
 from simulator.scenario.threadsteps import thread_ids
 from tui.render.lines import LineWriter
 from tui.render.model_state import ModelStateView, is_instance
+from tui.render.poll_sets import call_arrays
+from tui.render.real_interest import RealInterestLists
 from tui.render.safe import safe_markdown, safe_text
 from tui.render.step import StepView
 from tui.render.threads import ThreadsPicture, sleepers_files, step_threads
@@ -105,10 +107,14 @@ def play(
         meta = scenario.scenario
         program = load_program(path, meta.program) if meta.program is not None else None
         recording = Recording.load(replay) if replay is not None else None
+        # The real interest lists (what the player shows from /proc), read from the live kernel.
+        real = RealInterestLists(
+            [name for s in scenario.steps if s.call.name == "epoll_create" for name in s.names]
+        )
         runner = Runner(
             scenario,
             default_model_factory,
-            default_live_factory if live and recording is None else None,
+            real.wrap(default_live_factory) if live and recording is None else None,
             recording,
         )
     except (ScenarioError, RecordingError, ScenarioRunError, ProgramError) as exc:
@@ -144,6 +150,7 @@ def play(
                     continue
                 model = cast(Observable, runner.model)
                 state: RenderableType | None = None
+                long_table = False  # whether this step's picture is only its own rows
                 if observable:
                     if step.model.ok and step.step.call.result is ResultKind.FD:
                         instances.add(step.model.raw)
@@ -154,9 +161,22 @@ def play(
                         [fd for fd in touched if fd in instances and not is_instance(model, fd)]
                     )
                     state = ModelStateView(model, runner.bindings, instances, touched)
-                    summarised = summarised or state.summarised
+                    long_table = state.summarised
+                    summarised = summarised or long_table
                     if thread_names and isinstance(model, Threaded):
                         state = Group(state, _threads(model, step, runner, thread_names))
+                # As in the player: a poll's or select's arrays, the real interest lists.
+                arrays = call_arrays(step, runner.bindings)
+                # (Not beside a long table's summary: a step would cost what the lists hold.)
+                lists = (
+                    []
+                    if long_table
+                    else real.after(step, model if observable else None, runner.bindings)
+                )
+                if arrays is not None or lists:
+                    gap = Text("") if arrays is not None and state is not None else None
+                    parts = [arrays, gap, state, *(p for view in lists for p in (Text(""), view))]
+                    state = Group(*(part for part in parts if part is not None))
                 write(StepView(step, len(runner.steps), state, code))
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)

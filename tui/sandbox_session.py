@@ -29,6 +29,8 @@ SUMMARY = (
 class SandboxSession(PlaySession):
     """A session that grows a step per typed line (see the module docstring)."""
 
+    growing = True
+
     def __init__(
         self,
         *,

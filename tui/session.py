@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator import uapi
 from simulator.observe import HasFdinfo, HasPid, HasProcThreads, ProcThreads, TraceEvent, Watchable
@@ -80,6 +80,10 @@ class Prediction:
 
 class PlaySession:
     """A scenario in play. `live` starts a live kernel (unless a `recording` is given)."""
+
+    #: Whether the steps grow as the session runs (the sandbox), so those still to come are
+    #: unknown (see `tui.frame.mechanism_of`).
+    growing: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -48,7 +48,7 @@ from simulator.scenario.runner import ScenarioRunError, StepRecord
 from tui.export import frame_name, frames
 from tui.render.safe import safe_text
 from tui.render.step import CPYTHON_SAYS, cpython_refused
-from tui.sitetext import attribute, literal, prose
+from tui.sitetext import attribute, literal, prose, without_title
 from tui.verdicts import VERDICTS
 
 #: The file that marks a folder as one `muxlab site` wrote (so it may be written again).
@@ -266,8 +266,11 @@ def lesson_page(
     if meta.summary:
         parts.append(_block(prose(meta.summary)))
     parts.append(_block(f"<p>{attribute(_provenance(lesson, records, titles, live))}</p>", "about"))
-    if lesson.text is not None:
-        parts += ["## The lesson\n", _block(prose(lesson.text))]
+    # A text that opens with the lesson's title would show it twice, the second time as a
+    # sub-heading of "The lesson".
+    text = without_title(lesson.text, meta.title) if lesson.text is not None else ""
+    if text.strip():
+        parts += ["## The lesson\n", _block(prose(text))]
     total = len(records)
     for record in records:
         parts.append(_step(lesson, record, total))

@@ -14,7 +14,8 @@ keeps ``javascript:`` links, so file text never reaches it as Markdown. Two form
 - `literal` (a title in a heading or a link's text): Markdown that shows exactly the characters
   given -- every character Markdown or HTML could read is escaped.
 
-Both cost O(len(text)).
+`without_title` drops the heading a lesson text opens with when it repeats the page's title.
+All three cost O(len(text)).
 """
 
 from __future__ import annotations
@@ -67,6 +68,23 @@ def prose(text: str, *, inline: bool = False) -> str:
         if token.children:
             token.children = _safe_inline(token.children)
     return str(_md.renderer.render(tokens, _md.options, env))
+
+
+def without_title(text: str, title: str) -> str:
+    """`text` without the heading it opens with, if that heading says `title` (``# Title`` or
+    ``Title`` underlined with ``===``; case and spacing aside): the page already has the title
+    as its own heading. Any other text is returned as it is. O(len(text))."""
+    tokens = _md.parse(text)
+    if len(tokens) < 2 or tokens[0].type != "heading_open" or tokens[0].map is None:
+        return text
+    said = "".join(child.content for child in tokens[1].children or ())
+    if _words(said) != _words(title):
+        return text
+    return "\n".join(text.splitlines()[tokens[0].map[1] :]).lstrip("\n")
+
+
+def _words(text: str) -> list[str]:
+    return text.casefold().split()
 
 
 def _safe_inline(children: Sequence[Token]) -> list[Token]:

@@ -126,18 +126,35 @@ class LiveSide:
                 yield from self._fdinfo(ep_name, entries)
 
     def _fdinfo(self, ep_name: str, entries: Sequence[Mapping[str, int]] | str) -> RenderResult:
+        model = self.model_items.get(ep_name, ()) if self.model_items else None
+        yield FdinfoView(ep_name, entries, model, self.names)
+
+
+@dataclass(frozen=True)
+class FdinfoView:
+    """One epoll's real interest list, as ``/proc/<pid>/fdinfo/<epfd>`` gave it (or why it
+    could not be read), each entry marked ``= model`` or ``≠ model`` when `model` (the model's
+    (fd, events) registrations) is given. At most `MAX_FDINFO` entries are drawn."""
+
+    ep_name: str
+    entries: Sequence[Mapping[str, int]] | str
+    model: Sequence[tuple[int, int]] | None = None
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        ep_name, entries = self.ep_name, self.entries
         yield Text(f"/proc/<pid>/fdinfo of {ep_name}: the real interest list", style="bold")
         if isinstance(entries, str):
             yield Text(safe_text(entries, multiline=True), style="dim")
             return
-        model = set(self.model_items.get(ep_name, ()))
+        model = set(self.model or ())
         real = {(e["tfd"], e["events"]) for e in entries}
         table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="dim")
         for column in ("tfd", "events", "data", "ino", ""):
             table.add_column(column, no_wrap=True)
         for entry in list(entries)[:MAX_FDINFO]:
             key = (entry["tfd"], entry["events"])
-            same = key in model if self.model_items else None
+            same = key in model if self.model is not None else None
             name = self.names.get(entry["tfd"])
             table.add_row(
                 f"{name}:{entry['tfd']}" if name else str(entry["tfd"]),
@@ -163,6 +180,6 @@ class LiveSide:
         if len(entries) > MAX_FDINFO:
             yield Text(f"… {len(entries) - MAX_FDINFO:,} more", style="dim")
         missing = sorted(model - real)
-        if missing and self.model_items:
+        if missing and self.model is not None:
             shown = ", ".join(f"{fd} {_mask(ev)}" for fd, ev in missing[:6])
             yield Text(f"only in the model: {shown}", style="red")

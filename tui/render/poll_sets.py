@@ -20,6 +20,7 @@ from rich.text import Text
 
 from simulator.scenario import Bindings, StepRecord
 from simulator.scenario.calls import Outcome
+from tui.predict import real_outcome
 from tui.render.step import cpython_refused
 
 ASKED = Style(color="bright_white", bgcolor="grey35", bold=True)
@@ -147,3 +148,14 @@ class SelectBitmaps:
             f"{self.outcome}",
             style="dim",
         )
+
+
+def call_arrays(record: StepRecord, names: Bindings) -> PollArray | SelectBitmaps | None:
+    """The arrays of `record`'s step if it is a poll or a select (with the judge's answer, as
+    the player draws them), else None. O(the call's descriptors)."""
+    name = record.step.call.name
+    if name == "poll":
+        return PollArray.of(record, names, real_outcome(record))
+    if name == "select":
+        return SelectBitmaps.of(record, names, real_outcome(record))
+    return None

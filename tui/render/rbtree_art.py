@@ -128,8 +128,12 @@ def _fit(node: ShapeNode, cell: int) -> str:
     """The node's label in a share of `cell` columns: its name, else its fd, else a mark (a
     number is never cut short, which would show a different fd). The brackets tell the colour
     without colour (for colour-blind learners and monochrome terminals): ``(a:3)`` is red,
-    ``[b:5]`` black; so do the marks, ``●`` red and ``■`` black."""
+    ``[b:5]`` black; so do the marks, ``●`` red and ``■`` black.
+
+    A ready node's label leaves one column of the share for its ready dot, so the dot is
+    never cut off at the line's end nor drawn over a neighbour."""
     open_, close = ("(", ")") if node.red else ("[", "]")
+    cell -= 1 if node.ready else 0
     for text in (node.label, str(node.key[1])):
         if len(text) + 2 <= cell:
             return f"{open_}{text}{close}"
@@ -171,13 +175,16 @@ def draw_tree(
             node = shape.nodes[key]
             drawn += 1
             mid = (lo + hi) // 2
-            label = _fit(node, hi - lo)
+            label, dot = _fit(node, hi - lo), 1 if node.ready else 0
             style = FOCUS if key in lit else RED if node.red else BLACK
             if key in on_path:
                 style = style + ON_PATH
-            nodes_line.put(mid - len(label) // 2, label, style)
+            # Centred under its link, but kept inside its share with its dot: a label pushed
+            # past `hi` would be cut at the line's end or overwritten by its right neighbour.
+            start = max(lo, min(mid - len(label) // 2, hi - len(label) - dot))
+            nodes_line.put(start, label, style)
             if node.ready:
-                nodes_line.put(mid - len(label) // 2 + len(label), "•", Style(color="green"))
+                nodes_line.put(start + len(label), "•", Style(color="green"))
             left_mid, right_mid = (lo + mid) // 2, (mid + hi) // 2
             has_left = node.left is not None or node.deeper
             has_right = node.right is not None or node.deeper

@@ -38,6 +38,7 @@ from tui.animation import Animation
 from tui.commands import PaletteBinding
 from tui.frame import (
     MECHANISMS,
+    NO_MECHANISM,
     Frame,
     MicroRecorder,
     build_frame,
@@ -333,7 +334,9 @@ class PlayerScreen(Screen[None]):
     def on_mount(self) -> None:
         session = self.session
         self.title = safe_text(session.title)
-        self.sub_title = f"{mechanism_of(session)} · model vs {session.source}"
+        mechanism = mechanism_of(session)
+        about = "no multiplexer" if mechanism == NO_MECHANISM else mechanism
+        self.sub_title = f"{about} · model vs {session.source}"
         values = session.scenario.values
         if values:  # the knobs' settings, so the learner sees what this run is
             settings = ", ".join(f"{name} = {value}" for name, value in values.items())
@@ -555,7 +558,7 @@ class PlayerScreen(Screen[None]):
     def _show_panels_of(self, mechanism: str) -> None:
         """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
         wanted = mechanism_class(mechanism)
-        for name in MECHANISMS:
+        for name in (*MECHANISMS, NO_MECHANISM):
             other = mechanism_class(name)
             if other != wanted and self.has_class(other):
                 self.remove_class(other)
