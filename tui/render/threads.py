@@ -51,7 +51,11 @@ PROC_STATES = {
     "I": "idle",
 }
 _SWITCH_EVENTS = frozenset({TraceKind.THREAD_WAKE, TraceKind.THREAD_SLEEP})
-_OUTCOME_WIDTH = 40
+#: A call's answer longer than this is shortened with "…" (two lines of the panel at most).
+#: Wide enough for a completion port's packet with its status (``GetQueuedCompletionStatus →
+#: [{bytes=0, key=7, overlapped=70, status=ERROR_...}]``): the panel wraps the line rather than
+#: losing which packet a thread took.
+_OUTCOME_WIDTH = 150
 
 
 @dataclass(frozen=True, slots=True)
