@@ -34,7 +34,7 @@ def test_validate_expands_the_knobs_it_is_given_and_refuses_a_value_out_of_range
     result = muxlab("validate", str(COSTS), "--param", "N=10002")
     assert result.returncode == 1 and OUT_OF_RANGE in result.stderr, result
     assert "Traceback" not in result.stderr
-    challenge = next((ROOT / "challenges").glob("*.toml"))
+    challenge = next((ROOT / "scenarios" / "challenges").glob("*.toml"))
     result = muxlab("validate", str(challenge), "--param", "N=10")
     assert result.returncode == 1 and "a challenge has no knobs (--param)" in result.stderr
 
