@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -149,18 +148,28 @@ def test_play_headless_refuses_hostile_scenarios(tmp_path: Path, name: str) -> N
     assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
 
 
+#: The committed hostile recordings, and the names of those `generated` makes.
+RECORDINGS = sorted((HOSTILE / "recordings").glob("*.json"))
+GENERATED_RECORDINGS = ["huge.json", "loop.json", "fifo.json", "folder.json", "deep.json"]
+
+
+@pytest.mark.parametrize(
+    "recording",
+    [str(path.relative_to(HOSTILE)) for path in RECORDINGS]
+    + [f"generated/{name}" for name in GENERATED_RECORDINGS],
+)
 def test_replay_refuses_every_hostile_recording(
-    tmp_path: Path, generated: dict[str, list[Path]]
+    tmp_path: Path, generated: dict[str, list[Path]], recording: str
 ) -> None:
-    files = sorted((HOSTILE / "recordings").glob("*.json")) + generated["recordings"]
-
-    def replay(recording: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
-        return recording, muxlab("play", BASE, "--headless", "--replay", recording, cwd=tmp_path)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for recording, done in pool.map(replay, files):
-            assert_clean(done, [recording])
-            assert done.stdout == "", f"{recording} was played:\n{done.stdout}"
+    """Each hostile recording, replayed, is refused by name and nothing is played (one test
+    per file, so that the ~30 `muxlab` processes spread over the workers)."""
+    made = {path.name: path for path in generated["recordings"]}
+    assert list(made) == GENERATED_RECORDINGS  # each one made has its own test
+    where, name = recording.split("/")
+    path = made[name] if where == "generated" else HOSTILE / where / name
+    done = muxlab("play", BASE, "--headless", "--replay", path, cwd=tmp_path)
+    assert_clean(done, [path])
+    assert done.stdout == "", f"{path} was played:\n{done.stdout}"
 
 
 def test_hostile_lessons_are_refused(tmp_path: Path, generated: dict[str, list[Path]]) -> None:

@@ -62,13 +62,17 @@ def test_documents_the_tests_cite_exist_in_the_repository() -> None:
 
 
 def _pytest_without_tools(test: str, *, ci: bool) -> subprocess.CompletedProcess[str]:
-    """Run one test file in a fresh pytest whose PATH has no tmux and no Chromium."""
+    """Run one test file in a fresh pytest whose PATH has no tmux and no Chromium.
+
+    In one process (``-n 0``): the file's tests skip or fail at their fixture, so xdist's
+    workers -- each importing the whole app -- would cost most of the run and check nothing more.
+    """
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["PATH"] = str(Path(sys.executable).parent)  # the venv: python, no tmux, no chromium
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider", test],
+        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider", "-n", "0", test],
         cwd=ROOT,
         env=env,
         capture_output=True,

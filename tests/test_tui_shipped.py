@@ -1,5 +1,7 @@
 """Every shipped scenario plays in the app: every frame of every step can be drawn, every
-question can be asked, and each opens in the player (model only, so it runs anywhere)."""
+question can be asked, and every animation frame shows a state the model passed through (model
+only, so it runs anywhere). That each opens in the player is checked with its layout, in
+tests/test_tui_layout.py (one app per scenario for both)."""
 
 from __future__ import annotations
 
@@ -48,20 +50,6 @@ def test_every_step_can_be_drawn_and_asked(path: Path) -> None:
                 assert question.choices and all(Text(choice) for choice in question.choices)
 
 
-async def test_every_shipped_scenario_opens_in_the_player(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
-    app = make_app(live=False, animate=False)
-    async with app.run_test(size=(120, 36)) as pilot:
-        for path in FILES:
-            assert app.open_scenario(path), path
-            await pilot.press("end")
-            screen = app.screen
-            assert isinstance(screen, PlayerScreen), path
-            assert screen.session.position == screen.session.total
-
-
 _COUNT = re.compile(r"  (\d[\d,]*) items?")
 _DOT = re.compile(r"(\d+)[)\]]? ?•")
 
@@ -106,21 +94,33 @@ def _check_agreement(screen: PlayerScreen, where: str) -> dict[str, int]:
     return _queued(screen.query_one(FdTable))
 
 
+def _smallest(path: Path) -> dict[str, str]:
+    """A template's integer knobs at their minimum (choices keep their default): the same
+    steps and code paths as at the default, with fewer of each repeated step."""
+    params = load_scenario(path).params
+    return {name: str(param.min) for name, param in params.items() if param.min is not None}
+
+
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 async def test_every_animation_frame_is_a_state_the_model_passed_through(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """At every micro-step of every step of every shipped scenario (a template's at its
+    smallest knobs: each micro-step costs a redraw; the default-size run is drawn and asked
+    above, and laid out in tests/test_tui_layout.py), the panels on screen agree."""
     # Issue 8.18: mid-step frames mixed the state before, during and after the step (a tree
     # of "1 item" drawn "(empty)", a ready dot on an item the ready list did not hold, bytes
     # in the fd table while the NIC lane was still at tx). Every frame the animation shows,
     # at every step of every shipped scenario, must have panels that agree; and bytes may
     # only appear in a socket's queue at a micro-step that queued them (`sock.queue`).
     monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
-    app = make_app(path, live=False, animate=True)
+    app = make_app(path, live=False, animate=True, params=_smallest(path))
     async with app.run_test(size=(140, 44)) as pilot:
         screen = app.screen
         assert isinstance(screen, PlayerScreen)
         session = screen.session
+        small = _smallest(path)
+        assert {name: str(session.scenario.values[name]) for name in small} == small
         for index in range(session.total):
             session.predict(Prediction(index, None, None, ()))  # no question stops a step
         await pilot.press("minus", "minus")
