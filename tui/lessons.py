@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.scenario.controls import control_index
-from simulator.scenario.course import Section, arrange
+from simulator.scenario.course import STEP_HEADER, Section, arrange, place
 from simulator.scenario.library import challenges_dir, scenario_files, shipped_dir
 
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
@@ -87,9 +87,6 @@ def topic_of(mechanism: str | None, tags: list[str]) -> str:
 #: What `load_lesson` found for a path, and the (size, mtime) it found it at.
 _READ: dict[Path, tuple[tuple[int, int], Lesson]] = {}
 
-#: A ``[[step]]`` header line: where a glance stops parsing, and what it counts.
-_STEP_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*step[ \t]*\]\]", re.MULTILINE)
-
 
 def load_lesson(path: Path, *, glance: bool = False) -> Lesson:
     """How the menu lists `path`: read quickly (see the module docstring; with `glance`, only
@@ -141,8 +138,8 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
             return None
         text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
         if glance:
-            first = _STEP_HEADER.search(text)
-            count = len(_STEP_HEADER.findall(text, first.start())) if first else 0
+            first = STEP_HEADER.search(text)
+            count = len(STEP_HEADER.findall(text, first.start())) if first else 0
             document = tomllib.loads(text[: first.start()] if first else text)
             document["step"] = [{}] * count
         else:
@@ -194,9 +191,7 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
 
 def _is_place(value: Any, high: int) -> bool:
     """None, or an int in 1..`high` (a chapter or an order, as the format takes them)."""
-    if value is None:
-        return True
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high
+    return value is None or place(value, high) is not None
 
 
 # --- templates (issue 14): read without the template engine, which needs the pydantic models --

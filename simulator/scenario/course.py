@@ -138,11 +138,13 @@ class Entry:
 
 
 #: A ``[[step]]`` header line (where a glance stops parsing, and what it counts).
-_STEP_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*step[ \t]*\]\]", re.MULTILINE)
+STEP_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*step[ \t]*\]\]", re.MULTILINE)
 _MAX_BYTES = 1 << 20  #: the format's cap (`simulator.scenario.format.MAX_FILE_BYTES`)
 
 
-def _place(value: object, high: int) -> int | None:
+def place(value: object, high: int) -> int | None:
+    """`value` if it is a chapter or an order as the format takes them (an int in 1..`high`),
+    else None."""
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high:
         return value
     return None
@@ -160,7 +162,7 @@ def read_entry(path: Path, *, glance: bool = False) -> Entry:
         if path.stat().st_size > _MAX_BYTES:
             raise ValueError("the file is too large")
         text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
-        first = _STEP_HEADER.search(text) if glance else None
+        first = STEP_HEADER.search(text) if glance else None
         document = tomllib.loads(text[: first.start()] if first else text)
     except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
         return Entry(path, "lesson", path.stem, error=str(exc))
@@ -169,11 +171,11 @@ def read_entry(path: Path, *, glance: bool = False) -> Entry:
     if not isinstance(meta, dict) or not isinstance(meta.get("title"), str):
         return Entry(path, kind, path.stem, error=f"no [{kind}] table with a title")
     title = meta["title"].splitlines()[0][:200] if meta["title"] else path.stem
-    chapter, order = _place(meta.get("chapter"), 12), _place(meta.get("order"), 99)
+    chapter, order = place(meta.get("chapter"), 12), place(meta.get("order"), 99)
     if kind == "challenge":
         return Entry(path, kind, title, chapter, order)
     if first is not None:
-        steps, asks = len(_STEP_HEADER.findall(text, first.start())), None
+        steps, asks = len(STEP_HEADER.findall(text, first.start())), None
     else:
         raw = document.get("step", [])
         listed = raw if isinstance(raw, list) else []
@@ -269,6 +271,7 @@ def shown_path(entry: Path, beside: Path) -> Path:
 __all__ = [
     "CHAPTERS",
     "OTHER",
+    "STEP_HEADER",
     "Chapter",
     "Ending",
     "Entry",
@@ -278,6 +281,7 @@ __all__ = [
     "ending",
     "lessons_in_order",
     "next_lesson",
+    "place",
     "read_entry",
     "shown_path",
 ]
