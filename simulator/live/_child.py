@@ -793,7 +793,8 @@ class _Engine:
         """What closing TCP socket `fd` will do to its peer, as a predicate to settle on.
 
         After close() the socket has no fd left to watch, so the engine watches the peer, when
-        the peer is one of our own descriptors and this is the socket's last descriptor: a RST
+        the peer is one of our own descriptors and this is the socket's last reference (no other
+        descriptor, no io_uring request in flight that may hold the file): a RST
         (abort, or unread data in the receive queue) moves the peer to CLOSE; a FIN (sent at
         once unless unsent data is queued ahead of it) moves it out of ESTABLISHED/FIN_WAIT*.
         """
@@ -802,6 +803,10 @@ class _Engine:
             return None
         identity = os.fstat(fd).st_ino
         if any(other != fd and _same_socket(other, identity) for other in tuple(self._tcp)):
+            return None
+        if any(ring.in_flight for ring in self._rings.values()):
+            # An io_uring request (a parked POLL_ADD or RECV) holds its own reference to the
+            # file: close() may not be the last one, and then nothing reaches the peer.
             return None
         peer = self._peer_of(fd)
         if peer is None:

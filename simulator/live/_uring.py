@@ -294,6 +294,12 @@ class Ring:
         struct.pack_into("<I", self._cq, self._cq_off.head, head)
         return out
 
+    @property
+    def in_flight(self) -> bool:
+        """Whether a submitted SQE's completion has not been reaped yet (its request may still
+        hold a reference to the file it names)."""
+        return bool(self._inflight)
+
     def _completed(self, user_data: int) -> None:
         """One SQE of `user_data` completed: its buffers go once none is in flight."""
         left = self._inflight.get(user_data, 0) - 1
