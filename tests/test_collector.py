@@ -1,6 +1,6 @@
-"""A forward run's collector policy (`simulator.scenario.collector`): each stretch of steps is
-collected, what survived is frozen, and everything is handed back when the run ends -- also
-when a runner's iteration is left early."""
+"""A forward run's collector policy (`simulator.scenario.collector`): what each stretch of steps
+made is frozen, and everything is handed back when the run ends -- also when a runner's
+iteration is left early."""
 
 from __future__ import annotations
 
@@ -29,29 +29,34 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()
 
 
-def test_a_forward_run_collects_each_stretch_of_steps_then_freezes_what_survived() -> None:
-    gc.disable()  # only the policy collects: what it collects is then exactly known
+def test_a_forward_run_freezes_each_stretch_of_steps_and_hands_it_back_at_the_end() -> None:
+    gc.disable()  # only the policy acts: what is frozen is then exactly known
     try:
         before = Node()
         frozen_at_start = weakref.ref(before)
         with ForwardRun() as run:
             assert gc.get_freeze_count() > 0
+            frozen = gc.get_freeze_count()
             del before
             gc.collect()
             assert frozen_at_start() is not None  # alive when the run began: frozen
             made = Node()
             made_in_run = weakref.ref(made)
-            del made
             for _ in range(FREEZE_EVERY - 1):
                 run.step()
-            assert made_in_run() is not None
+            assert gc.get_freeze_count() == frozen  # within a stretch: nothing frozen
+            gc.collect()
+            assert made_in_run() is not None  # alive, and young: not frozen, not collected
+            del made
+            gc.collect()
+            assert made_in_run() is None  # a young cycle dies: the collector frees it
             survivor = Node()
             survived = weakref.ref(survivor)
-            run.step()  # the stretch ends: what it made is collected, what survived frozen
-            assert made_in_run() is None
+            run.step()  # the stretch ends: what it made is frozen
+            assert gc.get_freeze_count() > frozen
             del survivor
             gc.collect()
-            assert survived() is not None
+            assert survived() is not None  # a cycle dead while frozen waits for the run's end
         assert gc.get_freeze_count() == 0  # the run ended: everything handed back
         gc.collect()
         assert frozen_at_start() is None and survived() is None

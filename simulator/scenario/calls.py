@@ -45,7 +45,7 @@ class Bindings:
     its dicts from its prefix of the log the first time they are read.
     """
 
-    __slots__ = ("_base", "_fds", "_frozen", "_length", "_log", "_names")
+    __slots__ = ("_base", "_fds", "_frozen", "_length", "_log", "_names", "_snapshot")
 
     def __init__(self, fds: dict[str, int] | None = None, names: dict[int, str] | None = None):
         self._fds: dict[str, int] | None = dict(fds or {})
@@ -55,6 +55,8 @@ class Bindings:
         self._log: list[tuple[str, int]] = []
         self._length = 0  #: how much of the log this object sees (a snapshot: a prefix)
         self._frozen = False
+        #: The last `snapshot` taken, while no `bind` came after it (it is shared).
+        self._snapshot: Bindings | None = None
 
     @property
     def fds(self) -> dict[str, int]:
@@ -90,6 +92,7 @@ class Bindings:
         self._names[fd] = name
         self._log.append((name, fd))
         self._length += 1
+        self._snapshot = None
 
     def resolve(self, ref: str | int) -> int:
         """A name or raw number -> fd number; `UnboundName` if the name has none here."""
@@ -116,11 +119,17 @@ class Bindings:
 
     def snapshot(self) -> Bindings:
         """These names as they are now, frozen, in O(1): later binds here do not show in it.
-        It is read only (`bind` raises `TypeError`)."""
-        frozen = Bindings.__new__(Bindings)
-        frozen._fds = frozen._names = None
-        frozen._base, frozen._log, frozen._length = self._base, self._log, self._length
-        frozen._frozen = True
+        It is read only (`bind` raises `TypeError`). Snapshots with no `bind` between them
+        are one object (a run whose live names never change keeps one)."""
+        if self._frozen:
+            return self
+        frozen = self._snapshot
+        if frozen is None:
+            frozen = Bindings.__new__(Bindings)
+            frozen._fds = frozen._names = frozen._snapshot = None
+            frozen._base, frozen._log, frozen._length = self._base, self._log, self._length
+            frozen._frozen = True
+            self._snapshot = frozen
         return frozen
 
     def __eq__(self, other: object) -> bool:
@@ -134,12 +143,16 @@ class Bindings:
         return f"Bindings(fds={self.fds!r}, names={self.names!r})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """What one kernel answered to one step: a result, or an error (by name, with its message).
 
     `result` is in names; `raw` is the same in numbers (fds, masks). An error is an errno name
     (``EEXIST``) or an exception class name (``ValueError``, ``WaitForeverError``).
+
+    Read only, by convention: records share their outcomes. (Not a frozen dataclass: its
+    ``__init__`` sets each field through ``object.__setattr__``, which cost more than twice as
+    much, and a run makes one or two outcomes a step.)
     """
 
     result: Json = None
@@ -182,10 +195,12 @@ class CallPlan:
     up the step's names in a kernel's `Bindings` (O(descriptors the step names)).
     """
 
-    __slots__ = ("_fixed", "_named", "names", "refs", "spec")
+    __slots__ = ("_fixed", "_named", "kind", "method", "names", "refs", "spec")
 
     def __init__(self, step: StepBase) -> None:
         self.spec: CallSpec = step.call
+        self.method: str = self.spec.name  #: the `Kernel` method's name
+        self.kind: ResultKind = self.spec.result  #: what it returns
         self.names: tuple[str, ...] = tuple(step.names)  #: what ``as`` binds, in order
         # The validated table's fields (it forbids extra keys), read as one dict: iterating
         # the model looks for extras through a failing attribute lookup, ~10 µs a step.
@@ -341,7 +356,6 @@ def issue(
     this kernel gives the `UNBOUND` outcome without calling the kernel.
     """
     plan = plan or CallPlan(step)
-    spec = plan.spec
     try:
         kwargs = plan.resolve(bindings)
     except UnboundName as exc:
@@ -351,14 +365,26 @@ def issue(
         )
         return unbound, None
     try:
-        value = getattr(kernel, spec.name)(**kwargs)
+        value = getattr(kernel, plan.method)(**kwargs)
     except ChildProcessError:
         # LiveKernel's "the child process is gone": an OSError, but never a kernel's answer.
         raise
     except ANSWER_EXCEPTIONS as exc:
         name, message = vocabulary.exception_name(exc), str(exc) or type(exc).__name__
-        return Outcome(error=name, message=message), kwargs
-    return outcome_of(spec, plan.names, raw_of(spec, value), bindings), kwargs
+        return Outcome(None, None, name, message), kwargs
+    kind = plan.kind
+    names = plan.names
+    if names:  # the common calls that bind, without `raw_of` and `named`'s dispatch
+        if kind is ResultKind.PAIR:
+            raw = [int(value[0]), int(value[1])]
+            bindings.bind(names[0], raw[0])
+            bindings.bind(names[1], raw[1])
+            return Outcome(list(names), raw), kwargs  # each fd's latest name: what `as` bound
+        if kind is ResultKind.FD:
+            fd = int(value)
+            bindings.bind(names[0], fd)
+            return Outcome(names[0], fd), kwargs
+    return outcome_of(plan.spec, names, raw_of(plan.spec, value), bindings), kwargs
 
 
 def outcome_of(spec: CallSpec, names: Sequence[str], raw: Json, bindings: Bindings) -> Outcome:
@@ -370,7 +396,7 @@ def outcome_of(spec: CallSpec, names: Sequence[str], raw: Json, bindings: Bindin
     elif kind is ResultKind.PAIR and names:
         for name, fd in zip(names, raw, strict=True):
             bindings.bind(name, fd)
-    return Outcome(result=named(kind, raw, bindings), raw=raw)
+    return Outcome(named(kind, raw, bindings), raw)
 
 
 def replay(step: StepBase, recorded: dict[str, Json], bindings: Bindings) -> Outcome:

@@ -5,11 +5,14 @@ objects and record alive to the end. The collector walks all of them at each ful
 (generation 2): profiled at 10,000 ``socketpair`` steps, those passes were a third of the
 runner's time and made a step of the last tenth twice as slow as one of the first. `ForwardRun`
 freezes what is alive when the run starts (the loaded scenario) and, every `FREEZE_EVERY`
-steps, collects what those steps made and freezes what survived (`gc.freeze`, O(1)): the
-collector's passes then look at the last few hundred steps' objects only. Frozen objects are
-still freed by reference counting; a *cycle* that dies while frozen waits until the run ends,
-when `ForwardRun` hands everything back (`gc.unfreeze`; the collector's own thresholds decide
-when it runs). So what waits is bounded by the run.
+steps, what those steps made (`gc.freeze`, O(1)): the collector's passes then look at the last
+few hundred steps' objects only. No collection comes before a freeze: the young collections
+the collector runs by itself have already freed the cycles that died young, and one more pass
+over what a forward run keeps anyway cost ~10 % of the runner (issue 10, session 5). Frozen
+objects are still freed by reference counting; a *cycle* that is garbage when frozen, or dies
+while frozen, waits until the run ends, when `ForwardRun` hands everything back
+(`gc.unfreeze`; the collector's own thresholds decide when it runs). So what waits is bounded
+by the run.
 
 The collector keeps one permanent generation per process: the app's player, which moves back
 and forth, has its own policy (`tui.heap.HeapPolicy`) and never iterates a runner.
@@ -19,14 +22,13 @@ from __future__ import annotations
 
 import gc
 
-#: Steps between two freezes: each costs one collection of what those steps made.
+#: Steps between two freezes.
 FREEZE_EVERY = 256
 
 
 class ForwardRun:
     """The collector's policy for a forward run (see the module docstring): a context manager;
-    call `step` after each step. `step` is O(1) but every `FREEZE_EVERY` calls, when it costs
-    a collection of what was made since the last freeze."""
+    call `step` after each step. O(1)."""
 
     def __init__(self) -> None:
         self._steps = 0
@@ -39,7 +41,6 @@ class ForwardRun:
         """One more step ran."""
         self._steps += 1
         if self._steps % FREEZE_EVERY == 0:
-            gc.collect()  # the unfrozen part only: what the last steps made
             gc.freeze()
 
     def __exit__(self, *exc: object) -> None:

@@ -45,8 +45,9 @@ from __future__ import annotations
 import copy
 import errno
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, cast
 
@@ -89,9 +90,12 @@ class ScenarioRunError(Exception):
     live engine broke. Reported for this scenario only; other scenarios still run."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepRecord:
-    """Everything that happened at one step, for the TUI, ``--headless`` and ``--json``."""
+    """Everything that happened at one step, for the TUI, ``--headless`` and ``--json``.
+
+    Read only, by convention (a frozen dataclass's ``__init__`` cost 5x a plain one's: more
+    than the model call of a ``socketpair``, and a run makes one a step)."""
 
     index: int  #: 0-based position in the scenario
     step: StepBase  #: the step as written
@@ -226,15 +230,22 @@ class _State:
 
 
 class _Plan:
-    """What running one step needs that no run changes, read from the step once, when it
-    first runs (a validated step's fields cost more to read than a model call to make)."""
+    """What running one step needs that no run changes, read from the step once (a validated
+    step's fields cost more to read than a model call to make): the call as text,
+    `calls.CallPlan`, and the step's fields that every run of it reads."""
 
-    __slots__ = ("call", "moves_fd_table", "text")
+    __slots__ = ("call", "checks", "moves_fd_table", "no_live_note", "say", "text", "thread")
 
     def __init__(self, step: StepBase) -> None:
         self.text = render_call(step)
         self.call = calls.CallPlan(step)
         self.moves_fd_table = self.call.spec.name in _FD_TABLE_CALLS
+        self.thread = step.thread
+        self.say = step.say
+        #: Whether the step has an ``expect`` or ``choices`` to check.
+        self.checks = step.expect is not None or bool(step.choices)
+        #: The note of a step no live kernel answers because there is none (`_run_step`).
+        self.no_live_note = "a model_only step" if step.model_only else "no live kernel"
 
 
 class Runner:
@@ -266,7 +277,8 @@ class Runner:
             recording.check(scenario)
         self.scenario = scenario
         self.steps: tuple[StepBase, ...] = tuple(scenario.steps)
-        self._plans: list[_Plan | None] = [None] * len(self.steps)
+        # Every step prepared in one pass: a run reads nothing from the validated steps.
+        self._plans: list[_Plan] = [_Plan(step) for step in self.steps]
         self._thread_ids = threadsteps.thread_ids(self.steps)
         #: The live threads that finished during the step being run (None: not asked).
         self._live_woken: dict[str, Outcome] | None = None
@@ -274,6 +286,9 @@ class Runner:
         self._live: uapi.Kernel | None = None
         self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
         self._replaying = recording is not None
+        #: Whether a live side exists (a live kernel, or a recording): when not, a step at
+        #: the frontier skips the live side's work altogether (see `_run_step`).
+        self._has_live_side = live_factory is not None or recording is not None
         self._platform = dict(recording.platform) if recording else this_platform()
         self._records: list[StepRecord] = []
         self._checkpoint_every = checkpoint_every
@@ -331,21 +346,26 @@ class Runner:
         """Run the remaining steps, the collector kept off what the run keeps alive
         (`collector.ForwardRun`: a step's cost does not grow with the steps before it)."""
         with ForwardRun() as heap:
-            while not self.done:
+            steps = self.steps
+            while self._state.position < len(steps):  # (`done`, without its call)
                 yield self.advance()
                 heap.step()
+                steps = self.steps  # (`append` may add steps between two)
 
     def advance(self) -> StepRecord:
         """Run the next step; `IndexError` at the end."""
-        if self.done:
+        if self._state.position >= len(self.steps):  # (`done`, without its call)
             raise IndexError("the scenario has no more steps")
         record = self._run_step()
-        if record.index < len(self._records):
-            self._records[record.index] = record
+        records = self._records
+        if record.index < len(records):
+            records[record.index] = record
         else:
-            self._records.append(record)
+            records.append(record)
         self._records_view = None
-        self._maybe_checkpoint()
+        # (`_maybe_checkpoint` would return at once before `_not_before`: a call saved a step.)
+        if self._checkpoint_every is not None or self._state.position >= self._not_before:
+            self._maybe_checkpoint()
         return record
 
     def seek(self, n: int) -> uapi.Kernel:
@@ -379,7 +399,7 @@ class Runner:
         O(steps), the price of keeping `steps` a tuple.
         """
         self.steps = (*self.steps, step)
-        self._plans.append(None)  # prepared when first run, like every step
+        self._plans.append(_Plan(step))
         if step.thread is not None:
             self._thread_ids = threadsteps.thread_ids(self.steps)
         self.scenario = self.scenario.model_copy(update={"steps": list(self.steps)})
@@ -420,41 +440,41 @@ class Runner:
         self.close()
 
     # --- one step ---------------------------------------------------------------------------
-    def _plan(self, index: int) -> _Plan:
-        plan = self._plans[index]
-        if plan is None:
-            plan = self._plans[index] = _Plan(self.steps[index])
-        return plan
-
     def _run_step(self) -> StepRecord:
         state = self._state
         index = state.position
         step = self.steps[index]
-        plan = self._plan(index)
-        spec = plan.call.spec
+        plan = self._plans[index]
 
         # The live kernel goes first: if it breaks (ScenarioRunError), the model has not moved
         # and the runner is still consistent at this position.
-        live_outcome, note, sent = self._run_live(step, plan, index)
+        if self._has_live_side or index < len(self._live_log):
+            live_outcome, note, sent = self._run_live(step, plan, index)
+        else:
+            # No live side, at the frontier (`check --no-live`, `play --no-live`): nothing to
+            # ask, resolve or compare; what `_run_live` would conclude, without its work.
+            self._live_log.append(None)
+            live_outcome = sent = None
+            note = plan.no_live_note
 
-        traced = cast(Traced, state.model) if self._traced else None
-        trace_before = traced.trace if traced is not None else None
-        cost_before = traced.last_cost if traced is not None else None
+        model = state.model
+        traced: Traced = model  # type: ignore[assignment]  # read only when `_traced`
+        if self._traced:
+            cost_before = traced.last_cost
         model_outcome, model_note = self._run_model(step, plan)
         trace: tuple[TraceEvent, ...] = ()
         cost = None
-        # A call opens a new trace frame (new list, new Cost); if the objects did not change,
-        # the call returned before opening one and what is there belongs to the previous step.
-        if traced is not None and (
-            traced.trace is not trace_before or traced.last_cost is not cost_before
-        ):
+        # A call opens a new trace frame, with a new Cost whether it traces or not; if the
+        # Cost did not change, the call returned before opening one and what is there belongs
+        # to the previous step.
+        if self._traced and traced.last_cost is not cost_before:
             trace = tuple(traced.trace)
-            cost = _copy_cost(traced.last_cost)
+            cost = Cost(*_COST_FIELDS(traced.last_cost))  # a copy: see `_copy_cost`
 
         model_woken: dict[str, Outcome] = {}
         if state.model_threads.asleep:
             model_woken = threadsteps.collect(
-                state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
+                model, state.model_threads, self.steps, self._thread_ids, state.model_names
             )
         live_woken = self._live_woken if live_outcome is not None else None
         started = (
@@ -464,15 +484,21 @@ class Runner:
         )
 
         note = model_note or note
-        if live_outcome is not None and live_outcome.error == _ENOSYS:
-            both = model_outcome.error == _ENOSYS
-            lacks = "neither kernel has" if both else "the live kernel lacks"
-            note = note or f"{lacks} this mechanism here (ENOSYS)"
-        model_only = self._note_model_only(plan, live_outcome, model_outcome)
+        if live_outcome is None:
+            model_only = True
+            # What only the model did is read only to spare a live side: with none, no need.
+            if self._has_live_side and model_outcome.error is None:
+                self._model_only_did(plan)
+        else:
+            if live_outcome.error == _ENOSYS:
+                both = model_outcome.error == _ENOSYS
+                lacks = "neither kernel has" if both else "the live kernel lacks"
+                note = note or f"{lacks} this mechanism here (ENOSYS)"
+            model_only = self._note_model_only(plan, live_outcome, model_outcome)
 
         failures: list[str] = []
         answer = None
-        if step.expect is not None or step.choices:
+        if plan.checks:
             if model_outcome.error != threadsteps.ASLEEP:  # checked when the call ends
                 failures += self._check_expect(step, "model", model_outcome, state.model_names)
             if (
@@ -488,19 +514,20 @@ class Runner:
             )
             assert real is not None
             answer = self._answer(step, real, real_names, failures)
-        for name, woken in model_woken.items():
-            began = self.steps[started[name]]
-            failures += self._check_expect(began, f"{name} model", woken, state.model_names)
-        for name, woken in (live_woken or {}).items():
-            began = self.steps[started[name]]
-            failures += self._check_expect(began, f"{name} live", woken, state.live_names)
+        if started:
+            for name, woken in model_woken.items():
+                began = self.steps[started[name]]
+                failures += self._check_expect(began, f"{name} model", woken, state.model_names)
+            for name, woken in (live_woken or {}).items():
+                began = self.steps[started[name]]
+                failures += self._check_expect(began, f"{name} live", woken, state.live_names)
 
         diff = None
         if model_only or live_outcome is None:
-            verdict = Verdict.MODEL_ONLY
-        elif not calls.same(model_outcome, live_outcome, spec.result, state.fds_comparable):
+            verdict = Verdict.EXPECT_FAILED if failures else Verdict.MODEL_ONLY
+        elif not calls.same(model_outcome, live_outcome, plan.call.kind, state.fds_comparable):
             verdict = Verdict.DIVERGE
-            diff = describe_difference(model_outcome, live_outcome, spec.result)
+            diff = describe_difference(model_outcome, live_outcome, plan.call.kind)
         elif not threadsteps.same(
             self._comparable(model_woken, started),
             self._comparable(live_woken or {}, started),
@@ -512,7 +539,7 @@ class Runner:
             diff = threadsteps.describe(model_woken, live_woken or {})
         else:
             verdict = Verdict.AGREE
-        if model_woken or live_woken:
+        if started:
             woke = threadsteps.describe(model_woken, live_woken or {})
             note = f"{note}; {woke}" if note else woke
         if failures and verdict is not Verdict.DIVERGE:
@@ -520,22 +547,22 @@ class Runner:
 
         state.position += 1
         return StepRecord(
-            index=index,
-            step=step,
-            call=plan.text,
-            model=model_outcome,
-            live=live_outcome,
-            verdict=verdict,
-            diff=diff,
-            expect_failures=tuple(failures),
-            answer=answer,
-            note=note,
-            trace=trace,
-            cost=cost,
-            say=step.say,
-            sent=sent,
-            woken=threadsteps.pairs(model_woken, live_woken),
-            live_names=state.live_names.snapshot(),
+            index,
+            step,
+            plan.text,
+            model_outcome,
+            live_outcome,
+            verdict,
+            diff,
+            tuple(failures) if failures else (),
+            answer,
+            note,
+            trace,
+            cost,
+            plan.say,
+            sent,
+            threadsteps.pairs(model_woken, live_woken) if started else (),
+            state.live_names.snapshot(),
         )
 
     def _comparable(self, woken: dict[str, Outcome], started: dict[str, int]) -> dict[str, Outcome]:
@@ -560,7 +587,7 @@ class Runner:
         state = self._state
         index = state.position
         step = self.steps[index]
-        plan = self._plan(index)
+        plan = self._plans[index]
         live_outcome, _, _ = self._run_live(step, plan, index, want_sent=False)
         model_outcome, _ = self._run_model(step, plan)
         if state.model_threads.asleep:  # threads this step woke bind their names, as in a run
@@ -576,23 +603,30 @@ class Runner:
         """Whether only the model answered the step; if so, what it did that the live kernel
         did not is noted in the state."""
         model_only = live_outcome is None or live_outcome.error == _ENOSYS
-        if model_only and model_outcome.ok:
-            self._state.model_only_names.update(plan.call.names)
-            if plan.moves_fd_table:
-                # The model's fd table moved and the live one did not: numbers may now differ.
-                self._state.fds_comparable = False
+        if model_only and self._has_live_side and model_outcome.error is None:
+            self._model_only_did(plan)
         return model_only
+
+    def _model_only_did(self, plan: _Plan) -> None:
+        """Note what a step the model alone ran successfully did that the live kernel did not
+        (read only to spare the live side: a run without one needs no note)."""
+        if plan.call.names:
+            self._state.model_only_names.update(plan.call.names)
+        if plan.moves_fd_table:
+            # The model's fd table moved and the live one did not: numbers may now differ.
+            self._state.fds_comparable = False
 
     def _run_model(self, step: StepBase, plan: _Plan) -> tuple[Outcome, str | None]:
         state = self._state
         try:
-            if step.thread is None:
-                return calls.invoke(state.model, step, state.model_names, plan.call), None
-            tid = self._thread_ids[step.thread]
+            thread = plan.thread
+            if thread is None:
+                return calls.issue(state.model, step, state.model_names, plan.call)[0], None
+            tid = self._thread_ids[thread]
             state.model_threads.ensure(state.model, tid)
             outcome, asleep = threadsteps.issue(state.model, step, state.model_names, tid)
             if asleep:
-                state.model_threads.asleep[step.thread] = state.position
+                state.model_threads.asleep[thread] = state.position
             return outcome, None
         except Exception as exc:
             # Not an answer the real kernel could give: a bug in the model. Show it, go on.
@@ -819,19 +853,13 @@ def _refused_limit(asked: dict[str, int], granted: Any) -> str | None:
     return None
 
 
+_COST_FIELDS = attrgetter(*(f.name for f in fields(Cost)))
+
+
 def _copy_cost(cost: Cost) -> Cost:
-    """A copy of `cost` (the model's frame goes on counting in its own): a field-by-field
-    constructor call, several times cheaper than `copy.copy`'s generic protocol."""
-    return Cost(
-        copy_in=cost.copy_in,
-        fd_scan=cost.fd_scan,
-        tree_compare=cost.tree_compare,
-        list_op=cost.list_op,
-        callback=cost.callback,
-        wakeup=cost.wakeup,
-        copy_out=cost.copy_out,
-        context_switch=cost.context_switch,
-    )
+    """A copy of `cost` (the model's frame goes on counting in its own): its fields read in C
+    and passed in order, several times cheaper than `copy.copy`'s generic protocol."""
+    return Cost(*_COST_FIELDS(cost))
 
 
 def _show_full(outcome: Outcome) -> str:
