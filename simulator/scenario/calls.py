@@ -16,7 +16,7 @@ from typing import Any
 
 from simulator import uapi
 from simulator.scenario import vocabulary
-from simulator.scenario.format import CallSpec, ResultKind, StepBase
+from simulator.scenario.format import CALLS, CallSpec, ResultKind, StepBase
 from simulator.scenario.loader import argument_refs
 from simulator.syscalls import ANSWER_EXCEPTIONS, ArgKind
 
@@ -195,41 +195,56 @@ class CallPlan:
     up the step's names in a kernel's `Bindings` (O(descriptors the step names)).
     """
 
-    __slots__ = ("_fixed", "_named", "kind", "method", "names", "refs", "spec")
+    __slots__ = ("_fixed", "_named", "kind", "method", "names", "refs", "spec", "written")
 
     def __init__(self, step: StepBase) -> None:
-        self.spec: CallSpec = step.call
-        self.method: str = self.spec.name  #: the `Kernel` method's name
-        self.kind: ResultKind = self.spec.result  #: what it returns
-        self.names: tuple[str, ...] = tuple(step.names)  #: what ``as`` binds, in order
+        # Made for every step of a scenario when it is run: each field read once, and a call
+        # without arguments (``socketpair``, ``epoll_create``) skips the argument table.
+        spec: CallSpec = CALLS[step.do]  # type: ignore[attr-defined]  # (`step.call`, inline)
+        self.spec = spec
+        syscall = spec.syscall
+        self.method: str = syscall.name  #: the `Kernel` method's name
+        self.kind: ResultKind = syscall.result  #: what it returns
+        as_ = step.as_  # (`step.names`, inline)
+        #: what ``as`` binds, in order
+        self.names: tuple[str, ...] = (
+            () if as_ is None else (as_,) if isinstance(as_, str) else tuple(as_)
+        )
         # The validated table's fields (it forbids extra keys), read as one dict: iterating
         # the model looks for extras through a failing attribute lookup, ~10 µs a step.
-        fixed: dict[str, Any] = dict(vars(step.arguments))
+        #: The arguments as written (the validated table's fields: read, never change).
+        self.written: dict[str, Any] = vars(step.arguments)
+        fixed = dict(self.written)
         named: list[tuple[str, ArgKind, Any]] = []
-        for arg in self.spec.syscall.args:
-            if arg.name not in fixed:
-                continue
-            value = fixed[arg.name]
-            if arg.kind is ArgKind.POLL_LIST:
-                named.append(
-                    (arg.name, arg.kind, [(fd, vocabulary.events_mask(ev)) for fd, ev in value])
-                )
-            elif arg.kind.names_fds:  # resolved through a kernel's names at every call
-                named.append((arg.name, arg.kind, value))
-            elif arg.kind is ArgKind.FLAGS:
-                assert arg.family is not None
-                table = vocabulary.FAMILIES[arg.family]
-                if isinstance(value, list):
-                    fixed[arg.name] = vocabulary.mask_of(value, table, arg.family.value)
-                else:
-                    fixed[arg.name] = vocabulary.lookup(value, table, arg.family.value)
+        if fixed:
+            for arg in syscall.args:
+                if arg.name not in fixed:
+                    continue
+                value = fixed[arg.name]
+                if arg.kind is ArgKind.POLL_LIST:
+                    named.append(
+                        (arg.name, arg.kind, [(fd, vocabulary.events_mask(ev)) for fd, ev in value])
+                    )
+                elif arg.kind.names_fds:  # resolved through a kernel's names at every call
+                    named.append((arg.name, arg.kind, value))
+                elif arg.kind is ArgKind.FLAGS:
+                    assert arg.family is not None
+                    table = vocabulary.FAMILIES[arg.family]
+                    if isinstance(value, list):
+                        fixed[arg.name] = vocabulary.mask_of(value, table, arg.family.value)
+                    else:
+                        fixed[arg.name] = vocabulary.lookup(value, table, arg.family.value)
         self._fixed = fixed
         self._named = tuple(named)
         #: Every descriptor name the arguments use (`step_names`), in order.
-        self.refs: tuple[str, ...] = tuple(
-            step_names(step)
-            if any(kind in _TABLE_KINDS for _, kind, _ in named)
-            else (ref for ref in self._refs() if isinstance(ref, str))
+        self.refs: tuple[str, ...] = (
+            ()
+            if not named
+            else tuple(
+                step_names(step)
+                if any(kind in _TABLE_KINDS for _, kind, _ in named)
+                else (ref for ref in self._refs() if isinstance(ref, str))
+            )
         )
 
     def _refs(self) -> Iterator[str | int]:

@@ -169,11 +169,16 @@ class StepRecord:
 
 def render_call(step: StepBase) -> str:
     """The call as a reader writes it, names kept: ``send(fd=b, nbytes=5)``."""
-    parts = []
-    for name, value in vars(step.arguments).items():  # its fields (see calls.ArgumentPlan)
-        parts.append(f"{name}={_render_arg(name, value)}")
-    on = f"{step.thread}: " if step.thread is not None else ""
-    return f"{on}{step.call.name}({', '.join(parts)})"
+    return _call_text(step.thread, step.call.name, vars(step.arguments))
+
+
+def _call_text(thread: str | None, name: str, args: dict[str, Any]) -> str:
+    """`render_call` of a step by `thread` calling `name` with the `args` written."""
+    on = f"{thread}: " if thread is not None else ""
+    if not args:
+        return f"{on}{name}()"
+    parts = ", ".join(f"{arg}={_render_arg(arg, value)}" for arg, value in args.items())
+    return f"{on}{name}({parts})"
 
 
 def _render_arg(name: str, value: Any) -> str:
@@ -237,10 +242,11 @@ class _Plan:
     __slots__ = ("call", "checks", "moves_fd_table", "no_live_note", "say", "text", "thread")
 
     def __init__(self, step: StepBase) -> None:
-        self.text = render_call(step)
-        self.call = calls.CallPlan(step)
-        self.moves_fd_table = self.call.spec.name in _FD_TABLE_CALLS
-        self.thread = step.thread
+        # Made for every step when a runner is made: each field of the step read once.
+        self.call = call = calls.CallPlan(step)
+        self.thread = thread = step.thread
+        self.text = _call_text(thread, call.method, call.written)  # `render_call`
+        self.moves_fd_table = call.method in _FD_TABLE_CALLS
         self.say = step.say
         #: Whether the step has an ``expect`` or ``choices`` to check.
         self.checks = step.expect is not None or bool(step.choices)
