@@ -20,7 +20,7 @@ agree with each other as the model's own structures do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -114,7 +114,7 @@ class Frame:
     """Captures of the step's micro-steps, by index in `trace` (empty: nothing to animate)."""
 
     @property
-    def trace(self) -> tuple[TraceEvent, ...]:
+    def trace(self) -> Sequence[TraceEvent]:
         return self.record.trace if self.record is not None else ()
 
     def at(self, micro: int | None) -> Frame:

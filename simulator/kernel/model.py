@@ -164,6 +164,12 @@ class ModelKernel(ModelViews):
         """The work of the last call, by category."""
         return self.tracer.cost
 
+    # -- issue 10: the last call's trace, to keep (made when first read) ---------------------
+    def trace_frame(self) -> Sequence[TraceEvent]:
+        """`trace` as a value to keep: its events are made when first read (`Tracer.frame`),
+        so a run that keeps every call's trace pays only for those it reads."""
+        return self.tracer.frame()
+
     @property
     def tracing(self) -> bool:
         """Whether trace events are recorded (switch off for bulk work)."""

@@ -7,9 +7,9 @@ without importing the model; it is re-exported here for the model's modules.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import count
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from simulator.observe import CATEGORY, Cost, Key, TraceEvent, TraceKind
 
@@ -91,6 +91,14 @@ class Tracer:
                 unfolded.append(item)
         self._events[:] = unfolded  # the same list: a reader holding it sees them too
         self._folded = False
+
+    def frame(self) -> Sequence[TraceEvent]:
+        """The last call's events, to keep: a tuple, or (while a descent is still kept whole)
+        a `TraceFrame` that makes them when first read -- a run that keeps every step's trace
+        and reads few of them (``muxlab check``, ``play --headless``) makes none. O(records)."""
+        if self._folded:
+            return TraceFrame(tuple(self._events))
+        return tuple(cast("list[TraceEvent]", self._events))
 
     def begin_call(self, name: str) -> None:
         """Start a new syscall frame: forget the previous call's events and cost."""
@@ -254,4 +262,53 @@ class _Descent:
         ]  # fmt: skip
 
 
-__all__ = ["Cost", "TraceEvent", "TraceKind", "Tracer"]
+class TraceFrame(Sequence[TraceEvent]):
+    """One call's events, kept with its descents whole (`Tracer.frame`): the events are made
+    when first read, the same as `Tracer.events` would have made them then (a descent holds
+    its keys, and showing a key reads nothing else). Compares equal to the tuple of them."""
+
+    __slots__ = ("_events", "_items")
+
+    def __init__(self, items: tuple[TraceEvent | _Descent, ...]) -> None:
+        self._items = items
+        self._events: tuple[TraceEvent, ...] | None = None
+
+    def events(self) -> tuple[TraceEvent, ...]:
+        """The events, made on the first call. O(events)."""
+        if self._events is None:
+            unfolded: list[TraceEvent] = []
+            for item in self._items:
+                if type(item) is _Descent:
+                    unfolded += item.unfold()
+                else:
+                    unfolded.append(cast(TraceEvent, item))
+            self._events = tuple(unfolded)
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self.events())
+
+    @overload
+    def __getitem__(self, index: int) -> TraceEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[TraceEvent, ...]: ...
+    def __getitem__(self, index: int | slice) -> TraceEvent | tuple[TraceEvent, ...]:
+        return self.events()[index]
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self.events())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TraceFrame):
+            return self.events() == other.events()
+        if isinstance(other, tuple):
+            return self.events() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TraceFrame({self.events()!r})"
+
+
+__all__ = ["Cost", "TraceEvent", "TraceFrame", "TraceKind", "Tracer"]

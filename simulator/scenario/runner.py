@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import copy
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from operator import attrgetter
@@ -107,7 +107,8 @@ class StepRecord:
     expect_failures: tuple[str, ...] = ()
     answer: int | None = None  #: which of ``choices`` the real result is
     note: str | None = None  #: why a step is model only, or what went oddly
-    trace: tuple[TraceEvent, ...] = ()  #: the model's micro-steps for this call
+    #: The model's micro-steps for this call (made when first read: see `Tracer.frame`).
+    trace: Sequence[TraceEvent] = ()
     cost: Cost | None = None  #: the model's work for this call
     say: str | None = None
     #: What the live kernel was sent: the call's arguments in numbers, as JSON (KEvents as
@@ -313,6 +314,8 @@ class Runner:
         # Protocol checks walk the protocol's members: once per run, not once per step.
         self._traced = isinstance(model, Traced)
         self._observable = isinstance(model, Observable)
+        #: Whether the model keeps a call's trace unmade until read (`ModelKernel.trace_frame`).
+        self._frames = callable(getattr(model, "trace_frame", None))
         self._records_view: tuple[StepRecord, ...] | None = None
         self._checkpoints: dict[int, _State] = {0: copy.deepcopy(self._state)}
 
@@ -468,13 +471,18 @@ class Runner:
         if self._traced:
             cost_before = traced.last_cost
         model_outcome, model_note = self._run_model(step, plan)
-        trace: tuple[TraceEvent, ...] = ()
+        trace: Sequence[TraceEvent] = ()
         cost = None
         # A call opens a new trace frame, with a new Cost whether it traces or not; if the
         # Cost did not change, the call returned before opening one and what is there belongs
         # to the previous step.
         if self._traced and traced.last_cost is not cost_before:
-            trace = tuple(traced.trace)
+            # A model that keeps a trace unmade until it is read (most never are); a ternary
+            # would leave no room for the ignore (`trace_frame` is not in `Traced`).
+            if self._frames:  # noqa: SIM108
+                trace = model.trace_frame()  # type: ignore[attr-defined]
+            else:
+                trace = tuple(traced.trace)
             cost = Cost(*_COST_FIELDS(traced.last_cost))  # a copy: see `_copy_cost`
 
         model_woken: dict[str, Outcome] = {}

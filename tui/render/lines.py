@@ -166,11 +166,12 @@ class LineWriter:
         """`line` as `_text` would print its `Text`, without making one when it needs no
         layout, holds nothing to neutralise and (in colour) has no spans."""
         plain = line.plain
-        if (
-            _LAYOUT_OR_CONTROL.search(plain)
-            or not _fits(plain, self.width - indent)
-            or (line.spans and self._system is not None)
-        ):
+        # Most lines are ASCII: then `isprintable` is "no control character, no tab, no
+        # newline", and the length is the cells (three checks in C, no regex).
+        clean = (
+            plain.isascii() and plain.isprintable() and len(plain) <= self.width - indent
+        ) or not (_LAYOUT_OR_CONTROL.search(plain) or not _fits(plain, self.width - indent))
+        if not clean or (line.spans and self._system is not None):
             self._text(line.__rich__(), indent)
         elif self._system is None:
             self.out.write((" " * indent + plain).rstrip(" ") + "\n")

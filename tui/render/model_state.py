@@ -134,15 +134,18 @@ class ModelStateView:
         self.names = names or Bindings()
         self.instances = instances
         self.focus = None if focus is None else tuple(focus)
+        # Read once, when made (``--headless`` asks, then draws): O(1).
+        self._summarised = self.focus is not None and model.highest_fd() + 1 > SHOWN_ROWS
 
     @property
     def summarised(self) -> bool:
-        """Whether this picture is the summary of a step (see the class docstring). O(1)."""
-        return self.focus is not None and self.model.highest_fd() + 1 > SHOWN_ROWS
+        """Whether this picture is the summary of a step (see the class docstring), as the
+        model was when the picture was made. O(1)."""
+        return self._summarised
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         model, names = self.model, self.names
-        if self.focus is not None and self.summarised:
+        if self.focus is not None and self._summarised:
             yield from self._summary(self.focus)
             return
         yield FdRows.capture(model, names, SHOWN_ROWS)

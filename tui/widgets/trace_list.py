@@ -11,6 +11,8 @@ of how many is at the top.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -83,7 +85,7 @@ class TraceList(LinesView):
         entries = 1 + len(self._trace())
         return entries + max(0, self.scrollable_content_region.height - 1)
 
-    def _trace(self) -> tuple[TraceEvent, ...]:
+    def _trace(self) -> Sequence[TraceEvent]:
         frame = self.frame
         return frame.trace if frame is not None else ()
 
