@@ -209,11 +209,27 @@ def lessons_in_order(sections: Iterable[Section[L, C]]) -> list[L]:
     return [lesson for section in sections for lesson in section.lessons]
 
 
+def _course_paths(folder: Path | None) -> set[Path]:
+    """Every file `course` (with the same `folder`) may place, resolved: found without
+    reading any (a ``play`` of a file outside the course reads none of the course's).
+    O(files)."""
+    challenges = challenges_dir() if folder is None else None
+    folder = shipped_dir() if folder is None else folder
+    paths: list[Path] = []
+    if folder is not None:
+        paths = list(folder.rglob("*.toml")) if folder.is_dir() else [folder]
+    if challenges is not None and challenges.is_dir():
+        paths += challenges.glob("*.toml")
+    return {path.resolve() for path in paths}
+
+
 def next_lesson(after: Path, folder: Path | None = None) -> Entry | None:
     """The lesson that follows `after` in course order (glanced at), or None if `after` is the
     last one or not in the course. O(total size of the files before their steps)."""
     try:
         target = after.resolve()
+        if target not in _course_paths(folder):
+            return None  # not in this course: no need to read its files
     except OSError:
         return None
     order = lessons_in_order(course(folder, glance=True))
