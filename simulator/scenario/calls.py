@@ -558,6 +558,10 @@ def show(outcome: Outcome | None) -> str:
 
 def show_value(value: Json) -> str:
     """Render a names-form value compactly (event lists as ``fd IN|OUT``)."""
+    if type(value) is str:  # a descriptor's name (what most steps return), as it is
+        return value
+    if type(value) is list and value and all(type(v) is str for v in value):
+        return "[" + ", ".join(value) + "]"  # names (a pair): what the last branch makes
     if isinstance(value, list) and all(
         isinstance(v, list) and len(v) == 2 and isinstance(v[1], list) for v in value
     ):

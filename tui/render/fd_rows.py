@@ -51,6 +51,11 @@ def row_text(fd: int, row: Row) -> Text:
     return row_line(fd, row).__rich__()
 
 
+#: The columns' heading, of the whole table and of a step's rows (a `Line` is never changed).
+_HEADING = Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
+_STEP_HEADING = Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
+
+
 @dataclass(frozen=True)
 class FdRows:
     """A detached fd table: its counters and its first rows (see the module docstring)."""
@@ -99,13 +104,13 @@ class FdRows:
         counters = f"fd table {self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
         yield Line(counters, "", ((0, 9, "bold"),))  # "fd table " in bold
         if self.fds is not None:
-            yield Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
+            yield _STEP_HEADING
             for fd, row in zip(self.fds, self.rows, strict=True):
                 yield row_line(fd, row)
             others = self.total_rows - len(self.rows)
             yield Line(f"… {others:,} other rows (the table is drawn after the last step)", "dim")
             return
-        yield Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
+        yield _HEADING
         for fd, row in enumerate(self.rows):
             yield row_line(fd, row)
         if self.total_rows > len(self.rows):

@@ -134,14 +134,12 @@ class LineWriter:
                     self._fast_line(part, indent)
                 else:
                     self.write(part, indent)
+        elif kind is Padding and self._plain_padding(cast(Padding, renderable)):
+            self._padding(cast(Padding, renderable), indent)  # (before the `isinstance`s)
         elif isinstance(renderable, Text):
             self._text(renderable, indent)
         elif isinstance(renderable, Padding) and self._plain_padding(renderable):
-            for _ in range(renderable.top):
-                self.out.write("\n")
-            self.write(renderable.renderable, indent + renderable.left)
-            for _ in range(renderable.bottom):
-                self.out.write("\n")
+            self._padding(renderable, indent)
         elif isinstance(renderable, Group):
             for child in renderable.renderables:
                 if type(child) is Line:
@@ -156,6 +154,14 @@ class LineWriter:
             self._rich(renderable, indent)
 
     # --- the fast path ----------------------------------------------------------------------
+    def _padding(self, padding: Padding, indent: int) -> None:
+        """A `_plain_padding`: blank lines, and what it holds indented."""
+        if padding.top:
+            self.out.write("\n" * padding.top)
+        self.write(padding.renderable, indent + padding.left)
+        if padding.bottom:
+            self.out.write("\n" * padding.bottom)
+
     def _plain_padding(self, padding: Padding) -> bool:
         """Whether `padding` only indents and adds blank lines (no right margin, no style)."""
         return padding.right == 0 and (

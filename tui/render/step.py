@@ -44,9 +44,13 @@ def cpython_refused(outcome: Outcome | None) -> bool:
     )
 
 
+#: The answer of a kernel that did not run the step (a `Line` is never changed: one serves).
+_NOT_RUN = Line("(not run)", "dim")
+
+
 def _outcome(outcome: Outcome | None) -> Line:
     if outcome is None:
-        return Line("(not run)", "dim")
+        return _NOT_RUN
     if outcome.error is not None:
         # ``Text(error, style="magenta")``, then the message and CPython's note appended dim.
         plain = safe_text(outcome.error)
