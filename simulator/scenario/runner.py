@@ -36,8 +36,13 @@ rewinding fast is that the re-run is lean: `seek` runs steps that have a record 
 only (with their recorded live answers) and keeps their records, which a deterministic model
 would only make again.
 
-Each step is prepared once, when it first runs (`_Plan`: the call as text and
-`calls.CallPlan`), because reading a validated step's fields costs more than the model call.
+Each step is prepared once, every step in one pass when the runner is made (`_Plan`: the call
+as text, `calls.CallPlan`, the fields every run reads), because reading a validated step's
+fields costs more than the model call. There is one step path, `_run_step`: without a live
+side (no live kernel, no recording) a step at the frontier skips the live side's work -- there
+is nothing to ask, resolve, compare or note for later -- and records share one snapshot of the
+live names, which never change. A record's trace is what the model kept of it
+(`ModelKernel.trace_frame`), made into events when first read.
 """
 
 from __future__ import annotations
@@ -470,20 +475,27 @@ class Runner:
         traced: Traced = model  # type: ignore[assignment]  # read only when `_traced`
         if self._traced:
             cost_before = traced.last_cost
-        model_outcome, model_note = self._run_model(step, plan)
+        if plan.thread is None:  # `_run_model`, inline for the common step
+            try:
+                model_outcome = calls.issue(model, step, state.model_names, plan.call)[0]
+                model_note = None
+            except Exception as exc:
+                model_outcome, model_note = _model_bug(exc)
+        else:
+            model_outcome, model_note = self._run_model(step, plan)
         trace: Sequence[TraceEvent] = ()
         cost = None
         # A call opens a new trace frame, with a new Cost whether it traces or not; if the
         # Cost did not change, the call returned before opening one and what is there belongs
         # to the previous step.
-        if self._traced and traced.last_cost is not cost_before:
+        if self._traced and (cost_now := traced.last_cost) is not cost_before:
             # A model that keeps a trace unmade until it is read (most never are); a ternary
             # would leave no room for the ignore (`trace_frame` is not in `Traced`).
             if self._frames:  # noqa: SIM108
                 trace = model.trace_frame()  # type: ignore[attr-defined]
             else:
                 trace = tuple(traced.trace)
-            cost = Cost(*_COST_FIELDS(traced.last_cost))  # a copy: see `_copy_cost`
+            cost = Cost(*_COST_FIELDS(cost_now))  # a copy: see `_copy_cost`
 
         model_woken: dict[str, Outcome] = {}
         if state.model_threads.asleep:
@@ -643,10 +655,7 @@ class Runner:
                 state.model_threads.asleep[thread] = state.position
             return outcome, None
         except Exception as exc:
-            # Not an answer the real kernel could give: a bug in the model. Show it, go on.
-            name = type(exc).__name__
-            note = f"the model raised {name}, which no real kernel raises here (a model bug)"
-            return Outcome(error=name, message=str(exc)), note
+            return _model_bug(exc)
 
     def _run_live(
         self, step: StepBase, plan: _Plan, index: int, *, want_sent: bool = True
@@ -845,6 +854,14 @@ class Runner:
         if not self._observable:
             return 1  # a stand-in model (tests): cheap to copy
         return _BASE_UNITS + cast(Observable, self._state.model).fd_table().open
+
+
+def _model_bug(exc: Exception) -> tuple[Outcome, str]:
+    """The outcome and note of a model that raised `exc`: not an answer the real kernel could
+    give, so a bug in the model. Shown, and the run goes on."""
+    name = type(exc).__name__
+    note = f"the model raised {name}, which no real kernel raises here (a model bug)"
+    return Outcome(error=name, message=str(exc)), note
 
 
 def _more_than_granted(hard: int) -> str:
