@@ -122,7 +122,8 @@ def play(
         return 1
     console = Console(file=sys.stdout, width=width, highlight=False, emoji=False)
     # Every renderable makes the file's text safe itself; the writer is the net under them.
-    write = LineWriter(console, sys.stdout).write
+    writer = LineWriter(console, sys.stdout)
+    write = writer.write
     bad = False
     # Descriptors that may be epolls or kqueues: any fd a call returned that was one (an
     # instance is only ever made by a call that returns its fd). Looking only at these, not
@@ -177,7 +178,13 @@ def play(
                     gap = Text("") if arrays is not None and state is not None else None
                     parts = [arrays, gap, state, *(p for view in lists for p in (Text(""), view))]
                     state = Group(*(part for part in parts if part is not None))
-                write(StepView(step, len(runner.steps), state, code))
+                view = StepView(step, len(runner.steps), state, code)
+                # Without colour, the common step prints itself in one pass; else the writer.
+                text = view.plain(writer.width, writer.ascii_only) if writer.plain else None
+                if text is None:
+                    write(view)
+                else:
+                    sys.stdout.write(text)
         except ScenarioRunError as exc:
             print(safe_text(f"{path}: {exc}", multiline=True), file=sys.stderr)
             return 1

@@ -101,20 +101,25 @@ class FdRows:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """The table as ``--headless`` prints it: counters, then the captured rows."""
+        yield from self.lines()
+
+    def lines(self) -> list[Line]:
+        """The table's lines (what `__rich_console__` yields). O(rows)."""
         counters = f"fd table {self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
-        yield Line(counters, "", ((0, 9, "bold"),))  # "fd table " in bold
+        lines = [Line(counters, "", ((0, 9, "bold"),))]  # "fd table " in bold
         if self.fds is not None:
-            yield _STEP_HEADING
-            for fd, row in zip(self.fds, self.rows, strict=True):
-                yield row_line(fd, row)
+            lines.append(_STEP_HEADING)
+            lines += [row_line(fd, row) for fd, row in zip(self.fds, self.rows, strict=True)]
             others = self.total_rows - len(self.rows)
-            yield Line(f"… {others:,} other rows (the table is drawn after the last step)", "dim")
-            return
-        yield _HEADING
-        for fd, row in enumerate(self.rows):
-            yield row_line(fd, row)
+            lines.append(
+                Line(f"… {others:,} other rows (the table is drawn after the last step)", "dim")
+            )
+            return lines
+        lines.append(_HEADING)
+        lines += [row_line(fd, row) for fd, row in enumerate(self.rows)]
         if self.total_rows > len(self.rows):
-            yield Line(f"… {self.total_rows - len(self.rows):,} more rows", "dim")
+            lines.append(Line(f"… {self.total_rows - len(self.rows):,} more rows", "dim"))
+        return lines
 
 
 __all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "read_row", "row_line", "row_text"]

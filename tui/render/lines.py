@@ -153,6 +153,17 @@ class LineWriter:
         else:
             self._rich(renderable, indent)
 
+    @property
+    def plain(self) -> bool:
+        """Whether this writer prints without colour (a step may then print itself:
+        `tui.render.step.StepView.plain`)."""
+        return self._system is None
+
+    @property
+    def ascii_only(self) -> bool:
+        """Whether the console draws ASCII only (its rules then are ``-``)."""
+        return self._ascii
+
     # --- the fast path ----------------------------------------------------------------------
     def _padding(self, padding: Padding, indent: int) -> None:
         """A `_plain_padding`: blank lines, and what it holds indented."""

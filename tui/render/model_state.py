@@ -181,6 +181,15 @@ class ModelStateView:
                 seen.add(file.file_id)
                 yield RingsView(ring, names, _named(fd, names))
 
+    def rows_alone(self) -> FdRows | None:
+        """The picture when it is a summary of the fd table's rows and nothing else (no epoll
+        or kqueue among the step's descriptors): those rows; else None. O(the step's
+        descriptors)."""
+        if self.focus is None or not self._summarised:
+            return None
+        parts = list(self._summary(self.focus))
+        return parts[0] if len(parts) == 1 and type(parts[0]) is FdRows else None
+
     def _summary(self, focus: tuple[int, ...]) -> RenderResult:
         model, names = self.model, self.names
         yield FdRows.of(model, names, (fd for fd in focus if fd >= 0))

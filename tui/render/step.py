@@ -87,6 +87,19 @@ def _one_line(plain: str, width: int) -> bool:
     return len(plain) <= width if plain.isascii() else cell_len(plain) <= width
 
 
+def _printed_as_is(text: str, room: int) -> bool:
+    """Whether `LineWriter` prints `text` on one line of `room` cells as it is: no control
+    character (no tab, no newline) and no more cells. O(len(text))."""
+    if not text.isprintable():  # (every control character is unprintable)
+        return False
+    if text.isascii():
+        return len(text) <= room
+    # No character takes more than two cells: counting the others twice is an upper bound,
+    # in C ("… 9,998 other rows", each step: `cell_len` walks it character by character).
+    wide = len(text) - len(text.encode("ascii", "ignore"))
+    return len(text) + wide <= room or cell_len(text) <= room
+
+
 def _row(label: str, value: Line) -> Line:
     """``Text.assemble((label, "dim"), "  ", value)`` as a `Line` (a step makes several)."""
     offset = len(label) + 2
@@ -148,6 +161,62 @@ class StepView:
         if self.state is not None:
             yield Padding(self.state, (1, 0, 0, 2))
         yield Line("")
+
+    def plain(self, width: int, ascii_only: bool = False) -> str | None:
+        """This step as `tui.render.lines.LineWriter` prints it without colour, made by string
+        operations in one pass (the walk over its renderables made ~300 Python calls a step,
+        most of the time of a long ``--headless`` run), or None -- then the writer draws it --
+        for a step with anything else than the common parts (program lines, a difference,
+        failed expectations, a question, narration; a picture other than the rows of a
+        summarised fd table, `ModelStateView.rows_alone`) or with a line the writer would
+        wrap or neutralise. The same characters: ``tests/test_headless_lines.py``. O(lines).
+        """
+        r = self.record
+        if self.code or r.diff or r.expect_failures or r.say or (r.step.ask and r.step.choices):
+            return None
+        rows_alone = None
+        if self.state is not None:
+            from tui.render.model_state import ModelStateView  # (it imports this module)
+
+            if type(self.state) is not ModelStateView:
+                return None
+            rows_alone = self.state.rows_alone()
+            if rows_alone is None:
+                return None
+        # The rule (`LineWriter._rule`): the title, a space, the rule's characters to the edge.
+        title = f"step {r.number}/{self.total}: {VERDICTS[r.verdict].headline}"
+        if not _printed_as_is(title, width - 2):
+            return None
+        used = len(title) if title.isascii() else cell_len(title)
+        line = ("-" if ascii_only else "─") * (width - used - 1)
+        lines = [(title + " " + line).rstrip(" ")]
+        call = safe_text(r.call)
+        if not _printed_as_is(call, width):
+            return None
+        lines.append(call.rstrip(" "))
+        # The answers (`_results`, when each fits on one line; `_row`), indented by 2.
+        values = [("model", _outcome(r.model).plain), ("live", _outcome(r.live).plain)]
+        if r.step.expect is not None:
+            values.append(("expect", safe_text(show_value(r.step.expect))))
+        if r.cost is not None and r.cost.total:
+            parts = ", ".join(f"{k} {v}" for k, v in r.cost.as_dict().items() if v)
+            values.append(("cost", f"{r.cost.total} ({parts})"))
+        if r.note:
+            values.append(("note", safe_text(r.note, multiline=True)))
+        label_width = max(len(label) for label, _ in values)
+        room = width - 2 - label_width - 2
+        for label, value in values:
+            if not _printed_as_is(value, room):
+                return None  # (a grid, or a line to wrap or to neutralise)
+            lines.append(("  " + label.rjust(label_width) + "  " + value).rstrip(" "))
+        if rows_alone is not None:
+            lines.append("")  # the picture's padding: a blank line, then indented by 2
+            for row in rows_alone.lines():
+                if not _printed_as_is(row.plain, width - 2):
+                    return None
+                lines.append(("  " + row.plain).rstrip(" "))
+        lines.append("")
+        return "\n".join(lines) + "\n"
 
     def _question(self) -> RenderableType:
         r = self.record
