@@ -203,3 +203,42 @@ def test_a_line_prints_what_its_text_prints(line: Line) -> None:
         assert by_writer(console, line) == by_writer(console, line.__rich__())
     assert by_writer(plain, line) == by_rich(plain, line)
     assert "\x1b" not in by_writer(plain, line) and "\x07" not in by_writer(plain, line)
+
+
+def plain_or_writer(console: Console, view: StepView) -> tuple[str | None, str]:
+    """What `StepView.plain` makes of `view` (None: it hands it to the writer), and what the
+    writer prints."""
+    return view.plain(console.width, console.options.ascii_only), by_writer(console, view)
+
+
+@pytest.mark.parametrize("width", [30, 100])
+def test_a_step_printed_in_one_pass_is_what_the_writer_prints(width: int) -> None:
+    """`StepView.plain` (``--headless`` without colour) against the writer: every step of
+    every shipped scenario, of a long table (where it prints most steps), and of steps whose
+    text needs neutralising or wrapping (where it must hand them over)."""
+    console = Console(width=width, no_color=True, highlight=False, emoji=False)
+    path = ROOT / "tests" / f".headless-lines-plain-{width}.toml"
+    path.write_text(growing(40))
+    printed = 0
+    try:
+        for source in [*SHIPPED, path]:
+            for view in pictures(source):
+                assert isinstance(view, StepView)
+                mine, writer = plain_or_writer(console, view)
+                assert mine is None or mine == writer, (source.name, view.record.number)
+                printed += mine is not None
+    finally:
+        path.unlink()
+    if width == 100:  # (at 30 the long table's "… N other rows" wraps: all handed over)
+        assert printed > 5  # the long table's socketpair steps: the one-pass path is taken
+    # A call, a note and an answer that the writer neutralises or wraps: handed over.
+    hostile = '[scenario]\ntitle = "t"\n[[step]]\ndo = "socketpair"\nas = ["a", "b"]\n'
+    long_name = "x" * 31
+    hostile += f'[[step]]\ndo = "socketpair"\nas = ["{long_name}", "b2"]\n'
+    with Runner(parse_scenario(hostile, "t.toml")) as runner:
+        views = [StepView(record, len(runner.steps)) for record in runner]
+    for view in views:
+        mine, writer = plain_or_writer(console, view)
+        assert mine is None or mine == writer
+    narrow = Console(width=20, no_color=True, highlight=False, emoji=False)
+    assert plain_or_writer(narrow, views[1])[0] is None  # the answer wraps at 20
