@@ -129,3 +129,22 @@ def test_too_deep_files_take_the_standard_path() -> None:
     text = '[scenario]\ntitle = "x"\n[[step]]\ndo = "close"\nexpect = ' + "[" * 20 + "]" * 20
     assert _fast_document(text) is None
     assert _fast_document("a = [") is None
+
+
+def test_the_depth_limit_is_exact_at_its_boundary() -> None:
+    """`deepest` measures first, then looks for the path: the same path as a single walk."""
+    from simulator.scenario.format import MAX_DEPTH
+    from simulator.scenario.loader import deepest
+
+    def nested(levels: int) -> object:
+        value: object = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    fine = {"scenario": {"title": "t"}, "step": [{"do": "socketpair", "expect": nested(16)}]}
+    assert MAX_DEPTH == 16 and deepest(fine) is None
+    deep = {"scenario": {"title": "t"}, "step": [{}, {"expect": {"a": nested(16)}}]}
+    assert deepest(deep) == ["step", 1, "expect", "a", *[0] * 15]  # 17 levels under the step
+    deeper = {"step": [{"expect": nested(17)}]}
+    assert deepest(deeper) == ["step", 0, "expect", *[0] * 16]
