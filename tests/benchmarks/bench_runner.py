@@ -77,6 +77,42 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   bare call: the plan, the outcome and its names, the record, the live side's checks), and
   loading 10,000 steps alone is 2.3-3.3x the bare calls; reaching 2x needs a model-only run
   that skips the lockstep bookkeeping, and a printer that formats a step in one pass.
+- Session 5 (py-spy and cProfile of the Runner at 10,000 socketpairs and 500 pairs, and of
+  ``headless.play``). What was slow: the runner did ~85 Python calls of bookkeeping a step --
+  the live side's path for a run without one (``_run_live``, its skip checks, the model-only
+  notes nobody reads), the step's plan made at its first run (~20 us: pydantic fields read
+  one property at a time), frozen dataclasses (`StepRecord`'s ``__init__`` sets 16 fields
+  through ``object.__setattr__``: 4.9 us against 0.9 us for a plain slotted one; `Outcome`
+  2 us), a snapshot of the live names a step, ``gc.collect`` every 256 steps (~8 %), and at
+  500 pairs the record's ``tuple(model.trace)``, which unfolded every ``epoll_ctl``'s tree
+  descent the model keeps folded (28 % of the runner). ``play``: the writer's walk over a
+  step's renderables (~300 Python calls a step), and `course.ending` reading every shipped
+  lesson for a file outside the course. What changed: one step path (`Runner._run_step`)
+  whose live side's work is skipped when there is none; plans made in one pass when the
+  Runner is made (~4 us a step; this benchmark's runner figure starts after that, play's
+  includes it); `Outcome` and `StepRecord` plain slotted dataclasses (read only by
+  convention); one shared snapshot of unchanged names; the forward run's collector freezes
+  without collecting; records keep `ModelKernel.trace_frame()` (events made when read:
+  ``tests/test_runner_lean.py`` holds them to the eager ones on every shipped scenario);
+  without colour the common step prints itself in one pass of string operations
+  (`StepView.plain`; held to the writer by ``tests/test_headless_lines.py``; output
+  byte-identical: every shipped, hostile and golden scenario, plain and colour, widths 40
+  and 100); `next_lesson` looks at the course's file names first; `deepest` measures before
+  it makes paths. By how much (the session's start extracted to ``/tmp``; best of
+  ``--repeat 3``, old then new, load average 9-11 on 2 cores): 10,000 socketpairs runner
+  0.685 s -> 0.302 s (5.83x -> 2.52x the bare calls), ``play --headless`` 2.49 s -> 1.72 s
+  (21.2x -> 14.4x); 500 pairs runner 0.115 s -> 0.055 s (4.22x -> 2.07x), play 0.495 s ->
+  0.380 s (18.1x -> 14.2x); flat (last tenth / first: 1.01x, 0.99x). Old and new alternated,
+  ``--repeat 1`` x 3 (CPU seconds, as the bare calls swung 0.12-0.18 s): socketpairs runner
+  0.75-0.81 -> 0.34-0.44, play 3.4-3.7 -> 1.9-2.6; pairs runner 0.15-0.25 -> 0.07-0.09, play
+  0.75-0.91 -> 0.43-0.54. Not reached: the runner at 2x (2.1-2.9x): ~25 Python calls a step
+  remain around the model call (resolving the plan's arguments, two binds, the outcome, the
+  cost's copy, the record, the iteration); ``play`` stays ~11-18x: loading alone is 2.4-3.6x
+  the bare calls (tomli ~0.1 s, a pydantic validation and a plan a step, the names check),
+  and a step's picture (`ModelStateView.rows_alone`: `FdRows.of` and the model's snapshot
+  objects) with its text ~100 us. Next: validate the ``[[step]]`` array in one pydantic-core
+  call (a TypeAdapter over the used step models, errors still by the whole model), make plans
+  from the raw TOML tables, and read a step's fd rows without snapshot objects.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.
