@@ -570,3 +570,91 @@ def test_a_parked_hardlinked_recv_runs_its_chain_when_it_completes_IU18(twin: Tw
     assert twin.io_uring_wait(ring, 0, 0) == []
     twin.send(b, 5)
     assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 5), Cqe(2, 0)]
+
+
+# --- IU-19: a chain cut by the end of its batch runs on an io-wq worker --------------------------
+
+
+def test_a_close_at_the_end_of_a_cut_chain_has_closed_when_submit_returns_IU19(twin: Twin) -> None:
+    """IU-19: a batch that ends inside a chain (its last SQE linked) sends the chain to an
+    io-wq worker thread (``io_submit_state_end`` -> ``io_queue_sqe_fallback``), which runs it
+    after ``io_uring_enter`` returned. The live engine waits for that worker, so the CLOSE has
+    closed its number -- the next descriptor takes it -- and unrelated sockets are untouched
+    (the fuzzer found a send on another socket answered EBADF while the close was pending)."""
+    a, _b = twin.socketpair()
+    c, d = twin.socketpair()
+    ring = twin.io_uring_setup(1)
+    for flag in (IOSQE_IO_LINK, IOSQE_IO_HARDLINK):
+        assert twin.io_uring_submit(ring, [Sqe("CLOSE", a, user_data=flag, flags=flag)]) == 1
+        assert twin.send(c, 1) == 1
+        assert twin.recv(d, 10) == 1
+        assert twin.io_uring_wait(ring, 0, 0) == [Cqe(flag, 0)]
+        assert twin.open_file() == a
+
+
+def test_a_cut_chain_runs_in_order_and_its_recv_waits_for_data_IU19(twin: Twin) -> None:
+    """IU-19: the worker runs the cut chain member after member; a RECV with nothing queued
+    sleeps in the worker (a blocking recv: io-wq issues without IO_URING_F_NONBLOCK) until
+    the send that brings data, whose return finds the CQE posted."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [
+        Sqe("NOP", user_data=1, flags=IOSQE_IO_LINK),
+        Sqe("RECV", a, 10, user_data=2, flags=IOSQE_IO_LINK),
+    ]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 0)]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, 3)]
+
+
+def test_a_cut_chain_send_sleeps_until_every_byte_is_queued_IU19(twin: Twin) -> None:
+    """IU-19: the worker's SEND is a blocking one: on a full socket it queues what room the
+    reader makes, sleeps again, and completes with every byte -- where an inline SEND
+    (IU-4) completes with what fitted when it woke."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    filled = twin.fill(a)
+    assert twin.io_uring_submit(ring, [Sqe("SEND", a, 300_000, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    assert twin.recv(b, 300_000) == filled
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    rest = 300_000 - twin.recv(b, 300_000)
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 300_000)]
+    assert twin.recv(b, 300_000) == rest
+
+
+def test_async_cancel_interrupts_a_cut_chain_recv_in_its_worker_IU19(twin: Twin) -> None:
+    """IU-19: ASYNC_CANCEL finds the RECV running in its worker (``io_wq_cancel_cb``): the
+    cancel completes -EALREADY, the interrupted RECV -EINTR, and the NOP linked behind it is
+    cancelled; the data sent later stays for recv."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [
+        Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_LINK),
+        Sqe("NOP", user_data=2, flags=IOSQE_IO_LINK),
+    ]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=1)]) == 1
+    assert twin.io_uring_wait(ring, 0, 0) == [
+        Cqe(1, -errno.EALREADY),
+        Cqe(1, -errno.EINTR),
+        Cqe(2, -errno.ECANCELED),
+    ]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    assert twin.recv(a, 10) == 3
+
+
+def test_a_cut_chain_accept_on_a_non_blocking_listener_is_EAGAIN_IU19(twin: Twin) -> None:
+    """IU-19: the worker's accept honours the listener's O_NONBLOCK (``do_accept``): with
+    nothing queued it fails -EAGAIN at once instead of waiting; with a connection queued it
+    installs the lowest free descriptor, and a cancel then finds nothing (-ENOENT)."""
+    listener = twin.tcp_listen()
+    ring = twin.io_uring_setup(4)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, -errno.EAGAIN)]
+    client = twin.tcp_connect(listener)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, client + 1), Cqe(2, -errno.ENOENT)]

@@ -26,6 +26,14 @@ rest of its chain with -ECANCELED (``io_fail_links``) -- unless it was linked wi
 ``IOSQE_IO_HARDLINK``, whose failure does not break the chain. Results are -errno, never
 exceptions: only the ring itself (a bad ring fd, a bad size) raises.
 
+A chain cut by the end of its batch (the batch's last SQE is linked) is not issued inline: it is
+punted to an io-wq worker thread (``io_submit_state_end`` -> ``io_queue_sqe_fallback`` ->
+``io_queue_iowq``), which issues its members in turn *without* ``IO_URING_F_NONBLOCK``
+(``io_wq_submit_work``): a RECV or ACCEPT with nothing to take, or a SEND without room, sleeps in
+the worker (`IoKiocb.iowq`, parked like an internal poll, with the worker's rules: a SEND sleeps
+until every byte is queued, and ASYNC_CANCEL interrupts the sleep, -EALREADY and -EINTR,
+``io_wq_cancel_cb``). docs/kernel-spec.md IU-19.
+
 Tracing: each request's journey is a run of trace events named after the kernel function that
 makes the step -- ``io_submit_sqes`` (COPY_IN of the SQE, ``list`` "sq"), ``io_issue_sqe``
 (SQE_ISSUE), ``io_arm_poll_handler`` / ``io_poll_add`` / ``io_timeout`` (SQE_PARK, beside the
@@ -129,9 +137,11 @@ class IoKiocb:
     """
 
     __slots__ = (
+        "done_io",
         "entry",
         "file",
         "interest",
+        "iowq",
         "link",
         "polled",
         "ring",
@@ -150,6 +160,14 @@ class IoKiocb:
         self.interest = 0  # the poll mask it waits for, IO_POLL_UNMASK included
         self.polled = False  # a POLL_ADD (POLL_REMOVE can find it), not an internal poll
         self.woken_mask = 0  # the wake-up key that fired the poll (``__io_poll_execute``)
+        self.iowq = False  # issued by an io-wq worker, blocking (a cut chain's member, IU-19)
+        self.done_io = 0  # bytes a SEND sleeping in its worker has queued so far
+
+    @property
+    def in_worker(self) -> bool:
+        """Asleep in an io-wq worker: a RECV, SEND or ACCEPT of a cut chain that waits for its
+        socket (a POLL_ADD or TIMEOUT issued by a worker arms its poll or timer and leaves)."""
+        return self.iowq and not self.polled and self.entry is not None
 
     def io_poll_wake(self, entry: WaitEntry, key: int) -> bool:
         """The poll entry's wake function: a key that misses the mask is ignored; otherwise
@@ -186,6 +204,12 @@ class IoKiocb:
         self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
         self.ring.complete(self, -errno.ECANCELED)
 
+    def interrupted(self) -> None:
+        """The worker's sleep was interrupted (``io_wq_worker_cancel`` signals it): the
+        socket call returns -EINTR, or what a SEND had queued by then (``sent ? : err``)."""
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
+        self.ring.complete(self, self.done_io or -errno.EINTR)
+
 
 class IoRing(File):
     """``struct io_ring_ctx``: the rings, the requests in flight, and the hooks into the rest of
@@ -205,6 +229,7 @@ class IoRing(File):
         clock: Clock,
         new_fd: NewFd,
         close_fd: Callable[[int], None],
+        blocking: set[File] | None = None,
     ) -> None:
         super().__init__(fs, label)
         self.tracer: Tracer = fs.tracer
@@ -218,6 +243,8 @@ class IoRing(File):
         self.clock = clock
         self._new_fd = new_fd
         self._close_fd = close_fd
+        #: The files whose O_NONBLOCK is clear (``ModelKernel.blocking_files``, shared).
+        self.blocking: set[File] = set() if blocking is None else blocking
         #: Requests parked on a poll entry or a timer, in the order they parked.
         self.parked: list[IoKiocb] = []
         #: Inline completions of the current submission batch (``submit_state.compl_reqs``).
@@ -362,7 +389,14 @@ class IoRing(File):
                 assert head is not None
                 self.issue(head)
                 head = last = None
-        if head is not None:  # io_submit_state_end: a chain cut by the batch's end runs too
+        if head is not None:
+            # io_submit_state_end -> io_queue_sqe_fallback -> io_queue_iowq: a chain cut by the
+            # batch's end goes to an io-wq worker, which issues its members in turn, blocking
+            # (IU-19). Its CQEs come after the batch's inline ones, as the worker runs after.
+            member: IoKiocb | None = head
+            while member is not None:
+                member.iowq = True
+                member = member.link
             self.issue(head)
         batch, self._batch = self._batch, None
         for req, res, cflags in batch:
@@ -413,15 +447,27 @@ class IoRing(File):
             if sqe.op == "RECV":
                 got = file.recv(sqe.nbytes)
                 self.complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if _inq(file) else 0)
+            elif sqe.op == "SEND" and req.iowq:
+                # A blocking sock_sendmsg: it sleeps (sock_alloc_send_pskb,
+                # sk_stream_wait_memory) until every byte is queued.
+                req.done_io += file.send(sqe.nbytes - req.done_io)
+                if req.done_io < sqe.nbytes:
+                    raise oserror(errno.EAGAIN)
+                self.complete(req, req.done_io)
             elif sqe.op == "SEND":
                 self.complete(req, file.send(sqe.nbytes))
             else:
                 self.complete(req, self._accept(file))
         except BlockingIOError:
+            if req.iowq and sqe.op == "ACCEPT" and file not in self.blocking:
+                # A worker's accept sleeps only on a blocking listener: do_accept adds the
+                # file's own O_NONBLOCK, where sock_recvmsg/sock_sendmsg never look (IU-19).
+                self.complete(req, -errno.EAGAIN)
+                return
             self._arm_poll(req, _POLL_OUT if sqe.op == "SEND" else _POLL_IN)
         except OSError as exc:
             assert exc.errno is not None
-            self.complete(req, -exc.errno)
+            self.complete(req, req.done_io or -exc.errno)  # ``sent ? : err``
 
     def _accept(self, listener: Socket) -> int:
         """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL)."""
@@ -443,12 +489,11 @@ class IoRing(File):
         """Hook a poll entry on the file's wait queue; its wake function queues task work."""
         file = req.file
         assert file is not None
-        self.trace_req(
-            TraceKind.SQE_PARK,
-            "io_poll_add" if req.polled else "io_arm_poll_handler",
-            req,
-            f"parks on {file.label}.wq",
-        )
+        if req.polled:
+            function = "io_poll_add"
+        else:  # a cut chain's member sleeps in its io-wq worker (IU-19)
+            function = "io_wq_submit_work" if req.iowq else "io_arm_poll_handler"
+        self.trace_req(TraceKind.SQE_PARK, function, req, f"parks on {file.label}.wq")
         req.interest = events | IO_POLL_UNMASK
         entry = WaitEntry(req.io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
         req.entry = entry
@@ -514,9 +559,22 @@ class IoRing(File):
     def _cancel(self, req: IoKiocb) -> None:
         """POLL_REMOVE (POLL_ADDs only) and ASYNC_CANCEL (any parked request): the target's
         user_data is this SQE's. The canceller completes first with 0 (-ENOENT if nothing
-        matched); the target's -ECANCELED follows from task work."""
+        matched); the target's -ECANCELED follows from task work.
+
+        ASYNC_CANCEL looks in io-wq first (``io_try_cancel``: ``io_wq_cancel_cb``): a request
+        asleep in its worker (IU-19) is running, so the cancel completes -EALREADY and the
+        worker is interrupted: the target completes -EINTR (`IoKiocb.interrupted`)."""
         polls_only = req.sqe.op == "POLL_REMOVE"
         wanted = req.sqe.user_data
+        if not polls_only:
+            running = next(
+                (r for r in self.parked if r.in_worker and r.sqe.user_data == wanted), None
+            )
+            if running is not None:
+                self._unpark(running)
+                self.complete(req, -errno.EALREADY)
+                self.task_work(running.interrupted, "io_req_task_queue_fail", running)
+                return
         target = next(
             (r for r in self.parked if r.sqe.user_data == wanted and (r.polled or not polls_only)),
             None,
