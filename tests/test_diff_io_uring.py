@@ -658,3 +658,27 @@ def test_a_cut_chain_accept_on_a_non_blocking_listener_is_EAGAIN_IU19(twin: Twin
     twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=2, flags=IOSQE_IO_LINK)])
     twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2)])
     assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, client + 1), Cqe(2, -errno.ENOENT)]
+
+
+def test_a_cut_chain_accept_on_a_blocking_listener_sleeps_holding_its_number_IU19(
+    twin: Twin,
+) -> None:
+    """IU-19: on a blocking listener the worker's accept sleeps, holding the descriptor number
+    it reserved first (``io_accept``): the client made meanwhile gets the next number, the
+    connection the reserved one. A cancel interrupts the next one (-EALREADY, -EINTR) and
+    gives its number back; at the limit the reservation itself fails (-EMFILE)."""
+    listener = twin.tcp_listen()
+    ring = twin.io_uring_setup(4)
+    twin.set_blocking(listener, True)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    held = ring + 1
+    assert twin.tcp_connect(listener) == held + 1
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, held)]
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, -errno.EALREADY), Cqe(2, -errno.EINTR)]
+    assert twin.open_file() == held + 2
+    twin.setrlimit_nofile(held + 3)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=3, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(3, -errno.EMFILE)]

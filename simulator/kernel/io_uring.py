@@ -144,6 +144,7 @@ class IoKiocb:
         "iowq",
         "link",
         "polled",
+        "reserved",
         "ring",
         "sqe",
         "timer",
@@ -162,6 +163,7 @@ class IoKiocb:
         self.woken_mask = 0  # the wake-up key that fired the poll (``__io_poll_execute``)
         self.iowq = False  # issued by an io-wq worker, blocking (a cut chain's member, IU-19)
         self.done_io = 0  # bytes a SEND sleeping in its worker has queued so far
+        self.reserved: int | None = None  # the number an ACCEPT asleep in its worker holds
 
     @property
     def in_worker(self) -> bool:
@@ -206,8 +208,10 @@ class IoKiocb:
 
     def interrupted(self) -> None:
         """The worker's sleep was interrupted (``io_wq_worker_cancel`` signals it): the
-        socket call returns -EINTR, or what a SEND had queued by then (``sent ? : err``)."""
+        socket call returns -EINTR, or what a SEND had queued by then (``sent ? : err``); an
+        ACCEPT gives its reserved number back (``put_unused_fd``)."""
         self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
+        self.ring.unreserve(self)
         self.ring.complete(self, self.done_io or -errno.EINTR)
 
 
@@ -457,7 +461,7 @@ class IoRing(File):
             elif sqe.op == "SEND":
                 self.complete(req, file.send(sqe.nbytes))
             else:
-                self.complete(req, self._accept(file))
+                self.complete(req, self._accept(file, req))
         except BlockingIOError:
             if req.iowq and sqe.op == "ACCEPT" and file not in self.blocking:
                 # A worker's accept sleeps only on a blocking listener: do_accept adds the
@@ -469,8 +473,12 @@ class IoRing(File):
             assert exc.errno is not None
             self.complete(req, req.done_io or -exc.errno)  # ``sent ? : err``
 
-    def _accept(self, listener: Socket) -> int:
-        """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL)."""
+    def _accept(self, listener: Socket, req: IoKiocb) -> int:
+        """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL).
+
+        Issued by a worker on a blocking listener (IU-19), the accept sleeps in ``do_accept``
+        *holding* the number it reserved (``__get_unused_fd_flags`` comes first): descriptors
+        made meanwhile get the next ones, and the connection is installed at it."""
 
         def child(_fd: int) -> File:
             assert isinstance(listener, TcpSocket)
@@ -482,7 +490,27 @@ class IoRing(File):
             if not listener.accept_queue:
                 raise oserror(errno.EAGAIN)
 
-        return self._new_fd(child, queued)
+        if not (req.iowq and listener in self.blocking):
+            return self._new_fd(child, queued)
+        if req.reserved is None:
+            req.reserved = self.fdt.alloc_fd()
+        try:
+            self.fs.check_file_max(1)
+            queued()
+        except BlockingIOError:
+            raise  # the worker sleeps, the number stays reserved
+        except OSError:
+            self.unreserve(req)
+            raise
+        fd, req.reserved = req.reserved, None
+        self.fdt.install(fd, self.fs.get_file(child(fd)))
+        return fd
+
+    def unreserve(self, req: IoKiocb) -> None:
+        """Give back the number an ACCEPT reserved, if it holds one (``put_unused_fd``)."""
+        if req.reserved is not None:
+            self.fdt.put_unused_fd(req.reserved)
+            req.reserved = None
 
     # -- polls: POLL_ADD and the internal poll of a parked op ---------------------------------
     def _arm_poll(self, req: IoKiocb, events: int) -> None:
@@ -602,6 +630,7 @@ class IoRing(File):
         can be seen any more) and drop the files the requests held."""
         for req in list(self.parked):
             self._unpark(req)
+            self.unreserve(req)  # the worker's accept is interrupted (io_uring_cancel_generic)
             nxt: IoKiocb | None = req
             while nxt is not None:
                 if nxt.file is not None:
