@@ -388,6 +388,24 @@ def test_a_ring_is_pollable_and_epoll_hears_each_completion(twin: Twin) -> None:
         assert twin.epoll_wait(ep, 4, 0) == [(ring, EPOLLIN)]
 
 
+def test_a_poll_add_on_the_ring_itself_sees_the_sq_as_the_program_filled_it(twin: Twin) -> None:
+    """IU-15: the SQ head moves only once the whole batch is issued (``io_commit_sqring``), so
+    a POLL_ADD on the ring's own fd finds a full SQ full: no OUT, it parks -- and the CQE
+    posted later (key IN) does not wake a poll for OUT. With room it completes OUT; in a
+    batch that fills the SQ it waits for the batch's NOP, whose CQE wakes it with IN."""
+    ring = twin.io_uring_setup(1)
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", ring, events=EPOLLOUT, user_data=1)])
+    assert twin.poll([(ring, EPOLLIN | EPOLLOUT)], 0) == [(ring, EPOLLOUT)]
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, 0)]
+    ring = twin.io_uring_setup(2)
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", ring, events=EPOLLOUT, user_data=3)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(3, EPOLLOUT)]
+    both = EPOLLIN | EPOLLOUT
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=4), Sqe("POLL_ADD", ring, events=both)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(4, 0), Cqe(0, EPOLLIN)]
+
+
 def test_a_dup_of_a_ring_is_the_same_ring(twin: Twin) -> None:
     """IU-1: the ring is an open file description like any other: a dup reaches the same
     rings, and closing one number leaves the other working."""

@@ -370,10 +370,15 @@ class IoRing(File):
         self._batch = []
         head: IoKiocb | None = None
         last: IoKiocb | None = None
-        while sq.head != sq.tail:
-            sqe = sq.array[sq.head & sq.ring_mask]
+        # ``ctx->cached_sq_head``: the head the program sees moves only once the whole batch
+        # is issued and flushed (``io_commit_sqring``), so while the batch is issued the SQ
+        # still looks as the program filled it -- a POLL_ADD on the ring itself finds no room
+        # in a full SQ (``io_sqring_full`` reads the committed head: IU-15).
+        cached_head = sq.head
+        while cached_head != sq.tail:
+            sqe = sq.array[cached_head & sq.ring_mask]
             assert sqe is not None
-            sq.head += 1
+            cached_head += 1
             submitted += 1
             self.tracer.charge(
                 TraceKind.COPY_IN,
@@ -407,6 +412,7 @@ class IoRing(File):
             self._post(Cqe(req.sqe.user_data, res, cflags), "io_submit_flush_completions")
         for req, res, _ in batch:
             self._finish(req, res)
+        sq.head = cached_head  # io_commit_sqring
         return submitted
 
     # -- issue --------------------------------------------------------------------------------
