@@ -700,3 +700,32 @@ def test_a_cut_chain_accept_on_a_blocking_listener_sleeps_holding_its_number_IU1
     twin.setrlimit_nofile(held + 3)
     twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=3, flags=IOSQE_IO_LINK)])
     assert twin.io_uring_wait(ring, 0, 0) == [Cqe(3, -errno.EMFILE)]
+
+
+def test_async_cancel_run_by_a_worker_finds_itself_running_IU19(twin: Twin) -> None:
+    """IU-19: ``io_try_cancel`` asks io-wq first. A cancel that a worker runs (the end of a cut
+    chain) finds itself running -- it carries the user_data it looks for -- and answers
+    -EALREADY; a request asleep in another worker is interrupted (-EINTR). -EALREADY falls
+    through to the polls and timeouts: a parked POLL_ADD is cancelled and the answer is 0.
+    Issued inline, the cancel interrupts the worker's RECV *and* cancels the POLL_ADD."""
+    a, b = twin.socketpair()
+    c, _d = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=0, flags=IOSQE_IO_HARDLINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(0, -errno.EALREADY)]
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", a, events=EPOLLIN, user_data=1)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 0), Cqe(1, -errno.ECANCELED)]
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, -errno.EALREADY), Cqe(2, -errno.EINTR)]
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=3, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", c, events=EPOLLIN, user_data=3)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=3)])
+    assert twin.io_uring_wait(ring, 0, 0) == [
+        Cqe(3, 0),
+        Cqe(3, -errno.EINTR),
+        Cqe(3, -errno.ECANCELED),
+    ]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == []

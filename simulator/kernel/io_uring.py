@@ -595,26 +595,32 @@ class IoRing(File):
         user_data is this SQE's. The canceller completes first with 0 (-ENOENT if nothing
         matched); the target's -ECANCELED follows from task work.
 
-        ASYNC_CANCEL looks in io-wq first (``io_try_cancel``: ``io_wq_cancel_cb``): a request
-        asleep in its worker (IU-19) is running, so the cancel completes -EALREADY and the
-        worker is interrupted: the target completes -EINTR (`IoKiocb.interrupted`)."""
+        ASYNC_CANCEL looks in io-wq first (``io_try_cancel``: ``io_async_cancel_one``): a
+        request asleep in its worker (IU-19) is running, so its worker is interrupted -- it
+        completes -EINTR (`IoKiocb.interrupted`) -- and the answer is -EALREADY; a cancel that
+        a worker runs itself always finds one running: itself (it carries the user_data it
+        looks for). -EALREADY falls through to the polls (``io_poll_cancel``, internal polls
+        included), then the timeouts: a match there is cancelled and the answer is 0."""
         polls_only = req.sqe.op == "POLL_REMOVE"
         wanted = req.sqe.user_data
+        running = False
         if not polls_only:
-            running = next(
+            worker = next(
                 (r for r in self.parked if r.in_worker and r.sqe.user_data == wanted), None
             )
-            if running is not None:
-                self._unpark(running)
-                self.complete(req, -errno.EALREADY)
-                self.task_work(running.interrupted, "io_req_task_queue_fail", running)
-                return
-        target = next(
-            (r for r in self.parked if r.sqe.user_data == wanted and (r.polled or not polls_only)),
-            None,
-        )
+            if worker is not None:
+                self._unpark(worker)
+                self.task_work(worker.interrupted, "io_req_task_queue_fail", worker)
+            running = worker is not None or req.iowq
+        matching = [
+            r
+            for r in self.parked
+            if r.sqe.user_data == wanted and not r.in_worker and (r.polled or not polls_only)
+        ]
+        # the poll hash before the timeout list, each in the order they were armed
+        target = next((r for r in matching if r.timer is None), None) or next(iter(matching), None)
         if target is None:
-            self.complete(req, -errno.ENOENT)
+            self.complete(req, -errno.EALREADY if running else -errno.ENOENT)
             return
         self._unpark(target)
         self.complete(req, 0)
