@@ -35,8 +35,9 @@ which depend on autotuning (`ModelKernel` docstring; docs/kernel-spec.md SK-4, D
 strategy stays inside the exact regime (see `TCP_EXACT_BYTES`, `fill` and `drain`), and it leaves
 out the few states where the *real* kernel is driven by timers, so that the answer depends on how
 long the run took (a connect beyond the backlog, sends from a filled TCP socket, draining a
-filled receiver that is shut for reading; evidence in `fill` and `drain`). Comparisons are
-never loosened beyond that.
+filled receiver that is shut for reading; evidence in `fill` and `drain`), and the io_uring
+batches whose CQEs an io-wq worker and the submitting task would race to post
+(`_io_wq_races`, docs/kernel-spec.md IU-19). Comparisons are never loosened beyond that.
 
 The default suite runs a small budget, the hypothesis profile's (tests/conftest.py: "dev", or
 "ci" under CI); the large one is `-m slow`:
