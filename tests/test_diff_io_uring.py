@@ -476,6 +476,23 @@ def test_a_linked_request_looks_its_descriptor_up_when_it_is_issued(twin: Twin) 
     assert twin.io_uring_wait(ring, 1, 0) == [Cqe(3, -errno.EPIPE)]
 
 
+def test_a_close_linked_behind_a_parked_recv_runs_inside_the_send_that_wakes_it(
+    twin: Twin,
+) -> None:
+    """IU-8, IU-10: the CLOSE behind a parked RECV runs from the task work of the send that
+    completes the RECV, before that send returns: the send still answers its count (the
+    fuzzer found the live engine answering EBADF, looking at the number just closed), and
+    the next descriptor takes the number."""
+    a, b = twin.socketpair()
+    c, _d = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_LINK), Sqe("CLOSE", c, user_data=2)]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 3), Cqe(2, 0)]
+    assert twin.open_file() == c
+
+
 # --- IU-17: a thread asleep in io_uring_wait ---------------------------------------------------
 
 

@@ -366,6 +366,9 @@ class _Engine:
         (SIOCINQ) on every socket, plus bytes not yet acknowledged (SIOCOUTQ) on TCP ones."""
         if self._queued_cap == math.inf:
             return
+        # A CLOSE linked behind a parked request may have run within this very call (from the
+        # task work of the send that completed the request): no number it closed is looked at.
+        self.forget_closed()
         queued = 0
         seen: set[int] = set()
         for fd in tuple(self._sockets):  # a thread's accept may add one meanwhile
@@ -589,10 +592,11 @@ class _Engine:
         """Drop from the bookkeeping the numbers io_uring CLOSEs have closed by now.
 
         A CLOSE need not have run when its submit returns: at the end of a cut chain it runs
-        on an io-wq worker (IU-19), behind a RECV it runs when data comes. `_serve` calls this
-        before each request, once the parent has waited for the workers (`LiveKernel`'s
-        settle), so no stale number is ever looked at (a socket closed meanwhile would make
-        `_check_queued` answer EBADF for an unrelated call). O(numbers pending)."""
+        on an io-wq worker (IU-19), behind a RECV it runs when data comes -- from the task
+        work of the very call that brings it. `_serve` calls this before each request, once
+        the parent has waited for the workers (`LiveKernel`'s settle), and `_check_queued`
+        before it looks, so no stale number is ever looked at (a socket closed meanwhile
+        would make it answer EBADF for an unrelated call). O(numbers pending)."""
         if not self._uring_closes:
             return
         for fd in [fd for fd in self._uring_closes if not _is_open(fd)]:
