@@ -388,6 +388,24 @@ def test_a_ring_is_pollable_and_epoll_hears_each_completion(twin: Twin) -> None:
         assert twin.epoll_wait(ep, 4, 0) == [(ring, EPOLLIN)]
 
 
+def test_a_poll_add_on_the_ring_itself_sees_the_sq_as_the_program_filled_it(twin: Twin) -> None:
+    """IU-15: the SQ head moves only once the whole batch is issued (``io_commit_sqring``), so
+    a POLL_ADD on the ring's own fd finds a full SQ full: no OUT, it parks -- and the CQE
+    posted later (key IN) does not wake a poll for OUT. With room it completes OUT; in a
+    batch that fills the SQ it waits for the batch's NOP, whose CQE wakes it with IN."""
+    ring = twin.io_uring_setup(1)
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", ring, events=EPOLLOUT, user_data=1)])
+    assert twin.poll([(ring, EPOLLIN | EPOLLOUT)], 0) == [(ring, EPOLLOUT)]
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, 0)]
+    ring = twin.io_uring_setup(2)
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", ring, events=EPOLLOUT, user_data=3)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(3, EPOLLOUT)]
+    both = EPOLLIN | EPOLLOUT
+    twin.io_uring_submit(ring, [Sqe("NOP", user_data=4), Sqe("POLL_ADD", ring, events=both)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(4, 0), Cqe(0, EPOLLIN)]
+
+
 def test_a_dup_of_a_ring_is_the_same_ring(twin: Twin) -> None:
     """IU-1: the ring is an open file description like any other: a dup reaches the same
     rings, and closing one number leaves the other working."""
@@ -456,6 +474,23 @@ def test_a_linked_request_looks_its_descriptor_up_when_it_is_issued(twin: Twin) 
     assert twin.io_uring_wait(ring, 2, 0) == [Cqe(1, 0), Cqe(2, -errno.EBADF)]
     twin.io_uring_submit(ring, [Sqe("SEND", b, 10, user_data=3)])
     assert twin.io_uring_wait(ring, 1, 0) == [Cqe(3, -errno.EPIPE)]
+
+
+def test_a_close_linked_behind_a_parked_recv_runs_inside_the_send_that_wakes_it(
+    twin: Twin,
+) -> None:
+    """IU-8, IU-10: the CLOSE behind a parked RECV runs from the task work of the send that
+    completes the RECV, before that send returns: the send still answers its count (the
+    fuzzer found the live engine answering EBADF, looking at the number just closed), and
+    the next descriptor takes the number."""
+    a, b = twin.socketpair()
+    c, _d = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_LINK), Sqe("CLOSE", c, user_data=2)]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 3), Cqe(2, 0)]
+    assert twin.open_file() == c
 
 
 # --- IU-17: a thread asleep in io_uring_wait ---------------------------------------------------
@@ -570,3 +605,162 @@ def test_a_parked_hardlinked_recv_runs_its_chain_when_it_completes_IU18(twin: Tw
     assert twin.io_uring_wait(ring, 0, 0) == []
     twin.send(b, 5)
     assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 5), Cqe(2, 0)]
+
+
+# --- IU-19: a chain cut by the end of its batch runs on an io-wq worker --------------------------
+
+
+def test_a_close_at_the_end_of_a_cut_chain_has_closed_when_submit_returns_IU19(twin: Twin) -> None:
+    """IU-19: a batch that ends inside a chain (its last SQE linked) sends the chain to an
+    io-wq worker thread (``io_submit_state_end`` -> ``io_queue_sqe_fallback``), which runs it
+    after ``io_uring_enter`` returned. The live engine waits for that worker, so the CLOSE has
+    closed its number -- the next descriptor takes it -- and unrelated sockets are untouched
+    (the fuzzer found a send on another socket answered EBADF while the close was pending)."""
+    a, _b = twin.socketpair()
+    c, d = twin.socketpair()
+    ring = twin.io_uring_setup(1)
+    for flag in (IOSQE_IO_LINK, IOSQE_IO_HARDLINK):
+        assert twin.io_uring_submit(ring, [Sqe("CLOSE", a, user_data=flag, flags=flag)]) == 1
+        assert twin.send(c, 1) == 1
+        assert twin.recv(d, 10) == 1
+        assert twin.io_uring_wait(ring, 0, 0) == [Cqe(flag, 0)]
+        assert twin.open_file() == a
+
+
+def test_a_cut_chain_runs_in_order_and_its_recv_waits_for_data_IU19(twin: Twin) -> None:
+    """IU-19: the worker runs the cut chain member after member; a RECV with nothing queued
+    sleeps in the worker (a blocking recv: io-wq issues without IO_URING_F_NONBLOCK) until
+    the send that brings data, whose return finds the CQE posted."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [
+        Sqe("NOP", user_data=1, flags=IOSQE_IO_LINK),
+        Sqe("RECV", a, 10, user_data=2, flags=IOSQE_IO_LINK),
+    ]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 0)]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, 3)]
+
+
+def test_a_cut_chain_send_sleeps_until_every_byte_is_queued_IU19(twin: Twin) -> None:
+    """IU-19: the worker's SEND is a blocking one: on a full socket it queues what room the
+    reader makes, sleeps again, and completes with every byte -- where an inline SEND
+    (IU-4) completes with what fitted when it woke."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    filled = twin.fill(a)
+    assert twin.io_uring_submit(ring, [Sqe("SEND", a, 300_000, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    assert twin.recv(b, 300_000) == filled
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    rest = 300_000 - twin.recv(b, 300_000)
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, 300_000)]
+    assert twin.recv(b, 300_000) == rest
+
+
+def test_async_cancel_interrupts_a_cut_chain_recv_in_its_worker_IU19(twin: Twin) -> None:
+    """IU-19: ASYNC_CANCEL finds the RECV running in its worker (``io_wq_cancel_cb``): the
+    cancel completes -EALREADY, the interrupted RECV -EINTR, and the NOP linked behind it is
+    cancelled; the data sent later stays for recv."""
+    a, b = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    chain = [
+        Sqe("RECV", a, 10, user_data=1, flags=IOSQE_IO_LINK),
+        Sqe("NOP", user_data=2, flags=IOSQE_IO_LINK),
+    ]
+    assert twin.io_uring_submit(ring, chain) == 2
+    assert twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=1)]) == 1
+    assert twin.io_uring_wait(ring, 0, 0) == [
+        Cqe(1, -errno.EALREADY),
+        Cqe(1, -errno.EINTR),
+        Cqe(2, -errno.ECANCELED),
+    ]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    assert twin.recv(a, 10) == 3
+
+
+def test_a_cut_chain_accept_on_a_non_blocking_listener_is_EAGAIN_IU19(twin: Twin) -> None:
+    """IU-19: the worker's accept honours the listener's O_NONBLOCK (``do_accept``): with
+    nothing queued it fails -EAGAIN at once instead of waiting; with a connection queued it
+    installs the lowest free descriptor, and a cancel then finds nothing (-ENOENT)."""
+    listener = twin.tcp_listen()
+    ring = twin.io_uring_setup(4)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, -errno.EAGAIN)]
+    client = twin.tcp_connect(listener)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, client + 1), Cqe(2, -errno.ENOENT)]
+
+
+def test_a_cut_chain_accept_on_a_blocking_listener_sleeps_holding_its_number_IU19(
+    twin: Twin,
+) -> None:
+    """IU-19: on a blocking listener the worker's accept sleeps, holding the descriptor number
+    it reserved first (``io_accept``): the client made meanwhile gets the next number, the
+    connection the reserved one. A cancel interrupts the next one (-EALREADY, -EINTR) and
+    gives its number back; at the limit the reservation itself fails (-EMFILE)."""
+    listener = twin.tcp_listen()
+    ring = twin.io_uring_setup(4)
+    twin.set_blocking(listener, True)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=1, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == []
+    held = ring + 1
+    assert twin.tcp_connect(listener) == held + 1
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(1, held)]
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(2, -errno.EALREADY), Cqe(2, -errno.EINTR)]
+    assert twin.open_file() == held + 2
+    twin.setrlimit_nofile(held + 3)
+    twin.io_uring_submit(ring, [Sqe("ACCEPT", listener, user_data=3, flags=IOSQE_IO_LINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(3, -errno.EMFILE)]
+
+
+def test_async_cancel_run_by_a_worker_finds_itself_running_IU19(twin: Twin) -> None:
+    """IU-19: ``io_try_cancel`` asks io-wq first. A cancel that a worker runs (the end of a cut
+    chain) finds itself running -- it carries the user_data it looks for -- and answers
+    -EALREADY. Its CQE is posted by the worker, so no other CQE may race it here."""
+    ring = twin.io_uring_setup(4)
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=0, flags=IOSQE_IO_HARDLINK)])
+    assert twin.io_uring_wait(ring, 0, 0) == [Cqe(0, -errno.EALREADY)]
+
+
+def same_completions(twin: Twin, ring: int) -> list[Cqe]:
+    """Reap `ring` on each kernel and compare the CQEs as a sorted list: for when a worker
+    posts one CQE and the submitting task's task work another, whose order Linux leaves to
+    the scheduler (IU-19). The sorted CQEs."""
+    model = sorted(twin.model.io_uring_wait(ring, 0, 0), key=repr)
+    live = sorted(twin.live.io_uring_wait(ring, 0, 0), key=repr)
+    assert model == live, f"model {model}, real {live}"
+    return live
+
+
+def test_async_cancel_falls_through_to_polls_after_EALREADY_IU19(twin: Twin) -> None:
+    """IU-19: -EALREADY falls through to the polls, then the timeouts (``io_try_cancel``):
+    run by a worker, the cancel still finds a parked POLL_ADD (0, and its -ECANCELED) or
+    interrupts a RECV asleep in another worker (-EALREADY, -EINTR); issued inline beside a
+    worker's RECV and a parked POLL_ADD of the same user_data, it does both (0, -EINTR,
+    -ECANCELED). The worker posts its CQE, the submitting task the others: the order of
+    each pair is the scheduler's, so only the sets are compared."""
+    a, b = twin.socketpair()
+    c, _d = twin.socketpair()
+    ring = twin.io_uring_setup(4)
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", a, events=EPOLLIN, user_data=1)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=1, flags=IOSQE_IO_LINK)])
+    assert same_completions(twin, ring) == [Cqe(1, -errno.ECANCELED), Cqe(1, 0)]
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=2, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=2, flags=IOSQE_IO_LINK)])
+    assert same_completions(twin, ring) == [Cqe(2, -errno.EALREADY), Cqe(2, -errno.EINTR)]
+    twin.io_uring_submit(ring, [Sqe("RECV", a, 10, user_data=3, flags=IOSQE_IO_LINK)])
+    twin.io_uring_submit(ring, [Sqe("POLL_ADD", c, events=EPOLLIN, user_data=3)])
+    twin.io_uring_submit(ring, [Sqe("ASYNC_CANCEL", user_data=3)])
+    assert same_completions(twin, ring) == [
+        Cqe(3, -errno.ECANCELED),
+        Cqe(3, -errno.EINTR),
+        Cqe(3, 0),
+    ]
+    assert twin.send(b, 3) == 3
+    assert twin.io_uring_wait(ring, 0, 0) == []

@@ -26,6 +26,14 @@ rest of its chain with -ECANCELED (``io_fail_links``) -- unless it was linked wi
 ``IOSQE_IO_HARDLINK``, whose failure does not break the chain. Results are -errno, never
 exceptions: only the ring itself (a bad ring fd, a bad size) raises.
 
+A chain cut by the end of its batch (the batch's last SQE is linked) is not issued inline: it is
+punted to an io-wq worker thread (``io_submit_state_end`` -> ``io_queue_sqe_fallback`` ->
+``io_queue_iowq``), which issues its members in turn *without* ``IO_URING_F_NONBLOCK``
+(``io_wq_submit_work``): a RECV or ACCEPT with nothing to take, or a SEND without room, sleeps in
+the worker (`IoKiocb.iowq`, parked like an internal poll, with the worker's rules: a SEND sleeps
+until every byte is queued, and ASYNC_CANCEL interrupts the sleep, -EALREADY and -EINTR,
+``io_wq_cancel_cb``). docs/kernel-spec.md IU-19.
+
 Tracing: each request's journey is a run of trace events named after the kernel function that
 makes the step -- ``io_submit_sqes`` (COPY_IN of the SQE, ``list`` "sq"), ``io_issue_sqe``
 (SQE_ISSUE), ``io_arm_poll_handler`` / ``io_poll_add`` / ``io_timeout`` (SQE_PARK, beside the
@@ -129,11 +137,14 @@ class IoKiocb:
     """
 
     __slots__ = (
+        "done_io",
         "entry",
         "file",
         "interest",
+        "iowq",
         "link",
         "polled",
+        "reserved",
         "ring",
         "sqe",
         "timer",
@@ -150,6 +161,15 @@ class IoKiocb:
         self.interest = 0  # the poll mask it waits for, IO_POLL_UNMASK included
         self.polled = False  # a POLL_ADD (POLL_REMOVE can find it), not an internal poll
         self.woken_mask = 0  # the wake-up key that fired the poll (``__io_poll_execute``)
+        self.iowq = False  # issued by an io-wq worker, blocking (a cut chain's member, IU-19)
+        self.done_io = 0  # bytes a SEND sleeping in its worker has queued so far
+        self.reserved: int | None = None  # the number an ACCEPT asleep in its worker holds
+
+    @property
+    def in_worker(self) -> bool:
+        """Asleep in an io-wq worker: a RECV, SEND or ACCEPT of a cut chain that waits for its
+        socket (a POLL_ADD or TIMEOUT issued by a worker arms its poll or timer and leaves)."""
+        return self.iowq and not self.polled and self.entry is not None
 
     def io_poll_wake(self, entry: WaitEntry, key: int) -> bool:
         """The poll entry's wake function: a key that misses the mask is ignored; otherwise
@@ -186,6 +206,14 @@ class IoKiocb:
         self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
         self.ring.complete(self, -errno.ECANCELED)
 
+    def interrupted(self) -> None:
+        """The worker's sleep was interrupted (``io_wq_worker_cancel`` signals it): the
+        socket call returns -EINTR, or what a SEND had queued by then (``sent ? : err``); an
+        ACCEPT gives its reserved number back (``put_unused_fd``)."""
+        self.ring.trace_req(TraceKind.TASK_WORK_RUN, "io_req_task_cancel", self)
+        self.ring.unreserve(self)
+        self.ring.complete(self, self.done_io or -errno.EINTR)
+
 
 class IoRing(File):
     """``struct io_ring_ctx``: the rings, the requests in flight, and the hooks into the rest of
@@ -205,6 +233,7 @@ class IoRing(File):
         clock: Clock,
         new_fd: NewFd,
         close_fd: Callable[[int], None],
+        blocking: set[File] | None = None,
     ) -> None:
         super().__init__(fs, label)
         self.tracer: Tracer = fs.tracer
@@ -218,6 +247,8 @@ class IoRing(File):
         self.clock = clock
         self._new_fd = new_fd
         self._close_fd = close_fd
+        #: The files whose O_NONBLOCK is clear (``ModelKernel.blocking_files``, shared).
+        self.blocking: set[File] = set() if blocking is None else blocking
         #: Requests parked on a poll entry or a timer, in the order they parked.
         self.parked: list[IoKiocb] = []
         #: Inline completions of the current submission batch (``submit_state.compl_reqs``).
@@ -339,10 +370,15 @@ class IoRing(File):
         self._batch = []
         head: IoKiocb | None = None
         last: IoKiocb | None = None
-        while sq.head != sq.tail:
-            sqe = sq.array[sq.head & sq.ring_mask]
+        # ``ctx->cached_sq_head``: the head the program sees moves only once the whole batch
+        # is issued and flushed (``io_commit_sqring``), so while the batch is issued the SQ
+        # still looks as the program filled it -- a POLL_ADD on the ring itself finds no room
+        # in a full SQ (``io_sqring_full`` reads the committed head: IU-15).
+        cached_head = sq.head
+        while cached_head != sq.tail:
+            sqe = sq.array[cached_head & sq.ring_mask]
             assert sqe is not None
-            sq.head += 1
+            cached_head += 1
             submitted += 1
             self.tracer.charge(
                 TraceKind.COPY_IN,
@@ -362,13 +398,21 @@ class IoRing(File):
                 assert head is not None
                 self.issue(head)
                 head = last = None
-        if head is not None:  # io_submit_state_end: a chain cut by the batch's end runs too
+        if head is not None:
+            # io_submit_state_end -> io_queue_sqe_fallback -> io_queue_iowq: a chain cut by the
+            # batch's end goes to an io-wq worker, which issues its members in turn, blocking
+            # (IU-19). Its CQEs come after the batch's inline ones, as the worker runs after.
+            member: IoKiocb | None = head
+            while member is not None:
+                member.iowq = True
+                member = member.link
             self.issue(head)
         batch, self._batch = self._batch, None
         for req, res, cflags in batch:
             self._post(Cqe(req.sqe.user_data, res, cflags), "io_submit_flush_completions")
         for req, res, _ in batch:
             self._finish(req, res)
+        sq.head = cached_head  # io_commit_sqring
         return submitted
 
     # -- issue --------------------------------------------------------------------------------
@@ -413,18 +457,34 @@ class IoRing(File):
             if sqe.op == "RECV":
                 got = file.recv(sqe.nbytes)
                 self.complete(req, got, IORING_CQE_F_SOCK_NONEMPTY if _inq(file) else 0)
+            elif sqe.op == "SEND" and req.iowq:
+                # A blocking sock_sendmsg: it sleeps (sock_alloc_send_pskb,
+                # sk_stream_wait_memory) until every byte is queued.
+                req.done_io += file.send(sqe.nbytes - req.done_io)
+                if req.done_io < sqe.nbytes:
+                    raise oserror(errno.EAGAIN)
+                self.complete(req, req.done_io)
             elif sqe.op == "SEND":
                 self.complete(req, file.send(sqe.nbytes))
             else:
-                self.complete(req, self._accept(file))
+                self.complete(req, self._accept(file, req))
         except BlockingIOError:
+            if req.iowq and sqe.op == "ACCEPT" and file not in self.blocking:
+                # A worker's accept sleeps only on a blocking listener: do_accept adds the
+                # file's own O_NONBLOCK, where sock_recvmsg/sock_sendmsg never look (IU-19).
+                self.complete(req, -errno.EAGAIN)
+                return
             self._arm_poll(req, _POLL_OUT if sqe.op == "SEND" else _POLL_IN)
         except OSError as exc:
             assert exc.errno is not None
-            self.complete(req, -exc.errno)
+            self.complete(req, req.done_io or -exc.errno)  # ``sent ? : err``
 
-    def _accept(self, listener: Socket) -> int:
-        """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL)."""
+    def _accept(self, listener: Socket, req: IoKiocb) -> int:
+        """``io_accept``: the descriptor first (EMFILE), then the queue (EAGAIN, EINVAL).
+
+        Issued by a worker on a blocking listener (IU-19), the accept sleeps in ``do_accept``
+        *holding* the number it reserved (``__get_unused_fd_flags`` comes first): descriptors
+        made meanwhile get the next ones, and the connection is installed at it."""
 
         def child(_fd: int) -> File:
             assert isinstance(listener, TcpSocket)
@@ -436,19 +496,38 @@ class IoRing(File):
             if not listener.accept_queue:
                 raise oserror(errno.EAGAIN)
 
-        return self._new_fd(child, queued)
+        if not (req.iowq and listener in self.blocking):
+            return self._new_fd(child, queued)
+        if req.reserved is None:
+            req.reserved = self.fdt.alloc_fd()
+        try:
+            self.fs.check_file_max(1)
+            queued()
+        except BlockingIOError:
+            raise  # the worker sleeps, the number stays reserved
+        except OSError:
+            self.unreserve(req)
+            raise
+        fd, req.reserved = req.reserved, None
+        self.fdt.install(fd, self.fs.get_file(child(fd)))
+        return fd
+
+    def unreserve(self, req: IoKiocb) -> None:
+        """Give back the number an ACCEPT reserved, if it holds one (``put_unused_fd``)."""
+        if req.reserved is not None:
+            self.fdt.put_unused_fd(req.reserved)
+            req.reserved = None
 
     # -- polls: POLL_ADD and the internal poll of a parked op ---------------------------------
     def _arm_poll(self, req: IoKiocb, events: int) -> None:
         """Hook a poll entry on the file's wait queue; its wake function queues task work."""
         file = req.file
         assert file is not None
-        self.trace_req(
-            TraceKind.SQE_PARK,
-            "io_poll_add" if req.polled else "io_arm_poll_handler",
-            req,
-            f"parks on {file.label}.wq",
-        )
+        if req.polled:
+            function = "io_poll_add"
+        else:  # a cut chain's member sleeps in its io-wq worker (IU-19)
+            function = "io_wq_submit_work" if req.iowq else "io_arm_poll_handler"
+        self.trace_req(TraceKind.SQE_PARK, function, req, f"parks on {file.label}.wq")
         req.interest = events | IO_POLL_UNMASK
         entry = WaitEntry(req.io_poll_wake, req, f"{self.label} poll ud={req.sqe.user_data}")
         req.entry = entry
@@ -514,15 +593,34 @@ class IoRing(File):
     def _cancel(self, req: IoKiocb) -> None:
         """POLL_REMOVE (POLL_ADDs only) and ASYNC_CANCEL (any parked request): the target's
         user_data is this SQE's. The canceller completes first with 0 (-ENOENT if nothing
-        matched); the target's -ECANCELED follows from task work."""
+        matched); the target's -ECANCELED follows from task work.
+
+        ASYNC_CANCEL looks in io-wq first (``io_try_cancel``: ``io_async_cancel_one``): a
+        request asleep in its worker (IU-19) is running, so its worker is interrupted -- it
+        completes -EINTR (`IoKiocb.interrupted`) -- and the answer is -EALREADY; a cancel that
+        a worker runs itself always finds one running: itself (it carries the user_data it
+        looks for). -EALREADY falls through to the polls (``io_poll_cancel``, internal polls
+        included), then the timeouts: a match there is cancelled and the answer is 0."""
         polls_only = req.sqe.op == "POLL_REMOVE"
         wanted = req.sqe.user_data
-        target = next(
-            (r for r in self.parked if r.sqe.user_data == wanted and (r.polled or not polls_only)),
-            None,
-        )
+        running = False
+        if not polls_only:
+            worker = next(
+                (r for r in self.parked if r.in_worker and r.sqe.user_data == wanted), None
+            )
+            if worker is not None:
+                self._unpark(worker)
+                self.task_work(worker.interrupted, "io_req_task_queue_fail", worker)
+            running = worker is not None or req.iowq
+        matching = [
+            r
+            for r in self.parked
+            if r.sqe.user_data == wanted and not r.in_worker and (r.polled or not polls_only)
+        ]
+        # the poll hash before the timeout list, each in the order they were armed
+        target = next((r for r in matching if r.timer is None), None) or next(iter(matching), None)
         if target is None:
-            self.complete(req, -errno.ENOENT)
+            self.complete(req, -errno.EALREADY if running else -errno.ENOENT)
             return
         self._unpark(target)
         self.complete(req, 0)
@@ -544,6 +642,7 @@ class IoRing(File):
         can be seen any more) and drop the files the requests held."""
         for req in list(self.parked):
             self._unpark(req)
+            self.unreserve(req)  # the worker's accept is interrupted (io_uring_cancel_generic)
             nxt: IoKiocb | None = req
             while nxt is not None:
                 if nxt.file is not None:

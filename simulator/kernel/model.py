@@ -641,6 +641,7 @@ class ModelKernel(ModelViews):
                 clock=self.clock,
                 new_fd=self._new_fd,
                 close_fd=self._close_fd,
+                blocking=self.blocking_files,
             )
         )
 

@@ -121,6 +121,10 @@ class _Engine:
         self._rings: dict[int, _uring.Ring] = {}
         self._accepting: dict[int, int] = {}
         self._orphans: list[_Closable] = []
+        #: Numbers CLOSE SQEs named that may close after their submit returned (a chain cut
+        #: by the batch's end runs on an io-wq worker: docs/kernel-spec.md IU-19); see
+        #: `forget_closed`.
+        self._uring_closes: set[int] = set()
         # threads (see `start`): one `_Worker` per spawned thread, and which one runs here
         self._workers: list[_Worker] = []
         self._local = threading.local()
@@ -362,6 +366,9 @@ class _Engine:
         (SIOCINQ) on every socket, plus bytes not yet acknowledged (SIOCOUTQ) on TCP ones."""
         if self._queued_cap == math.inf:
             return
+        # A CLOSE linked behind a parked request may have run within this very call (from the
+        # task work of the send that completed the request): no number it closed is looked at.
+        self.forget_closed()
         queued = 0
         seen: set[int] = set()
         for fd in tuple(self._sockets):  # a thread's accept may add one meanwhile
@@ -576,12 +583,26 @@ class _Engine:
             if sqe.op == "ACCEPT":
                 self._accepting[sqe.fd] = self._accepting.get(sqe.fd, 0) + 1
         submitted = target.submit(ring, checked)
-        for sqe in checked:
-            if sqe.op == "CLOSE" and not _is_open(sqe.fd):
-                self._tcp.discard(sqe.fd)
-                self._sockets.discard(sqe.fd)
+        self._uring_closes.update(sqe.fd for sqe in checked if sqe.op == "CLOSE")
+        self.forget_closed()
         self._settle()
         return submitted
+
+    def forget_closed(self) -> None:
+        """Drop from the bookkeeping the numbers io_uring CLOSEs have closed by now.
+
+        A CLOSE need not have run when its submit returns: at the end of a cut chain it runs
+        on an io-wq worker (IU-19), behind a RECV it runs when data comes -- from the task
+        work of the very call that brings it. `_serve` calls this before each request, once
+        the parent has waited for the workers (`LiveKernel`'s settle), and `_check_queued`
+        before it looks, so no stale number is ever looked at (a socket closed meanwhile
+        would make it answer EBADF for an unrelated call). O(numbers pending)."""
+        if not self._uring_closes:
+            return
+        for fd in [fd for fd in self._uring_closes if not _is_open(fd)]:
+            self._uring_closes.discard(fd)
+            self._tcp.discard(fd)
+            self._sockets.discard(fd)
 
     def io_uring_wait(self, ring: int, min_complete: int, timeout_ms: int) -> list[uapi.Cqe]:
         """io_uring_enter(GETEVENTS) with a timeout (``IORING_ENTER_EXT_ARG``), then reap the
@@ -968,6 +989,7 @@ def _serve(engine: _Engine, hello: dict[str, object]) -> None:
         try:
             if method not in CALLS:
                 raise RuntimeError(f"not a protocol call: {method!r}")
+            engine.forget_closed()
             reply = ("ok", getattr(engine, method)(*args))
         except Exception as exc:
             reply = _wire.encode_error(exc)

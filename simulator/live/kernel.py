@@ -239,6 +239,8 @@ def _remote(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Li
         conversions.refuse_stdio_arguments(name, values)
         for key in sequences:
             values[key] = list(values[key])
+        if name == "io_uring_setup":
+            self._io_workers = True  # from now on io-wq threads may run (IU-19)
         try:
             return cast(R, self._call(name, *values.values()))
         finally:
@@ -295,6 +297,9 @@ class LiveKernel:
         self._lock = threading.Lock()
         self._released = False
         self._threads = False  # whether a thread has been started (then calls settle them)
+        #: Whether a ring was asked for: then io_uring's io-wq worker threads may be running
+        #: requests after a call returned (docs/kernel-spec.md IU-19), and calls settle them.
+        self._io_workers = False
         #: The child's threads as the last settle left them (see `_settle_threads`).
         self._settled: dict[int, tuple[str, int, int]] | None = None
         self._proc = _spawner.spawn()
@@ -525,20 +530,27 @@ class LiveKernel:
         ``/proc/<pid>/task/<tid>/{stat,syscall}`` in a row (a thread just woken is runnable,
         or back in user space, or waiting for the GIL: none of those is asleep in one of
         `_BLOCKING_SYSCALLS`). LiveSettleError past `THREAD_SETTLE_BOUND_S`. Free until a
-        thread has been started; one read once every thread has ended, or when no thread has
-        been scheduled since the last settle (``schedstat``'s count of times it ran is
-        unchanged: it is still in the same sleep) -- most calls wake nobody."""
-        if not self._threads or not self.alive:
+        thread has been started or a ring asked for; one read once every thread has ended,
+        or when no thread has been scheduled since the last settle (``schedstat``'s count of
+        times it ran is unchanged: it is still in the same sleep) -- most calls wake nobody.
+
+        Once a ring was asked for, io_uring's own threads count too (IU-19): an io-wq worker
+        (``iou-wrk-<pid>``) runs requests punted to it after the call that queued them
+        returned, so the call is settled only when every worker sleeps -- idle, or in the
+        blocking op it runs (any wait: it makes no syscall) -- and the main thread sleeps too
+        (it has run the task work a worker may have queued for it, which posts CQEs)."""
+        if not (self._threads or self._io_workers) or not self.alive:
             return
         deadline = time.monotonic() + THREAD_SETTLE_BOUND_S
         last: dict[int, tuple[str, int, int]] | None = None
         stable = 0
         while True:
-            now = _task_states(self._proc.pid)
+            now = _task_states(self._proc.pid, kernel_side=self._io_workers)
             if not now:
                 return  # every thread has ended: nothing can wake any more
             asleep = all(
-                state == "S" and number in _BLOCKING_SYSCALLS for state, number, _ in now.values()
+                state == "S" and (number in _BLOCKING_SYSCALLS or number == _ASLEEP_ANYWHERE)
+                for state, number, _ in now.values()
             )
             if asleep and now == self._settled and all(runs >= 0 for *_, runs in now.values()):
                 return  # no thread has run since the last settle: the same sleep, one read
@@ -612,6 +624,14 @@ _BLOCKING_SYSCALLS = frozenset(
 ) | {426}  # io_uring_enter (io_cqring_wait)
 
 
+#: The syscall number `_task_states` records for a thread whose every sleep counts as settled:
+#: an io-wq worker (it makes no syscall; idle, or blocked in the op it runs) and the main
+#: thread (between calls it sleeps reading the next request).
+_ASLEEP_ANYWHERE = -3
+#: The name (``comm``) of io_uring's io-wq worker threads, ``iou-wrk-<pid>`` (io_uring/io-wq.c).
+_IO_WORKER = "iou-wrk-"
+
+
 #: The names of `_BLOCKING_SYSCALLS`, for the threads panel (`LiveKernel.proc_threads`).
 _SYSCALL_NAMES = (
     {
@@ -658,23 +678,35 @@ def _status_fields(text: str) -> dict[str, int]:
     return fields
 
 
-def _task_states(pid: int) -> dict[int, tuple[str, int, int]]:
+def _task_states(pid: int, *, kernel_side: bool = False) -> dict[int, tuple[str, int, int]]:
     """``{tid: (state letter, syscall number or -1, times it ran or -1)}`` of every thread of
     process `pid` but its main thread, from /proc (a thread gone meanwhile is left out: it has
-    ended). The count is ``schedstat``'s third field (``sched_info.pcount``)."""
+    ended). The count is ``schedstat``'s third field (``sched_info.pcount``).
+
+    With `kernel_side`, also the main thread, and io_uring's io-wq workers as asleep anywhere
+    (`_ASLEEP_ANYWHERE`, their syscall file unread); the main thread's count is left at 0, as
+    it runs every call. Without it, io-wq workers are left out."""
     states: dict[int, tuple[str, int, int]] = {}
     try:
         tids = [int(name) for name in os.listdir(f"/proc/{pid}/task")]
     except FileNotFoundError:
         return states
     for tid in tids:
-        if tid == pid:
+        if tid == pid and not kernel_side:
             continue
         base = f"/proc/{pid}/task/{tid}"
         try:
             with open(f"{base}/stat") as stat:
-                letter = stat.read().rpartition(")")[2].split()[0]
+                name, _, rest = stat.read().rpartition(")")
+                letter = rest.split()[0]
         except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if tid == pid:
+            states[tid] = (letter, _ASLEEP_ANYWHERE, 0)
+            continue
+        if name.partition("(")[2].startswith(_IO_WORKER):
+            if kernel_side:
+                states[tid] = (letter, _ASLEEP_ANYWHERE, _runs(base))
             continue
         try:
             with open(f"{base}/syscall") as syscall:
@@ -684,13 +716,17 @@ def _task_states(pid: int) -> dict[int, tuple[str, int, int]]:
             number = _UNREADABLE  # no ptrace access: decide by the state letter alone
         except (FileNotFoundError, ProcessLookupError):
             continue
-        try:
-            with open(f"{base}/schedstat") as schedstat:
-                runs = int(schedstat.read().split()[2])
-        except (OSError, IndexError, ValueError):
-            runs = -1  # unknown: the stability window decides
-        states[tid] = (letter, number, runs)
+        states[tid] = (letter, number, _runs(base))
     return states
+
+
+def _runs(base: str) -> int:
+    """How many times the thread at /proc path `base` has run (``schedstat``), -1 unknown."""
+    try:
+        with open(f"{base}/schedstat") as schedstat:
+            return int(schedstat.read().split()[2])
+    except (OSError, IndexError, ValueError):
+        return -1  # unknown: the stability window decides
 
 
 def _read_exactly(fd: int, size: int, stall_s: float, *, begun: bool) -> bytes:
