@@ -3,9 +3,10 @@ profiles; and the rule for tests that need a program the machine may lack (tmux,
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 
 import pytest
 from hypothesis import settings
@@ -33,6 +34,20 @@ def hypothesis_profile(environ: Mapping[str, str] = os.environ) -> str:
 
 
 settings.load_profile(hypothesis_profile())
+
+
+# Collection imports every test module and what they import (Textual, the app, hypothesis):
+# some 150,000 objects that live as long as the process. The cyclic collector would walk them
+# again and again while they are made (over a second of each xdist worker's start-up, and every
+# worker collects the whole suite); imports make no cyclic garbage worth that, so the collector
+# is off while the suite is collected, and on as usual while the tests run.
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.enable()
 
 
 def require_tool(found: str | None, what: str, install: str) -> str:
