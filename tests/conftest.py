@@ -1,5 +1,6 @@
 """Shared fixtures: the two kernels, alone and as a differential `Twin`; the hypothesis
-profiles; and the rule for tests that need a program the machine may lack (tmux, Chromium)."""
+profiles; the rule for tests that need a program the machine may lack (tmux, Chromium); and
+how the suite is collected and ordered (the collector off while collecting, the longest first)."""
 
 from __future__ import annotations
 
