@@ -1,11 +1,13 @@
 """Shared fixtures: the two kernels, alone and as a differential `Twin`; the hypothesis
-profiles; and the rule for tests that need a program the machine may lack (tmux, Chromium)."""
+profiles; the rule for tests that need a program the machine may lack (tmux, Chromium); and
+how the suite is collected and ordered (the collector off while collecting, the longest first)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 
 import pytest
 from hypothesis import settings
@@ -33,6 +35,40 @@ def hypothesis_profile(environ: Mapping[str, str] = os.environ) -> str:
 
 
 settings.load_profile(hypothesis_profile())
+
+
+# Collection imports every test module and what they import (Textual, the app, hypothesis):
+# some 150,000 objects that live as long as the process. The cyclic collector would walk them
+# again and again while they are made (over a second of each xdist worker's start-up, and every
+# worker collects the whole suite); imports make no cyclic garbage worth that, so the collector
+# is off while the suite is collected, and on as usual while the tests run.
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.enable()
+
+
+#: Modules whose tests are the suite's longest (a whole second or more each; the fuzzer and the
+#: browser test ~30 s): they run first, so that the last tests a worker takes are short ones
+#: and the two workers finish together (xdist's workers steal from the end of each other's
+#: queues). Measured with ``--durations``; README, "Quick start".
+LONGEST_FIRST = (
+    "test_fuzz_differential.py",
+    "test_browser.py",
+    "test_tui_layout.py",
+    "test_tui_shipped.py",
+    "test_tui_player.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Puts the tests of `LONGEST_FIRST` first, in that order (a stable sort: the rest keep
+    theirs)."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def require_tool(found: str | None, what: str, install: str) -> str:

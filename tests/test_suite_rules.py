@@ -14,7 +14,6 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 
 from tests.conftest import hypothesis_profile, in_ci
@@ -61,10 +60,14 @@ def test_documents_the_tests_cite_exist_in_the_repository() -> None:
 # --- tools CI promises: skipped by name outside CI, failed under it ------------------------------
 
 
-def _pytest_without_tools(test: str, *, ci: bool) -> subprocess.CompletedProcess[str]:
-    """Run one test file in a fresh pytest whose PATH has no tmux and no Chromium.
+#: Test files that drive a program CI installs, and the name their skip or failure gives it.
+_TOOL_TESTS = {"tests/test_tui_tmux.py": "tmux", "tests/test_browser.py": "Chromium"}
 
-    In one process (``-n 0``): the file's tests skip or fail at their fixture, so xdist's
+
+def _pytest_without_tools(*tests: str, ci: bool) -> subprocess.CompletedProcess[str]:
+    """Run test files in one fresh pytest whose PATH has no tmux and no Chromium.
+
+    In one process (``-n 0``): the files' tests skip or fail at their fixture, so xdist's
     workers -- each importing the whole app -- would cost most of the run and check nothing more.
     """
     env = {k: v for k, v in os.environ.items() if k != "CI"}
@@ -72,7 +75,18 @@ def _pytest_without_tools(test: str, *, ci: bool) -> subprocess.CompletedProcess
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider", "-n", "0", test],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rsfE",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            *tests,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -81,19 +95,31 @@ def _pytest_without_tools(test: str, *, ci: bool) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.parametrize(
-    ("test", "tool"),
-    [("tests/test_tui_tmux.py", "tmux"), ("tests/test_browser.py", "Chromium")],
-)
-def test_a_missing_tool_skips_by_name_outside_ci_and_fails_under_ci(test: str, tool: str) -> None:
-    outside = _pytest_without_tools(test, ci=False)
+def test_a_missing_tool_skips_by_name_outside_ci() -> None:
+    """Every file's tests are skipped, each naming its own tool and how to install it (one
+    pytest for all the files: a fresh pytest's start-up is most of what this costs)."""
+    outside = _pytest_without_tools(*_TOOL_TESTS, ci=False)
     assert outside.returncode == 0, outside.stdout + outside.stderr
-    assert "skipped" in outside.stdout and f"{tool}" in outside.stdout
-    assert "install it with `apt-get install" in outside.stdout
-    under = _pytest_without_tools(test, ci=True)
+    assert re.search(r"\b(passed|failed|errors?)\b", outside.stdout) is None, outside.stdout
+    for test, tool in _TOOL_TESTS.items():
+        skip = re.compile(
+            rf"SKIPPED \[\d+\] {re.escape(test)}:\d+: {tool}( \([^)]*\))? is not installed; "
+            r"install it with `apt-get install"
+        )
+        assert skip.search(outside.stdout), f"{test} not skipped by name:\n{outside.stdout}"
+
+
+def test_a_missing_tool_fails_under_ci() -> None:
+    """Under CI nothing is skipped: every file's tests fail, each naming its own tool."""
+    under = _pytest_without_tools(*_TOOL_TESTS, ci=True)
     assert under.returncode == 1, under.stdout + under.stderr
-    assert re.search(r"\b(failed|errors?)\b", under.stdout) and "skipped" not in under.stdout
-    assert "CI is set, and CI runs every test" in under.stdout
+    assert "skipped" not in under.stdout and "passed" not in under.stdout, under.stdout
+    for test, tool in _TOOL_TESTS.items():
+        failed = re.compile(
+            rf"(FAILED|ERROR) {re.escape(test)}::\S+ - Failed: "
+            rf"{tool}( \([^)]*\))? is not installed; .*\(CI is set, and CI runs every test\)"
+        )
+        assert failed.search(under.stdout), f"{test} did not fail by name:\n{under.stdout}"
 
 
 def test_ci_script_declares_ci() -> None:
