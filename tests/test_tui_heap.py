@@ -1,6 +1,7 @@
 """The player's garbage-collector policy (`tui.heap`): what is alive when a position is drawn is
 frozen out of the collector, and a cycle that dies while frozen is still collected, when the
-position goes back, every `RECLAIM_EVERY` positions, and never lost when the player closes."""
+position goes back over a grown heap, every `RECLAIM_EVERY` positions, and never lost when the
+player closes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.tui_support import EPOLL_SCENARIO, write
 from tui.app import make_app
-from tui.heap import RECLAIM_EVERY, HeapPolicy
+from tui.heap import BACK_GROWTH, RECLAIM_EVERY, HeapPolicy
 from tui.screens.player import PlayerScreen
 
 
@@ -37,21 +38,40 @@ def dying_cycle() -> weakref.ref[Node]:
     return weakref.ref(Node())
 
 
-def test_a_cycle_that_dies_while_frozen_waits_for_a_move_back() -> None:
+def test_a_cycle_that_dies_while_frozen_waits_for_a_move_back_over_a_grown_heap() -> None:
     heap = HeapPolicy()
     node = Node()
     dead = weakref.ref(node)
     heap.settle(3)
-    assert gc.get_freeze_count() > 0
+    base = gc.get_freeze_count()
+    assert base > 0
     del node
     gc.collect()
     assert dead() is not None  # frozen: out of the collector's sight
+    # a rebuilt model: more live objects than BACK_GROWTH of the heap, frozen at the next position
+    rebuilt = [Node() for _ in range(int(base * BACK_GROWTH) + 1000)]
     heap.settle(4)
     gc.collect()
     assert dead() is not None
-    heap.settle(2)  # back: the model is rebuilt, what was frozen is collected first
+    heap.settle(2)  # back over a grown heap: what was frozen is collected first
     assert dead() is None
     assert gc.get_freeze_count() > 0
+    del rebuilt
+
+
+def test_a_move_back_over_a_heap_that_barely_grew_collects_nothing_until_the_reclaim() -> None:
+    heap = HeapPolicy()
+    node = Node()
+    dead = weakref.ref(node)
+    heap.settle(3)
+    del node
+    heap.settle(4)
+    heap.settle(2)  # back, but only a few objects were frozen since: no full collection
+    gc.collect()
+    assert dead() is not None
+    for position in range(3, RECLAIM_EVERY):
+        heap.settle(position)
+    assert dead() is None  # the hundredth position drawn collected it
 
 
 def test_going_forward_collects_what_was_frozen_every_few_positions() -> None:
