@@ -320,15 +320,40 @@ def test_erasing_a_node_of_another_tree_is_refused() -> None:
     assert len(mine) == len(theirs) == 1
 
 
-def test_tuple_keys_order_by_file_then_fd() -> None:
-    """eventpoll's key (EP-2): the file first, then the fd number."""
-    tree: RBTree[tuple[int, int], str] = RBTree()
-    for key in ((2, 5), (1, 9), (2, 3), (1, 4)):
-        tree.insert(key, "epi")
-    assert list(tree.keys()) == [(1, 4), (1, 9), (2, 3), (2, 5)]
-    assert tree.find((2, 3)) is not None
-    assert tree.find((3, 2)) is None
+def test_packed_keys_order_by_file_then_fd() -> None:
+    """eventpoll's key (EP-2), packed in one int: the file first, then the fd number."""
+    tree: RBTree[int, str] = RBTree()
+    for file, fd in ((2, 5), (1, 9), (2, 3), (1, 4)):
+        tree.insert(file << 32 | fd, "epi")
+    keys_ = list(tree.keys())
+    assert [(key >> 32, key & 0xFFFF_FFFF) for key in keys_] == [(1, 4), (1, 9), (2, 3), (2, 5)]
+    assert tree.find(2 << 32 | 3) is not None
+    assert tree.find(3 << 32 | 2) is None
     tree._check()
+
+
+def test_keys_the_node_array_cannot_hold_are_refused_before_any_change() -> None:
+    """Keys live in an ``array('q')``: an int outside 64 bits, or no int at all, is refused
+    with the array's own error, on an empty tree and on a full one, and nothing changes."""
+    for size in (0, 1, 40):
+        tree: RBTree[int, str] = RBTree(Tracer(enabled=False))
+        for key in range(size):
+            tree.insert(key, "v")
+        with pytest.raises(OverflowError):
+            tree.insert(1 << 63, "too big")
+        with pytest.raises(OverflowError):
+            tree.insert(-(1 << 63) - 1, "too small")
+        with pytest.raises(TypeError):
+            tree.insert(2.5, "a float")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            tree.insert((1, 2), "a pair")  # type: ignore[arg-type]
+        tree._check()
+        assert list(tree.keys()) == list(range(size))
+    edges: RBTree[int, None] = RBTree()
+    for key in ((1 << 63) - 1, -(1 << 63), 0):
+        edges.insert(key, None)
+    assert list(edges.keys()) == [-(1 << 63), 0, (1 << 63) - 1]
+    edges._check()
 
 
 def test_tracing_off_still_charges_costs() -> None:
@@ -357,19 +382,19 @@ def test_check_detects_broken_invariants() -> None:
 
     tree, handles = fresh()
     leaf = handles[6]
-    assert tree._red[leaf] and tree._parent[leaf]
-    tree._red[tree._parent[leaf]] = True
+    assert tree._red[leaf] and tree._node[leaf + 3]
+    tree._red[tree._node[leaf + 3]] = True
     with pytest.raises(AssertionError, match=r"red .* under red|black height"):
         tree._check()
 
     tree, handles = fresh()
     first, last = handles[0], handles[6]
-    tree._key[first], tree._key[last] = tree._key[last], tree._key[first]
+    tree._node[first], tree._node[last] = tree._node[last], tree._node[first]  # the keys
     with pytest.raises(AssertionError, match="out of order"):
         tree._check()
 
     tree, handles = fresh()
-    tree._parent[handles[6]] = handles[0]
+    tree._node[handles[6] + 3] = handles[0]  # the parent link
     with pytest.raises(AssertionError, match="parent"):
         tree._check()
 
@@ -384,7 +409,7 @@ def test_check_detects_broken_invariants() -> None:
         tree._check()
 
     tree, handles = fresh()
-    tree._fresh += 1  # a handle handed out to nobody
+    tree._fresh += rbtree.STRIDE  # a handle handed out to nobody
     with pytest.raises(AssertionError, match="leak"):
         tree._check()
 
