@@ -8,8 +8,9 @@ selectpoll <- ``fs/select.c``, sockets <- ``net/unix/af_unix.c`` and ``net/ipv4/
 # --- the interest tree: compiled or pure (setup.py) -------------------------------------
 # An install from source may have compiled `rbtree` with mypyc into an extension beside
 # rbtree.py, which the import would take first. The source file is taken instead when
-# MUXLAB_PURE_PYTHON=1, and when the extension is older than the source (an edit since the
-# last install: running stale compiled code would be wrong, silently) or fails to load.
+# MUXLAB_PURE_PYTHON=1, when the extension is older than the source (an edit since the last
+# install: running stale compiled code would be wrong, silently), and when half of it is
+# missing (mypyc makes a small module that loads its code from ``rbtree__mypyc``).
 import importlib.util as _util
 import os as _os
 import sys as _sys
@@ -35,17 +36,14 @@ def _tree_source_wanted() -> bool:
     origin = spec.origin if spec is not None else None
     if origin is None or origin.endswith(".py"):
         return False  # nothing compiled: the normal import takes the source
-    source = _os.path.join(_os.path.dirname(__file__), "rbtree.py")
-    return _os.path.getmtime(origin) < _os.path.getmtime(source)
+    folder = _os.path.dirname(origin)
+    if not any(name.startswith("rbtree__mypyc.") for name in _os.listdir(folder)):
+        return True
+    return _os.path.getmtime(origin) < _os.path.getmtime(_os.path.join(folder, "rbtree.py"))
 
 
 if _tree_source_wanted():
     load_source("simulator.kernel.rbtree")
-else:
-    try:
-        import simulator.kernel.rbtree  # noqa: F401  (compiled, or the source)
-    except ImportError:
-        load_source("simulator.kernel.rbtree")  # half a compiled module: use the source
 # ------------------------------------------------------------------------------------------
 
 from simulator.kernel.model import ModelKernel  # noqa: E402

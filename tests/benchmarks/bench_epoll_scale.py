@@ -79,10 +79,12 @@ from pathlib import Path
 
 from sortedcontainers import SortedDict
 
-from simulator.kernel import ModelKernel
+from simulator.kernel import ModelKernel, rbtree
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 
 RESULTS = Path(__file__).parent / "results" / "epoll_scale.json"
+#: Which interest tree the model runs (MUXLAB_PURE_PYTHON=1 measures the source's).
+TREE = "compiled" if rbtree.COMPILED else "pure"
 READY = 100
 SEED = 20240607
 TARGET_REGISTRATION = 3.0
@@ -171,6 +173,7 @@ def memory_main(pairs: int) -> int:
         "million_pairs_gb": per_pair * 1e6 / 2**30,
         "python": sys.version.split()[0],
         "machine": platform.machine(),
+        "tree": TREE,
     }
     path = RESULTS.with_name("epoll_memory.json")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +195,7 @@ def main() -> int:
     parser.add_argument("--memory", action="store_true", help="measure memory only")
     parser.add_argument("--memory-n", type=int, default=100_000, help="socket pairs")
     args = parser.parse_args()
+    print(f"interest tree: {TREE} (MUXLAB_PURE_PYTHON=1 runs the pure-Python one)")
     if args.memory:
         return memory_main(args.memory_n)
     n = args.n
@@ -227,6 +231,7 @@ def main() -> int:
         "epoll_wait_cost_n": big_cost,
         "python": sys.version.split()[0],
         "machine": platform.machine(),
+        "tree": TREE,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
