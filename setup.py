@@ -28,7 +28,10 @@ COMPILED = ["simulator/kernel/rbtree.py"]
 
 
 def _warn(reason: object) -> None:
-    first_line = str(reason).strip().splitlines()[0] if str(reason).strip() else repr(reason)
+    text = str(reason).strip() or repr(reason)
+    first_line = text.splitlines()[0]
+    if len(first_line) > 160:  # a failed compiler command line is long
+        first_line = first_line[:157] + "..."
     print(
         f"muxlab: the red-black tree stays pure Python (compiling it failed: {first_line})",
         file=sys.stderr,
