@@ -3,13 +3,22 @@
 Every operation is followed by `RBTree._check`, so a broken invariant is caught at the step
 that broke it. The same state machine runs without a tracer, with tracing off and with tracing
 on, because tracing takes different branches through the rebalancing code.
+
+Everything here runs twice: on the module the import gives (compiled by mypyc when the install
+built it, see setup.py) and on the source file loaded as a module of its own (`PURE`), and
+`test_compiled_and_pure_trees_agree_on_every_result_cost_and_event` runs both side by side.
 """
 
 from __future__ import annotations
 
 import doctest
 import math
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -17,9 +26,22 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sortedcontainers import SortedDict
 
-from simulator.kernel import rbtree
+from simulator.kernel import load_source, rbtree
 from simulator.kernel.rbtree import RBNode, RBTree
 from simulator.kernel.trace import TraceKind, Tracer
+
+#: The tree's source file as a module of its own, beside whatever the import gave `rbtree`.
+PURE = load_source("simulator.kernel.rbtree", "simulator.kernel._rbtree_source")
+IMPLEMENTATIONS = [rbtree, PURE]
+IDS = ["compiled" if rbtree.COMPILED else "imported", "source"]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=IDS)
+def impl(request: pytest.FixtureRequest) -> ModuleType:
+    """Each implementation of the tree in turn (a module with `RBTree`, `RBNode`, ...)."""
+    module: ModuleType = request.param
+    return module
+
 
 # A small key range makes duplicates, erasing the root and emptying the tree common.
 keys = st.integers(min_value=0, max_value=60)
@@ -29,11 +51,12 @@ class TreeMachine(RuleBasedStateMachine):
     """Insert, find and erase on an RBTree and a SortedDict; they must always agree."""
 
     tracer_mode = "off"  # "none": no tracer; "off": tracer.enabled False; "on": tracing
+    module: ModuleType = rbtree  # the implementation under test
 
     def __init__(self) -> None:
         super().__init__()
         self.tracer = None if self.tracer_mode == "none" else Tracer(self.tracer_mode == "on")
-        self.tree: RBTree[int, str] = RBTree(self.tracer)
+        self.tree: RBTree[int, str] = self.module.RBTree(self.tracer)
         self.model: SortedDict[int, str] = SortedDict()
         self.nodes: dict[int, RBNode[int, str]] = {}
         self.erased: list[RBNode[int, str]] = []
@@ -117,6 +140,20 @@ class TracingOnMachine(TreeMachine):
     tracer_mode = "on"
 
 
+class PureTracingOffMachine(TreeMachine):
+    module = PURE
+
+
+class PureNoTracerMachine(TreeMachine):
+    tracer_mode = "none"
+    module = PURE
+
+
+class PureTracingOnMachine(TreeMachine):
+    tracer_mode = "on"
+    module = PURE
+
+
 machine_settings = settings(max_examples=100, stateful_step_count=60, deadline=None)
 TestTreeTracingOff = TreeMachine.TestCase
 TestTreeTracingOff.settings = machine_settings
@@ -124,12 +161,20 @@ TestTreeWithoutTracer = NoTracerMachine.TestCase
 TestTreeWithoutTracer.settings = machine_settings
 TestTreeTracingOn = TracingOnMachine.TestCase
 TestTreeTracingOn.settings = machine_settings
+# The source again, with half the examples (the side-by-side test below covers the rest).
+pure_settings = settings(machine_settings, max_examples=50)
+TestPureTreeTracingOff = PureTracingOffMachine.TestCase
+TestPureTreeTracingOff.settings = pure_settings
+TestPureTreeWithoutTracer = PureNoTracerMachine.TestCase
+TestPureTreeWithoutTracer.settings = pure_settings
+TestPureTreeTracingOn = PureTracingOnMachine.TestCase
+TestPureTreeTracingOn.settings = pure_settings
 
 
-def test_seeded_random_operations_keep_every_invariant() -> None:
+def test_seeded_random_operations_keep_every_invariant(impl: ModuleType) -> None:
     """A long seeded sequence, bigger than hypothesis explores, checked after every step."""
     rng = random.Random(20240607)
-    tree: RBTree[int, int] = RBTree(Tracer(enabled=False))
+    tree: RBTree[int, int] = impl.RBTree(Tracer(enabled=False))
     model: SortedDict[int, int] = SortedDict()
     nodes: dict[int, RBNode[int, int]] = {}
     for step in range(3000):
@@ -148,9 +193,9 @@ def events(tracer: Tracer) -> list[tuple[TraceKind, str]]:
     return [(event.kind, event.detail) for event in tracer.events]
 
 
-def test_ascending_inserts_trace_the_exact_rebalancing() -> None:
+def test_ascending_inserts_trace_the_exact_rebalancing(impl: ModuleType) -> None:
     tracer = Tracer()
-    tree: RBTree[int, None] = RBTree(tracer, name="ep.rbr")
+    tree: RBTree[int, None] = impl.RBTree(tracer, name="ep.rbr")
     tree.insert(1, None)
     assert events(tracer) == [
         (TraceKind.TREE_INSERT, "1"),
@@ -180,9 +225,9 @@ def test_ascending_inserts_trace_the_exact_rebalancing() -> None:
     assert root.right is not None and root.right.key == 3 and root.right.red
 
 
-def test_zig_zag_insert_rotates_twice() -> None:
+def test_zig_zag_insert_rotates_twice(impl: ModuleType) -> None:
     tracer = Tracer()
-    tree: RBTree[int, None] = RBTree(tracer)
+    tree: RBTree[int, None] = impl.RBTree(tracer)
     tree.insert(3, None)
     tree.insert(1, None)
     tracer.begin_call("epoll_ctl")
@@ -193,9 +238,9 @@ def test_zig_zag_insert_rotates_twice() -> None:
     assert tree.root is not None and tree.root.key == 2
 
 
-def test_many_ascending_inserts_stay_balanced() -> None:
+def test_many_ascending_inserts_stay_balanced(impl: ModuleType) -> None:
     tracer = Tracer(enabled=False)
-    tree: RBTree[int, None] = RBTree(tracer)
+    tree: RBTree[int, None] = impl.RBTree(tracer)
     n = 1000
     for key in range(n):
         tree.insert(key, None)
@@ -206,9 +251,9 @@ def test_many_ascending_inserts_stay_balanced() -> None:
     assert tracer.events == []
 
 
-def test_find_traces_one_compare_per_visited_node() -> None:
+def test_find_traces_one_compare_per_visited_node(impl: ModuleType) -> None:
     tracer = Tracer()
-    tree: RBTree[int, str] = RBTree(tracer)
+    tree: RBTree[int, str] = impl.RBTree(tracer)
     for key in (50, 20, 80, 10, 30):
         tree.insert(key, str(key))
     tracer.begin_call("epoll_ctl")
@@ -226,8 +271,8 @@ def test_find_traces_one_compare_per_visited_node() -> None:
     assert tracer.cost.tree_compare == 3  # 50, 20, 30, then the empty left of 30
 
 
-def test_lookup_path_of_an_absent_key_ends_at_its_future_parent() -> None:
-    tree: RBTree[int, None] = RBTree()
+def test_lookup_path_of_an_absent_key_ends_at_its_future_parent(impl: ModuleType) -> None:
+    tree: RBTree[int, None] = impl.RBTree()
     for key in (50, 20, 80, 10, 30, 90):
         tree.insert(key, None)
     path = tree.lookup_path(60)
@@ -235,15 +280,17 @@ def test_lookup_path_of_an_absent_key_ends_at_its_future_parent() -> None:
     node = tree.insert(60, None)  # under a black parent: no rebalancing moves it
     assert node.parent == path[-1]
     assert path[-1].left == node
-    assert RBTree[int, None]().lookup_path(1) == []
+    assert impl.RBTree().lookup_path(1) == []
 
 
-def test_an_insert_after_a_find_builds_and_charges_what_a_fresh_insert_does() -> None:
+def test_an_insert_after_a_find_builds_and_charges_what_a_fresh_insert_does(
+    impl: ModuleType,
+) -> None:
     rng = random.Random(7)
     keys_ = rng.sample(range(100_000), 2_000)
     plain_tracer, reusing_tracer = Tracer(False), Tracer(False)
-    plain: RBTree[int, int] = RBTree(plain_tracer)
-    reusing: RBTree[int, int] = RBTree(reusing_tracer)
+    plain: RBTree[int, int] = impl.RBTree(plain_tracer)
+    reusing: RBTree[int, int] = impl.RBTree(reusing_tracer)
     for key in keys_:
         plain.insert(key, key)
         before = reusing_tracer.cost.tree_compare
@@ -257,10 +304,10 @@ def test_an_insert_after_a_find_builds_and_charges_what_a_fresh_insert_does() ->
     assert reusing_tracer.cost.tree_compare == 2 * plain_tracer.cost.tree_compare
 
 
-def test_a_traced_insert_after_a_find_records_what_a_fresh_insert_does() -> None:
+def test_a_traced_insert_after_a_find_records_what_a_fresh_insert_does(impl: ModuleType) -> None:
     plain_tracer, reusing_tracer = Tracer(), Tracer()
-    plain: RBTree[int, int] = RBTree(plain_tracer)
-    reusing: RBTree[int, int] = RBTree(reusing_tracer)
+    plain: RBTree[int, int] = impl.RBTree(plain_tracer)
+    reusing: RBTree[int, int] = impl.RBTree(reusing_tracer)
     for key in random.Random(8).sample(range(10_000), 300):
         plain_tracer.begin_call("insert")
         plain.insert(key, key)
@@ -271,8 +318,8 @@ def test_a_traced_insert_after_a_find_records_what_a_fresh_insert_does() -> None
         assert fields[0] == fields[1] and plain_tracer.cost == reusing_tracer.cost
 
 
-def test_duplicate_insert_raises_and_changes_nothing() -> None:
-    tree: RBTree[int, str] = RBTree()
+def test_duplicate_insert_raises_and_changes_nothing(impl: ModuleType) -> None:
+    tree: RBTree[int, str] = impl.RBTree()
     for key in (2, 1, 3):
         tree.insert(key, "first")
     for key in (1, 2, 3):
@@ -282,9 +329,9 @@ def test_duplicate_insert_raises_and_changes_nothing() -> None:
     assert [(node.key, node.value) for node in tree] == [(1, "first"), (2, "first"), (3, "first")]
 
 
-def test_erase_traces_and_keeps_other_nodes_valid() -> None:
+def test_erase_traces_and_keeps_other_nodes_valid(impl: ModuleType) -> None:
     tracer = Tracer()
-    tree: RBTree[int, str] = RBTree(tracer, name="rbr")
+    tree: RBTree[int, str] = impl.RBTree(tracer, name="rbr")
     nodes = {key: tree.insert(key, str(key)) for key in range(10)}
     tracer.begin_call("epoll_ctl")
     tree.erase(nodes[3])  # an inner node with two children
@@ -298,8 +345,8 @@ def test_erase_traces_and_keeps_other_nodes_valid() -> None:
     assert nodes[3].parent == nodes[3]  # RB_CLEAR_NODE
 
 
-def test_erasing_the_leftmost_updates_first() -> None:
-    tree: RBTree[int, None] = RBTree()
+def test_erasing_the_leftmost_updates_first(impl: ModuleType) -> None:
+    tree: RBTree[int, None] = impl.RBTree()
     nodes = [tree.insert(key, None) for key in (5, 3, 8, 1, 4)]
     assert tree.first() == nodes[3]
     tree.erase(nodes[3])
@@ -308,9 +355,9 @@ def test_erasing_the_leftmost_updates_first() -> None:
     tree._check()
 
 
-def test_erasing_a_node_of_another_tree_is_refused() -> None:
-    mine: RBTree[int, None] = RBTree(name="mine")
-    theirs: RBTree[int, None] = RBTree(name="theirs")
+def test_erasing_a_node_of_another_tree_is_refused(impl: ModuleType) -> None:
+    mine: RBTree[int, None] = impl.RBTree(name="mine")
+    theirs: RBTree[int, None] = impl.RBTree(name="theirs")
     mine.insert(1, None)
     stranger = theirs.insert(1, None)
     with pytest.raises(ValueError, match="not in mine"):
@@ -320,20 +367,45 @@ def test_erasing_a_node_of_another_tree_is_refused() -> None:
     assert len(mine) == len(theirs) == 1
 
 
-def test_tuple_keys_order_by_file_then_fd() -> None:
-    """eventpoll's key (EP-2): the file first, then the fd number."""
-    tree: RBTree[tuple[int, int], str] = RBTree()
-    for key in ((2, 5), (1, 9), (2, 3), (1, 4)):
-        tree.insert(key, "epi")
-    assert list(tree.keys()) == [(1, 4), (1, 9), (2, 3), (2, 5)]
-    assert tree.find((2, 3)) is not None
-    assert tree.find((3, 2)) is None
+def test_packed_keys_order_by_file_then_fd(impl: ModuleType) -> None:
+    """eventpoll's key (EP-2), packed in one int: the file first, then the fd number."""
+    tree: RBTree[int, str] = impl.RBTree()
+    for file, fd in ((2, 5), (1, 9), (2, 3), (1, 4)):
+        tree.insert(file << 32 | fd, "epi")
+    keys_ = list(tree.keys())
+    assert [(key >> 32, key & 0xFFFF_FFFF) for key in keys_] == [(1, 4), (1, 9), (2, 3), (2, 5)]
+    assert tree.find(2 << 32 | 3) is not None
+    assert tree.find(3 << 32 | 2) is None
     tree._check()
 
 
-def test_tracing_off_still_charges_costs() -> None:
+def test_keys_the_node_array_cannot_hold_are_refused_before_any_change(impl: ModuleType) -> None:
+    """Keys live in an ``array('q')``: an int outside 64 bits, or no int at all, is refused
+    with the array's own error, on an empty tree and on a full one, and nothing changes."""
+    for size in (0, 1, 40):
+        tree: RBTree[int, str] = impl.RBTree(Tracer(enabled=False))
+        for key in range(size):
+            tree.insert(key, "v")
+        with pytest.raises(OverflowError):
+            tree.insert(1 << 63, "too big")
+        with pytest.raises(OverflowError):
+            tree.insert(-(1 << 63) - 1, "too small")
+        with pytest.raises(TypeError):
+            tree.insert(2.5, "a float")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            tree.insert((1, 2), "a pair")  # type: ignore[arg-type]
+        tree._check()
+        assert list(tree.keys()) == list(range(size))
+    edges: RBTree[int, None] = impl.RBTree()
+    for key in ((1 << 63) - 1, -(1 << 63), 0):
+        edges.insert(key, None)
+    assert list(edges.keys()) == [-(1 << 63), 0, (1 << 63) - 1]
+    edges._check()
+
+
+def test_tracing_off_still_charges_costs(impl: ModuleType) -> None:
     tracer = Tracer(enabled=False)
-    tree: RBTree[int, None] = RBTree(tracer)
+    tree: RBTree[int, None] = impl.RBTree(tracer)
     for key in (2, 1, 3):
         tree.insert(key, None)
     assert tracer.cost.tree_compare == 2
@@ -342,10 +414,10 @@ def test_tracing_off_still_charges_costs() -> None:
     assert tracer.events == []
 
 
-def test_check_detects_broken_invariants() -> None:
+def test_check_detects_broken_invariants(impl: ModuleType) -> None:
     # Nodes are views: the corruption is written straight into the tree's arrays, by handle.
     def fresh() -> tuple[RBTree[int, None], list[int]]:
-        tree: RBTree[int, None] = RBTree()
+        tree: RBTree[int, None] = impl.RBTree()
         return tree, [tree.insert(key, None)._handle for key in range(7)]
 
     tree, handles = fresh()
@@ -357,19 +429,19 @@ def test_check_detects_broken_invariants() -> None:
 
     tree, handles = fresh()
     leaf = handles[6]
-    assert tree._red[leaf] and tree._parent[leaf]
-    tree._red[tree._parent[leaf]] = True
+    assert tree._red[leaf] and tree._node[leaf + 3]
+    tree._red[tree._node[leaf + 3]] = True
     with pytest.raises(AssertionError, match=r"red .* under red|black height"):
         tree._check()
 
     tree, handles = fresh()
     first, last = handles[0], handles[6]
-    tree._key[first], tree._key[last] = tree._key[last], tree._key[first]
+    tree._node[first], tree._node[last] = tree._node[last], tree._node[first]  # the keys
     with pytest.raises(AssertionError, match="out of order"):
         tree._check()
 
     tree, handles = fresh()
-    tree._parent[handles[6]] = handles[0]
+    tree._node[handles[6] + 3] = handles[0]  # the parent link
     with pytest.raises(AssertionError, match="parent"):
         tree._check()
 
@@ -384,14 +456,14 @@ def test_check_detects_broken_invariants() -> None:
         tree._check()
 
     tree, handles = fresh()
-    tree._fresh += 1  # a handle handed out to nobody
+    tree._fresh += impl.STRIDE  # a handle handed out to nobody
     with pytest.raises(AssertionError, match="leak"):
         tree._check()
 
 
-def test_a_reused_handle_does_not_revive_an_erased_node() -> None:
+def test_a_reused_handle_does_not_revive_an_erased_node(impl: ModuleType) -> None:
     """Erased slots are reused; the old node's view must stay erased, not alias the new one."""
-    tree: RBTree[int, str] = RBTree()
+    tree: RBTree[int, str] = impl.RBTree()
     old = tree.insert(1, "old")
     tree.erase(old)
     new = tree.insert(1, "new")
@@ -406,5 +478,74 @@ def test_a_reused_handle_does_not_revive_an_erased_node() -> None:
     tree._check()
 
 
-def test_doctests() -> None:
-    assert doctest.testmod(rbtree).failed == 0
+def test_doctests(impl: ModuleType) -> None:
+    # The examples are read from the source (a compiled module keeps no docstrings doctest
+    # finds) and run with `impl`'s names.
+    result = doctest.testmod(PURE, extraglobs=vars(impl))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def _shape(tree: RBTree[int, int]) -> tuple[object, ...]:
+    """Everything a caller can see of a tree: its nodes, links, colours and handles."""
+    nodes = [
+        (node.key, node.value, node.red, node.handle, getattr(node.parent, "key", None))
+        for node in tree
+    ]
+    return nodes, len(tree), tree.height(), getattr(tree.first(), "key", None)
+
+
+def test_compiled_and_pure_trees_agree_on_every_result_cost_and_event() -> None:
+    """The same seeded inserts, finds (eventpoll's find-then-insert too) and erases on both
+    implementations, traced and not: the same answers, shapes, costs and trace events."""
+    for traced in (False, True):
+        rng = random.Random(20261203 + traced)
+        trees, tracers = [], []
+        for module in IMPLEMENTATIONS:
+            tracer = Tracer(enabled=traced)
+            tracers.append(tracer)
+            trees.append(module.RBTree(tracer, "ep.rbr"))
+        nodes: list[dict[int, RBNode[int, int]]] = [{}, {}]
+        for step in range(1000):
+            key = rng.randrange(150) << 32 | rng.randrange(4)
+            action = rng.random()
+            answers: list[object] = []
+            for tree, tracer, held in zip(trees, tracers, nodes, strict=True):
+                tracer.begin_call("step")
+                if key in held and action < 0.5:
+                    tree.erase(held.pop(key))
+                    answers.append("erased")
+                elif key in held:
+                    answers.append(("found", getattr(tree.find(key), "handle", None)))
+                else:
+                    if action < 0.7:
+                        assert tree.find(key) is None
+                    held[key] = tree.insert(key, step)
+                    answers.append(("inserted", held[key].handle))
+            assert answers[0] == answers[1], f"step {step}"
+            assert tracers[0].cost == tracers[1].cost, f"step {step}"
+            assert [tuple(e) for e in tracers[0].events] == [tuple(e) for e in tracers[1].events]
+            if step % 50 == 0:
+                assert _shape(trees[0]) == _shape(trees[1]), f"step {step}"
+        assert _shape(trees[0]) == _shape(trees[1])
+        for tree in trees:
+            tree._check()
+
+
+def test_the_import_says_which_tree_runs_and_the_variable_forces_the_source() -> None:
+    """`COMPILED` matches the file the import took; MUXLAB_PURE_PYTHON=1 takes rbtree.py."""
+    imported, source = str(rbtree.__file__), str(PURE.__file__)
+    assert (not imported.endswith("rbtree.py")) == rbtree.COMPILED
+    assert PURE.COMPILED is False and source.endswith("rbtree.py")
+    probe = "import simulator.kernel.rbtree as r; print(r.COMPILED, r.__file__)"
+    for forced, expected in (("1", "False"), ("", str(rbtree.COMPILED))):
+        env = {**os.environ, "MUXLAB_PURE_PYTHON": forced}
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=Path(source).parents[2],  # the project: the same `simulator` package
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert out[0] == expected, out
+        assert out[1].endswith("rbtree.py") == (expected == "False"), out

@@ -11,32 +11,37 @@ O(log n) however many descriptors are watched. This module is that tree (``lib/r
   recorded as a `TraceEvent` the TUI can animate;
 * `RBTree._check` verifies every red-black invariant, for the property tests.
 
-Why the nodes live in flat arrays
----------------------------------
+Why the nodes live in one flat array
+------------------------------------
 The complexity lab inserts a million keys. With one Python object per node, CPython's cyclic
 garbage collector walks every node in each full collection, and those collections alone made
-building the tree twice as slow as the tree's own work. So a node is an int *handle*, an index
-into parallel sequences owned by the tree: ``_key`` and ``_value`` (lists, since they hold any
-object), ``_left``, ``_right`` and ``_parent`` (``array('i')`` of handles) and ``_red`` (a
-``bytearray``). A million nodes are then a handful of containers, and the arrays are not
-even tracked by the collector.
+building the tree twice as slow as the tree's own work. So a node is an int *handle* into
+arrays owned by the tree, which the collector does not walk: ``_node``, an ``array('q')``
+holding four 64-bit words per node side by side -- ``_node[h]`` the key, ``_node[h + 1]`` the
+left child, ``_node[h + 2]`` the right child, ``_node[h + 3]`` the parent (handles are
+multiples of 4, so a field is one addition away) -- and, beside it, ``_red`` (a ``bytearray``
+indexed by handle), ``_value`` and ``_gen`` (lists indexed by ``handle >> 2``).
 
-The links are arrays rather than lists of ints because a list holds pointers to int objects:
-following a link would read the list, then the int object somewhere else in memory, then the
-key. An array stores the numbers themselves, which saves one cache miss per level of the
-descent (measured: a million random inserts take about a fifth less time than with lists).
+The descent reads one node per level, and a node is one 32-byte stretch of memory: its key
+and both links share a cache line. With the key in a list of int objects and each link in
+an array of its own, a level cost three cache misses (the list slot, the int object
+somewhere on the heap, the link); measured over a tree of 200,000 random keys, the packed
+node made the descent ~40% faster (tests/benchmarks/bench_rbtree.py). The price: keys are
+ints that fit in 64 bits (eventpoll packs ``(file, fd)`` in one,
+`simulator.kernel.eventpoll.ep_key`); `insert` refuses any other key (TypeError,
+OverflowError) before changing anything.
 
-The layout has a price, measured on a million random int keys (CPython 3.11): with the
-collector paused, one object per node builds the tree ~1.5x faster than these arrays (a
-node's fields share a cache line there, and reading an array element makes a new int); with
-the collector on, as programs run, the arrays are ~1.45x faster (4.3 s against 6.3 s).
+This module is pure Python and is the source of truth. When the package is installed from a
+source tree with a C compiler, the build also compiles it with mypyc into an extension
+module that the import finds first (see ``setup.py``); `COMPILED` says which one runs, and
+``MUXLAB_PURE_PYTHON=1`` in the environment makes the import take this file instead.
 
-Handle 0 is the nil sentinel (the kernel's ``NULL``): black, no key, no children, never
-written, so "is the uncle red?" needs no None check. Erased handles go on a free list and are
-reused first, as a slab cache reuses freed objects; handles never used yet are counted, not
-listed (`_fresh`); the arrays grow by half at a time and never shrink. A free handle is kept
-ready for reuse: no key, no children, no parent, red (what ``rb_link_node`` +
-``rb_insert_color`` start from).
+Handle 0 is the nil sentinel (the kernel's ``NULL``): black, no children, never written, so
+"is the uncle red?" needs no None check. Erased handles go on a free list and are reused
+first, as a slab cache reuses freed objects; handles never used yet are counted, not listed
+(`_fresh`); the array grows by half at a time and never shrinks. A free handle is kept ready
+for reuse: no key, no children, red, and its parent is itself (the kernel's
+``RB_CLEAR_NODE``), which tells it from a node in the tree.
 
 `RBTree.insert`, `RBTree.find`, iteration and the other readers return `RBNode` views: small
 objects naming a handle that read the arrays on demand. (A caller that keeps a node per item,
@@ -49,7 +54,7 @@ the same node compare equal (``==``) but need not be the same object (``is``). L
 ``struct rb_root_cached``, the tree remembers its leftmost node, which makes `RBTree.first`
 O(1).
 
-Keys only need ``<`` (a total order); eventpoll uses ``(file_id, fd)`` tuples.
+Keys are ints in the signed 64-bit range; eventpoll packs ``(file_id, fd)`` into one.
 
 The insertion path is written for speed: no per-node method calls in the descent, the arrays in
 local variables, one comparison per level, the tracing check taken once per call, and costs
@@ -64,31 +69,32 @@ added once per call from a local counter.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar
 
 from simulator.kernel.trace import TraceKind, Tracer
 from simulator.observe import Key
 
-
-class SupportsLessThan(Protocol):
-    """A key type: anything totally ordered by ``<`` (ints, strings, tuples of those)."""
-
-    def __lt__(self, other: Any, /) -> bool: ...
-
-
-K = TypeVar("K", bound=SupportsLessThan)
+K = TypeVar("K", bound=int)
 V = TypeVar("V")
+
+#: Is this the module mypyc compiled (True), or this file run by the interpreter (False)?
+#: (A compiled module's ``__file__`` is its extension, not this source.)
+COMPILED: Final = not os.path.basename(__file__).endswith(".py")
 
 #: The nil sentinel: the handle of every absent child and of the root's parent.
 NIL = 0
 
-#: Handles added per growth of the node arrays, at least (then half the current capacity).
+#: Words per node in `RBTree._node` (key, left, right, parent): handles are multiples of it.
+STRIDE = 4
+
+#: Nodes added per growth of the node arrays, at least (then half the current capacity).
 _MIN_GROWTH = 16
 
-#: One nil link, repeated to grow the link arrays.
-_NIL_LINKS = array("i", [NIL])
+#: One never-used node (key 0, no children, no parent), repeated to grow the node array.
+_BLANK_NODE = array("q", [0] * STRIDE)
 
 
 class RBNode(Generic[K, V]):
@@ -119,17 +125,17 @@ class RBNode(Generic[K, V]):
     @property
     def erased(self) -> bool:
         """Has the node been erased from its tree? O(1)."""
-        return self._tree._gen[self._handle] != self._gen
+        return self._tree._gen[self._handle >> 2] != self._gen
 
     @property
     def key(self) -> K:
         """The node's key."""
-        return self._tree._key[self._live()]  # type: ignore[no-any-return]
+        return self._tree._node[self._live()]  # type: ignore[return-value]
 
     @property
     def value(self) -> V:
         """The value stored with the key (eventpoll: the epitem)."""
-        return self._tree._value[self._live()]  # type: ignore[no-any-return]
+        return self._tree._value[self._live() >> 2]  # type: ignore[no-any-return]
 
     @property
     def red(self) -> bool:
@@ -139,17 +145,17 @@ class RBNode(Generic[K, V]):
     @property
     def left(self) -> RBNode[K, V] | None:
         """The left child, or None."""
-        return None if self.erased else self._tree._view(self._tree._left[self._handle])
+        return None if self.erased else self._tree._view(self._tree._node[self._handle + 1])
 
     @property
     def right(self) -> RBNode[K, V] | None:
         """The right child, or None."""
-        return None if self.erased else self._tree._view(self._tree._right[self._handle])
+        return None if self.erased else self._tree._view(self._tree._node[self._handle + 2])
 
     @property
     def parent(self) -> RBNode[K, V] | None:
         """The parent, None for the root, the node itself once erased (``RB_CLEAR_NODE``)."""
-        return self if self.erased else self._tree._view(self._tree._parent[self._handle])
+        return self if self.erased else self._tree._view(self._tree._node[self._handle + 3])
 
     def _live(self) -> int:
         """The handle, after checking that it still holds this node."""
@@ -184,14 +190,15 @@ _ROTATE = "{e.side} at {e.key!r}"
 _RECOLOR = "{e.key!r} {e.colour}"
 
 
-def _key(key: object) -> Key:
+def _key(key: object) -> Any:
     """A key as trace events carry it: epoll's tree keys are ``(file, fd)`` (`Key`); the
-    tests' trees use other orderable keys, which the events carry as they are."""
-    return cast(Key, key)
+    tests' trees use other orderable keys, which the events carry as they are. (Typed Any, not
+    a ``cast`` to `Key`: compiled, this module checks declared types when it runs.)"""
+    return key
 
 
 class RBTree(Generic[K, V]):
-    """A red-black tree of unique keys (``struct rb_root_cached`` with eventpoll's usage).
+    """A red-black tree of unique int keys (``struct rb_root_cached`` with eventpoll's usage).
 
     ``tracer`` receives the cost of every operation and, when ``tracer.enabled``, its trace
     events (``where`` is ``name``). Without a tracer nothing is counted.
@@ -199,9 +206,9 @@ class RBTree(Generic[K, V]):
     Mutating the tree while iterating over it is not supported, as in the kernel, where the
     walk and the changes are serialised by ``ep->mtx``.
 
-    >>> tree: RBTree[tuple[int, int], str] = RBTree()
-    >>> node = tree.insert((7, 3), "epitem for fd 3")
-    >>> tree.find((7, 3)) == node, tree.find((7, 4))
+    >>> tree: RBTree[int, str] = RBTree()
+    >>> node = tree.insert(7 << 32 | 3, "epitem for fd 3 of file 7")
+    >>> tree.find(7 << 32 | 3) == node, tree.find(7 << 32 | 4)
     (True, None)
     >>> tree.erase(node)
     >>> len(tree), tree.root, node.erased
@@ -212,13 +219,10 @@ class RBTree(Generic[K, V]):
         "_free",
         "_fresh",
         "_gen",
-        "_key",
-        "_left",
         "_leftmost",
         "_miss",
-        "_parent",
+        "_node",
         "_red",
-        "_right",
         "_root",
         "_size",
         "_tracer",
@@ -238,38 +242,37 @@ class RBTree(Generic[K, V]):
         #: How trace events show a key (None: as it is). eventpoll packs ``(file, fd)`` in one
         #: int, which is smaller and compares faster, and shows it as the pair.
         self.shown = shown
-        # The node arrays, indexed by handle; index 0 is the nil sentinel. Keys and values are
-        # Any because the sentinel and free handles hold None.
-        self._key: list[Any] = [None]
+        # The node array: STRIDE words per handle (key, left, right, parent); the first node
+        # is the nil sentinel. `_red` is indexed by handle like `_node` (three bytes of four
+        # unused: an index without a shift on the rebalancing's path); values and generations
+        # by handle >> 2. Values are Any because the sentinel and free handles hold None.
+        self._node = array("q", _BLANK_NODE)
+        self._red = bytearray(STRIDE)
         self._value: list[Any] = [None]
-        self._left = array("i", [NIL])
-        self._right = array("i", [NIL])
-        self._parent = array("i", [NIL])
-        self._red = bytearray([False])
         self._gen: list[int] = [0]  # bumped on erase, so stale views can tell
         self._free: list[int] = []  # erased handles ready for reuse, the next one last
-        self._fresh = 1  # the lowest handle never used: it and all above it are free too
+        self._fresh = STRIDE  # the lowest handle never used: it and all above it are free too
         self._root = NIL
         self._leftmost = NIL  # rb_root_cached.rb_leftmost
         # Where the last `find` of an absent key ended, until the tree next changes: (key,
         # parent, went right at, nodes visited, and if traced the keys compared and the sides
         # taken). See `insert`.
-        self._miss: tuple[Any, int, int, int, list[Any] | None, list[str] | None] | None = None
+        self._miss: tuple[int, int, int, int, list[int] | None, list[str] | None] | None = None
         self._size = 0
 
     def _view(self, handle: int) -> RBNode[K, V] | None:
         """A view of ``handle``, or None for the sentinel."""
-        return RBNode(self, handle, self._gen[handle]) if handle else None
+        return RBNode(self, handle, self._gen[handle >> 2]) if handle else None
 
     # --- reading -------------------------------------------------------------------------
 
     def node_at(self, handle: int) -> RBNode[K, V]:
-        """A view of the node in slot `handle` (from `RBNode.handle`), which must be in the
-        tree: a caller that keeps handles instead of views keeps one object less per node.
-        O(1)."""
-        if not 0 < handle < len(self._key) or self._key[handle] is None:
+        """A view of the node at `handle` (from `RBNode.handle`), which must be in the tree:
+        a caller that keeps handles instead of views keeps one object less per node. O(1)."""
+        node = self._node
+        if not (0 < handle < self._fresh and handle % STRIDE == 0) or node[handle + 3] == handle:
             raise ValueError(f"no node at handle {handle} in {self.name}")
-        return RBNode(self, handle, self._gen[handle])
+        return RBNode(self, handle, self._gen[handle >> 2])
 
     @property
     def root(self) -> RBNode[K, V] | None:
@@ -295,15 +298,15 @@ class RBTree(Generic[K, V]):
         gen = self._gen
         handle = self._leftmost
         while handle:
-            yield RBNode(self, handle, gen[handle])
+            yield RBNode(self, handle, gen[handle >> 2])
             handle = self._next(handle)
 
     def keys(self) -> Iterator[K]:
         """Yield the keys in order. O(n) for the whole walk."""
-        key = self._key
+        node = self._node
         handle = self._leftmost
         while handle:
-            yield key[handle]
+            yield node[handle]  # type: ignore[misc]
             handle = self._next(handle)
 
     def first(self) -> RBNode[K, V] | None:
@@ -315,7 +318,7 @@ class RBTree(Generic[K, V]):
 
         A red-black tree of n nodes is never taller than 2·log2(n + 1).
         """
-        left, right = self._left, self._right
+        node = self._node
         best = 0
         stack: list[tuple[int, int]] = []
         if self._root:
@@ -323,10 +326,10 @@ class RBTree(Generic[K, V]):
         while stack:
             handle, depth = stack.pop()
             best = max(best, depth)
-            if left[handle]:
-                stack.append((left[handle], depth + 1))
-            if right[handle]:
-                stack.append((right[handle], depth + 1))
+            if node[handle + 1]:
+                stack.append((node[handle + 1], depth + 1))
+            if node[handle + 2]:
+                stack.append((node[handle + 2], depth + 1))
         return best
 
     def find(self, key: K) -> RBNode[K, V] | None:
@@ -335,23 +338,23 @@ class RBTree(Generic[K, V]):
         Charges one ``tree_compare`` per visited node; traces one TREE_COMPARE per visited node.
         """
         tracer = self._tracer
-        keys, left, right = self._key, self._left, self._right
+        node = self._node
         handle = self._root
         parent = went_right_at = NIL
         if tracer is not None and tracer.enabled:
-            others: list[K] = []
+            others: list[int] = []
             sides: list[str] = []
             while handle:
                 parent = handle
-                node_key = keys[handle]
+                node_key = node[handle]
                 others.append(node_key)
                 if key < node_key:
                     sides.append("left")
-                    handle = left[handle]
+                    handle = node[handle + 1]
                 elif node_key < key:
                     went_right_at = handle
                     sides.append("right")
-                    handle = right[handle]
+                    handle = node[handle + 2]
                 else:
                     sides.append("found")
                     break
@@ -363,12 +366,12 @@ class RBTree(Generic[K, V]):
         while handle:
             visited += 1
             parent = handle
-            node_key = keys[handle]
+            node_key = node[handle]
             if key < node_key:
-                handle = left[handle]
+                handle = node[handle + 1]
             elif node_key < key:
                 went_right_at = handle
-                handle = right[handle]
+                handle = node[handle + 2]
             else:
                 return self._found(handle, visited)
         if tracer is not None:  # tracing off: no event to record, the batch goes to its counter
@@ -380,7 +383,7 @@ class RBTree(Generic[K, V]):
         """`find`'s untraced hit: charge the descent, return the view."""
         if self._tracer is not None:
             self._tracer.cost.tree_compare += visited
-        return RBNode(self, handle, self._gen[handle])
+        return RBNode(self, handle, self._gen[handle >> 2])
 
     def lookup_path(self, key: K) -> list[RBNode[K, V]]:
         """The nodes `find` would visit for ``key``, root first, for views to draw. O(log n).
@@ -388,15 +391,15 @@ class RBTree(Generic[K, V]):
         The last node is the match, if there is one. It is a view: no cost, no trace.
         For an absent key this is also the path `insert` descends.
         """
-        keys, left, right, gen = self._key, self._left, self._right, self._gen
+        node, gen = self._node, self._gen
         path: list[RBNode[K, V]] = []
         handle = self._root
         while handle:
-            path.append(RBNode(self, handle, gen[handle]))
-            if key < keys[handle]:
-                handle = left[handle]
-            elif keys[handle] < key:
-                handle = right[handle]
+            path.append(RBNode(self, handle, gen[handle >> 2]))
+            if key < node[handle]:
+                handle = node[handle + 1]
+            elif node[handle] < key:
+                handle = node[handle + 2]
             else:
                 break
         return path
@@ -407,7 +410,9 @@ class RBTree(Generic[K, V]):
         """Add ``key`` -> ``value`` and return its new node (``ep_rbtree_insert``). O(log n).
 
         Raises KeyError if ``key`` is already present; eventpoll looks the key up first
-        (``ep_find`` before ``ep_insert``), so the kernel never needs this check.
+        (``ep_find`` before ``ep_insert``), so the kernel never needs this check. Raises
+        TypeError for a key that is not an int and OverflowError for one outside the signed
+        64-bit range, and then the tree is unchanged.
 
         Charges one ``tree_compare`` per node on the descent (the duplicate check is a safety
         net of the model and is not charged). Traces a TREE_COMPARE per visited node, then
@@ -416,7 +421,7 @@ class RBTree(Generic[K, V]):
         # Like the kernel's descent, decide left or right with a single comparison per level
         # (ep_cmp_ffd(...) > 0 goes right). The last node we went right at holds the greatest
         # key <= `key`, so one more comparison after the loop detects a duplicate.
-        keys, left, right = self._key, self._left, self._right
+        node = self._node
         parent = NIL
         went_right_at = NIL
         handle = self._root
@@ -439,59 +444,63 @@ class RBTree(Generic[K, V]):
         elif trace:
             # Traced: note each comparison as the descent makes it, for one charge_compares.
             assert tracer is not None
-            others: list[K] = []
+            others: list[int] = []
             sides: list[str] = []
             while handle:
                 parent = handle
-                node_key = keys[handle]
+                node_key = node[handle]
                 others.append(node_key)
                 if key < node_key:
                     sides.append("left")
-                    handle = left[handle]
+                    handle = node[handle + 1]
                 else:
                     went_right_at = handle
                     sides.append("right")
-                    handle = right[handle]
+                    handle = node[handle + 2]
             tracer.charge_compares(self.name, key, others, sides, self.shown)
         else:
             depth = 0
             while handle:
                 parent = handle
                 depth += 1
-                if key < keys[handle]:
-                    handle = left[handle]
+                if key < node[handle]:
+                    handle = node[handle + 1]
                 else:
                     went_right_at = handle
-                    handle = right[handle]
+                    handle = node[handle + 2]
             if tracer is not None:
                 # No event to record: the batch goes straight to its counter (the hot path of
                 # bulk registration; see `Tracer`).
                 tracer.cost.tree_compare += depth
-        if went_right_at and not keys[went_right_at] < key:
+        if went_right_at and not node[went_right_at] < key:
             raise KeyError(key)
 
-        # A free handle is already red with no children; only its parent and data are set.
+        # A free handle is already red with no children; its parent, key and value are set.
         # Erased handles are reused first; then never-used ones, counted rather than listed
-        # (a list of a million handle numbers would hold a million int objects).
+        # (a list of a million handle numbers would hold a million int objects). The key is
+        # stored first: the array refuses a key it cannot hold before anything has changed.
         free = self._free
         if free:
-            new = free.pop()
+            new = free[-1]
+            node[new] = key
+            free.pop()
         else:
             new = self._fresh
-            if new == len(keys):
+            if new == len(node):
                 self._grow()
-            self._fresh = new + 1
-        keys[new] = key
-        self._value[new] = value
-        self._parent[new] = parent
+                node = self._node
+            node[new] = key
+            self._fresh = new + STRIDE
+        self._value[new >> 2] = value
+        node[new + 3] = parent
         self._size += 1
         if not parent:
             self._root = new
             self._leftmost = new
         elif went_right_at == parent:
-            right[parent] = new
+            node[parent + 2] = new
         else:
-            left[parent] = new
+            node[parent + 1] = new
             if not went_right_at:
                 # Went left all the way down: the new key is the smallest.
                 self._leftmost = new
@@ -500,7 +509,7 @@ class RBTree(Generic[K, V]):
             tracer.record_free(TraceKind.TREE_INSERT, self.name, _KEY, self._shown(key))
         if not parent or self._red[parent]:
             self._insert_fixup(new, trace)
-        return RBNode(self, new, self._gen[new])
+        return RBNode(self, new, self._gen[new >> 2])
 
     def erase(self, node: RBNode[K, V]) -> None:
         """Remove ``node`` from the tree (``rb_erase_cached`` then ``RB_CLEAR_NODE``). O(log n).
@@ -518,46 +527,40 @@ class RBTree(Generic[K, V]):
         if node.erased:
             raise ValueError(f"this node was already erased from {self.name}")
         handle = node._handle
-        keys, left_of, right_of, parent_of, red = (
-            self._key,
-            self._left,
-            self._right,
-            self._parent,
-            self._red,
-        )
+        words, red = self._node, self._red
         tracer = self._tracer
         trace = tracer is not None and tracer.enabled
         if trace:
             assert tracer is not None
-            tracer.record_free(TraceKind.TREE_ERASE, self.name, _KEY, self._shown(keys[handle]))
+            tracer.record_free(TraceKind.TREE_ERASE, self.name, _KEY, self._shown(words[handle]))
         if handle == self._leftmost:
             self._leftmost = self._next(handle)
 
         # CLRS RB-DELETE with nil leaves: `child` replaces the removed position and may be the
         # sentinel, whose parent is never written, so its parent is tracked in `child_parent`.
-        left, right = left_of[handle], right_of[handle]
+        left, right = words[handle + 1], words[handle + 2]
         removed_red = red[handle]
         if not left or not right:
             child = left or right
-            child_parent = parent_of[handle]
+            child_parent = words[handle + 3]
             self._replace_child(handle, child)
         else:
             # Two children: the in-order successor takes the node's place and colour.
             successor = right
-            while left_of[successor]:
-                successor = left_of[successor]
+            while words[successor + 1]:
+                successor = words[successor + 1]
             removed_red = red[successor]
-            child = right_of[successor]
-            if parent_of[successor] == handle:
+            child = words[successor + 2]
+            if words[successor + 3] == handle:
                 child_parent = successor
             else:
-                child_parent = parent_of[successor]
+                child_parent = words[successor + 3]
                 self._replace_child(successor, child)
-                right_of[successor] = right
-                parent_of[right] = successor
+                words[successor + 2] = right
+                words[right + 3] = successor
             self._replace_child(handle, successor)
-            left_of[successor] = left
-            parent_of[left] = successor
+            words[successor + 1] = left
+            words[left + 3] = successor
             if red[successor] != red[handle]:
                 red[successor] = red[handle]
                 if trace:
@@ -574,86 +577,82 @@ class RBTree(Generic[K, V]):
         """Add never-used handles, by half the capacity, so growing costs O(1) amortised."""
         # Whole-block copies only: converting element by element would cost more than the
         # inserts the new handles serve.
-        start = len(self._key)
-        count = max(_MIN_GROWTH, start // 2)
-        self._key += [None] * count
+        count = max(_MIN_GROWTH, len(self._value) // 2)
+        self._node += _BLANK_NODE * count
+        self._red += b"\x01" * (STRIDE * count)
         self._value += [None] * count
-        self._left += _NIL_LINKS * count
-        self._right += _NIL_LINKS * count
-        self._parent += _NIL_LINKS * count
-        self._red += b"\x01" * count
         self._gen += [0] * count
 
     def _release(self, handle: int) -> None:
         """Clear an erased handle, end its views' generation, and free it for reuse."""
-        self._key[handle] = None  # drop the references, as kfree(epi) would
-        self._value[handle] = None
-        self._left[handle] = self._right[handle] = NIL
-        self._parent[handle] = NIL
+        node = self._node
+        node[handle] = node[handle + 1] = node[handle + 2] = 0  # no key, no children
+        node[handle + 3] = handle  # RB_CLEAR_NODE: not in the tree
+        self._value[handle >> 2] = None  # drop the reference, as kfree(epi) would
         self._red[handle] = True
-        self._gen[handle] += 1
+        self._gen[handle >> 2] += 1
         self._free.append(handle)
 
     def _next(self, handle: int) -> int:
         """The in-order successor (``rb_next``), or NIL: O(1) amortised over a whole walk."""
-        left, right, parent_of = self._left, self._right, self._parent
-        if right[handle]:
-            handle = right[handle]
-            while left[handle]:
-                handle = left[handle]
+        node = self._node
+        if node[handle + 2]:
+            handle = node[handle + 2]
+            while node[handle + 1]:
+                handle = node[handle + 1]
             return handle
-        parent = parent_of[handle]
-        while parent and handle == right[parent]:
-            handle, parent = parent, parent_of[parent]
+        parent = node[handle + 3]
+        while parent and handle == node[parent + 2]:
+            handle, parent = parent, node[parent + 3]
         return parent
 
     # --- rebalancing (lib/rbtree.c: __rb_insert, ____rb_erase_color) ----------------------
 
-    def _insert_fixup(self, node: int, trace: bool) -> None:
+    def _insert_fixup(self, handle: int, trace: bool) -> None:
         """Restore "no red node has a red parent" and "the root is black" after an insert."""
-        left, right, parent_of, red = self._left, self._right, self._parent, self._red
+        node, red = self._node, self._red
         while True:
-            parent = parent_of[node]
+            parent = node[handle + 3]
             if not parent:
                 # Case 1 of __rb_insert: the node is the root, which is always black.
-                red[node] = False
+                red[handle] = False
                 if trace:
-                    self._emit_recolor(node)
+                    self._emit_recolor(handle)
                 return
             if not red[parent]:
                 return
-            gparent = parent_of[parent]  # a red parent is never the root
-            if parent == left[gparent]:
-                uncle = right[gparent]
+            gparent = node[parent + 3]  # a red parent is never the root
+            if parent == node[gparent + 1]:
+                uncle = node[gparent + 2]
                 if red[uncle]:
                     # Red uncle: push the grandparent's black down one level, continue above.
                     red[parent] = red[uncle] = False
                     red[gparent] = True
                     if trace:
                         self._emit_recolor(parent, uncle, gparent)
-                    node = gparent
+                    handle = gparent
                     continue
-                if node == right[parent]:
+                if handle == node[parent + 2]:
                     # Zig-zag: rotate into the straight-line case.
                     self._rotate_left(parent, trace)
-                    parent = node
+                    parent = handle
                 red[parent] = False
                 red[gparent] = True
                 if trace:
                     self._emit_recolor(parent, gparent)
                 self._rotate_right(gparent, trace)
             else:
-                uncle = left[gparent]
+                uncle = node[gparent + 1]
                 if red[uncle]:
                     red[parent] = red[uncle] = False
                     red[gparent] = True
                     if trace:
                         self._emit_recolor(parent, uncle, gparent)
-                    node = gparent
+                    handle = gparent
                     continue
-                if node == left[parent]:
+                if handle == node[parent + 1]:
                     self._rotate_right(parent, trace)
-                    parent = node
+                    parent = handle
                 red[parent] = False
                 red[gparent] = True
                 if trace:
@@ -661,134 +660,135 @@ class RBTree(Generic[K, V]):
                 self._rotate_left(gparent, trace)
             return
 
-    def _erase_fixup(self, node: int, parent: int, trace: bool) -> None:
-        """Give back the black an erase removed from the paths through ``node``.
+    def _erase_fixup(self, handle: int, parent: int, trace: bool) -> None:
+        """Give back the black an erase removed from the paths through ``handle``.
 
-        ``node`` (possibly NIL) carries an "extra black"; ``parent`` is its parent. The
+        ``handle`` (possibly NIL) carries an "extra black"; ``parent`` is its parent. The
         sibling always exists: its side had the removed black too.
         """
-        left, right, parent_of, red = self._left, self._right, self._parent, self._red
-        while node != self._root and not red[node]:
-            if node == left[parent]:
-                sibling = right[parent]
+        node, red = self._node, self._red
+        while handle != self._root and not red[handle]:
+            if handle == node[parent + 1]:
+                sibling = node[parent + 2]
                 if red[sibling]:
                     # Red sibling: rotate it above the parent so the sibling becomes black.
                     self._paint(sibling, False, trace)
                     self._paint(parent, True, trace)
                     self._rotate_left(parent, trace)
-                    sibling = right[parent]
-                far, near = right[sibling], left[sibling]
+                    sibling = node[parent + 2]
+                far, near = node[sibling + 2], node[sibling + 1]
                 if not red[far] and not red[near]:
                     # Black sibling with black children: take a black off both sides and
                     # move the extra black up.
                     self._paint(sibling, True, trace)
-                    node, parent = parent, parent_of[parent]
+                    handle, parent = parent, node[parent + 3]
                     continue
                 if not red[far]:
                     self._paint(near, False, trace)
                     self._paint(sibling, True, trace)
                     self._rotate_right(sibling, trace)
-                    sibling = right[parent]
-                    far = right[sibling]
+                    sibling = node[parent + 2]
+                    far = node[sibling + 2]
                 self._paint(sibling, bool(red[parent]), trace)
                 self._paint(parent, False, trace)
                 self._paint(far, False, trace)
                 self._rotate_left(parent, trace)
             else:
-                sibling = left[parent]
+                sibling = node[parent + 1]
                 if red[sibling]:
                     self._paint(sibling, False, trace)
                     self._paint(parent, True, trace)
                     self._rotate_right(parent, trace)
-                    sibling = left[parent]
-                far, near = left[sibling], right[sibling]
+                    sibling = node[parent + 1]
+                far, near = node[sibling + 1], node[sibling + 2]
                 if not red[far] and not red[near]:
                     self._paint(sibling, True, trace)
-                    node, parent = parent, parent_of[parent]
+                    handle, parent = parent, node[parent + 3]
                     continue
                 if not red[far]:
                     self._paint(near, False, trace)
                     self._paint(sibling, True, trace)
                     self._rotate_left(sibling, trace)
-                    sibling = left[parent]
-                    far = left[sibling]
+                    sibling = node[parent + 1]
+                    far = node[sibling + 1]
                 self._paint(sibling, bool(red[parent]), trace)
                 self._paint(parent, False, trace)
                 self._paint(far, False, trace)
                 self._rotate_right(parent, trace)
             return
-        if node:
-            self._paint(node, False, trace)
+        if handle:
+            self._paint(handle, False, trace)
 
-    def _paint(self, node: int, red: bool, trace: bool) -> None:
+    def _paint(self, handle: int, red: bool, trace: bool) -> None:
         """Set a node's colour, tracing it only if it changes (erase path, not hot)."""
-        if self._red[node] != red:
-            self._red[node] = red
+        if self._red[handle] != red:
+            self._red[handle] = red
             if trace:
-                self._emit_recolor(node)
+                self._emit_recolor(handle)
 
-    def _rotate_left(self, node: int, trace: bool) -> None:
-        """Lift ``node``'s right child into ``node``'s place; ``node`` becomes its left child."""
-        left, right, parent_of = self._left, self._right, self._parent
-        pivot = right[node]
-        moved = left[pivot]
-        right[node] = moved
+    def _rotate_left(self, handle: int, trace: bool) -> None:
+        """Lift ``handle``'s right child into its place; ``handle`` becomes its left child."""
+        node = self._node
+        pivot = node[handle + 2]
+        moved = node[pivot + 1]
+        node[handle + 2] = moved
         if moved:
-            parent_of[moved] = node
-        self._replace_child(node, pivot)
-        left[pivot] = node
-        parent_of[node] = pivot
+            node[moved + 3] = handle
+        self._replace_child(handle, pivot)
+        node[pivot + 1] = handle
+        node[handle + 3] = pivot
         if trace:
             assert self._tracer is not None
             self._tracer.record_free(
-                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "left"
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(node[handle]), "left"
             )
 
-    def _rotate_right(self, node: int, trace: bool) -> None:
-        """Lift ``node``'s left child into ``node``'s place; ``node`` becomes its right child."""
-        left, right, parent_of = self._left, self._right, self._parent
-        pivot = left[node]
-        moved = right[pivot]
-        left[node] = moved
+    def _rotate_right(self, handle: int, trace: bool) -> None:
+        """Lift ``handle``'s left child into its place; ``handle`` becomes its right child."""
+        node = self._node
+        pivot = node[handle + 1]
+        moved = node[pivot + 2]
+        node[handle + 1] = moved
         if moved:
-            parent_of[moved] = node
-        self._replace_child(node, pivot)
-        right[pivot] = node
-        parent_of[node] = pivot
+            node[moved + 3] = handle
+        self._replace_child(handle, pivot)
+        node[pivot + 2] = handle
+        node[handle + 3] = pivot
         if trace:
             assert self._tracer is not None
             self._tracer.record_free(
-                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(self._key[node]), "right"
+                TraceKind.TREE_ROTATE, self.name, _ROTATE, self._shown(node[handle]), "right"
             )
 
     def _replace_child(self, old: int, new: int) -> None:
         """Hang ``new`` (maybe NIL) where ``old`` hangs from its parent (``__rb_change_child``)."""
-        parent = self._parent[old]
+        node = self._node
+        parent = node[old + 3]
         if new:
-            self._parent[new] = parent
+            node[new + 3] = parent
         if not parent:
             self._root = new
-        elif self._left[parent] == old:
-            self._left[parent] = new
+        elif node[parent + 1] == old:
+            node[parent + 1] = new
         else:
-            self._right[parent] = new
+            node[parent + 2] = new
 
     # --- tracing -------------------------------------------------------------------------
 
-    def _shown(self, key: object) -> Key:
+    def _shown(self, key: object) -> Any:
         """A key as trace events carry it (see `shown`)."""
         return _key(key) if self.shown is None else self.shown(key)
 
     def _emit_recolor(self, *handles: int) -> None:
-        tracer, shown, keys, red = self._tracer, self.shown, self._key, self._red
+        tracer, shown, node, red = self._tracer, self.shown, self._node, self._red
         assert tracer is not None
         for handle in handles:
-            key = keys[handle]
+            key = node[handle]
             tracer.record_free(
                 TraceKind.TREE_RECOLOR,
                 self.name,
                 _RECOLOR,
-                key if shown is None else shown(key),
+                _key(key) if shown is None else shown(key),
                 "",
                 bool(red[handle]),
             )
@@ -804,19 +804,11 @@ class RBTree(Generic[K, V]):
         (the search-tree property); the size; the cached leftmost node; every handle is
         either in the tree or free (exactly once), and free handles are cleared.
         """
-        keys, values, left, right = self._key, self._value, self._left, self._right
-        parent_of, red = self._parent, self._red
-        lengths = {len(array) for array in (keys, values, left, right, parent_of, red, self._gen)}
-        if len(lengths) != 1:
-            raise AssertionError(f"{self.name}: node arrays of different lengths {lengths}")
-        if (keys[NIL], values[NIL], left[NIL], right[NIL], parent_of[NIL], red[NIL]) != (
-            None,
-            None,
-            NIL,
-            NIL,
-            NIL,
-            False,
-        ):
+        node, values, red = self._node, self._value, self._red
+        sizes = {len(node), len(red), STRIDE * len(values), STRIDE * len(self._gen)}
+        if len(sizes) != 1:
+            raise AssertionError(f"{self.name}: node arrays of different lengths {sizes}")
+        if (*node[NIL:STRIDE], values[NIL], red[NIL]) != (0, NIL, NIL, NIL, None, False):
             raise AssertionError(f"{self.name}: the nil sentinel was written to")
         root = self._root
         reachable: set[int] = set()
@@ -831,11 +823,11 @@ class RBTree(Generic[K, V]):
 
     def _check_shape(self, root: int, reachable: set[int]) -> None:
         """The invariants of a non-empty tree; fills ``reachable`` with its handles."""
-        left, right, parent_of, red = self._left, self._right, self._parent, self._red
+        node, red = self._node, self._red
         view = self._view
-        if parent_of[root]:
+        if node[root + 3]:
             raise AssertionError(
-                f"{self.name}: root {view(root)!r} has parent {view(parent_of[root])!r}"
+                f"{self.name}: root {view(root)!r} has parent {view(node[root + 3])!r}"
             )
         if red[root]:
             raise AssertionError(f"{self.name}: root {view(root)!r} is red")
@@ -850,7 +842,7 @@ class RBTree(Generic[K, V]):
                 )
             if not red[handle]:
                 blacks += 1
-            for child in (left[handle], right[handle]):
+            for child in (node[handle + 1], node[handle + 2]):
                 if not child:
                     if black_height is None:
                         black_height = blacks
@@ -860,10 +852,12 @@ class RBTree(Generic[K, V]):
                             f"{black_height} elsewhere"
                         )
                     continue
-                if parent_of[child] != handle:
+                if not (0 < child < self._fresh and child % STRIDE == 0):
+                    raise AssertionError(f"{self.name}: {view(handle)!r} links to {child}")
+                if node[child + 3] != handle:
                     raise AssertionError(
                         f"{self.name}: {view(child)!r} is a child of {view(handle)!r} "
-                        f"but its parent is {view(parent_of[child])!r}"
+                        f"but its parent is {node[child + 3]}"
                     )
                 if red[handle] and red[child]:
                     raise AssertionError(
@@ -875,13 +869,13 @@ class RBTree(Generic[K, V]):
                 f"{self.name}: {len(reachable)} nodes reachable, size says {self._size}"
             )
         leftmost = root
-        while left[leftmost]:
-            leftmost = left[leftmost]
+        while node[leftmost + 1]:
+            leftmost = node[leftmost + 1]
         if self._leftmost != leftmost:
             raise AssertionError(
                 f"{self.name}: cached leftmost {view(self._leftmost)!r}, actual {view(leftmost)!r}"
             )
-        previous: K | None = None
+        previous: int | None = None
         for key in self.keys():
             if previous is not None and not previous < key:
                 raise AssertionError(f"{self.name}: keys out of order: {previous!r} before {key!r}")
@@ -890,26 +884,26 @@ class RBTree(Generic[K, V]):
     def _check_free(self, reachable: set[int]) -> None:
         """Every handle but the sentinel is in the tree or free (once), and free ones are clear.
 
-        A free handle holds no key or value and no links, and is red, ready for `insert`.
+        A free handle holds no key or value and no children, and is red, ready for `insert`;
+        an erased one is its own parent (``RB_CLEAR_NODE``), a never-used one has none.
         """
+        node = self._node
         free = set(self._free)
-        never_used = range(self._fresh, len(self._key))
+        never_used = range(self._fresh, len(node), STRIDE)
         if (
             len(free) != len(self._free)
             or NIL in free
             or free & reachable
-            or any(h >= self._fresh for h in free)
+            or any(h >= self._fresh or h % STRIDE for h in free)
         ):
             raise AssertionError(f"{self.name}: free list repeats a handle or holds a live one")
-        if len(free) + len(never_used) + len(reachable) != len(self._key) - 1:
+        if STRIDE * (len(free) + len(never_used) + len(reachable)) != len(node) - STRIDE:
             raise AssertionError(f"{self.name}: handles neither in the tree nor free (a leak)")
         for handle in (*free, *never_used):
             cleared = (
-                self._key[handle] is None
-                and self._value[handle] is None
-                and not self._left[handle]
-                and not self._right[handle]
-                and not self._parent[handle]
+                node[handle] == node[handle + 1] == node[handle + 2] == 0
+                and node[handle + 3] == (handle if handle < self._fresh else NIL)
+                and self._value[handle >> 2] is None
                 and self._red[handle]
             )
             if not cleared:
