@@ -62,12 +62,13 @@ async def test_the_player_opens_after_its_first_frame_with_the_keys_held(tmp_pat
     app = make_app(animate=False, lessons_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = PlayerScreen(opener_of(path, calls), title="Glanced", animate=False)
-        app.push_screen(screen)
+        await app.push_screen(screen)
         assert not screen.opened and screen.loaded_session is None
         screen.action_step_forward()  # a key pressed while the player opens...
         screen.action_step_forward()
-        assert screen.loaded_session is None and calls == []  # ...is held, loads nothing
         await pilot.pause()
+        assert screen.loaded_session is None and calls == []  # ...is held, loads nothing
+        screen.open_after_frame()
         await until(pilot, lambda: screen.opened)
         await pilot.pause()
         assert calls == [path]
@@ -85,8 +86,9 @@ async def test_reading_the_session_before_the_player_opens_loads_it(tmp_path: Pa
     app = make_app(animate=False, lessons_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = PlayerScreen(opener_of(path, calls), animate=False)
-        app.push_screen(screen)
+        await app.push_screen(screen)
         assert screen.session.total == 10 and calls == [path]
+        screen.open_after_frame()
         await until(pilot, lambda: screen.opened)
         assert screen.session.total == 10 and screen.frame is not None
         assert calls == [path]  # loaded once
@@ -98,7 +100,8 @@ async def test_a_broken_scenario_at_start_ends_in_its_report_over_the_menu(
     bad = write(tmp_path, "bad.toml", EPOLL_SCENARIO.replace('do = "recv"', 'do = "recieve"'))
     app = make_app(bad, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoadErrorScreen))
+        await until(pilot, lambda: "cannot be played" in screen_text(app))
+        assert isinstance(app.screen, LoadErrorScreen)
         assert "bad.toml cannot be played" in screen_text(app)
         assert "recieve" in screen_text(app)
         await pilot.press("escape")

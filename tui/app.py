@@ -125,6 +125,14 @@ class MuxlabApp(App[int]):
         )
         self.push_screen(self._player(opener, path, title=glance_title(path) or path.name))
 
+    def on_ready(self) -> None:
+        """The app runs (its first frame is shown): a player waiting to open draws its frame,
+        then opens (`PlayerScreen.open_after_frame`)."""
+        player = _player_screen()
+        screen = self.screen
+        if player is not None and isinstance(screen, player) and not screen.opened:
+            screen.open_after_frame()
+
     def on_player_screen_open_failed(self, message: PlayerScreen.OpenFailed) -> None:
         """The scenario the app started with cannot be played: its report, over the menu."""
         if self.screen is message.player:

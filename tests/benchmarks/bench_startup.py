@@ -133,7 +133,7 @@ Bare().run()
 '''
 
 FIRST_FRAME_PROBE = '''\
-"""Run a Textual program; write the CPU time it had used when it first drew `screen`.
+"""Run a Textual program; write the CPU time it had used when it first showed `screen`.
 
 Usage: probe.py OUT SCREEN (SCRIPT | -m MODULE) [ARGS...]. The time is taken in the process,
 right after the frame was handed to the terminal (`App._display`), so work the program does
@@ -150,8 +150,10 @@ _display = textual.app.App._display
 
 
 def display(self, shown, renderable):
+    # Textual holds back what is drawn during a batch (its start-up is one): not shown.
+    shown_now = renderable is not None and not self._batch_count
     _display(self, shown, renderable)
-    if type(shown).__name__ == screen and not display.noted:
+    if shown_now and type(shown).__name__ == screen and not display.noted:
         display.noted = True
         with open(out, "w") as f:
             f.write(repr(time.process_time()))

@@ -114,7 +114,7 @@ class PlayerScreen(Screen[None]):
     starts the live kernel's child), and the panels are composed and drawn. A scenario that
     cannot be played posts `OpenFailed` with the loader's report (the app shows it). Keys
     pressed meanwhile are held and run once the player is open (`opened`); reading `session`
-    before then loads it at once."""
+    before then loads it at once. The opening starts when `open_after_frame` is called."""
 
     class OpenFailed(Message):
         """The opener refused the scenario (`OpenError`): the player is to be replaced by
@@ -361,10 +361,11 @@ class PlayerScreen(Screen[None]):
         self.navigator = Navigator(session, self, predict_mode=self._predict_at_start)
 
     def _load(self) -> None:
-        """Make the session with the opener (once; its `OpenError` again after a failure)."""
+        """Make the session with the opener (once; after a failure reported by `_open`, an
+        `OpenError` saying so)."""
         opener, self._opener = self._opener, None
         if opener is None:
-            raise OpenError("the player was closed", "it has no session")
+            raise OpenError("nothing to play", "the scenario could not be played")
         try:
             self._take_session(opener())
         except OpenError:
@@ -470,6 +471,15 @@ class PlayerScreen(Screen[None]):
         self.query_one("#model").border_title = "Kernel model"
         self.query_one("#live").border_title = "Real kernel"
         self._update_size_classes()
+
+    def open_after_frame(self) -> None:
+        """Draw this frame, then open the player (see the class). The app calls it once it
+        runs (`MuxlabApp.on_ready`): a frame drawn while Textual starts is held back, so an
+        opening started from `on_mount` would delay the first frame shown by all of it."""
+        self.call_later(self._draw_then_open)  # in this screen's context (its data bindings)
+
+    def _draw_then_open(self) -> None:
+        self.refresh()
         self.call_after_refresh(self._open)
 
     def _auto_focus(self) -> None:
