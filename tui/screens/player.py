@@ -557,6 +557,7 @@ class PlayerScreen(Screen[None]):
     def animating(self) -> bool:
         return self.animation.running
 
+    @_when_open
     def go(self, target: int, *, single: bool = False) -> None:
         """Move to `target` steps; `single` marks one step forward (animated, may ask)."""
         self.navigator.go(target, single=single)
