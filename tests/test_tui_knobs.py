@@ -34,6 +34,7 @@ async def test_the_knob_keys_rerun_the_lesson_on_both_kernels() -> None:
     app = make_app(COSTS, animate=False, params={"N": "10"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         first = player(app)
+        await until(pilot, lambda: first.opened)  # loaded after the player's first frame
         assert n_of(app) == 10 and first.session.total == 24
         assert "N = 10" in screen_text(app)
         await pilot.press("right_square_bracket")  # 10 -> 20 on the ladder 10, 20, 50, 100, ...

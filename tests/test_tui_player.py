@@ -64,6 +64,13 @@ def player(app: MuxlabApp) -> PlayerScreen:
     return screen
 
 
+async def opened(pilot: Any, app: MuxlabApp) -> PlayerScreen:
+    """The player, once open (`muxlab play FILE` loads its scenario after the first frame)."""
+    screen = player(app)
+    await until(pilot, lambda: screen.opened)
+    return screen
+
+
 def palette_offers(app: MuxlabApp, text: str) -> bool:
     """Whether the open command palette lists a command containing `text` (first)."""
     try:
@@ -330,7 +337,8 @@ async def test_a_broken_scenario_is_reported_in_the_app(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.toml", EPOLL_SCENARIO.replace('do = "recv"', 'do = "recieve"'))
     app = make_app(bad, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        # The player draws its frame, then loads the scenario: the report follows.
+        await until(pilot, lambda: "cannot be played" in screen_text(app))
         assert isinstance(app.screen, LoadErrorScreen)
         text = screen_text(app)
         assert "bad.toml cannot be played" in text
@@ -453,6 +461,7 @@ async def test_t_refuses_a_lesson_that_became_a_link_out_of_the_folder(tmp_path:
     text = EPOLL_SCENARIO.replace('mechanism = "epoll"', 'mechanism = "epoll"\nlesson = "tiny.md"')
     app = make_app(write(folder, "with-lesson.toml", text), live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)  # validated, then the file changes
         (folder / "tiny.md").unlink()
         (folder / "tiny.md").symlink_to(secret)
         await pilot.press("t")
@@ -580,7 +589,7 @@ async def test_a_lesson_without_a_multiplexer_shows_no_empty_multiplexer_panels(
     # tree's place and the ready list's, from the first step to the last.
     app = make_app(write(tmp_path, "sleep.toml", NO_MULTIPLEXER), live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen = player(app)
+        screen = await opened(pilot, app)
         assert (screen.sub_title or "").startswith("no multiplexer · ")
         for position in range(3):  # before the first step, then after the first two
             if position:

@@ -30,7 +30,7 @@ from tui.screens.menu import LessonMenuScreen
 if TYPE_CHECKING:
     from simulator.scenario import Recording
     from simulator.scenario.runner import LiveFactory, ModelFactory
-    from tui.screens.player import PlayerScreen
+    from tui.screens.player import Opener, PlayerScreen
     from tui.session import PlaySession
 
 
@@ -115,15 +115,30 @@ class MuxlabApp(App[int]):
             if options.sandbox:
                 self.open_sandbox(options.challenge)
             return
-        screen = self._player_for(
-            options.scenario,
-            replay=options.replay,
-            recording=options.recording,
-            params=options.params,
+        # The player draws its frame first, then loads the scenario (`PlayerScreen`): one that
+        # cannot be played ends in its report over the menu (`on_player_screen_open_failed`).
+        from tui.lessons import glance_title
+
+        path = options.scenario
+        opener = self._opener(
+            path, replay=options.replay, recording=options.recording, params=options.params
         )
-        if isinstance(screen, LoadErrorScreen):  # its report, over the menu
-            self.push_screen(self._menu())
-        self.push_screen(screen)
+        self.push_screen(self._player(opener, path, title=glance_title(path) or path.name))
+
+    def on_ready(self) -> None:
+        """The app runs (its first frame is shown): a player waiting to open draws its frame,
+        then opens (`PlayerScreen.open_after_frame`)."""
+        player = _player_screen()
+        screen = self.screen
+        if player is not None and isinstance(screen, player) and not screen.opened:
+            screen.open_after_frame()
+
+    def on_player_screen_open_failed(self, message: PlayerScreen.OpenFailed) -> None:
+        """The scenario the app started with cannot be played: its report, over the menu."""
+        if self.screen is message.player:
+            self.pop_screen()
+        self.push_screen(self._menu())
+        self.push_screen(LoadErrorScreen(message.error.title, message.error.report))
 
     def _menu(self) -> LessonMenuScreen:
         return LessonMenuScreen(self.progress, self.options.lessons_dir)
@@ -157,38 +172,70 @@ class MuxlabApp(App[int]):
         params: Mapping[str, str] | None = None,
     ) -> PlayerScreen | LoadErrorScreen:
         """A player of `path`, or the report of why it cannot be played."""
-        from simulator.scenario import (
-            Recording,
-            RecordingError,
-            ScenarioError,
-            ScenarioRunError,
-            load_scenario,
-        )
-        from simulator.scenario.runner import default_live_factory, default_model_factory
+        from tui.screens.player import OpenError
+
+        opener = self._opener(path, replay=replay, recording=recording, params=params)
+        try:
+            session = opener()
+        except OpenError as exc:
+            return LoadErrorScreen(exc.title, exc.report)
+        return self._player(session, path)
+
+    def _opener(
+        self,
+        path: Path,
+        *,
+        replay: Path | None,
+        recording: Recording | None,
+        params: Mapping[str, str] | None = None,
+    ) -> Opener:
+        """What loads `path` (its knobs set by `params`) and makes its session (starting the
+        live kernel's child in a thread), or raises `OpenError` with the report of why it
+        cannot be played. Nothing is imported or read until it is called."""
+
+        def open_session() -> PlaySession:
+            from simulator.scenario import (
+                Recording,
+                RecordingError,
+                ScenarioError,
+                ScenarioRunError,
+                load_scenario,
+            )
+            from simulator.scenario.runner import default_live_factory, default_model_factory
+            from tui.screens.player import OpenError
+            from tui.session import PlaySession
+
+            options, given = self.options, recording
+            try:
+                scenario = load_scenario(path, params)
+                if replay is not None:
+                    given = Recording.load(replay)
+                return PlaySession(
+                    scenario,
+                    path,
+                    live=options.live,
+                    recording=given,
+                    model_factory=options.model_factory or default_model_factory,
+                    live_factory=options.live_factory or default_live_factory,
+                    prestart=True,
+                )
+            except ScenarioError as exc:
+                raise OpenError(f"{path} cannot be played", exc.report()) from exc
+            except (RecordingError, ScenarioRunError) as exc:
+                raise OpenError(f"{path} cannot be played", str(exc)) from exc
+
+        return open_session
+
+    def _player(
+        self, session: PlaySession | Opener, path: Path, *, title: str = ""
+    ) -> PlayerScreen:
         from tui.screens.player import PlayerScreen
-        from tui.session import PlaySession
 
         options = self.options
-        try:
-            scenario = load_scenario(path, params)
-            if replay is not None:
-                recording = Recording.load(replay)
-            session = PlaySession(
-                scenario,
-                path,
-                live=options.live,
-                recording=recording,
-                model_factory=options.model_factory or default_model_factory,
-                live_factory=options.live_factory or default_live_factory,
-                prestart=True,
-            )
-        except ScenarioError as exc:
-            return LoadErrorScreen(f"{path} cannot be played", exc.report())
-        except (RecordingError, ScenarioRunError) as exc:
-            return LoadErrorScreen(f"{path} cannot be played", str(exc))
         key = lesson_key(path, options.lessons_dir or shipped_dir())
         return PlayerScreen(
             session,
+            title=title,
             animate=options.animate,
             progress=self.progress,
             lesson_key=key,
@@ -257,13 +304,16 @@ class MuxlabApp(App[int]):
         while isinstance(self.screen, closable):
             screen = self.screen
             if player is not None and isinstance(screen, player):
-                self._finish(screen.session)
+                self._finish(screen.loaded_session)
             self.pop_screen()
         if not isinstance(self.screen, LessonMenuScreen):  # the app started with a player
             self.push_screen(self._menu())
 
-    def _finish(self, session: PlaySession) -> None:
-        """Save the recording if asked, then end the live kernel."""
+    def _finish(self, session: PlaySession | None) -> None:
+        """Save the recording if asked, then end the live kernel (None: a player still
+        opening, with neither)."""
+        if session is None:
+            return
         record = self.options.record
         from tui.session import Source
 
@@ -339,7 +389,7 @@ class MuxlabApp(App[int]):
         player = _player_screen()
         for screen in self.screen_stack:
             if player is not None and isinstance(screen, player):
-                self._finish(screen.session)
+                self._finish(screen.loaded_session)
         self.exit(0)
 
 

@@ -189,6 +189,13 @@ def _quick_lesson(path: Path, *, glance: bool) -> Lesson | None:
     )
 
 
+def glance_title(path: Path) -> str | None:
+    """The title a glance at `path` finds (a template's, at its knobs' defaults), or None when
+    the file is not plainly well formed: what the player shows while it loads the file."""
+    lesson = _quick_lesson(path, glance=True)
+    return lesson.title if lesson is not None else None
+
+
 def _is_place(value: Any, high: int) -> bool:
     """None, or an int in 1..`high` (a chapter or an order, as the format takes them)."""
     return value is None or place(value, high) is not None
@@ -247,7 +254,15 @@ def catalogue(
     return [(topic, members) for topic, members in grouped if members]
 
 
-__all__ = ["TOPICS", "Lesson", "catalogue", "load_lesson", "path_of", "topic_of"]
+__all__ = [
+    "TOPICS",
+    "Lesson",
+    "catalogue",
+    "glance_title",
+    "load_lesson",
+    "path_of",
+    "topic_of",
+]
 
 
 # --- challenges (issue 14) --------------------------------------------------------------------

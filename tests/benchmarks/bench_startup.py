@@ -9,16 +9,17 @@ as a real process in a real pseudo-terminal of 140x44 cells: a bare Textual app 
 `Static`, `Footer`), ``muxlab`` (the lesson menu) and ``muxlab play SCENARIO`` (the player with
 the live kernel). The time runs from the spawn to the moment the terminal has received a text
 that only the first frame of the screen holds (the Static's text; the first chapter's heading
-in the lesson list; the player's "Real kernel" panel title): the process really starts, and
-really draws. Each run
-then quits with ``q`` (the live child ends with it). For ``play`` the time until the player
+in the lesson list; the player's "Real kernel" panel title, which its empty frame shows
+before the scenario is loaded): the process really starts, and really draws. Each run then
+quits with ``q`` (the live child ends with it). For ``play`` the time until the player
 shows the live child running ("child pid") is measured as well. The medians are compared
 with the bare app's; the targets are 1.5 (menu) and 2.0 (play). For the menu, the time until
 the highlighted lesson's summary is drawn is measured too ("your progress:", drawn one refresh
 after the first frame). Because wall time on a shared machine is mostly the other processes,
 each program is also run, alternating with the runs above, under a probe (`FIRST_FRAME_PROBE`,
 run with ``python -I``; ``python -m tui`` is the ``muxlab`` command) that notes in the process
-the CPU time it had used when its first frame was handed to the terminal: what the program
+the CPU time it had used when its first frame was handed to the terminal (a frame Textual
+holds back, drawn during its start-up batch, does not count): what the program
 itself spent to get there, whatever the load (read from outside, at the moment the marker
 arrives, it would also count what the program does after its first frame). The live child is a
 process of its own and not counted. Results go to ``results/startup.json`` beside this file.
@@ -86,6 +87,38 @@ recording first needs it, instead of nine `TypeAdapter`s at import: importing it
 loader, in-process CPU, 3 runs each, 20.6-24.9 -> 11.0-12.0 ms. Not re-measured end to end
 (the machine's load was 17-57 that hour: ~10 ms is inside the spread of ``play``'s start);
 the player drawing before validation remains the change that could reach 2x.
+
+Fifth pass (issue 10, session 5), ``play``. Profiled (``-X importtime`` and cProfile of the
+real process in a pty up to its first frame, through probes like the one below): of
+``play``'s ~1.4 s of CPU at its first frame (menu ~0.8 s, bare ~0.5 s), the player imported
+the scenario's whole stack before drawing -- `tui.screens.player` imports `tui.frame`,
+`tui.session`, `tui.verdicts` and the views, each of which imports the runner, so the
+format's pydantic models, the loader and pydantic (~260 ms in-process), then the views
+(~80 ms) -- then loaded and checked the scenario and made the session (~50 ms), then drew
+the full player. What changed: `muxlab play FILE` gives the player an opener instead of a
+session (`tui.screens.player.Opener`, `MuxlabApp._opener`). The first frame is the player's
+frame alone -- the lesson's title from a glance at the file (`tui.lessons.glance_title`), the
+empty panels and their titles, "Loading the lesson...", the keys -- and the player's module
+imports at its top only what that frame needs: nothing of the format, the runner or pydantic
+is imported before it (a test checks). Right after that frame is shown, the opener loads and
+checks the scenario and makes the session (the live child starts then, in its thread, while
+the panels are composed and drawn); keys pressed meanwhile are held and run in order; a
+scenario that cannot be played still ends in the loader's report over the menu. The opening
+starts from the app's ``on_ready``: Textual holds back what is drawn during its start-up (a
+batch), so an opening started when the player mounted delayed the first frame the terminal
+got by all of it (the screen came at once, already open) -- which the probe did not see: it
+noted the first `App._display` of the screen, written or not. It now notes the first one
+written, and the figures below use it for both trees. The menu was checked too: it does not
+read every lesson in full before its first frame (a glance at each, as in the second pass;
+each file is read twice, once by `library.is_challenge`, which sorts challenges out).
+By how much (``--runs 9``, this benchmark run with main's tree and venv, then with this
+one, back to back, 2 cores under a load of 8-9): ``play`` 3.34x -> 1.54x wall (4244 -> 2633
+ms; bare 1271 / 1705 ms), 2.91x -> 1.58x CPU at the first frame shown (1527 -> 839 ms; bare
+525 / 530 ms); the live child shown running 3.66x -> 2.99x. The menu, unchanged: 1.70x ->
+1.26x wall, 1.60x -> 1.51x CPU (799-839 ms), the spread of this machine.
+Left on the menu's path, by cProfile: painting the option list (~10% of its first frame),
+the app's stylesheet, and ``tui.cli.build_parser``, which imports `tui.lab_cli` (the lab's
+modules and `simulator.uapi`, ~25 ms of CPU) for ``muxlab lab``'s options on every start.
 """
 
 from __future__ import annotations
@@ -133,7 +166,7 @@ Bare().run()
 '''
 
 FIRST_FRAME_PROBE = '''\
-"""Run a Textual program; write the CPU time it had used when it first drew `screen`.
+"""Run a Textual program; write the CPU time it had used when it first showed `screen`.
 
 Usage: probe.py OUT SCREEN (SCRIPT | -m MODULE) [ARGS...]. The time is taken in the process,
 right after the frame was handed to the terminal (`App._display`), so work the program does
@@ -150,8 +183,10 @@ _display = textual.app.App._display
 
 
 def display(self, shown, renderable):
+    # Textual holds back what is drawn during a batch (its start-up is one): not shown.
+    shown_now = renderable is not None and not self._batch_count
     _display(self, shown, renderable)
-    if type(shown).__name__ == screen and not display.noted:
+    if shown_now and type(shown).__name__ == screen and not display.noted:
         display.noted = True
         with open(out, "w") as f:
             f.write(repr(time.process_time()))

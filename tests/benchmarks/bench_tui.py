@@ -215,6 +215,8 @@ async def player(
         async with app.run_test(size=SIZE) as pilot:
             screen = app.screen
             assert isinstance(screen, PlayerScreen)
+            while not screen.opened:  # `muxlab play` draws the player's frame, then opens it
+                await pilot.pause()
             session = screen.session
 
             def draw() -> None:

@@ -19,65 +19,48 @@ dialog opens; the answer is judged by the real kernel and the step is revealed.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec
 
 from textual import work
 from textual.app import ComposeResult
+from textual.compose import compose
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from simulator.scenario import Verdict
 from simulator.scenario.course import ending
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
 from simulator.scenario.program import ProgramError, load_program, step_lines
 from tui.animation import Animation
 from tui.commands import PaletteBinding
-from tui.frame import (
-    MECHANISMS,
-    NO_MECHANISM,
-    Frame,
-    MicroRecorder,
-    build_frame,
-    mechanism_class,
-    mechanism_of,
-    step_mechanism,
-)
 from tui.heap import HeapPolicy
-from tui.navigation import Navigator
-from tui.predict import Question
 from tui.progress import ProgressStore
 from tui.render.safe import safe_text
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
-from tui.screens.predict import PredictScreen
 from tui.screens.recap import RecapScreen
-from tui.session import PlaySession, Source, StepWatch
-from tui.story import model_subtitle, narration, prediction_banner
-from tui.verdicts import counts_text
-from tui.widgets.calls_view import CallsView
-from tui.widgets.cost_view import CostView
-from tui.widgets.fd_table import FdTable
-from tui.widgets.interest_tree import InterestTree
-from tui.widgets.live_panel import LivePanel
 from tui.widgets.narration import Narration
-from tui.widgets.nic_lane import NicLaneView
-from tui.widgets.picture import PictureView
-from tui.widgets.program_view import ProgramView
-from tui.widgets.ready_list import ReadyList
-from tui.widgets.status_bar import StatusBar
-from tui.widgets.threads_view import ThreadsView
-from tui.widgets.timeline import Timeline
-from tui.widgets.trace_list import TraceList
-from tui.widgets.wait_queues import WaitQueues
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
     from simulator.observe import TraceEvent
+    from simulator.scenario import Verdict
+    from tui.frame import Frame, MicroRecorder
+    from tui.navigation import Navigator
+    from tui.predict import Question
+    from tui.session import PlaySession, StepWatch
+    from tui.widgets.picture import PictureView
+
+# The modules below `tui.frame` (the session, the runner, the scenario format and pydantic, the
+# views) are imported where they are used, which is only once the player is open: a player
+# given an `Opener` draws its first frame without them (see `PlayerScreen`).
 
 #: Animation speeds the user steps through with + and -.
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -90,8 +73,57 @@ COMPACT = (110, 34)
 TINY = (64, 20)
 
 
+class OpenError(Exception):
+    """Why a scenario cannot be played: the dialog's title and the loader's report."""
+
+    def __init__(self, title: str, report: str) -> None:
+        super().__init__(title)
+        self.title = title
+        self.report = report
+
+
+#: Makes the session of a player that opens after its first frame; raises `OpenError`.
+Opener = Callable[[], "PlaySession"]
+
+_P = ParamSpec("_P")
+
+
+def _when_open(
+    action: Callable[Concatenate[PlayerScreen, _P], None],
+) -> Callable[Concatenate[PlayerScreen, _P], None]:
+    """A player action that needs the lesson: asked for while the player opens (a key pressed
+    before it has loaded), it runs once the player is open, in the order asked."""
+
+    @functools.wraps(action)
+    def run(self: PlayerScreen, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        if not self.opened:
+            self._held.append(functools.partial(action, self, *args, **kwargs))
+            return
+        action(self, *args, **kwargs)
+
+    return run
+
+
 class PlayerScreen(Screen[None]):
-    """Plays one `PlaySession` (see the module docstring). Implements `tui.navigation.Stage`."""
+    """Plays one `PlaySession` (see the module docstring). Implements `tui.navigation.Stage`.
+
+    Given an `Opener` instead of a session (``muxlab play FILE``), the player opens in two
+    moves: its first frame is its frame alone -- the lesson's `title`, the empty panels, the
+    keys -- drawn without loading the scenario or importing the modules that play it; right
+    after that frame, the opener loads and checks the scenario and makes the session (which
+    starts the live kernel's child), and the panels are composed and drawn. A scenario that
+    cannot be played posts `OpenFailed` with the loader's report (the app shows it). Keys
+    pressed meanwhile are held and run once the player is open (`opened`); reading `session`
+    before then loads it at once. The opening starts when `open_after_frame` is called."""
+
+    class OpenFailed(Message):
+        """The opener refused the scenario (`OpenError`): the player is to be replaced by
+        the report."""
+
+        def __init__(self, player: PlayerScreen, error: OpenError) -> None:
+            super().__init__()
+            self.player = player
+            self.error = error
 
     #: The keys; each is also a command of the palette (`title`, with `tooltip` as its help).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -262,23 +294,34 @@ class PlayerScreen(Screen[None]):
 
     def __init__(
         self,
-        session: PlaySession,
+        session: PlaySession | Opener,
         *,
+        title: str = "",
         animate: bool = True,
         progress: ProgressStore | None = None,
         lesson_key: str | None = None,
         predict_mode: bool = False,
         course_dir: Path | None = None,
     ) -> None:
-        # The first frame's panels are chosen before the first styling (a class added at the
-        # first draw would style every widget a second time).
-        super().__init__(classes=mechanism_class(step_mechanism(session)))
-        self.session = session
+        if callable(session):
+            super().__init__()
+        else:
+            from tui.frame import mechanism_class, step_mechanism
+
+            # The panels are chosen before the first styling (a class added at the first draw
+            # would style every widget a second time).
+            super().__init__(classes=mechanism_class(step_mechanism(session)))
+        self._session: PlaySession | None = None
+        self._opener: Opener | None = None
+        self.opened = False  #: whether the panels are composed and show the session
+        self._unmounted = False  # unmounted: an opening still due is dropped
+        self._held: list[Callable[[], None]] = []  # actions asked for while opening
+        self._opening_title = title
         self.animate_steps = animate
         self.progress = progress
         self.lesson_key = lesson_key
         self.frame: Frame | None = None
-        self.navigator = Navigator(session, self, predict_mode=predict_mode)
+        self.navigator: Navigator
         self.animation = Animation(self.set_interval, self._show_micro, self._animation_done)
         self.course_dir = course_dir  #: where the next lesson is looked for (None: shipped)
         self._recap_due = False  # the last step was just reached: the recap card follows
@@ -287,12 +330,103 @@ class PlayerScreen(Screen[None]):
         self._heap = HeapPolicy()  # keeps the collector off the model while repainting
         self._narrated = False  # whether the first frame's narration has been asked for
         self._views: tuple[PictureView, ...] = ()  # see `_model_views`
+        self._predict_at_start = predict_mode
         self.set_reactive(PlayerScreen.predict_mode, predict_mode)
+        if callable(session):
+            self._opener = session
+        else:
+            self._take_session(session)
+            self.opened = True
+
+    @property
+    def session(self) -> PlaySession:
+        """The session played (read while the player opens, it is loaded at once; raises
+        `OpenError` for a scenario that cannot be played)."""
+        if self._session is None:
+            self._load()
+        assert self._session is not None
+        return self._session
+
+    @property
+    def loaded_session(self) -> PlaySession | None:
+        """The session, or None while the player opens (nothing to close yet)."""
+        return self._session
+
+    def _take_session(self, session: PlaySession) -> None:
+        from tui.frame import mechanism_class, step_mechanism
+        from tui.navigation import Navigator
+
+        self.add_class(mechanism_class(step_mechanism(session)))
+        self._session = session
+        self.navigator = Navigator(session, self, predict_mode=self._predict_at_start)
+
+    def _load(self) -> None:
+        """Make the session with the opener (once; after a failure reported by `_open`, an
+        `OpenError` saying so)."""
+        opener, self._opener = self._opener, None
+        if opener is None:
+            raise OpenError("nothing to play", "the scenario could not be played")
+        try:
+            self._take_session(opener())
+        except OpenError:
+            self._opener = opener
+            raise
+
+    async def _open(self) -> None:
+        """After the first frame: load the session, compose the panels, show the start, then
+        run the keys held meanwhile."""
+        if self._unmounted or self.opened:
+            return
+        if self._session is None:
+            try:
+                self._load()
+            except OpenError as error:
+                self._opener = None
+                self.post_message(self.OpenFailed(self, error))
+                return
+        # The empty panels give way to the real ones (the header and footer stay).
+        await self.query_children("#main, #story").remove()
+        await self.mount_all(compose(self, self._panels()), before="#too-small")
+        self.opened = True
+        self._auto_focus()
+        self._show_session()
+        self.refresh_bindings()  # the knobs' keys, now that the scenario is known
+        held, self._held = self._held, []
+        for action in held:
+            action()
 
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield from self._panels() if self.opened else self._empty_panels()
+        yield Static(id="too-small", classes="too-small", markup=False)
+        yield Footer()
+
+    @staticmethod
+    def _empty_panels() -> ComposeResult:
+        """The first frame of a player that opens (see the class): the panels, empty."""
+        with Horizontal(id="main"):
+            yield Vertical(id="model", classes="panel")
+            yield Vertical(id="live", classes="panel")  # nothing to focus yet
+        with Vertical(id="story"):
+            yield Static("Loading the lesson…", id="opening", markup=False)
+
+    def _panels(self) -> ComposeResult:
+        from tui.widgets.calls_view import CallsView
+        from tui.widgets.cost_view import CostView
+        from tui.widgets.fd_table import FdTable
+        from tui.widgets.interest_tree import InterestTree
+        from tui.widgets.live_panel import LivePanel
+        from tui.widgets.nic_lane import NicLaneView
+        from tui.widgets.program_view import ProgramView
+        from tui.widgets.ready_list import ReadyList
+        from tui.widgets.status_bar import StatusBar
+        from tui.widgets.threads_view import ThreadsView
+        from tui.widgets.timeline import Timeline
+        from tui.widgets.trace_list import TraceList
+        from tui.widgets.wait_queues import WaitQueues
+
         with Horizontal(id="main"):
             with Vertical(id="model", classes="panel"):
                 with Horizontal(id="model-top"):
@@ -328,10 +462,41 @@ class PlayerScreen(Screen[None]):
             yield Timeline(id="timeline").data_bind(
                 PlayerScreen.total, PlayerScreen.position, PlayerScreen.verdicts
             )
-        yield Static(id="too-small", classes="too-small", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
+        if self.opened:
+            self._show_session()
+            return
+        self.title = safe_text(self._opening_title)
+        self.query_one("#model").border_title = "Kernel model"
+        self.query_one("#live").border_title = "Real kernel"
+        self._update_size_classes()
+
+    def open_after_frame(self) -> None:
+        """Draw this frame, then open the player (see the class). The app calls it once it
+        runs (`MuxlabApp.on_ready`): a frame drawn while Textual starts is held back, so an
+        opening started from `on_mount` would delay the first frame shown by all of it."""
+        self.call_later(self._draw_then_open)  # in this screen's context (its data bindings)
+
+    def _draw_then_open(self) -> None:
+        self.refresh()
+        self.call_after_refresh(self._open)
+
+    def _auto_focus(self) -> None:
+        """Focus what the screen focuses when it is shown (`AUTO_FOCUS`, Textual's rule): the
+        panels it focuses were composed after it was shown."""
+        auto_focus = self.app.AUTO_FOCUS if self.AUTO_FOCUS is None else self.AUTO_FOCUS
+        if not (auto_focus and self.app.app_focus) or self.focused is not None:
+            return
+        for widget in self.query(auto_focus):
+            if widget.focusable:
+                self.set_focus(widget)
+                return
+
+    def _show_session(self) -> None:
+        """The session's titles, panels and start (once the panels are composed)."""
+        from tui.frame import NO_MECHANISM, mechanism_of
+
         session = self.session
         self.title = safe_text(session.title)
         mechanism = mechanism_of(session)
@@ -353,6 +518,8 @@ class PlayerScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Behind the "terminal too small" message no player key acts (q still quits); the
         knobs are there only for a scenario that declares ``[params]``."""
+        if not self.opened:  # held until the player is open (`_when_open`)
+            return not self.has_class("-tiny")
         if action.split("(")[0] in ("knob", "knob_form") and not self.session.scenario.params:
             return False
         return not self.has_class("-tiny")
@@ -368,7 +535,10 @@ class PlayerScreen(Screen[None]):
             self.refresh_bindings()
         compact = not tiny and (width < COMPACT[0] or height < COMPACT[1])
         self.set_class(compact, "-compact")
-        self.query_one(ThreadsView).compact = compact
+        if self.opened:
+            from tui.widgets.threads_view import ThreadsView
+
+            self.query_one(ThreadsView).compact = compact
         if tiny:
             self.query_one("#too-small", Static).update(
                 f"muxlab needs a terminal of at least {TINY[0]}x{TINY[1]} to play a scenario;\n"
@@ -387,20 +557,29 @@ class PlayerScreen(Screen[None]):
     def animating(self) -> bool:
         return self.animation.running
 
+    @_when_open
     def go(self, target: int, *, single: bool = False) -> None:
         """Move to `target` steps; `single` marks one step forward (animated, may ask)."""
         self.navigator.go(target, single=single)
 
+    @_when_open
     def jump_to(self, step: int) -> None:
         """Go to `step` (0: the start); playing stops."""
         self.navigator.jump_to(step)
 
     def step_recorder(self) -> StepWatch | None:
+        from tui.frame import MicroRecorder
+
         self._recorder = MicroRecorder(self.session) if self._animates() else None
         return self._recorder
 
     def draw(self, *, animate: bool) -> None:
         """Capture a frame of the session and push it down to every widget."""
+        from tui.frame import build_frame
+        from tui.story import prediction_banner
+        from tui.widgets.live_panel import LivePanel
+        from tui.widgets.trace_list import TraceList
+
         session = self.session
         recorder, self._recorder = self._recorder, None
         frame = build_frame(
@@ -465,6 +644,8 @@ class PlayerScreen(Screen[None]):
     def _load_program(self) -> None:
         """Show the program the scenario's steps come from, if it names one
         (`simulator.scenario.program`); the panel stays hidden otherwise."""
+        from tui.widgets.program_view import ProgramView
+
         name, path = self.session.scenario.scenario.program, self.session.path
         if name is None or path is None:
             return
@@ -480,12 +661,16 @@ class PlayerScreen(Screen[None]):
         """Mark the lines of the step last run (none before the first step)."""
         if not self.has_class("-program"):
             return
+        from tui.widgets.program_view import ProgramView
+
         session = self.session
         step = session.scenario.steps[session.position - 1] if session.position else None
         self.query_one(ProgramView).marked = tuple(step_lines(step.line if step else None))
 
     def _narrate(self) -> None:
         """The narration of the frame on screen (also when called a refresh late)."""
+        from tui.story import narration
+
         if self.frame is not None:
             self.query_one(Narration).markdown = narration(self.frame, self.session)
 
@@ -505,6 +690,8 @@ class PlayerScreen(Screen[None]):
             self.app.call_from_thread(self.navigator.background_done, None)
 
     def ask(self, question: Question) -> None:
+        from tui.screens.predict import PredictScreen
+
         self._freeze()
         self.app.push_screen(PredictScreen(question, min_size=TINY), self.navigator.answer)
 
@@ -533,6 +720,8 @@ class PlayerScreen(Screen[None]):
     def state_changed(self) -> None:
         """Mirror the navigator's and the session's state into the reactives the status line
         and the timeline are bound to."""
+        from tui.verdicts import counts_text
+
         navigator, session = self.navigator, self.session
         if navigator.busy:
             self._freeze()
@@ -551,12 +740,16 @@ class PlayerScreen(Screen[None]):
     def _model_views(self) -> tuple[PictureView, ...]:
         """The small model views (queried once: the screen's widgets never change, and a
         query at every frame of an animation was a measurable part of its cost)."""
+        from tui.widgets.picture import PictureView
+
         if not self._views:
             self._views = tuple(self.query(PictureView).exclude("#live-panel"))
         return self._views
 
     def _show_panels_of(self, mechanism: str) -> None:
         """Show the panels of the mechanism the step uses (see `step_mechanism`)."""
+        from tui.frame import MECHANISMS, NO_MECHANISM, mechanism_class
+
         wanted = mechanism_class(mechanism)
         for name in (*MECHANISMS, NO_MECHANISM):
             other = mechanism_class(name)
@@ -569,6 +762,8 @@ class PlayerScreen(Screen[None]):
 
     def _freeze(self) -> None:
         """Stop the views that read the model lazily (the fd table) from reading it."""
+        from tui.widgets.fd_table import FdTable
+
         self.query_one(FdTable).frozen = True
 
     def _save_progress(self) -> None:
@@ -590,6 +785,12 @@ class PlayerScreen(Screen[None]):
 
     def _show_micro(self, micro: int | None) -> None:
         """Show micro-step `micro` of the step (None: the final state)."""
+        from tui.story import model_subtitle
+        from tui.widgets.fd_table import FdTable
+        from tui.widgets.interest_tree import InterestTree
+        from tui.widgets.picture import PictureView
+        from tui.widgets.trace_list import TraceList
+
         frame = self.frame
         if frame is None:
             return
@@ -619,6 +820,11 @@ class PlayerScreen(Screen[None]):
 
     def _check_live(self) -> None:
         """Notice a live child that died between steps (the next step falls back anyway)."""
+        from tui.frame import build_frame
+        from tui.session import Source
+        from tui.story import prediction_banner
+        from tui.widgets.live_panel import LivePanel
+
         if self.busy or self.frame is None or self.session.source is not Source.LIVE:
             return
         before = self.frame.status
@@ -630,25 +836,32 @@ class PlayerScreen(Screen[None]):
             self.query_one(LivePanel).frame = self.frame
 
     def on_unmount(self) -> None:
-        self.session.close()
+        self._unmounted = True
+        if self._session is not None:
+            self._session.close()
         self._heap.release()
 
     # --- actions -------------------------------------------------------------------------
 
+    @_when_open
     def action_step_forward(self) -> None:
         """Run (or replay) the next step, animated."""
         self.navigator.step_forward()
 
+    @_when_open
     def action_step_back(self) -> None:
         """Go back one step: the model re-runs from a checkpoint; no socket is touched."""
         self.navigator.step_back()
 
+    @_when_open
     def action_jump_start(self) -> None:
         self.navigator.jump_to(0)
 
+    @_when_open
     def action_jump_end(self) -> None:
         self.navigator.jump_to(self.session.total)
 
+    @_when_open
     def action_jump_to(self) -> None:
         """Ask for a step number, then go there."""
         total = self.session.total
@@ -667,18 +880,23 @@ class PlayerScreen(Screen[None]):
             jump,
         )
 
+    @_when_open
     def action_toggle_play(self) -> None:
         self.navigator.toggle_play()
 
+    @_when_open
     def action_skip_animation(self) -> None:
         self.animation.finish()
 
+    @_when_open
     def action_faster(self) -> None:
         self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
 
+    @_when_open
     def action_slower(self) -> None:
         self.speed_index = max(self.speed_index - 1, 0)
 
+    @_when_open
     def action_lesson_text(self) -> None:
         """Show the Markdown lesson the scenario names, if it has one."""
         lesson = self.session.scenario.scenario.lesson
@@ -694,6 +912,7 @@ class PlayerScreen(Screen[None]):
             return
         self.app.push_screen(LessonTextScreen(f"Lesson: {found.name}", text))
 
+    @_when_open
     def action_toggle_predict(self) -> None:
         self.navigator.toggle_predict()
         self.notify(
@@ -705,6 +924,7 @@ class PlayerScreen(Screen[None]):
 
     # --- knobs (issue 14): a [params] value changed, the lesson re-run on both kernels --------
 
+    @_when_open
     def action_knob(self, direction: int) -> None:
         """Move the first parameter one notch (`Param.neighbour`) and re-run the lesson."""
         params = self.session.scenario.params
@@ -719,6 +939,7 @@ class PlayerScreen(Screen[None]):
             return
         self.rerun({name: str(value)})
 
+    @_when_open
     def action_knob_form(self) -> None:
         """Ask for ``NAME=VALUE`` pairs (one parameter: just its value), then re-run."""
         scenario = self.session.scenario
@@ -771,6 +992,7 @@ class PlayerScreen(Screen[None]):
 
     # --- presenter mode (issue 14): for projectors -------------------------------------------
 
+    @_when_open
     def action_presenter(self) -> None:
         """Hide the chrome (header, footer, status line, timeline, trace, fd table), give the
         pictures the room, and set the narration large; `f` again restores the player."""
