@@ -45,8 +45,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator import uapi
-
 if TYPE_CHECKING:  # imported where used: `muxlab lab --help` reads this module's defaults
     from simulator.kernel import ModelKernel
 
@@ -307,6 +305,9 @@ def _loop(k: ModelKernel, clients: list[int], servers: list[int], *, pool: bool)
     sleeps and is woken), after they arrived when a batch comes (a busy server: it comes back
     to epoll_wait to find them queued). So does the worker on its hand-off socket.
     """
+    # here, not at the top: `muxlab` reads this module's defaults every time it starts
+    from simulator import uapi
+
     batch = len(servers)
     epfd = k.epoll_create()
     for server in servers:
