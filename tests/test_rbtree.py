@@ -15,6 +15,7 @@ import doctest
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -549,3 +550,44 @@ def test_the_import_says_which_tree_runs_and_the_variable_forces_the_source() ->
         ).stdout.split()
         assert out[0] == expected, out
         assert out[1].endswith("rbtree.py") == (expected == "False"), out
+
+
+def _compiled_or_skip() -> None:
+    """The tests below need the extension the install compiles; under CI it must be there."""
+    if not rbtree.COMPILED:
+        if os.environ.get("CI"):
+            pytest.fail("the install did not compile the tree (pip install -v shows why)")
+        pytest.skip("the tree is not compiled here (no C compiler at install time)")
+
+
+def test_under_ci_the_install_compiled_the_tree() -> None:
+    _compiled_or_skip()
+    assert not str(rbtree.__file__).endswith(".py")
+
+
+def test_an_edit_of_the_source_since_the_install_runs_the_source(tmp_path: Path) -> None:
+    """A copy of the package with its extension: taken while it is newer than rbtree.py, and
+    the source taken once rbtree.py is newer (compiled code of an older source would be wrong,
+    silently)."""
+    _compiled_or_skip()
+    package = Path(PURE.__file__ or "").parents[1]
+    shutil.copytree(package, tmp_path / "simulator", ignore=shutil.ignore_patterns("__pycache__"))
+    kernel = tmp_path / "simulator" / "kernel"
+    extension = next(kernel.glob("rbtree.*.so"))
+    probe = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+        "import simulator.kernel.rbtree as r; print(r.COMPILED, r.__file__)"
+    )
+
+    def taken() -> list[str]:
+        return subprocess.run(
+            [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split()
+
+    built = extension.stat().st_mtime
+    os.utime(kernel / "rbtree.py", (built - 60, built - 60))
+    compiled, path = taken()
+    assert compiled == "True" and path.startswith(str(tmp_path)), (compiled, path)
+    os.utime(kernel / "rbtree.py", (built + 60, built + 60))
+    compiled, path = taken()
+    assert compiled == "False" and path == str(kernel / "rbtree.py"), (compiled, path)
