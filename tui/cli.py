@@ -227,14 +227,19 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script passes it to exit)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        # The lesson menu, the most common start: building the parser imports every command's
+        # options (the lab's and the course's modules), time the menu's first frame waits for.
+        args = argparse.Namespace(command=None, served=False, open_dir=None)
+    else:
+        try:
+            args = build_parser().parse_args(argv)
+        except _UsageError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+        except SystemExit as exc:  # --help
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
         if args.command is None:
             from tui.launch import run_app
