@@ -18,7 +18,7 @@ from simulator.scenario.library import shipped_dir
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.program import step_lines
 from tests.test_scenario_format import run_cli
-from tests.tui_support import screen_text
+from tests.tui_support import screen_text, until
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
 from tui.widgets.program_view import MARK, ProgramView
@@ -249,6 +249,7 @@ async def test_the_marked_line_follows_the_steps_and_rewind(
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, PlayerScreen)
+        await until(pilot, lambda: screen.opened)  # loaded after the player's first frame
         view = screen.query_one(ProgramView)
         assert view.display and view.region.height > 0  # it fits at 80x24
         assert MARK not in screen_text(app)  # before the first step, nothing is marked
@@ -295,7 +296,10 @@ async def test_a_program_is_shown_neutralised(
     monkeypatch.setenv("MUXLAB_DATA_DIR", str(tmp_path))
     app = make_app(SHIPPED / "et-stall.toml", live=False, animate=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        view = app.screen.query_one(ProgramView)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        await until(pilot, lambda: screen.opened)  # loaded after the player's first frame
+        view = screen.query_one(ProgramView)
         view.load("[b]evil\x1b.py", "x = '\x1b]0;pwned\x07'\n")
         view.marked = (1,)
         await pilot.pause()
