@@ -119,6 +119,14 @@ ms; bare 1271 / 1705 ms), 2.91x -> 1.58x CPU at the first frame shown (1527 -> 8
 Left on the menu's path, by cProfile: painting the option list (~10% of its first frame),
 the app's stylesheet, and ``tui.cli.build_parser``, which imports `tui.lab_cli` (the lab's
 modules and `simulator.uapi`, ~25 ms of CPU) for ``muxlab lab``'s options on every start.
+
+Sixth pass (issue 10, session 5), the menu. ``muxlab`` without arguments builds no argument
+parser (`tui.cli.main`): building it imported every command's options, the lab's and the
+course's modules (62-72 ms of CPU in-process, part of it the course the menu reads anyway), and
+`simulator.bench.thrash` imports `simulator.uapi` where it uses it. Measured on main after
+it, two runs of ``--runs 9`` back to back, load ~1: menu 1.38x and 1.31x wall, 1.32x and 1.24x
+CPU; ``play`` 1.73x and 1.69x wall, 1.56x and 1.45x CPU (bare 552 ms wall). Before it, the same
+evening: menu 1.65x wall, 1.29x CPU; ``play`` 1.59x wall. Both targets met in both runs.
 """
 
 from __future__ import annotations
