@@ -1,13 +1,15 @@
 """Shared fixtures: the two kernels, alone and as a differential `Twin`; the hypothesis
-profiles; the rule for tests that need a program the machine may lack (tmux, Chromium); and
-how the suite is collected and ordered (the collector off while collecting, the longest first)."""
+profiles; the rule for tests that need a program the machine may lack (tmux, Chromium); how a
+test starts a program it interrupts as Ctrl+C would; and how the suite is collected and ordered
+(the collector off while collecting, the longest first)."""
 
 from __future__ import annotations
 
 import gc
 import os
 import shutil
-from collections.abc import Generator, Iterator, Mapping
+import sys
+from collections.abc import Generator, Iterator, Mapping, Sequence
 
 import pytest
 from hypothesis import settings
@@ -69,6 +71,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     theirs)."""
     rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def as_in_a_terminal(argv: Sequence[str]) -> list[str]:
+    """`argv` run the way a terminal runs a foreground program: SIGINT at its default, so that
+    Python turns it into KeyboardInterrupt. A program started from a non-interactive shell's
+    background job (``cmd &``, ``nohup``) inherits SIGINT ignored, and an ignored signal stays
+    ignored across ``exec``: a test that sends the program SIGINT to play Ctrl+C would then see
+    it run to its end. An isolated interpreter resets the signal and execs `argv`."""
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    return [sys.executable, "-I", "-c", reset + "os.execv(sys.argv[1], sys.argv[1:])", *argv]
 
 
 def require_tool(found: str | None, what: str, install: str) -> str:

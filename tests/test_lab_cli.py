@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from simulator.bench.plan import largest_size
+from tests.conftest import as_in_a_terminal
 from tui.cli import main
 
 
@@ -157,11 +158,13 @@ def test_ctrl_c_keeps_what_was_measured_and_leaves_nothing_behind(tmp_path: Path
     # Big enough that the sweep is still running when SIGINT comes: 4,000 pairs, poll there
     # taking hundreds of microseconds a call, 3,000 samples.
     sweep = subprocess.Popen(
-        [
-            *(sys.executable, "-I", "-m", "tui", "lab", "--json", "--sizes", "10,4000"),
-            *("--mechanisms", "poll,epoll", "--active", "1", "--repeat", "3000"),
-            *("--csv", str(tmp_path / "kept.csv")),
-        ],
+        as_in_a_terminal(
+            [
+                *(sys.executable, "-I", "-m", "tui", "lab", "--json", "--sizes", "10,4000"),
+                *("--mechanisms", "poll,epoll", "--active", "1", "--repeat", "3000"),
+                *("--csv", str(tmp_path / "kept.csv")),
+            ]
+        ),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

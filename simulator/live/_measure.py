@@ -271,9 +271,10 @@ def machine_costs(repeat: int) -> dict[str, object]:
     between two threads over two pipes, both threads pinned to one CPU so that every
     hand-over is a context switch (``pinned`` says whether the kernel allowed it; if not
     they may run on two CPUs and a hand-over is a cross-CPU wake-up instead). Medians of
-    `repeat` samples each; the threads and pipes are gone when it returns. CPython's call
-    overhead (and, for the ping-pong, taking the GIL) is in every figure, as it is in
-    every call a muxlab lesson makes.
+    `repeat` samples each; the pipes are closed and the threads joined when it returns (a
+    joined thread's kernel task ends a moment later). CPython's call overhead (and, for the
+    ping-pong, taking the GIL) is in every figure, as it is in every call a muxlab lesson
+    makes.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
