@@ -28,7 +28,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.widgets import Header, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from simulator.bench import predict
@@ -47,6 +47,7 @@ from tui.lab_figures import (
 )
 from tui.predict import Question
 from tui.screens.predict import PredictScreen
+from tui.widgets.footer import Footer
 
 #: The model's cost categories, bottom of the stack first (`observe.Cost` order).
 _CATEGORIES = (

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from simulator.scenario.course import CHAPTERS, Section
@@ -27,6 +27,7 @@ from tui.commands import PaletteBinding
 from tui.lessons import ChallengeEntry, Lesson, path_of
 from tui.progress import ProgressStore, lesson_key
 from tui.render.safe import safe_text
+from tui.widgets.footer import Footer
 from tui.widgets.narration import Narration
 
 #: What the menu shows: (key or None for a heading, line) rows, and each lesson's details.

@@ -32,7 +32,7 @@ from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from simulator.scenario.course import ending
 from simulator.scenario.library import LessonError, lesson_path, read_lesson
@@ -45,6 +45,7 @@ from tui.render.safe import safe_text
 from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.recap import RecapScreen
+from tui.widgets.footer import Footer
 from tui.widgets.narration import Narration
 
 if TYPE_CHECKING:
