@@ -247,7 +247,7 @@ def default_live_factory(**limits: int) -> uapi.Kernel:
     return kernel
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """What the model side needs to go on from step `position` (checkpointed by deepcopy)."""
 
@@ -341,6 +341,12 @@ class Runner:
         #: No automatic checkpoint is due before this position (see `_maybe_checkpoint`).
         self._not_before = 0
         try:
+            # Step 0's checkpoint is a model of its own, made first (the factory's last model
+            # is the one that runs), not a copy of the running one: `copy.deepcopy` reads each
+            # object's ``__dict__``, which CPython 3.11 then keeps as a dict instead of its
+            # inline attribute values, and every later call on a model copied so ran ~17 %
+            # slower (issue 10, session 6). The model is deterministic: the two are equal.
+            start = _State(0, model_factory(**scenario.model.kwargs()))
             model = model_factory(**scenario.model.kwargs())
         except Exception as exc:
             raise ScenarioRunError(
@@ -353,7 +359,7 @@ class Runner:
         #: Whether the model keeps a call's trace unmade until read (`ModelKernel.trace_frame`).
         self._frames = callable(getattr(model, "trace_frame", None))
         self._records_view: tuple[StepRecord, ...] | None = None
-        self._checkpoints: dict[int, _State] = {0: copy.deepcopy(self._state)}
+        self._checkpoints: dict[int, _State] = {0: start}
 
     # --- public surface ---------------------------------------------------------------------
     @property
