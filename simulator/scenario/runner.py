@@ -15,7 +15,9 @@ into the scenario's names, and yields a `StepRecord` with the verdict:
 Time travel follows rr and Redux DevTools: only the live kernel's answers are recorded (they are
 the only non-deterministic input); the model is checkpointed with `copy.deepcopy`, and `seek`
 restores the nearest checkpoint at or before the target and re-runs the model forward, replaying
-recorded live answers. Going back never touches a socket.
+recorded live answers. Going back never touches a socket. Step 0's checkpoint is no copy: the
+factory makes it, then the model that runs (copying a model leaves its objects' attributes in
+dicts, and each of its calls ~17 % slower: see `Runner.__init__`).
 
 When to checkpoint is a trade: a copy costs about 63 µs per open descriptor (plus ~1 ms for an
 empty model) while a step costs ~20 µs, so copying every 16 steps made a scenario that opens
