@@ -113,6 +113,37 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   objects) with its text ~100 us. Next: validate the ``[[step]]`` array in one pydantic-core
   call (a TypeAdapter over the used step models, errors still by the whole model), make plans
   from the raw TOML tables, and read a step's fd rows without snapshot objects.
+- Session 6 (the Runner alone at 10,000 socketpairs and 500 pairs: cProfile, py-spy, the
+  Python opcodes a step executes counted with ``sys.settrace``, and the model call timed
+  inside the run). What was slow: (1) the model itself, ~17 % of it: the Runner deep-copied
+  the running model for step 0's checkpoint, and `copy.deepcopy` reads every object's
+  ``__dict__``, which CPython 3.11 then keeps as a dict instead of inline values (a copied
+  model against a fresh one, turns of 200 ``socketpair``: 1.17-1.19x; a copy of another model:
+  0.96-1.02x); (2) ~570 opcodes and ~12 Python calls of bookkeeping a step (the model's
+  ``socketpair``: ~850): arguments resolved for a call that has none, each bind logged for
+  names nobody snapshots, a new `Cost` a step (its ``__init__``: 0.75 us), the verdict's
+  general checks, ``advance`` calling ``_run_step``; (3) this benchmark: ``process_time`` read
+  after every step, a ~1 us system call counted as the runner's (a tenth of a ``socketpair``).
+  What changed: step 0's checkpoint is the factory's first model and the second one runs
+  (`_State` slotted); ``advance`` is the one step path, and a step only the model answered,
+  with nothing to check and no thread asleep, is judged at once (any other: `Runner._judge`,
+  the logic unchanged); `calls.issue` passes the plan's arguments when no name needs
+  resolving, and `CallPlan.shape` picks once the common results (two fds, one, nothing);
+  `Bindings` logs binds only once a snapshot shares them; `StepRecord.costs` keeps the counts
+  as a tuple read in C (``cost``: a property); the clock is read at the tenths' ends; and
+  a new figure: the runner against the bare calls in turns of 200 steps, the median of the
+  turns' ratios, which a loaded machine moves by a few % where whole-run ratios swing 1.5x.
+  Opcodes a step beyond the model's: 567 -> 415 (socketpairs), 603 -> 434 (pairs). By how
+  much (the session's start extracted to ``/tmp`` and run with this harness, ``--repeat 3``,
+  old and new alternated twice, load average 7.5-10 on 2 cores), in turns: 10,000
+  socketpairs 2.31-2.37x -> 1.78-1.90x, 500 pairs 1.87-2.10x -> 1.57-1.63x; whole runs
+  (noise): socketpairs 2.30-2.57x -> 1.20-2.06x, pairs 1.88-2.83x -> 1.57-1.75x; flat (last
+  tenth / first) 0.75-1.42x, old 0.97-1.18x, both moving with the load; ``play --headless``
+  untouched by this session (10.6-13.7x). The old harness on the old code: 1.42x and 2.29x.
+  Not reached with a margin: socketpairs sit at the 1.8x aimed for. What is left is
+  allocation more than opcodes: the call, binds, outcome, trace and counts alone measured
+  1.38x, and with a record kept for every step 1.66-1.78x (the runner: 1.74-1.81x, same
+  turns); a model whose classes had ``__slots__`` would also copy without slowing down.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.
