@@ -888,7 +888,7 @@ class Runner:
         else:
             if position < self._not_before:
                 return
-            last = max(p for p in self._checkpoints if p < position)
+            last = max(filter(position.__gt__, self._checkpoints))  # (in C: a step in 16 asks)
             due = last + self._spacing * STEPS_PER_COPY_UNIT * self._model_units()
             if position < due:
                 # Not due before `due` at the model's present size; a model that shrinks is
