@@ -140,6 +140,9 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   (noise): socketpairs 2.30-2.57x -> 1.20-2.06x, pairs 1.88-2.83x -> 1.57-1.75x; flat (last
   tenth / first) 0.75-1.42x, old 0.97-1.18x, both moving with the load; ``play --headless``
   untouched by this session (10.6-13.7x). The old harness on the old code: 1.42x and 2.29x.
+  The final tree, once more (load 7.8): socketpairs 1.59x (turns 1.86x), flat 1.06x; pairs
+  1.52x (turns 1.65x), flat 1.02x; turns alone, old and new alternated twice (``--repeat
+  3``): socketpairs 2.37-2.43x -> 1.80-1.86x, pairs 1.83-1.90x -> 1.50-1.53x.
   Not reached with a margin: socketpairs sit at the 1.8x aimed for. What is left is
   allocation more than opcodes: the call, binds, outcome, trace and counts alone measured
   1.38x, and with a record kept for every step 1.66-1.78x (the runner: 1.74-1.81x, same
