@@ -39,10 +39,13 @@ class UnboundName(LookupError):
 class Bindings:
     """One kernel's names: name -> fd, and fd -> the name most recently bound to it.
 
-    Every `bind` is also appended to a log that `snapshot` shares, so the runner can keep the
-    names after each step in O(1) (a copy of the dicts at every step is quadratic in a long
-    scenario: 10,000 ``socketpair`` steps copy 20,000 names at the last one). A snapshot builds
-    its dicts from its prefix of the log the first time they are read.
+    `snapshot` keeps the names as they are in O(1), so the runner can give every step's record
+    the live kernel's names (a copy of the dicts at every step is quadratic in a long scenario:
+    10,000 ``socketpair`` steps copy 20,000 names at the last one). The first snapshot starts a
+    log of the binds that come after it, which every snapshot shares: a snapshot is the names
+    at that first snapshot (`_base`, copied once) and a prefix of the log, made into dicts the
+    first time they are read. Names never snapshotted (the model's) keep no log: a `bind` is
+    two dict writes.
     """
 
     __slots__ = ("_base", "_fds", "_frozen", "_length", "_log", "_names", "_snapshot")
@@ -50,10 +53,12 @@ class Bindings:
     def __init__(self, fds: dict[str, int] | None = None, names: dict[int, str] | None = None):
         self._fds: dict[str, int] | None = dict(fds or {})
         self._names: dict[int, str] | None = dict(names or {})
-        #: What the names were before the first `bind` of the log (copies, never changed).
-        self._base = (dict(self._fds), dict(self._names)) if fds or names else None
-        self._log: list[tuple[str, int]] = []
-        self._length = 0  #: how much of the log this object sees (a snapshot: a prefix)
+        #: The names when the log began (copies, never changed), or None: there were none.
+        self._base: tuple[dict[str, int], dict[int, str]] | None = None
+        #: Every bind since the first `snapshot` (shared with the snapshots), or None: no
+        #: snapshot was ever taken.
+        self._log: list[tuple[str, int]] | None = None
+        self._length = 0  #: how much of the log a snapshot sees (a prefix)
         self._frozen = False
         #: The last `snapshot` taken, while no `bind` came after it (it is shared).
         self._snapshot: Bindings | None = None
@@ -75,24 +80,28 @@ class Bindings:
         return self._names
 
     def _materialise(self) -> None:
+        """A snapshot's dicts: its base, then its prefix of the log. O(names)."""
         fds, names = (dict(self._base[0]), dict(self._base[1])) if self._base else ({}, {})
+        log = self._log
+        assert log is not None  # a snapshot always has one
         for i in range(self._length):
-            name, fd = self._log[i]
+            name, fd = log[i]
             fds[name] = fd
             names[fd] = name
         self._fds, self._names = fds, names
 
     def bind(self, name: str, fd: int) -> None:
-        """Give `fd` the name `name` (a name can be rebound; the fd's older name stays usable)."""
-        if self._frozen:
-            raise TypeError("a snapshot of names cannot bind")
-        # Only snapshots (frozen) build their dicts late: these are there.
-        assert self._fds is not None and self._names is not None
-        self._fds[name] = fd
-        self._names[fd] = name
-        self._log.append((name, fd))
-        self._length += 1
-        self._snapshot = None
+        """Give `fd` the name `name` (a name can be rebound; the fd's older name stays usable).
+        O(1): two dict writes, and an entry in the log once a snapshot shares it."""
+        log = self._log
+        if log is not None:  # snapshots share these names: they see the log, not the dicts
+            if self._frozen:
+                raise TypeError("a snapshot of names cannot bind")
+            log.append((name, fd))
+            self._snapshot = None
+        # Only snapshots (frozen) build their dicts late, and they raised above: these are here.
+        self._fds[name] = fd  # type: ignore[index]
+        self._names[fd] = name  # type: ignore[index]
 
     def resolve(self, ref: str | int) -> int:
         """A name or raw number -> fd number; `UnboundName` if the name has none here."""
@@ -118,16 +127,22 @@ class Bindings:
         return self if self._frozen else self.copy()
 
     def snapshot(self) -> Bindings:
-        """These names as they are now, frozen, in O(1): later binds here do not show in it.
-        It is read only (`bind` raises `TypeError`). Snapshots with no `bind` between them
-        are one object (a run whose live names never change keeps one)."""
+        """These names as they are now, frozen, in O(1) (the first snapshot of a `Bindings`:
+        O(names), to begin its log): later binds here do not show in it. It is read only
+        (`bind` raises `TypeError`). Snapshots with no `bind` between them are one object (a
+        run whose live names never change keeps one)."""
         if self._frozen:
             return self
         frozen = self._snapshot
         if frozen is None:
+            log = self._log
+            if log is None:  # the first snapshot: the log begins at the names as they are
+                fds, names = self.fds, self.names
+                self._base = (dict(fds), dict(names)) if fds or names else None
+                self._log = log = []
             frozen = Bindings.__new__(Bindings)
             frozen._fds = frozen._names = frozen._snapshot = None
-            frozen._base, frozen._log, frozen._length = self._base, self._log, self._length
+            frozen._base, frozen._log, frozen._length = self._base, log, len(log)
             frozen._frozen = True
             self._snapshot = frozen
         return frozen
@@ -186,6 +201,11 @@ def kernel_arguments(step: StepBase, bindings: Bindings) -> dict[str, Any]:
 _TABLE_KINDS = frozenset({ArgKind.KEVENT_CHANGES, ArgKind.SQE_LIST})
 
 
+#: `CallPlan.shape`, the result's shape for `issue`'s common cases: one descriptor that ``as``
+#: names, a pair of them, nothing (``ok``), or anything else (`outcome_of`, by result kind).
+_BY_KIND, _ONE_FD, _TWO_FDS, _NOTHING = 0, 1, 2, 3
+
+
 class CallPlan:
     """One step's call, prepared once for every run of it: its `CallSpec`, the names ``as``
     binds, and its arguments (`kernel_arguments` by `resolve`).
@@ -195,7 +215,7 @@ class CallPlan:
     up the step's names in a kernel's `Bindings` (O(descriptors the step names)).
     """
 
-    __slots__ = ("_fixed", "_named", "kind", "method", "names", "refs", "spec", "written")
+    __slots__ = ("_fixed", "_named", "kind", "method", "names", "refs", "shape", "spec", "written")
 
     def __init__(self, step: StepBase) -> None:
         # Made for every step of a scenario when it is run: each field read once, and a call
@@ -209,6 +229,16 @@ class CallPlan:
         #: what ``as`` binds, in order
         self.names: tuple[str, ...] = (
             () if as_ is None else (as_,) if isinstance(as_, str) else tuple(as_)
+        )
+        #: What a successful call returns, for `issue` (decided once).
+        self.shape: int = (
+            _TWO_FDS
+            if self.names and self.kind is ResultKind.PAIR
+            else _ONE_FD
+            if self.names and self.kind is ResultKind.FD
+            else _NOTHING
+            if self.kind is ResultKind.NONE
+            else _BY_KIND
         )
         # The validated table's fields (it forbids extra keys), read as one dict: iterating
         # the model looks for extras through a failing attribute lookup, ~10 µs a step.
@@ -258,7 +288,7 @@ class CallPlan:
 
     def resolve(self, bindings: Bindings) -> dict[str, Any]:
         """The call's keyword arguments on the kernel whose names are `bindings` (a new dict);
-        `UnboundName` if a name has no fd there."""
+        `UnboundName` if a name has no fd there. O(descriptors the step names)."""
         values = dict(self._fixed)
         r = bindings.resolve
         for name, kind, value in self._named:
@@ -363,22 +393,27 @@ def issue(
     kernel: uapi.Kernel, step: StepBase, bindings: Bindings, plan: CallPlan | None = None
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """`invoke`, and also the arguments the kernel was sent, in numbers (None: a name had no fd
-    here, so nothing was sent).
+    here, so nothing was sent; read them, never change them: a call that names no descriptor
+    shares its plan's).
 
     Exceptions in `ANSWER_EXCEPTIONS` become error outcomes. Anything else propagates (on the
     model it is a bug; on the live kernel, a broken engine -- including ``ChildProcessError``,
     LiveKernel's report that its child died, although it is an OSError). A name with no fd on
     this kernel gives the `UNBOUND` outcome without calling the kernel.
     """
-    plan = plan or CallPlan(step)
-    try:
-        kwargs = plan.resolve(bindings)
-    except UnboundName as exc:
-        unbound = Outcome(
-            error=UNBOUND,
-            message=f"{exc.name!r} has no fd here: the step that should have bound it failed",
-        )
-        return unbound, None
+    if plan is None:
+        plan = CallPlan(step)
+    if plan._named:
+        try:
+            kwargs = plan.resolve(bindings)
+        except UnboundName as exc:
+            unbound = Outcome(
+                error=UNBOUND,
+                message=f"{exc.name!r} has no fd here: the step that should have bound it failed",
+            )
+            return unbound, None
+    else:  # no name to look up: the arguments are the plan's own (read, never changed)
+        kwargs = plan._fixed
     try:
         value = getattr(kernel, plan.method)(**kwargs)
     except ChildProcessError:
@@ -387,19 +422,23 @@ def issue(
     except ANSWER_EXCEPTIONS as exc:
         name, message = vocabulary.exception_name(exc), str(exc) or type(exc).__name__
         return Outcome(None, None, name, message), kwargs
-    kind = plan.kind
-    names = plan.names
-    if names:  # the common calls that bind, without `raw_of` and `named`'s dispatch
-        if kind is ResultKind.PAIR:
-            raw = [int(value[0]), int(value[1])]
-            bindings.bind(names[0], raw[0])
-            bindings.bind(names[1], raw[1])
-            return Outcome(list(names), raw), kwargs  # each fd's latest name: what `as` bound
-        if kind is ResultKind.FD:
-            fd = int(value)
-            bindings.bind(names[0], fd)
-            return Outcome(names[0], fd), kwargs
-    return outcome_of(plan.spec, names, raw_of(plan.spec, value), bindings), kwargs
+    # The common calls, without `raw_of` and `named`'s dispatch: those that bind
+    # (``socketpair``, ``epoll_create``, ``accept``...), whose result in names is what ``as``
+    # bound (each fd's latest name), and those that return nothing (``epoll_ctl``...).
+    shape = plan.shape
+    if shape == _TWO_FDS:
+        first, second = plan.names
+        fd0, fd1 = int(value[0]), int(value[1])
+        bindings.bind(first, fd0)
+        bindings.bind(second, fd1)
+        return Outcome([first, second], [fd0, fd1]), kwargs
+    if shape == _ONE_FD:
+        fd = int(value)
+        bindings.bind(plan.names[0], fd)
+        return Outcome(plan.names[0], fd), kwargs
+    if shape == _NOTHING:
+        return Outcome("ok"), kwargs  # (`named` of `ResultKind.NONE`; nothing raw)
+    return outcome_of(plan.spec, plan.names, raw_of(plan.spec, value), bindings), kwargs
 
 
 def outcome_of(spec: CallSpec, names: Sequence[str], raw: Json, bindings: Bindings) -> Outcome:

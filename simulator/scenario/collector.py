@@ -31,7 +31,7 @@ class ForwardRun:
     call `step` after each step. O(1)."""
 
     def __init__(self) -> None:
-        self._steps = 0
+        self._left = FREEZE_EVERY  #: steps before the next freeze
 
     def __enter__(self) -> ForwardRun:
         gc.freeze()  # what is alive now lives as long as the run: no collection first
@@ -39,9 +39,10 @@ class ForwardRun:
 
     def step(self) -> None:
         """One more step ran."""
-        self._steps += 1
-        if self._steps % FREEZE_EVERY == 0:
+        self._left -= 1
+        if not self._left:
             gc.freeze()
+            self._left = FREEZE_EVERY
 
     def __exit__(self, *exc: object) -> None:
         gc.unfreeze()

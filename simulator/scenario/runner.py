@@ -15,7 +15,9 @@ into the scenario's names, and yields a `StepRecord` with the verdict:
 Time travel follows rr and Redux DevTools: only the live kernel's answers are recorded (they are
 the only non-deterministic input); the model is checkpointed with `copy.deepcopy`, and `seek`
 restores the nearest checkpoint at or before the target and re-runs the model forward, replaying
-recorded live answers. Going back never touches a socket.
+recorded live answers. Going back never touches a socket. Step 0's checkpoint is no copy: the
+factory makes it, then the model that runs (copying a model leaves its objects' attributes in
+dicts, and each of its calls ~17 % slower: see `Runner.__init__`).
 
 When to checkpoint is a trade: a copy costs about 63 µs per open descriptor (plus ~1 ms for an
 empty model) while a step costs ~20 µs, so copying every 16 steps made a scenario that opens
@@ -38,7 +40,7 @@ would only make again.
 
 Each step is prepared once, every step in one pass when the runner is made (`_Plan`: the call
 as text, `calls.CallPlan`, the fields every run reads), because reading a validated step's
-fields costs more than the model call. There is one step path, `_run_step`: without a live
+fields costs more than the model call. There is one step path, `advance`: without a live
 side (no live kernel, no recording) a step at the frontier skips the live side's work -- there
 is nothing to ask, resolve, compare or note for later -- and records share one snapshot of the
 live names, which never change. A record's trace is what the model kept of it
@@ -90,6 +92,19 @@ class Verdict(StrEnum):
     MODEL_ONLY = "model_only"
 
 
+#: A step's verdict, how the kernels differ, the expectations that failed, which of
+#: ``choices`` the real result is, and the threads it woke (`StepRecord`'s fields of those names).
+_Judgement = tuple[
+    Verdict,
+    str | None,
+    tuple[str, ...],
+    int | None,
+    tuple[tuple[str, Outcome, Outcome | None], ...],
+]
+#: The judgement of a step only the model answered, with nothing to check and no thread to wake.
+_MODEL_ONLY: _Judgement = (Verdict.MODEL_ONLY, None, (), None, ())
+
+
 class ScenarioRunError(Exception):
     """A run that cannot go on: a kernel would not start, refused the scenario's set-up, or the
     live engine broke. Reported for this scenario only; other scenarios still run."""
@@ -114,7 +129,9 @@ class StepRecord:
     note: str | None = None  #: why a step is model only, or what went oddly
     #: The model's micro-steps for this call (made when first read: see `Tracer.frame`).
     trace: Sequence[TraceEvent] = ()
-    cost: Cost | None = None  #: the model's work for this call
+    #: The model's work for this call, by category in `Cost`'s order (`cost` as numbers: a
+    #: copy, which the model's own `Cost` goes on counting after the call, read in C).
+    costs: tuple[int, ...] | None = None
     say: str | None = None
     #: What the live kernel was sent: the call's arguments in numbers, as JSON (KEvents as
     #: tables); None when it was sent nothing (it did not run the step, or a name had no fd).
@@ -132,6 +149,12 @@ class StepRecord:
         """1-based step number, as a reader counts."""
         return self.index + 1
 
+    @property
+    def cost(self) -> Cost | None:
+        """The model's work for this call (a new `Cost` at each read), or None: the model does
+        not count it, or the call returned before doing any."""
+        return None if self.costs is None else Cost(*self.costs)
+
     def to_json(self) -> dict[str, Json]:
         """A JSON-ready dict (one line of ``muxlab play --json``)."""
         return {
@@ -147,7 +170,7 @@ class StepRecord:
             "answer": self.answer,
             "note": self.note,
             "say": self.say,
-            "cost": None if self.cost is None else self.cost.as_dict(),
+            "cost": None if self.costs is None else Cost(*self.costs).as_dict(),
             "sent": self.sent,
             "live_names": dict(self.live_names.fds),
             **(
@@ -226,7 +249,7 @@ def default_live_factory(**limits: int) -> uapi.Kernel:
     return kernel
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """What the model side needs to go on from step `position` (checkpointed by deepcopy)."""
 
@@ -245,10 +268,20 @@ class _Plan:
     step's fields cost more to read than a model call to make): the call as text,
     `calls.CallPlan`, and the step's fields that every run of it reads."""
 
-    __slots__ = ("call", "checks", "moves_fd_table", "no_live_note", "say", "text", "thread")
+    __slots__ = (
+        "call",
+        "checks",
+        "moves_fd_table",
+        "no_live_note",
+        "say",
+        "step",
+        "text",
+        "thread",
+    )
 
     def __init__(self, step: StepBase) -> None:
         # Made for every step when a runner is made: each field of the step read once.
+        self.step = step
         self.call = call = calls.CallPlan(step)
         self.thread = thread = step.thread
         self.text = _call_text(thread, call.method, call.written)  # `render_call`
@@ -256,7 +289,7 @@ class _Plan:
         self.say = step.say
         #: Whether the step has an ``expect`` or ``choices`` to check.
         self.checks = step.expect is not None or bool(step.choices)
-        #: The note of a step no live kernel answers because there is none (`_run_step`).
+        #: The note of a step no live kernel answers because there is none (`advance`).
         self.no_live_note = "a model_only step" if step.model_only else "no live kernel"
 
 
@@ -299,7 +332,7 @@ class Runner:
         self._live_log: list[dict[str, Json] | None] = list(recording.live) if recording else []
         self._replaying = recording is not None
         #: Whether a live side exists (a live kernel, or a recording): when not, a step at
-        #: the frontier skips the live side's work altogether (see `_run_step`).
+        #: the frontier skips the live side's work altogether (see `advance`).
         self._has_live_side = live_factory is not None or recording is not None
         self._platform = dict(recording.platform) if recording else this_platform()
         self._records: list[StepRecord] = []
@@ -310,6 +343,12 @@ class Runner:
         #: No automatic checkpoint is due before this position (see `_maybe_checkpoint`).
         self._not_before = 0
         try:
+            # Step 0's checkpoint is a model of its own, made first (the factory's last model
+            # is the one that runs), not a copy of the running one: `copy.deepcopy` reads each
+            # object's ``__dict__``, which CPython 3.11 then keeps as a dict instead of its
+            # inline attribute values, and every later call on a model copied so ran ~17 %
+            # slower (issue 10, session 6). The model is deterministic: the two are equal.
+            start = _State(0, model_factory(**scenario.model.kwargs()))
             model = model_factory(**scenario.model.kwargs())
         except Exception as exc:
             raise ScenarioRunError(
@@ -322,7 +361,7 @@ class Runner:
         #: Whether the model keeps a call's trace unmade until read (`ModelKernel.trace_frame`).
         self._frames = callable(getattr(model, "trace_frame", None))
         self._records_view: tuple[StepRecord, ...] | None = None
-        self._checkpoints: dict[int, _State] = {0: copy.deepcopy(self._state)}
+        self._checkpoints: dict[int, _State] = {0: start}
 
     # --- public surface ---------------------------------------------------------------------
     @property
@@ -360,27 +399,10 @@ class Runner:
         """Run the remaining steps, the collector kept off what the run keeps alive
         (`collector.ForwardRun`: a step's cost does not grow with the steps before it)."""
         with ForwardRun() as heap:
-            steps = self.steps
-            while self._state.position < len(steps):  # (`done`, without its call)
+            # (`done`, without its call; `append` may add steps between two)
+            while self._state.position < len(self.steps):
                 yield self.advance()
                 heap.step()
-                steps = self.steps  # (`append` may add steps between two)
-
-    def advance(self) -> StepRecord:
-        """Run the next step; `IndexError` at the end."""
-        if self._state.position >= len(self.steps):  # (`done`, without its call)
-            raise IndexError("the scenario has no more steps")
-        record = self._run_step()
-        records = self._records
-        if record.index < len(records):
-            records[record.index] = record
-        else:
-            records.append(record)
-        self._records_view = None
-        # (`_maybe_checkpoint` would return at once before `_not_before`: a call saved a step.)
-        if self._checkpoint_every is not None or self._state.position >= self._not_before:
-            self._maybe_checkpoint()
-        return record
 
     def seek(self, n: int) -> uapi.Kernel:
         """Move to the state after `n` steps (0 = the start) and return the model there.
@@ -454,11 +476,16 @@ class Runner:
         self.close()
 
     # --- one step ---------------------------------------------------------------------------
-    def _run_step(self) -> StepRecord:
+    def advance(self) -> StepRecord:
+        """Run the next step; `IndexError` at the end. The one step path (see the module
+        docstring): a step at the frontier without a live side makes the model call, binds
+        its names, and makes its record, judged without the checks it cannot fail."""
         state = self._state
         index = state.position
-        step = self.steps[index]
+        if index >= len(self.steps):  # (`done`, without its call)
+            raise IndexError("the scenario has no more steps")
         plan = self._plans[index]
+        step = plan.step
 
         # The live kernel goes first: if it breaks (ScenarioRunError), the model has not moved
         # and the runner is still consistent at this position.
@@ -478,13 +505,13 @@ class Runner:
         if plan.thread is None:  # `_run_model`, inline for the common step
             try:
                 model_outcome = calls.issue(model, step, state.model_names, plan.call)[0]
-                model_note = None
             except Exception as exc:
-                model_outcome, model_note = _model_bug(exc)
+                model_outcome, note = _model_bug(exc)
         else:
             model_outcome, model_note = self._run_model(step, plan)
+            note = model_note or note
         trace: Sequence[TraceEvent] = ()
-        cost = None
+        costs = None
         # A call opens a new trace frame, with a new Cost whether it traces or not; if the
         # Cost did not change, the call returned before opening one and what is there belongs
         # to the previous step.
@@ -495,12 +522,60 @@ class Runner:
                 trace = model.trace_frame()  # type: ignore[attr-defined]
             else:
                 trace = tuple(traced.trace)
-            cost = Cost(*_COST_FIELDS(cost_now))  # a copy: see `_copy_cost`
+            costs = _COST_FIELDS(cost_now)  # a copy (see `StepRecord.costs`)
 
+        if live_outcome is None and not plan.checks and not state.model_threads.asleep:
+            # Only the model answered, nothing was expected and no thread can wake: the
+            # verdict, without the checks such a step cannot fail (`_judge`'s first case).
+            judged = _MODEL_ONLY
+            # What only the model did is read only to spare a live side: with none, no need.
+            if self._has_live_side and model_outcome.error is None:
+                self._model_only_did(plan)
+        else:
+            judged, note = self._judge(plan, model_outcome, live_outcome, note)
+        verdict, diff, failures, answer, woken = judged
+        state.position += 1
+        record = StepRecord(
+            index,
+            step,
+            plan.text,
+            model_outcome,
+            live_outcome,
+            verdict,
+            diff,
+            failures,
+            answer,
+            note,
+            trace,
+            costs,
+            plan.say,
+            sent,
+            woken,
+            state.live_names.snapshot(),
+        )
+        records = self._records
+        if index < len(records):
+            records[index] = record
+        else:
+            records.append(record)
+        self._records_view = None
+        # (`_maybe_checkpoint` would return at once before `_not_before`: a call saved a step.)
+        if self._checkpoint_every is not None or state.position >= self._not_before:
+            self._maybe_checkpoint()
+        return record
+
+    def _judge(
+        self, plan: _Plan, model_outcome: Outcome, live_outcome: Outcome | None, note: str | None
+    ) -> tuple[_Judgement, str | None]:
+        """The verdict of the step being run (its model side has run; threads it woke are
+        joined here), and the step's `note`, with what those threads did."""
+        state = self._state
+        index = state.position
+        step = plan.step
         model_woken: dict[str, Outcome] = {}
         if state.model_threads.asleep:
             model_woken = threadsteps.collect(
-                model, state.model_threads, self.steps, self._thread_ids, state.model_names
+                state.model, state.model_threads, self.steps, self._thread_ids, state.model_names
             )
         live_woken = self._live_woken if live_outcome is not None else None
         started = (
@@ -509,7 +584,6 @@ class Runner:
             else {}
         )
 
-        note = model_note or note
         if live_outcome is None:
             model_only = True
             # What only the model did is read only to spare a live side: with none, no need.
@@ -570,26 +644,8 @@ class Runner:
             note = f"{note}; {woke}" if note else woke
         if failures and verdict is not Verdict.DIVERGE:
             verdict = Verdict.EXPECT_FAILED
-
-        state.position += 1
-        return StepRecord(
-            index,
-            step,
-            plan.text,
-            model_outcome,
-            live_outcome,
-            verdict,
-            diff,
-            tuple(failures) if failures else (),
-            answer,
-            note,
-            trace,
-            cost,
-            plan.say,
-            sent,
-            threadsteps.pairs(model_woken, live_woken) if started else (),
-            state.live_names.snapshot(),
-        )
+        woken_pairs = threadsteps.pairs(model_woken, live_woken) if started else ()
+        return (verdict, diff, tuple(failures), answer, woken_pairs), note
 
     def _comparable(self, woken: dict[str, Outcome], started: dict[str, int]) -> dict[str, Outcome]:
         """The threads of `woken` whose call the live kernel could make: a thread whose
@@ -607,7 +663,7 @@ class Runner:
 
     def _rerun_step(self) -> None:
         """Run a step that has a record again, the model side only, moving the state exactly
-        as `_run_step` does. Its record stays: the model is deterministic and the live answer
+        as `advance` does. Its record stays: the model is deterministic and the live answer
         recorded, so a new one would say the same (rewinding re-runs many steps, and making
         their records cost several times their model calls)."""
         state = self._state
@@ -832,7 +888,7 @@ class Runner:
         else:
             if position < self._not_before:
                 return
-            last = max(p for p in self._checkpoints if p < position)
+            last = max(filter(position.__gt__, self._checkpoints))  # (in C: a step in 16 asks)
             due = last + self._spacing * STEPS_PER_COPY_UNIT * self._model_units()
             if position < due:
                 # Not due before `due` at the model's present size; a model that shrinks is
@@ -884,13 +940,9 @@ def _refused_limit(asked: dict[str, int], granted: Any) -> str | None:
     return None
 
 
+#: A `Cost`'s counts, in its fields' order, read in C: a copy several times cheaper than a
+#: new `Cost` (whose ``__init__`` sets eight fields one by one) or `copy.copy`.
 _COST_FIELDS = attrgetter(*(f.name for f in fields(Cost)))
-
-
-def _copy_cost(cost: Cost) -> Cost:
-    """A copy of `cost` (the model's frame goes on counting in its own): its fields read in C
-    and passed in order, several times cheaper than `copy.copy`'s generic protocol."""
-    return Cost(*_COST_FIELDS(cost))
 
 
 def _show_full(outcome: Outcome) -> str:
