@@ -122,14 +122,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import platform
+import re
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from time import process_time as clock
+
+import tomli
 
 from simulator.kernel import ModelKernel
 from simulator.scenario.loader import load_scenario, parse_scenario
@@ -187,9 +191,9 @@ def runner_run(text: str) -> tuple[float, float, float]:
     return total, sum(steps[:tenth]) / tenth, sum(steps[-tenth:]) / tenth
 
 
-def play_run(text: str) -> tuple[float, float]:
-    """Seconds of ``play --headless --no-live`` (loading the file included), and of loading
-    the file alone."""
+def play_run(text: str) -> tuple[float, float, str]:
+    """Seconds of ``play --headless --no-live`` (loading the file included), of loading the
+    file alone, and what play printed."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.toml"
         path.write_text(text)
@@ -203,15 +207,52 @@ def play_run(text: str) -> tuple[float, float]:
         elapsed = clock() - start
     if status != 0:
         raise RuntimeError(f"play exited {status}")
-    return elapsed, load
+    return elapsed, load, out.getvalue()
+
+
+#: Compiled TOML parsers measured beside tomli when installed (not dependencies of muxlab:
+#: figures for choosing; the loader's parser decides its syntax messages).
+OTHER_PARSERS = ("rtoml", "pytomlpp")
+
+
+def floor_run(text: str, output: str) -> tuple[float, float, dict[str, tuple[float, bool]]]:
+    """The bare minimum of ``play --headless`` beyond the model calls, on this interpreter:
+    seconds to parse the file's TOML alone (tomli, as the loader does) and to write the exact
+    output (precomputed) to a buffer a step at a time, as play writes it; and, for each of
+    `OTHER_PARSERS` installed, its seconds and whether it made the same document."""
+    start = clock()
+    document = tomli.loads(text)
+    toml = clock() - start
+    chunks = re.split(r"(?=^step \d+/\d+: )", output, flags=re.MULTILINE)
+    buffer = io.StringIO()
+    write = buffer.write
+    start = clock()
+    for chunk in chunks:
+        write(chunk)
+    written = clock() - start
+    others: dict[str, tuple[float, bool]] = {}
+    for name in OTHER_PARSERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        start = clock()
+        parsed = module.loads(text)
+        others[name] = (clock() - start, parsed == document)
+    return toml, written, others
 
 
 def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dict[str, float | str]:
-    # Interleaved rounds, the best of each: a burst of load elsewhere hits all three alike.
-    rounds = [(bare(), runner_run(text), play_run(text)) for _ in range(repeat)]
+    # Interleaved rounds, the best of each: a burst of load elsewhere hits all of them alike.
+    rounds = []
+    for _ in range(repeat):
+        row = (bare(), runner_run(text), play_run(text))
+        rounds.append((*row, floor_run(text, row[2][2])))
     bare_s = min(r[0] for r in rounds)
     total, first, last = min(r[1] for r in rounds)
-    play, load = min(r[2] for r in rounds)
+    play, load, _ = min(r[2] for r in rounds)
+    toml = min(r[3][0] for r in rounds)
+    written = min(r[3][1] for r in rounds)
     figures: dict[str, float | str] = {
         "scenario": name,
         "bare_s": bare_s,
@@ -225,6 +266,10 @@ def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dic
         "first_tenth_step_us": first * 1e6,
         "last_tenth_step_us": last * 1e6,
         "flatness": last / first,
+        "toml_s": toml,
+        "write_s": written,
+        "toml_ratio": toml / bare_s,
+        "floor_ratio": (bare_s + toml + written) / bare_s,
     }
     print(
         f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
@@ -233,6 +278,24 @@ def measure(name: str, text: str, bare: Callable[[], float], repeat: int) -> dic
         f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
         f"{last * 1e6:.0f} us last ({last / first:.2f}x)"
     )
+    # The floor: what this path cannot go below in Python with this parser.
+    floor = f"TOML alone {toml / bare_s:.2f}x, the bare calls + TOML = {1 + toml / bare_s:.2f}x"
+    print(
+        f"  floor: {floor} ({toml:.3f} s); + writing the output ({written:.3f} s) = "
+        f"{(bare_s + toml + written) / bare_s:.2f}x"
+    )
+    for parser in OTHER_PARSERS:
+        times = [r[3][2][parser] for r in rounds if parser in r[3][2]]
+        if not times:
+            print(f"  {parser}: not installed (pip install {parser} to measure it)")
+            continue
+        seconds, same = min(t[0] for t in times), all(t[1] for t in times)
+        figures[f"{parser}_s"] = seconds
+        print(
+            f"  {parser}: {seconds:.3f} s, {seconds / bare_s:.2f}x the bare calls, "
+            f"{seconds / toml:.2f}x tomli; the bare calls + {parser} = "
+            f"{(bare_s + seconds) / bare_s:.2f}x; the same document: {'yes' if same else 'NO'}"
+        )
     return figures
 
 
