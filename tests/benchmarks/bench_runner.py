@@ -14,7 +14,11 @@ anything on a shared machine):
     first and the last tenth of the scenario (flat: the same, however many descriptors are
     registered);
 (c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
-    the loading of the file alone (TOML and validation), which (c) includes.
+    the loading of the file alone (TOML and validation), which (c) includes;
+(d) the floor of (c) on this interpreter: the file's TOML parsed alone (tomli, as the loader
+    does) and the exact output (precomputed) written to a buffer, as ratios ("TOML alone Nx,
+    the bare calls + TOML = Mx"); and rtoml and pytomlpp, compiled parsers, when installed
+    (not dependencies: figures for a choice the loader has not made).
 
 Times are the CPU time of this process (`time.process_time`), the best of `--repeat`
 interleaved rounds, so that the other processes of a shared machine weigh less on the ratios
@@ -113,6 +117,38 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   objects) with its text ~100 us. Next: validate the ``[[step]]`` array in one pydantic-core
   call (a TypeAdapter over the used step models, errors still by the whole model), make plans
   from the raw TOML tables, and read a step's fd rows without snapshot objects.
+- Session 6 (play: the printer and the loader; py-spy of ``headless.play`` at 10,000
+  socketpairs and 500 pairs). What was slow: a summarised step's rows were made through
+  ``ModelStateView.rows_alone`` -- `FdRows.of`, a frozen `FileSnapshot` a row, the counters'
+  snapshot, a `Line` a row -- and checked line by line; a step touching an epoll or a kqueue
+  (half the 500-pair steps) and every whole picture of a table of at most 64 rows (with its
+  trees) went to the writer, and any line too long (the registrations, a ready list) to rich's
+  layout; the ``[[step]]`` array was validated by a Python loop, a model call a step. What
+  changed: `Observable.fd_rows` reads rows as tuples straight from the model's table;
+  `ModelStateView.plain_lines` makes every picture but an io_uring's rings as strings (a
+  summary, its epolls' and kqueues' lines and ready lists, a whole table with its trees),
+  `StepView.plain` checks a step's lines in one pass of C string methods and wraps what is too
+  long as rich does (`lines.wrap_plain`, rich's greedy rule: held to rich at every width);
+  output byte-identical (every shipped, hostile and golden scenario and the benchmark's, plain
+  and colour, widths 40 and 100: a script dumping both trees' output) but a summarised step
+  touching an io_uring, which crashed and now has its line. One TypeAdapter over the used step
+  models validates the array (errors still the whole model's). By how much: a summarised
+  socketpair step's printing 50-53 us -> 37-38 us (best of 60 x 300, CPU time); validation of
+  500 pairs 12.6 -> 6.9 ms, of 10,000 socketpairs unchanged (~55-70 ms: pydantic-core's own
+  work, 3.7 us a step, 1.7 us of it the ``as`` validator, a Python function). This benchmark
+  on the session's start (extracted to ``/tmp``) and on this tree, alternated, ``--repeat 3``,
+  three runs each, load average 7-10 on 2 cores, CPU seconds: 500 pairs play 0.57-0.67 s ->
+  0.34-0.42 s (16.8-24.2x -> 8.0-14.5x the bare calls), 10,000 socketpairs play 2.07-2.60 s ->
+  1.62-1.98 s (11.0-14.9x -> 8.0-13.1x). The floor, same runs: tomli alone is 0.50-1.19x the
+  bare calls (the bare calls vary 0.15-0.21 s), so the bare calls + TOML are already 1.5-2.2x:
+  with tomli, 2x is at or under the floor in Python; writing the output costs ~1 ms. rtoml and
+  pytomlpp (wheels) parse the same documents in 0.27-0.47x tomli's time (the bare calls +
+  rtoml = 1.17-1.38x); the loader keeps tomli (its syntax messages). Not reached: play stays
+  8-15x: the runner (~25-30 % of play; another session's), loading (~20 %: tomli ~45 % of it,
+  validation ~25 %, `check_steps` ~20 %), the plans (~5-9 %), the printer (~30 %: ~30 us a
+  step of string formatting, ten lines of f-strings). Next: the step models' ``as`` validator
+  in pydantic-core (a pattern) rather than Python; a compiled TOML parser if its messages can
+  be mapped to ours; the printer's counters and rows formatted without ``:,`` specs.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.
