@@ -139,7 +139,9 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   on the session's start (extracted to ``/tmp``) and on this tree, alternated, ``--repeat 3``,
   three runs each, load average 7-10 on 2 cores, CPU seconds: 500 pairs play 0.57-0.67 s ->
   0.34-0.42 s (16.8-24.2x -> 8.0-14.5x the bare calls), 10,000 socketpairs play 2.07-2.60 s ->
-  1.62-1.98 s (11.0-14.9x -> 8.0-13.1x). The floor, same runs: tomli alone is 0.50-1.19x the
+  1.62-1.98 s (11.0-14.9x -> 8.0-13.1x); once more at the session's end, load average 5-7:
+  500 pairs 0.428 -> 0.228 s (17.3x -> 10.2x), 10,000 socketpairs 1.706 -> 1.226 s (14.8x ->
+  11.5x; loading alone 2.21x -> 2.06x). The floor, same runs: tomli alone is 0.50-1.19x the
   bare calls (the bare calls vary 0.15-0.21 s), so the bare calls + TOML are already 1.5-2.2x:
   with tomli, 2x is at or under the floor in Python; writing the output costs ~1 ms. rtoml and
   pytomlpp (wheels) parse the same documents in 0.27-0.47x tomli's time (the bare calls +
