@@ -16,7 +16,7 @@ viewer beyond `simulator.uapi.Kernel`, in place of probing with ``getattr``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from operator import attrgetter
@@ -24,6 +24,11 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 Key = tuple[int, int]
 """An interest-tree key: ``(file id, fd)``, as ``ep_cmp_ffd`` orders them."""
+
+FdRow = tuple[str, str, int, int | None]
+"""An open descriptor's row, read without a snapshot object (`Observable.fd_rows`): its
+file's label (``unix1``) and kind (``unix``, ``epoll``: `FileSnapshot.kind`), ``f_count``,
+and the bytes in its receive queue (sockets) or None."""
 
 
 class TraceKind(StrEnum):
@@ -373,6 +378,12 @@ class Observable(Protocol):
     def iocp_at(self, fd: int) -> IocpSnapshot | None: ...
 
     def nic_snapshot(self) -> NicSnapshot: ...
+
+    # --- a printer's rows (issue 10: ``play --headless`` prints a step's rows in one pass) ---
+    def fd_rows(self, fds: Iterable[int]) -> list[FdRow | None]:
+        """The rows of descriptors `fds`, in their order, as tuples rather than snapshots:
+        (file label, kind, refs, queued bytes or None), None for a free number. O(len(fds))."""
+        ...
 
 
 @runtime_checkable

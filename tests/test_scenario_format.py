@@ -543,3 +543,35 @@ def test_a_lesson_must_be_plain_text(tmp_path: Path) -> None:
         "fifo.md is not a regular file"
         in run_cli("validate", str(_with_lesson(tmp_path, "fifo.md")))[2]
     )
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="fdx019_A-é ", max_size=6),
+        st.lists(st.text(alphabet="fdx019_A-", max_size=4), min_size=0, max_size=3),
+        st.integers(),
+    )
+)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_an_as_value_is_accepted_or_refused_as_the_worded_checks_say(value: Any) -> None:
+    """``as``'s fast path (one match a name) accepts exactly what `_check_name` accepts, with
+    the same value; anything refused gets the worded message."""
+    from simulator.scenario.format import _check_as, _check_name
+
+    def worded(v: Any) -> Any:
+        if isinstance(v, list):
+            if len(v) != 2:
+                raise ValueError
+            names = [_check_name(n) for n in v]
+            if names[0] == names[1]:
+                raise ValueError
+            return names
+        return _check_name(v)
+
+    try:
+        expected = worded(value)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _check_as(value)
+        return
+    assert _check_as(value) == expected

@@ -9,6 +9,7 @@ first `limit` items of a list, O(log n) for a lookup path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from simulator.kernel.waitqueue import WaitQueue
 from simulator.observe import (
     RING_SLOTS_SHOWN,
     EpollSnapshot,
+    FdRow,
     FdTableSnapshot,
     FileSnapshot,
     IocpSnapshot,
@@ -79,6 +81,20 @@ class ModelViews:
             return None
         queued = getattr(file, "rcv_bytes", None)  # sockets only
         return FileSnapshot(fd, file.file_id, file.label, file.kind, file.f_count, queued)
+
+    def fd_rows(self, fds: Iterable[int]) -> list[FdRow | None]:
+        """The rows of descriptors `fds` (see `simulator.observe.Observable.fd_rows`): what
+        `file_at` reads, as tuples, for a printer that makes no snapshot object. O(len(fds))."""
+        lookup = self.fdt.lookup
+        rows: list[FdRow | None] = []
+        for fd in fds:
+            file = lookup(fd)
+            rows.append(
+                None
+                if file is None
+                else (file.label, file.kind, file.f_count, getattr(file, "rcv_bytes", None))
+            )
+        return rows
 
     def open_fds(self) -> list[int]:
         """Every open descriptor, in order."""

@@ -431,7 +431,25 @@ ProgramLines = Union[  # noqa: UP007 -- pydantic reads the union
 ]
 
 
+#: A usable name that is not ``fd<N>``: `_check_name`'s two checks in one match.
+_USABLE = re.compile(r"(?!fd[0-9]+\Z)[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
 def _check_as(value: object) -> str | list[str]:
+    # The common value in one match a name (every step of a long file has one); anything else
+    # goes through the checks that word the message.
+    if type(value) is list and len(value) == 2:
+        first, second = value
+        if (
+            type(first) is str
+            and type(second) is str
+            and first != second
+            and _USABLE.fullmatch(first)
+            and _USABLE.fullmatch(second)
+        ):
+            return [first, second]
+    elif type(value) is str and _USABLE.fullmatch(value):
+        return value
     if isinstance(value, list):
         if len(value) != 2:
             raise ValueError(f"expected one name or a list of two, got {len(value)} names")

@@ -14,7 +14,11 @@ anything on a shared machine):
     first and the last tenth of the scenario (flat: the same, however many descriptors are
     registered);
 (c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
-    the loading of the file alone (TOML and validation), which (c) includes.
+    the loading of the file alone (TOML and validation), which (c) includes;
+(d) the floor of (c) on this interpreter: the file's TOML parsed alone (tomli, as the loader
+    does) and the exact output (precomputed) written to a buffer, as ratios ("TOML alone Nx,
+    the bare calls + TOML = Mx"); and rtoml and pytomlpp, compiled parsers, when installed
+    (not dependencies: figures for a choice the loader has not made).
 
 Times are the CPU time of this process (`time.process_time`), the best of `--repeat`
 interleaved rounds, so that the other processes of a shared machine weigh less on the ratios
@@ -147,6 +151,40 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   allocation more than opcodes: the call, binds, outcome, trace and counts alone measured
   1.38x, and with a record kept for every step 1.66-1.78x (the runner: 1.74-1.81x, same
   turns); a model whose classes had ``__slots__`` would also copy without slowing down.
+- Session 6 (play: the printer and the loader; py-spy of ``headless.play`` at 10,000
+  socketpairs and 500 pairs). What was slow: a summarised step's rows were made through
+  ``ModelStateView.rows_alone`` -- `FdRows.of`, a frozen `FileSnapshot` a row, the counters'
+  snapshot, a `Line` a row -- and checked line by line; a step touching an epoll or a kqueue
+  (half the 500-pair steps) and every whole picture of a table of at most 64 rows (with its
+  trees) went to the writer, and any line too long (the registrations, a ready list) to rich's
+  layout; the ``[[step]]`` array was validated by a Python loop, a model call a step. What
+  changed: `Observable.fd_rows` reads rows as tuples straight from the model's table;
+  `ModelStateView.plain_lines` makes every picture but an io_uring's rings as strings (a
+  summary, its epolls' and kqueues' lines and ready lists, a whole table with its trees),
+  `StepView.plain` checks a step's lines in one pass of C string methods and wraps what is too
+  long as rich does (`lines.wrap_plain`, rich's greedy rule: held to rich at every width);
+  output byte-identical (every shipped, hostile and golden scenario and the benchmark's, plain
+  and colour, widths 40 and 100: a script dumping both trees' output) but a summarised step
+  touching an io_uring, which crashed and now has its line. One TypeAdapter over the used step
+  models validates the array (errors still the whole model's). By how much: a summarised
+  socketpair step's printing 50-53 us -> 37-38 us (best of 60 x 300, CPU time); validation of
+  500 pairs 12.6 -> 6.9 ms, of 10,000 socketpairs unchanged (~55-70 ms: pydantic-core's own
+  work, 3.7 us a step, 1.7 us of it the ``as`` validator, a Python function). This benchmark
+  on the session's start (extracted to ``/tmp``) and on this tree, alternated, ``--repeat 3``,
+  three runs each, load average 7-10 on 2 cores, CPU seconds: 500 pairs play 0.57-0.67 s ->
+  0.34-0.42 s (16.8-24.2x -> 8.0-14.5x the bare calls), 10,000 socketpairs play 2.07-2.60 s ->
+  1.62-1.98 s (11.0-14.9x -> 8.0-13.1x); once more at the session's end, load average 5-7:
+  500 pairs 0.428 -> 0.228 s (17.3x -> 10.2x), 10,000 socketpairs 1.706 -> 1.226 s (14.8x ->
+  11.5x; loading alone 2.21x -> 2.06x). The floor, same runs: tomli alone is 0.50-1.19x the
+  bare calls (the bare calls vary 0.15-0.21 s), so the bare calls + TOML are already 1.5-2.2x:
+  with tomli, 2x is at or under the floor in Python; writing the output costs ~1 ms. rtoml and
+  pytomlpp (wheels) parse the same documents in 0.27-0.47x tomli's time (the bare calls +
+  rtoml = 1.17-1.38x); the loader keeps tomli (its syntax messages). Not reached: play stays
+  8-15x: the runner (~25-30 % of play; another session's), loading (~20 %: tomli ~45 % of it,
+  validation ~25 %, `check_steps` ~20 %), the plans (~5-9 %), the printer (~30 %: ~30 us a
+  step of string formatting, ten lines of f-strings). Next: the step models' ``as`` validator
+  in pydantic-core (a pattern) rather than Python; a compiled TOML parser if its messages can
+  be mapped to ours; the printer's counters and rows formatted without ``:,`` specs.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.
@@ -156,16 +194,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import itertools
 import json
 import platform
+import re
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from time import process_time as clock
+
+import tomli
 
 from simulator.kernel import ModelKernel
 from simulator.scenario.loader import load_scenario, parse_scenario
@@ -271,9 +313,9 @@ def interleaved(text: str, bare: Iterator[None]) -> list[float]:
         ratios.append((middle - start) / (end - middle))
 
 
-def play_run(text: str) -> tuple[float, float]:
-    """Seconds of ``play --headless --no-live`` (loading the file included), and of loading
-    the file alone."""
+def play_run(text: str) -> tuple[float, float, str]:
+    """Seconds of ``play --headless --no-live`` (loading the file included), of loading the
+    file alone, and what play printed."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.toml"
         path.write_text(text)
@@ -287,7 +329,39 @@ def play_run(text: str) -> tuple[float, float]:
         elapsed = clock() - start
     if status != 0:
         raise RuntimeError(f"play exited {status}")
-    return elapsed, load
+    return elapsed, load, out.getvalue()
+
+
+#: Compiled TOML parsers measured beside tomli when installed (not dependencies of muxlab:
+#: figures for choosing; the loader's parser decides its syntax messages).
+OTHER_PARSERS = ("rtoml", "pytomlpp")
+
+
+def floor_run(text: str, output: str) -> tuple[float, float, dict[str, tuple[float, bool]]]:
+    """The bare minimum of ``play --headless`` beyond the model calls, on this interpreter:
+    seconds to parse the file's TOML alone (tomli, as the loader does) and to write the exact
+    output (precomputed) to a buffer a step at a time, as play writes it; and, for each of
+    `OTHER_PARSERS` installed, its seconds and whether it made the same document."""
+    start = clock()
+    document = tomli.loads(text)
+    toml = clock() - start
+    chunks = re.split(r"(?=^step \d+/\d+: )", output, flags=re.MULTILINE)
+    buffer = io.StringIO()
+    write = buffer.write
+    start = clock()
+    for chunk in chunks:
+        write(chunk)
+    written = clock() - start
+    others: dict[str, tuple[float, bool]] = {}
+    for name in OTHER_PARSERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        start = clock()
+        parsed = module.loads(text)
+        others[name] = (clock() - start, parsed == document)
+    return toml, written, others
 
 
 def measure(
@@ -297,12 +371,17 @@ def measure(
     bare_steps: Callable[[], Iterator[None]],
     repeat: int,
 ) -> dict[str, float | str]:
-    # Interleaved rounds, the best of each: a burst of load elsewhere hits all three alike.
-    rounds = [(bare(), runner_run(text), play_run(text)) for _ in range(repeat)]
+    # Interleaved rounds, the best of each: a burst of load elsewhere hits all of them alike.
+    rounds = []
+    for _ in range(repeat):
+        row = (bare(), runner_run(text), play_run(text))
+        rounds.append((*row, floor_run(text, row[2][2])))
     turns = [ratio for _ in range(repeat) for ratio in interleaved(text, bare_steps())]
     bare_s = min(r[0] for r in rounds)
     total, first, last = min(r[1] for r in rounds)
-    play, load = min(r[2] for r in rounds)
+    play, load, _ = min(r[2] for r in rounds)
+    toml = min(r[3][0] for r in rounds)
+    written = min(r[3][1] for r in rounds)
     figures: dict[str, float | str] = {
         "scenario": name,
         "bare_s": bare_s,
@@ -317,6 +396,10 @@ def measure(
         "first_tenth_step_us": first * 1e6,
         "last_tenth_step_us": last * 1e6,
         "flatness": last / first,
+        "toml_s": toml,
+        "write_s": written,
+        "toml_ratio": toml / bare_s,
+        "floor_ratio": (bare_s + toml + written) / bare_s,
     }
     print(
         f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
@@ -326,6 +409,24 @@ def measure(
         f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
         f"{last * 1e6:.0f} us last ({last / first:.2f}x)"
     )
+    # The floor: what this path cannot go below in Python with this parser.
+    floor = f"TOML alone {toml / bare_s:.2f}x, the bare calls + TOML = {1 + toml / bare_s:.2f}x"
+    print(
+        f"  floor: {floor} ({toml:.3f} s); + writing the output ({written:.3f} s) = "
+        f"{(bare_s + toml + written) / bare_s:.2f}x"
+    )
+    for parser in OTHER_PARSERS:
+        times = [r[3][2][parser] for r in rounds if parser in r[3][2]]
+        if not times:
+            print(f"  {parser}: not installed (pip install {parser} to measure it)")
+            continue
+        seconds, same = min(t[0] for t in times), all(t[1] for t in times)
+        figures[f"{parser}_s"] = seconds
+        print(
+            f"  {parser}: {seconds:.3f} s, {seconds / bare_s:.2f}x the bare calls, "
+            f"{seconds / toml:.2f}x tomli; the bare calls + {parser} = "
+            f"{(bare_s + seconds) / bare_s:.2f}x; the same document: {'yes' if same else 'NO'}"
+        )
     return figures
 
 

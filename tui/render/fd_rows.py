@@ -37,13 +37,23 @@ def read_row(kernel: Observable, names: Bindings, fd: int) -> Row:
     return (names.names.get(fd, ""), file.label, file.refs, file.queued)
 
 
-def row_line(fd: int, row: Row) -> Line:
-    """``    3 a        unix1       1 5 B``, or ``    9 (free)``."""
-    if row is None:
-        return Line(f"{fd:>5} (free)", "grey42")
-    name, label, refs, queued = row
+def row_plain(fd: int, name: str, label: str, refs: int, queued: int | None) -> str:
+    """``    3 a        unix1       1 5 B``: open descriptor `fd`'s row, named `name` (the one
+    place a row's text is made)."""
     bytes_queued = "" if queued is None else f"{queued:,} B"
-    return Line(f"{fd:>5} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}")
+    return f"{fd:>5} {name[:8]:<8} {label[:8]:<8} {refs:>4} {bytes_queued}"
+
+
+def free_plain(fd: int) -> str:
+    """``    9 (free)``: a free number's row."""
+    return f"{fd:>5} (free)"
+
+
+def row_line(fd: int, row: Row) -> Line:
+    """``    3 a        unix1       1 5 B``, or ``    9 (free)`` in grey."""
+    if row is None:
+        return Line(free_plain(fd), "grey42")
+    return Line(row_plain(fd, *row))
 
 
 def row_text(fd: int, row: Row) -> Text:
@@ -52,8 +62,26 @@ def row_text(fd: int, row: Row) -> Text:
 
 
 #: The columns' heading, of the whole table and of a step's rows (a `Line` is never changed).
-_HEADING = Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued", "dim")
-_STEP_HEADING = Line(f"{'fd':>5} {'name':<8} {'file':<8} refs queued   (this step's rows)", "dim")
+HEADING = f"{'fd':>5} {'name':<8} {'file':<8} refs queued"
+STEP_HEADING = f"{HEADING}   (this step's rows)"
+_HEADING = Line(HEADING, "dim")
+_STEP_HEADING = Line(STEP_HEADING, "dim")
+
+
+def counters_plain(open_fds: int, nofile: int) -> str:
+    """The table's first line (``fd table`` is bold)."""
+    return f"fd table {open_fds:,} open / RLIMIT_NOFILE {nofile:,}"
+
+
+def others_plain(others: int) -> str:
+    """The last line of a step's own rows (`FdRows.of`): the rows not shown. One cell a
+    character (``…`` takes one)."""
+    return f"… {others:,} other rows (the table is drawn after the last step)"
+
+
+def more_plain(more: int) -> str:
+    """The last line of a table cut after its first rows. One cell a character."""
+    return f"… {more:,} more rows"
 
 
 @dataclass(frozen=True)
@@ -105,21 +133,33 @@ class FdRows:
 
     def lines(self) -> list[Line]:
         """The table's lines (what `__rich_console__` yields). O(rows)."""
-        counters = f"fd table {self.open:,} open / RLIMIT_NOFILE {self.nofile:,}"
+        counters = counters_plain(self.open, self.nofile)
         lines = [Line(counters, "", ((0, 9, "bold"),))]  # "fd table " in bold
         if self.fds is not None:
             lines.append(_STEP_HEADING)
             lines += [row_line(fd, row) for fd, row in zip(self.fds, self.rows, strict=True)]
-            others = self.total_rows - len(self.rows)
-            lines.append(
-                Line(f"… {others:,} other rows (the table is drawn after the last step)", "dim")
-            )
+            lines.append(Line(others_plain(self.total_rows - len(self.rows)), "dim"))
             return lines
         lines.append(_HEADING)
         lines += [row_line(fd, row) for fd, row in enumerate(self.rows)]
         if self.total_rows > len(self.rows):
-            lines.append(Line(f"… {self.total_rows - len(self.rows):,} more rows", "dim"))
+            lines.append(Line(more_plain(self.total_rows - len(self.rows)), "dim"))
         return lines
 
 
-__all__ = ["CAPTURE_ROWS", "QUEUED_COLUMN", "FdRows", "Row", "read_row", "row_line", "row_text"]
+__all__ = [
+    "CAPTURE_ROWS",
+    "HEADING",
+    "QUEUED_COLUMN",
+    "STEP_HEADING",
+    "FdRows",
+    "Row",
+    "counters_plain",
+    "free_plain",
+    "more_plain",
+    "others_plain",
+    "read_row",
+    "row_line",
+    "row_plain",
+    "row_text",
+]

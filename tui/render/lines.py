@@ -59,6 +59,38 @@ def _fits(plain: str, width: int) -> bool:
     return len(plain) + wide <= width or cell_len(plain) <= width
 
 
+#: A word as rich's wrap sees it (`rich._wrap.words`): spaces, non-spaces, spaces after.
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def wrap_plain(text: str, width: int) -> list[str] | None:
+    """The lines rich wraps `text` into in `width` cells (`rich.text.Text.wrap`, its default
+    ``fold`` overflow, trailing spaces dropped as ``--headless`` drops them), for a printable
+    text whose every word fits in `width`; None for any other (tabs, control characters, a
+    word to fold: rich's to lay out). The same greedy rule as rich's ``divide_line``: a word
+    goes on the line if it fits without its trailing spaces, else it starts the next.
+    ``tests/test_headless_lines.py`` holds the two together. O(len(text))."""
+    if not text.isprintable():  # (no tab, no newline: only spaces separate words)
+        return None
+    narrow = text.isascii()
+    lines: list[str] = []
+    line_start = offset = 0
+    for word in _WORD.finditer(text):
+        piece = word.group()
+        stripped = piece.rstrip()
+        length = len(stripped) if narrow else cell_len(stripped)
+        if width - offset >= length:
+            offset += len(piece) if narrow else cell_len(piece)
+        elif length > width:
+            return None  # rich folds a word longer than a line: not ours to copy
+        else:  # (never the line's first word: that one always fits)
+            lines.append(text[line_start : word.start()].rstrip(" "))
+            line_start = word.start()
+            offset = len(piece) if narrow else cell_len(piece)
+    lines.append(text[line_start:].rstrip(" "))
+    return lines
+
+
 class Line:
     """One line of text for a picture to yield instead of a rich `Text`: `plain`, its base
     `style` and `spans` ``(start, end, style)``, with the meaning `Text` gives them.
@@ -288,4 +320,4 @@ class LineWriter:
         self.out.write(TRAILING.sub(r"\1", captured.get()))
 
 
-__all__ = ["TRAILING", "Line", "LineWriter"]
+__all__ = ["TRAILING", "Line", "LineWriter", "wrap_plain"]

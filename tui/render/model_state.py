@@ -10,16 +10,26 @@ names when a `Bindings` is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import cast
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.text import Text
 
 from simulator.observe import EpollSnapshot, KnoteSnapshot, KqueueSnapshot, Observable
 from simulator.scenario import vocabulary
 from simulator.scenario.calls import Bindings
 from simulator.uapi import event_names
-from tui.render.fd_rows import FdRows
+from tui.render.fd_rows import (
+    HEADING,
+    STEP_HEADING,
+    FdRows,
+    counters_plain,
+    free_plain,
+    more_plain,
+    others_plain,
+    row_plain,
+)
 from tui.render.lines import Line
 from tui.render.rbtree_art import CAPTURE_DEPTH, LEGEND, TreeShape, draw_tree
 from tui.render.ready_chain import ReadyChain, fd_label
@@ -93,19 +103,24 @@ class KqueueView:
             return f"{fd_label(kn.fd, self.names)} {filt}"
         return f"{filt} {kn.ident}"
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def plain_lines(self) -> list[str]:
+        """Its lines, none styled (what `__rich_console__` yields). O(knotes)."""
         knotes = self.kq.knotes
         if not knotes:
-            yield Text(f"{self.title}: none")
+            lines = [f"{self.title}: none"]
         else:
-            yield Text(f"{self.title} ({len(knotes)})")
+            lines = [f"{self.title} ({len(knotes)})"]
             for kn in knotes:
                 status = "|".join(kn.status) or "-"
-                yield Text(f"  {self._knote(kn)} data={kn.data} [{status}]")
+                lines.append(f"  {self._knote(kn)} data={kn.data} [{status}]")
         pending = self.kq.pending
-        text = Text(f"{self.kq.label} pending: ")
-        text.append(" -> ".join(self._knote(kn) for kn in pending) if pending else "empty")
-        yield text
+        queue = " -> ".join(self._knote(kn) for kn in pending) if pending else "empty"
+        lines.append(f"{self.kq.label} pending: {queue}")
+        return lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.plain_lines():
+            yield Text(line)
 
 
 class ModelStateView:
@@ -146,9 +161,17 @@ class ModelStateView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         model, names = self.model, self.names
         if self.focus is not None and self._summarised:
-            yield from self._summary(self.focus)
+            focus = self.focus
+            yield FdRows.of(model, names, (fd for fd in focus if fd >= 0))
+            yield from self._summary(sorted(set(focus)))
             return
         yield FdRows.capture(model, names, SHOWN_ROWS)
+        yield from self._instances(options.max_width)
+
+    def _instances(self, width: int) -> Iterator[RenderableType]:
+        """Under the whole table: each epoll's tree and ready list, each kqueue's knotes, each
+        io_uring's rings, drawn in `width` columns."""
+        model, names = self.model, self.names
         seen: set[int] = set()
         candidates = model.open_fds() if self.instances is None else sorted(self.instances)
         for fd in candidates:
@@ -165,7 +188,7 @@ class ModelStateView:
                     (f"interest tree of {_named(fd, names)}", "bold"),
                     (f"  {ep.size:,} item{plural}", "dim"),
                 )
-                yield from draw_tree(shape, options.max_width)
+                yield from draw_tree(shape, width)
                 if ep.size:
                     yield Text(LEGEND, style="dim")
                     yield _registrations(model.interest_list(fd, _LISTED), ep.size, names)
@@ -181,20 +204,13 @@ class ModelStateView:
                 seen.add(file.file_id)
                 yield RingsView(ring, names, _named(fd, names))
 
-    def rows_alone(self) -> FdRows | None:
-        """The picture when it is a summary of the fd table's rows and nothing else (no epoll
-        or kqueue among the step's descriptors): those rows; else None. O(the step's
-        descriptors)."""
-        if self.focus is None or not self._summarised:
-            return None
-        parts = list(self._summary(self.focus))
-        return parts[0] if len(parts) == 1 and type(parts[0]) is FdRows else None
-
-    def _summary(self, focus: tuple[int, ...]) -> RenderResult:
+    def _summary(self, candidates: Iterable[int]) -> Iterator[Line | ReadyChain]:
+        """Under a step's own rows: of the epolls, kqueues and io_urings among `candidates`
+        (the step's descriptors, in order; others are skipped), a line each, and an epoll's
+        ready list."""
         model, names = self.model, self.names
-        yield FdRows.of(model, names, (fd for fd in focus if fd >= 0))
         seen: set[int] = set()
-        for fd in sorted(set(focus)):
+        for fd in candidates:
             file = model.file_at(fd) if fd >= 0 else None
             if file is None or file.file_id in seen or file.kind not in _INSTANCE_KINDS:
                 continue
@@ -208,13 +224,70 @@ class ModelStateView:
                     f"  {ep.size:,} item{plural}, drawn after the last step",
                 )
                 yield ReadyChain.capture(ep, names)
-            else:
+            elif file.kind == "kqueue":
                 kq = model.kqueue_at(fd)
                 assert kq is not None
                 yield _bold_then_dim(
                     f"{_named(fd, names)} knotes",
                     f"  {len(kq.knotes):,}, drawn after the last step",
                 )
+            else:
+                ring = model.io_uring_at(fd)
+                assert ring is not None
+                yield _bold_then_dim(
+                    f"{_named(fd, names)} (io_uring)",
+                    f"  SQ {ring.sq_tail - ring.sq_head} queued, "
+                    f"CQ {ring.cq_tail - ring.cq_head} to reap, "
+                    f"{len(ring.in_flight)} in flight, drawn after the last step",
+                )
+
+    def plain_lines(self, width: int) -> list[str] | None:
+        """The characters of the lines this picture draws in `width` columns, without their
+        styles, for ``--headless`` without colour (`tui.render.step.StepView.plain`, which
+        checks that each prints as it is); None when it holds what only rich lays out (an
+        io_uring's rings). The rows are read straight from the model's table
+        (`Observable.fd_rows`: no snapshot object, no `Line`). A summary costs O(the step's
+        descriptors); a whole picture O(`SHOWN_ROWS` + what its instances draw)."""
+        model, name = self.model, self.names.names.get
+        table = model.fd_table()
+        lines = [counters_plain(table.open, table.nofile)]
+        if self.focus is not None and self._summarised:
+            fds = sorted({fd for fd in self.focus if fd >= 0})
+            rows = model.fd_rows(fds)
+            lines.append(STEP_HEADING)
+            instances = []
+            for fd, row in zip(fds, rows, strict=True):
+                if row is None:
+                    lines.append(free_plain(fd))
+                else:
+                    label, kind, refs, queued = row
+                    lines.append(row_plain(fd, name(fd, ""), label, refs, queued))
+                    if kind in _INSTANCE_KINDS:
+                        instances.append(fd)
+            lines.append(others_plain(model.highest_fd() + 1 - len(fds)))
+            parts: Iterable[RenderableType] = self._summary(instances) if instances else ()
+        else:
+            total = model.highest_fd() + 1
+            shown = min(total, SHOWN_ROWS)
+            lines.append(HEADING)
+            for fd, row in enumerate(model.fd_rows(range(shown))):
+                if row is None:
+                    lines.append(free_plain(fd))
+                else:
+                    label, _, refs, queued = row
+                    lines.append(row_plain(fd, name(fd, ""), label, refs, queued))
+            if total > shown:
+                lines.append(more_plain(total - shown))
+            parts = self._instances(width)
+        for part in parts:
+            made = type(part)
+            if made is Line or made is Text:
+                lines.append(cast("Line | Text", part).plain)
+            elif made is ReadyChain or made is KqueueView:
+                lines += cast("ReadyChain | KqueueView", part).plain_lines()
+            else:
+                return None  # (an io_uring's rings: a picture of rich's)
+        return lines
 
 
 __all__ = ["SHOWN_ROWS", "KqueueView", "ModelStateView", "is_instance", "shown_epoll_of"]

@@ -19,6 +19,9 @@ NODE = Style(color="bright_white", bgcolor="dark_green", bold=True)
 OVF = Style(color="bright_white", bgcolor="dark_orange3", bold=True)
 FOCUS = Style(color="black", bgcolor="yellow", bold=True)
 
+#: The ovflist's line when no transfer runs.
+_INACTIVE = "ovflist  inactive (no transfer running)"
+
 
 def fd_label(fd: int, names: Bindings | None) -> str:
     """``a:3`` for a named descriptor, ``3`` otherwise."""
@@ -52,20 +55,40 @@ class ReadyChain:
         self, title: str, nodes: tuple[tuple[int, str], ...], total: int, style: Style
     ) -> Text:
         text = Text(title, style="bold")
-        if not nodes:
-            return text.append("head ⇄ (empty)", style="dim")
-        text.append("head")
-        for fd, label in nodes:
-            text.append(" ⇄ ", style="grey62")
-            text.append(f" {label} ", style=FOCUS if fd == self.focus else style)
-        if total > len(nodes):
-            text.append(f" ⇄ … {total - len(nodes):,} more", style="dim")
-        text.append(" ⇄ head", style="grey62")
+        for piece, piece_style in self._pieces(nodes, total, style):
+            text.append(piece, style=piece_style)
         return text
+
+    def _pieces(
+        self, nodes: tuple[tuple[int, str], ...], total: int, style: Style
+    ) -> list[tuple[str, Style | str]]:
+        """A chain after its title: each piece of text and its style ("": none)."""
+        if not nodes:
+            return [("head ⇄ (empty)", "dim")]
+        pieces: list[tuple[str, Style | str]] = [("head", "")]
+        for fd, label in nodes:
+            pieces.append((" ⇄ ", "grey62"))
+            pieces.append((f" {label} ", FOCUS if fd == self.focus else style))
+        if total > len(nodes):
+            pieces.append((f" ⇄ … {total - len(nodes):,} more", "dim"))
+        pieces.append((" ⇄ head", "grey62"))
+        return pieces
+
+    def plain_lines(self) -> list[str]:
+        """The characters of the lines `__rich_console__` yields, without their styles (what
+        ``--headless`` prints without colour). O(nodes)."""
+        pieces = self._pieces(self.nodes, self.total, NODE)
+        lines = ["rdllist  " + "".join(piece for piece, _ in pieces)]
+        if self.ovflist is None:
+            lines.append(_INACTIVE)
+        else:
+            pieces = self._pieces(self.ovflist, self.ovf_total, OVF)
+            lines.append("ovflist  " + "".join(piece for piece, _ in pieces))
+        return lines
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self._chain("rdllist  ", self.nodes, self.total, NODE)
         if self.ovflist is None:
-            yield Text("ovflist  inactive (no transfer running)", style="dim")
+            yield Text(_INACTIVE, style="dim")
         else:
             yield self._chain("ovflist  ", self.ovflist, self.ovf_total, OVF)

@@ -16,7 +16,8 @@ from rich.text import Span, Text
 
 from simulator.scenario.calls import Outcome, show, show_value
 from simulator.scenario.runner import StepRecord
-from tui.render.lines import Line
+from tui.render.lines import Line, wrap_plain
+from tui.render.model_state import ModelStateView
 from tui.render.safe import safe_markdown, safe_text
 from tui.verdicts import VERDICTS
 
@@ -66,6 +67,20 @@ def _outcome(outcome: Outcome | None) -> Line:
     return Line(safe_text(show(outcome)))
 
 
+def _outcome_plain(outcome: Outcome | None) -> str:
+    """`_outcome`'s characters, without making its `Line`."""
+    if outcome is None:
+        return "(not run)"
+    if outcome.error is not None:
+        plain = safe_text(outcome.error)
+        if outcome.message:
+            plain += f"  {safe_text(outcome.message)}"
+        if cpython_refused(outcome):
+            plain += f"  ({CPYTHON_SAYS})"
+        return plain
+    return safe_text(show(outcome))
+
+
 def _results(rows: list[tuple[str, Line]], width: int) -> RenderableType:
     """The labelled answers, labels right-aligned: a grid, or its lines when every row fits
     on one (the same characters, which ``--headless`` prints without laying out a table)."""
@@ -98,6 +113,33 @@ def _printed_as_is(text: str, room: int) -> bool:
     # in C ("… 9,998 other rows", each step: `cell_len` walks it character by character).
     wide = len(text) - len(text.encode("ascii", "ignore"))
     return len(text) + wide <= room or cell_len(text) <= room
+
+
+def _all_printed_as_is(lines: list[str], room: int) -> bool:
+    """`_printed_as_is` of each of `lines`, checked on them all at once when they are
+    printable and their length bounds their cells (C loops, not a Python call a line)."""
+    text = "".join(lines)
+    if not text.isprintable():
+        return False
+    longest = max(map(len, lines), default=0)
+    # (No character takes more than two cells: each non-ASCII one counted twice bounds them.)
+    wide = 0 if text.isascii() else len(text) - len(text.encode("ascii", "ignore"))
+    return longest + wide <= room or all(_printed_as_is(line, room) for line in lines)
+
+
+def _wrapped(lines: list[str], room: int) -> list[str] | None:
+    """`lines` as the writer prints them in `room` cells: each that does not fit as is
+    wrapped by rich (`tui.render.lines.wrap_plain`); None if one is not plainly wrappable."""
+    out: list[str] = []
+    for line in lines:
+        if _printed_as_is(line, room):
+            out.append(line)
+            continue
+        wrapped = wrap_plain(line, room)
+        if wrapped is None:
+            return None
+        out += wrapped
+    return out
 
 
 def _row(label: str, value: Line) -> Line:
@@ -167,54 +209,66 @@ class StepView:
         operations in one pass (the walk over its renderables made ~300 Python calls a step,
         most of the time of a long ``--headless`` run), or None -- then the writer draws it --
         for a step with anything else than the common parts (program lines, a difference,
-        failed expectations, a question, narration; a picture other than the rows of a
-        summarised fd table, `ModelStateView.rows_alone`) or with a line the writer would
-        wrap or neutralise. The same characters: ``tests/test_headless_lines.py``. O(lines).
+        failed expectations, a question, narration; a picture other than a `ModelStateView`
+        whose `ModelStateView.plain_lines` it can have) or with a line the writer would wrap
+        or neutralise. The same characters: ``tests/test_headless_lines.py``. O(lines).
         """
         r = self.record
         if self.code or r.diff or r.expect_failures or r.say or (r.step.ask and r.step.choices):
             return None
-        rows_alone = None
+        picture = None
         if self.state is not None:
-            from tui.render.model_state import ModelStateView  # (it imports this module)
-
             if type(self.state) is not ModelStateView:
                 return None
-            rows_alone = self.state.rows_alone()
-            if rows_alone is None:
+            # (Padded by 2: `__rich_console__`; the picture is drawn in what is left.)
+            picture = self.state.plain_lines(width - 2)
+            if picture is None:
                 return None
         # The rule (`LineWriter._rule`): the title, a space, the rule's characters to the edge.
         title = f"step {r.number}/{self.total}: {VERDICTS[r.verdict].headline}"
-        if not _printed_as_is(title, width - 2):
-            return None
-        used = len(title) if title.isascii() else cell_len(title)
-        line = ("-" if ascii_only else "─") * (width - used - 1)
-        lines = [(title + " " + line).rstrip(" ")]
         call = safe_text(r.call)
-        if not _printed_as_is(call, width):
-            return None
-        lines.append(call.rstrip(" "))
         # The answers (`_results`, when each fits on one line; `_row`), indented by 2.
-        values = [("model", _outcome(r.model).plain), ("live", _outcome(r.live).plain)]
+        labels = ["model", "live"]
+        values = [_outcome_plain(r.model), _outcome_plain(r.live)]
         if r.step.expect is not None:
-            values.append(("expect", safe_text(show_value(r.step.expect))))
-        if r.cost is not None and r.cost.total:
-            parts = ", ".join(f"{k} {v}" for k, v in r.cost.as_dict().items() if v)
-            values.append(("cost", f"{r.cost.total} ({parts})"))
+            labels.append("expect")
+            values.append(safe_text(show_value(r.step.expect)))
+        cost = r.cost
+        if cost is not None and cost.total:
+            parts = ", ".join(f"{k} {v}" for k, v in cost.as_dict().items() if v)
+            labels.append("cost")
+            values.append(f"{cost.total} ({parts})")
         if r.note:
-            values.append(("note", safe_text(r.note, multiline=True)))
-        label_width = max(len(label) for label, _ in values)
-        room = width - 2 - label_width - 2
-        for label, value in values:
-            if not _printed_as_is(value, room):
-                return None  # (a grid, or a line to wrap or to neutralise)
-            lines.append(("  " + label.rjust(label_width) + "  " + value).rstrip(" "))
-        if rows_alone is not None:
-            lines.append("")  # the picture's padding: a blank line, then indented by 2
-            for row in rows_alone.lines():
-                if not _printed_as_is(row.plain, width - 2):
+            labels.append("note")
+            values.append(safe_text(r.note, multiline=True))
+        label_width = max(map(len, labels))
+        room = width - 2 - label_width - 2  # (the narrowest room of all the lines)
+        calls = [call]
+        # Everything printable and within the narrowest room: the common step, one check.
+        if not _all_printed_as_is([title, call, *values, *(picture or ())], room):
+            if not _printed_as_is(title, width - 2):
+                return None
+            if not _printed_as_is(call, width):
+                wrapped = wrap_plain(call, width)  # (as rich wraps it)
+                if wrapped is None:
                     return None
-                lines.append(("  " + row.plain).rstrip(" "))
+                calls = wrapped
+            if not all(_printed_as_is(value, room) for value in values):
+                return None  # (a grid, or a line to wrap or to neutralise)
+            if picture is not None and not _all_printed_as_is(picture, width - 2):
+                picture = _wrapped(picture, width - 2)  # (as rich wraps what is too long)
+                if picture is None:
+                    return None
+        used = len(title) if title.isascii() else cell_len(title)
+        lines = [(title + " " + ("-" if ascii_only else "─") * (width - used - 1)).rstrip(" ")]
+        lines += [line.rstrip(" ") for line in calls]
+        lines += [
+            ("  " + label.rjust(label_width) + "  " + value).rstrip(" ")
+            for label, value in zip(labels, values, strict=True)
+        ]
+        if picture is not None:
+            lines.append("")  # the picture's padding: a blank line, then indented by 2
+            lines += [("  " + row).rstrip(" ") for row in picture]
         lines.append("")
         return "\n".join(lines) + "\n"
 
