@@ -377,6 +377,8 @@ def measure(
         row = (bare(), runner_run(text), play_run(text))
         rounds.append((*row, floor_run(text, row[2][2])))
     turns = [ratio for _ in range(repeat) for ratio in interleaved(text, bare_steps())]
+    # A scenario shorter than one turn has none: its figure is NaN (JSON's NaN, "n/a" printed).
+    in_turns = statistics.median(turns) if turns else float("nan")
     bare_s = min(r[0] for r in rounds)
     total, first, last = min(r[1] for r in rounds)
     play, load, _ = min(r[2] for r in rounds)
@@ -389,7 +391,7 @@ def measure(
         "play_s": play,
         "load_s": load,
         "runner_ratio": total / bare_s,
-        "runner_interleaved_ratio": statistics.median(turns),
+        "runner_interleaved_ratio": in_turns,
         "play_ratio": play / bare_s,
         "play_without_load_ratio": (play - load) / bare_s,
         "load_ratio": load / bare_s,
@@ -403,7 +405,7 @@ def measure(
     }
     print(
         f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
-        f"target <= 2; {statistics.median(turns):.2f}x in turns of {CHUNK} steps, "
+        f"target <= 2; {f'{in_turns:.2f}x' if turns else 'n/a'} in turns of {CHUNK} steps, "
         f"median of {len(turns)}); play --headless {play:.3f} s ({play / bare_s:.2f}x; "
         f"{(play - load) / bare_s:.2f}x without loading the file, which takes {load:.3f} s, "
         f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
