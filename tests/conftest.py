@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import sys
 from collections.abc import Generator, Iterator, Mapping
 
 import pytest
@@ -35,6 +36,15 @@ def hypothesis_profile(environ: Mapping[str, str] = os.environ) -> str:
 
 
 settings.load_profile(hypothesis_profile())
+
+
+# pytest rewrites the asserts of every test module and caches the result beside it, unless
+# bytecode is not to be written (PYTHONDONTWRITEBYTECODE, as some machines set): then every
+# run, and every xdist worker of it, compiles the whole suite again (~4 s of CPU a worker).
+# The cache (__pycache__, git-ignored) is written anyway: the test modules are imported after
+# this line, and so are the modules of muxlab they import, whose bytecode the `muxlab`
+# subprocesses the tests start then read instead of compiling those modules each time.
+sys.dont_write_bytecode = False
 
 
 # Collection imports every test module and what they import (Textual, the app, hypothesis):
