@@ -126,15 +126,20 @@ def stop_group(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of group `pgid` still runs. A zombie has ended (it only waits for
+    its parent, or init, to reap it, which here took up to a second after every stop)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()  # after "pid (comm)"
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def assert_group_gone(pgid: int, name: str) -> None:
-    """Killed members of a group linger a moment as zombies until init reaps them."""
+    """Every process of the group ended (killed ones may linger as zombies: see `group_alive`)."""
     wait_until(f"every process of {name} to end", lambda: not group_alive(pgid), timeout=10)
 
 
