@@ -44,7 +44,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 CHROMIUM = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium() -> str:
     """The Chromium binary (skipped without one; a failure under CI: see `require_tool`)."""
     return require_tool(
@@ -126,15 +126,20 @@ def stop_group(process: subprocess.Popen[Any], grace: float = 5.0) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of group `pgid` still runs. A zombie has ended (it only waits for
+    its parent, or init, to reap it, which here took up to a second after every stop)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()  # after "pid (comm)"
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def assert_group_gone(pgid: int, name: str) -> None:
-    """Killed members of a group linger a moment as zombies until init reaps them."""
+    """Every process of the group ended (killed ones may linger as zombies: see `group_alive`)."""
     wait_until(f"every process of {name} to end", lambda: not group_alive(pgid), timeout=10)
 
 
@@ -254,9 +259,11 @@ def ink(rows: list[bytes], box: Box) -> tuple[int, int]:
     return sum(n for c, n in colours.items() if c != background), len(colours)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """`muxlab serve` on a free loopback port; yields the URL it printed (with its token)."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`muxlab serve` on a free loopback port; yields the URL it printed (with its token).
+    One for the module, as `page` is: each test opens its own session (``Page.navigate``)."""
+    tmp_path = tmp_path_factory.mktemp("serve")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["MUXLAB_DATA_DIR"] = str(tmp_path / "data")
@@ -292,9 +299,11 @@ def server(tmp_path: Path) -> Iterator[str]:
         assert_group_gone(process.pid, "muxlab serve")
 
 
-@pytest.fixture
-def page(tmp_path: Path, chromium: str) -> Iterator[Page]:
-    """A fresh headless Chromium with one blank tab."""
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Page]:
+    """A fresh headless Chromium with one tab, for the module (starting one took 2-3 s):
+    each test navigates it to the served page, which starts the app anew."""
+    tmp_path = tmp_path_factory.mktemp("chromium")
     profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))
     log = (tmp_path / "chromium.log").open("w")
     process = subprocess.Popen(

@@ -25,6 +25,7 @@ _HOOKS = {
     "get_content_height",  # textual.widget.Widget
     "_make_app",  # textual_serve.server.Server
     "get_suggestion",  # textual.suggester.Suggester
+    "bindings_changed",  # textual.widgets.Footer, subscribed to the screen's bindings signal
 }
 #: The whole poll(2) vocabulary is kept, used or not: a scenario may name any of it.
 _VOCABULARY = {"POLLRDBAND", "POLLWRBAND", "POLLMSG", "POLLRDHUP"}

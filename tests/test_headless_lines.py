@@ -343,9 +343,12 @@ def test_a_step_printed_in_one_pass_is_what_the_writer_prints(width: int) -> Non
         for source in [*SHIPPED, path]:
             for view in pictures(source):
                 assert isinstance(view, StepView)
-                mine, writer = plain_or_writer(console, view)
-                assert mine is None or mine == writer, (source.name, view.record.number)
-                printed += mine is not None
+                # The writer only where there is something to compare it with: at 30 columns
+                # nearly every step is handed over, and rich wrapping them was 90% of the time.
+                mine = view.plain(console.width, console.options.ascii_only)
+                if mine is not None:
+                    assert mine == by_writer(console, view), (source.name, view.record.number)
+                    printed += 1
     finally:
         path.unlink()
     if width == 100:  # (at 30 the long table's "… N other rows" wraps: all handed over)

@@ -99,9 +99,11 @@ def serving(
         assert_group_gone(process.pid, "muxlab serve")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    with serving(tmp_path) as started:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for the tests of its defaults: none changes it (each closes its sessions),
+    and each of its starts and stops cost ~3 s."""
+    with serving(tmp_path_factory.mktemp("served")) as started:
         yield started
 
 
@@ -113,9 +115,9 @@ def refused(served: Served, target: str, origin: str | None = "") -> tuple[int, 
     return response.status_code, response.body.decode("utf-8", "replace") if response.body else ""
 
 
-def read_until(ws: ClientConnection, want: str, timeout: float = 30) -> str:
-    """The app's output (escapes and all) until its text contains `want`, and a second more:
-    the rest of that frame."""
+def read_until(ws: ClientConnection, want: str, timeout: float = 30, rest: float = 1) -> str:
+    """The app's output (escapes and all) until its text contains `want`, and `rest` seconds
+    more: the rest of that frame (0 where the caller only waits for `want`)."""
     data = ""
     deadline = time.monotonic() + timeout
     while want not in ESCAPES.sub("", data):
@@ -125,7 +127,7 @@ def read_until(ws: ClientConnection, want: str, timeout: float = 30) -> str:
             raise AssertionError(f"{want!r} never appeared; the app drew:\n{text[-3000:]}")
         with contextlib.suppress(TimeoutError):
             data += decoded(ws.recv(timeout=left))
-    return data + read_for(ws, 1)
+    return data + read_for(ws, rest) if rest else data
 
 
 def read_for(ws: ClientConnection, seconds: float) -> str:
@@ -189,7 +191,7 @@ def test_websocket_needs_the_token_and_this_servers_origin(served: Served) -> No
     assert refused(served, f"/ws/{token}", origin=other_port)[0] == 403
     assert refused(served, f"/ws/{token}", origin=None)[0] == 403
     with served.ws(f"/ws/{token}?width=100&height=30") as ws:
-        read_until(ws, "Lessons")
+        read_until(ws, "Lessons", rest=0)
 
 
 # --- the terminal size -----------------------------------------------------------------------
@@ -233,8 +235,8 @@ def test_sessions_beyond_max_sessions_are_refused_with_a_message(tmp_path: Path)
         assert "at most 2 sessions" in served.log.read_text()
         target = f"/ws/{served.token}?width=80&height=24"
         with served.ws(target) as first, served.ws(target) as second:
-            read_until(first, "Lessons")
-            read_until(second, "Lessons")
+            read_until(first, "Lessons", rest=0)
+            read_until(second, "Lessons", rest=0)
             status, body = refused(served, target)
             assert status == 503, body
             assert "all 2 sessions are in use" in body and "--max-sessions" in body, body
@@ -246,7 +248,7 @@ def test_sessions_beyond_max_sessions_are_refused_with_a_message(tmp_path: Path)
         def third_starts() -> bool:
             try:
                 with served.ws(target) as third:
-                    read_until(third, "Lessons")
+                    read_until(third, "Lessons", rest=0)
                     return True
             except InvalidStatus:
                 return False
@@ -261,9 +263,9 @@ SCENARIO = ROOT / "scenarios" / "et-stall.toml"
 
 def test_open_dialog_is_off_in_serve_without_open_dir(served: Served) -> None:
     with served.ws(f"/ws/{served.token}?width=120&height=40") as ws:
-        read_until(ws, "Lessons")
+        read_until(ws, "Lessons", rest=0)
         type_keys(ws, "o")
-        read_until(ws, "Opening files is off")
+        read_until(ws, "Opening files is off", rest=0)
         type_keys(ws, "/etc/passwd\r")  # would be typed into the dialog, if there were one
         assert "cannot be played" not in ESCAPES.sub("", read_for(ws, 3))
 
