@@ -46,6 +46,7 @@ from tui.screens.ask_value import AskValueScreen
 from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.recap import RecapScreen
 from tui.widgets.narration import Narration
+from tui.widgets.panel import Panel
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
@@ -407,7 +408,7 @@ class PlayerScreen(Screen[None]):
     def _empty_panels() -> ComposeResult:
         """The first frame of a player that opens (see the class): the panels, empty."""
         with Horizontal(id="main"):
-            yield Vertical(id="model", classes="panel")
+            yield Panel(id="model", classes="panel")
             yield Vertical(id="live", classes="panel")  # nothing to focus yet
         with Vertical(id="story"):
             yield Static("Loading the lesson…", id="opening", markup=False)
@@ -428,7 +429,7 @@ class PlayerScreen(Screen[None]):
         from tui.widgets.wait_queues import WaitQueues
 
         with Horizontal(id="main"):
-            with Vertical(id="model", classes="panel"):
+            with Panel(id="model", classes="panel"):
                 with Horizontal(id="model-top"):
                     yield InterestTree(id="tree")
                     yield CallsView(id="calls")
@@ -810,7 +811,7 @@ class PlayerScreen(Screen[None]):
         trace = self.query_one(TraceList)
         if micro is not None or trace.micro is not None:  # `draw` has just reset it otherwise
             trace.micro = micro
-        self.query_one("#model").border_subtitle = model_subtitle(shown)
+        self.query_one("#model", Panel).set_subtitle(model_subtitle(shown))
 
     def watch_speed_index(self, index: int) -> None:
         self.speed = SPEEDS[index]
