@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
-from tui.render.safe import safe_markdown
+from tui.render.safe import Neutralised, safe_markdown
 from tui.widgets.measured import MeasuredStatic
 
 
@@ -25,4 +25,6 @@ class Narration(MeasuredStatic):
     """The Markdown source shown."""
 
     def watch_markdown(self, text: str) -> None:
-        self.show(safe_markdown(text))
+        # `Neutralised` keeps the drawing `show` measures for the repaint that follows (the
+        # Markdown is safe already; it is the net under it as under every picture).
+        self.show(Neutralised(safe_markdown(text)))
