@@ -20,6 +20,7 @@ discards Textual's measures with the record, and the next layout makes and recor
 from __future__ import annotations
 
 from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.visual import VisualType
 from textual.widgets import Static
 
@@ -30,6 +31,10 @@ MAX_WIDTHS = 4
 
 class MeasuredStatic(Static):
     """A `Static` whose `show` lays out the screen only when the content's height changes."""
+
+    # Textual's, less its repaint: a layout that resizes the widget sets it (and asks for
+    # another layout) after repainting the widget for its new size already.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=True, repaint=False)
 
     def __init__(
         self,

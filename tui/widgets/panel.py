@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Self
 
-from textual.containers import Vertical
 from textual.geometry import Region
 
+from tui.widgets.steady import Column
 
-class Panel(Vertical):
-    """A `Vertical` whose subtitle is set with `set_subtitle` (see the module docstring)."""
+
+class Panel(Column):
+    """A `Column` whose subtitle is set with `set_subtitle` (see the module docstring)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
