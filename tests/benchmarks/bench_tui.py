@@ -89,11 +89,12 @@ slow, what changed, by how much.
   its repaint (`Neutralised`); pictures and the player's containers are repainted once, not
   twice, when a layout resizes them (`tui.widgets.steady`).
 - By how much (this benchmark, ``--only steps --repeats 2``, run on the code before and
-  after, one after the other, twice, on a loaded 2-core machine): a step 138 -> 110 ms and
-  153 -> 90 ms of CPU, step/plain 1.91 -> 1.46 and 1.97 -> 1.65: 1.25x-1.7x cheaper, not the
-  2x aimed at. Lines re-rendered over the 36 steps of ``thundering-herd``: 7,145 -> 5,716;
-  over the 15 of ``et-stall``: 2,151 -> 1,343; layouts 70 -> 63 and 35 -> 34, as most steps
-  there do change a height (the narration's, the threads').
+  after, one after the other, on a loaded 2-core machine): a step 138 -> 110 ms and
+  153 -> 90 ms of CPU, step/plain 1.91 -> 1.46 and 1.97 -> 1.65 (before the last change,
+  the repaint-once containers); with it, 129 -> 100 ms, step/plain 1.98 -> 1.72: 1.2x-1.7x
+  cheaper, not the 2x aimed at. Lines re-rendered over the 36 steps of ``thundering-herd``:
+  7,145 -> 5,716; over the 15 of ``et-stall``: 2,151 -> 1,343; layouts 70 -> 63 and
+  35 -> 34, as most steps there do change a height (the narration's, the threads').
 - Left (measured, not fixed): a step that changes a height pays two reflows and two or three
   renders -- Textual sets `virtual_size` on every widget a layout resized, a reactive that
   asks for another layout (declaring it without that layout on the pictures and containers
