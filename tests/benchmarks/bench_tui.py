@@ -4,6 +4,7 @@ against a plain Textual app's full-screen update of the same size.
 Run it with the project's interpreter::
 
     .venv/bin/python tests/benchmarks/bench_tui.py [--fds 100000] [--repeats 5] [--profile 25]
+        [--steps thundering-herd,et-stall] [--only steps|fds]
 
 The player is driven in ``App.run_test`` (headless, 160x50, animations off) on a small epoll
 scenario. Phase "small" times the update after each of six steps with ten descriptors open;
@@ -61,6 +62,48 @@ Profile (cProfile, `--profile`; issue 10): what was slow, what changed, by how m
   over the same run. Same machine, one run each, loaded: large/small 1.35 -> 1.13, large/plain
   2.22 -> 1.64 (plain 53 -> 70 ms: the reference moves with the load as much as the player).
 
+A second figure (`--only steps`) is what a learner pays at each key press, and what the Pilot
+tests pay at each position they look at: the CPU of one step in the player -- `PlayerScreen.go`
+to the next position, then `Pilot.pause` until the screen is drawn (no forced layout) -- at
+140x44, over every step of shipped lessons (`--steps`; the model alone, no animation), each
+lesson stepped through `--repeats` times (back to the start untimed in between). Its reference
+is the plain app above at the same size, measured in the same run: one full-screen update.
+
+Profile of a step (cProfile of ``thundering-herd`` at 140x44, 36 steps; issue 10): what was
+slow, what changed, by how much.
+- A step drew the screen three times and laid it out twice: every picture (`Static.update`)
+  and every line view (a new `virtual_size`) asked for a layout, each layout reflowed all
+  forty-odd widgets, Textual reflowed again for what the first pass resized, and the
+  scrollbars it touched were composed a third time, even at steps that change no height.
+  The render was half of a step (`_compositor.render_update`), the two reflows a quarter.
+- Widgets repainted what had not changed: the reactives `frame`/`event` repainted every view
+  whatever its picture, the model panel's subtitle (``virtual time · calls``, new at every
+  step) repainted the whole left panel -- a third of the screen, a fifth of the lines
+  rendered -- and the fd table repainted all its rows for the two that changed.
+- What changed: pictures ask for a layout only when their height at the laid-out width
+  changes (`tui.widgets.measured.MeasuredStatic`), equal pictures are not shown again
+  (`PictureView.COMPARES_PICTURES`), `frame`/`event` are plain `var`s; line views update
+  their scrollbar themselves when it stays, and `reset` repaints only the changed rows
+  (`LinesView._set_canvas`, `_changed_rows`); the subtitle repaints its border row only
+  (`tui.widgets.panel.Panel`); the narration's Markdown is drawn once for its measure and
+  its repaint (`Neutralised`); pictures and the player's containers are repainted once, not
+  twice, when a layout resizes them (`tui.widgets.steady`).
+- By how much (this benchmark, ``--only steps --repeats 2``, run on the code before and
+  after, one after the other, on a loaded 2-core machine): a step 138 -> 110 ms and
+  153 -> 90 ms of CPU, step/plain 1.91 -> 1.46 and 1.97 -> 1.65 (before the last change,
+  the repaint-once containers); with it, 129 -> 100 ms, step/plain 1.98 -> 1.72: 1.2x-1.7x
+  cheaper, not the 2x aimed at. Lines re-rendered over the 36 steps of ``thundering-herd``:
+  7,145 -> 5,716; over the 15 of ``et-stall``: 2,151 -> 1,343; layouts 70 -> 63 and
+  35 -> 34, as most steps there do change a height (the narration's, the threads').
+- Left (measured, not fixed): a step that changes a height pays two reflows and two or three
+  renders -- Textual sets `virtual_size` on every widget a layout resized, a reactive that
+  asks for another layout (declaring it without that layout on the pictures and containers
+  changed the screen in some frames: the second pass is not always redundant; without its
+  repaint it is, and that is what `tui.widgets.steady` keeps); the resized ScrollBars are
+  Textual's own. And a narration that grows by a line resizes the story area, which moves
+  and repaints every panel above it. A step that changes no height costs about half of one
+  that does (50-60 ms against 110-150 ms in the profile).
+
 Results go to ``results/tui.json`` beside this file.
 """
 
@@ -88,6 +131,7 @@ from textual.pilot import Pilot
 from textual.widgets import Footer, Header, Static
 
 from simulator.kernel import ModelKernel
+from simulator.scenario.library import shipped_dir
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 from tui.app import make_app
 from tui.screens.player import PlayerScreen
@@ -96,6 +140,8 @@ TARGET_RATIO = 1.5
 TARGET_REFERENCE_RATIO = 2.0
 RESULTS = Path(__file__).parent / "results" / "tui.json"
 SIZE = (160, 50)
+STEP_SIZE = (140, 44)  # the size the README says shows everything, the layout tests' size
+STEP_LESSONS = ("thundering-herd", "et-stall")
 
 # Positions 4..15 only: the runner checkpoints (deep-copies the model) every 16 steps, which
 # is the model's cost, not the screen's, and would only slow the setup of the large phase.
@@ -192,11 +238,11 @@ async def _update(pilot: Pilot[Any], push: Callable[[], None]) -> float:
     return time.process_time() - start
 
 
-async def reference(repeats: int, steps: int = 6) -> list[float]:
+async def reference(repeats: int, steps: int = 6, size: tuple[int, int] = SIZE) -> list[float]:
     """Update times of the plain app (`Plain`), `repeats` per step."""
     app = Plain()
     times: list[float] = []
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         for step in range(steps):
             for _ in range(repeats):
@@ -255,6 +301,60 @@ async def player(
     }
 
 
+async def player_steps(
+    lesson: Path, repeats: int, profile: cProfile.Profile | None = None
+) -> list[float]:
+    """CPU seconds of each step of `lesson` in the player at `STEP_SIZE` (see the module
+    docstring), `repeats` passes from the start."""
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = make_app(lesson, live=False, animate=False, data_dir=Path(tmp) / "data")
+        async with app.run_test(size=STEP_SIZE) as pilot:
+            screen = app.screen
+            assert isinstance(screen, PlayerScreen)
+            while not screen.opened:
+                await pilot.pause()
+            total = screen.session.total
+            for _ in range(repeats):
+                screen.go(0)
+                await pilot.pause()
+                for position in range(1, total + 1):
+                    if profile is not None:
+                        profile.enable()
+                    start = time.process_time()
+                    screen.go(position)
+                    await pilot.pause()
+                    times.append(time.process_time() - start)
+                    if profile is not None:
+                        profile.disable()
+    return times
+
+
+async def measure_steps(
+    lessons: list[Path], repeats: int, profile: cProfile.Profile | None = None
+) -> dict[str, object]:
+    """The player's step against the plain app's full-screen update at `STEP_SIZE`."""
+    plain = await reference(repeats, size=STEP_SIZE)
+    steps: dict[str, list[float]] = {}
+    for lesson in lessons:
+        steps[lesson.stem] = await player_steps(lesson, repeats, profile)
+    plain += await reference(repeats, size=STEP_SIZE)
+    every = [t for times in steps.values() for t in times]
+    plain_ms = statistics.median(plain) * 1000
+    step_ms = statistics.median(every) * 1000
+    return {
+        "step_terminal": f"{STEP_SIZE[0]}x{STEP_SIZE[1]}",
+        "step_lessons": {name: len(times) for name, times in steps.items()},
+        "step_median_ms": round(step_ms, 2),
+        "step_mean_ms": round(statistics.mean(every) * 1000, 2),
+        "step_median_ms_by_lesson": {
+            name: round(statistics.median(times) * 1000, 2) for name, times in steps.items()
+        },
+        "step_reference_median_ms": round(plain_ms, 2),
+        "step_reference_ratio": round(step_ms / plain_ms, 3),
+    }
+
+
 async def measure(
     fds: int, repeats: int, profiles: tuple[cProfile.Profile, cProfile.Profile] | None = None
 ) -> dict[str, object]:
@@ -294,15 +394,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="print the N costliest functions"
     )
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEP_LESSONS),
+        metavar="LESSONS",
+        help="shipped lessons whose steps are timed (comma-separated names)",
+    )
+    parser.add_argument("--only", choices=("steps", "fds"), help="one of the two figures")
     args = parser.parse_args(argv)
-    profiles = (cProfile.Profile(), cProfile.Profile()) if args.profile else None
-    result = asyncio.run(measure(args.fds, args.repeats, profiles))
+    result: dict[str, object] = {"python": platform.python_version()}
+    if args.only != "steps":
+        profiles = (cProfile.Profile(), cProfile.Profile()) if args.profile else None
+        result.update(asyncio.run(measure(args.fds, args.repeats, profiles)))
+        report_fds(result)
+        if profiles is not None:
+            for name, profile in zip(("small", "large"), profiles, strict=True):
+                print(f"--- cProfile of the player's updates, phase {name}")
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+    if args.only != "fds":
+        shipped = shipped_dir()
+        if shipped is None:
+            parser.error("no shipped lessons in this installation")
+        lessons = [shipped / f"{name}.toml" for name in args.steps.split(",")]
+        for lesson in lessons:
+            if not lesson.is_file():
+                parser.error(f"no shipped lesson {lesson.stem!r} (in {shipped})")
+        step_profile = cProfile.Profile() if args.profile else None
+        result.update(asyncio.run(measure_steps(lessons, args.repeats, step_profile)))
+        report_steps(result)
+        if step_profile is not None:
+            print("--- cProfile of the player's steps")
+            pstats.Stats(step_profile).sort_stats("cumulative").print_stats(args.profile)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    if profiles is not None:
-        for name, profile in zip(("small", "large"), profiles, strict=True):
-            print(f"--- cProfile of the player's updates, phase {name}")
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+    return 0
+
+
+def report_steps(result: dict[str, object]) -> None:
+    lessons = result["step_lessons"]
+    assert isinstance(lessons, dict)
+    print(
+        f"a step in the player at {result['step_terminal']} (CPU, median of "
+        f"{sum(lessons.values())} steps of {', '.join(lessons)}): "
+        f"{result['step_median_ms']} ms (by lesson: {result['step_median_ms_by_lesson']}); "
+        f"a plain Textual app's full-screen update: {result['step_reference_median_ms']} ms; "
+        f"step/plain {float(result['step_reference_ratio']):.2f}"  # type: ignore[arg-type]
+    )
+
+
+def report_fds(result: dict[str, object]) -> None:
     print(
         f"whole-screen update after a step (CPU): {result['small_median_ms']} ms with 10 fds, "
         f"{result['large_median_ms']} ms with {result['large_open_fds']:,} fds "
@@ -320,7 +460,6 @@ def main(argv: list[str] | None = None) -> int:
         ratio = float(result[key])  # type: ignore[arg-type]
         verdict = "meets" if ratio <= target else "MISSES"
         print(f"{what} {ratio:.2f} ({verdict} the target of {target})")
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, ClassVar, Concatenate, ParamSpec
 from textual import work
 from textual.app import ComposeResult
 from textual.compose import compose
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
@@ -47,6 +46,8 @@ from tui.screens.lesson_text import LessonTextScreen
 from tui.screens.recap import RecapScreen
 from tui.widgets.footer import Footer
 from tui.widgets.narration import Narration
+from tui.widgets.panel import Panel
+from tui.widgets.steady import Column, Row, ScrollColumn
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
@@ -407,10 +408,10 @@ class PlayerScreen(Screen[None]):
     @staticmethod
     def _empty_panels() -> ComposeResult:
         """The first frame of a player that opens (see the class): the panels, empty."""
-        with Horizontal(id="main"):
-            yield Vertical(id="model", classes="panel")
-            yield Vertical(id="live", classes="panel")  # nothing to focus yet
-        with Vertical(id="story"):
+        with Row(id="main"):
+            yield Panel(id="model", classes="panel")
+            yield Column(id="live", classes="panel")  # nothing to focus yet
+        with Column(id="story"):
             yield Static("Loading the lesson…", id="opening", markup=False)
 
     def _panels(self) -> ComposeResult:
@@ -428,26 +429,26 @@ class PlayerScreen(Screen[None]):
         from tui.widgets.trace_list import TraceList
         from tui.widgets.wait_queues import WaitQueues
 
-        with Horizontal(id="main"):
-            with Vertical(id="model", classes="panel"):
-                with Horizontal(id="model-top"):
+        with Row(id="main"):
+            with Panel(id="model", classes="panel"):
+                with Row(id="model-top"):
                     yield InterestTree(id="tree")
                     yield CallsView(id="calls")
-                    with Vertical(id="model-side"):
+                    with Column(id="model-side"):
                         yield ReadyList(id="ready")
                         yield WaitQueues(id="queues")
                 yield ThreadsView(id="threads")
                 yield NicLaneView(id="nic")
-                with Horizontal(id="model-bottom"):
+                with Row(id="model-bottom"):
                     yield FdTable(id="fds")
-                    with Vertical(id="work"):
+                    with Column(id="work"):
                         yield CostView(id="cost")
                         yield TraceList(id="trace")
-            with VerticalScroll(id="live", classes="panel"):
+            with ScrollColumn(id="live", classes="panel"):
                 yield LivePanel(id="live-panel")
-        with Vertical(id="story"):
-            with Horizontal(id="story-top"):
-                with VerticalScroll(id="narration-box"):
+        with Column(id="story"):
+            with Row(id="story-top"):
+                with ScrollColumn(id="narration-box"):
                     yield Narration(id="narration")
                 yield ProgramView(id="program")  # shown only with a program (`-program`)
             yield StatusBar(id="status").data_bind(
@@ -811,7 +812,7 @@ class PlayerScreen(Screen[None]):
         trace = self.query_one(TraceList)
         if micro is not None or trace.micro is not None:  # `draw` has just reset it otherwise
             trace.micro = micro
-        self.query_one("#model").border_subtitle = model_subtitle(shown)
+        self.query_one("#model", Panel).set_subtitle(model_subtitle(shown))
 
     def watch_speed_index(self, index: int) -> None:
         self.speed = SPEEDS[index]

@@ -22,6 +22,10 @@ class CallsView(PictureView):
     }
     """
 
+    #: Poll arrays and select bitmaps are frozen dataclasses of plain values; a kqueue's knotes
+    #: and an io_uring's rings compare by identity.
+    COMPARES_PICTURES = True
+
     def placeholder(self) -> str:
         return "no poll or select call yet"
 

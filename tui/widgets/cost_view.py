@@ -19,5 +19,7 @@ class CostView(PictureView):
     }
     """
 
+    COMPARES_PICTURES = True  #: frozen dataclasses of plain values
+
     def picture(self, frame: Frame, event: TraceEvent | None) -> RenderableType | None:
         return frame.cost

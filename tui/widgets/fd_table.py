@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import var
 
 from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
@@ -43,9 +43,9 @@ class FdTable(LinesView):
     }
     """
 
-    frame: reactive[Frame | None] = reactive(None, always_update=True, init=False)
+    frame: var[Frame | None] = var(None, always_update=True, init=False)
     """The frame on screen."""
-    event: reactive[TraceEvent | None] = reactive(None, always_update=True, init=False)
+    event: var[TraceEvent | None] = var(None, always_update=True, init=False)
     """The micro-step being animated (fd allocations and releases light their row)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

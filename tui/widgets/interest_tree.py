@@ -9,7 +9,7 @@ and spelled out. Text lines (the heading, summaries, the legend) wrap to the wid
 from __future__ import annotations
 
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import var
 
 from simulator.observe import TraceEvent, TraceKind
 from tui.frame import Frame
@@ -33,9 +33,9 @@ class InterestTree(LinesView):
     }
     """
 
-    frame: reactive[Frame | None] = reactive(None, always_update=True, init=False)
+    frame: var[Frame | None] = var(None, always_update=True, init=False)
     """The frame on screen."""
-    micro: reactive[int | None] = reactive(None, always_update=True, init=False)
+    micro: var[int | None] = var(None, always_update=True, init=False)
     """Index of the micro-step being animated in the frame's trace, or None at rest."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

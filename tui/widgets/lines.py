@@ -9,6 +9,15 @@ While `frozen` is set (a worker is moving the runner, so the model must not be r
 lines are kept even across a resize and lines not in the cache are drawn blank; `frozen` is
 cleared by the next `reset`. Only views that read the model lazily need freezing.
 
+A new line count (`virtual_size`) asks Textual for a layout, which reflows the whole screen,
+only when it can move something: a view whose height follows its content (``height: auto``),
+a new width, or a scrollbar that comes or goes. Otherwise (a table or a trace of fixed height
+whose scrollbar stays) the view updates its scrollbar and scroll range itself, as the layout
+would have (`_set_canvas`): the fd table and the micro-steps change their line count at almost
+every step, and each such layout was a reflow of every widget. And `reset` repaints only the
+lines on screen that changed: it draws the new ones at once and compares them with those drawn
+before (`_changed_rows`), so a step that changes two rows of the fd table repaints two rows.
+
 `hanging_wrap` breaks a text into lines of a width, the lines after the first indented: the
 views wrap their text with it rather than cut it short.
 """
@@ -17,9 +26,10 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 #: Cached strips beyond this many are dropped (a long scroll should not grow memory).
 _CACHE_LIMIT = 2048
@@ -101,11 +111,49 @@ class LinesView(ScrollView, can_focus=True):
     # --- machinery -----------------------------------------------------------------------
 
     def reset(self) -> None:
-        """The content changed: forget cached lines, resize the virtual canvas, repaint."""
+        """The content changed: forget cached lines, resize the virtual canvas, and repaint
+        the lines on screen that changed (all of them when what is on screen is not known).
+        O(lines on screen)."""
         self.frozen = False
-        self._strips.clear()
-        self.virtual_size = Size(self._content_width(), self.line_count())
-        self.refresh()
+        painted, painted_count = self._strips, self.virtual_size.height
+        self._strips = {}
+        self._set_canvas(Size(self._content_width(), self.line_count()))
+        changed = self._changed_rows(painted, painted_count)
+        if changed is None:
+            self.refresh()
+            return
+        width = self._content_width()
+        for row in changed:
+            self.refresh(Region(0, row, width, 1))
+
+    def _changed_rows(self, painted: dict[int, Strip], painted_count: int) -> list[int] | None:
+        """The rows on screen whose line differs from the one `painted` (the lines drawn
+        before a `reset`, by index, of `painted_count`), drawing the new ones; None when what
+        is on screen is not known (a new width, a line drawn but no longer kept)."""
+        width = self._content_width()
+        if width != self._strips_width:
+            return None
+        top = self.scroll_offset.y
+        changed = []
+        for row in range(self.scrollable_content_region.height):
+            index = top + row
+            old = painted.get(index)
+            if old is None and index < painted_count:
+                return None
+            if self._strip_at(index, width) != old:
+                changed.append(row)
+        return changed
+
+    def _strip_at(self, index: int, width: int) -> Strip | None:
+        """Line `index` drawn `width` cells wide (kept until the next `reset`); None past the
+        last line (drawn blank)."""
+        strip = self._strips.get(index)
+        if strip is None and index < self.line_count():
+            strip = self.strip_of(self.make_line(index, width), width)
+            if len(self._strips) >= _CACHE_LIMIT:
+                self._strips.clear()
+            self._strips[index] = strip
+        return strip
 
     def fit_canvas(self) -> None:
         """The line count changed without the content changing (lines that wrap at a new
@@ -113,6 +161,29 @@ class LinesView(ScrollView, can_focus=True):
         if not self.frozen:
             self.virtual_size = Size(self._content_width(), self.line_count())
             self.refresh(layout=True)
+
+    def _set_canvas(self, size: Size) -> None:
+        """Make `size` the virtual canvas; ask for a layout only when it can move something
+        (see the module docstring). Without one, do what the layout would: the scrollbar's
+        range and the scroll offset follow the new height."""
+        old = self.virtual_size
+        if size == old:
+            return
+        styles = self.styles
+        bar = size.height > self.container_size.height  # Textual's rule for overflow-y: auto
+        if (
+            styles.is_auto_height
+            or styles.overflow_y != "auto"
+            or styles.overflow_x != "hidden"
+            or size.width != old.width
+            or bar != self.show_vertical_scrollbar
+        ):
+            self.virtual_size = size
+            return
+        self.set_reactive(Widget.virtual_size, size)
+        if bar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+        self.scroll_y = self.scroll_y  # validated: kept within the new range
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self.line_count()
@@ -123,7 +194,7 @@ class LinesView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         if not self.frozen:
             self._strips.clear()
-            self.virtual_size = Size(self._content_width(), self.line_count())
+            self._set_canvas(Size(self._content_width(), self.line_count()))
 
     def strip_of(self, text: Text, width: int) -> Strip:
         """`text` as one line of `width` cells (cut with an ellipsis if it is longer)."""
@@ -144,15 +215,9 @@ class LinesView(ScrollView, can_focus=True):
         if width != self._strips_width and not self.frozen:
             self._strips.clear()
             self._strips_width = width
-        strip = self._strips.get(index)
+        strip = self._strips.get(index) if self.frozen else self._strip_at(index, width)
         if strip is None:
-            if self.frozen or index >= self.line_count():
-                return Strip.blank(width, self.rich_style)
-
-            strip = self.strip_of(self.make_line(index, width), width)
-            if len(self._strips) >= _CACHE_LIMIT:
-                self._strips.clear()
-            self._strips[index] = strip
+            return Strip.blank(width, self.rich_style)
         return strip.extend_cell_length(scroll_x + width, self.rich_style).crop(
             scroll_x, scroll_x + width
         )

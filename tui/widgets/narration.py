@@ -7,12 +7,12 @@ escape sequence in it reaches the terminal."""
 from __future__ import annotations
 
 from textual.reactive import reactive
-from textual.widgets import Static
 
-from tui.render.safe import safe_markdown
+from tui.render.safe import Neutralised, safe_markdown
+from tui.widgets.measured import MeasuredStatic
 
 
-class Narration(Static):
+class Narration(MeasuredStatic):
     """Markdown text; set `markdown` to change it."""
 
     DEFAULT_CSS = """
@@ -25,4 +25,6 @@ class Narration(Static):
     """The Markdown source shown."""
 
     def watch_markdown(self, text: str) -> None:
-        self.update(safe_markdown(text))
+        # `Neutralised` keeps the drawing `show` measures for the repaint that follows (the
+        # Markdown is safe already; it is the net under it as under every picture).
+        self.show(Neutralised(safe_markdown(text)))

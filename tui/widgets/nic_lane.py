@@ -19,6 +19,8 @@ class NicLaneView(PictureView):
     }
     """
 
+    COMPARES_PICTURES = True  #: frozen dataclasses of plain values
+
     def on_mount(self) -> None:
         self.border_title = "NIC lane"
 

@@ -24,6 +24,8 @@ class ReadyList(PictureView):
     }
     """
 
+    COMPARES_PICTURES = True  #: frozen dataclasses of plain values
+
     def placeholder(self) -> str:
         return "no epoll instance yet"
 

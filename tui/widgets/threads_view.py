@@ -23,6 +23,8 @@ class ThreadsView(PictureView):
     }
     """
 
+    COMPARES_PICTURES = True  #: frozen dataclasses of plain values
+
     compact: reactive[bool] = reactive(False, init=False)
     """Shorter rows (the player's compact layout)."""
 

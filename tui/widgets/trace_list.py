@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.strip import Strip
 
 from simulator.observe import TraceEvent
@@ -40,9 +40,9 @@ class TraceList(LinesView):
     }
     """
 
-    frame: reactive[Frame | None] = reactive(None, always_update=True, init=False)
+    frame: var[Frame | None] = var(None, always_update=True, init=False)
     """The frame on screen."""
-    micro: reactive[int | None] = reactive(None, always_update=True, init=False)
+    micro: var[int | None] = var(None, always_update=True, init=False)
     """The micro-step being animated (None: at rest, nothing lit)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

@@ -23,6 +23,8 @@ class WaitQueues(PictureView):
     }
     """
 
+    COMPARES_PICTURES = True  #: frozen dataclasses of plain values
+
     def placeholder(self) -> str:
         return "no wait queues"
 
