@@ -82,6 +82,7 @@ async def test_a_scenario_without_params_has_no_knobs() -> None:
     app = make_app(PLAIN, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = player(app)
+        await until(pilot, lambda: screen.opened)  # the footer shows the lesson's own keys
         assert "Knobs" not in screen_text(app)
         await pilot.press("k")
         await pilot.pause()
@@ -92,6 +93,9 @@ async def test_presenter_mode_hides_the_chrome_and_gives_the_story_room() -> Non
     app = make_app(COSTS, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = player(app)
+        # The panels are mounted when the player has opened (after its first frame): a pause
+        # alone was not always enough on a loaded machine ("#trace" not found).
+        await until(pilot, lambda: screen.opened)
         screen.jump_to(3)
         await pilot.pause()
         chrome = ("#status", "#timeline", "#trace", "#fds")
