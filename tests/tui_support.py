@@ -9,10 +9,13 @@ fixed, so no pid, kernel release or wall-clock time reaches the screen.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from textual.app import App
 
@@ -131,34 +134,43 @@ def model_recording(path: Path, *, alter: dict[int, dict[str, Any]] | None = Non
     return Recording(scenario_hash(scenario), scenario.scenario.title, tuple(live), dict(PLATFORM))
 
 
-def screen_text(app: App[Any]) -> str:
-    """The screen as plain text, one line a row without trailing blanks.
+#: One run of text in the screenshot rich's ``Console.export_svg`` draws: its x (in pixels),
+#: its row (the clip path of line N) and its text, HTML-escaped with spaces as ``&#160;``.
+_SVG_TEXT = re.compile(
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>'
+)
+#: The width of a cell in that screenshot: rich's character height (20) times its default font
+#: aspect ratio (0.61).
+_CELL_WIDTH = 20 * 0.61
 
-    Drawn the way `App.export_screenshot` draws its SVG (the compositor's full update printed on
-    a recording console of the app's size), but exported as text: the SVG export hashes the
-    repr of every segment and the text then has to be read back out of it, ~4x the time, which
-    the layout test paid at each of ~600 frames. `_compositor` and `_background_screens` are
-    Textual's private names; `tests/test_tui_support.py` holds this to the public screenshot's
-    text, so a Textual that changes them fails there, by name.
+
+def screen_text(app: App[Any]) -> str:
+    """The screen as plain text, one line a row without trailing blanks, read from the app's own
+    screenshot (`App.export_screenshot`, public API) rather than from Textual's compositor.
+
+    The screenshot is taken simplified (neighbouring segments of one style joined): the same
+    text in fewer runs, a fifth less time, which the layout test pays at each of ~600 frames.
+    A joined run may carry a row's trailing blanks, so those are dropped from every row.
     """
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system=None,
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(
-            full=True, screen_stack=app._background_screens, simplify=True
-        )
-    )
-    lines = console.export_text(styles=False).splitlines()
-    return "\n".join(line.rstrip(" ") for line in lines) + "\n"
+    # The screenshot's own rows decide the height: right after a resize, `app.size` may
+    # already be the new size while the last frame still has the old one.
+    found = [
+        (int(row), round(float(x) / _CELL_WIDTH), html.unescape(text).replace("\xa0", " "))
+        for x, row, text in _SVG_TEXT.findall(app.export_screenshot(simplify=True))
+    ]
+    height = max([app.size[1], *(row + 1 for row, _column, _text in found)])
+    runs: list[list[tuple[int, str]]] = [[] for _ in range(height)]
+    for row, column, text in found:
+        runs[row].append((column, text))
+    lines = []
+    for row_runs in runs:
+        line, at = "", 0
+        for column, text in sorted(row_runs):
+            line += " " * (column - at) + text  # blank runs are not drawn: fill them in
+            at = column + cell_len(text)
+        lines.append(line.rstrip(" "))
+    return "\n".join(lines) + "\n"
 
 
 async def until(pilot: Any, condition: Any, timeout: float = 10.0) -> None:
