@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
 from tests.tui_support import EPOLL_SCENARIO, until, write
-from tui.app import make_app
+from tui.app import MuxlabApp, make_app
 from tui.screens.player import TINY, PlayerScreen
 from tui.widgets.footer import Footer
 
@@ -25,13 +26,19 @@ def keys(screen: PlayerScreen) -> list[FooterKey]:
     return list(screen.query_one(Footer).query(FooterKey))
 
 
+async def opened(pilot: Pilot[int], app: MuxlabApp) -> PlayerScreen:
+    """The player, once open and drawn with its keys."""
+    screen = app.screen
+    assert isinstance(screen, PlayerScreen)
+    await until(pilot, lambda: screen.opened)
+    await pilot.pause()
+    return screen
+
+
 async def test_the_footer_keeps_its_keys_while_they_do_not_change(tmp_path: Path) -> None:
     app = make_app(write(tmp_path, "s.toml", EPOLL_SCENARIO), live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, PlayerScreen)
-        await until(pilot, lambda: screen.opened)
-        await pilot.pause()
+        screen = await opened(pilot, app)
         shown = keys(screen)
         assert {key.action for key in shown} >= {"step_forward", "step_back"}
         # Signals without a change: a focus move, a step, three explicit refreshes.
@@ -49,10 +56,7 @@ async def test_the_footer_is_redrawn_when_its_keys_change(tmp_path: Path) -> Non
     again at full size: the footer's keys follow both ways."""
     app = make_app(write(tmp_path, "s.toml", EPOLL_SCENARIO), live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, PlayerScreen)
-        await until(pilot, lambda: screen.opened)
-        await pilot.pause()
+        screen = await opened(pilot, app)
         forward = [key for key in keys(screen) if key.action == "step_forward"]
         assert forward and not forward[0].disabled
         await pilot.resize_terminal(TINY[0] - 1, TINY[1] - 1)
