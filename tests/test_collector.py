@@ -44,7 +44,10 @@ def test_a_forward_run_freezes_each_stretch_of_steps_and_hands_it_back_at_the_en
             made_in_run = weakref.ref(made)
             for _ in range(FREEZE_EVERY - 1):
                 run.step()
-            assert gc.get_freeze_count() == frozen  # within a stretch: nothing frozen
+            # Within a stretch nothing is frozen (`made` dying below proves it was not). The
+            # count may still fall: a frozen object can die by reference count meanwhile, e.g.
+            # one left by an earlier test's thread in this worker.
+            assert gc.get_freeze_count() <= frozen
             gc.collect()
             assert made_in_run() is not None  # alive, and young: not frozen, not collected
             del made
