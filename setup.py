@@ -8,13 +8,15 @@ says so in one line and installs the pure module alone: muxlab works the same, o
 slower. ``MUXLAB_PURE_PYTHON=1`` at build time skips the compilation; at run time it makes the
 import take the source file even when the extension exists (`simulator.kernel`).
 
-The C mypyc generates and its type-check cache go to a temporary directory, not the project's
-top level; the compiled ``*.so`` files beside rbtree.py are git-ignored.
+The C mypyc generates, its object files and its type-check cache go to a temporary directory
+inside ``build/`` (removed after the build), never beside the checkout; the compiled ``*.so``
+files beside rbtree.py are git-ignored.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import sys
@@ -38,6 +40,14 @@ def _warn(reason: object) -> None:
     )
 
 
+def _remove_scratch(scratch: str, created_build: bool) -> None:
+    """Remove mypyc's scratch directory, and build/ too if this build made it and it is empty."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    if created_build:
+        with contextlib.suppress(OSError):
+            os.rmdir("build")
+
+
 #: setup.py's commands that build extensions (the rest, such as egg_info, only read metadata)
 _BUILDING = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 
@@ -46,9 +56,14 @@ def _extensions() -> list[Any]:
     """mypyc's extensions for `COMPILED`, or none (with the warning) if it cannot make them."""
     if os.environ.get("MUXLAB_PURE_PYTHON") == "1" or not _BUILDING.intersection(sys.argv):
         return []
-    # setuptools accepts only relative source paths: the temporary directory, seen from here.
-    scratch = os.path.relpath(tempfile.mkdtemp(prefix="muxlab-mypyc-"))
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # after build_ext used it
+    # setuptools accepts only relative source paths, and puts each object file at the build's
+    # temporary directory joined with its source's path: a path with ".." (the system's temp
+    # directory, seen from here) put them outside the build, beside the checkout. The scratch
+    # directory is therefore made inside build/ (git-ignored) and removed with it when empty.
+    created_build = not os.path.isdir("build")
+    os.makedirs("build", exist_ok=True)
+    scratch = os.path.relpath(tempfile.mkdtemp(prefix="muxlab-mypyc-", dir="build"))
+    atexit.register(_remove_scratch, scratch, created_build)  # after build_ext used it
     try:
         from mypyc.build import mypycify
 
