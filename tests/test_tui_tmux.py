@@ -3,6 +3,7 @@ read back with ``capture-pane``; q and Ctrl+C both quit and leave no live child 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -57,9 +58,14 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True)
 
 
+#: A new server name for each test: ``kill-server`` returns before the server has gone, and the
+#: next test of the same worker, on the same name, met it exiting ("server exited unexpectedly").
+_SERVERS = itertools.count()
+
+
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    session = Tmux(f"muxlab-test-{os.getpid()}")
+    session = Tmux(f"muxlab-test-{os.getpid()}-{next(_SERVERS)}")
     yield session
     session.kill()
 
