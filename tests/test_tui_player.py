@@ -352,6 +352,7 @@ async def test_open_a_scenario_from_the_player(epoll_file: Path, tmp_path: Path)
     app = make_app(epoll_file, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         first = player(app)
+        await until(pilot, lambda: first.opened)  # its keys work once it has opened
         await pilot.press("o")
         assert isinstance(app.screen, AskValueScreen)
         await pilot.click("#value")
@@ -361,7 +362,9 @@ async def test_open_a_scenario_from_the_player(epoll_file: Path, tmp_path: Path)
         second = player(app)
         assert second is not first
         assert second.session.title == "poll reports HUP"
+        await until(pilot, lambda: second.opened)
         await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, AskValueScreen))
         app.screen.query_one("#value").value = str(tmp_path / "missing.toml")  # type: ignore[attr-defined]
         await pilot.press("enter")
         await pilot.pause()
