@@ -153,23 +153,55 @@ RECORDINGS = sorted((HOSTILE / "recordings").glob("*.json"))
 GENERATED_RECORDINGS = ["huge.json", "loop.json", "fifo.json", "folder.json", "deep.json"]
 
 
+def hostile_recording(recording: str, generated: dict[str, list[Path]]) -> Path:
+    """The path of `recording` ("recordings/NAME" committed, "generated/NAME" made)."""
+    made = {path.name: path for path in generated["recordings"]}
+    assert list(made) == GENERATED_RECORDINGS  # each one made has its own test
+    where, name = recording.split("/")
+    return made[name] if where == "generated" else HOSTILE / where / name
+
+
 @pytest.mark.parametrize(
     "recording",
     [str(path.relative_to(HOSTILE)) for path in RECORDINGS]
     + [f"generated/{name}" for name in GENERATED_RECORDINGS],
 )
 def test_replay_refuses_every_hostile_recording(
-    tmp_path: Path, generated: dict[str, list[Path]], recording: str
+    tmp_path: Path,
+    generated: dict[str, list[Path]],
+    recording: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each hostile recording, replayed, is refused by name and nothing is played (one test
-    per file, so that the ~30 `muxlab` processes spread over the workers)."""
-    made = {path.name: path for path in generated["recordings"]}
-    assert list(made) == GENERATED_RECORDINGS  # each one made has its own test
-    where, name = recording.split("/")
-    path = made[name] if where == "generated" else HOSTILE / where / name
-    done = muxlab("play", BASE, "--headless", "--replay", path, cwd=tmp_path)
+    """Each hostile recording, replayed, is refused by name and nothing is played.
+
+    What is tested is how the command reads a recording, so each runs through the command
+    line's `main` in this process (as tests/test_cli.py does): the same code the console script
+    runs, without a new interpreter's ~0.5 s of CPU for each of the ~30 files. An exception
+    escaping `main` fails the test as a traceback would; the console script itself is tested
+    with one of them by `test_replay_of_a_hostile_recording_by_the_console_script`.
+    """
+    from tests.test_scenario_format import run_cli
+
+    path = hostile_recording(recording, generated)
+    for name, value in {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    status, stdout, stderr = run_cli("play", str(BASE), "--headless", "--replay", str(path))
+    done = subprocess.CompletedProcess(["muxlab"], status, stdout, stderr)
     assert_clean(done, [path])
     assert done.stdout == "", f"{path} was played:\n{done.stdout}"
+
+
+def test_replay_of_a_hostile_recording_by_the_console_script(
+    tmp_path: Path, generated: dict[str, list[Path]]
+) -> None:
+    """The real `muxlab` process refuses a recording whose text carries escape sequences (and
+    one too deep to parse), exits 1 and prints nothing raw."""
+    for recording in ("recordings/message-escape.json", "generated/deep.json"):
+        path = hostile_recording(recording, generated)
+        done = muxlab("play", BASE, "--headless", "--replay", path, cwd=tmp_path)
+        assert_clean(done, [path])
+        assert done.stdout == "", f"{path} was played:\n{done.stdout}"
 
 
 def test_hostile_lessons_are_refused(tmp_path: Path, generated: dict[str, list[Path]]) -> None:
