@@ -4,7 +4,9 @@ traceback or a raw control character (issue 8).
 The files are in ``tests/hostile/`` (its README says what each attacks); what cannot or should
 not be committed -- huge files, symbolic links, FIFOs, file names with escape sequences -- is
 made here in ``tmp_path``. Each command runs as a real ``muxlab`` subprocess, from a scratch
-directory, with several files per invocation where the command takes several.
+directory, with several files per invocation where the command takes several -- except the
+replay of each recording, which runs the command line's `main` in this process (one command,
+~30 files: see `test_replay_refuses_every_hostile_recording`).
 """
 
 from __future__ import annotations
