@@ -4,9 +4,10 @@ traceback or a raw control character (issue 8).
 The files are in ``tests/hostile/`` (its README says what each attacks); what cannot or should
 not be committed -- huge files, symbolic links, FIFOs, file names with escape sequences -- is
 made here in ``tmp_path``. Each command runs as a real ``muxlab`` subprocess, from a scratch
-directory, with several files per invocation where the command takes several -- except the
-replay of each recording, which runs the command line's `main` in this process (one command,
-~30 files: see `test_replay_refuses_every_hostile_recording`).
+directory, with several files per invocation where the command takes several -- except where
+one command is run on each of many files one at a time (``play --headless``, ``--replay``):
+those run the command line's `main` in this process (`muxlab_in_process`), and the console
+script on a few of them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ def muxlab(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def muxlab_in_process(
+    *argv: str | Path, cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> subprocess.CompletedProcess[str]:
+    """`muxlab` as `muxlab` runs it, but through the command line's `main` in this process (as
+    tests/test_cli.py does), with the same environment and working directory: for a command
+    run on many files one at a time, where what is tested is how it reads each file, not the
+    console script (~0.5 s of CPU for each new interpreter). An exception escaping `main`
+    fails the test as a traceback would."""
+    from tests.test_scenario_format import run_cli
+
+    for name, value in {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cwd)
+    status, stdout, stderr = run_cli(*map(str, argv))
+    return subprocess.CompletedProcess(["muxlab", *map(str, argv)], status, stdout, stderr)
 
 
 def assert_clean(done: subprocess.CompletedProcess[str], files: list[Path]) -> None:
@@ -145,9 +163,16 @@ def test_check_reports_each_hostile_scenario_and_goes_on(
     "name",
     ["title-osc0.toml", "say-osc8.toml", "deep-expect.toml", "timeout-nan.toml", "binary.toml"],
 )
-def test_play_headless_refuses_hostile_scenarios(tmp_path: Path, name: str) -> None:
+def test_play_headless_refuses_hostile_scenarios(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process (`muxlab_in_process`): the console script plays hostile files in
+    `test_hostile_lessons_are_refused`."""
     path = HOSTILE / "scenarios" / name
-    assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
+    done = muxlab_in_process(
+        "play", path, "--headless", "--no-live", cwd=tmp_path, monkeypatch=monkeypatch
+    )
+    assert_clean(done, [path])
 
 
 #: The committed hostile recordings, and the names of those `generated` makes.
@@ -174,22 +199,13 @@ def test_replay_refuses_every_hostile_recording(
     recording: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each hostile recording, replayed, is refused by name and nothing is played.
-
-    What is tested is how the command reads a recording, so each runs through the command
-    line's `main` in this process (as tests/test_cli.py does): the same code the console script
-    runs, without a new interpreter's ~0.5 s of CPU for each of the ~30 files. An exception
-    escaping `main` fails the test as a traceback would; the console script itself is tested
-    with one of them by `test_replay_of_a_hostile_recording_by_the_console_script`.
-    """
-    from tests.test_scenario_format import run_cli
-
+    """Each hostile recording, replayed, is refused by name and nothing is played: in this
+    process (`muxlab_in_process`), one file at a time; the console script itself replays two
+    of them in `test_replay_of_a_hostile_recording_by_the_console_script`."""
     path = hostile_recording(recording, generated)
-    for name, value in {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-    status, stdout, stderr = run_cli("play", str(BASE), "--headless", "--replay", str(path))
-    done = subprocess.CompletedProcess(["muxlab"], status, stdout, stderr)
+    done = muxlab_in_process(
+        "play", BASE, "--headless", "--replay", path, cwd=tmp_path, monkeypatch=monkeypatch
+    )
     assert_clean(done, [path])
     assert done.stdout == "", f"{path} was played:\n{done.stdout}"
 
