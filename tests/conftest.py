@@ -39,15 +39,6 @@ def hypothesis_profile(environ: Mapping[str, str] = os.environ) -> str:
 settings.load_profile(hypothesis_profile())
 
 
-# pytest rewrites the asserts of every test module and caches the result beside it, unless
-# bytecode is not to be written (PYTHONDONTWRITEBYTECODE, as some machines set): then every
-# run, and every xdist worker of it, compiles the whole suite again (~4 s of CPU a worker).
-# The cache (__pycache__, git-ignored) is written anyway: the test modules are imported after
-# this line, and so are the modules of muxlab they import, whose bytecode the `muxlab`
-# subprocesses the tests start then read instead of compiling those modules each time.
-sys.dont_write_bytecode = False
-
-
 # Collection imports every test module and what they import (Textual, the app, hypothesis):
 # some 150,000 objects that live as long as the process. The cyclic collector would walk them
 # again and again while they are made (over a second of each xdist worker's start-up, and every

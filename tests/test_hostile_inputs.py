@@ -4,7 +4,10 @@ traceback or a raw control character (issue 8).
 The files are in ``tests/hostile/`` (its README says what each attacks); what cannot or should
 not be committed -- huge files, symbolic links, FIFOs, file names with escape sequences -- is
 made here in ``tmp_path``. Each command runs as a real ``muxlab`` subprocess, from a scratch
-directory, with several files per invocation where the command takes several.
+directory, with several files per invocation where the command takes several -- except where
+one command is run on each of many files one at a time (``play --headless``, ``--replay``):
+those run the command line's `main` in this process (`muxlab_in_process`), and the console
+script on a few of them.
 """
 
 from __future__ import annotations
@@ -38,6 +41,23 @@ def muxlab(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def muxlab_in_process(
+    *argv: str | Path, cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> subprocess.CompletedProcess[str]:
+    """`muxlab` as `muxlab` runs it, but through the command line's `main` in this process (as
+    tests/test_cli.py does), with the same environment and working directory: for a command
+    run on many files one at a time, where what is tested is how it reads each file, not the
+    console script (~0.5 s of CPU for each new interpreter). An exception escaping `main`
+    fails the test as a traceback would."""
+    from tests.test_scenario_format import run_cli
+
+    for name, value in {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cwd)
+    status, stdout, stderr = run_cli(*map(str, argv))
+    return subprocess.CompletedProcess(["muxlab", *map(str, argv)], status, stdout, stderr)
 
 
 def assert_clean(done: subprocess.CompletedProcess[str], files: list[Path]) -> None:
@@ -143,14 +163,29 @@ def test_check_reports_each_hostile_scenario_and_goes_on(
     "name",
     ["title-osc0.toml", "say-osc8.toml", "deep-expect.toml", "timeout-nan.toml", "binary.toml"],
 )
-def test_play_headless_refuses_hostile_scenarios(tmp_path: Path, name: str) -> None:
+def test_play_headless_refuses_hostile_scenarios(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process (`muxlab_in_process`): the console script plays hostile files in
+    `test_hostile_lessons_are_refused`."""
     path = HOSTILE / "scenarios" / name
-    assert_clean(muxlab("play", path, "--headless", "--no-live", cwd=tmp_path), [path])
+    done = muxlab_in_process(
+        "play", path, "--headless", "--no-live", cwd=tmp_path, monkeypatch=monkeypatch
+    )
+    assert_clean(done, [path])
 
 
 #: The committed hostile recordings, and the names of those `generated` makes.
 RECORDINGS = sorted((HOSTILE / "recordings").glob("*.json"))
 GENERATED_RECORDINGS = ["huge.json", "loop.json", "fifo.json", "folder.json", "deep.json"]
+
+
+def hostile_recording(recording: str, generated: dict[str, list[Path]]) -> Path:
+    """The path of `recording` ("recordings/NAME" committed, "generated/NAME" made)."""
+    made = {path.name: path for path in generated["recordings"]}
+    assert list(made) == GENERATED_RECORDINGS  # each one made has its own test
+    where, name = recording.split("/")
+    return made[name] if where == "generated" else HOSTILE / where / name
 
 
 @pytest.mark.parametrize(
@@ -159,17 +194,32 @@ GENERATED_RECORDINGS = ["huge.json", "loop.json", "fifo.json", "folder.json", "d
     + [f"generated/{name}" for name in GENERATED_RECORDINGS],
 )
 def test_replay_refuses_every_hostile_recording(
-    tmp_path: Path, generated: dict[str, list[Path]], recording: str
+    tmp_path: Path,
+    generated: dict[str, list[Path]],
+    recording: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each hostile recording, replayed, is refused by name and nothing is played (one test
-    per file, so that the ~30 `muxlab` processes spread over the workers)."""
-    made = {path.name: path for path in generated["recordings"]}
-    assert list(made) == GENERATED_RECORDINGS  # each one made has its own test
-    where, name = recording.split("/")
-    path = made[name] if where == "generated" else HOSTILE / where / name
-    done = muxlab("play", BASE, "--headless", "--replay", path, cwd=tmp_path)
+    """Each hostile recording, replayed, is refused by name and nothing is played: in this
+    process (`muxlab_in_process`), one file at a time; the console script itself replays two
+    of them in `test_replay_of_a_hostile_recording_by_the_console_script`."""
+    path = hostile_recording(recording, generated)
+    done = muxlab_in_process(
+        "play", BASE, "--headless", "--replay", path, cwd=tmp_path, monkeypatch=monkeypatch
+    )
     assert_clean(done, [path])
     assert done.stdout == "", f"{path} was played:\n{done.stdout}"
+
+
+def test_replay_of_a_hostile_recording_by_the_console_script(
+    tmp_path: Path, generated: dict[str, list[Path]]
+) -> None:
+    """The real `muxlab` process refuses a recording whose text carries escape sequences (and
+    one too deep to parse), exits 1 and prints nothing raw."""
+    for recording in ("recordings/message-escape.json", "generated/deep.json"):
+        path = hostile_recording(recording, generated)
+        done = muxlab("play", BASE, "--headless", "--replay", path, cwd=tmp_path)
+        assert_clean(done, [path])
+        assert done.stdout == "", f"{path} was played:\n{done.stdout}"
 
 
 def test_hostile_lessons_are_refused(tmp_path: Path, generated: dict[str, list[Path]]) -> None:

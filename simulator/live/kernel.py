@@ -80,7 +80,8 @@ _FDINFO_LINE = re.compile(
 )
 
 
-_CHILD_ARGV = python_command("simulator.live._child")
+#: The child imports only the standard library and `simulator`: it starts without `site`.
+_CHILD_ARGV = python_command("simulator.live._child", site=False)
 
 
 class _Spawner:

@@ -342,8 +342,15 @@ def _steps_validator(calls: frozenset[str]) -> TypeAdapter[list[StepBase]]:
     the list of their step models, told apart by ``do`` as the whole model tells them (a loop
     validating one step at a time cost ~3 us a step in Python calls). Built once per set of
     calls (a few ms). Errors are the whole model's still: a failure here is validated again by
-    it (`validate_document`)."""
+    it (`validate_document`).
+
+    Each step model is built first (`model_rebuild`, once: they are `defer_build`): the adapter
+    then takes its schema as built instead of generating it again inside the union -- which
+    made every new set of calls cost ~15 ms (the 30 sets of the shipped scenarios: 0.44 s of
+    CPU, now 0.09 s with each model built once)."""
     models = tuple(STEP_MODELS[call] for call in sorted(calls))
+    for model in models:
+        model.model_rebuild()  # (nothing to do once built)
     item: Any = (
         models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="do")]  # noqa: UP007
     )
