@@ -53,6 +53,19 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
         gc.enable()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts): a worker per core this process may run on, and one
+    more. Tests also wait -- on live children, subprocesses, tmux, Chromium, a pilot's pauses --
+    and two workers on two cores left a core idle a third of the time: on an idle 2-core
+    machine the suite took 5:39 with two workers, 5:04 with three, 5:07 with four (README,
+    "Quick start"). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still sets the count (xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may run on
+        return len(os.sched_getaffinity(0)) + 1
+    return (os.cpu_count() or 1) + 1
+
+
 #: Modules whose tests are the suite's longest (a whole second or more each; the fuzzer and the
 #: browser test ~30 s): they run first, so that the last tests a worker takes are short ones
 #: and the two workers finish together (xdist's workers steal from the end of each other's
