@@ -25,6 +25,7 @@ views wrap their text with it rather than cut it short.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -134,22 +135,23 @@ class LinesView(ScrollView, can_focus=True):
         if width != self._strips_width:
             return None
         top = self.scroll_offset.y
+        style = self.rich_style  # once for all the rows: it walks every ancestor's styles
         changed = []
         for row in range(self.scrollable_content_region.height):
             index = top + row
             old = painted.get(index)
             if old is None and index < painted_count:
                 return None
-            if self._strip_at(index, width) != old:
+            if self._strip_at(index, width, style) != old:
                 changed.append(row)
         return changed
 
-    def _strip_at(self, index: int, width: int) -> Strip | None:
-        """Line `index` drawn `width` cells wide (kept until the next `reset`); None past the
-        last line (drawn blank)."""
+    def _strip_at(self, index: int, width: int, style: Style) -> Strip | None:
+        """Line `index` drawn `width` cells wide on the widget's `style` (kept until the next
+        `reset`); None past the last line (drawn blank)."""
         strip = self._strips.get(index)
         if strip is None and index < self.line_count():
-            strip = self.strip_of(self.make_line(index, width), width)
+            strip = self.strip_of(self.make_line(index, width), width, style)
             if len(self._strips) >= _CACHE_LIMIT:
                 self._strips.clear()
             self._strips[index] = strip
@@ -196,14 +198,17 @@ class LinesView(ScrollView, can_focus=True):
             self._strips.clear()
             self._set_canvas(Size(self._content_width(), self.line_count()))
 
-    def strip_of(self, text: Text, width: int) -> Strip:
-        """`text` as one line of `width` cells (cut with an ellipsis if it is longer)."""
+    def strip_of(self, text: Text, width: int, style: Style | None = None) -> Strip:
+        """`text` as one line of `width` cells (cut with an ellipsis if it is longer), on
+        `style` (the widget's `rich_style` if not given: a caller drawing many lines at once
+        passes it, as computing it walks the styles of every ancestor)."""
         text.no_wrap = True
         text.overflow = "ellipsis"
         text.truncate(width, overflow="ellipsis")
         # The widget's own style goes under the line, so cells without a colour of their own
         # get the widget's background (not the terminal's default).
-        style = self.rich_style
+        if style is None:
+            style = self.rich_style
         segments = list(text.render(self.app.console))
         strip = Strip(segments).apply_style(style).extend_cell_length(width, style)
         return strip.crop(0, width)
@@ -215,9 +220,8 @@ class LinesView(ScrollView, can_focus=True):
         if width != self._strips_width and not self.frozen:
             self._strips.clear()
             self._strips_width = width
-        strip = self._strips.get(index) if self.frozen else self._strip_at(index, width)
+        style = self.rich_style
+        strip = self._strips.get(index) if self.frozen else self._strip_at(index, width, style)
         if strip is None:
-            return Strip.blank(width, self.rich_style)
-        return strip.extend_cell_length(scroll_x + width, self.rich_style).crop(
-            scroll_x, scroll_x + width
-        )
+            return Strip.blank(width, style)
+        return strip.extend_cell_length(scroll_x + width, style).crop(scroll_x, scroll_x + width)
