@@ -16,7 +16,9 @@ whose scrollbar stays) the view updates its scrollbar and scroll range itself, a
 would have (`_set_canvas`): the fd table and the micro-steps change their line count at almost
 every step, and each such layout was a reflow of every widget. And `reset` repaints only the
 lines on screen that changed: it draws the new ones at once and compares them with those drawn
-before (`_changed_rows`), so a step that changes two rows of the fd table repaints two rows.
+before (`_changed_rows`), so a step that changes two rows of the fd table repaints two rows; a
+line whose text and style are those its strip was drawn from keeps the strip (an animation's
+tick changes a row or two of the fd table, and each row drawn again cost a rendering).
 
 `hanging_wrap` breaks a text into lines of a width, the lines after the first indented: the
 views wrap their text with it rather than cut it short.
