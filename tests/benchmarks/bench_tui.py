@@ -128,6 +128,9 @@ issue 10, the suite's row): what was slow, what changed, by how much.
   2.9, 2.3-2.9, 1.3-2.0 s. The step figure above, same tree, one run each on a quiet
   machine: 73.7 -> 55.4 ms, step/plain 1.81 -> 1.47 (the fd table's unchanged rows are no
   longer redrawn at a step either).
+- Together, the two files these tests are in (``pytest -q tests/test_tui_layout.py
+  tests/test_tui_shipped.py``, two workers, one run each, same load): 182 -> 134 s of CPU
+  (user + sys), 3:39 -> 2:36 wall; `tests/test_tui_screen_text.py`, new, costs ~10 s of it back.
 - Left (measured, not fixed): a step that changes a picture's height still pays Textual's
   second layout pass (the containers and pictures the first pass resized set
   `virtual_size`, a reactive that asks for another layout: 78 + 53 + 32 such requests from
