@@ -186,10 +186,12 @@ def _drawn(screen: Screen[Any]) -> list[tuple[Widget, Region, Region, bool]]:
 
     The widgets are those of the DOM that `Screen.find_widget` places and their scrollbars (a
     scrollbar is not in the DOM: it is placed with its widget, at its widget's paint order, and
-    drawn over it). The order is `MapGeometry.order`, the paint order Textual draws by.
+    drawn over it). The order is `MapGeometry.order`, the paint order Textual draws by; of two
+    widgets of one order (overlays: a toast, a tooltip) the later in the DOM is in front, as
+    Textual places siblings last to first.
     """
     screen_region = screen.find_widget(screen).region
-    drawn: list[tuple[tuple[tuple[int, int, int], ...], bool, Widget, Region, Region]] = []
+    drawn: list[tuple[tuple[tuple[int, int, int], ...], bool, int, Widget, Region, Region]] = []
 
     def place(widget: Widget, scrollbar: bool) -> None:
         try:
@@ -198,7 +200,8 @@ def _drawn(screen: Screen[Any]) -> list[tuple[Widget, Region, Region, bool]]:
             return  # not laid out: hidden, or scrolled out of its container's view
         shown = geometry.region.intersection(geometry.clip).intersection(screen_region)
         if shown.area:
-            drawn.append((geometry.order, scrollbar, widget, geometry.region, shown))
+            at = len(drawn)
+            drawn.append((geometry.order, scrollbar, at, widget, geometry.region, shown))
 
     for widget in screen.walk_children(Widget, with_self=True):
         place(widget, False)
@@ -212,8 +215,8 @@ def _drawn(screen: Screen[Any]) -> list[tuple[Widget, Region, Region, bool]]:
             place(widget.horizontal_scrollbar, True)
         if vertical and horizontal:
             place(widget.scrollbar_corner, True)
-    drawn.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [(widget, region, shown, bar) for _, bar, widget, region, shown in drawn]
+    drawn.sort(key=lambda item: item[:3], reverse=True)
+    return [(widget, region, shown, bar) for _, bar, _, widget, region, shown in drawn]
 
 
 def screen_text(app: App[Any]) -> str:
