@@ -17,7 +17,13 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.segment import Segment
 from textual.app import App
+from textual.errors import NoWidget
+from textual.geometry import Region
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widget import Widget
 
 from simulator.scenario import Recording, Runner, load_scenario
 from simulator.scenario.recording import scenario_hash
@@ -145,13 +151,14 @@ _SVG_TEXT = re.compile(
 _CELL_WIDTH = 20 * 0.61
 
 
-def screen_text(app: App[Any]) -> str:
-    """The screen as plain text, one line a row without trailing blanks, read from the app's own
-    screenshot (`App.export_screenshot`, public API) rather than from Textual's compositor.
+def screenshot_text(app: App[Any]) -> str:
+    """The text of the app's own screenshot (`App.export_screenshot`, public API), one line a
+    row without trailing blanks: what `screen_text` must equal, and what it reads when a
+    screen below shows through the one on top (a modal).
 
     The screenshot is taken simplified (neighbouring segments of one style joined): the same
-    text in fewer runs, a fifth less time, which the layout test pays at each of ~600 frames.
-    A joined run may carry a row's trailing blanks, so those are dropped from every row.
+    text in fewer runs. A joined run may carry a row's trailing blanks, so those are dropped
+    from every row.
     """
     # The screenshot's own rows decide the height: right after a resize, `app.size` may
     # already be the new size while the last frame still has the old one.
@@ -171,6 +178,98 @@ def screen_text(app: App[Any]) -> str:
             at = column + cell_len(text)
         lines.append(line.rstrip(" "))
     return "\n".join(lines) + "\n"
+
+
+def _drawn(screen: Screen[Any]) -> list[tuple[Widget, Region, Region, bool]]:
+    """The widgets the screen draws, the one in front first: each with its region, the part of
+    it shown (cut by its container and by the screen), and whether it is a scrollbar.
+
+    The widgets are those of the DOM that `Screen.find_widget` places and their scrollbars (a
+    scrollbar is not in the DOM: it is placed with its widget, at its widget's paint order, and
+    drawn over it). The order is `MapGeometry.order`, the paint order Textual draws by; of two
+    widgets of one order (overlays: a toast, a tooltip) the later in the DOM is in front, as
+    Textual places siblings last to first.
+    """
+    screen_region = screen.find_widget(screen).region
+    drawn: list[tuple[tuple[tuple[int, int, int], ...], bool, int, Widget, Region, Region]] = []
+
+    def place(widget: Widget, scrollbar: bool) -> None:
+        try:
+            geometry = screen.find_widget(widget)
+        except NoWidget:
+            return  # not laid out: hidden, or scrolled out of its container's view
+        shown = geometry.region.intersection(geometry.clip).intersection(screen_region)
+        if shown.area:
+            at = len(drawn)
+            drawn.append((geometry.order, scrollbar, at, widget, geometry.region, shown))
+
+    for widget in screen.walk_children(Widget, with_self=True):
+        place(widget, False)
+        if not widget.is_scrollable or widget.styles.scrollbar_visibility != "visible":
+            continue
+        vertical = widget.show_vertical_scrollbar and widget.scrollbar_size_vertical > 0
+        horizontal = widget.show_horizontal_scrollbar and widget.scrollbar_size_horizontal > 0
+        if vertical:
+            place(widget.vertical_scrollbar, True)
+        if horizontal:
+            place(widget.horizontal_scrollbar, True)
+        if vertical and horizontal:
+            place(widget.scrollbar_corner, True)
+    drawn.sort(key=lambda item: item[:3], reverse=True)
+    return [(widget, region, shown, bar) for _, bar, _, widget, region, shown in drawn]
+
+
+def screen_text(app: App[Any]) -> str:
+    """The screen as plain text, one line a row without trailing blanks: `screenshot_text`,
+    drawn the way Textual's compositor draws a frame, through public API only.
+
+    Every widget on screen draws the part of it that is shown (`Widget.render_lines`, the lines
+    the compositor puts on screen, from the same cache), and the one in front wins each cell
+    (see `_drawn`). The screenshot does the same, then writes an SVG (hashing the repr of every
+    segment) which has to be read back: ~4x the time, which the layout test paid at each of
+    ~600 frames. When a screen below shows through the one on top (a modal's translucent
+    background), it is drawn by the top screen's own render, which reads the stack of screens
+    from Textual's private context: those frames are read from the screenshot, as is a screen
+    not laid out yet.
+    `tests/test_tui_screen_text.py` holds this to `screenshot_text`.
+    """
+    screen = app.screen
+    if screen.styles.background.a < 1 and len(app.screen_stack) > 1:
+        return screenshot_text(app)
+    try:
+        screen_height = screen.find_widget(screen).region.height
+    except NoWidget:  # a screen pushed but not laid out yet
+        return screenshot_text(app)
+    width, app_height = app.size
+    # Per row, the spans (start, end) already drawn by a widget in front, and what was drawn.
+    covered: list[list[tuple[int, int]]] = [[] for _ in range(screen_height)]
+    pieces: list[list[tuple[int, str]]] = [[] for _ in range(screen_height)]
+    for widget, region, shown, _bar in _drawn(screen):
+        crop = Region(shown.x - region.x, shown.y - region.y, shown.width, shown.height)
+        for y, strip in zip(shown.line_range, widget.render_lines(crop), strict=False):
+            for start, end in _uncovered(covered[y], shown.x, shown.right):
+                pieces[y].append((start, strip.crop(start - shown.x, end - shown.x).text))
+                covered[y].append((start, end))
+    lines = []
+    for row in pieces:
+        line = "".join(text for _start, text in sorted(row))
+        lines.append(Strip([Segment(line)]).crop(0, width).text.rstrip(" "))
+    lines += [""] * (app_height - screen_height)
+    return "\n".join(lines) + "\n"
+
+
+def _uncovered(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) no span of `covered` overlaps."""
+    parts = []
+    for span_start, span_end in sorted(covered):
+        if span_end <= start or span_start >= end:
+            continue
+        if span_start > start:
+            parts.append((start, span_start))
+        start = max(start, span_end)
+    if start < end:
+        parts.append((start, end))
+    return parts
 
 
 async def until(pilot: Any, condition: Any, timeout: float = 10.0) -> None:

@@ -104,6 +104,40 @@ slow, what changed, by how much.
   and repaints every panel above it. A step that changes no height costs about half of one
   that does (50-60 ms against 110-150 ms in the profile).
 
+Profile of the frames the TUI tests draw (cProfile of single tests, ``-n 0 -p no:randomly``;
+issue 10, the suite's row): what was slow, what changed, by how much.
+- Reading the screen (`tests.tui_support.screen_text`, ~600 frames in the layout test, ~140
+  calls elsewhere) took the public SVG screenshot and parsed it back: ~40 ms of CPU a frame
+  at 140x44, two thirds of it rich's ``export_svg`` (a style and a tag per segment, and the
+  repr of every segment hashed for the SVG's id). It now draws the screen from the widgets'
+  own lines through public API -- `Screen.find_widget`'s paint order, `Widget.render_lines`,
+  the front widget winning each cell, as the compositor does -- ~9 ms a frame; a modal (whose
+  translucent background is drawn from Textual's private context) or a screen not laid out
+  yet is still read from the screenshot. Over the layout test's 626 frames (all equal to the
+  screenshot's text): 25.4 -> 5.9 s of CPU; `[thundering-herd]` 4.4/4.8 -> 3.9/4.2 s.
+  `tests/test_tui_screen_text.py` holds the two equal; they were also asserted equal at
+  every `screen_text` call of the TUI tests that use it (143 tests) before this landed.
+- An animation tick (`test_every_animation_frame_is_a_state_the_model_passed_through`, a
+  tick at every micro-step of every step) redrew every fd-table row on screen, and each
+  row's strip computed the widget's `rich_style`, which walks the styles of every ancestor
+  (~40 % of a tick under cProfile). `LinesView` now computes it once per reset and per line
+  drawn, and a reset keeps the strip of a line whose text and style are those it was drawn
+  from (most rows are the same from one micro-step to the next). A tick at 140x44 in
+  ``thundering-herd``: 3.2-3.4 -> 1.7-2.3 ms of CPU (288 ticks); the test's calls
+  (``thundering-herd``, ``thrashing``, ``epoll-workers``) 3.6-4.6, 3.4-4.1, 2.0-2.7 s ->
+  2.9, 2.3-2.9, 1.3-2.0 s. The step figure above, same tree, one run each on a quiet
+  machine: 73.7 -> 55.4 ms, step/plain 1.81 -> 1.47 (the fd table's unchanged rows are no
+  longer redrawn at a step either).
+- Together, the two files these tests are in (``pytest -q tests/test_tui_layout.py
+  tests/test_tui_shipped.py``, two workers, one run each, same load): 182 -> 134 s of CPU
+  (user + sys), 3:39 -> 2:36 wall; `tests/test_tui_screen_text.py`, new, costs ~10 s of it back.
+- Left (measured, not fixed): a step that changes a picture's height still pays Textual's
+  second layout pass (the containers and pictures the first pass resized set
+  `virtual_size`, a reactive that asks for another layout: 78 + 53 + 32 such requests from
+  Row/Column/ScrollColumn over the 36 steps of ``thundering-herd``, triggered by the wait
+  queues, the narration, the live panel and the threads growing); the render after a
+  layout (`render_lines` of some fifty widgets) is now the largest part of a step.
+
 Results go to ``results/tui.json`` beside this file.
 """
 

@@ -16,7 +16,9 @@ whose scrollbar stays) the view updates its scrollbar and scroll range itself, a
 would have (`_set_canvas`): the fd table and the micro-steps change their line count at almost
 every step, and each such layout was a reflow of every widget. And `reset` repaints only the
 lines on screen that changed: it draws the new ones at once and compares them with those drawn
-before (`_changed_rows`), so a step that changes two rows of the fd table repaints two rows.
+before (`_changed_rows`), so a step that changes two rows of the fd table repaints two rows; a
+line whose text and style are those its strip was drawn from keeps the strip (an animation's
+tick changes a row or two of the fd table, and each row drawn again cost a rendering).
 
 `hanging_wrap` breaks a text into lines of a width, the lines after the first indented: the
 views wrap their text with it rather than cut it short.
@@ -25,6 +27,7 @@ views wrap their text with it rather than cut it short.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -78,6 +81,13 @@ def _fitting(text: str, room: int) -> int:
     return len(text)
 
 
+def _same(source: tuple[Text, Style], text: Text, style: Style) -> bool:
+    """Whether a line drawn from `source` is the one `text` on `style` would draw (a `Text`
+    compares its characters and spans, not its own style)."""
+    before, before_style = source
+    return before == text and before.style == text.style and before_style == style
+
+
 class LinesView(ScrollView, can_focus=True):
     """Line-API base class (see the module docstring)."""
 
@@ -95,6 +105,7 @@ class LinesView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._strips: dict[int, Strip] = {}
+        self._sources: dict[int, tuple[Text, Style]] = {}  # what each strip was drawn from
         self._strips_width = -1
         self.frozen = False
 
@@ -115,10 +126,10 @@ class LinesView(ScrollView, can_focus=True):
         the lines on screen that changed (all of them when what is on screen is not known).
         O(lines on screen)."""
         self.frozen = False
-        painted, painted_count = self._strips, self.virtual_size.height
-        self._strips = {}
+        painted, painted_count, sources = self._strips, self.virtual_size.height, self._sources
+        self._strips, self._sources = {}, {}
         self._set_canvas(Size(self._content_width(), self.line_count()))
-        changed = self._changed_rows(painted, painted_count)
+        changed = self._changed_rows(painted, painted_count, sources)
         if changed is None:
             self.refresh()
             return
@@ -126,34 +137,59 @@ class LinesView(ScrollView, can_focus=True):
         for row in changed:
             self.refresh(Region(0, row, width, 1))
 
-    def _changed_rows(self, painted: dict[int, Strip], painted_count: int) -> list[int] | None:
+    def _changed_rows(
+        self,
+        painted: dict[int, Strip],
+        painted_count: int,
+        sources: dict[int, tuple[Text, Style]],
+    ) -> list[int] | None:
         """The rows on screen whose line differs from the one `painted` (the lines drawn
-        before a `reset`, by index, of `painted_count`), drawing the new ones; None when what
-        is on screen is not known (a new width, a line drawn but no longer kept)."""
+        before a `reset`, by index, of `painted_count`, from `sources`), drawing the new ones;
+        None when what is on screen is not known (a new width, a line drawn but no longer
+        kept). A line whose text and style are those it was drawn from keeps its strip: most
+        rows of the fd table are the same from one micro-step to the next."""
         width = self._content_width()
         if width != self._strips_width:
             return None
         top = self.scroll_offset.y
+        style = self.rich_style  # once for all the rows: it walks every ancestor's styles
+        count = self.line_count()
         changed = []
         for row in range(self.scrollable_content_region.height):
             index = top + row
             old = painted.get(index)
             if old is None and index < painted_count:
                 return None
-            if self._strip_at(index, width) != old:
+            strip = None
+            if index < count:
+                text = self._fit(self.make_line(index, width), width)
+                source = sources.get(index)
+                if old is not None and source is not None and _same(source, text, style):
+                    strip = old
+                else:
+                    strip = self._draw(text, width, style)
+                self._keep(index, strip, text, style)
+            if strip != old:
                 changed.append(row)
         return changed
 
-    def _strip_at(self, index: int, width: int) -> Strip | None:
-        """Line `index` drawn `width` cells wide (kept until the next `reset`); None past the
-        last line (drawn blank)."""
+    def _strip_at(self, index: int, width: int, style: Style) -> Strip | None:
+        """Line `index` drawn `width` cells wide on the widget's `style` (kept until the next
+        `reset`); None past the last line (drawn blank)."""
         strip = self._strips.get(index)
         if strip is None and index < self.line_count():
-            strip = self.strip_of(self.make_line(index, width), width)
-            if len(self._strips) >= _CACHE_LIMIT:
-                self._strips.clear()
-            self._strips[index] = strip
+            text = self._fit(self.make_line(index, width), width)
+            strip = self._draw(text, width, style)
+            self._keep(index, strip, text, style)
         return strip
+
+    def _keep(self, index: int, strip: Strip, text: Text, style: Style) -> None:
+        """Cache line `index`'s strip and what it was drawn from (see `_CACHE_LIMIT`)."""
+        if len(self._strips) >= _CACHE_LIMIT:
+            self._strips.clear()
+            self._sources.clear()
+        self._strips[index] = strip
+        self._sources[index] = (text, style)
 
     def fit_canvas(self) -> None:
         """The line count changed without the content changing (lines that wrap at a new
@@ -194,16 +230,29 @@ class LinesView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         if not self.frozen:
             self._strips.clear()
+            self._sources.clear()
             self._set_canvas(Size(self._content_width(), self.line_count()))
 
-    def strip_of(self, text: Text, width: int) -> Strip:
-        """`text` as one line of `width` cells (cut with an ellipsis if it is longer)."""
+    def strip_of(self, text: Text, width: int, style: Style | None = None) -> Strip:
+        """`text` as one line of `width` cells (cut with an ellipsis if it is longer), on
+        `style` (the widget's `rich_style` if not given: a caller drawing many lines at once
+        passes it, as computing it walks the styles of every ancestor)."""
+        return self._draw(
+            self._fit(text, width), width, self.rich_style if style is None else style
+        )
+
+    @staticmethod
+    def _fit(text: Text, width: int) -> Text:
+        """`text` made one line of at most `width` cells, cut with an ellipsis (in place)."""
         text.no_wrap = True
         text.overflow = "ellipsis"
         text.truncate(width, overflow="ellipsis")
+        return text
+
+    def _draw(self, text: Text, width: int, style: Style) -> Strip:
+        """A fitted `text` as a strip of `width` cells on `style`."""
         # The widget's own style goes under the line, so cells without a colour of their own
         # get the widget's background (not the terminal's default).
-        style = self.rich_style
         segments = list(text.render(self.app.console))
         strip = Strip(segments).apply_style(style).extend_cell_length(width, style)
         return strip.crop(0, width)
@@ -214,10 +263,10 @@ class LinesView(ScrollView, can_focus=True):
         width = self._content_width()
         if width != self._strips_width and not self.frozen:
             self._strips.clear()
+            self._sources.clear()
             self._strips_width = width
-        strip = self._strips.get(index) if self.frozen else self._strip_at(index, width)
+        style = self.rich_style
+        strip = self._strips.get(index) if self.frozen else self._strip_at(index, width, style)
         if strip is None:
-            return Strip.blank(width, self.rich_style)
-        return strip.extend_cell_length(scroll_x + width, self.rich_style).crop(
-            scroll_x, scroll_x + width
-        )
+            return Strip.blank(width, style)
+        return strip.extend_cell_length(scroll_x + width, style).crop(scroll_x, scroll_x + width)

@@ -118,8 +118,10 @@ class TraceList(LinesView):
         if self._screen is None or self._screen[0] != key:
             strips: list[Strip] = []
             entry, entries = top, 1 + len(self._trace())
+            style = self.rich_style  # once for the screen's lines (it walks the ancestors)
             while len(strips) < height and entry < entries:
-                strips += (self.strip_of(line, width) for line in self._entry_lines(entry, width))
+                lines = self._entry_lines(entry, width)
+                strips += (self.strip_of(line, width, style) for line in lines)
                 entry += 1
             self._screen = (key, strips)
         strips = self._screen[1]
