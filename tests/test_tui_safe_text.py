@@ -139,6 +139,62 @@ def test_markdown_from_a_file_shows_link_addresses_and_no_escape() -> None:
     assert "http://evil.example/" in out and VISIBLE in out
 
 
+# --- safe_markdown's one parser: the same Markdown rich builds itself ----------------------
+MARKDOWN_SAMPLES = (
+    f"{HOSTILE}\n\n[docs](http://evil.example/)",
+    "# Title\n\n**bold** *it* ~~gone~~ `code`\n\n- one\n- two\n\n1. first\n",
+    "| a | b |\n| - | - |\n| 1 | 2 |\n\n> quoted\n\n```python\nx = 1\n```\n\n---\n",
+    "http://bare.example/ and <http://angle.example/>\r\nnext line\tand a tab",
+    "",
+)
+
+
+def _shipped_texts() -> Iterator[str]:
+    """Every string in the shipped scenarios and challenges, and every lesson's Markdown."""
+    import tomllib
+
+    def strings(value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    for path in sorted((ROOT / "scenarios").rglob("*.toml")):
+        yield from strings(tomllib.loads(path.read_text(encoding="utf-8")))
+    for path in sorted((ROOT / "docs" / "lessons").glob("*.md")):
+        yield path.read_text(encoding="utf-8")
+
+
+def _rich_own(text: str) -> Any:
+    from rich.markdown import Markdown
+
+    return Markdown(safe_text(text, multiline=True), hyperlinks=False)
+
+
+def test_safe_markdown_parses_every_shipped_text_as_rich_does() -> None:
+    texts = sorted({*MARKDOWN_SAMPLES, *_shipped_texts()})
+    assert len(texts) > 500  # the shipped texts were found
+    for text in texts:
+        ours, theirs = safe_markdown(text), _rich_own(text)
+        assert ours.parsed == theirs.parsed, text  # markdown-it's tokens: dataclasses, deep ==
+        assert {**vars(ours), "parsed": None} == {**vars(theirs), "parsed": None}, text
+
+
+@pytest.mark.parametrize("text", MARKDOWN_SAMPLES)
+def test_safe_markdown_draws_what_rich_draws(text: str) -> None:
+    drawn = []
+    for markdown in (safe_markdown(text), _rich_own(text)):
+        console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system="256")
+        console.print(markdown)
+        drawn.append(console.file.getvalue())  # type: ignore[attr-defined]
+    assert drawn[0] == drawn[1]
+    assert drawn[0].strip() or not text
+
+
 # --- --headless: the real program, its real output ----------------------------------------
 
 

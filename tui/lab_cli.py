@@ -17,12 +17,16 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from simulator.bench.plan import DEFAULT_ACTIVE, DEFAULT_REPEAT, MECHANISMS, Plan, PlanError
-from simulator.bench.thrash import (
+# Only the plan's defaults at the top: `tui.cli.build_parser` imports this module for every
+# ``muxlab`` command, and the experiments' modules are imported by the functions that run them.
+from simulator.bench.plan import (
+    DEFAULT_ACTIVE,
     DEFAULT_RATES,
+    DEFAULT_REPEAT,
     DEFAULT_WORK_NS,
-    ThrashError,
-    ThrashPlan,
+    MECHANISMS,
+    Plan,
+    PlanError,
 )
 
 if TYPE_CHECKING:
@@ -223,7 +227,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
 def _cmd_thrash(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``muxlab lab thrash``: the machine's costs first (with their sources), then a point per
     shape and rate; the CSV and SVG from whatever was computed."""
-    from simulator.bench.thrash import measure_costs, thrash
+    from simulator.bench.thrash import ThrashError, ThrashPlan, measure_costs, thrash
 
     wrong = [name for name in ("mechanisms", "sizes", "active") if getattr(args, name)]
     if wrong:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from simulator.scenario.course import OTHER, Entry, Section, course
+# The course is imported by the functions that print it: `tui.cli.build_parser` imports this
+# module for every command (``muxlab validate`` too), and the course's modules are not needed
+# to add ``lessons`` to the parser.
+if TYPE_CHECKING:
+    from simulator.scenario.course import Entry, Section
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,6 +50,8 @@ def _shown(path: Path) -> str:
 
 def as_json(section: Section[Entry, Entry], entry: Entry) -> dict[str, object]:
     """One line of ``--json``: the entry and its chapter (None outside the twelve)."""
+    from simulator.scenario.course import OTHER
+
     lesson = entry.kind == "lesson"
     line: dict[str, object] = {
         "kind": entry.kind,
@@ -106,6 +112,8 @@ def cmd_lessons(folder: Path | None, *, json_lines: bool, out: TextIO) -> int:
     if folder is not None and not folder.is_dir():
         print(f"muxlab: {folder}: not a folder of lessons", file=sys.stderr)
         return EXIT_FAILED
+    from simulator.scenario.course import course
+
     sections = course(folder)
     if folder is not None:  # a folder of one's own: only the chapters it fills
         sections = [s for s in sections if s.lessons or s.challenges]

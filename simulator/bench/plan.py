@@ -43,6 +43,11 @@ MECHANISMS: dict[str, Mechanism] = {
 DEFAULT_SIZES = (10, 30, 100, 300, 1000, 3000, 10_000)
 DEFAULT_ACTIVE = (10,)
 DEFAULT_REPEAT = 21
+#: The thrash experiment's defaults (`thrash.ThrashPlan`): here, with the sweep's, so that the
+#: command line's parser (built for every ``muxlab`` command) reads them without importing the
+#: experiment's module.
+DEFAULT_RATES = (10_000, 20_000, 50_000, 100_000, 200_000, 300_000, 500_000, 700_000, 1_000_000)
+DEFAULT_WORK_NS = 5_000
 #: Descriptors the live child holds besides the pairs: 0, 1, 2, the lab's epoll, and
 #: io_uring's ring while it is measured.
 _OVERHEAD_FDS = 5

@@ -45,7 +45,9 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported where used: `muxlab lab --help` reads this module's defaults
+from simulator.bench.plan import DEFAULT_RATES, DEFAULT_WORK_NS
+
+if TYPE_CHECKING:  # imported where used: the parser reads the defaults (in `plan`) without it
     from simulator.kernel import ModelKernel
 
 #: The server shapes, in plot order, with what the plots call them.
@@ -62,8 +64,6 @@ BATCH = 64
 INTERRUPT_NS = 1_000.0
 INTERRUPT_SOURCE = "modelled: one packet's hard interrupt and NET_RX softirq (not measurable here)"
 
-DEFAULT_RATES = (10_000, 20_000, 50_000, 100_000, 200_000, 300_000, 500_000, 700_000, 1_000_000)
-DEFAULT_WORK_NS = 5_000
 DEFAULT_REPEAT = 21
 #: At most this many CPUs: a process has at most 64 threads in the model, so more CPUs could
 #: never all run a loop of their own.

@@ -18,6 +18,8 @@ what a renderable draws (``--headless`` prints everything through it).
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ from rich.measure import Measurement
 from rich.segment import Segment
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from rich.markdown import Markdown
 
 
@@ -63,11 +66,32 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
 def safe_markdown(text: str) -> Markdown:
     """Markdown from a file: control characters made visible, links shown with their address.
 
-    rich's Markdown is imported on the first call: with markdown-it, linkify and pygments it
-    is some 40 ms of imports that the lesson menu's first frame does without."""
+    The same `Markdown` as ``Markdown(safe_text(text, multiline=True), hyperlinks=False)``, but
+    with one parser for every call (`_markdown_parts`): rich builds a new markdown-it parser
+    in each `Markdown`, some 0.45 ms of the 0.7 ms a short narration costs, and a headless
+    run makes one per step. Parsing is O(len(text))."""
+    template, parser = _markdown_parts()
+    markup = safe_text(text, multiline=True)
+    markdown = copy.copy(template)  # every option rich's __init__ sets, as it sets them
+    markdown.markup = markup
+    markdown.parsed = parser.parse(markup)
+    return markdown
+
+
+@functools.cache
+def _markdown_parts() -> tuple[Markdown, MarkdownIt]:
+    """An empty `Markdown` with our options, and the parser rich's `Markdown` builds.
+
+    Built on the first call: rich's Markdown, with markdown-it, linkify and pygments, is some
+    40 ms of imports that the lesson menu's first frame does without. The parser keeps no
+    state between `parse` calls (each makes its own), so one serves every call; the parser's
+    rules must stay those of rich's ``Markdown.__init__``, which
+    tests/test_tui_safe_text.py checks against rich's own on every shipped text."""
+    from markdown_it import MarkdownIt
     from rich.markdown import Markdown
 
-    return Markdown(safe_text(text, multiline=True), hyperlinks=False)
+    parser = MarkdownIt().enable("strikethrough").enable("table")
+    return Markdown("", hyperlinks=False), parser
 
 
 def safe_segments(segments: Iterable[Segment]) -> Iterable[Segment]:
