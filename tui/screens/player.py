@@ -391,6 +391,9 @@ class PlayerScreen(Screen[None]):
         await self.mount_all(compose(self, self._panels()), before="#too-small")
         self.opened = True
         self._auto_focus()
+        # The first frame (the empty panels) is shown: the narration fills its pane with the
+        # panels, in one layout, rather than one refresh after them (`draw`).
+        self._narrated = True
         self._show_session()
         self.refresh_bindings()  # the knobs' keys, now that the scenario is known
         held, self._held = self._held, []
