@@ -11,14 +11,17 @@ of a ten-step epoll scenario with the model alone, and the same with the live ke
 time of this process (`time.process_time`, all its threads; the live child is a process of its
 own and not counted) from ``run_test``'s entry to the settled frame is noted, and the medians
 of `--runs` runs each are compared with the bare app's. A first round, not counted, imports
-everything. No targets: it shows where the opening's CPU goes (see `bench_startup`'s seventh
-pass). Results go to ``results/open.json`` beside this file.
+everything; each open starts from a collected heap (`gc.collect`, not counted), as where a full
+collection falls in this process would otherwise decide much of the spread. No targets: it
+shows where the opening's CPU goes (see `bench_startup`'s seventh pass). Results go to
+``results/open.json`` beside this file.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -52,6 +55,7 @@ async def open_once(make: Callable[[], App[Any]], *, player: bool) -> float:
     from tests.tui_support import until
 
     app = make()
+    gc.collect()  # each open from a collected heap: a full collection's place varies
     start = time.process_time()
     async with app.run_test(size=SIZE) as pilot:
         if player:
