@@ -71,8 +71,9 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
 #: CPU of the TUI tests (`gc.callbacks`: 8.7 s of ~55 s for test_tui_menu, _sandbox and
 #: _player, -n 0), and half the CPU of opening the menu in a process of that size. The
 #: youngest generation collected every 3,000 allocations instead makes full collections about
-#: four times rarer (3.0 s of the same run) for about twice the memory at the worker's peak
-#: (~0.2 -> ~0.45 GB). The program itself keeps CPython's defaults: one app a process.
+#: four times rarer (2.2-3.0 s of the same run) for more memory at the worker's peak (those
+#: three files: 0.21 -> 0.47 GB; tests/test_tui_*.py, -n auto: 0.53 -> 0.84 GB, user CPU 353 ->
+#: 313 s). The program itself keeps CPython's defaults: one app a process.
 TEST_GC_THRESHOLDS = (3000, 10, 10)
 
 

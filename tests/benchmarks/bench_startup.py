@@ -151,7 +151,9 @@ once a listing, and `is_challenge` and the challenge entries are kept by (size, 
 the lessons; the narration fills with the panels when the empty first frame was already shown.
 By how much (same machine, load 2-4, base and this tree alternated): GC in those three files
 9.75 -> 2.2-2.3 s, their CPU 55.6 -> 48.0-50.6 s (wall is mostly their waits: 107 -> 113-126 s
-under load); `bench_open.py --runs 20`, two rounds each: menu 199-275 -> 188-199 ms, player
+under load); all of ``tests/test_tui_*.py`` (``-n auto``, load 2-5): 353 -> 313 s user CPU,
+428 -> 279 s wall, the largest worker's memory 0.53 -> 0.84 GB; `bench_open.py --runs 20`, two
+rounds each: menu 199-275 -> 188-199 ms, player
 model-only 487-521 -> 389-427 ms, live 499-546 -> 423-478 ms (bare app 43-53 ms); this
 benchmark, ``--runs 9``: menu 1.45x -> 1.27x wall, 1.59x -> 1.41x CPU; ``play`` 1.59x ->
 1.59x wall, 1.66x -> 1.60x CPU; the live child shown running 3.85x -> 3.23x. A player closed
