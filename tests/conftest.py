@@ -50,6 +50,7 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
     try:
         return (yield)
     finally:
+        gc.set_threshold(*TEST_GC_THRESHOLDS)
         gc.enable()
 
 
@@ -64,6 +65,20 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may run on
         return len(os.sched_getaffinity(0)) + 1
     return (os.cpu_count() or 1) + 1
+
+
+#: The collector's thresholds while the tests run (CPython's default: 700, 10, 10). A test
+#: that opens the app leaves some 10,000-25,000 objects in reference cycles (widgets and their
+#: parents), which live through the test and so reach the oldest generation; at the default,
+#: full collections come every ~70,000 allocations and each walks the whole worker (~0.5-2.5
+#: million objects: the suite's imports, the app, what waits to be collected) -- ~16% of the
+#: CPU of the TUI tests (`gc.callbacks`: 8.7 s of ~55 s for test_tui_menu, _sandbox and
+#: _player, -n 0), and half the CPU of opening the menu in a process of that size. The
+#: youngest generation collected every 3,000 allocations instead makes full collections about
+#: four times rarer (2.2-3.0 s of the same run) for more memory at the worker's peak (those
+#: three files: 0.21 -> 0.47 GB; tests/test_tui_*.py, -n auto: 0.53 -> 0.84 GB, user CPU 353 ->
+#: 313 s). The program itself keeps CPython's defaults: one app a process.
+TEST_GC_THRESHOLDS = (3000, 10, 10)
 
 
 #: Modules whose tests are the suite's longest (a whole second or more each; the fuzzer and the

@@ -4,6 +4,7 @@ is when a signal says the bindings may have changed but they have not."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -70,3 +71,29 @@ async def test_the_footer_is_redrawn_when_its_keys_change(tmp_path: Path) -> Non
             pilot,
             lambda: any(not key.disabled for key in keys(screen) if key.action == "step_forward"),
         )
+
+
+async def test_each_key_is_styled_once_as_it_is_mounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key is born with the footer's `compact` (`Footer.compose`): with its own default
+    it would be styled once more with ``-compact``, and again without it when the binding sets
+    it. Counted on the app's real stylesheet, which goes on styling as before."""
+    app = make_app(write(tmp_path, "s.toml", EPOLL_SCENARIO), live=False, animate=False)
+    styled: list[object] = []
+    apply = app.stylesheet.apply
+
+    def counted(node: Any, **options: Any) -> None:
+        styled.append(node)
+        apply(node, **options)
+
+    monkeypatch.setattr(app.stylesheet, "apply", counted)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot, app)
+        footer = screen.query_one(Footer)
+        # The palette's key is not bound to the footer's `compact` (Textual's `Footer.compose`).
+        shown = [key for key in keys(screen) if not key.has_class("-command-palette")]
+        assert shown
+        assert [sum(node is key for node in styled) for key in shown] == [1] * len(shown)
+        assert all(key.compact is footer.compact is False for key in shown)
+        assert not any(key.has_class("-compact") for key in shown)

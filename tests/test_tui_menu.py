@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
+from simulator.scenario.library import is_challenge
 from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
 from tui.app import make_app
-from tui.lessons import catalogue, load_lesson
+from tui.lessons import catalogue, challenge_entries, load_lesson
 from tui.progress import ProgressStore, data_dir
 from tui.screens.load_error import LoadErrorScreen
 from tui.screens.menu import LessonMenuScreen
@@ -247,6 +248,21 @@ def test_a_lesson_is_read_again_when_its_file_changes(lessons: Path) -> None:
     assert load_lesson(path) is load_lesson(path)  # unchanged: not read again
     write(lessons, "a-epoll.toml", EPOLL_SCENARIO.replace("Two sockets", "Three sockets"))
     assert load_lesson(path).title == "Three sockets, one epoll"
+
+
+def test_a_challenge_is_read_again_when_its_file_changes(tmp_path: Path) -> None:
+    """The menu lists the course twice at each start: the second time, an unchanged file
+    costs a ``stat`` (`is_challenge`, `challenge_entries`), a changed one is read again."""
+    text = '[challenge]\ntitle = "Twice"\ngoal = "Reach it."\n'
+    path = write(tmp_path, "twice.toml", text)
+    assert is_challenge(path)
+    first = challenge_entries(tmp_path)
+    assert [entry.title for entry in first] == ["Twice"]
+    assert challenge_entries(tmp_path)[0] is first[0]  # unchanged: not read again
+    write(tmp_path, "twice.toml", text.replace("Twice", "Thrice"))
+    assert [entry.title for entry in challenge_entries(tmp_path)] == ["Thrice"]
+    write(tmp_path, "twice.toml", '[scenario]\ntitle = "Now a lesson"\n')
+    assert not is_challenge(path)
 
 
 # --- the menu is the path (issue 15) ----------------------------------------------------------

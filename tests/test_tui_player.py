@@ -372,6 +372,29 @@ async def test_open_a_scenario_from_the_player(epoll_file: Path, tmp_path: Path)
         assert "no such file" in screen_text(app)
 
 
+async def test_a_player_closed_while_it_opens_stops_opening(
+    epoll_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`muxlab play FILE` opens its player after the first frame; a file opened (or the menu
+    chosen) meanwhile closes it while it mounts its panels: the opening stops there, and the
+    app goes on, instead of showing a session on a screen that is gone."""
+    app = make_app(epoll_file, live=False, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        first = player(app)
+        assert not first.opened  # the opening is still to come
+        mount_all = first.mount_all
+
+        def closed_meanwhile(*widgets: Any, **where: Any) -> Any:
+            app.action_lesson_menu()  # pops the player at once
+            return mount_all(*widgets, **where)
+
+        monkeypatch.setattr(first, "mount_all", closed_meanwhile)
+        await until(pilot, lambda: isinstance(app.screen, LessonMenuScreen))
+        await pilot.pause()
+        assert not first.opened
+        assert "1 · Blocking and non-blocking I/O" in screen_text(app)
+
+
 async def test_m_goes_back_to_the_lesson_menu(epoll_file: Path) -> None:
     app = make_app(epoll_file, live=False, animate=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -284,29 +284,47 @@ def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
     folder = folder if folder is not None else challenges_dir()
     if folder is None:
         return []
-    entries = []
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            if not path.is_file():  # a FIFO would block the read
-                raise ValueError("not a regular file")
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise ValueError("the file is too large")
-            meta = tomllib.loads(path.read_text(encoding="utf-8"))["challenge"]
-            title, goal = meta["title"], meta["goal"]
-            if not (isinstance(title, str) and isinstance(goal, str)):
-                raise ValueError("title and goal must be text")
-            if control_index(title) is not None or control_index(goal, multiline=True) is not None:
-                raise ValueError("control characters in the title or goal")
-            chapter, order = meta.get("chapter"), meta.get("order")
-            if not (_is_place(chapter, 12) and _is_place(order, 99)):
-                raise ValueError("chapter must be 1 to 12 and order 1 to 99")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            entries.append(ChallengeEntry(path.stem, path.stem, error=str(exc)))
-            continue
-        entries.append(
-            ChallengeEntry(path.stem, title[:MAX_TITLE], goal.strip(), chapter=chapter, order=order)
-        )
-    return entries
+    return [_challenge_entry(path) for path in sorted(folder.glob("*.toml"))]
+
+
+#: What `_challenge_entry` found for a path, and the (size, mtime) it found it at.
+_CHALLENGES: dict[Path, tuple[tuple[int, int], ChallengeEntry]] = {}
+
+
+def _challenge_entry(path: Path) -> ChallengeEntry:
+    """One challenge file as the menu lists it; unchanged since an earlier call (same size and
+    modification time), that call's answer, at the cost of a ``stat`` (as `load_lesson`)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return _read_challenge(path)  # not kept: the read says what is wrong
+    stamp = (info.st_size, info.st_mtime_ns)
+    known = _CHALLENGES.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    entry = _read_challenge(path)
+    _CHALLENGES[path] = (stamp, entry)
+    return entry
+
+
+def _read_challenge(path: Path) -> ChallengeEntry:
+    try:
+        if not path.is_file():  # a FIFO would block the read
+            raise ValueError("not a regular file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError("the file is too large")
+        meta = tomllib.loads(path.read_text(encoding="utf-8"))["challenge"]
+        title, goal = meta["title"], meta["goal"]
+        if not (isinstance(title, str) and isinstance(goal, str)):
+            raise ValueError("title and goal must be text")
+        if control_index(title) is not None or control_index(goal, multiline=True) is not None:
+            raise ValueError("control characters in the title or goal")
+        chapter, order = meta.get("chapter"), meta.get("order")
+        if not (_is_place(chapter, 12) and _is_place(order, 99)):
+            raise ValueError("chapter must be 1 to 12 and order 1 to 99")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return ChallengeEntry(path.stem, path.stem, error=str(exc))
+    return ChallengeEntry(path.stem, title[:MAX_TITLE], goal.strip(), chapter=chapter, order=order)
 
 
 def path_of(

@@ -167,18 +167,31 @@ _CHALLENGE_HEADER = re.compile(r"^[ \t]*\[[ \t]*challenge[ \t]*\][ \t]*(#.*)?$",
 _SCENARIO_HEADER = re.compile(r"^[ \t]*\[[ \t]*scenario[ \t]*\]", re.MULTILINE)
 
 
+#: What `is_challenge` found for a path, and the (size, mtime) it found it at.
+_KIND: dict[Path, tuple[tuple[int, int], bool]] = {}
+
+
 def is_challenge(path: Path) -> bool:
     """Whether `path` is a challenge file: a regular file of at most `MAX_LESSON_BYTES` whose
     text has a ``[challenge]`` table header and no ``[scenario]`` one. Anything else (not
     readable, not UTF-8) is taken for a scenario, whose loader then says what is wrong.
-    O(size of the file)."""
+    O(size of the file); unchanged since an earlier call (same size and modification time, as
+    `tui.lessons.load_lesson` keys its reads), one ``stat``: the menu lists the course at every
+    start and again after its first frame."""
     try:
-        if not path.is_file() or path.stat().st_size > MAX_LESSON_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LESSON_BYTES:
             return False
+        stamp = (info.st_size, info.st_mtime_ns)
+        known = _KIND.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return bool(_CHALLENGE_HEADER.search(text)) and not _SCENARIO_HEADER.search(text)
+    found = bool(_CHALLENGE_HEADER.search(text)) and not _SCENARIO_HEADER.search(text)
+    _KIND[path] = (stamp, found)
+    return found
 
 
 def course_files(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:

@@ -127,6 +127,38 @@ course's modules (62-72 ms of CPU in-process, part of it the course the menu rea
 it, two runs of ``--runs 9`` back to back, load ~1: menu 1.38x and 1.31x wall, 1.32x and 1.24x
 CPU; ``play`` 1.73x and 1.69x wall, 1.56x and 1.45x CPU (bare 552 ms wall). Before it, the same
 evening: menu 1.65x wall, 1.29x CPU; ``play`` 1.59x wall. Both targets met in both runs.
+
+Seventh pass (issue 10, session 16): the CPU of opening the app in a process that already runs,
+which ~200 TUI tests pay (`bench_open.py` measures it: ``run_test`` to the first settled frame).
+Profiled with cProfile (one test, ``-n 0``; 20 opens in one process) and with `gc.callbacks`.
+What was slow: (1) the cyclic collector. An app leaves 10,000-25,000 objects in cycles that
+reach the oldest generation, and each full collection walks the whole test worker (0.5-2.5
+million objects; Textual's `StylesCache.get_inner_outer` ``lru_cache`` also pins up to 1,024
+dead widgets' caches and strips, Textual issue #6665): 8.7-9.8 s of the ~55 s of CPU of
+test_tui_menu, _sandbox and _player (``-n 0``), and half of a menu's opening in a process of
+that size. (2) Each footer key was styled three times as it mounted (its own ``compact``
+default's class added, then removed by the binding), at each of the footer's composes. (3) The
+menu resolved each lesson's progress key (two ``realpath``) ~6 times a listing, and read every
+file again at each listing to tell challenges from lessons. (4) ``play FILE`` laid out and
+painted the whole screen once more for the narration, a refresh after the panels. Not changed:
+the stylesheet's parse (~20 ms an app: every widget's DEFAULT_CSS, kept per `Stylesheet`;
+sharing it between apps would touch Textual's private parse cache, and a user runs one app),
+and the widgets' own repaints once they know their size (5-6 partial updates an opening).
+What changed: the test session collects its youngest generation every 3,000 allocations
+(`tests/conftest.py`: full collections ~4x rarer, for ~2x a worker's peak memory); footer keys
+are born with the footer's ``compact`` (`set_reactive`, styled once); the menu finds each key
+once a listing, and `is_challenge` and the challenge entries are kept by (size, mtime) like
+the lessons; the narration fills with the panels when the empty first frame was already shown.
+By how much (same machine, load 2-4, base and this tree alternated): GC in those three files
+9.75 -> 2.2-2.3 s, their CPU 55.6 -> 48.0-50.6 s (wall is mostly their waits: 107 -> 113-126 s
+under load); all of ``tests/test_tui_*.py`` (``-n auto``, load 2-5): 353 -> 313 s user CPU,
+428 -> 279 s wall, the largest worker's memory 0.53 -> 0.84 GB; `bench_open.py --runs 20`, two
+rounds each: menu 199-275 -> 188-199 ms, player
+model-only 487-521 -> 389-427 ms, live 499-546 -> 423-478 ms (bare app 43-53 ms); this
+benchmark, ``--runs 9``: menu 1.45x -> 1.27x wall, 1.59x -> 1.41x CPU; ``play`` 1.59x ->
+1.59x wall, 1.66x -> 1.60x CPU; the live child shown running 3.85x -> 3.23x. A player closed
+while it opened (a file opened with ``o`` at once) went on mounting and ended the app with
+``NoMatches``; the new timing showed it, and it now stops (`PlayerScreen._gone`).
 """
 
 from __future__ import annotations

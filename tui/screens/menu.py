@@ -25,7 +25,7 @@ from simulator.scenario.course import CHAPTERS, Section
 from simulator.scenario.library import shipped_dir
 from tui.commands import PaletteBinding
 from tui.lessons import ChallengeEntry, Lesson, path_of
-from tui.progress import ProgressStore, lesson_key
+from tui.progress import LessonProgress, ProgressStore, lesson_key
 from tui.render.safe import safe_text
 from tui.widgets.footer import Footer
 from tui.widgets.narration import Narration
@@ -115,6 +115,9 @@ class LessonMenuScreen(Screen[None]):
         self.lessons: dict[str, Lesson] = {}
         self.challenges: dict[str, ChallengeEntry] = {}
         self._listed: _Listed | None = None
+        #: Each listed lesson's progress key (`lesson_key` resolves the path: two ``realpath``
+        #: calls), found once per listing rather than at each of its ~6 uses in one.
+        self._progress_keys: dict[Path, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,6 +155,7 @@ class LessonMenuScreen(Screen[None]):
         order. Later builds keep the highlighted entry. O(lessons + challenges)."""
         options = self.query_one("#lessons", OptionList)
         sections = path_of(self.folder, glance=glance)
+        self._progress_keys.clear()  # a file may have moved since the last listing
         first_run = not self.progress.lessons and not self.progress.challenges
         start = self._start(sections, first_run=first_run)
         rows: list[tuple[str | None, str]] = []  # (key, line); None: a heading
@@ -189,6 +193,13 @@ class LessonMenuScreen(Screen[None]):
         options.highlighted = index
         options.focus()
 
+    def _saved(self, lesson: Lesson) -> LessonProgress:
+        """The saved progress of `lesson` (its key found once per listing)."""
+        key = self._progress_keys.get(lesson.path)
+        if key is None:
+            key = self._progress_keys[lesson.path] = lesson_key(lesson.path, self.folder)
+        return self.progress.get(key)
+
     @staticmethod
     def _lessons_of(sections: list[Section[Lesson, ChallengeEntry]]) -> list[Lesson]:
         return [lesson for section in sections for lesson in section.lessons]
@@ -212,7 +223,7 @@ class LessonMenuScreen(Screen[None]):
             return None
         if not first_run:
             for lesson in playable:
-                if not self.progress.get(lesson_key(lesson.path, self.folder)).completed:
+                if not self._saved(lesson).completed:
                     return lesson
         return playable[0]
 
@@ -223,11 +234,7 @@ class LessonMenuScreen(Screen[None]):
         total = len(playable)
         if total == 0:
             return section.heading
-        done = sum(
-            1
-            for lesson in playable
-            if self.progress.get(lesson_key(lesson.path, self.folder)).completed
-        )
+        done = sum(1 for lesson in playable if self._saved(lesson).completed)
         return f"{section.heading}   {done}/{total}" + (" ✓" if done == total else "")
 
     def _challenge_line(self, entry: ChallengeEntry) -> str:
@@ -245,7 +252,7 @@ class LessonMenuScreen(Screen[None]):
             return f"  ⚠ {safe_text(lesson.title)}  (cannot be loaded)"
         if start_here:
             return f"  ▶ {safe_text(lesson.title)}  [start here]"
-        saved = self.progress.get(lesson_key(lesson.path, self.folder))
+        saved = self._saved(lesson)
         mark = "✓" if saved.completed else "•" if saved.furthest else " "
         return f"  {mark} {safe_text(lesson.title)}  [{saved.summary()}]"
 
@@ -274,7 +281,7 @@ class LessonMenuScreen(Screen[None]):
         if lesson is None:
             summary.markdown = ""
             return
-        saved = self.progress.get(lesson_key(lesson.path, self.folder))
+        saved = self._saved(lesson)
         text = f"## {lesson.title}\n\n"
         if lesson.chapter is not None:
             chapter = CHAPTERS[lesson.chapter - 1]

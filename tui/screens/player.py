@@ -388,14 +388,26 @@ class PlayerScreen(Screen[None]):
                 return
         # The empty panels give way to the real ones (the header and footer stay).
         await self.query_children("#main, #story").remove()
+        if self._gone():
+            return
         await self.mount_all(compose(self, self._panels()), before="#too-small")
+        if self._gone():
+            return
         self.opened = True
         self._auto_focus()
+        # The first frame (the empty panels) is shown: the narration fills its pane with the
+        # panels, in one layout, rather than one refresh after them (`draw`).
+        self._narrated = True
         self._show_session()
         self.refresh_bindings()  # the knobs' keys, now that the scenario is known
         held, self._held = self._held, []
         for action in held:
             action()
+
+    def _gone(self) -> bool:
+        """Whether the player was closed (another file opened, back to the menu) while it
+        opened: popped off the stack at once, unmounted a little later."""
+        return self._unmounted or self not in self.app.screen_stack
 
     # --- layout --------------------------------------------------------------------------
 

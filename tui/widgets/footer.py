@@ -20,6 +20,7 @@ from collections.abc import Hashable
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
 
 
 class Footer(TextualFooter):
@@ -32,7 +33,16 @@ class Footer(TextualFooter):
 
     def compose(self) -> ComposeResult:
         self._shown = self._keys_shown()
-        yield from super().compose()
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                # Born with the footer's `compact`, as the binding (every key's but the
+                # palette's) makes it on mount: else the key's own default (True) is styled
+                # once more, with its class, and again without it when the binding sets it
+                # (two stylesheet passes a key, at each compose; ~5-10% of the CPU the player
+                # took to open).
+                widget.set_reactive(FooterKey.compact, self.compact)
+                widget.set_class(self.compact, "-compact", update=False)
+            yield widget
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         """As Textual's (the keys are ready; nothing while the app has no focus, or for a
