@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
-from simulator.scenario.library import is_challenge
+from simulator.scenario.library import FileMemo, is_challenge
 from tests.tui_support import EPOLL_SCENARIO, POLL_SCENARIO, screen_text, write
 from tui.app import make_app
 from tui.lessons import catalogue, challenge_entries, load_lesson
@@ -208,7 +208,8 @@ def test_a_glance_lists_every_shipped_lesson_as_the_full_read_does(
 ) -> None:
     """The first frame's glance (the text before the steps, the steps counted) gives each
     shipped lesson the same title, summary, topic and step count as parsing the whole file."""
-    monkeypatch.setattr("tui.lessons._READ", {})  # nothing read yet (a glance keeps a full read)
+    # Nothing read yet: a glance would take a full read kept from before.
+    monkeypatch.setattr("tui.lessons._READ", FileMemo())
     glanced = catalogue(glance=True)
     full = catalogue()
     assert [topic for topic, _ in glanced] == [topic for topic, _ in full]

@@ -34,7 +34,7 @@ from typing import Any
 
 from simulator.scenario.controls import control_index
 from simulator.scenario.course import STEP_HEADER, Section, arrange, place
-from simulator.scenario.library import challenges_dir, scenario_files, shipped_dir
+from simulator.scenario.library import FileMemo, challenges_dir, scenario_files, shipped_dir
 
 #: Caps the quick read shares with the format (`simulator.scenario.format`, which a test holds
 #: to these values): past them, the file is loaded in full to report the problem.
@@ -84,8 +84,8 @@ def topic_of(mechanism: str | None, tags: list[str]) -> str:
     return "other"
 
 
-#: What `load_lesson` found for a path, and the (size, mtime) it found it at.
-_READ: dict[Path, tuple[tuple[int, int], Lesson]] = {}
+#: What `load_lesson` found for each path.
+_READ: FileMemo[Lesson] = FileMemo()
 
 
 def load_lesson(path: Path, *, glance: bool = False) -> Lesson:
@@ -98,13 +98,10 @@ def load_lesson(path: Path, *, glance: bool = False) -> Lesson:
         info = path.stat()
     except OSError:
         return _load_lesson(path, glance=False)  # not kept: the full load says what is wrong
-    stamp = (info.st_size, info.st_mtime_ns)
-    known = _READ.get(path)
-    if known is not None and known[0] == stamp and (glance or not known[1].glanced):
-        return known[1]
-    lesson = _load_lesson(path, glance=glance)
-    _READ[path] = (stamp, lesson)
-    return lesson
+    known = _READ.get(path, info)
+    if known is not None and (glance or not known.glanced):
+        return known
+    return _READ.keep(path, info, _load_lesson(path, glance=glance))
 
 
 def _load_lesson(path: Path, *, glance: bool) -> Lesson:
@@ -287,8 +284,8 @@ def challenge_entries(folder: Path | None = None) -> list[ChallengeEntry]:
     return [_challenge_entry(path) for path in sorted(folder.glob("*.toml"))]
 
 
-#: What `_challenge_entry` found for a path, and the (size, mtime) it found it at.
-_CHALLENGES: dict[Path, tuple[tuple[int, int], ChallengeEntry]] = {}
+#: What `_challenge_entry` found for each path.
+_CHALLENGES: FileMemo[ChallengeEntry] = FileMemo()
 
 
 def _challenge_entry(path: Path) -> ChallengeEntry:
@@ -298,13 +295,8 @@ def _challenge_entry(path: Path) -> ChallengeEntry:
         info = path.stat()
     except OSError:
         return _read_challenge(path)  # not kept: the read says what is wrong
-    stamp = (info.st_size, info.st_mtime_ns)
-    known = _CHALLENGES.get(path)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    entry = _read_challenge(path)
-    _CHALLENGES[path] = (stamp, entry)
-    return entry
+    known = _CHALLENGES.get(path, info)
+    return known if known is not None else _CHALLENGES.keep(path, info, _read_challenge(path))
 
 
 def _read_challenge(path: Path) -> ChallengeEntry:

@@ -22,8 +22,11 @@ import re
 import stat
 from importlib import resources
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from simulator.scenario.controls import control_index, describe_character, printable
+
+T = TypeVar("T")
 
 MAX_LESSON_BYTES = 1 << 20  #: a lesson text larger than this is refused unread
 
@@ -167,31 +170,48 @@ _CHALLENGE_HEADER = re.compile(r"^[ \t]*\[[ \t]*challenge[ \t]*\][ \t]*(#.*)?$",
 _SCENARIO_HEADER = re.compile(r"^[ \t]*\[[ \t]*scenario[ \t]*\]", re.MULTILINE)
 
 
-#: What `is_challenge` found for a path, and the (size, mtime) it found it at.
-_KIND: dict[Path, tuple[tuple[int, int], bool]] = {}
+class FileMemo(Generic[T]):
+    """Answers about files, each kept with the (size, modification time) of the file it was
+    found for: while the file keeps them, the answer holds, and checking costs the caller's one
+    ``stat``. The menu lists the course at every start and again after its first frame."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[tuple[int, int], T]] = {}
+
+    def get(self, path: Path, info: os.stat_result) -> T | None:
+        """The answer kept for `path` if `info` (its ``stat``) still matches, else None."""
+        known = self._known.get(path)
+        if known is None or known[0] != (info.st_size, info.st_mtime_ns):
+            return None
+        return known[1]
+
+    def keep(self, path: Path, info: os.stat_result, answer: T) -> T:
+        """Keep `answer` for `path` as of `info`; returns it."""
+        self._known[path] = ((info.st_size, info.st_mtime_ns), answer)
+        return answer
+
+
+#: What `is_challenge` found for each path.
+_KIND: FileMemo[bool] = FileMemo()
 
 
 def is_challenge(path: Path) -> bool:
     """Whether `path` is a challenge file: a regular file of at most `MAX_LESSON_BYTES` whose
     text has a ``[challenge]`` table header and no ``[scenario]`` one. Anything else (not
     readable, not UTF-8) is taken for a scenario, whose loader then says what is wrong.
-    O(size of the file); unchanged since an earlier call (same size and modification time, as
-    `tui.lessons.load_lesson` keys its reads), one ``stat``: the menu lists the course at every
-    start and again after its first frame."""
+    O(size of the file); unchanged since an earlier call, one ``stat`` (`FileMemo`)."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LESSON_BYTES:
             return False
-        stamp = (info.st_size, info.st_mtime_ns)
-        known = _KIND.get(path)
-        if known is not None and known[0] == stamp:
-            return known[1]
+        known = _KIND.get(path, info)
+        if known is not None:
+            return known
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     found = bool(_CHALLENGE_HEADER.search(text)) and not _SCENARIO_HEADER.search(text)
-    _KIND[path] = (stamp, found)
-    return found
+    return _KIND.keep(path, info, found)
 
 
 def course_files(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
