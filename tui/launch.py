@@ -9,6 +9,7 @@ imported where they are used."""
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import os
 import platform
@@ -60,6 +61,12 @@ def run_app(
         return EXIT_USAGE
     from tui.app import make_app
 
+    # Everything alive now -- the modules, classes and functions just imported -- lives as long
+    # as the process. Moved to the collector's permanent generation (`gc.freeze`, O(1)), it is
+    # not walked by the full collections to come: one comes while the first frame is drawn,
+    # ~25 ms over the ~50,000 objects of the imports (issue 10, bench_startup.py). The player's
+    # own heap policy (`tui.heap`) may hand them back later, which changes nothing.
+    gc.freeze()
     app = make_app(
         scenario,
         live=live,
