@@ -1,7 +1,8 @@
 """Shared fixtures: the two kernels, alone and as a differential `Twin`; the hypothesis
 profiles; the rule for tests that need a program the machine may lack (tmux, Chromium); how a
-test starts a program it interrupts as Ctrl+C would; and how the suite is collected and ordered
-(the collector off while collecting, the longest first)."""
+test starts a program it interrupts as Ctrl+C would; and how the suite is collected, ordered
+and ended (the collector off while collecting, the longest first, a worker's garbage collected
+before it reports the end)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,23 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 #: three files: 0.21 -> 0.47 GB; tests/test_tui_*.py, -n auto: 0.53 -> 0.84 GB, user CPU 353 ->
 #: 313 s). The program itself keeps CPython's defaults: one app a process.
 TEST_GC_THRESHOLDS = (3000, 10, 10)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The worker's garbage collected before it says it has finished, and what survives frozen.
+
+    At the default thresholds above a worker ends holding 2-4 million objects, much of them
+    cyclic garbage (dead apps), and pytest's clean-up collects five times over the whole heap
+    once the session is over (its check for exceptions raised in finalizers): 5-10 s. But
+    once every worker has said it finished, xdist closes their gateways, and execnet's worker
+    sends itself SIGINT when its execution has not ended 5 s later -- which landed in
+    hypothesis's `gc.callbacks` hook ("Exception ignored in ... gc_callback: KeyboardInterrupt")
+    or, anywhere else, would end the worker with a traceback. Collected here, inside the
+    session (the controller waits for it), with pytest's unraisable hook still installed, and
+    frozen after (`gc.freeze`: the survivors are alive), pytest's five collections walk only
+    what is made after: well under a second."""
+    gc.collect()
+    gc.freeze()
 
 
 #: Modules whose tests are the suite's longest (a whole second or more each; the fuzzer and the
