@@ -16,9 +16,10 @@ anything on a shared machine):
 (c) the whole ``play --headless --no-live`` path, printed into a buffer, and apart from it
     the loading of the file alone (TOML and validation), which (c) includes;
 (d) the floor of (c) on this interpreter: the file's TOML parsed alone (tomli, as the loader
-    does) and the exact output (precomputed) written to a buffer, as ratios ("TOML alone Nx,
-    the bare calls + TOML = Mx"); and rtoml and pytomlpp, compiled parsers, when installed
-    (not dependencies: figures for a choice the loader has not made).
+    does), the parsed document validated alone, and the exact output (precomputed) written to
+    a buffer, as ratios ("TOML alone Nx, the bare calls + TOML = Mx; + validating ...");
+    and rtoml and pytomlpp, compiled parsers, when installed (not dependencies: figures for a
+    choice the loader has not made).
 
 Times are the CPU time of this process (`time.process_time`), the best of `--repeat`
 interleaved rounds, so that the other processes of a shared machine weigh less on the ratios
@@ -185,6 +186,16 @@ Findings, issue 10 (cProfile on the runner and on ``headless.play``):
   step of string formatting, ten lines of f-strings). Next: the step models' ``as`` validator
   in pydantic-core (a pattern) rather than Python; a compiled TOML parser if its messages can
   be mapped to ours; the printer's counters and rows formatted without ``:,`` specs.
+- Session 7 (the floor, no change to play): the floor now includes validating the parsed
+  document (`validate_document`, pydantic-core: compiled, one step model a step), which the
+  loader must do before anything runs. This benchmark, ``--repeat 3``, load ~1: 500 pairs,
+  TOML alone 0.72x, + validation 0.27x: the bare calls + TOML + validation = 1.98x; 10,000
+  socketpairs 1.12x + 0.37x = 2.49x (rtoml, compiled Rust, in place of tomli: 1.23x and
+  1.28-1.69x, so 1.5-2.0x with validation). That is before the runner's own bookkeeping
+  (0.6-0.7x the bare calls) and before a single step is formatted (play prints ~8 lines a
+  step: 6-9x the bare calls without the loading). ``play --headless`` within 2x of the bare
+  model calls is below what loading a checked file costs on CPython; the runner row (the
+  lockstep machinery alone, 1.5-1.7x, flat) is what this benchmark can hold to 2x.
 - Rewind: a grown model copies slower than its steps re-run (500 pairs: 82 ms against 60 ms),
   so a growing scenario keeps its step-0 checkpoint only, and `Runner.seek` now re-runs
   recorded steps on the model side only, keeping their records.
@@ -210,7 +221,7 @@ from time import process_time as clock
 import tomli
 
 from simulator.kernel import ModelKernel
-from simulator.scenario.loader import load_scenario, parse_scenario
+from simulator.scenario.loader import load_scenario, parse_scenario, validate_document
 from simulator.scenario.runner import Runner
 from simulator.uapi import EPOLL_CTL_ADD, EPOLLIN
 from tui import headless
@@ -337,14 +348,24 @@ def play_run(text: str) -> tuple[float, float, str]:
 OTHER_PARSERS = ("rtoml", "pytomlpp")
 
 
-def floor_run(text: str, output: str) -> tuple[float, float, dict[str, tuple[float, bool]]]:
+def floor_run(
+    text: str, output: str
+) -> tuple[float, float, float, dict[str, tuple[float, bool]]]:
     """The bare minimum of ``play --headless`` beyond the model calls, on this interpreter:
-    seconds to parse the file's TOML alone (tomli, as the loader does) and to write the exact
-    output (precomputed) to a buffer a step at a time, as play writes it; and, for each of
-    `OTHER_PARSERS` installed, its seconds and whether it made the same document."""
+    seconds to parse the file's TOML alone (tomli, as the loader does), to validate the parsed
+    document alone (`validate_document`: pydantic-core, compiled, a step model a step), and to
+    write the exact output (precomputed) to a buffer a step at a time, as play writes it; and,
+    for each of `OTHER_PARSERS` installed, its seconds and whether it made the same
+    document."""
     start = clock()
     document = tomli.loads(text)
     toml = clock() - start
+    validate_document(document)  # its step models built first, as a loaded program has them
+    validation = float("inf")
+    for _ in range(3):  # the best of three: a full collection can fall in any one
+        start = clock()
+        validate_document(document)
+        validation = min(validation, clock() - start)
     chunks = re.split(r"(?=^step \d+/\d+: )", output, flags=re.MULTILINE)
     buffer = io.StringIO()
     write = buffer.write
@@ -361,7 +382,7 @@ def floor_run(text: str, output: str) -> tuple[float, float, dict[str, tuple[flo
         start = clock()
         parsed = module.loads(text)
         others[name] = (clock() - start, parsed == document)
-    return toml, written, others
+    return toml, validation, written, others
 
 
 def measure(
@@ -383,7 +404,8 @@ def measure(
     total, first, last = min(r[1] for r in rounds)
     play, load, _ = min(r[2] for r in rounds)
     toml = min(r[3][0] for r in rounds)
-    written = min(r[3][1] for r in rounds)
+    validation = min(r[3][1] for r in rounds)
+    written = min(r[3][2] for r in rounds)
     figures: dict[str, float | str] = {
         "scenario": name,
         "bare_s": bare_s,
@@ -400,8 +422,10 @@ def measure(
         "flatness": last / first,
         "toml_s": toml,
         "write_s": written,
+        "validation_s": validation,
         "toml_ratio": toml / bare_s,
-        "floor_ratio": (bare_s + toml + written) / bare_s,
+        "validation_ratio": validation / bare_s,
+        "floor_ratio": (bare_s + toml + validation + written) / bare_s,
     }
     print(
         f"{name}: bare model {bare_s:.3f} s; runner {total:.3f} s ({total / bare_s:.2f}x, "
@@ -411,14 +435,17 @@ def measure(
         f"{load / bare_s:.2f}x); runner per step {first * 1e6:.0f} us first tenth, "
         f"{last * 1e6:.0f} us last ({last / first:.2f}x)"
     )
-    # The floor: what this path cannot go below in Python with this parser.
+    # The floor: what this path cannot go below in Python with this parser -- before the
+    # runner's bookkeeping and the printer's formatting, which it leaves out.
     floor = f"TOML alone {toml / bare_s:.2f}x, the bare calls + TOML = {1 + toml / bare_s:.2f}x"
+    checked = (bare_s + toml + validation) / bare_s
     print(
-        f"  floor: {floor} ({toml:.3f} s); + writing the output ({written:.3f} s) = "
-        f"{(bare_s + toml + written) / bare_s:.2f}x"
+        f"  floor: {floor} ({toml:.3f} s); + validating the document "
+        f"({validation:.3f} s, {validation / bare_s:.2f}x) = {checked:.2f}x; + writing the "
+        f"output ({written:.3f} s) = {(bare_s + toml + validation + written) / bare_s:.2f}x"
     )
     for parser in OTHER_PARSERS:
-        times = [r[3][2][parser] for r in rounds if parser in r[3][2]]
+        times = [r[3][3][parser] for r in rounds if parser in r[3][3]]
         if not times:
             print(f"  {parser}: not installed (pip install {parser} to measure it)")
             continue
