@@ -85,16 +85,17 @@ TEST_GC_THRESHOLDS = (3000, 10, 10)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The worker's garbage collected before it says it has finished, and what survives frozen.
 
-    At the default thresholds above a worker ends holding 2-4 million objects, much of them
-    cyclic garbage (dead apps), and pytest's clean-up collects five times over the whole heap
-    once the session is over (its check for exceptions raised in finalizers): 5-10 s. But
+    At `TEST_GC_THRESHOLDS` a worker ends holding 2-4 million objects, much of them cyclic
+    garbage (dead apps), and pytest's clean-up collects five times over the whole heap once
+    the session is over (its check for exceptions raised in finalizers): 5-10 s (the first
+    collection alone took 4.9-9.5 s in each of three workers). But
     once every worker has said it finished, xdist closes their gateways, and execnet's worker
     sends itself SIGINT when its execution has not ended 5 s later -- which landed in
     hypothesis's `gc.callbacks` hook ("Exception ignored in ... gc_callback: KeyboardInterrupt")
     or, anywhere else, would end the worker with a traceback. Collected here, inside the
     session (the controller waits for it), with pytest's unraisable hook still installed, and
     frozen after (`gc.freeze`: the survivors are alive), pytest's five collections walk only
-    what is made after: well under a second."""
+    what is made after."""
     gc.collect()
     gc.freeze()
 
