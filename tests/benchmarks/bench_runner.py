@@ -348,9 +348,7 @@ def play_run(text: str) -> tuple[float, float, str]:
 OTHER_PARSERS = ("rtoml", "pytomlpp")
 
 
-def floor_run(
-    text: str, output: str
-) -> tuple[float, float, float, dict[str, tuple[float, bool]]]:
+def floor_run(text: str, output: str) -> tuple[float, float, float, dict[str, tuple[float, bool]]]:
     """The bare minimum of ``play --headless`` beyond the model calls, on this interpreter:
     seconds to parse the file's TOML alone (tomli, as the loader does), to validate the parsed
     document alone (`validate_document`: pydantic-core, compiled, a step model a step), and to
