@@ -20,6 +20,9 @@ from collections.abc import Hashable
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
+
+# Not exported by textual.widgets: pyproject pins Textual to 8.2.x, and tests/test_tui_footer.py
+# fails if the key's styling changes under us.
 from textual.widgets._footer import FooterKey
 
 
